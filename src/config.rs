@@ -1,0 +1,613 @@
+//! The cache policy, read from the `EDGECACHE` object in `wrangler.toml`'s `[vars]`.
+//!
+//! Parsed once, then validated once (`Config::from_json`): every problem is reported with
+//! the field, or the route rule's index, and the reason, so that `make check` on the host and
+//! the worker at start-up say exactly the same thing. The names follow Django's cache
+//! settings where one exists (`KEY_PREFIX`, `VERSION`, `TIMEOUT`).
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::route::{GlobError, HostPattern, PathPattern};
+
+/// Workers KV refuses an `expirationTtl` below 60 seconds.
+pub const KV_MIN_TTL: u64 = 60;
+/// Workers KV refuses values above 25 MiB.
+pub const KV_MAX_VALUE_BYTES: u64 = 25 * 1024 * 1024;
+
+/// Where entries are kept. Several backends form tiers, read in the order given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A bounded LRU inside the isolate: fastest, per isolate, lost on eviction.
+    Memory,
+    /// The Workers Cache API: per data center.
+    Cache,
+    /// Workers KV: global, eventually consistent, 60 s minimum TTL.
+    Kv,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::Cache => "cache",
+            Backend::Kv => "kv",
+        }
+    }
+}
+
+/// The whole policy, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Heuristic freshness (seconds) for responses that give no lifetime of their own, like
+    /// Django's `CACHE_MIDDLEWARE_SECONDS`; applies only to heuristically cacheable statuses.
+    pub default_ttl: u64,
+    /// Prepended to every key, like Django's `KEY_PREFIX`: lets several sites share storage.
+    pub key_prefix: String,
+    /// Part of every key, like Django's `VERSION`: bumping it makes every old entry unreachable.
+    pub version: u64,
+    /// The tiers used by routes that do not name their own.
+    pub backends: Vec<Backend>,
+    /// The memory tier's budget, in bytes of stored bodies and headers, per isolate.
+    pub memory_max_bytes: u64,
+    /// Larger responses are streamed to the client and not stored.
+    pub max_body_bytes: u64,
+    /// Ordered rules; the first whose host and path match applies.
+    pub routes: Vec<Route>,
+}
+
+/// One route rule, like Django's `cache_page` on a URL pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub host: Option<HostPattern>,
+    pub path: PathPattern,
+    /// The cache's own freshness, overriding the origin's (never its `private`, `no-store`,
+    /// `no-cache` or `Set-Cookie`). What browsers are told is unchanged.
+    pub ttl: Option<u64>,
+    /// When set, clients are sent `Cache-Control: max-age=<browser_ttl>` instead of the origin's.
+    pub browser_ttl: Option<u64>,
+    pub backends: Vec<Backend>,
+    /// Never look up or store: the request goes straight to the origin.
+    pub bypass: bool,
+    pub query: QueryRule,
+    /// Request headers (lowercase) whose values join the key.
+    pub vary_headers: Vec<String>,
+    /// Cookie names whose values join the key; the rest of `Cookie` is ignored by the key.
+    pub vary_cookies: Vec<String>,
+    /// Tags stored with every entry of this route, for purging by tag.
+    pub tags: Vec<String>,
+}
+
+/// How the query string enters the key. Parameters are always sorted by name.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum QueryRule {
+    /// Keep every parameter.
+    #[default]
+    All,
+    /// Drop the parameters whose names match one of these globs (e.g. `utm_*`).
+    Ignore(Vec<String>),
+    /// Keep only the parameters whose names match one of these globs.
+    Allow(Vec<String>),
+}
+
+/// What is wrong with the configuration, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The text is not JSON, or not an object.
+    Syntax(String),
+    /// A top-level field is unknown or has a bad value.
+    Field { field: String, reason: String },
+    /// A route rule is unknown or has a bad value.
+    Rule {
+        index: usize,
+        field: String,
+        reason: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Syntax(reason) => write!(f, "EDGECACHE is not a valid object: {reason}"),
+            ConfigError::Field { field, reason } => write!(f, "EDGECACHE.{field}: {reason}"),
+            ConfigError::Rule { index, field, reason } if field.is_empty() => {
+                write!(f, "EDGECACHE.routes[{index}]: {reason}")
+            }
+            ConfigError::Rule {
+                index,
+                field,
+                reason,
+            } => write!(f, "EDGECACHE.routes[{index}].{field}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_ttl: 600,
+            key_prefix: String::new(),
+            version: 1,
+            backends: vec![Backend::Cache],
+            memory_max_bytes: 16 * 1024 * 1024,
+            max_body_bytes: 10 * 1024 * 1024,
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// The raw shape of `EDGECACHE`, before validation. Sizes and TTLs are signed so that a
+/// negative value is reported by name rather than as a type error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    default_ttl: Option<i64>,
+    key_prefix: Option<String>,
+    version: Option<i64>,
+    backends: Option<OneOrMany>,
+    memory_max_bytes: Option<i64>,
+    max_body_bytes: Option<i64>,
+    #[serde(default)]
+    routes: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    path: String,
+    host: Option<String>,
+    ttl: Option<i64>,
+    browser_ttl: Option<i64>,
+    backends: Option<OneOrMany>,
+    #[serde(default)]
+    bypass: bool,
+    query_ignore: Option<Vec<String>>,
+    query_allow: Option<Vec<String>>,
+    #[serde(default)]
+    vary_headers: Vec<String>,
+    #[serde(default)]
+    vary_cookies: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// `backends = "kv"` and `backends = ["memory", "kv"]` are both accepted.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Config {
+    /// Parses and validates the JSON text of `EDGECACHE`. An empty text means all defaults.
+    pub fn from_json(text: &str) -> Result<Config, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        Config::from_value(value)
+    }
+
+    /// Validates an already parsed `EDGECACHE` value (a string holding JSON is accepted too).
+    pub fn from_value(value: Value) -> Result<Config, ConfigError> {
+        let value = match value {
+            Value::String(text) => return Config::from_json(&text),
+            Value::Null => return Ok(Config::default()),
+            other => other,
+        };
+        let raw: RawConfig = serde_json::from_value(value).map_err(|e| top_level_error(&e))?;
+        let defaults = Config::default();
+        let field = |field: &str, reason: String| ConfigError::Field {
+            field: field.to_string(),
+            reason,
+        };
+
+        let default_ttl = non_negative(raw.default_ttl, defaults.default_ttl)
+            .map_err(|r| field("default_ttl", r))?;
+        let version =
+            non_negative(raw.version, defaults.version).map_err(|r| field("version", r))?;
+        let memory_max_bytes = non_negative(raw.memory_max_bytes, defaults.memory_max_bytes)
+            .map_err(|r| field("memory_max_bytes", r))?;
+        let max_body_bytes = non_negative(raw.max_body_bytes, defaults.max_body_bytes)
+            .map_err(|r| field("max_body_bytes", r))?;
+        let key_prefix = raw.key_prefix.unwrap_or_default();
+        check_key_prefix(&key_prefix).map_err(|r| field("key_prefix", r))?;
+        let backends = match raw.backends {
+            Some(b) => parse_backends(b).map_err(|r| field("backends", r))?,
+            None => defaults.backends,
+        };
+        if backends.contains(&Backend::Kv) {
+            check_kv_ttl(default_ttl).map_err(|r| field("default_ttl", r))?;
+            check_kv_body(max_body_bytes).map_err(|r| field("max_body_bytes", r))?;
+        }
+
+        let mut routes = Vec::with_capacity(raw.routes.len());
+        for (index, value) in raw.routes.into_iter().enumerate() {
+            let rule_error = |field: &str, reason: String| ConfigError::Rule {
+                index,
+                field: field.to_string(),
+                reason,
+            };
+            let raw: RawRoute = serde_json::from_value(value).map_err(|e| {
+                let (field, reason) = split_serde_error(&e);
+                rule_error(&field, reason)
+            })?;
+            routes.push(
+                validate_route(raw, &backends, default_ttl, max_body_bytes)
+                    .map_err(|(f, r)| rule_error(f, r))?,
+            );
+        }
+
+        Ok(Config {
+            default_ttl,
+            key_prefix,
+            version,
+            backends,
+            memory_max_bytes,
+            max_body_bytes,
+            routes,
+        })
+    }
+}
+
+fn validate_route(
+    raw: RawRoute,
+    default_backends: &[Backend],
+    default_ttl: u64,
+    max_body_bytes: u64,
+) -> Result<Route, (&'static str, String)> {
+    let path = PathPattern::parse(&raw.path).map_err(|e| ("path", glob_reason(&raw.path, e)))?;
+    let host = raw
+        .host
+        .as_deref()
+        .map(HostPattern::parse)
+        .transpose()
+        .map_err(|e| ("host", glob_reason(raw.host.as_deref().unwrap_or(""), e)))?;
+    let ttl = raw
+        .ttl
+        .map(|t| non_negative(Some(t), 0))
+        .transpose()
+        .map_err(|r| ("ttl", r))?;
+    let browser_ttl = raw
+        .browser_ttl
+        .map(|t| non_negative(Some(t), 0))
+        .transpose()
+        .map_err(|r| ("browser_ttl", r))?;
+    let backends = match raw.backends {
+        Some(b) => parse_backends(b).map_err(|r| ("backends", r))?,
+        None => default_backends.to_vec(),
+    };
+    if backends.contains(&Backend::Kv) && !raw.bypass {
+        match ttl {
+            Some(ttl) => check_kv_ttl(ttl).map_err(|r| ("ttl", r))?,
+            None => check_kv_ttl(default_ttl).map_err(|r| ("backends", r))?,
+        }
+        check_kv_body(max_body_bytes).map_err(|r| ("backends", r))?;
+    }
+    let query = match (raw.query_ignore, raw.query_allow) {
+        (Some(_), Some(_)) => {
+            return Err((
+                "query_allow",
+                "query_ignore and query_allow cannot both be set".into(),
+            ))
+        }
+        (Some(names), None) => QueryRule::Ignore(check_names(names).map_err(|r| ("query_ignore", r))?),
+        (None, Some(names)) => QueryRule::Allow(check_names(names).map_err(|r| ("query_allow", r))?),
+        (None, None) => QueryRule::All,
+    };
+    let vary_headers = raw
+        .vary_headers
+        .into_iter()
+        .map(|h| check_token(&h).map(|()| h.to_ascii_lowercase()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|r| ("vary_headers", r))?;
+    let vary_cookies = check_names(raw.vary_cookies).map_err(|r| ("vary_cookies", r))?;
+    for tag in &raw.tags {
+        check_tag(tag).map_err(|r| ("tags", r))?;
+    }
+    Ok(Route {
+        host,
+        path,
+        ttl,
+        browser_ttl,
+        backends,
+        bypass: raw.bypass,
+        query,
+        vary_headers,
+        vary_cookies,
+        tags: raw.tags,
+    })
+}
+
+fn non_negative(value: Option<i64>, default: u64) -> Result<u64, String> {
+    match value {
+        None => Ok(default),
+        Some(v) if v < 0 => Err(format!("{v} is negative")),
+        Some(v) => Ok(v as u64),
+    }
+}
+
+fn check_kv_ttl(ttl: u64) -> Result<(), String> {
+    if ttl < KV_MIN_TTL {
+        Err(format!(
+            "{ttl} s is below Workers KV's {KV_MIN_TTL} s minimum TTL on a route that uses kv"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_kv_body(max_body_bytes: u64) -> Result<(), String> {
+    if max_body_bytes > KV_MAX_VALUE_BYTES {
+        Err(format!(
+            "max_body_bytes {max_body_bytes} exceeds Workers KV's {KV_MAX_VALUE_BYTES}-byte value limit"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn parse_backends(raw: OneOrMany) -> Result<Vec<Backend>, String> {
+    let names = match raw {
+        OneOrMany::One(name) => vec![name],
+        OneOrMany::Many(names) => names,
+    };
+    if names.is_empty() {
+        return Err("must name at least one of memory, cache, kv".into());
+    }
+    let mut backends = Vec::with_capacity(names.len());
+    for name in names {
+        let backend = match name.as_str() {
+            "memory" => Backend::Memory,
+            "cache" => Backend::Cache,
+            "kv" => Backend::Kv,
+            other => return Err(format!("unknown backend {other:?} (expected memory, cache or kv)")),
+        };
+        if backends.contains(&backend) {
+            return Err(format!("backend {name:?} is listed twice"));
+        }
+        backends.push(backend);
+    }
+    Ok(backends)
+}
+
+/// The prefix is rendered into keys before a `:`; control characters would make keys
+/// unreadable in KV listings and a `:` would make two prefixes ambiguous.
+fn check_key_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.len() > 64 {
+        return Err("is longer than 64 bytes".into());
+    }
+    if let Some(c) = prefix.chars().find(|c| c.is_control() || *c == ':') {
+        return Err(format!("contains {c:?}, which keys cannot carry"));
+    }
+    Ok(())
+}
+
+fn check_names(names: Vec<String>) -> Result<Vec<String>, String> {
+    for name in &names {
+        if name.is_empty() || name.chars().any(|c| c.is_control() || c == '=' || c == '&' || c == ';') {
+            return Err(format!("{name:?} is not a valid name"));
+        }
+    }
+    Ok(names)
+}
+
+/// A header field name is an RFC 9110 token.
+fn check_token(name: &str) -> Result<(), String> {
+    let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(is_tchar) {
+        return Err(format!("{name:?} is not a header name"));
+    }
+    Ok(())
+}
+
+/// Tags travel in `Cache-Tag` headers and purge requests: printable ASCII, no commas or spaces.
+pub fn check_tag(tag: &str) -> Result<(), String> {
+    if tag.is_empty() || tag.len() > 1024 {
+        return Err(format!("tag {tag:?} must be 1 to 1024 bytes"));
+    }
+    if !tag.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+        return Err(format!("tag {tag:?} must be printable ASCII without spaces or commas"));
+    }
+    Ok(())
+}
+
+fn glob_reason(pattern: &str, error: GlobError) -> String {
+    format!("{pattern:?}: {error}")
+}
+
+fn top_level_error(error: &serde_json::Error) -> ConfigError {
+    let (field, reason) = split_serde_error(error);
+    if field.is_empty() {
+        ConfigError::Syntax(reason)
+    } else {
+        ConfigError::Field { field, reason }
+    }
+}
+
+/// serde names the offending field inside its message (`unknown field `ttls`, expected …`);
+/// lift it out so that errors read `routes[0].ttls: unknown field`.
+fn split_serde_error(error: &serde_json::Error) -> (String, String) {
+    let message = error.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message,
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((name, expected)) = rest.split_once('`') {
+            return (
+                name.to_string(),
+                format!("unknown field{}", expected.replacen(", expected", "; expected", 1)),
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some((name, _)) = rest.split_once('`') {
+            return (name.to_string(), "is required".to_string());
+        }
+    }
+    (String::new(), message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(json: &str) -> String {
+        Config::from_json(json).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_text_gives_the_defaults() {
+        assert_eq!(Config::from_json("").unwrap(), Config::default());
+        assert_eq!(Config::from_json("{}").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn a_full_config_is_read() {
+        let config = Config::from_json(
+            r#"{"default_ttl": 120, "key_prefix": "site", "version": 3,
+                "backends": ["memory", "cache"], "memory_max_bytes": 1000, "max_body_bytes": 500,
+                "routes": [
+                  {"path": "/static/**", "ttl": 86400, "browser_ttl": 3600, "backends": "kv",
+                   "query_ignore": ["utm_*"], "vary_cookies": ["lang"], "vary_headers": ["Accept-Language"],
+                   "tags": ["static"]},
+                  {"path": "/api/*", "host": "*.example.com", "bypass": true, "query_allow": ["page"]}
+                ]}"#,
+        )
+        .unwrap();
+        assert_eq!(config.default_ttl, 120);
+        assert_eq!(config.key_prefix, "site");
+        assert_eq!(config.version, 3);
+        assert_eq!(config.backends, vec![Backend::Memory, Backend::Cache]);
+        assert_eq!(config.routes.len(), 2);
+        let statics = &config.routes[0];
+        assert_eq!(statics.ttl, Some(86400));
+        assert_eq!(statics.browser_ttl, Some(3600));
+        assert_eq!(statics.backends, vec![Backend::Kv]);
+        assert_eq!(statics.query, QueryRule::Ignore(vec!["utm_*".into()]));
+        assert_eq!(statics.vary_headers, vec!["accept-language".to_string()]);
+        let api = &config.routes[1];
+        assert!(api.bypass);
+        assert_eq!(api.backends, vec![Backend::Memory, Backend::Cache]);
+        assert_eq!(api.query, QueryRule::Allow(vec!["page".into()]));
+    }
+
+    #[test]
+    fn a_json_string_holding_the_object_is_accepted() {
+        let config = Config::from_value(Value::String(r#"{"version": 7}"#.into())).unwrap();
+        assert_eq!(config.version, 7);
+    }
+
+    #[test]
+    fn an_unknown_top_level_field_is_named() {
+        assert!(error_of(r#"{"defualt_ttl": 5}"#).starts_with("EDGECACHE.defualt_ttl: unknown field"));
+    }
+
+    #[test]
+    fn an_unknown_rule_field_is_named_with_the_rule_index() {
+        let error = error_of(r#"{"routes": [{"path": "/"}, {"path": "/a", "ttls": 5}]}"#);
+        assert!(error.starts_with("EDGECACHE.routes[1].ttls: unknown field"), "{error}");
+    }
+
+    #[test]
+    fn a_rule_without_a_path_is_an_error() {
+        assert_eq!(
+            error_of(r#"{"routes": [{"ttl": 5}]}"#),
+            "EDGECACHE.routes[0].path: is required"
+        );
+    }
+
+    #[test]
+    fn a_bad_pattern_is_reported_with_its_reason() {
+        assert_eq!(
+            error_of(r#"{"routes": [{"path": "static/*"}]}"#),
+            "EDGECACHE.routes[0].path: \"static/*\": must start with '/'"
+        );
+        assert_eq!(
+            error_of(r#"{"routes": [{"path": "/a/***"}]}"#),
+            "EDGECACHE.routes[0].path: \"/a/***\": has more than two '*' in a row"
+        );
+    }
+
+    #[test]
+    fn a_ttl_below_the_kv_minimum_on_a_kv_route_is_an_error() {
+        assert_eq!(
+            error_of(r#"{"routes": [{"path": "/", "backends": ["memory", "kv"], "ttl": 30}]}"#),
+            "EDGECACHE.routes[0].ttl: 30 s is below Workers KV's 60 s minimum TTL on a route that uses kv"
+        );
+    }
+
+    #[test]
+    fn a_short_ttl_is_fine_off_kv() {
+        assert!(Config::from_json(r#"{"routes": [{"path": "/", "ttl": 30}]}"#).is_ok());
+    }
+
+    #[test]
+    fn a_default_ttl_below_the_kv_minimum_is_an_error_when_kv_is_the_default() {
+        assert_eq!(
+            error_of(r#"{"backends": "kv", "default_ttl": 10}"#),
+            "EDGECACHE.default_ttl: 10 s is below Workers KV's 60 s minimum TTL on a route that uses kv"
+        );
+    }
+
+    #[test]
+    fn negative_sizes_are_errors() {
+        assert_eq!(
+            error_of(r#"{"memory_max_bytes": -1}"#),
+            "EDGECACHE.memory_max_bytes: -1 is negative"
+        );
+        assert_eq!(
+            error_of(r#"{"routes": [{"path": "/", "browser_ttl": -5}]}"#),
+            "EDGECACHE.routes[0].browser_ttl: -5 is negative"
+        );
+    }
+
+    #[test]
+    fn unknown_and_repeated_backends_are_errors() {
+        assert_eq!(
+            error_of(r#"{"backends": ["memory", "redis"]}"#),
+            "EDGECACHE.backends: unknown backend \"redis\" (expected memory, cache or kv)"
+        );
+        assert_eq!(
+            error_of(r#"{"backends": ["cache", "cache"]}"#),
+            "EDGECACHE.backends: backend \"cache\" is listed twice"
+        );
+    }
+
+    #[test]
+    fn ignore_and_allow_lists_exclude_each_other() {
+        assert_eq!(
+            error_of(r#"{"routes": [{"path": "/", "query_ignore": ["a"], "query_allow": ["b"]}]}"#),
+            "EDGECACHE.routes[0].query_allow: query_ignore and query_allow cannot both be set"
+        );
+    }
+
+    #[test]
+    fn tags_and_vary_headers_are_checked() {
+        assert!(error_of(r#"{"routes": [{"path": "/", "tags": ["a b"]}]}"#).starts_with("EDGECACHE.routes[0].tags:"));
+        assert!(error_of(r#"{"routes": [{"path": "/", "vary_headers": ["X Bad"]}]}"#).starts_with("EDGECACHE.routes[0].vary_headers:"));
+    }
+
+    #[test]
+    fn wrong_types_and_bad_json_are_errors() {
+        assert!(error_of(r#"{"version": "one"}"#).starts_with("EDGECACHE is not a valid object: invalid type"));
+        assert!(error_of("{").starts_with("EDGECACHE is not a valid object: EOF"));
+        assert!(error_of(r#"{"routes": [5]}"#).starts_with("EDGECACHE.routes[0]: invalid type"));
+    }
+
+    #[test]
+    fn a_key_prefix_with_a_colon_is_an_error() {
+        assert_eq!(
+            error_of(r#"{"key_prefix": "a:b"}"#),
+            "EDGECACHE.key_prefix: contains ':', which keys cannot carry"
+        );
+    }
+}

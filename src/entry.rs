@@ -1,0 +1,182 @@
+//! What is stored: a response's metadata and body, or a marker naming the `Vary` fields of a
+//! URL's variants. One format for every backend: KV keeps it as one value (`encode`), the
+//! Cache API as a header beside the body (`Meta::to_header`), the memory tier as is.
+//!
+//! Every stored record carries a format version; a record of another version, or one that
+//! fails to parse, reads as a miss, never as an error, so a deploy that changes the format
+//! simply refills the cache.
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Fields;
+
+/// Bumped whenever `Meta` changes incompatibly.
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A stored response: status, headers and (beside it) the body.
+    Response,
+    /// Stored at a URL's primary key when its responses vary: names the `Vary` fields whose
+    /// request values select the variant's key.
+    Variants,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub v: u32,
+    pub kind: Kind,
+    /// The full rendered key, checked on read so a hashed key can never answer for another.
+    pub key: String,
+    #[serde(default)]
+    pub status: u16,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// When the response arrived, milliseconds since the epoch.
+    pub stored_at: i64,
+    /// Seconds old the response already was when it arrived (RFC 9111 §4.2.3).
+    #[serde(default)]
+    pub initial_age: u64,
+    /// Freshness lifetime in seconds.
+    pub lifetime: u64,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// For `Kind::Variants`: the lowercase `Vary` field names.
+    #[serde(default)]
+    pub vary: Vec<String>,
+    /// Body length, checked on read so a truncated body is never served.
+    #[serde(default)]
+    pub body_len: u64,
+}
+
+impl Meta {
+    /// The response's current age in seconds (RFC 9111 §4.2.3:
+    /// `current_age = corrected_initial_age + resident_time`).
+    pub fn age(&self, now_ms: i64) -> u64 {
+        let resident = (now_ms - self.stored_at).max(0) / 1000;
+        self.initial_age.saturating_add(resident as u64)
+    }
+
+    /// Seconds of freshness left; negative once stale.
+    pub fn ttl(&self, now_ms: i64) -> i64 {
+        self.lifetime as i64 - self.age(now_ms) as i64
+    }
+
+    pub fn is_fresh(&self, now_ms: i64) -> bool {
+        self.ttl(now_ms) > 0
+    }
+
+    /// Milliseconds since the epoch at which the record stops being fresh.
+    pub fn fresh_until_ms(&self) -> i64 {
+        let remaining = self.lifetime.saturating_sub(self.initial_age) as i64;
+        self.stored_at.saturating_add(remaining.saturating_mul(1000))
+    }
+
+    /// JSON with every non-ASCII character escaped, so it can travel as a header value.
+    pub fn to_header(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        let mut ascii = String::with_capacity(json.len());
+        for c in json.chars() {
+            if c.is_ascii() && !c.is_ascii_control() {
+                ascii.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    ascii.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+        ascii
+    }
+
+    /// Reads a record written by `to_header` or `encode`; `None` for anything else.
+    pub fn parse(json: &[u8]) -> Option<Meta> {
+        let meta: Meta = serde_json::from_slice(json).ok()?;
+        (meta.v == FORMAT).then_some(meta)
+    }
+}
+
+impl Fields for Meta {
+    fn field(&self, name: &str) -> Option<String> {
+        self.headers.field(name)
+    }
+}
+
+/// KV value layout: 4-byte big-endian metadata length, metadata JSON, body. (KV's own
+/// metadata slot holds only 1,024 bytes, too few for a response's headers.)
+pub fn encode(meta: &Meta, body: &[u8]) -> Vec<u8> {
+    let json = serde_json::to_vec(meta).unwrap_or_default();
+    let mut value = Vec::with_capacity(4 + json.len() + body.len());
+    value.extend_from_slice(&(json.len() as u32).to_be_bytes());
+    value.extend_from_slice(&json);
+    value.extend_from_slice(body);
+    value
+}
+
+/// The inverse of `encode`; `None` for a value of another format or a truncated one.
+pub fn decode(mut value: Vec<u8>) -> Option<(Meta, Vec<u8>)> {
+    let len_bytes: [u8; 4] = value.get(..4)?.try_into().ok()?;
+    let json_end = 4usize.checked_add(u32::from_be_bytes(len_bytes) as usize)?;
+    let meta = Meta::parse(value.get(4..json_end)?)?;
+    let body = value.split_off(json_end);
+    (body.len() as u64 == meta.body_len).then_some((meta, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Meta {
+        Meta {
+            v: FORMAT,
+            kind: Kind::Response,
+            key: "p:1:https://example.com/".into(),
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain; charset=\u{e9}".into())],
+            stored_at: 1_000_000,
+            initial_age: 5,
+            lifetime: 65,
+            tags: vec!["a".into()],
+            vary: vec![],
+            body_len: 5,
+        }
+    }
+
+    #[test]
+    fn kv_values_round_trip() {
+        let (read, body) = decode(encode(&meta(), b"hello")).unwrap();
+        assert_eq!(read, meta());
+        assert_eq!(body, b"hello");
+    }
+
+    #[test]
+    fn truncated_or_foreign_values_read_as_misses() {
+        let mut value = encode(&meta(), b"hello");
+        value.pop();
+        assert!(decode(value).is_none(), "a truncated body is never served");
+        assert!(decode(b"xx".to_vec()).is_none());
+        assert!(decode(vec![0, 0, 0, 200, b'{']).is_none());
+        let future = Meta { v: FORMAT + 1, ..meta() };
+        assert!(decode(encode(&future, b"hello")).is_none(), "another format is a miss");
+    }
+
+    #[test]
+    fn header_form_is_ascii_and_round_trips() {
+        let header = meta().to_header();
+        assert!(header.is_ascii());
+        assert!(header.contains("\\u00e9"));
+        assert_eq!(Meta::parse(header.as_bytes()).unwrap(), meta());
+    }
+
+    #[test]
+    fn age_and_ttl_count_resident_time() {
+        let m = meta();
+        assert_eq!(m.age(1_000_000), 5);
+        assert_eq!(m.age(1_010_999), 15);
+        assert_eq!(m.ttl(1_010_999), 50);
+        assert!(m.is_fresh(1_059_999));
+        assert!(!m.is_fresh(1_060_000));
+        assert_eq!(m.fresh_until_ms(), 1_060_000);
+    }
+}

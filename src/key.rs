@@ -1,0 +1,241 @@
+//! Cache keys: what makes two requests share a stored response.
+//!
+//! A key is a struct rendered by exactly one function, `CacheKey::render`, into the string the
+//! backends store under. Everything that can differ between two users' requests and change
+//! the answer must be in it; nothing else may be, or hit ratios suffer. Keys longer than KV's
+//! 512-byte limit are hashed, keeping the prefix and version readable.
+
+use sha2::{Digest, Sha256};
+use url::form_urlencoded;
+
+use crate::config::QueryRule;
+use crate::route::glob_match;
+
+/// Workers KV refuses keys longer than 512 bytes.
+pub const KV_MAX_KEY_BYTES: usize = 512;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheKey {
+    pub prefix: String,
+    pub version: u64,
+    /// `http` or `https`: an origin's redirect to https must not answer https requests.
+    pub scheme: String,
+    /// Lowercase, punycoded, with a non-default port, as the URL parser gives it.
+    pub host: String,
+    /// Percent-encoded as the URL parser gives it.
+    pub path: String,
+    /// Normalised by `normalize_query`.
+    pub query: String,
+    /// Named request values that select a variant, in a fixed order.
+    pub variance: Vec<Variant>,
+}
+
+/// One request value the key varies on: a header (by `Vary` or a route's `vary_headers`) or a
+/// cookie (a route's `vary_cookies`). `None` (absent) and `Some("")` (empty) differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+impl CacheKey {
+    /// The string stored under: `prefix:version:scheme://host/path?query#name=value&name`,
+    /// or `prefix:version:sha256:<hex>` when that would exceed KV's key limit.
+    pub fn render(&self) -> String {
+        let mut key = format!(
+            "{}:{}:{}://{}{}",
+            self.prefix, self.version, self.scheme, self.host, self.path
+        );
+        if !self.query.is_empty() {
+            key.push('?');
+            key.push_str(&self.query);
+        }
+        for (i, variant) in self.variance.iter().enumerate() {
+            key.push(if i == 0 { '#' } else { '&' });
+            key.extend(form_urlencoded::byte_serialize(variant.name.as_bytes()));
+            if let Some(value) = &variant.value {
+                key.push('=');
+                key.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+            }
+        }
+        if key.len() > KV_MAX_KEY_BYTES {
+            format!("{}:{}:sha256:{}", self.prefix, self.version, digest(&key))
+        } else {
+            key
+        }
+    }
+
+    /// The same key, narrowed to one variant of the response's `Vary` fields.
+    pub fn with_variance(&self, extra: impl IntoIterator<Item = Variant>) -> CacheKey {
+        let mut key = self.clone();
+        key.variance.extend(extra);
+        key
+    }
+}
+
+/// Lowercase hex SHA-256: long keys, and Cache API URLs, are named by it.
+pub fn digest(text: &str) -> String {
+    let hash = Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in hash {
+        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+    }
+    hex
+}
+
+/// Applies a route's query rule and sorts parameters by name (stably, so repeated names keep
+/// their order). Pairs are kept as the client encoded them; only names are decoded, to match
+/// the rule's globs. Empty pieces (`a=1&&b=2`) are dropped.
+pub fn normalize_query(query: &str, rule: &QueryRule) -> String {
+    let mut pairs: Vec<(String, &str)> = query
+        .split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let raw_name = piece.split('=').next().unwrap_or(piece);
+            let name = form_urlencoded::parse(raw_name.as_bytes())
+                .next()
+                .map(|(n, _)| n.into_owned())
+                .unwrap_or_default();
+            (name, piece)
+        })
+        .filter(|(name, _)| match rule {
+            QueryRule::All => true,
+            QueryRule::Ignore(globs) => !matches_any(globs, name),
+            QueryRule::Allow(globs) => matches_any(globs, name),
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let pieces: Vec<&str> = pairs.into_iter().map(|(_, piece)| piece).collect();
+    pieces.join("&")
+}
+
+fn matches_any(globs: &[String], name: &str) -> bool {
+    globs
+        .iter()
+        .any(|glob| glob_match(glob.as_bytes(), name.as_bytes(), None))
+}
+
+/// A request header's value as a variant: field lines are joined, runs of white space folded,
+/// and for `Accept-Encoding` the codings are lowercased and sorted, so that equivalent requests
+/// share a variant while different ones never do.
+pub fn normalize_header_value(name: &str, value: &str) -> String {
+    let folded = value.split_ascii_whitespace().collect::<Vec<_>>().join(" ");
+    if name.eq_ignore_ascii_case("accept-encoding") {
+        let mut codings: Vec<String> = folded
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .filter(|c| !c.is_empty())
+            .collect();
+        codings.sort();
+        codings.dedup();
+        codings.join(",")
+    } else {
+        folded
+    }
+}
+
+/// The value of one cookie in a `Cookie` header (`a=1; b=2`), if present.
+pub fn cookie_value(cookie_header: &str, name: &str) -> Option<String> {
+    cookie_header.split(';').find_map(|pair| {
+        let (n, v) = pair.split_once('=')?;
+        (n.trim() == name).then(|| v.trim().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> CacheKey {
+        CacheKey {
+            prefix: "site".into(),
+            version: 2,
+            scheme: "https".into(),
+            host: "example.com".into(),
+            path: "/blog/post".into(),
+            query: "a=1&b=2".into(),
+            variance: vec![],
+        }
+    }
+
+    #[test]
+    fn a_key_renders_prefix_version_and_url() {
+        assert_eq!(key().render(), "site:2:https://example.com/blog/post?a=1&b=2");
+    }
+
+    #[test]
+    fn an_empty_query_leaves_no_question_mark() {
+        let k = CacheKey { query: String::new(), ..key() };
+        assert_eq!(k.render(), "site:2:https://example.com/blog/post");
+    }
+
+    #[test]
+    fn variance_is_encoded_so_values_cannot_forge_other_keys() {
+        let k = key().with_variance([
+            Variant { name: "accept-language".into(), value: Some("en&x=y#z".into()) },
+            Variant { name: "cookie.lang".into(), value: None },
+            Variant { name: "x-empty".into(), value: Some(String::new()) },
+        ]);
+        assert_eq!(
+            k.render(),
+            "site:2:https://example.com/blog/post?a=1&b=2#accept-language=en%26x%3Dy%23z&cookie.lang&x-empty="
+        );
+    }
+
+    #[test]
+    fn bumping_the_version_changes_every_key() {
+        let bumped = CacheKey { version: 3, ..key() };
+        assert_ne!(bumped.render(), key().render());
+    }
+
+    #[test]
+    fn long_keys_are_hashed_under_kv_limit() {
+        let long = CacheKey { path: format!("/{}", "x".repeat(600)), ..key() };
+        let rendered = long.render();
+        assert!(rendered.starts_with("site:2:sha256:"));
+        assert_eq!(rendered.len(), "site:2:sha256:".len() + 64);
+        assert_eq!(rendered, long.render(), "hashing is deterministic");
+        assert_ne!(rendered, CacheKey { path: format!("/{}", "y".repeat(600)), ..key() }.render());
+    }
+
+    #[test]
+    fn digest_is_sha256_hex() {
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn queries_are_sorted_by_name_keeping_repeated_names_in_order() {
+        assert_eq!(normalize_query("b=2&a=9&a=1&c", &QueryRule::All), "a=9&a=1&b=2&c");
+        assert_eq!(normalize_query("&&a=1&", &QueryRule::All), "a=1");
+    }
+
+    #[test]
+    fn ignored_parameters_leave_the_key() {
+        let rule = QueryRule::Ignore(vec!["utm_*".into(), "fbclid".into()]);
+        assert_eq!(normalize_query("utm_source=x&page=2&fbclid=abc&utm_medium=y", &rule), "page=2");
+        assert_eq!(normalize_query("utm%5Fsource=x&q=1", &rule), "q=1", "names are decoded before matching");
+    }
+
+    #[test]
+    fn an_allow_list_keeps_only_named_parameters() {
+        let rule = QueryRule::Allow(vec!["page".into()]);
+        assert_eq!(normalize_query("session=1&page=3&x=2", &rule), "page=3");
+    }
+
+    #[test]
+    fn header_values_are_folded_and_accept_encoding_sorted() {
+        assert_eq!(normalize_header_value("accept-language", "  en-GB,   en  "), "en-GB, en");
+        assert_eq!(normalize_header_value("accept-encoding", "br, GZIP,gzip , deflate"), "br,deflate,gzip");
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let header = "session=abc; lang=fr; xlang=de";
+        assert_eq!(cookie_value(header, "lang"), Some("fr".into()));
+        assert_eq!(cookie_value(header, "missing"), None);
+    }
+}

@@ -1,0 +1,142 @@
+//! edgecache: Django's cache framework, rebuilt for the edge.
+//!
+//! The pure core (configuration, keys, HTTP caching policy, conditional requests,
+//! `Cache-Status`, the stored entry format, the LRU) has no `worker` dependency and is tested
+//! on the host. The glue that talks to the Workers runtime (`runtime`, `store`, `origin`,
+//! `reply`, `proxy` and the entry point below) is thin and sits on top.
+#![forbid(unsafe_code)]
+
+pub mod conditional;
+pub mod config;
+pub mod entry;
+pub mod key;
+pub mod lru;
+pub mod policy;
+pub mod route;
+pub mod status;
+
+pub mod origin;
+pub mod proxy;
+pub mod reply;
+pub mod runtime;
+pub mod store;
+
+use std::rc::Rc;
+
+use url::Url;
+use wasm_bindgen::JsValue;
+use worker::{event, Context, Env};
+
+use config::Config;
+use proxy::{Notes, Settings};
+use runtime::now_ms;
+use status::{Outcome, Reason};
+
+/// The `[vars]` entry holding the cache policy.
+pub const CONFIG_VAR: &str = "EDGECACHE";
+/// The `[vars]` entry naming the origin; empty or absent forwards to the request's own URL.
+pub const ORIGIN_VAR: &str = "ORIGIN";
+
+thread_local! {
+    /// Settings are read and validated once per isolate: the environment never changes
+    /// within one.
+    static SETTINGS: std::cell::OnceCell<Result<Rc<Settings>, String>> = const { std::cell::OnceCell::new() };
+}
+
+#[event(fetch)]
+async fn fetch(request: worker::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    let started = now_ms();
+    let request: web_sys::Request = Clone::clone(request.inner());
+    let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
+    let mut notes = Notes::default();
+    let response = match settings {
+        Ok(settings) => proxy::handle(&request, &env, &ctx, &settings, &mut notes).await,
+        Err(error) => {
+            let outcome = Outcome::bypass(Reason::ConfigError);
+            notes.errors.push(error.clone());
+            notes.outcome = Some(outcome.clone());
+            let message = format!("edgecache is not serving because its configuration is invalid:\n\n  {error}\n\nFix wrangler.toml ([vars] {CONFIG_VAR} / {ORIGIN_VAR}); `make check` validates it before a deploy.\n");
+            reply::plain(500, &message, &outcome)
+        }
+    };
+    let response = response.or_else(|e| {
+        notes.errors.push(runtime::describe(&e));
+        reply::plain(502, "edgecache: could not build a response\n", &Outcome::bypass(Reason::BodyError))
+    });
+    log_request(&request, &response, &notes, started);
+    response.map_err(|e| worker::Error::JsError(runtime::describe(&e)))
+}
+
+/// Reads `EDGECACHE` (an object, or a string holding JSON) and `ORIGIN` from the environment.
+fn load_settings(env: &Env) -> Result<Settings, String> {
+    let raw = js_sys::Reflect::get(env, &JsValue::from_str(CONFIG_VAR)).unwrap_or(JsValue::UNDEFINED);
+    let config = if raw.is_undefined() || raw.is_null() {
+        Ok(Config::default())
+    } else if let Some(text) = raw.as_string() {
+        Config::from_json(&text)
+    } else {
+        let text = js_sys::JSON::stringify(&raw).ok().and_then(|t| t.as_string()).unwrap_or_default();
+        Config::from_json(&text)
+    }
+    .map_err(|e| e.to_string())?;
+    let origin = js_sys::Reflect::get(env, &JsValue::from_str(ORIGIN_VAR))
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default();
+    Ok(Settings {
+        config,
+        origin: parse_origin(&origin)?,
+    })
+}
+
+/// `ORIGIN` must be an absolute http(s) URL without a path, query or fragment.
+pub fn parse_origin(text: &str) -> Result<Option<Url>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let url = Url::parse(text).map_err(|e| format!("{ORIGIN_VAR}: {text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{ORIGIN_VAR}: {text:?} must be an http:// or https:// URL with a host"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{ORIGIN_VAR}: {text:?} must not have a path, query or fragment"));
+    }
+    Ok(Some(url))
+}
+
+/// One JSON line per request, for `wrangler tail`. The query string is left out: it may
+/// carry tokens.
+fn log_request(request: &web_sys::Request, response: &Result<web_sys::Response, JsValue>, notes: &Notes, started: i64) {
+    let url = Url::parse(&request.url()).ok();
+    let line = serde_json::json!({
+        "edgecache": "request",
+        "method": request.method(),
+        "host": url.as_ref().and_then(|u| u.host_str().map(str::to_string)),
+        "path": url.as_ref().map(|u| u.path().to_string()),
+        "status": response.as_ref().ok().map(|r| r.status()),
+        "cache": notes.outcome.as_ref().map(Outcome::label),
+        "cache_status": notes.outcome.as_ref().map(Outcome::cache_status),
+        "errors": notes.errors,
+        "ms": now_ms() - started,
+    });
+    if notes.errors.is_empty() {
+        worker::console_log!("{line}");
+    } else {
+        worker::console_warn!("{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn origin_must_be_a_bare_http_url() {
+        assert!(parse_origin("").unwrap().is_none());
+        assert_eq!(parse_origin("http://127.0.0.1:8000").unwrap().unwrap().as_str(), "http://127.0.0.1:8000/");
+        assert!(parse_origin("ftp://x").is_err());
+        assert!(parse_origin("http://x/path").is_err());
+        assert!(parse_origin("not a url").is_err());
+    }
+}

@@ -1,0 +1,270 @@
+//! HTTP caching semantics for a shared cache (RFC 9111): may this response be stored, for how
+//! long is it fresh, and how old is it now. Pure functions of headers and the time, which is
+//! always passed in (`SystemTime::now()` panics on wasm32).
+
+pub mod directives;
+
+use crate::status::Reason;
+pub use directives::CacheControl;
+
+/// Read access to a header section, whatever holds it (a JS `Headers`, a stored list).
+pub trait Fields {
+    /// All field lines of `name` (lowercase) joined by `", "`, or `None` if absent.
+    fn field(&self, name: &str) -> Option<String>;
+}
+
+impl Fields for [(String, String)] {
+    fn field(&self, name: &str) -> Option<String> {
+        let mut joined: Option<String> = None;
+        for (n, v) in self {
+            if n.eq_ignore_ascii_case(name) {
+                match &mut joined {
+                    Some(j) => {
+                        j.push_str(", ");
+                        j.push_str(v);
+                    }
+                    None => joined = Some(v.clone()),
+                }
+            }
+        }
+        joined
+    }
+}
+
+impl Fields for Vec<(String, String)> {
+    fn field(&self, name: &str) -> Option<String> {
+        Fields::field(self.as_slice(), name)
+    }
+}
+
+/// What the cache knows about the request when judging a response to it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts {
+    pub cache_control: CacheControl,
+    pub has_authorization: bool,
+}
+
+impl RequestFacts {
+    pub fn from_fields(fields: &(impl Fields + ?Sized)) -> RequestFacts {
+        let cache_control = match fields.field("cache-control") {
+            Some(cc) => CacheControl::parse(&cc),
+            // RFC 9111 §5.4: Pragma is only consulted when Cache-Control is absent.
+            None => CacheControl {
+                no_cache: fields
+                    .field("pragma")
+                    .is_some_and(|p| p.to_ascii_lowercase().contains("no-cache")),
+                ..CacheControl::default()
+            },
+        };
+        RequestFacts {
+            cache_control,
+            has_authorization: fields.field("authorization").is_some(),
+        }
+    }
+
+    /// RFC 9111 §5.2.1.4: with `no-cache` (or `max-age=0`) a stored response may not be used
+    /// without revalidation; until revalidation exists, that means going to the origin.
+    pub fn forbids_stored_response(&self) -> bool {
+        self.cache_control.no_cache || self.cache_control.max_age == Some(0)
+    }
+}
+
+/// The operator's settings that bear on one response: a route's TTL override and the
+/// configured heuristic.
+#[derive(Debug, Clone, Copy)]
+pub struct Overrides {
+    pub route_ttl: Option<u64>,
+    pub default_ttl: u64,
+}
+
+/// When a response was asked for and when it arrived, in seconds since the epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange {
+    pub request_time: i64,
+    pub response_time: i64,
+}
+
+/// The verdict on a response: stored with a lifetime, or not, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storability {
+    Store {
+        /// Freshness lifetime in seconds (RFC 9111 §4.2.1).
+        lifetime: u64,
+        /// The corrected initial age in seconds (RFC 9111 §4.2.3).
+        initial_age: u64,
+        /// Fields named by `private="…"` and `no-cache="…"`, to drop before storing.
+        strip_fields: Vec<String>,
+        /// The `Vary` field names (lowercase), empty when the response does not vary.
+        vary: Vec<String>,
+    },
+    DontStore(Reason),
+}
+
+/// Status codes RFC 9110 §15.1 defines as heuristically cacheable.
+pub fn is_heuristically_cacheable(status: u16) -> bool {
+    matches!(status, 200 | 203 | 204 | 206 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501)
+}
+
+/// Decides whether a shared cache may store a response to a GET (RFC 9111 §3), and for how
+/// long it is fresh. `Set-Cookie` is refused outright, stricter than the RFC: a cookie is
+/// one user's, and serving it to another is the worst thing a shared cache can do.
+pub fn storability(
+    request: &RequestFacts,
+    status: u16,
+    response: &(impl Fields + ?Sized),
+    overrides: Overrides,
+    exchange: Exchange,
+) -> Storability {
+    use Storability::DontStore;
+    let cc = CacheControl::parse(&response.field("cache-control").unwrap_or_default());
+
+    // §3: "the request method is understood by the cache" and "the response status code is
+    // final": 1xx, and 304 (which carries no representation), are never stored. 206 is a
+    // part of a representation, which this cache does not assemble.
+    if status == 206 {
+        return DontStore(Reason::PartialContent);
+    }
+    if !(200..600).contains(&status) || status == 304 {
+        return DontStore(Reason::UncacheableStatus);
+    }
+    // §3: "the no-store cache directive is not present in the request" nor the response.
+    if request.cache_control.no_store {
+        return DontStore(Reason::RequestNoStore);
+    }
+    if cc.no_store {
+        return DontStore(Reason::NoStore);
+    }
+    // §3: "if the cache is shared: the private response directive is either not present or
+    // allows a shared cache to store a modified response".
+    if cc.private {
+        return DontStore(Reason::Private);
+    }
+    if response.field("set-cookie").is_some() {
+        return DontStore(Reason::SetCookie);
+    }
+    // §3: "if the cache is shared: the Authorization header field is not present in the
+    // request or a response directive is present that explicitly allows shared caching"
+    // (§3.5: public, s-maxage or must-revalidate).
+    if request.has_authorization && !(cc.public || cc.s_maxage.is_some() || cc.must_revalidate) {
+        return DontStore(Reason::Authorization);
+    }
+    // §4.1: "A stored response with a Vary header field value containing a member "*"
+    // always fails to match."
+    let vary = vary_fields(response);
+    if vary.iter().any(|f| f == "*") {
+        return DontStore(Reason::VaryStar);
+    }
+    // §5.2.2.4: no-cache "MUST NOT be used to satisfy any other request without forwarding
+    // it for validation"; until revalidation is implemented there is no use in storing it.
+    if cc.no_cache {
+        return DontStore(Reason::NoCache);
+    }
+
+    let explicit = explicit_lifetime(&cc, response, exchange.response_time);
+    let initial_age = corrected_initial_age(response, exchange);
+    // §3: the response must contain "a public response directive", "an explicit expiration
+    // time", or have "a status code that is defined as heuristically cacheable". A route's
+    // TTL is the operator's explicit time, counted from when the response reached us.
+    let lifetime = match (overrides.route_ttl, explicit) {
+        (Some(route_ttl), _) => route_ttl.saturating_add(initial_age),
+        (None, Some(explicit)) => explicit,
+        (None, None) if cc.public || is_heuristically_cacheable(status) => {
+            heuristic_lifetime(response, overrides.default_ttl, exchange.response_time)
+        }
+        (None, None) => return DontStore(Reason::UncacheableStatus),
+    };
+    if lifetime <= initial_age {
+        return DontStore(Reason::StaleOnArrival);
+    }
+
+    let mut strip_fields = cc.private_fields;
+    strip_fields.extend(cc.no_cache_fields);
+    Storability::Store {
+        lifetime,
+        initial_age,
+        strip_fields,
+        vary,
+    }
+}
+
+/// RFC 9111 §4.2.1, for a shared cache: `s-maxage`, else `max-age`, else `Expires − Date`.
+pub fn explicit_lifetime(
+    cc: &CacheControl,
+    response: &(impl Fields + ?Sized),
+    response_time: i64,
+) -> Option<u64> {
+    if let Some(s_maxage) = cc.s_maxage {
+        return Some(s_maxage);
+    }
+    if let Some(max_age) = cc.max_age {
+        return Some(max_age);
+    }
+    let expires = response.field("expires")?;
+    // §5.3: "A cache recipient MUST interpret invalid date formats, especially the value
+    // "0", as representing a time in the past (i.e., "already expired")."
+    let Some(expires) = http_date(&expires) else {
+        return Some(0);
+    };
+    let date = response
+        .field("date")
+        .and_then(|d| http_date(&d))
+        .unwrap_or(response_time);
+    Some(expires.saturating_sub(date).max(0) as u64)
+}
+
+/// RFC 9111 §4.2.2: with no explicit lifetime, the configured default, cut to 10% of the time
+/// since `Last-Modified` when that is shorter (a page changed a minute ago is likely to
+/// change again soon).
+fn heuristic_lifetime(response: &(impl Fields + ?Sized), default_ttl: u64, now: i64) -> u64 {
+    let date = response.field("date").and_then(|d| http_date(&d)).unwrap_or(now);
+    match response.field("last-modified").and_then(|lm| http_date(&lm)) {
+        Some(modified) if modified <= date => default_ttl.min(((date - modified) / 10) as u64),
+        Some(_) => 0,
+        None => default_ttl,
+    }
+}
+
+/// RFC 9111 §4.2.3, the age of a response when it arrived:
+/// `corrected_initial_age = max(apparent_age, age_value + response_delay)`.
+pub fn corrected_initial_age(response: &(impl Fields + ?Sized), exchange: Exchange) -> u64 {
+    let age_value = response
+        .field("age")
+        .and_then(|a| directives::delta_seconds(a.split(',').next().unwrap_or("")))
+        .unwrap_or(0);
+    let apparent_age = response
+        .field("date")
+        .and_then(|d| http_date(&d))
+        .map_or(0, |date| (exchange.response_time - date).max(0) as u64);
+    let response_delay = (exchange.response_time - exchange.request_time).max(0) as u64;
+    apparent_age
+        .max(age_value.saturating_add(response_delay))
+        .min(directives::DELTA_SECONDS_MAX)
+}
+
+/// The `Vary` field names, lowercase, deduplicated, in order of first appearance.
+pub fn vary_fields(response: &(impl Fields + ?Sized)) -> Vec<String> {
+    let mut fields: Vec<String> = Vec::new();
+    for name in response.field("vary").unwrap_or_default().split(',') {
+        let name = name.trim().to_ascii_lowercase();
+        if !name.is_empty() && !fields.contains(&name) {
+            fields.push(name);
+        }
+    }
+    fields
+}
+
+/// An HTTP-date (RFC 9110 §5.6.7, all three formats) as seconds since the epoch.
+pub fn http_date(value: &str) -> Option<i64> {
+    let time = httpdate::parse_http_date(value.trim()).ok()?;
+    let since = time.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(since.as_secs()).ok()
+}
+
+/// Formats seconds since the epoch as an IMF-fixdate, for the `Date` a cache must add.
+pub fn format_http_date(secs: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    httpdate::fmt_http_date(time)
+}
+
+#[cfg(test)]
+mod tests;

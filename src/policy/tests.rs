@@ -1,0 +1,212 @@
+//! A table of storability and freshness cases, each quoting the rule it checks.
+
+use super::*;
+
+const NOW: i64 = 1_700_000_000;
+const DATE: &str = "Tue, 14 Nov 2023 22:13:20 GMT"; // == NOW
+
+fn headers(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+fn exchange() -> Exchange {
+    Exchange {
+        request_time: NOW,
+        response_time: NOW,
+    }
+}
+
+fn overrides() -> Overrides {
+    Overrides {
+        route_ttl: None,
+        default_ttl: 600,
+    }
+}
+
+fn judge(request: &[(&str, &str)], status: u16, response: &[(&str, &str)]) -> Storability {
+    judge_with(request, status, response, overrides())
+}
+
+fn judge_with(
+    request: &[(&str, &str)],
+    status: u16,
+    response: &[(&str, &str)],
+    overrides: Overrides,
+) -> Storability {
+    let request = RequestFacts::from_fields(&headers(request));
+    storability(&request, status, &headers(response), overrides, exchange())
+}
+
+fn lifetime(result: Storability) -> u64 {
+    match result {
+        Storability::Store { lifetime, .. } => lifetime,
+        other => panic!("expected Store, got {other:?}"),
+    }
+}
+
+fn reason(result: Storability) -> Reason {
+    match result {
+        Storability::DontStore(reason) => reason,
+        other => panic!("expected DontStore, got {other:?}"),
+    }
+}
+
+#[test]
+fn never_stored_table() {
+    // (request headers, status, response headers, reason, the rule)
+    let cases: &[(&[(&str, &str)], u16, &[(&str, &str)], Reason, &str)] = &[
+        (&[], 200, &[("cache-control", "no-store, max-age=60")], Reason::NoStore,
+         "§3: the no-store cache directive is not present in the response"),
+        (&[("cache-control", "no-store")], 200, &[("cache-control", "max-age=60")], Reason::RequestNoStore,
+         "§5.2.1.5: a cache MUST NOT store any part of either this request or any response to it"),
+        (&[], 200, &[("cache-control", "private, max-age=60")], Reason::Private,
+         "§5.2.2.7: a shared cache MUST NOT store the response"),
+        (&[], 200, &[("cache-control", "max-age=60"), ("set-cookie", "id=1")], Reason::SetCookie,
+         "edgecache never shares one user's cookie with another"),
+        (&[], 200, &[("cache-control", "max-age=60"), ("vary", "Accept, *")], Reason::VaryStar,
+         "§4.1: a Vary header field value containing a member * always fails to match"),
+        (&[("authorization", "Bearer x")], 200, &[("cache-control", "max-age=60")], Reason::Authorization,
+         "§3.5: a shared cache MUST NOT use a cached response to a request with an Authorization header field"),
+        (&[], 206, &[("cache-control", "max-age=60")], Reason::PartialContent,
+         "§3.3: a cache that does not support Range MUST NOT store incomplete responses"),
+        (&[], 304, &[("cache-control", "max-age=60")], Reason::UncacheableStatus,
+         "§3: the response status code is final (a 304 has no representation to store)"),
+        (&[], 302, &[], Reason::UncacheableStatus,
+         "§3: 302 is not heuristically cacheable and gives no explicit expiration"),
+        (&[], 500, &[], Reason::UncacheableStatus,
+         "RFC 9110 §15.1: all other status codes are not heuristically cacheable"),
+        (&[], 200, &[("cache-control", "no-cache, max-age=60")], Reason::NoCache,
+         "§5.2.2.4: MUST NOT be used without successful validation (no revalidation yet)"),
+        (&[], 200, &[("cache-control", "max-age=0")], Reason::StaleOnArrival,
+         "§4.2: a response whose age exceeds its freshness lifetime is stale"),
+        (&[], 200, &[("cache-control", "max-age=60"), ("age", "60")], Reason::StaleOnArrival,
+         "§4.2.3: the Age from upstream caches counts against the lifetime"),
+        (&[], 200, &[("expires", "0")], Reason::StaleOnArrival,
+         "§5.3: invalid dates, especially 0, represent a time in the past"),
+    ];
+    for (request, status, response, expected, rule) in cases {
+        assert_eq!(reason(judge(request, *status, response)), *expected, "{rule}");
+    }
+}
+
+#[test]
+fn authorization_is_allowed_by_public_s_maxage_or_must_revalidate() {
+    // §3.5: "public", "s-maxage", "must-revalidate" allow shared caching of authorized responses.
+    for cc in ["public, max-age=60", "s-maxage=60", "must-revalidate, max-age=60"] {
+        let result = judge(&[("authorization", "Bearer x")], 200, &[("cache-control", cc)]);
+        assert_eq!(lifetime(result), 60, "{cc}");
+    }
+}
+
+#[test]
+fn s_maxage_overrides_max_age_which_overrides_expires() {
+    // §4.2.1: "If the cache is shared and the s-maxage response directive is present, use its
+    // value, or if the max-age response directive is present, use its value, or if the Expires
+    // response header field is present, use its value minus the value of the Date".
+    let expires = format_http_date(NOW + 900);
+    assert_eq!(lifetime(judge(&[], 200, &[("cache-control", "max-age=60, s-maxage=120"), ("expires", &expires), ("date", DATE)])), 120);
+    assert_eq!(lifetime(judge(&[], 200, &[("cache-control", "max-age=60"), ("expires", &expires), ("date", DATE)])), 60);
+    assert_eq!(lifetime(judge(&[], 200, &[("expires", &expires), ("date", DATE)])), 900);
+}
+
+#[test]
+fn expires_without_date_counts_from_the_response_time() {
+    let expires = format_http_date(NOW + 300);
+    assert_eq!(lifetime(judge(&[], 200, &[("expires", &expires)])), 300);
+}
+
+#[test]
+fn heuristic_freshness_uses_the_default_ttl_for_heuristically_cacheable_statuses() {
+    // RFC 9110 §15.1: 200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414 and 501.
+    for status in [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501] {
+        assert_eq!(lifetime(judge(&[], status, &[])), 600, "status {status}");
+    }
+}
+
+#[test]
+fn heuristic_freshness_is_capped_at_a_tenth_of_the_last_modified_age() {
+    // §4.2.2: "a typical setting of this fraction might be 10%".
+    let modified = format_http_date(NOW - 1000);
+    assert_eq!(lifetime(judge(&[], 200, &[("date", DATE), ("last-modified", &modified)])), 100);
+}
+
+#[test]
+fn public_makes_other_statuses_heuristically_cacheable() {
+    // §5.2.2.9: public "explicitly marks the response as cacheable".
+    assert_eq!(lifetime(judge(&[], 302, &[("cache-control", "public")])), 600);
+}
+
+#[test]
+fn a_route_ttl_overrides_the_origins_lifetime() {
+    let route = Overrides { route_ttl: Some(3600), default_ttl: 600 };
+    assert_eq!(lifetime(judge_with(&[], 200, &[("cache-control", "max-age=0")], route)), 3600);
+    assert_eq!(lifetime(judge_with(&[], 500, &[], route)), 3600);
+}
+
+#[test]
+fn a_route_ttl_never_overrides_privacy() {
+    let route = Overrides { route_ttl: Some(3600), default_ttl: 600 };
+    assert_eq!(reason(judge_with(&[], 200, &[("cache-control", "private")], route)), Reason::Private);
+    assert_eq!(reason(judge_with(&[], 200, &[("set-cookie", "a=b")], route)), Reason::SetCookie);
+    assert_eq!(reason(judge_with(&[], 200, &[("cache-control", "no-store")], route)), Reason::NoStore);
+}
+
+#[test]
+fn qualified_private_and_no_cache_strip_their_fields() {
+    // §5.2.2.7: private="x" lets a shared cache store the response without the named fields.
+    match judge(&[], 200, &[("cache-control", "max-age=60, private=\"x-user\", no-cache=\"x-token\"")]) {
+        Storability::Store { strip_fields, .. } => assert_eq!(strip_fields, vec!["x-user", "x-token"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn vary_fields_are_lowercased_and_deduplicated() {
+    match judge(&[], 200, &[("cache-control", "max-age=60"), ("vary", "Accept-Language, accept-language"), ("vary", "Accept-Encoding")]) {
+        Storability::Store { vary, .. } => assert_eq!(vary, vec!["accept-language", "accept-encoding"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_corrected_initial_age_follows_section_4_2_3() {
+    // apparent_age = max(0, response_time - date_value); corrected_age_value = age_value +
+    // response_delay; corrected_initial_age = max(apparent_age, corrected_age_value).
+    let date = format_http_date(NOW - 30);
+    let ex = Exchange { request_time: NOW - 2, response_time: NOW };
+    assert_eq!(corrected_initial_age(&headers(&[("date", &date)]), ex), 30);
+    assert_eq!(corrected_initial_age(&headers(&[("date", &date), ("age", "100")]), ex), 102);
+    assert_eq!(corrected_initial_age(&headers(&[]), ex), 2);
+}
+
+#[test]
+fn malformed_age_and_dates_degrade_safely() {
+    let ex = exchange();
+    assert_eq!(corrected_initial_age(&headers(&[("age", "-5")]), ex), 0);
+    assert_eq!(corrected_initial_age(&headers(&[("age", "abc")]), ex), 0);
+    assert_eq!(corrected_initial_age(&headers(&[("age", "99999999999999999999")]), ex), directives::DELTA_SECONDS_MAX);
+    assert_eq!(corrected_initial_age(&headers(&[("date", "yesterday")]), ex), 0);
+    // A Date in the future does not make the response younger than zero.
+    assert_eq!(corrected_initial_age(&headers(&[("date", &format_http_date(NOW + 100))]), ex), 0);
+}
+
+#[test]
+fn all_three_http_date_formats_parse() {
+    assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784111777));
+    assert_eq!(http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(784111777));
+    assert_eq!(http_date("Sun Nov  6 08:49:37 1994"), Some(784111777));
+    assert_eq!(http_date("0"), None);
+    assert_eq!(format_http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+#[test]
+fn request_no_cache_and_pragma_forbid_stored_responses() {
+    // §5.2.1.4 no-cache; §5.4 Pragma only when Cache-Control is absent.
+    assert!(RequestFacts::from_fields(&headers(&[("cache-control", "no-cache")])).forbids_stored_response());
+    assert!(RequestFacts::from_fields(&headers(&[("cache-control", "max-age=0")])).forbids_stored_response());
+    assert!(RequestFacts::from_fields(&headers(&[("pragma", "no-cache")])).forbids_stored_response());
+    assert!(!RequestFacts::from_fields(&headers(&[("pragma", "no-cache"), ("cache-control", "max-age=5")])).forbids_stored_response());
+    assert!(!RequestFacts::from_fields(&headers(&[])).forbids_stored_response());
+}

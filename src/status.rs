@@ -1,0 +1,209 @@
+//! Why a response was or was not served from cache, and the RFC 9211 `Cache-Status` header
+//! that says so. The header, the log line and (later) the stats all read these enums, so the
+//! vocabulary lives in one place.
+
+use crate::config::Backend;
+
+/// The name this cache uses in `Cache-Status` (RFC 9211 §2: "the cache's identifier").
+pub const CACHE_NAME: &str = "edgecache";
+
+/// RFC 9211 §2.2 `fwd`: why the request went forward to the origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fwd {
+    /// Configured (route rule) or forced (not cacheable at all) to go to the origin.
+    Bypass,
+    /// The method is not one the cache answers.
+    Method,
+    /// No stored response matched the request.
+    Miss,
+    /// A stored response exists for the URL, but not for this request's `Vary` values.
+    VaryMiss,
+    /// A stored response matched but was stale.
+    Stale,
+    /// A stored response could have been used but the request's directives forbade it.
+    Request,
+}
+
+impl Fwd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fwd::Bypass => "bypass",
+            Fwd::Method => "method",
+            Fwd::Miss => "miss",
+            Fwd::VaryMiss => "vary-miss",
+            Fwd::Stale => "stale",
+            Fwd::Request => "request",
+        }
+    }
+}
+
+/// Why a request was bypassed or a response not stored: the `detail` of `Cache-Status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    RouteBypass,
+    ConfigError,
+    LoopDetected,
+    RequestNoStore,
+    RequestNoCache,
+    HeadNotStored,
+    NoStore,
+    Private,
+    SetCookie,
+    VaryStar,
+    Authorization,
+    PartialContent,
+    UncacheableStatus,
+    NoCache,
+    StaleOnArrival,
+    TooLarge,
+    BodyError,
+    StorageError,
+    OriginUnreachable,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::RouteBypass => "route-bypass",
+            Reason::ConfigError => "config-error",
+            Reason::LoopDetected => "loop-detected",
+            Reason::RequestNoStore => "request-no-store",
+            Reason::RequestNoCache => "request-no-cache",
+            Reason::HeadNotStored => "head-not-stored",
+            Reason::NoStore => "no-store",
+            Reason::Private => "private",
+            Reason::SetCookie => "set-cookie",
+            Reason::VaryStar => "vary-star",
+            Reason::Authorization => "authorization",
+            Reason::PartialContent => "partial-content",
+            Reason::UncacheableStatus => "uncacheable-status",
+            Reason::NoCache => "no-cache",
+            Reason::StaleOnArrival => "stale-on-arrival",
+            Reason::TooLarge => "too-large",
+            Reason::BodyError => "body-error",
+            Reason::StorageError => "storage-error",
+            Reason::OriginUnreachable => "origin-unreachable",
+        }
+    }
+}
+
+/// The outcome of one request, as `Cache-Status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Served from storage, with the freshness left (seconds) and the tier that held it.
+    Hit { ttl: i64, tier: Backend },
+    /// Went to the origin; `stored` says whether the answer is being kept, `reason` why not
+    /// (or why the request could not use the cache at all).
+    Forward {
+        fwd: Fwd,
+        status: Option<u16>,
+        stored: bool,
+        reason: Option<Reason>,
+    },
+}
+
+impl Outcome {
+    pub fn bypass(reason: Reason) -> Outcome {
+        Outcome::Forward {
+            fwd: Fwd::Bypass,
+            status: None,
+            stored: false,
+            reason: Some(reason),
+        }
+    }
+
+    /// The member this cache adds to `Cache-Status`, e.g. `edgecache; hit; ttl=42; detail=memory`
+    /// or `edgecache; fwd=miss; fwd-status=200; stored`.
+    pub fn cache_status(&self) -> String {
+        match self {
+            Outcome::Hit { ttl, tier } => {
+                format!("{CACHE_NAME}; hit; ttl={ttl}; detail={}", tier.as_str())
+            }
+            Outcome::Forward {
+                fwd,
+                status,
+                stored,
+                reason,
+            } => {
+                let mut member = format!("{CACHE_NAME}; fwd={}", fwd.as_str());
+                if let Some(status) = status {
+                    member.push_str(&format!("; fwd-status={status}"));
+                }
+                if *stored {
+                    member.push_str("; stored");
+                }
+                if let Some(reason) = reason {
+                    member.push_str("; detail=");
+                    member.push_str(reason.as_str());
+                }
+                member
+            }
+        }
+    }
+
+    /// A short word for logs and stats: `hit`, `miss`, `bypass`, …
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Hit { .. } => "hit",
+            Outcome::Forward { fwd, .. } => match fwd {
+                Fwd::Bypass | Fwd::Method => "bypass",
+                Fwd::Miss | Fwd::VaryMiss | Fwd::Request => "miss",
+                Fwd::Stale => "stale",
+            },
+        }
+    }
+}
+
+/// RFC 9211 §2: caches append their member, so the list reads from origin to client.
+pub fn append_cache_status(existing: Option<&str>, member: &str) -> String {
+    match existing.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(existing) => format!("{existing}, {member}"),
+        None => member.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hit_reports_ttl_and_tier() {
+        let hit = Outcome::Hit { ttl: 42, tier: Backend::Memory };
+        assert_eq!(hit.cache_status(), "edgecache; hit; ttl=42; detail=memory");
+        assert_eq!(hit.label(), "hit");
+    }
+
+    #[test]
+    fn a_stored_miss_reports_the_origin_status() {
+        let miss = Outcome::Forward { fwd: Fwd::Miss, status: Some(200), stored: true, reason: None };
+        assert_eq!(miss.cache_status(), "edgecache; fwd=miss; fwd-status=200; stored");
+    }
+
+    #[test]
+    fn an_unstored_miss_says_why() {
+        let miss = Outcome::Forward {
+            fwd: Fwd::Miss,
+            status: Some(200),
+            stored: false,
+            reason: Some(Reason::SetCookie),
+        };
+        assert_eq!(miss.cache_status(), "edgecache; fwd=miss; fwd-status=200; detail=set-cookie");
+    }
+
+    #[test]
+    fn a_bypass_names_its_reason() {
+        assert_eq!(
+            Outcome::bypass(Reason::RouteBypass).cache_status(),
+            "edgecache; fwd=bypass; detail=route-bypass"
+        );
+    }
+
+    #[test]
+    fn members_are_appended_after_upstream_caches() {
+        assert_eq!(append_cache_status(None, "edgecache; hit"), "edgecache; hit");
+        assert_eq!(
+            append_cache_status(Some("OriginCache; hit"), "edgecache; fwd=miss"),
+            "OriginCache; hit, edgecache; fwd=miss"
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! The Workers Cache API (`caches.default`): per data center, honours the stored response's
+//! own `Cache-Control` for expiry, refuses `206`, `Vary: *` and non-GET keys.
+//!
+//! So that none of the origin's caching headers can make it refuse or vary an entry, the
+//! stored response carries only our `Cache-Control` and the entry's metadata (origin headers
+//! included) as one ASCII header; the body is stored as is. Keys are URLs in the request's
+//! own zone, named by the SHA-256 of the rendered key.
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Response as JsResponse, ResponseInit};
+use worker::Cache;
+
+use super::{Entry, Store, StoreError};
+use crate::config::Backend;
+use crate::entry::Meta;
+use crate::key::digest;
+use crate::runtime::{describe, headers_from};
+
+const META_HEADER: &str = "x-edgecache-meta";
+
+pub struct CacheApiStore {
+    cache: Cache,
+    url_base: String,
+}
+
+fn failed(reason: String) -> StoreError {
+    StoreError::Backend {
+        backend: Backend::Cache,
+        reason,
+    }
+}
+
+impl CacheApiStore {
+    pub fn new(url_base: &str) -> CacheApiStore {
+        CacheApiStore {
+            cache: Cache::default(),
+            url_base: format!("{url_base}/__edgecache/"),
+        }
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("{}{}", self.url_base, digest(key))
+    }
+}
+
+impl Store for CacheApiStore {
+    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        let Some(response) = self.cache.get(self.url(key), true).await.map_err(|e| failed(e.to_string()))? else {
+            return Ok(None);
+        };
+        let raw: JsResponse = response.into();
+        let Some(meta) = raw.headers().get(META_HEADER).ok().flatten().and_then(|h| Meta::parse(h.as_bytes())) else {
+            return Ok(None);
+        };
+        let buffer = raw.array_buffer().map_err(|e| failed(describe(&e)))?;
+        let buffer = JsFuture::from(buffer).await.map_err(|e| failed(describe(&e)))?;
+        let body = js_sys::Uint8Array::new(&buffer).to_vec();
+        if body.len() as u64 != meta.body_len {
+            return Ok(None);
+        }
+        Ok(Some(Entry { meta, body: Rc::from(body) }))
+    }
+
+    async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
+        let headers = headers_from(&[
+            ("cache-control".to_string(), format!("max-age={}", keep_secs.max(1))),
+            (META_HEADER.to_string(), entry.meta.to_header()),
+        ]);
+        let init = ResponseInit::new();
+        init.set_status(200);
+        init.set_headers(&headers);
+        let body = js_sys::Uint8Array::from(&entry.body[..]);
+        let response = JsResponse::new_with_opt_buffer_source_and_init(Some(body.unchecked_ref()), &init)
+            .map_err(|e| failed(describe(&e)))?;
+        self.cache
+            .put(self.url(key), worker::Response::from(response))
+            .await
+            .map_err(|e| failed(e.to_string()))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.cache
+            .delete(self.url(key), true)
+            .await
+            .map(|_| ())
+            .map_err(|e| failed(e.to_string()))
+    }
+}

@@ -1,0 +1,59 @@
+//! Workers KV: global and eventually consistent (writes reach other locations within about
+//! 60 s), 512-byte keys (longer keys are hashed by `key.rs`), 25 MiB values, and an
+//! `expirationTtl` of at least 60 s. Freshness is enforced on read from the entry's own
+//! metadata, so an entry fresh for 10 s is not served for 60.
+
+use std::rc::Rc;
+
+use worker::kv::KvStore;
+use worker::Env;
+
+use super::{Entry, Store, StoreError};
+use crate::config::{Backend, KV_MIN_TTL};
+use crate::entry::{decode, encode};
+
+/// The KV namespace binding edgecache uses, as named in `wrangler.toml`.
+pub const KV_BINDING: &str = "EDGECACHE_KV";
+
+pub struct KvBackend {
+    kv: KvStore,
+}
+
+fn failed(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend {
+        backend: Backend::Kv,
+        reason: error.to_string(),
+    }
+}
+
+impl KvBackend {
+    pub fn open(env: &Env) -> Result<KvBackend, StoreError> {
+        env.kv(KV_BINDING)
+            .map(|kv| KvBackend { kv })
+            .map_err(|e| StoreError::Binding(format!("KV namespace {KV_BINDING}: {e}")))
+    }
+}
+
+impl Store for KvBackend {
+    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        let value = self.kv.get(key).bytes().await.map_err(failed)?;
+        Ok(value.and_then(decode).map(|(meta, body)| Entry {
+            meta,
+            body: Rc::from(body),
+        }))
+    }
+
+    async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
+        self.kv
+            .put_bytes(key, &encode(&entry.meta, &entry.body))
+            .map_err(failed)?
+            .expiration_ttl(keep_secs.max(KV_MIN_TTL))
+            .execute()
+            .await
+            .map_err(failed)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.kv.delete(key).await.map_err(failed)
+    }
+}

@@ -1,0 +1,59 @@
+//! The in-isolate memory tier: a byte-bounded LRU that lives as long as the isolate.
+//!
+//! Isolates are many and short-lived, so this tier is a per-isolate accelerator in front
+//! of the shared backends, never the only copy anyone relies on.
+
+use std::cell::RefCell;
+
+use super::{Entry, Store, StoreError};
+use crate::lru::Lru;
+use crate::runtime::now_ms;
+
+thread_local! {
+    static MEMORY: RefCell<Option<Lru<Entry>>> = const { RefCell::new(None) };
+}
+
+pub struct MemoryStore;
+
+impl MemoryStore {
+    /// The isolate's tier, created with `budget` bytes on first use.
+    pub fn new(budget: u64) -> MemoryStore {
+        MEMORY.with(|m| {
+            m.borrow_mut().get_or_insert_with(|| Lru::new(budget));
+        });
+        MemoryStore
+    }
+
+    fn with<T>(f: impl FnOnce(&mut Lru<Entry>) -> T) -> Option<T> {
+        MEMORY.with(|m| m.borrow_mut().as_mut().map(f))
+    }
+
+    /// Bytes held by this isolate's tier.
+    pub fn used() -> u64 {
+        Self::with(|lru| lru.used()).unwrap_or(0)
+    }
+}
+
+/// What an entry costs the budget: its body, key, and header text.
+fn footprint(key: &str, entry: &Entry) -> u64 {
+    let headers: usize = entry.meta.headers.iter().map(|(n, v)| n.len() + v.len() + 16).sum();
+    (entry.body.len() + key.len() + headers + 256) as u64
+}
+
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        Ok(Self::with(|lru| lru.get(key, now_ms())).flatten())
+    }
+
+    async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
+        let expires = now_ms().saturating_add((keep_secs as i64).saturating_mul(1000));
+        let bytes = footprint(key, entry);
+        Self::with(|lru| lru.insert(key.to_string(), entry.clone(), bytes, expires));
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        Self::with(|lru| lru.remove(key));
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! Storage backends behind one small trait, and the tiers a route reads through.
+//!
+//! Every backend stores the same `Entry` (metadata + body) under the same rendered key, so a
+//! route can move between backends, or stack them, without a format change. Errors are
+//! values, never panics: the proxy logs them and falls through to the origin.
+
+mod cache_api;
+mod kv;
+mod memory;
+
+use std::fmt;
+use std::rc::Rc;
+
+use worker::Env;
+
+use crate::config::Backend;
+use crate::entry::Meta;
+
+pub use cache_api::CacheApiStore;
+pub use kv::{KvBackend, KV_BINDING};
+pub use memory::MemoryStore;
+
+/// A stored record: a response, or a `Vary` marker (whose body is empty).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub meta: Meta,
+    pub body: Rc<[u8]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The binding a backend needs is missing or of the wrong type.
+    Binding(String),
+    /// The backend refused or failed an operation.
+    Backend { backend: Backend, reason: String },
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Binding(reason) => write!(f, "binding: {reason}"),
+            StoreError::Backend { backend, reason } => write!(f, "{}: {reason}", backend.as_str()),
+        }
+    }
+}
+
+/// get / put / delete. Workers futures are not `Send`, so neither is this trait.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// The entry under `key`, or `None`; an unreadable or foreign-format record is `None`.
+    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError>;
+    /// Stores `entry`, to be kept for at least `keep_secs` seconds where the backend allows.
+    async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// One backend, opened for one request.
+pub enum Tier {
+    Memory(MemoryStore),
+    Cache(CacheApiStore),
+    Kv(KvBackend),
+}
+
+impl Tier {
+    /// Opens `backend`; `url_base` (`https://host`) names Cache API entries within the zone.
+    pub fn open(backend: Backend, env: &Env, url_base: &str, memory_budget: u64) -> Result<Tier, StoreError> {
+        Ok(match backend {
+            Backend::Memory => Tier::Memory(MemoryStore::new(memory_budget)),
+            Backend::Cache => Tier::Cache(CacheApiStore::new(url_base)),
+            Backend::Kv => Tier::Kv(KvBackend::open(env)?),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tier::Memory(_) => Backend::Memory,
+            Tier::Cache(_) => Backend::Cache,
+            Tier::Kv(_) => Backend::Kv,
+        }
+    }
+}
+
+impl Store for Tier {
+    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        match self {
+            Tier::Memory(s) => s.get(key).await,
+            Tier::Cache(s) => s.get(key).await,
+            Tier::Kv(s) => s.get(key).await,
+        }
+    }
+
+    async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
+        match self {
+            Tier::Memory(s) => s.put(key, entry, keep_secs).await,
+            Tier::Cache(s) => s.put(key, entry, keep_secs).await,
+            Tier::Kv(s) => s.put(key, entry, keep_secs).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Tier::Memory(s) => s.delete(key).await,
+            Tier::Cache(s) => s.delete(key).await,
+            Tier::Kv(s) => s.delete(key).await,
+        }
+    }
+}

@@ -1,0 +1,81 @@
+// A real HTTP origin on loopback that records every request it is asked, for integration
+// tests: each test says what a path answers and then checks how often the origin was hit.
+import http from "node:http";
+
+/** The default answer: cacheable for a minute, with a body that counts the requests. */
+function defaultAnswer(record, n) {
+  return {
+    status: 200,
+    headers: { "content-type": "text/plain", "cache-control": "max-age=60" },
+    body: `${record.path} #${n}`,
+  };
+}
+
+export async function startOrigin() {
+  const requests = [];
+  const routes = new Map();
+  const sockets = new Set();
+  let inFlight = 0;
+  let maxInFlight = 0;
+
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const url = new URL(req.url, "http://origin.test");
+    const record = {
+      method: req.method,
+      path: url.pathname,
+      url: req.url,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString(),
+    };
+    requests.push(record);
+    const n = requests.filter((r) => r.path === record.path).length;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      const route = routes.get(record.path);
+      if (typeof route === "function" && route.length >= 2) {
+        // A handler that writes the response itself (hangs, resets, streams...).
+        await route(req, res, record, n);
+        return;
+      }
+      const answer = typeof route === "function" ? await route(record, n) : route ?? defaultAnswer(record, n);
+      const body = answer.body ?? `${record.path} #${n}`;
+      res.writeHead(answer.status ?? 200, answer.headers ?? {});
+      res.end(req.method === "HEAD" ? undefined : body);
+    } finally {
+      inFlight--;
+    }
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    /** Sets what `path` answers: `{status, headers, body}`, `(record, n) => answer`, or `(req, res, record, n) => {}`. */
+    on(path, answer) {
+      routes.set(path, answer);
+    },
+    /** How many requests reached `path`, optionally only of one method. */
+    count(path, method) {
+      return requests.filter((r) => r.path === path && (!method || r.method === method)).length;
+    },
+    last(path) {
+      return requests.filter((r) => r.path === path).at(-1);
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

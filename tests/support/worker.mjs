@@ -1,0 +1,49 @@
+// Runs the built worker (build/index.js + Wasm) on workerd through Miniflare, with real
+// local KV and Cache API storage, in front of a test origin.
+import { Miniflare } from "miniflare";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const HOST = "http://edge.test";
+
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"] } = {}) {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(root, "build/index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2026-04-20",
+    kvNamespaces,
+    cache: true,
+    bindings: { ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings },
+  });
+  await mf.ready;
+
+  const worker = {
+    mf,
+    /** Fetches `path` through the worker; redirects are returned, not followed. */
+    async fetch(target, init = {}) {
+      const url = target.startsWith("http") ? target : HOST + target;
+      const response = await mf.dispatchFetch(url, { redirect: "manual", ...init });
+      const body = await response.text();
+      return { status: response.status, headers: response.headers, body, cacheStatus: response.headers.get("cache-status") ?? "" };
+    },
+    /**
+     * Waits until `path` is answered from storage (the store runs after the response, in
+     * waitUntil), probing with HEAD so that GET counts at the origin stay exact.
+     */
+    async stored(target, init = {}, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const probe = await worker.fetch(target, { ...init, method: "HEAD" });
+        if (probe.cacheStatus.includes("; hit")) return probe;
+        if (Date.now() > deadline) throw new Error(`${target} was not stored within ${timeoutMs} ms: ${probe.cacheStatus}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async dispose() {
+      await mf.dispose();
+    },
+  };
+  return worker;
+}
