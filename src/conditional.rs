@@ -17,7 +17,10 @@ pub fn is_not_modified(request: &(impl Fields + ?Sized), stored: &(impl Fields +
                 .split(',')
                 .any(|candidate| weak_eq(candidate.trim(), etag.trim()));
     }
-    let (Some(since), Some(modified)) = (request.field("if-modified-since"), stored.field("last-modified")) else {
+    let (Some(since), Some(modified)) = (
+        request.field("if-modified-since"),
+        stored.field("last-modified"),
+    ) else {
         return false;
     };
     // §13.1.3: "A recipient MUST ignore the If-Modified-Since header field if the received
@@ -51,33 +54,62 @@ mod tests {
     use super::*;
 
     fn h(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn if_none_match_uses_weak_comparison() {
         let stored = h(&[("etag", "W/\"v1\"")]);
         assert!(is_not_modified(&h(&[("if-none-match", "\"v1\"")]), &stored));
-        assert!(is_not_modified(&h(&[("if-none-match", "\"v0\", W/\"v1\"")]), &stored));
-        assert!(!is_not_modified(&h(&[("if-none-match", "\"v2\"")]), &stored));
+        assert!(is_not_modified(
+            &h(&[("if-none-match", "\"v0\", W/\"v1\"")]),
+            &stored
+        ));
+        assert!(!is_not_modified(
+            &h(&[("if-none-match", "\"v2\"")]),
+            &stored
+        ));
         assert!(is_not_modified(&h(&[("if-none-match", "*")]), &stored));
-        assert!(!is_not_modified(&h(&[("if-none-match", "v1")]), &h(&[("etag", "v1")])), "unquoted tags are invalid");
+        assert!(
+            !is_not_modified(&h(&[("if-none-match", "v1")]), &h(&[("etag", "v1")])),
+            "unquoted tags are invalid"
+        );
     }
 
     #[test]
     fn if_none_match_takes_precedence_over_if_modified_since() {
-        let stored = h(&[("etag", "\"v1\""), ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT")]);
-        let request = h(&[("if-none-match", "\"v2\""), ("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")]);
+        let stored = h(&[
+            ("etag", "\"v1\""),
+            ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ]);
+        let request = h(&[
+            ("if-none-match", "\"v2\""),
+            ("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ]);
         assert!(!is_not_modified(&request, &stored));
     }
 
     #[test]
     fn if_modified_since_compares_with_last_modified() {
         let stored = h(&[("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT")]);
-        assert!(is_not_modified(&h(&[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")]), &stored));
-        assert!(!is_not_modified(&h(&[("if-modified-since", "Sat, 05 Nov 1994 08:49:37 GMT")]), &stored));
-        assert!(!is_not_modified(&h(&[("if-modified-since", "garbage")]), &stored));
-        assert!(!is_not_modified(&h(&[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")]), &h(&[])));
+        assert!(is_not_modified(
+            &h(&[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")]),
+            &stored
+        ));
+        assert!(!is_not_modified(
+            &h(&[("if-modified-since", "Sat, 05 Nov 1994 08:49:37 GMT")]),
+            &stored
+        ));
+        assert!(!is_not_modified(
+            &h(&[("if-modified-since", "garbage")]),
+            &stored
+        ));
+        assert!(!is_not_modified(
+            &h(&[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")]),
+            &h(&[])
+        ));
     }
 
     #[test]

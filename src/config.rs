@@ -113,7 +113,11 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Syntax(reason) => write!(f, "EDGECACHE is not a valid object: {reason}"),
             ConfigError::Field { field, reason } => write!(f, "EDGECACHE.{field}: {reason}"),
-            ConfigError::Rule { index, field, reason } if field.is_empty() => {
+            ConfigError::Rule {
+                index,
+                field,
+                reason,
+            } if field.is_empty() => {
                 write!(f, "EDGECACHE.routes[{index}]: {reason}")
             }
             ConfigError::Rule {
@@ -298,8 +302,12 @@ fn validate_route(
                 "query_ignore and query_allow cannot both be set".into(),
             ))
         }
-        (Some(names), None) => QueryRule::Ignore(check_names(names).map_err(|r| ("query_ignore", r))?),
-        (None, Some(names)) => QueryRule::Allow(check_names(names).map_err(|r| ("query_allow", r))?),
+        (Some(names), None) => {
+            QueryRule::Ignore(check_names(names).map_err(|r| ("query_ignore", r))?)
+        }
+        (None, Some(names)) => {
+            QueryRule::Allow(check_names(names).map_err(|r| ("query_allow", r))?)
+        }
         (None, None) => QueryRule::All,
     };
     let vary_headers = raw
@@ -368,7 +376,11 @@ fn parse_backends(raw: OneOrMany) -> Result<Vec<Backend>, String> {
             "memory" => Backend::Memory,
             "cache" => Backend::Cache,
             "kv" => Backend::Kv,
-            other => return Err(format!("unknown backend {other:?} (expected memory, cache or kv)")),
+            other => {
+                return Err(format!(
+                    "unknown backend {other:?} (expected memory, cache or kv)"
+                ))
+            }
         };
         if backends.contains(&backend) {
             return Err(format!("backend {name:?} is listed twice"));
@@ -392,7 +404,11 @@ fn check_key_prefix(prefix: &str) -> Result<(), String> {
 
 fn check_names(names: Vec<String>) -> Result<Vec<String>, String> {
     for name in &names {
-        if name.is_empty() || name.chars().any(|c| c.is_control() || c == '=' || c == '&' || c == ';') {
+        if name.is_empty()
+            || name
+                .chars()
+                .any(|c| c.is_control() || c == '=' || c == '&' || c == ';')
+        {
             return Err(format!("{name:?} is not a valid name"));
         }
     }
@@ -414,7 +430,9 @@ pub fn check_tag(tag: &str) -> Result<(), String> {
         return Err(format!("tag {tag:?} must be 1 to 1024 bytes"));
     }
     if !tag.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
-        return Err(format!("tag {tag:?} must be printable ASCII without spaces or commas"));
+        return Err(format!(
+            "tag {tag:?} must be printable ASCII without spaces or commas"
+        ));
     }
     Ok(())
 }
@@ -444,7 +462,10 @@ fn split_serde_error(error: &serde_json::Error) -> (String, String) {
         if let Some((name, expected)) = rest.split_once('`') {
             return (
                 name.to_string(),
-                format!("unknown field{}", expected.replacen(", expected", "; expected", 1)),
+                format!(
+                    "unknown field{}",
+                    expected.replacen(", expected", "; expected", 1)
+                ),
             );
         }
     }
@@ -508,13 +529,18 @@ mod tests {
 
     #[test]
     fn an_unknown_top_level_field_is_named() {
-        assert!(error_of(r#"{"defualt_ttl": 5}"#).starts_with("EDGECACHE.defualt_ttl: unknown field"));
+        assert!(
+            error_of(r#"{"defualt_ttl": 5}"#).starts_with("EDGECACHE.defualt_ttl: unknown field")
+        );
     }
 
     #[test]
     fn an_unknown_rule_field_is_named_with_the_rule_index() {
         let error = error_of(r#"{"routes": [{"path": "/"}, {"path": "/a", "ttls": 5}]}"#);
-        assert!(error.starts_with("EDGECACHE.routes[1].ttls: unknown field"), "{error}");
+        assert!(
+            error.starts_with("EDGECACHE.routes[1].ttls: unknown field"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -592,13 +618,18 @@ mod tests {
 
     #[test]
     fn tags_and_vary_headers_are_checked() {
-        assert!(error_of(r#"{"routes": [{"path": "/", "tags": ["a b"]}]}"#).starts_with("EDGECACHE.routes[0].tags:"));
-        assert!(error_of(r#"{"routes": [{"path": "/", "vary_headers": ["X Bad"]}]}"#).starts_with("EDGECACHE.routes[0].vary_headers:"));
+        assert!(error_of(r#"{"routes": [{"path": "/", "tags": ["a b"]}]}"#)
+            .starts_with("EDGECACHE.routes[0].tags:"));
+        assert!(
+            error_of(r#"{"routes": [{"path": "/", "vary_headers": ["X Bad"]}]}"#)
+                .starts_with("EDGECACHE.routes[0].vary_headers:")
+        );
     }
 
     #[test]
     fn wrong_types_and_bad_json_are_errors() {
-        assert!(error_of(r#"{"version": "one"}"#).starts_with("EDGECACHE is not a valid object: invalid type"));
+        assert!(error_of(r#"{"version": "one"}"#)
+            .starts_with("EDGECACHE is not a valid object: invalid type"));
         assert!(error_of("{").starts_with("EDGECACHE is not a valid object: EOF"));
         assert!(error_of(r#"{"routes": [5]}"#).starts_with("EDGECACHE.routes[0]: invalid type"));
     }

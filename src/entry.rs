@@ -70,7 +70,8 @@ impl Meta {
     /// Milliseconds since the epoch at which the record stops being fresh.
     pub fn fresh_until_ms(&self) -> i64 {
         let remaining = self.lifetime.saturating_sub(self.initial_age) as i64;
-        self.stored_at.saturating_add(remaining.saturating_mul(1000))
+        self.stored_at
+            .saturating_add(remaining.saturating_mul(1000))
     }
 
     /// JSON with every non-ASCII character escaped, so it can travel as a header value.
@@ -157,8 +158,14 @@ mod tests {
         assert!(decode(value).is_none(), "a truncated body is never served");
         assert!(decode(b"xx".to_vec()).is_none());
         assert!(decode(vec![0, 0, 0, 200, b'{']).is_none());
-        let future = Meta { v: FORMAT + 1, ..meta() };
-        assert!(decode(encode(&future, b"hello")).is_none(), "another format is a miss");
+        let future = Meta {
+            v: FORMAT + 1,
+            ..meta()
+        };
+        assert!(
+            decode(encode(&future, b"hello")).is_none(),
+            "another format is a miss"
+        );
     }
 
     #[test]

@@ -161,21 +161,36 @@ mod tests {
 
     #[test]
     fn a_key_renders_prefix_version_and_url() {
-        assert_eq!(key().render(), "site:2:https://example.com/blog/post?a=1&b=2");
+        assert_eq!(
+            key().render(),
+            "site:2:https://example.com/blog/post?a=1&b=2"
+        );
     }
 
     #[test]
     fn an_empty_query_leaves_no_question_mark() {
-        let k = CacheKey { query: String::new(), ..key() };
+        let k = CacheKey {
+            query: String::new(),
+            ..key()
+        };
         assert_eq!(k.render(), "site:2:https://example.com/blog/post");
     }
 
     #[test]
     fn variance_is_encoded_so_values_cannot_forge_other_keys() {
         let k = key().with_variance([
-            Variant { name: "accept-language".into(), value: Some("en&x=y#z".into()) },
-            Variant { name: "cookie.lang".into(), value: None },
-            Variant { name: "x-empty".into(), value: Some(String::new()) },
+            Variant {
+                name: "accept-language".into(),
+                value: Some("en&x=y#z".into()),
+            },
+            Variant {
+                name: "cookie.lang".into(),
+                value: None,
+            },
+            Variant {
+                name: "x-empty".into(),
+                value: Some(String::new()),
+            },
         ]);
         assert_eq!(
             k.render(),
@@ -185,18 +200,31 @@ mod tests {
 
     #[test]
     fn bumping_the_version_changes_every_key() {
-        let bumped = CacheKey { version: 3, ..key() };
+        let bumped = CacheKey {
+            version: 3,
+            ..key()
+        };
         assert_ne!(bumped.render(), key().render());
     }
 
     #[test]
     fn long_keys_are_hashed_under_kv_limit() {
-        let long = CacheKey { path: format!("/{}", "x".repeat(600)), ..key() };
+        let long = CacheKey {
+            path: format!("/{}", "x".repeat(600)),
+            ..key()
+        };
         let rendered = long.render();
         assert!(rendered.starts_with("site:2:sha256:"));
         assert_eq!(rendered.len(), "site:2:sha256:".len() + 64);
         assert_eq!(rendered, long.render(), "hashing is deterministic");
-        assert_ne!(rendered, CacheKey { path: format!("/{}", "y".repeat(600)), ..key() }.render());
+        assert_ne!(
+            rendered,
+            CacheKey {
+                path: format!("/{}", "y".repeat(600)),
+                ..key()
+            }
+            .render()
+        );
     }
 
     #[test]
@@ -209,15 +237,25 @@ mod tests {
 
     #[test]
     fn queries_are_sorted_by_name_keeping_repeated_names_in_order() {
-        assert_eq!(normalize_query("b=2&a=9&a=1&c", &QueryRule::All), "a=9&a=1&b=2&c");
+        assert_eq!(
+            normalize_query("b=2&a=9&a=1&c", &QueryRule::All),
+            "a=9&a=1&b=2&c"
+        );
         assert_eq!(normalize_query("&&a=1&", &QueryRule::All), "a=1");
     }
 
     #[test]
     fn ignored_parameters_leave_the_key() {
         let rule = QueryRule::Ignore(vec!["utm_*".into(), "fbclid".into()]);
-        assert_eq!(normalize_query("utm_source=x&page=2&fbclid=abc&utm_medium=y", &rule), "page=2");
-        assert_eq!(normalize_query("utm%5Fsource=x&q=1", &rule), "q=1", "names are decoded before matching");
+        assert_eq!(
+            normalize_query("utm_source=x&page=2&fbclid=abc&utm_medium=y", &rule),
+            "page=2"
+        );
+        assert_eq!(
+            normalize_query("utm%5Fsource=x&q=1", &rule),
+            "q=1",
+            "names are decoded before matching"
+        );
     }
 
     #[test]
@@ -228,8 +266,14 @@ mod tests {
 
     #[test]
     fn header_values_are_folded_and_accept_encoding_sorted() {
-        assert_eq!(normalize_header_value("accept-language", "  en-GB,   en  "), "en-GB, en");
-        assert_eq!(normalize_header_value("accept-encoding", "br, GZIP,gzip , deflate"), "br,deflate,gzip");
+        assert_eq!(
+            normalize_header_value("accept-language", "  en-GB,   en  "),
+            "en-GB, en"
+        );
+        assert_eq!(
+            normalize_header_value("accept-encoding", "br, GZIP,gzip , deflate"),
+            "br,deflate,gzip"
+        );
     }
 
     #[test]

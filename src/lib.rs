@@ -44,7 +44,11 @@ thread_local! {
 }
 
 #[event(fetch)]
-async fn fetch(request: worker::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+async fn fetch(
+    request: worker::Request,
+    env: Env,
+    ctx: Context,
+) -> worker::Result<web_sys::Response> {
     let started = now_ms();
     let request: web_sys::Request = Clone::clone(request.inner());
     let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
@@ -61,7 +65,11 @@ async fn fetch(request: worker::Request, env: Env, ctx: Context) -> worker::Resu
     };
     let response = response.or_else(|e| {
         notes.errors.push(runtime::describe(&e));
-        reply::plain(502, "edgecache: could not build a response\n", &Outcome::bypass(Reason::BodyError))
+        reply::plain(
+            502,
+            "edgecache: could not build a response\n",
+            &Outcome::bypass(Reason::BodyError),
+        )
     });
     log_request(&request, &response, &notes, started);
     response.map_err(|e| worker::Error::JsError(runtime::describe(&e)))
@@ -69,13 +77,17 @@ async fn fetch(request: worker::Request, env: Env, ctx: Context) -> worker::Resu
 
 /// Reads `EDGECACHE` (an object, or a string holding JSON) and `ORIGIN` from the environment.
 fn load_settings(env: &Env) -> Result<Settings, String> {
-    let raw = js_sys::Reflect::get(env, &JsValue::from_str(CONFIG_VAR)).unwrap_or(JsValue::UNDEFINED);
+    let raw =
+        js_sys::Reflect::get(env, &JsValue::from_str(CONFIG_VAR)).unwrap_or(JsValue::UNDEFINED);
     let config = if raw.is_undefined() || raw.is_null() {
         Ok(Config::default())
     } else if let Some(text) = raw.as_string() {
         Config::from_json(&text)
     } else {
-        let text = js_sys::JSON::stringify(&raw).ok().and_then(|t| t.as_string()).unwrap_or_default();
+        let text = js_sys::JSON::stringify(&raw)
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default();
         Config::from_json(&text)
     }
     .map_err(|e| e.to_string())?;
@@ -97,17 +109,26 @@ pub fn parse_origin(text: &str) -> Result<Option<Url>, String> {
     }
     let url = Url::parse(text).map_err(|e| format!("{ORIGIN_VAR}: {text:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("{ORIGIN_VAR}: {text:?} must be an http:// or https:// URL with a host"));
+        return Err(format!(
+            "{ORIGIN_VAR}: {text:?} must be an http:// or https:// URL with a host"
+        ));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{ORIGIN_VAR}: {text:?} must not have a path, query or fragment"));
+        return Err(format!(
+            "{ORIGIN_VAR}: {text:?} must not have a path, query or fragment"
+        ));
     }
     Ok(Some(url))
 }
 
 /// One JSON line per request, for `wrangler tail`. The query string is left out: it may
 /// carry tokens.
-fn log_request(request: &web_sys::Request, response: &Result<web_sys::Response, JsValue>, notes: &Notes, started: i64) {
+fn log_request(
+    request: &web_sys::Request,
+    response: &Result<web_sys::Response, JsValue>,
+    notes: &Notes,
+    started: i64,
+) {
     let url = Url::parse(&request.url()).ok();
     let line = serde_json::json!({
         "edgecache": "request",
@@ -134,7 +155,13 @@ mod tests {
     #[test]
     fn origin_must_be_a_bare_http_url() {
         assert!(parse_origin("").unwrap().is_none());
-        assert_eq!(parse_origin("http://127.0.0.1:8000").unwrap().unwrap().as_str(), "http://127.0.0.1:8000/");
+        assert_eq!(
+            parse_origin("http://127.0.0.1:8000")
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:8000/"
+        );
         assert!(parse_origin("ftp://x").is_err());
         assert!(parse_origin("http://x/path").is_err());
         assert!(parse_origin("not a url").is_err());

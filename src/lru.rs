@@ -146,7 +146,11 @@ mod tests {
         let mut lru = Lru::new(100);
         lru.insert("small".into(), 1, 10, i64::MAX);
         assert!(!lru.insert("big".into(), 2, 26, i64::MAX));
-        assert_eq!(lru.get("small", 0), Some(1), "a refused value evicts nothing");
+        assert_eq!(
+            lru.get("small", 0),
+            Some(1),
+            "a refused value evicts nothing"
+        );
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub struct OriginError(pub String);
 impl Forward<'_> {
     pub async fn send(&self) -> Result<Response, OriginError> {
         let target = self.target_url();
-        let headers = Headers::new_with_headers(&self.request.headers()).map_err(|e| OriginError(describe(&e)))?;
+        let headers = Headers::new_with_headers(&self.request.headers())
+            .map_err(|e| OriginError(describe(&e)))?;
         if self.cacheable {
             for name in UNKEYED_OVERRIDES.iter().chain(CLIENT_VALIDATORS) {
                 let _ = headers.delete(name);
@@ -80,7 +81,8 @@ impl Forward<'_> {
                 init.set_body(&body);
             }
         }
-        let request = Request::new_with_str_and_init(&target, &init).map_err(|e| OriginError(describe(&e)))?;
+        let request = Request::new_with_str_and_init(&target, &init)
+            .map_err(|e| OriginError(describe(&e)))?;
         let global: WorkerGlobalScope = js_sys::global().unchecked_into();
         let response = JsFuture::from(global.fetch_with_request(&request))
             .await

@@ -14,7 +14,9 @@ use crate::config::{Backend, Config, Route};
 use crate::entry::{Kind, Meta, FORMAT};
 use crate::key::{cookie_value, normalize_header_value, normalize_query, CacheKey, Variant};
 use crate::origin::{Forward, HOP_HEADER};
-use crate::policy::{format_http_date, storability, Exchange, Fields, Overrides, RequestFacts, Storability};
+use crate::policy::{
+    format_http_date, storability, Exchange, Fields, Overrides, RequestFacts, Storability,
+};
 use crate::reply::{self, Decoration};
 use crate::runtime::{header_list, now_ms, read_limited, Body, JsFields};
 use crate::status::{Fwd, Outcome, Reason};
@@ -86,7 +88,13 @@ pub async fn handle(
         return pass_through(forward(false), Fwd::Method, None, notes).await;
     }
     if route.is_some_and(|r| r.bypass) {
-        return pass_through(forward(false), Fwd::Bypass, Some(Reason::RouteBypass), notes).await;
+        return pass_through(
+            forward(false),
+            Fwd::Bypass,
+            Some(Reason::RouteBypass),
+            notes,
+        )
+        .await;
     }
 
     let plan = Plan::new(config, route, &url, &headers);
@@ -103,8 +111,18 @@ pub async fn handle(
                 tier: tiers[found.tier].backend(),
             };
             let not_modified = is_not_modified(&JsFields(&headers), &found.entry.meta);
-            let decoration = Decoration { outcome: &outcome, browser_ttl: plan.browser_ttl };
-            let response = reply::from_entry(&found.entry.meta, &found.entry.body, now, head, not_modified, &decoration);
+            let decoration = Decoration {
+                outcome: &outcome,
+                browser_ttl: plan.browser_ttl,
+            };
+            let response = reply::from_entry(
+                &found.entry.meta,
+                &found.entry.body,
+                now,
+                head,
+                not_modified,
+                &decoration,
+            );
             if found.tier > 0 {
                 ctx.wait_until(backfill(tiers.clone(), found));
             }
@@ -134,20 +152,45 @@ pub async fn handle(
     } else if content_length(&origin_fields).is_some_and(|len| len > config.max_body_bytes) {
         Storability::DontStore(Reason::TooLarge)
     } else {
-        storability(&facts, status, &origin_fields, plan.overrides(config), exchange)
+        storability(
+            &facts,
+            status,
+            &origin_fields,
+            plan.overrides(config),
+            exchange,
+        )
     };
 
-    let Storability::Store { lifetime, initial_age, strip_fields, vary } = verdict else {
-        let Storability::DontStore(reason) = verdict else { unreachable!() };
-        let outcome = Outcome::Forward { fwd, status: Some(status), stored: false, reason: Some(reason) };
-        let decoration = Decoration { outcome: &outcome, browser_ttl: None };
+    let Storability::Store {
+        lifetime,
+        initial_age,
+        strip_fields,
+        vary,
+    } = verdict
+    else {
+        let Storability::DontStore(reason) = verdict else {
+            unreachable!()
+        };
+        let outcome = Outcome::Forward {
+            fwd,
+            status: Some(status),
+            stored: false,
+            reason: Some(reason),
+        };
+        let decoration = Decoration {
+            outcome: &outcome,
+            browser_ttl: None,
+        };
         notes.outcome = Some(outcome.clone());
         // The client's validators were not sent on; answer them from what came back.
         let not_modified = status == 200 && is_not_modified(&JsFields(&headers), &origin_fields);
         return reply::from_origin(&origin, origin.body().as_ref(), not_modified, &decoration);
     };
 
-    let entry_key = plan.key.with_variance(response_variance(&vary, &plan, &headers)).render();
+    let entry_key = plan
+        .key
+        .with_variance(response_variance(&vary, &plan, &headers))
+        .render();
     let meta = Meta {
         v: FORMAT,
         kind: Kind::Response,
@@ -171,18 +214,34 @@ pub async fn handle(
         ..meta.clone()
     });
     let not_modified = is_not_modified(&JsFields(&headers), &meta);
-    let outcome = Outcome::Forward { fwd, status: Some(status), stored: true, reason: None };
-    let decoration = Decoration { outcome: &outcome, browser_ttl: plan.browser_ttl };
+    let outcome = Outcome::Forward {
+        fwd,
+        status: Some(status),
+        stored: true,
+        reason: None,
+    };
+    let decoration = Decoration {
+        outcome: &outcome,
+        browser_ttl: plan.browser_ttl,
+    };
     notes.outcome = Some(outcome.clone());
 
     let (client_body, store_body) = match origin.body() {
         Some(body) => {
             let branches = body.tee();
-            (Some(branches.get(0).unchecked_into::<ReadableStream>()), Some(branches.get(1).unchecked_into()))
+            (
+                Some(branches.get(0).unchecked_into::<ReadableStream>()),
+                Some(branches.get(1).unchecked_into()),
+            )
         }
         None => (None, None),
     };
-    let write = Write { primary: plan.primary.clone(), entry_key, meta, marker };
+    let write = Write {
+        primary: plan.primary.clone(),
+        entry_key,
+        meta,
+        marker,
+    };
     ctx.wait_until(store(tiers, write, store_body, config.max_body_bytes));
     reply::from_origin(&origin, client_body.as_ref(), not_modified, &decoration)
 }
@@ -247,7 +306,11 @@ impl<'a> Plan<'a> {
 fn header_variant(headers: &Headers, name: &str) -> Variant {
     Variant {
         name: name.to_string(),
-        value: headers.get(name).ok().flatten().map(|v| normalize_header_value(name, &v)),
+        value: headers
+            .get(name)
+            .ok()
+            .flatten()
+            .map(|v| normalize_header_value(name, &v)),
     }
 }
 
@@ -262,17 +325,29 @@ fn response_variance(vary: &[String], plan: &Plan, headers: &Headers) -> Vec<Var
         .collect()
 }
 
-fn open_tiers(plan: &Plan, env: &Env, url: &Url, memory_budget: u64, notes: &mut Notes) -> Vec<Tier> {
-    let url_base = format!("{}://{}", url.scheme(), url.host_str().unwrap_or("edgecache.invalid"));
+fn open_tiers(
+    plan: &Plan,
+    env: &Env,
+    url: &Url,
+    memory_budget: u64,
+    notes: &mut Notes,
+) -> Vec<Tier> {
+    let url_base = format!(
+        "{}://{}",
+        url.scheme(),
+        url.host_str().unwrap_or("edgecache.invalid")
+    );
     plan.backends
         .iter()
-        .filter_map(|&backend| match Tier::open(backend, env, &url_base, memory_budget) {
-            Ok(tier) => Some(tier),
-            Err(e) => {
-                notes.errors.push(e.to_string());
-                None
-            }
-        })
+        .filter_map(
+            |&backend| match Tier::open(backend, env, &url_base, memory_budget) {
+                Ok(tier) => Some(tier),
+                Err(e) => {
+                    notes.errors.push(e.to_string());
+                    None
+                }
+            },
+        )
         .collect()
 }
 
@@ -299,22 +374,38 @@ async fn lookup(tiers: &[Tier], plan: &Plan<'_>, headers: &Headers, notes: &mut 
         };
         if entry.meta.kind == Kind::Response {
             return Lookup {
-                found: Some(Found { tier: index, entry, entry_key: plan.primary.clone(), marker: None }),
+                found: Some(Found {
+                    tier: index,
+                    entry,
+                    entry_key: plan.primary.clone(),
+                    marker: None,
+                }),
                 vary_miss,
             };
         }
-        let entry_key = plan.key.with_variance(response_variance(&entry.meta.vary, plan, headers)).render();
+        let entry_key = plan
+            .key
+            .with_variance(response_variance(&entry.meta.vary, plan, headers))
+            .render();
         match read(tier, &entry_key, notes).await {
             Some(variant) if variant.meta.kind == Kind::Response => {
                 return Lookup {
-                    found: Some(Found { tier: index, entry: variant, entry_key, marker: Some(entry) }),
+                    found: Some(Found {
+                        tier: index,
+                        entry: variant,
+                        entry_key,
+                        marker: Some(entry),
+                    }),
                     vary_miss,
                 };
             }
             _ => vary_miss = true,
         }
     }
-    Lookup { found: None, vary_miss }
+    Lookup {
+        found: None,
+        vary_miss,
+    }
 }
 
 /// One tier's fresh entry under `key`, checking the stored key so a hashed key can never
@@ -360,10 +451,19 @@ async fn store(tiers: Rc<Vec<Tier>>, write: Write, body: Option<ReadableStream>,
             Err(_) => return log_reason(&write.entry_key, Reason::BodyError),
         },
     };
-    let meta = Meta { body_len: body.len() as u64, ..write.meta };
+    let meta = Meta {
+        body_len: body.len() as u64,
+        ..write.meta
+    };
     let keep = meta.ttl(now_ms()).max(0) as u64;
-    let entry = Entry { meta, body: Rc::from(body) };
-    let marker = write.marker.map(|meta| Entry { meta, body: Rc::from(Vec::new()) });
+    let entry = Entry {
+        meta,
+        body: Rc::from(body),
+    };
+    let marker = write.marker.map(|meta| Entry {
+        meta,
+        body: Rc::from(Vec::new()),
+    });
     for tier in tiers.iter() {
         if let Some(marker) = &marker {
             log_failure(tier.put(&write.primary, marker, keep).await);
@@ -374,41 +474,75 @@ async fn store(tiers: Rc<Vec<Tier>>, write: Write, body: Option<ReadableStream>,
 
 fn log_failure(result: Result<(), crate::store::StoreError>) {
     if let Err(e) = result {
-        worker::console_error!("{}", serde_json::json!({ "edgecache": "store-failed", "error": e.to_string() }));
+        worker::console_error!(
+            "{}",
+            serde_json::json!({ "edgecache": "store-failed", "error": e.to_string() })
+        );
     }
 }
 
 fn log_reason(key: &str, reason: Reason) {
-    worker::console_warn!("{}", serde_json::json!({ "edgecache": "not-stored", "key": key, "reason": reason.as_str() }));
+    worker::console_warn!(
+        "{}",
+        serde_json::json!({ "edgecache": "not-stored", "key": key, "reason": reason.as_str() })
+    );
 }
 
 /// Forwards a request the cache does not answer, adding only `Cache-Status`.
-async fn pass_through(forward: Forward<'_>, fwd: Fwd, reason: Option<Reason>, notes: &mut Notes) -> Result<Response, JsValue> {
+async fn pass_through(
+    forward: Forward<'_>,
+    fwd: Fwd,
+    reason: Option<Reason>,
+    notes: &mut Notes,
+) -> Result<Response, JsValue> {
     let origin = match forward.send().await {
         Ok(origin) => origin,
         Err(error) => return origin_unreachable(fwd, error.0, notes),
     };
-    let outcome = Outcome::Forward { fwd, status: Some(origin.status()), stored: false, reason };
-    let decoration = Decoration { outcome: &outcome, browser_ttl: None };
+    let outcome = Outcome::Forward {
+        fwd,
+        status: Some(origin.status()),
+        stored: false,
+        reason,
+    };
+    let decoration = Decoration {
+        outcome: &outcome,
+        browser_ttl: None,
+    };
     notes.outcome = Some(outcome.clone());
     reply::from_origin(&origin, origin.body().as_ref(), false, &decoration)
 }
 
 fn origin_unreachable(fwd: Fwd, error: String, notes: &mut Notes) -> Result<Response, JsValue> {
-    let outcome = Outcome::Forward { fwd, status: None, stored: false, reason: Some(Reason::OriginUnreachable) };
+    let outcome = Outcome::Forward {
+        fwd,
+        status: None,
+        stored: false,
+        reason: Some(Reason::OriginUnreachable),
+    };
     notes.errors.push(format!("origin: {error}"));
     notes.outcome = Some(outcome.clone());
-    reply::plain(502, &format!("edgecache: the origin could not be reached: {error}\n"), &outcome)
+    reply::plain(
+        502,
+        &format!("edgecache: the origin could not be reached: {error}\n"),
+        &outcome,
+    )
 }
 
 fn content_length(fields: &[(String, String)]) -> Option<u64> {
-    fields.field("content-length").and_then(|v| v.trim().parse().ok())
+    fields
+        .field("content-length")
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The origin's fields as stored: without hop-by-hop fields, those the cache recomputes,
 /// those `private="…"`/`no-cache="…"` name, and with a `Date` if the origin sent none
 /// (RFC 9110 §6.6.1: a recipient with a clock "MUST … append a corresponding Date").
-fn stored_fields(fields: Vec<(String, String)>, strip: &[String], response_time: i64) -> Vec<(String, String)> {
+fn stored_fields(
+    fields: Vec<(String, String)>,
+    strip: &[String],
+    response_time: i64,
+) -> Vec<(String, String)> {
     let connection_named: Vec<String> = fields
         .field("connection")
         .unwrap_or_default()
@@ -418,7 +552,9 @@ fn stored_fields(fields: Vec<(String, String)>, strip: &[String], response_time:
     let mut kept: Vec<(String, String)> = fields
         .into_iter()
         .filter(|(name, _)| {
-            !UNSTORED_FIELDS.contains(&name.as_str()) && !strip.contains(name) && !connection_named.contains(name)
+            !UNSTORED_FIELDS.contains(&name.as_str())
+                && !strip.contains(name)
+                && !connection_named.contains(name)
         })
         .collect();
     if kept.field("date").is_none() {

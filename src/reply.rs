@@ -52,7 +52,9 @@ fn build(status: u16, headers: &Headers, payload: Payload) -> Result<Response, J
             let array = js_sys::Uint8Array::from(bytes);
             Response::new_with_opt_buffer_source_and_init(Some(&array), &init)
         }
-        Payload::Stream(stream) => Response::new_with_opt_readable_stream_and_init(Some(stream), &init),
+        Payload::Stream(stream) => {
+            Response::new_with_opt_readable_stream_and_init(Some(stream), &init)
+        }
     }
 }
 
@@ -77,9 +79,21 @@ pub fn from_entry(
     let _ = headers.set("age", &meta.age(now_ms).to_string());
     decoration.apply(&headers);
     if not_modified {
-        return build(304, &headers_from(&not_modified_fields(header_list(&headers))), Payload::Empty);
+        return build(
+            304,
+            &headers_from(&not_modified_fields(header_list(&headers))),
+            Payload::Empty,
+        );
     }
-    build(meta.status, &headers, if head { Payload::Empty } else { Payload::Bytes(body) })
+    build(
+        meta.status,
+        &headers,
+        if head {
+            Payload::Empty
+        } else {
+            Payload::Bytes(body)
+        },
+    )
 }
 
 /// The origin's response with our `Cache-Status`, streaming `body` (its own, or one branch
@@ -97,7 +111,11 @@ pub fn from_origin(
     let headers = Headers::new_with_headers(&origin.headers())?;
     decoration.apply(&headers);
     if not_modified {
-        return build(304, &headers_from(&not_modified_fields(header_list(&headers))), Payload::Empty);
+        return build(
+            304,
+            &headers_from(&not_modified_fields(header_list(&headers))),
+            Payload::Empty,
+        );
     }
     let payload = body.map_or(Payload::Empty, Payload::Stream);
     build(origin.status(), &headers, payload)

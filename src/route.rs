@@ -69,9 +69,9 @@ impl HostPattern {
         let lower = pattern.to_ascii_lowercase();
         let name = lower.strip_prefix("*.").unwrap_or(&lower);
         let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'));
+            && name.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']')
+            });
         if !valid {
             return Err(GlobError::BadHost);
         }
@@ -81,9 +81,11 @@ impl HostPattern {
     /// `host` is the URL's host as the runtime gives it: already lowercase and punycoded.
     pub fn matches(&self, host: &str) -> bool {
         match self.0.strip_prefix("*.") {
-            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(suffix) && {
-                host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-            },
+            Some(suffix) => {
+                host.len() > suffix.len() + 1 && host.ends_with(suffix) && {
+                    host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                }
+            }
             None => self.0 == host,
         }
     }
@@ -102,7 +104,11 @@ pub fn glob_match(pattern: &[u8], text: &[u8], separator: Option<u8>) -> bool {
     while t < text.len() {
         if pattern.get(p) == Some(&b'*') {
             let is_double = pattern.get(p + 1) == Some(&b'*') || separator.is_none();
-            p += if pattern.get(p + 1) == Some(&b'*') { 2 } else { 1 };
+            p += if pattern.get(p + 1) == Some(&b'*') {
+                2
+            } else {
+                1
+            };
             if is_double {
                 double = Some((p, t));
                 single = None;
@@ -227,8 +233,16 @@ mod tests {
             ]}"#,
         )
         .unwrap();
-        assert!(config.route_for("api.example.com", "/api/x").unwrap().bypass);
-        assert_eq!(config.route_for("example.com", "/api/x").unwrap().ttl, Some(5));
+        assert!(
+            config
+                .route_for("api.example.com", "/api/x")
+                .unwrap()
+                .bypass
+        );
+        assert_eq!(
+            config.route_for("example.com", "/api/x").unwrap().ttl,
+            Some(5)
+        );
         assert_eq!(config.route_for("example.com", "/").unwrap().ttl, Some(50));
         let none = Config::from_json(r#"{"routes": [{"path": "/a"}]}"#).unwrap();
         assert!(none.route_for("example.com", "/b").is_none());

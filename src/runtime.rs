@@ -24,7 +24,12 @@ impl Fields for JsFields<'_> {
 /// Every field line of a JS `Headers`, lowercase names, in order (`Set-Cookie` lines apart).
 pub fn header_list(headers: &Headers) -> Vec<(String, String)> {
     let mut list = Vec::new();
-    for pair in js_sys::try_iter(headers).ok().flatten().into_iter().flatten() {
+    for pair in js_sys::try_iter(headers)
+        .ok()
+        .flatten()
+        .into_iter()
+        .flatten()
+    {
         let Ok(pair) = pair else { continue };
         let pair: js_sys::Array = pair.unchecked_into();
         if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {

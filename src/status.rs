@@ -168,15 +168,26 @@ mod tests {
 
     #[test]
     fn a_hit_reports_ttl_and_tier() {
-        let hit = Outcome::Hit { ttl: 42, tier: Backend::Memory };
+        let hit = Outcome::Hit {
+            ttl: 42,
+            tier: Backend::Memory,
+        };
         assert_eq!(hit.cache_status(), "edgecache; hit; ttl=42; detail=memory");
         assert_eq!(hit.label(), "hit");
     }
 
     #[test]
     fn a_stored_miss_reports_the_origin_status() {
-        let miss = Outcome::Forward { fwd: Fwd::Miss, status: Some(200), stored: true, reason: None };
-        assert_eq!(miss.cache_status(), "edgecache; fwd=miss; fwd-status=200; stored");
+        let miss = Outcome::Forward {
+            fwd: Fwd::Miss,
+            status: Some(200),
+            stored: true,
+            reason: None,
+        };
+        assert_eq!(
+            miss.cache_status(),
+            "edgecache; fwd=miss; fwd-status=200; stored"
+        );
     }
 
     #[test]
@@ -187,7 +198,10 @@ mod tests {
             stored: false,
             reason: Some(Reason::SetCookie),
         };
-        assert_eq!(miss.cache_status(), "edgecache; fwd=miss; fwd-status=200; detail=set-cookie");
+        assert_eq!(
+            miss.cache_status(),
+            "edgecache; fwd=miss; fwd-status=200; detail=set-cookie"
+        );
     }
 
     #[test]
@@ -200,7 +214,10 @@ mod tests {
 
     #[test]
     fn members_are_appended_after_upstream_caches() {
-        assert_eq!(append_cache_status(None, "edgecache; hit"), "edgecache; hit");
+        assert_eq!(
+            append_cache_status(None, "edgecache; hit"),
+            "edgecache; hit"
+        );
         assert_eq!(
             append_cache_status(Some("OriginCache; hit"), "edgecache; fwd=miss"),
             "OriginCache; hit, edgecache; fwd=miss"

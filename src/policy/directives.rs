@@ -93,7 +93,11 @@ pub fn delta_seconds(argument: &str) -> Option<u64> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(digits.parse::<u64>().map_or(DELTA_SECONDS_MAX, |v| v.min(DELTA_SECONDS_MAX)))
+    Some(
+        digits
+            .parse::<u64>()
+            .map_or(DELTA_SECONDS_MAX, |v| v.min(DELTA_SECONDS_MAX)),
+    )
 }
 
 /// `no-cache="Set-Cookie, X-Foo"`: lowercase field names, or `None` if the list is unusable.
@@ -203,8 +207,14 @@ mod tests {
 
     #[test]
     fn conflicting_duplicates_read_as_stale_and_agreeing_ones_stand() {
-        assert_eq!(CacheControl::parse("max-age=60, max-age=3600").max_age, Some(0));
-        assert_eq!(CacheControl::parse("max-age=60, max-age=60").max_age, Some(60));
+        assert_eq!(
+            CacheControl::parse("max-age=60, max-age=3600").max_age,
+            Some(0)
+        );
+        assert_eq!(
+            CacheControl::parse("max-age=60, max-age=60").max_age,
+            Some(60)
+        );
     }
 
     #[test]
@@ -242,7 +252,10 @@ mod tests {
         assert_eq!(cc.max_stale, Some(None));
         assert_eq!(cc.min_fresh, Some(10));
         assert!(cc.only_if_cached && cc.no_cache);
-        assert_eq!(CacheControl::parse("max-stale=30").max_stale, Some(Some(30)));
+        assert_eq!(
+            CacheControl::parse("max-stale=30").max_stale,
+            Some(Some(30))
+        );
     }
 
     #[test]
@@ -250,6 +263,12 @@ mod tests {
         let cc = CacheControl::parse(",,foo=\"bar\"baz, , =5, max-age=10,");
         assert_eq!(cc.max_age, Some(10));
         assert_eq!(CacheControl::parse(""), CacheControl::default());
-        assert_eq!(CacheControl::parse("max-age=\"5"), CacheControl { max_age: Some(5), ..Default::default() });
+        assert_eq!(
+            CacheControl::parse("max-age=\"5"),
+            CacheControl {
+                max_age: Some(5),
+                ..Default::default()
+            }
+        );
     }
 }

@@ -102,7 +102,10 @@ pub enum Storability {
 
 /// Status codes RFC 9110 §15.1 defines as heuristically cacheable.
 pub fn is_heuristically_cacheable(status: u16) -> bool {
-    matches!(status, 200 | 203 | 204 | 206 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501)
+    matches!(
+        status,
+        200 | 203 | 204 | 206 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501
+    )
 }
 
 /// Decides whether a shared cache may store a response to a GET (RFC 9111 §3), and for how
@@ -216,8 +219,14 @@ pub fn explicit_lifetime(
 /// since `Last-Modified` when that is shorter (a page changed a minute ago is likely to
 /// change again soon).
 fn heuristic_lifetime(response: &(impl Fields + ?Sized), default_ttl: u64, now: i64) -> u64 {
-    let date = response.field("date").and_then(|d| http_date(&d)).unwrap_or(now);
-    match response.field("last-modified").and_then(|lm| http_date(&lm)) {
+    let date = response
+        .field("date")
+        .and_then(|d| http_date(&d))
+        .unwrap_or(now);
+    match response
+        .field("last-modified")
+        .and_then(|lm| http_date(&lm))
+    {
         Some(modified) if modified <= date => default_ttl.min(((date - modified) / 10) as u64),
         Some(_) => 0,
         None => default_ttl,

@@ -87,15 +87,27 @@ fn never_stored_table() {
          "§5.3: invalid dates, especially 0, represent a time in the past"),
     ];
     for (request, status, response, expected, rule) in cases {
-        assert_eq!(reason(judge(request, *status, response)), *expected, "{rule}");
+        assert_eq!(
+            reason(judge(request, *status, response)),
+            *expected,
+            "{rule}"
+        );
     }
 }
 
 #[test]
 fn authorization_is_allowed_by_public_s_maxage_or_must_revalidate() {
     // §3.5: "public", "s-maxage", "must-revalidate" allow shared caching of authorized responses.
-    for cc in ["public, max-age=60", "s-maxage=60", "must-revalidate, max-age=60"] {
-        let result = judge(&[("authorization", "Bearer x")], 200, &[("cache-control", cc)]);
+    for cc in [
+        "public, max-age=60",
+        "s-maxage=60",
+        "must-revalidate, max-age=60",
+    ] {
+        let result = judge(
+            &[("authorization", "Bearer x")],
+            200,
+            &[("cache-control", cc)],
+        );
         assert_eq!(lifetime(result), 60, "{cc}");
     }
 }
@@ -106,9 +118,34 @@ fn s_maxage_overrides_max_age_which_overrides_expires() {
     // value, or if the max-age response directive is present, use its value, or if the Expires
     // response header field is present, use its value minus the value of the Date".
     let expires = format_http_date(NOW + 900);
-    assert_eq!(lifetime(judge(&[], 200, &[("cache-control", "max-age=60, s-maxage=120"), ("expires", &expires), ("date", DATE)])), 120);
-    assert_eq!(lifetime(judge(&[], 200, &[("cache-control", "max-age=60"), ("expires", &expires), ("date", DATE)])), 60);
-    assert_eq!(lifetime(judge(&[], 200, &[("expires", &expires), ("date", DATE)])), 900);
+    assert_eq!(
+        lifetime(judge(
+            &[],
+            200,
+            &[
+                ("cache-control", "max-age=60, s-maxage=120"),
+                ("expires", &expires),
+                ("date", DATE)
+            ]
+        )),
+        120
+    );
+    assert_eq!(
+        lifetime(judge(
+            &[],
+            200,
+            &[
+                ("cache-control", "max-age=60"),
+                ("expires", &expires),
+                ("date", DATE)
+            ]
+        )),
+        60
+    );
+    assert_eq!(
+        lifetime(judge(&[], 200, &[("expires", &expires), ("date", DATE)])),
+        900
+    );
 }
 
 #[test]
@@ -129,43 +166,100 @@ fn heuristic_freshness_uses_the_default_ttl_for_heuristically_cacheable_statuses
 fn heuristic_freshness_is_capped_at_a_tenth_of_the_last_modified_age() {
     // §4.2.2: "a typical setting of this fraction might be 10%".
     let modified = format_http_date(NOW - 1000);
-    assert_eq!(lifetime(judge(&[], 200, &[("date", DATE), ("last-modified", &modified)])), 100);
+    assert_eq!(
+        lifetime(judge(
+            &[],
+            200,
+            &[("date", DATE), ("last-modified", &modified)]
+        )),
+        100
+    );
 }
 
 #[test]
 fn public_makes_other_statuses_heuristically_cacheable() {
     // §5.2.2.9: public "explicitly marks the response as cacheable".
-    assert_eq!(lifetime(judge(&[], 302, &[("cache-control", "public")])), 600);
+    assert_eq!(
+        lifetime(judge(&[], 302, &[("cache-control", "public")])),
+        600
+    );
 }
 
 #[test]
 fn a_route_ttl_overrides_the_origins_lifetime() {
-    let route = Overrides { route_ttl: Some(3600), default_ttl: 600 };
-    assert_eq!(lifetime(judge_with(&[], 200, &[("cache-control", "max-age=0")], route)), 3600);
+    let route = Overrides {
+        route_ttl: Some(3600),
+        default_ttl: 600,
+    };
+    assert_eq!(
+        lifetime(judge_with(
+            &[],
+            200,
+            &[("cache-control", "max-age=0")],
+            route
+        )),
+        3600
+    );
     assert_eq!(lifetime(judge_with(&[], 500, &[], route)), 3600);
 }
 
 #[test]
 fn a_route_ttl_never_overrides_privacy() {
-    let route = Overrides { route_ttl: Some(3600), default_ttl: 600 };
-    assert_eq!(reason(judge_with(&[], 200, &[("cache-control", "private")], route)), Reason::Private);
-    assert_eq!(reason(judge_with(&[], 200, &[("set-cookie", "a=b")], route)), Reason::SetCookie);
-    assert_eq!(reason(judge_with(&[], 200, &[("cache-control", "no-store")], route)), Reason::NoStore);
+    let route = Overrides {
+        route_ttl: Some(3600),
+        default_ttl: 600,
+    };
+    assert_eq!(
+        reason(judge_with(&[], 200, &[("cache-control", "private")], route)),
+        Reason::Private
+    );
+    assert_eq!(
+        reason(judge_with(&[], 200, &[("set-cookie", "a=b")], route)),
+        Reason::SetCookie
+    );
+    assert_eq!(
+        reason(judge_with(
+            &[],
+            200,
+            &[("cache-control", "no-store")],
+            route
+        )),
+        Reason::NoStore
+    );
 }
 
 #[test]
 fn qualified_private_and_no_cache_strip_their_fields() {
     // §5.2.2.7: private="x" lets a shared cache store the response without the named fields.
-    match judge(&[], 200, &[("cache-control", "max-age=60, private=\"x-user\", no-cache=\"x-token\"")]) {
-        Storability::Store { strip_fields, .. } => assert_eq!(strip_fields, vec!["x-user", "x-token"]),
+    match judge(
+        &[],
+        200,
+        &[(
+            "cache-control",
+            "max-age=60, private=\"x-user\", no-cache=\"x-token\"",
+        )],
+    ) {
+        Storability::Store { strip_fields, .. } => {
+            assert_eq!(strip_fields, vec!["x-user", "x-token"])
+        }
         other => panic!("{other:?}"),
     }
 }
 
 #[test]
 fn vary_fields_are_lowercased_and_deduplicated() {
-    match judge(&[], 200, &[("cache-control", "max-age=60"), ("vary", "Accept-Language, accept-language"), ("vary", "Accept-Encoding")]) {
-        Storability::Store { vary, .. } => assert_eq!(vary, vec!["accept-language", "accept-encoding"]),
+    match judge(
+        &[],
+        200,
+        &[
+            ("cache-control", "max-age=60"),
+            ("vary", "Accept-Language, accept-language"),
+            ("vary", "Accept-Encoding"),
+        ],
+    ) {
+        Storability::Store { vary, .. } => {
+            assert_eq!(vary, vec!["accept-language", "accept-encoding"])
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -175,9 +269,15 @@ fn the_corrected_initial_age_follows_section_4_2_3() {
     // apparent_age = max(0, response_time - date_value); corrected_age_value = age_value +
     // response_delay; corrected_initial_age = max(apparent_age, corrected_age_value).
     let date = format_http_date(NOW - 30);
-    let ex = Exchange { request_time: NOW - 2, response_time: NOW };
+    let ex = Exchange {
+        request_time: NOW - 2,
+        response_time: NOW,
+    };
     assert_eq!(corrected_initial_age(&headers(&[("date", &date)]), ex), 30);
-    assert_eq!(corrected_initial_age(&headers(&[("date", &date), ("age", "100")]), ex), 102);
+    assert_eq!(
+        corrected_initial_age(&headers(&[("date", &date), ("age", "100")]), ex),
+        102
+    );
     assert_eq!(corrected_initial_age(&headers(&[]), ex), 2);
 }
 
@@ -186,10 +286,19 @@ fn malformed_age_and_dates_degrade_safely() {
     let ex = exchange();
     assert_eq!(corrected_initial_age(&headers(&[("age", "-5")]), ex), 0);
     assert_eq!(corrected_initial_age(&headers(&[("age", "abc")]), ex), 0);
-    assert_eq!(corrected_initial_age(&headers(&[("age", "99999999999999999999")]), ex), directives::DELTA_SECONDS_MAX);
-    assert_eq!(corrected_initial_age(&headers(&[("date", "yesterday")]), ex), 0);
+    assert_eq!(
+        corrected_initial_age(&headers(&[("age", "99999999999999999999")]), ex),
+        directives::DELTA_SECONDS_MAX
+    );
+    assert_eq!(
+        corrected_initial_age(&headers(&[("date", "yesterday")]), ex),
+        0
+    );
     // A Date in the future does not make the response younger than zero.
-    assert_eq!(corrected_initial_age(&headers(&[("date", &format_http_date(NOW + 100))]), ex), 0);
+    assert_eq!(
+        corrected_initial_age(&headers(&[("date", &format_http_date(NOW + 100))]), ex),
+        0
+    );
 }
 
 #[test]
@@ -204,9 +313,21 @@ fn all_three_http_date_formats_parse() {
 #[test]
 fn request_no_cache_and_pragma_forbid_stored_responses() {
     // §5.2.1.4 no-cache; §5.4 Pragma only when Cache-Control is absent.
-    assert!(RequestFacts::from_fields(&headers(&[("cache-control", "no-cache")])).forbids_stored_response());
-    assert!(RequestFacts::from_fields(&headers(&[("cache-control", "max-age=0")])).forbids_stored_response());
-    assert!(RequestFacts::from_fields(&headers(&[("pragma", "no-cache")])).forbids_stored_response());
-    assert!(!RequestFacts::from_fields(&headers(&[("pragma", "no-cache"), ("cache-control", "max-age=5")])).forbids_stored_response());
+    assert!(
+        RequestFacts::from_fields(&headers(&[("cache-control", "no-cache")]))
+            .forbids_stored_response()
+    );
+    assert!(
+        RequestFacts::from_fields(&headers(&[("cache-control", "max-age=0")]))
+            .forbids_stored_response()
+    );
+    assert!(
+        RequestFacts::from_fields(&headers(&[("pragma", "no-cache")])).forbids_stored_response()
+    );
+    assert!(!RequestFacts::from_fields(&headers(&[
+        ("pragma", "no-cache"),
+        ("cache-control", "max-age=5")
+    ]))
+    .forbids_stored_response());
     assert!(!RequestFacts::from_fields(&headers(&[])).forbids_stored_response());
 }

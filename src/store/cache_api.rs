@@ -48,33 +48,53 @@ impl CacheApiStore {
 
 impl Store for CacheApiStore {
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
-        let Some(response) = self.cache.get(self.url(key), true).await.map_err(|e| failed(e.to_string()))? else {
+        let Some(response) = self
+            .cache
+            .get(self.url(key), true)
+            .await
+            .map_err(|e| failed(e.to_string()))?
+        else {
             return Ok(None);
         };
         let raw: JsResponse = response.into();
-        let Some(meta) = raw.headers().get(META_HEADER).ok().flatten().and_then(|h| Meta::parse(h.as_bytes())) else {
+        let Some(meta) = raw
+            .headers()
+            .get(META_HEADER)
+            .ok()
+            .flatten()
+            .and_then(|h| Meta::parse(h.as_bytes()))
+        else {
             return Ok(None);
         };
         let buffer = raw.array_buffer().map_err(|e| failed(describe(&e)))?;
-        let buffer = JsFuture::from(buffer).await.map_err(|e| failed(describe(&e)))?;
+        let buffer = JsFuture::from(buffer)
+            .await
+            .map_err(|e| failed(describe(&e)))?;
         let body = js_sys::Uint8Array::new(&buffer).to_vec();
         if body.len() as u64 != meta.body_len {
             return Ok(None);
         }
-        Ok(Some(Entry { meta, body: Rc::from(body) }))
+        Ok(Some(Entry {
+            meta,
+            body: Rc::from(body),
+        }))
     }
 
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
         let headers = headers_from(&[
-            ("cache-control".to_string(), format!("max-age={}", keep_secs.max(1))),
+            (
+                "cache-control".to_string(),
+                format!("max-age={}", keep_secs.max(1)),
+            ),
             (META_HEADER.to_string(), entry.meta.to_header()),
         ]);
         let init = ResponseInit::new();
         init.set_status(200);
         init.set_headers(&headers);
         let body = js_sys::Uint8Array::from(&entry.body[..]);
-        let response = JsResponse::new_with_opt_buffer_source_and_init(Some(body.unchecked_ref()), &init)
-            .map_err(|e| failed(describe(&e)))?;
+        let response =
+            JsResponse::new_with_opt_buffer_source_and_init(Some(body.unchecked_ref()), &init)
+                .map_err(|e| failed(describe(&e)))?;
         self.cache
             .put(self.url(key), worker::Response::from(response))
             .await

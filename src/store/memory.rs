@@ -36,7 +36,12 @@ impl MemoryStore {
 
 /// What an entry costs the budget: its body, key, and header text.
 fn footprint(key: &str, entry: &Entry) -> u64 {
-    let headers: usize = entry.meta.headers.iter().map(|(n, v)| n.len() + v.len() + 16).sum();
+    let headers: usize = entry
+        .meta
+        .headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 16)
+        .sum();
     (entry.body.len() + key.len() + headers + 256) as u64
 }
 

@@ -63,7 +63,12 @@ pub enum Tier {
 
 impl Tier {
     /// Opens `backend`; `url_base` (`https://host`) names Cache API entries within the zone.
-    pub fn open(backend: Backend, env: &Env, url_base: &str, memory_budget: u64) -> Result<Tier, StoreError> {
+    pub fn open(
+        backend: Backend,
+        env: &Env,
+        url_base: &str,
+        memory_budget: u64,
+    ) -> Result<Tier, StoreError> {
         Ok(match backend {
             Backend::Memory => Tier::Memory(MemoryStore::new(memory_budget)),
             Backend::Cache => Tier::Cache(CacheApiStore::new(url_base)),

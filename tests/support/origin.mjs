@@ -14,6 +14,7 @@ function defaultAnswer(record, n) {
 export async function startOrigin() {
   const requests = [];
   const routes = new Map();
+  const rawRoutes = new Map();
   const sockets = new Set();
   let inFlight = 0;
   let maxInFlight = 0;
@@ -34,15 +35,19 @@ export async function startOrigin() {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     try {
-      const route = routes.get(record.path);
-      if (typeof route === "function" && route.length >= 2) {
-        // A handler that writes the response itself (hangs, resets, streams...).
-        await route(req, res, record, n);
+      const raw = rawRoutes.get(record.path);
+      if (raw) {
+        await raw(req, res, record, n);
         return;
       }
+      const route = routes.get(record.path);
       const answer = typeof route === "function" ? await route(record, n) : route ?? defaultAnswer(record, n);
-      const body = answer.body ?? `${record.path} #${n}`;
-      res.writeHead(answer.status ?? 200, answer.headers ?? {});
+      const status = answer.status ?? 200;
+      const body = [204, 304].includes(status) ? "" : answer.body ?? `${record.path} #${n}`;
+      const headers = { ...(answer.headers ?? {}) };
+      const framed = Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h));
+      if (!framed && body) headers["content-length"] = Buffer.byteLength(body);
+      res.writeHead(status, headers);
       res.end(req.method === "HEAD" ? undefined : body);
     } finally {
       inFlight--;
@@ -59,9 +64,13 @@ export async function startOrigin() {
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
-    /** Sets what `path` answers: `{status, headers, body}`, `(record, n) => answer`, or `(req, res, record, n) => {}`. */
+    /** Sets what `path` answers: `{status, headers, body}` or `(record, n) => answer`. */
     on(path, answer) {
       routes.set(path, answer);
+    },
+    /** A handler that writes the response itself, to hang, reset or stream: `(req, res, record, n)`. */
+    onRaw(path, handler) {
+      rawRoutes.set(path, handler);
     },
     /** How many requests reached `path`, optionally only of one method. */
     count(path, method) {

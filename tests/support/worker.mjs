@@ -3,24 +3,44 @@
 import { Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import readline from "node:readline";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const HOST = "http://edge.test";
 
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"] } = {}) {
+/**
+ * `persist`: a folder for KV and Cache API data, so that several workers (or restarts with
+ * another configuration) share storage. Without it, storage lives and dies with the worker.
+ * The worker's log lines are collected in `worker.logs` (printed too with EDGECACHE_TEST_LOGS=1).
+ */
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist } = {}) {
+  const logs = [];
+  const collect = (stream) => {
+    readline.createInterface({ input: stream }).on("line", (line) => {
+      logs.push(line);
+      if (process.env.EDGECACHE_TEST_LOGS) console.log(line);
+    });
+  };
   const mf = new Miniflare({
+    handleRuntimeStdio: (stdout, stderr) => {
+      collect(stdout);
+      collect(stderr);
+    },
+    ...(persist ? { kvPersist: path.join(persist, "kv"), cachePersist: path.join(persist, "cache") } : {}),
     modules: true,
     scriptPath: path.join(root, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     kvNamespaces,
     cache: true,
+    cf: false,
     bindings: { ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings },
   });
   await mf.ready;
 
   const worker = {
     mf,
+    logs,
     /** Fetches `path` through the worker; redirects are returned, not followed. */
     async fetch(target, init = {}) {
       const url = target.startsWith("http") ? target : HOST + target;

@@ -1,0 +1,80 @@
+# edgecache — `make dev` serves the worker locally in front of a demo origin;
+# `make test` runs every test. Both install what is missing first.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+# Pinned tools. wasm-bindgen's CLI must match the library in Cargo.lock exactly.
+WORKER_BUILD_VERSION := 0.8.7
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+
+# worker-build downloads wasm-bindgen and wasm-opt from outside the package registries by
+# default; point it at the crates.io and npm builds instead.
+export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
+export WRANGLER_SEND_METRICS := false
+# Miniflare otherwise fetches a `Request.cf` sample from the internet at every start.
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+ORIGIN ?=
+PORT ?= 8787
+DEMO_PORT ?= 8790
+
+.PHONY: help deps toolchain build dev test test-host test-wasm test-integration lint check clean
+
+help:
+	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
+	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin)"
+	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration tests"
+	@echo "make check   validate the cache policy in wrangler.toml"
+	@echo "make build   build the release worker into build/"
+
+deps: toolchain node_modules/.installed
+
+toolchain:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@worker-build --version 2>/dev/null | grep -qF '$(WORKER_BUILD_VERSION)' || \
+		cargo install worker-build --version '=$(WORKER_BUILD_VERSION)' --locked
+	@wasm-bindgen --version 2>/dev/null | grep -qF '$(WASM_BINDGEN_VERSION)' || \
+		cargo install wasm-bindgen-cli --version '=$(WASM_BINDGEN_VERSION)'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps
+	worker-build --release
+	@printf 'Wasm: %s bytes raw, %s bytes gzipped\n' "$$(wc -c < build/index_bg.wasm)" "$$(gzip -9 -c build/index_bg.wasm | wc -c)"
+
+dev: build
+	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' scripts/dev.sh
+
+check:
+	cargo run --quiet --features check --bin edgecache-check -- wrangler.toml
+
+lint: toolchain
+	cargo fmt --check
+	cargo clippy --all-targets --features check -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
+
+test-host:
+	cargo test --features check
+
+test-wasm: toolchain
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+		cargo test --target wasm32-unknown-unknown --test wasm
+
+test-integration: build
+	node --test --test-concurrency=1 tests/integration/
+
+test: deps lint check test-host test-wasm test-integration
+
+clean:
+	cargo clean
+	rm -rf build node_modules .wrangler

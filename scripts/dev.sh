@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Serves the built worker with wrangler dev (workerd, real local KV and Cache API) in front
+# of ORIGIN, or of the demo origin when ORIGIN is empty. Ctrl-C stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${PORT:-8787}
+DEMO_PORT=${DEMO_PORT:-8790}
+ORIGIN=${ORIGIN:-}
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+demo=false
+if [ -z "$ORIGIN" ]; then
+  demo=true
+  node demo/origin.mjs --port "$DEMO_PORT" &
+  pids+=($!)
+  ORIGIN="http://127.0.0.1:$DEMO_PORT"
+fi
+
+node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --var "ORIGIN:$ORIGIN" \
+  --show-interactive-dev-session=false &
+pids+=($!)
+
+base="http://127.0.0.1:$PORT"
+for _ in $(seq 1 120); do
+  curl -s -o /dev/null "$base/" && break
+  sleep 0.5
+done
+echo
+echo "edgecache is serving $base in front of $ORIGIN"
+if ! $demo; then
+  echo "Try: curl -si $base/   (twice: Cache-Status goes from fwd=miss to hit). Ctrl-C stops it."
+  wait
+  exit
+fi
+cat <<MSG
+Try (run each twice and watch Cache-Status go from fwd=miss to hit):
+  curl -si $base/                          # cached with the default policy
+  curl -si $base/time                      # max-age=10: fresh, then refetched
+  curl -si $base/static/app.css            # route rule: 1 day at the edge, browsers told 1 h
+  curl -si $base/private                   # Cache-Control: private: never stored
+  curl -si $base/cookie                    # Set-Cookie: never stored
+  curl -si -H 'Accept-Language: fr' $base/vary   # Vary: one variant per language
+  curl -si $base/api/now                   # route rule: bypass
+  curl -si '$base/?utm_source=x'           # utm_* ignored in the key: same entry as /
+Ctrl-C stops the worker and the demo origin.
+MSG
+wait

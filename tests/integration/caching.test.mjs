@@ -1,0 +1,134 @@
+// Site-wide caching on every backend and tier order: what the client gets (status, body,
+// Age, Cache-Status) and how often the origin is asked.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { startOrigin } from "../support/origin.mjs";
+import { startWorker } from "../support/worker.mjs";
+
+const tierOrders = [["memory"], ["cache"], ["kv"], ["memory", "cache", "kv"], ["kv", "memory"]];
+
+for (const backends of tierOrders) {
+  describe(`backends ${backends.join(" → ")}`, () => {
+    let origin, worker;
+    before(async () => {
+      origin = await startOrigin();
+      worker = await startWorker({ origin, config: { backends } });
+    });
+    after(async () => {
+      await worker.dispose();
+      await origin.close();
+    });
+
+    it("stores a cacheable response and answers the next request from storage", async () => {
+      const first = await worker.fetch("/page");
+      assert.equal(first.status, 200);
+      assert.equal(first.body, "/page #1");
+      assert.equal(first.cacheStatus, "edgecache; fwd=miss; fwd-status=200; stored");
+
+      await worker.stored("/page");
+      const second = await worker.fetch("/page");
+      assert.equal(second.body, "/page #1");
+      assert.match(second.cacheStatus, new RegExp(`^edgecache; hit; ttl=(59|60); detail=${backends[0]}$`));
+      assert.ok(Number(second.headers.get("age")) <= 1, "a fresh entry is about 0 s old");
+      assert.equal(second.headers.get("content-type"), "text/plain");
+      assert.equal(origin.count("/page", "GET"), 1, "the origin saw one GET");
+    });
+
+    it("answers HEAD from the GET entry without a body", async () => {
+      await worker.fetch("/head");
+      await worker.stored("/head");
+      const head = await worker.fetch("/head", { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(head.body, "");
+      assert.match(head.cacheStatus, /; hit;/);
+      assert.equal(origin.count("/head", "GET"), 1);
+    });
+
+    it("reports the Age the response already had at the origin", async () => {
+      origin.on("/aged", { headers: { "cache-control": "max-age=100", age: "40" }, body: "aged" });
+      await worker.fetch("/aged");
+      await worker.stored("/aged");
+      const hit = await worker.fetch("/aged");
+      const age = Number(hit.headers.get("age"));
+      assert.ok(age >= 40 && age <= 41, `Age ${age} counts the origin's 40 s`);
+      const ttl = Number(/ttl=(-?\d+)/.exec(hit.cacheStatus)[1]);
+      assert.ok(ttl >= 59 && ttl <= 60, `ttl ${ttl} is 100 - 40`);
+    });
+
+    it("refetches once the entry is stale", async () => {
+      origin.on("/short", (record, n) => ({ headers: { "cache-control": "max-age=1" }, body: `short #${n}` }));
+      assert.equal((await worker.fetch("/short")).body, "short #1");
+      await worker.stored("/short");
+      assert.equal((await worker.fetch("/short")).body, "short #1");
+      await new Promise((r) => setTimeout(r, 1100));
+      const stale = await worker.fetch("/short");
+      assert.equal(stale.body, "short #2");
+      assert.match(stale.cacheStatus, /fwd=miss/);
+      assert.equal(origin.count("/short", "GET"), 2);
+    });
+  });
+}
+
+describe("tiers", () => {
+  let origin, worker;
+  before(async () => {
+    origin = await startOrigin();
+    worker = await startWorker({ origin, config: { backends: ["memory", "kv"] } });
+  });
+  after(async () => {
+    await worker.dispose();
+    await origin.close();
+  });
+
+  it("copies a lower tier's hit into the tiers above it", async () => {
+    // Put an entry in KV only, through a worker whose only tier is KV, sharing the namespace.
+    await worker.fetch("/promote");
+    await worker.stored("/promote");
+    const kv = await worker.mf.getKVNamespace("EDGECACHE_KV");
+    const keys = (await kv.list()).keys.map((k) => k.name);
+    assert.ok(keys.includes(":1:http://edge.test/promote"), `KV holds the rendered key: ${keys}`);
+    assert.equal(origin.count("/promote", "GET"), 1);
+  });
+});
+
+describe("methods", () => {
+  let origin, worker;
+  before(async () => {
+    origin = await startOrigin();
+    worker = await startWorker({ origin, config: { backends: ["memory"] } });
+  });
+  after(async () => {
+    await worker.dispose();
+    await origin.close();
+  });
+
+  it("forwards unsafe methods with their bodies and never stores them", async () => {
+    for (const n of [1, 2]) {
+      const post = await worker.fetch("/form", { method: "POST", body: `field=${n}` });
+      assert.equal(post.status, 200);
+      assert.equal(post.cacheStatus, "edgecache; fwd=method; fwd-status=200");
+      assert.equal(origin.last("/form").body, `field=${n}`);
+    }
+    assert.equal(origin.count("/form", "POST"), 2);
+  });
+
+  it("forwards a HEAD miss as HEAD and stores nothing", async () => {
+    const head = await worker.fetch("/only-head", { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.cacheStatus, "edgecache; fwd=miss; fwd-status=200; detail=head-not-stored");
+    const get = await worker.fetch("/only-head");
+    assert.match(get.cacheStatus, /fwd=miss/);
+    assert.equal(origin.count("/only-head", "HEAD"), 1);
+  });
+
+  it("passes redirects through without following them", async () => {
+    origin.on("/moved", { status: 301, headers: { location: "/new", "cache-control": "max-age=60" }, body: "" });
+    const moved = await worker.fetch("/moved");
+    assert.equal(moved.status, 301);
+    assert.equal(moved.headers.get("location"), "/new");
+    await worker.stored("/moved");
+    assert.equal((await worker.fetch("/moved")).status, 301);
+    assert.equal(origin.count("/new"), 0);
+    assert.equal(origin.count("/moved", "GET"), 1);
+  });
+});

@@ -1,0 +1,116 @@
+//! Wasm-side code run on a JavaScript engine (Node) with `wasm-bindgen-test`: the adapters
+//! between JS objects and the core, and the memory tier through the `Store` trait.
+#![cfg(target_arch = "wasm32")]
+
+use std::rc::Rc;
+
+use edgecache::entry::{Kind, Meta, FORMAT};
+use edgecache::policy::Fields;
+use edgecache::runtime::{header_list, headers_from, read_limited, Body, JsFields};
+use edgecache::store::{Entry, MemoryStore, Store};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
+    Entry {
+        meta: Meta {
+            v: FORMAT,
+            kind: Kind::Response,
+            key: key.into(),
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            stored_at: js_sys::Date::now() as i64,
+            initial_age: 0,
+            lifetime,
+            tags: vec![],
+            vary: vec![],
+            body_len: body.len() as u64,
+        },
+        body: Rc::from(body),
+    }
+}
+
+#[wasm_bindgen_test]
+fn header_lists_round_trip_through_js_headers() {
+    let list = vec![
+        ("cache-control".to_string(), "max-age=60".to_string()),
+        ("x-latin1".to_string(), "caf\u{e9}".to_string()),
+    ];
+    let headers = headers_from(&list);
+    assert_eq!(header_list(&headers), list);
+    assert_eq!(
+        JsFields(&headers).field("Cache-Control").as_deref(),
+        Some("max-age=60")
+    );
+    assert_eq!(JsFields(&headers).field("missing"), None);
+}
+
+#[wasm_bindgen_test]
+fn invalid_header_values_are_skipped_not_fatal() {
+    let list = vec![
+        ("x-good".to_string(), "1".to_string()),
+        ("bad name".to_string(), "2".to_string()),
+        ("x-bad-value".to_string(), "a\nb".to_string()),
+    ];
+    let headers = headers_from(&list);
+    assert_eq!(
+        header_list(&headers),
+        vec![("x-good".to_string(), "1".to_string())]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_memory_tier_stores_and_evicts_through_the_store_trait() {
+    let store = MemoryStore::new(4096);
+    store
+        .put("k1", &entry("k1", 60, b"hello"), 60)
+        .await
+        .unwrap();
+    let found = store.get("k1").await.unwrap().expect("stored entry");
+    assert_eq!(&found.body[..], b"hello");
+    assert_eq!(found.meta.key, "k1");
+    store.delete("k1").await.unwrap();
+    assert!(store.get("k1").await.unwrap().is_none());
+
+    // A budget of 4096 bytes holds only a few 700-byte entries: the oldest go first.
+    for i in 0..20 {
+        let key = format!("bulk{i}");
+        store
+            .put(&key, &entry(&key, 60, &[b'x'; 700]), 60)
+            .await
+            .unwrap();
+        assert!(MemoryStore::used() <= 4096);
+    }
+    assert!(store.get("bulk0").await.unwrap().is_none());
+    assert!(store.get("bulk19").await.unwrap().is_some());
+}
+
+#[wasm_bindgen_test]
+async fn an_entry_kept_for_zero_seconds_is_gone() {
+    let store = MemoryStore::new(4096);
+    store
+        .put("short", &entry("short", 0, b"x"), 0)
+        .await
+        .unwrap();
+    assert!(store.get("short").await.unwrap().is_none());
+}
+
+fn stream_of(text: &str) -> web_sys::ReadableStream {
+    let response = web_sys::Response::new_with_opt_str(Some(text)).unwrap();
+    response.body().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn bodies_within_the_limit_are_read_whole() {
+    match read_limited(stream_of("hello world"), 100).await.unwrap() {
+        Body::Complete(bytes) => assert_eq!(bytes, b"hello world"),
+        Body::TooLarge => panic!("11 bytes fit in 100"),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn bodies_over_the_limit_are_abandoned() {
+    assert!(matches!(
+        read_limited(stream_of("hello world"), 5).await.unwrap(),
+        Body::TooLarge
+    ));
+}
