@@ -53,10 +53,12 @@ fn reason(result: Storability) -> Reason {
     }
 }
 
+type FieldList<'a> = &'a [(&'a str, &'a str)];
+
 #[test]
 fn never_stored_table() {
     // (request headers, status, response headers, reason, the rule)
-    let cases: &[(&[(&str, &str)], u16, &[(&str, &str)], Reason, &str)] = &[
+    let cases: &[(FieldList, u16, FieldList, Reason, &str)] = &[
         (&[], 200, &[("cache-control", "no-store, max-age=60")], Reason::NoStore,
          "§3: the no-store cache directive is not present in the response"),
         (&[("cache-control", "no-store")], 200, &[("cache-control", "max-age=60")], Reason::RequestNoStore,

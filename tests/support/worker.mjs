@@ -36,11 +36,13 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     cf: false,
     bindings: { ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings },
   });
-  await mf.ready;
+  const url = await mf.ready;
 
   const worker = {
     mf,
     logs,
+    /** The worker's real HTTP address on loopback, for clients other than dispatchFetch. */
+    url,
     /** Fetches `path` through the worker; redirects are returned, not followed. */
     async fetch(target, init = {}) {
       const url = target.startsWith("http") ? target : HOST + target;

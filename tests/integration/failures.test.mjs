@@ -1,0 +1,210 @@
+// Bad days: storage that fails, an origin that is down or breaks mid-body, a broken
+// configuration, a forwarding loop. Each has a clear result; none is a 500 from a crash.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import net from "node:net";
+import { startOrigin } from "../support/origin.mjs";
+import { startWorker } from "../support/worker.mjs";
+
+describe("storage failures fall through to the origin", () => {
+  let origin;
+  before(async () => {
+    origin = await startOrigin();
+  });
+  after(async () => origin.close());
+
+  it("serves from the origin when the KV binding is missing", async () => {
+    const worker = await startWorker({ origin, kvNamespaces: [], config: { backends: ["kv"] } });
+    try {
+      for (const n of [1, 2]) {
+        const got = await worker.fetch("/no-kv");
+        assert.equal(got.status, 200);
+        assert.equal(got.body, `/no-kv #${n}`);
+        assert.equal(got.cacheStatus, "edgecache; fwd=miss; fwd-status=200; detail=storage-error");
+      }
+      assert.ok(worker.logs.some((l) => l.includes("EDGECACHE_KV")), "the missing binding is logged");
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  it("keeps the working tiers when one tier fails on every call", async () => {
+    // A binding of the wrong type: every KV call throws inside the runtime.
+    const worker = await startWorker({ origin, kvNamespaces: [], bindings: { EDGECACHE_KV: { not: "a namespace" } }, config: { backends: ["memory", "kv"] } });
+    try {
+      const first = await worker.fetch("/half");
+      assert.equal(first.status, 200);
+      await worker.stored("/half");
+      const second = await worker.fetch("/half");
+      assert.match(second.cacheStatus, /; hit; .*detail=memory/);
+      assert.equal(origin.count("/half", "GET"), 1);
+      assert.ok(worker.logs.some((l) => l.includes("store-failed") || l.includes('"errors":["')), "the KV failures are logged");
+    } finally {
+      await worker.dispose();
+    }
+  });
+});
+
+describe("origin failures", () => {
+  it("answers 502, uncached, when the origin refuses connections", async () => {
+    const closed = net.createServer();
+    await new Promise((r) => closed.listen(0, "127.0.0.1", r));
+    const { port } = closed.address();
+    await new Promise((r) => closed.close(r));
+    const worker = await startWorker({ origin: { url: `http://127.0.0.1:${port}` }, config: { backends: ["memory"] } });
+    try {
+      const got = await worker.fetch("/down");
+      assert.equal(got.status, 502);
+      assert.match(got.body, /origin could not be reached/);
+      assert.equal(got.headers.get("cache-control"), "no-store");
+      assert.equal(got.cacheStatus, "edgecache; fwd=miss; detail=origin-unreachable");
+      const post = await worker.fetch("/down", { method: "POST", body: "x" });
+      assert.equal(post.status, 502);
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  it("never stores a body the origin breaks off mid-stream", async () => {
+    const origin = await startOrigin();
+    origin.onRaw("/reset", (req, res, record, n) => {
+      if (n === 1) {
+        res.writeHead(200, { "cache-control": "max-age=60", "content-length": "1000" });
+        res.write("x".repeat(100));
+        setTimeout(() => res.destroy(), 20);
+      } else {
+        res.writeHead(200, { "cache-control": "max-age=60", "content-length": "1000" });
+        res.end("y".repeat(1000));
+      }
+    });
+    const worker = await startWorker({ origin, config: { backends: ["memory", "cache"] } });
+    try {
+      // Over real HTTP (dispatchFetch would hide the framing), the client sees the break.
+      const broken = await new Promise((resolve) => {
+        http.get(new URL("/reset", worker.url), (res) => {
+          let bytes = 0;
+          res.on("data", (chunk) => (bytes += chunk.length));
+          res.on("end", () => resolve({ bytes, length: res.headers["content-length"], error: null }));
+          res.on("error", (error) => resolve({ bytes, length: res.headers["content-length"], error }));
+        });
+      });
+      assert.equal(broken.length, "1000", "the origin's Content-Length is kept");
+      assert.ok(broken.error || broken.bytes < 1000, "the client can tell the body is short");
+      await new Promise((r) => setTimeout(r, 200));
+      const next = await worker.fetch("/reset");
+      assert.equal(next.body, "y".repeat(1000));
+      assert.match(next.cacheStatus, /fwd=miss/);
+      assert.equal(origin.count("/reset", "GET"), 2);
+    } finally {
+      await worker.dispose();
+      await origin.close();
+    }
+  });
+});
+
+describe("configuration errors", () => {
+  it("answers every request with a 500 naming the broken rule, and never asks the origin", async () => {
+    const origin = await startOrigin();
+    const worker = await startWorker({
+      origin,
+      config: { routes: [{ path: "/" }, { path: "/kv/**", backends: ["kv"], ttl: 10 }] },
+    });
+    try {
+      for (const target of ["/", "/kv/x"]) {
+        const got = await worker.fetch(target);
+        assert.equal(got.status, 500);
+        assert.match(got.body, /EDGECACHE\.routes\[1\]\.ttl: 10 s is below Workers KV's 60 s minimum TTL/);
+        assert.equal(got.cacheStatus, "edgecache; fwd=bypass; detail=config-error");
+      }
+      assert.equal(origin.requests.length, 0);
+    } finally {
+      await worker.dispose();
+      await origin.close();
+    }
+  });
+
+  it("rejects an ORIGIN that is not a bare http(s) URL", async () => {
+    const worker = await startWorker({ bindings: { ORIGIN: "ftp://files.test" } });
+    try {
+      const got = await worker.fetch("/");
+      assert.equal(got.status, 500);
+      assert.match(got.body, /ORIGIN: "ftp:\/\/files.test" must be an http:\/\/ or https:\/\/ URL/);
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  it("accepts the policy as a JSON string too", async () => {
+    const origin = await startOrigin();
+    const worker = await startWorker({ origin, config: JSON.stringify({ routes: [{ path: "/**", bypass: true }] }) });
+    try {
+      assert.match((await worker.fetch("/x")).cacheStatus, /detail=route-bypass/);
+    } finally {
+      await worker.dispose();
+      await origin.close();
+    }
+  });
+});
+
+describe("loops", () => {
+  it("stops a request that edgecache itself sent", async () => {
+    const origin = await startOrigin();
+    const worker = await startWorker({ origin });
+    try {
+      const got = await worker.fetch("/", { headers: { "x-edgecache-hop": "1" } });
+      assert.equal(got.status, 508);
+      assert.match(got.body, /forwarding loop/);
+      assert.equal(origin.requests.length, 0);
+    } finally {
+      await worker.dispose();
+      await origin.close();
+    }
+  });
+});
+
+describe("conditional requests", () => {
+  let origin, worker;
+  before(async () => {
+    origin = await startOrigin();
+    origin.on("/tagged", { headers: { "cache-control": "max-age=60", etag: '"v1"', "last-modified": "Sun, 06 Nov 1994 08:49:37 GMT", "content-type": "text/plain" }, body: "tagged body" });
+    worker = await startWorker({ origin, config: { backends: ["memory"] } });
+  });
+  after(async () => {
+    await worker.dispose();
+    await origin.close();
+  });
+
+  it("answers a matching If-None-Match on a miss with 304 and still stores the full response", async () => {
+    const got = await worker.fetch("/tagged", { headers: { "if-none-match": '"v1"' } });
+    assert.equal(got.status, 304);
+    assert.equal(got.body, "");
+    assert.equal(origin.last("/tagged").headers["if-none-match"], undefined, "validators are not sent on");
+    await worker.stored("/tagged");
+    const full = await worker.fetch("/tagged");
+    assert.equal(full.status, 200);
+    assert.equal(full.body, "tagged body");
+  });
+
+  it("answers validators from a fresh entry with 304, weakly compared", async () => {
+    // fetch() adds Cache-Control: no-cache to conditional requests unless one is given.
+    const plain = { "cache-control": "no-transform" };
+    const weak = await worker.fetch("/tagged", { headers: { ...plain, "if-none-match": 'W/"v1"' } });
+    assert.equal(weak.status, 304);
+    assert.equal(weak.headers.get("etag"), '"v1"');
+    assert.equal(weak.headers.get("content-type"), null, "a 304 carries no content headers");
+    assert.match(weak.cacheStatus, /; hit;/);
+    const since = await worker.fetch("/tagged", { headers: { ...plain, "if-modified-since": "Sun, 06 Nov 1994 08:49:37 GMT" } });
+    assert.equal(since.status, 304);
+    const other = await worker.fetch("/tagged", { headers: { ...plain, "if-none-match": '"v2"' } });
+    assert.equal(other.status, 200);
+    assert.equal(other.body, "tagged body");
+    assert.equal(origin.count("/tagged", "GET"), 1);
+  });
+
+  it("goes to the origin when the request says no-cache, and refreshes the entry", async () => {
+    const got = await worker.fetch("/tagged", { headers: { "cache-control": "no-cache" } });
+    assert.equal(got.cacheStatus, "edgecache; fwd=request; fwd-status=200; stored");
+    assert.equal(origin.count("/tagged", "GET"), 2);
+  });
+});
