@@ -58,11 +58,16 @@ fn build(status: u16, headers: &Headers, payload: Payload) -> Result<Response, J
     }
 }
 
-/// Only the fields RFC 9110 §15.4.5 lets a 304 carry, and our `Cache-Status`.
-fn not_modified_fields(list: Vec<(String, String)>) -> Vec<(String, String)> {
-    list.into_iter()
-        .filter(|(n, _)| NOT_MODIFIED_FIELDS.contains(&n.as_str()) || n == "cache-status")
-        .collect()
+/// A 304 carrying only the fields RFC 9110 §15.4.5 lists (and `Age`, `Cache-Status`) of
+/// the 200 it stands for.
+fn not_modified_response(full: &Headers) -> Result<Response, JsValue> {
+    let kept: Vec<(String, String)> = header_list(full)
+        .into_iter()
+        .filter(|(n, _)| {
+            NOT_MODIFIED_FIELDS.contains(&n.as_str()) || n == "cache-status" || n == "age"
+        })
+        .collect();
+    build(304, &headers_from(&kept), Payload::Empty)
 }
 
 /// A stored response with `Age` (RFC 9111 §5.1) and our `Cache-Status`. `head` leaves the
@@ -79,11 +84,7 @@ pub fn from_entry(
     let _ = headers.set("age", &meta.age(now_ms).to_string());
     decoration.apply(&headers);
     if not_modified {
-        return build(
-            304,
-            &headers_from(&not_modified_fields(header_list(&headers))),
-            Payload::Empty,
-        );
+        return not_modified_response(&headers);
     }
     build(
         meta.status,
@@ -111,11 +112,7 @@ pub fn from_origin(
     let headers = Headers::new_with_headers(&origin.headers())?;
     decoration.apply(&headers);
     if not_modified {
-        return build(
-            304,
-            &headers_from(&not_modified_fields(header_list(&headers))),
-            Payload::Empty,
-        );
+        return not_modified_response(&headers);
     }
     let payload = body.map_or(Payload::Empty, Payload::Stream);
     build(origin.status(), &headers, payload)

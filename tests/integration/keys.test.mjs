@@ -8,7 +8,7 @@ import path from "node:path";
 import { startOrigin } from "../support/origin.mjs";
 import { startWorker } from "../support/worker.mjs";
 
-describe("Vary", () => {
+for (const backends of [["memory"], ["cache"], ["kv"]]) describe(`Vary (${backends[0]})`, () => {
   let origin, worker;
   before(async () => {
     origin = await startOrigin();
@@ -16,7 +16,7 @@ describe("Vary", () => {
       headers: { "cache-control": "max-age=60", vary: "Accept-Language" },
       body: `${record.headers["accept-language"] ?? "none"} #${n}`,
     }));
-    worker = await startWorker({ origin, config: { backends: ["memory", "cache"] } });
+    worker = await startWorker({ origin, config: { backends } });
   });
   after(async () => {
     await worker.dispose();
