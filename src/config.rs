@@ -55,6 +55,21 @@ pub struct Config {
     pub memory_max_bytes: u64,
     /// Larger responses are streamed to the client and not stored.
     pub max_body_bytes: u64,
+    /// Seconds a stale entry may be served while one refresh runs in the background, for
+    /// responses that carry no `stale-while-revalidate` of their own (RFC 5861).
+    pub stale_while_revalidate: u64,
+    /// Seconds a stale entry may be served when the origin fails (5xx, unreachable, timeout),
+    /// for responses that carry no `stale-if-error` of their own (RFC 5861).
+    pub stale_if_error: u64,
+    /// Seconds a stale entry with a validator (`ETag`, `Last-Modified`) is kept, so it can be
+    /// revalidated with a conditional request instead of refetched.
+    pub keep_stale: u64,
+    /// Milliseconds to wait for the origin's response headers before giving up (504, or a
+    /// stale entry under stale-if-error).
+    pub origin_timeout_ms: u64,
+    /// Seconds during which, after a response that could not be stored, requests for the
+    /// same URL go to the origin without waiting for each other (hit-for-pass).
+    pub hit_for_pass_ttl: u64,
     /// Ordered rules; the first whose host and path match applies.
     pub routes: Vec<Route>,
 }
@@ -69,6 +84,10 @@ pub struct Route {
     pub ttl: Option<u64>,
     /// When set, clients are sent `Cache-Control: max-age=<browser_ttl>` instead of the origin's.
     pub browser_ttl: Option<u64>,
+    /// Overrides the top-level `stale_while_revalidate` on this route.
+    pub stale_while_revalidate: Option<u64>,
+    /// Overrides the top-level `stale_if_error` on this route.
+    pub stale_if_error: Option<u64>,
     pub backends: Vec<Backend>,
     /// Never look up or store: the request goes straight to the origin.
     pub bypass: bool,
@@ -140,6 +159,11 @@ impl Default for Config {
             backends: vec![Backend::Cache],
             memory_max_bytes: 16 * 1024 * 1024,
             max_body_bytes: 10 * 1024 * 1024,
+            stale_while_revalidate: 0,
+            stale_if_error: 0,
+            keep_stale: 3600,
+            origin_timeout_ms: 30_000,
+            hit_for_pass_ttl: 30,
             routes: Vec::new(),
         }
     }
@@ -156,6 +180,11 @@ struct RawConfig {
     backends: Option<OneOrMany>,
     memory_max_bytes: Option<i64>,
     max_body_bytes: Option<i64>,
+    stale_while_revalidate: Option<i64>,
+    stale_if_error: Option<i64>,
+    keep_stale: Option<i64>,
+    origin_timeout_ms: Option<i64>,
+    hit_for_pass_ttl: Option<i64>,
     #[serde(default)]
     routes: Vec<Value>,
 }
@@ -167,6 +196,8 @@ struct RawRoute {
     host: Option<String>,
     ttl: Option<i64>,
     browser_ttl: Option<i64>,
+    stale_while_revalidate: Option<i64>,
+    stale_if_error: Option<i64>,
     backends: Option<OneOrMany>,
     #[serde(default)]
     bypass: bool,
@@ -221,6 +252,20 @@ impl Config {
             .map_err(|r| field("memory_max_bytes", r))?;
         let max_body_bytes = non_negative(raw.max_body_bytes, defaults.max_body_bytes)
             .map_err(|r| field("max_body_bytes", r))?;
+        let stale_while_revalidate =
+            non_negative(raw.stale_while_revalidate, defaults.stale_while_revalidate)
+                .map_err(|r| field("stale_while_revalidate", r))?;
+        let stale_if_error = non_negative(raw.stale_if_error, defaults.stale_if_error)
+            .map_err(|r| field("stale_if_error", r))?;
+        let keep_stale = non_negative(raw.keep_stale, defaults.keep_stale)
+            .map_err(|r| field("keep_stale", r))?;
+        let origin_timeout_ms = non_negative(raw.origin_timeout_ms, defaults.origin_timeout_ms)
+            .map_err(|r| field("origin_timeout_ms", r))?;
+        if origin_timeout_ms == 0 {
+            return Err(field("origin_timeout_ms", "must be at least 1".into()));
+        }
+        let hit_for_pass_ttl = non_negative(raw.hit_for_pass_ttl, defaults.hit_for_pass_ttl)
+            .map_err(|r| field("hit_for_pass_ttl", r))?;
         let key_prefix = raw.key_prefix.unwrap_or_default();
         check_key_prefix(&key_prefix).map_err(|r| field("key_prefix", r))?;
         let backends = match raw.backends {
@@ -256,6 +301,11 @@ impl Config {
             backends,
             memory_max_bytes,
             max_body_bytes,
+            stale_while_revalidate,
+            stale_if_error,
+            keep_stale,
+            origin_timeout_ms,
+            hit_for_pass_ttl,
             routes,
         })
     }
@@ -274,16 +324,16 @@ fn validate_route(
         .map(HostPattern::parse)
         .transpose()
         .map_err(|e| ("host", glob_reason(raw.host.as_deref().unwrap_or(""), e)))?;
-    let ttl = raw
-        .ttl
-        .map(|t| non_negative(Some(t), 0))
-        .transpose()
-        .map_err(|r| ("ttl", r))?;
-    let browser_ttl = raw
-        .browser_ttl
-        .map(|t| non_negative(Some(t), 0))
-        .transpose()
-        .map_err(|r| ("browser_ttl", r))?;
+    let seconds = |value: Option<i64>, name: &'static str| {
+        value
+            .map(|t| non_negative(Some(t), 0))
+            .transpose()
+            .map_err(|r| (name, r))
+    };
+    let ttl = seconds(raw.ttl, "ttl")?;
+    let browser_ttl = seconds(raw.browser_ttl, "browser_ttl")?;
+    let stale_while_revalidate = seconds(raw.stale_while_revalidate, "stale_while_revalidate")?;
+    let stale_if_error = seconds(raw.stale_if_error, "stale_if_error")?;
     let backends = match raw.backends {
         Some(b) => parse_backends(b).map_err(|r| ("backends", r))?,
         None => default_backends.to_vec(),
@@ -325,6 +375,8 @@ fn validate_route(
         path,
         ttl,
         browser_ttl,
+        stale_while_revalidate,
+        stale_if_error,
         backends,
         bypass: raw.bypass,
         query,

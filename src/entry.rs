@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::Fields;
+use crate::policy::{Fields, Reuse};
 
 /// Bumped whenever `Meta` changes incompatibly.
 pub const FORMAT: u32 = 1;
@@ -48,6 +48,9 @@ pub struct Meta {
     /// Body length, checked on read so a truncated body is never served.
     #[serde(default)]
     pub body_len: u64,
+    /// How the response may be reused once stale.
+    #[serde(default)]
+    pub reuse: Reuse,
 }
 
 impl Meta {
@@ -141,6 +144,11 @@ mod tests {
             tags: vec!["a".into()],
             vary: vec![],
             body_len: 5,
+            reuse: Reuse {
+                swr: 10,
+                validators: true,
+                ..Reuse::default()
+            },
         }
     }
 

@@ -15,7 +15,11 @@ pub mod policy;
 pub mod route;
 pub mod status;
 
+pub mod coalesce;
+pub mod fill;
+pub mod lookup;
 pub mod origin;
+pub mod plan;
 pub mod proxy;
 pub mod reply;
 pub mod runtime;
@@ -50,6 +54,7 @@ async fn fetch(
     ctx: Context,
 ) -> worker::Result<web_sys::Response> {
     let started = now_ms();
+    let ctx = Rc::new(ctx);
     let request: web_sys::Request = Clone::clone(request.inner());
     let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
     let mut notes = Notes::default();

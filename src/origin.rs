@@ -1,14 +1,23 @@
-//! Forwarding a request to the origin.
+//! Forwarding a request to the origin, with a deadline for its response headers.
 //!
 //! For requests whose answers may be stored, headers that can change the answer without
 //! being part of the key are dropped (the classic cache-poisoning vectors), and the host and
 //! scheme the key was made from are sent instead, so an origin that builds links from
-//! `X-Forwarded-Host` builds them from the keyed host.
+//! `X-Forwarded-Host` builds them from the keyed host. The client's own validators are not
+//! sent on: the cache wants the full response to keep, and answers conditionals itself;
+//! when it revalidates, it sends the stored response's validators instead.
 
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, WorkerGlobalScope};
+use web_sys::{
+    AbortController, Headers, Request, RequestInit, RequestRedirect, Response, WorkerGlobalScope,
+};
+use worker::Delay;
 
 use crate::key::cookie_value;
 use crate::runtime::describe;
@@ -34,31 +43,53 @@ const UNKEYED_OVERRIDES: &[&str] = &[
     "forwarded",
 ];
 
-/// Validators are removed from requests whose answer may be stored: the cache wants the full
-/// response to keep, and answers the client's conditional itself.
+/// The client's validators, never sent on for a request whose answer may be stored.
 const CLIENT_VALIDATORS: &[&str] = &["if-none-match", "if-modified-since"];
 
-/// How a request is forwarded.
-pub struct Forward<'a> {
-    pub request: &'a Request,
-    pub url: &'a Url,
+/// How a request is forwarded. Owns what it needs, so a background refresh can use it after
+/// the client's response has gone.
+#[derive(Clone)]
+pub struct Forward {
+    pub request: Request,
+    pub url: Url,
     /// `ORIGIN`, or `None` to fetch the request's own URL (a worker on a route).
-    pub origin: Option<&'a Url>,
-    /// The answer may be stored: drop unkeyed overrides and validators.
+    pub origin: Option<Url>,
+    /// The answer may be stored: drop unkeyed overrides and the client's validators.
     pub cacheable: bool,
     /// With a route's `vary_cookies`, only those cookies reach the origin, so it cannot
     /// personalise a stored page on a cookie the key does not carry.
-    pub keep_cookies: &'a [String],
+    pub keep_cookies: Vec<String>,
+    /// Conditional fields from a stored response being revalidated.
+    pub validators: Vec<(String, String)>,
+    /// Sent instead of the request's method (a HEAD revalidates the stored GET).
+    pub method: Option<&'static str>,
+    pub timeout_ms: u64,
 }
 
 /// Why the origin gave no response.
-pub struct OriginError(pub String);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginError {
+    /// Refused, reset, unresolvable, or a request the runtime could not build.
+    Unreachable(String),
+    /// No response headers within the deadline.
+    Timeout(u64),
+}
 
-impl Forward<'_> {
+impl std::fmt::Display for OriginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OriginError::Unreachable(reason) => {
+                write!(f, "the origin could not be reached: {reason}")
+            }
+            OriginError::Timeout(ms) => write!(f, "the origin did not answer within {ms} ms"),
+        }
+    }
+}
+
+impl Forward {
     pub async fn send(&self) -> Result<Response, OriginError> {
-        let target = self.target_url();
-        let headers = Headers::new_with_headers(&self.request.headers())
-            .map_err(|e| OriginError(describe(&e)))?;
+        let unreachable = |e: JsValue| OriginError::Unreachable(describe(&e));
+        let headers = Headers::new_with_headers(&self.request.headers()).map_err(unreachable)?;
         if self.cacheable {
             for name in UNKEYED_OVERRIDES.iter().chain(CLIENT_VALIDATORS) {
                 let _ = headers.delete(name);
@@ -69,31 +100,44 @@ impl Forward<'_> {
                 self.filter_cookies(&headers);
             }
         }
+        for (name, value) in &self.validators {
+            let _ = headers.set(name, value);
+        }
         let _ = headers.set(HOP_HEADER, "1");
 
+        let controller = AbortController::new().map_err(unreachable)?;
         let init = RequestInit::new();
-        let method = self.request.method();
+        let method = self
+            .method
+            .map_or_else(|| self.request.method(), str::to_string);
         init.set_method(&method);
         init.set_headers(&headers);
         init.set_redirect(RequestRedirect::Manual);
+        init.set_signal(Some(&controller.signal()));
         if method != "GET" && method != "HEAD" {
             if let Some(body) = self.request.body() {
                 init.set_body(&body);
             }
         }
-        let request = Request::new_with_str_and_init(&target, &init)
-            .map_err(|e| OriginError(describe(&e)))?;
+        let request =
+            Request::new_with_str_and_init(&self.target_url(), &init).map_err(unreachable)?;
         let global: WorkerGlobalScope = js_sys::global().unchecked_into();
-        let response = JsFuture::from(global.fetch_with_request(&request))
-            .await
-            .map_err(|e| OriginError(describe(&e)))?;
-        response
-            .dyn_into::<Response>()
-            .map_err(|e: JsValue| OriginError(describe(&e)))
+        let fetch = JsFuture::from(global.fetch_with_request(&request));
+        let deadline = Delay::from(Duration::from_millis(self.timeout_ms));
+        match select(pin!(fetch), pin!(deadline)).await {
+            Either::Left((response, _)) => response
+                .map_err(unreachable)?
+                .dyn_into::<Response>()
+                .map_err(unreachable),
+            Either::Right(_) => {
+                controller.abort();
+                Err(OriginError::Timeout(self.timeout_ms))
+            }
+        }
     }
 
     fn target_url(&self) -> String {
-        match self.origin {
+        match &self.origin {
             None => self.url.to_string(),
             Some(origin) => {
                 let mut target = origin.clone();

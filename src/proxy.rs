@@ -1,26 +1,27 @@
-//! The request flow: look the request up in the route's tiers and answer from the first
-//! fresh entry; otherwise forward it to the origin, stream the answer to the client, and store
-//! it in the background (`ctx.wait_until`) when HTTP semantics allow.
+//! The request flow: answer from a usable stored response; otherwise go to the origin once
+//! per key (coalescing concurrent misses), stream the answer to the client and store it in
+//! the background when HTTP semantics allow. Unsafe methods invalidate what they change.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use url::Url;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Headers, ReadableStream, Request, Response};
-use worker::{Context, Env};
+use wasm_bindgen::JsValue;
+use web_sys::{Headers, Request, Response};
+use worker::{Context, Delay, Env};
 
+use crate::coalesce::{self, Flight, Settled, Ticket};
 use crate::conditional::is_not_modified;
-use crate::config::{Backend, Config, Route};
-use crate::entry::{Kind, Meta, FORMAT};
-use crate::key::{cookie_value, normalize_header_value, normalize_query, CacheKey, Variant};
-use crate::origin::{Forward, HOP_HEADER};
-use crate::policy::{
-    format_http_date, storability, Exchange, Fields, Overrides, RequestFacts, Storability,
-};
+use crate::config::{Config, Route};
+use crate::fill::{fill, keep_secs, Answer, Job};
+use crate::lookup::{backfill, delete_all, lookup, Found};
+use crate::origin::{Forward, OriginError, HOP_HEADER};
+use crate::plan::Plan;
+use crate::policy::reuse::usable_on_error;
+use crate::policy::{verdict, RequestFacts, Verdict};
 use crate::reply::{self, Decoration};
-use crate::runtime::{header_list, now_ms, read_limited, Body, JsFields};
+use crate::runtime::{now_ms, JsFields};
 use crate::status::{Fwd, Outcome, Reason};
-use crate::store::{Entry, Store, Tier};
 
 /// Everything read from the environment once per isolate.
 pub struct Settings {
@@ -36,26 +37,15 @@ pub struct Notes {
     pub errors: Vec<String>,
 }
 
-/// Hop-by-hop fields (RFC 9110 §7.6.1) and fields the cache recomputes: never stored.
-const UNSTORED_FIELDS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "age",
-    "set-cookie",
-];
+/// RFC 9110 §9.2.1: the methods defined as safe. Any other method may change state.
+fn is_safe(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
+}
 
 pub async fn handle(
     request: &Request,
     env: &Env,
-    ctx: &Context,
+    ctx: &Rc<Context>,
     settings: &Settings,
     notes: &mut Notes,
 ) -> Result<Response, JsValue> {
@@ -69,8 +59,8 @@ pub async fn handle(
     let headers = request.headers();
     if headers.has(HOP_HEADER).unwrap_or(false) {
         let outcome = Outcome::bypass(Reason::LoopDetected);
-        let message = "edgecache: this request came from edgecache itself (a forwarding loop); set ORIGIN to the site to cache\n";
         notes.outcome = Some(outcome.clone());
+        let message = "edgecache: this request came from edgecache itself (a forwarding loop); set ORIGIN to the site to cache\n";
         return reply::plain(508, message, &outcome);
     }
 
@@ -78,14 +68,21 @@ pub async fn handle(
     let route = config.route_for(url.host_str().unwrap_or_default(), url.path());
     let method = request.method();
     let forward = |cacheable: bool| Forward {
-        request,
-        url: &url,
-        origin: settings.origin.as_ref(),
+        request: Clone::clone(request),
+        url: url.clone(),
+        origin: settings.origin.clone(),
         cacheable,
-        keep_cookies: route.map_or(&[][..], |r| &r.vary_cookies[..]),
+        keep_cookies: route.map(|r| r.vary_cookies.clone()).unwrap_or_default(),
+        validators: Vec::new(),
+        method: None,
+        timeout_ms: config.origin_timeout_ms,
     };
     if method != "GET" && method != "HEAD" {
-        return pass_through(forward(false), Fwd::Method, None, notes).await;
+        let response = pass_through(forward(false), Fwd::Method, None, notes).await?;
+        if !is_safe(&method) && (200..400).contains(&response.status()) {
+            invalidate(env, config, &url, &headers, &response.headers(), notes).await;
+        }
+        return Ok(response);
     }
     if route.is_some_and(|r| r.bypass) {
         return pass_through(
@@ -98,467 +95,286 @@ pub async fn handle(
     }
 
     let plan = Plan::new(config, route, &url, &headers);
-    let tiers = Rc::new(open_tiers(&plan, env, &url, config.memory_max_bytes, notes));
-    let facts = RequestFacts::from_fields(&JsFields(&headers));
-    let head = method == "HEAD";
+    let tiers = plan.open_tiers(env, &url, config.memory_max_bytes, &mut notes.errors);
+    let job = Rc::new(Job {
+        plan,
+        tiers,
+        forward: forward(true),
+        facts: RequestFacts::from_fields(&JsFields(&headers)),
+        headers: headers.clone(),
+        max_body_bytes: config.max_body_bytes,
+        keep_stale: config.keep_stale,
+        hit_for_pass_ttl: config.hit_for_pass_ttl,
+    });
+    serve_cacheable(&job, ctx, method == "HEAD", config, notes).await
+}
 
-    let lookup = lookup(&tiers, &plan, &headers, notes).await;
-    let fwd = match lookup.found {
-        Some(found) if !facts.forbids_stored_response() => {
-            let now = now_ms();
-            let outcome = Outcome::Hit {
-                ttl: found.entry.meta.ttl(now),
-                tier: tiers[found.tier].backend(),
-            };
-            let not_modified = is_not_modified(&JsFields(&headers), &found.entry.meta);
-            let decoration = Decoration {
-                outcome: &outcome,
-                browser_ttl: plan.browser_ttl,
-            };
-            let response = reply::from_entry(
-                &found.entry.meta,
-                &found.entry.body,
-                now,
-                head,
-                not_modified,
-                &decoration,
-            );
-            if found.tier > 0 {
-                ctx.wait_until(backfill(tiers.clone(), found));
+/// GET and HEAD on a cacheable route.
+async fn serve_cacheable(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    head: bool,
+    config: &Config,
+    notes: &mut Notes,
+) -> Result<Response, JsValue> {
+    let found = lookup(&job.tiers, &job.plan, &job.headers, &mut notes.errors).await;
+    let vary_miss = found.vary_miss;
+    let mut stale = None;
+    if let Some(found) = found.found {
+        let now = now_ms();
+        let meta = &found.entry.meta;
+        let ttl = meta.ttl(now);
+        let tier = job.tiers[found.tier].backend();
+        let hit = |stale: Option<Reason>| Outcome::Hit { ttl, tier, stale };
+        let reuse = verdict(
+            &meta.reuse,
+            meta.age(now),
+            meta.lifetime,
+            &job.facts.cache_control,
+        );
+        let outcome = match reuse {
+            Verdict::Fresh => Some(hit(None)),
+            Verdict::StaleAccepted => Some(hit(Some(Reason::MaxStale))),
+            Verdict::StaleWhileRevalidate => Some(hit(Some(Reason::StaleWhileRevalidate))),
+            Verdict::Revalidate => None,
+        };
+        if let Some(outcome) = outcome {
+            let response = respond_with_entry(job, &found.entry, head, &outcome, true);
+            if reuse == Verdict::StaleWhileRevalidate {
+                ctx.wait_until(refresh(job.clone(), ctx.clone(), found));
+            } else if found.tier > 0 {
+                let keep = keep_secs(&found.entry.meta, job.keep_stale);
+                let job = job.clone();
+                ctx.wait_until(async move { backfill(&job.tiers, found, keep).await });
             }
             notes.outcome = Some(outcome);
             return response;
         }
-        Some(_) => Fwd::Request,
-        None if lookup.vary_miss => Fwd::VaryMiss,
+        stale = Some(found);
+    }
+
+    // RFC 9111 §5.2.1.7: only-if-cached: "respond using a stored response or ... with a
+    // 504 (Gateway Timeout) status code".
+    if job.facts.cache_control.only_if_cached {
+        let outcome = Outcome::forward(Fwd::Miss, None, false, Some(Reason::OnlyIfCached));
+        notes.outcome = Some(outcome.clone());
+        return reply::plain(
+            504,
+            "edgecache: no stored response (only-if-cached)\n",
+            &outcome,
+        );
+    }
+
+    let fwd = match &stale {
+        Some(found) if found.entry.meta.is_fresh(now_ms()) => Fwd::Request,
+        Some(_) => Fwd::Stale,
+        None if vary_miss => Fwd::VaryMiss,
         None => Fwd::Miss,
     };
-
-    let request_time = now_ms();
-    let origin = match forward(true).send().await {
-        Ok(origin) => origin,
-        Err(error) => return origin_unreachable(fwd, error.0, notes),
-    };
-    let exchange = Exchange {
-        request_time: request_time / 1000,
-        response_time: now_ms() / 1000,
-    };
-    let status = origin.status();
-    let origin_fields = header_list(&origin.headers());
-    let verdict = if head {
-        Storability::DontStore(Reason::HeadNotStored)
-    } else if tiers.is_empty() {
-        Storability::DontStore(Reason::StorageError)
-    } else if content_length(&origin_fields).is_some_and(|len| len > config.max_body_bytes) {
-        Storability::DontStore(Reason::TooLarge)
+    // A HEAD with nothing stored is forwarded as HEAD: nobody to share a fetch with.
+    let leader = if head && stale.is_none() {
+        None
     } else {
-        storability(
-            &facts,
-            status,
-            &origin_fields,
-            plan.overrides(config),
-            exchange,
-        )
-    };
-
-    let Storability::Store {
-        lifetime,
-        initial_age,
-        strip_fields,
-        vary,
-    } = verdict
-    else {
-        let Storability::DontStore(reason) = verdict else {
-            unreachable!()
-        };
-        let outcome = Outcome::Forward {
-            fwd,
-            status: Some(status),
-            stored: false,
-            reason: Some(reason),
-        };
-        let decoration = Decoration {
-            outcome: &outcome,
-            browser_ttl: None,
-        };
-        notes.outcome = Some(outcome.clone());
-        // The client's validators were not sent on; answer them from what came back.
-        let not_modified = status == 200 && is_not_modified(&JsFields(&headers), &origin_fields);
-        return reply::from_origin(&origin, origin.body().as_ref(), not_modified, &decoration);
-    };
-
-    let entry_key = plan
-        .key
-        .with_variance(response_variance(&vary, &plan, &headers))
-        .render();
-    let meta = Meta {
-        v: FORMAT,
-        kind: Kind::Response,
-        key: entry_key.clone(),
-        status,
-        headers: stored_fields(origin_fields, &strip_fields, exchange.response_time),
-        stored_at: exchange.response_time * 1000,
-        initial_age,
-        lifetime,
-        tags: plan.tags.clone(),
-        vary: Vec::new(),
-        body_len: 0,
-    };
-    let marker = (!vary.is_empty()).then(|| Meta {
-        kind: Kind::Variants,
-        key: plan.primary.clone(),
-        status: 0,
-        headers: Vec::new(),
-        tags: Vec::new(),
-        vary,
-        ..meta.clone()
-    });
-    let not_modified = is_not_modified(&JsFields(&headers), &meta);
-    let outcome = Outcome::Forward {
-        fwd,
-        status: Some(status),
-        stored: true,
-        reason: None,
-    };
-    let decoration = Decoration {
-        outcome: &outcome,
-        browser_ttl: plan.browser_ttl,
-    };
-    notes.outcome = Some(outcome.clone());
-
-    let (client_body, store_body) = match origin.body() {
-        Some(body) => {
-            let branches = body.tee();
-            (
-                Some(branches.get(0).unchecked_into::<ReadableStream>()),
-                Some(branches.get(1).unchecked_into()),
-            )
-        }
-        None => (None, None),
-    };
-    let write = Write {
-        primary: plan.primary.clone(),
-        entry_key,
-        meta,
-        marker,
-    };
-    ctx.wait_until(store(tiers, write, store_body, config.max_body_bytes));
-    reply::from_origin(&origin, client_body.as_ref(), not_modified, &decoration)
-}
-
-/// The per-request cache plan: the key and where entries live.
-struct Plan<'a> {
-    route: Option<&'a Route>,
-    key: CacheKey,
-    primary: String,
-    backends: &'a [Backend],
-    browser_ttl: Option<u64>,
-    tags: Vec<String>,
-}
-
-impl<'a> Plan<'a> {
-    fn new(config: &'a Config, route: Option<&'a Route>, url: &Url, headers: &Headers) -> Plan<'a> {
-        let query_rule = route.map(|r| r.query.clone()).unwrap_or_default();
-        let mut variance = Vec::new();
-        if let Some(route) = route {
-            for name in &route.vary_headers {
-                variance.push(header_variant(headers, name));
-            }
-            let cookies = headers.get("cookie").ok().flatten().unwrap_or_default();
-            for name in &route.vary_cookies {
-                variance.push(Variant {
-                    name: format!("cookie.{name}"),
-                    value: cookie_value(&cookies, name),
-                });
-            }
-        }
-        let mut host = url.host_str().unwrap_or_default().to_string();
-        if let Some(port) = url.port() {
-            host.push_str(&format!(":{port}"));
-        }
-        let key = CacheKey {
-            prefix: config.key_prefix.clone(),
-            version: config.version,
-            scheme: url.scheme().to_string(),
-            host,
-            path: url.path().to_string(),
-            query: normalize_query(url.query().unwrap_or_default(), &query_rule),
-            variance,
-        };
-        Plan {
-            route,
-            primary: key.render(),
-            key,
-            backends: route.map_or(&config.backends[..], |r| &r.backends[..]),
-            browser_ttl: route.and_then(|r| r.browser_ttl),
-            tags: route.map(|r| r.tags.clone()).unwrap_or_default(),
-        }
-    }
-
-    fn overrides(&self, config: &Config) -> Overrides {
-        Overrides {
-            route_ttl: self.route.and_then(|r| r.ttl),
-            default_ttl: config.default_ttl,
-        }
-    }
-}
-
-fn header_variant(headers: &Headers, name: &str) -> Variant {
-    Variant {
-        name: name.to_string(),
-        value: headers
-            .get(name)
-            .ok()
-            .flatten()
-            .map(|v| normalize_header_value(name, &v)),
-    }
-}
-
-/// The variant key parts for a response's `Vary` fields. A route that keys on named cookies
-/// has already put the cookies that matter into the primary key, so `Vary: Cookie` does not
-/// split it further on the rest of the cookie header.
-fn response_variance(vary: &[String], plan: &Plan, headers: &Headers) -> Vec<Variant> {
-    let cookies_keyed = plan.route.is_some_and(|r| !r.vary_cookies.is_empty());
-    vary.iter()
-        .filter(|name| !(cookies_keyed && name.as_str() == "cookie"))
-        .map(|name| header_variant(headers, name))
-        .collect()
-}
-
-fn open_tiers(
-    plan: &Plan,
-    env: &Env,
-    url: &Url,
-    memory_budget: u64,
-    notes: &mut Notes,
-) -> Vec<Tier> {
-    let url_base = format!(
-        "{}://{}",
-        url.scheme(),
-        url.host_str().unwrap_or("edgecache.invalid")
-    );
-    plan.backends
-        .iter()
-        .filter_map(
-            |&backend| match Tier::open(backend, env, &url_base, memory_budget) {
-                Ok(tier) => Some(tier),
-                Err(e) => {
-                    notes.errors.push(e.to_string());
-                    None
+        match coalesce::join(&job.plan.primary, now_ms()) {
+            Flight::Leader(leader) => Some(leader),
+            Flight::Pass => None,
+            Flight::Follower(ticket) => {
+                if let Some(Settled::Stored(entry)) =
+                    wait_for(&ticket, config.origin_timeout_ms).await
+                {
+                    if entry.meta.key == job.plan.variant_key(&entry.meta.vary, &job.headers) {
+                        let outcome = Outcome::Forward {
+                            fwd,
+                            status: Some(entry.meta.status),
+                            stored: false,
+                            collapsed: true,
+                            reason: None,
+                        };
+                        notes.outcome = Some(outcome.clone());
+                        return respond_with_entry(job, &entry, head, &outcome, true);
+                    }
                 }
-            },
-        )
-        .collect()
-}
-
-struct Found {
-    tier: usize,
-    entry: Entry,
-    entry_key: String,
-    marker: Option<Entry>,
-}
-
-struct Lookup {
-    found: Option<Found>,
-    /// Some tier knew the URL's variants but not this request's.
-    vary_miss: bool,
-}
-
-/// Reads the tiers in order; the first fresh entry wins. A failing tier is noted and skipped.
-async fn lookup(tiers: &[Tier], plan: &Plan<'_>, headers: &Headers, notes: &mut Notes) -> Lookup {
-    let mut vary_miss = false;
-    for (index, tier) in tiers.iter().enumerate() {
-        let entry = match read(tier, &plan.primary, notes).await {
-            Some(entry) => entry,
-            None => continue,
-        };
-        if entry.meta.kind == Kind::Response {
-            return Lookup {
-                found: Some(Found {
-                    tier: index,
-                    entry,
-                    entry_key: plan.primary.clone(),
-                    marker: None,
-                }),
-                vary_miss,
-            };
-        }
-        let entry_key = plan
-            .key
-            .with_variance(response_variance(&entry.meta.vary, plan, headers))
-            .render();
-        match read(tier, &entry_key, notes).await {
-            Some(variant) if variant.meta.kind == Kind::Response => {
-                return Lookup {
-                    found: Some(Found {
-                        tier: index,
-                        entry: variant,
-                        entry_key,
-                        marker: Some(entry),
-                    }),
-                    vary_miss,
-                };
+                None
             }
-            _ => vary_miss = true,
         }
-    }
-    Lookup {
-        found: None,
-        vary_miss,
-    }
-}
-
-/// One tier's fresh entry under `key`, checking the stored key so a hashed key can never
-/// answer for another.
-async fn read(tier: &Tier, key: &str, notes: &mut Notes) -> Option<Entry> {
-    match tier.get(key).await {
-        Ok(Some(entry)) if entry.meta.key == key && entry.meta.is_fresh(now_ms()) => Some(entry),
-        Ok(_) => None,
-        Err(e) => {
-            notes.errors.push(e.to_string());
-            None
-        }
-    }
-}
-
-/// Copies an entry found in a lower tier into the faster tiers above it.
-async fn backfill(tiers: Rc<Vec<Tier>>, found: Found) {
-    let keep = found.entry.meta.ttl(now_ms()).max(0) as u64;
-    for tier in &tiers[..found.tier] {
-        if let Some(marker) = &found.marker {
-            log_failure(tier.put(&marker.meta.key, marker, keep).await);
-        }
-        log_failure(tier.put(&found.entry_key, &found.entry, keep).await);
-    }
-}
-
-/// What the background store writes once the body has been read.
-struct Write {
-    primary: String,
-    entry_key: String,
-    meta: Meta,
-    marker: Option<Meta>,
-}
-
-/// Reads the stored branch of the body (up to the size limit) and writes the entry, and the
-/// `Vary` marker, to every tier. A body that fails or overflows is not stored at all.
-async fn store(tiers: Rc<Vec<Tier>>, write: Write, body: Option<ReadableStream>, limit: u64) {
-    let body = match body {
-        None => Vec::new(),
-        Some(stream) => match read_limited(stream, limit).await {
-            Ok(Body::Complete(bytes)) => bytes,
-            Ok(Body::TooLarge) => return log_reason(&write.entry_key, Reason::TooLarge),
-            Err(_) => return log_reason(&write.entry_key, Reason::BodyError),
-        },
     };
-    let meta = Meta {
-        body_len: body.len() as u64,
-        ..write.meta
-    };
-    let keep = meta.ttl(now_ms()).max(0) as u64;
-    let entry = Entry {
-        meta,
-        body: Rc::from(body),
-    };
-    let marker = write.marker.map(|meta| Entry {
-        meta,
-        body: Rc::from(Vec::new()),
-    });
-    for tier in tiers.iter() {
-        if let Some(marker) = &marker {
-            log_failure(tier.put(&write.primary, marker, keep).await);
+
+    let answer = fill(job, ctx, stale.as_ref(), fwd, head, !head, leader).await;
+    notes.outcome = answer.outcome().cloned();
+    match answer {
+        Answer::Entry {
+            entry,
+            outcome,
+            shareable,
+        } => respond_with_entry(job, &entry, head, &outcome, shareable),
+        Answer::Origin {
+            origin,
+            body,
+            outcome,
+        } => {
+            let stored = matches!(outcome, Outcome::Forward { stored: true, .. });
+            let not_modified = origin.status() == 200
+                && is_not_modified(&JsFields(&job.headers), &JsFields(&origin.headers()));
+            let decoration = Decoration {
+                outcome: &outcome,
+                browser_ttl: job.plan.browser_ttl.filter(|_| stored),
+            };
+            reply::from_origin(&origin, body.as_ref(), not_modified, &decoration)
         }
-        log_failure(tier.put(&write.entry_key, &entry, keep).await);
+        Answer::Failed(error) => origin_failed(job, stale, fwd, error, head, notes),
     }
 }
 
-fn log_failure(result: Result<(), crate::store::StoreError>) {
-    if let Err(e) = result {
-        worker::console_error!(
+/// Polls a follower's ticket on this request's own timer (see `coalesce::join`), giving up
+/// after `timeout_ms`: then the follower fetches for itself.
+async fn wait_for(ticket: &Ticket, timeout_ms: u64) -> Option<Settled> {
+    let deadline = now_ms() + timeout_ms as i64;
+    let mut interval = 2;
+    loop {
+        if let Some(settled) = ticket.settled() {
+            return Some(settled);
+        }
+        if now_ms() >= deadline {
+            return None;
+        }
+        Delay::from(Duration::from_millis(interval)).await;
+        interval = (interval * 2).min(25);
+    }
+}
+
+/// Serves a stored entry, answering the client's validators with a 304 when they match.
+/// `shareable`: the entry is one the cache keeps, so a route's `browser_ttl` applies.
+fn respond_with_entry(
+    job: &Job,
+    entry: &crate::store::Entry,
+    head: bool,
+    outcome: &Outcome,
+    shareable: bool,
+) -> Result<Response, JsValue> {
+    let not_modified = is_not_modified(&JsFields(&job.headers), &entry.meta);
+    let decoration = Decoration {
+        outcome,
+        browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
+    };
+    reply::from_entry(
+        &entry.meta,
+        &entry.body,
+        now_ms(),
+        head,
+        not_modified,
+        &decoration,
+    )
+}
+
+/// The origin gave no response: a stale entry if stale-if-error allows, else 502 or 504.
+fn origin_failed(
+    job: &Job,
+    stale: Option<Found>,
+    fwd: Fwd,
+    error: OriginError,
+    head: bool,
+    notes: &mut Notes,
+) -> Result<Response, JsValue> {
+    notes.errors.push(error.to_string());
+    if let Some(found) = stale {
+        let meta = &found.entry.meta;
+        if usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime) {
+            let outcome = Outcome::forward(Fwd::Stale, None, false, Some(Reason::StaleIfError));
+            notes.outcome = Some(outcome.clone());
+            return respond_with_entry(job, &found.entry, head, &outcome, true);
+        }
+    }
+    error_page(fwd, error, notes)
+}
+
+fn error_page(fwd: Fwd, error: OriginError, notes: &mut Notes) -> Result<Response, JsValue> {
+    let (status, reason) = match error {
+        OriginError::Timeout(_) => (504, Reason::OriginTimeout),
+        OriginError::Unreachable(_) => (502, Reason::OriginUnreachable),
+    };
+    let outcome = Outcome::forward(fwd, None, false, Some(reason));
+    notes.outcome = Some(outcome.clone());
+    reply::plain(status, &format!("edgecache: {error}\n"), &outcome)
+}
+
+/// RFC 5861 §3: the one background refresh behind a stale-while-revalidate answer. Skipped
+/// when another request of this isolate is already refreshing the key.
+async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
+    let Flight::Leader(leader) = coalesce::join(&job.plan.primary, now_ms()) else {
+        return;
+    };
+    if let Answer::Failed(error) = fill(
+        &job,
+        &ctx,
+        Some(&found),
+        Fwd::Stale,
+        false,
+        false,
+        Some(leader),
+    )
+    .await
+    {
+        worker::console_warn!(
             "{}",
-            serde_json::json!({ "edgecache": "store-failed", "error": e.to_string() })
+            serde_json::json!({ "edgecache": "refresh-failed", "key": job.plan.primary, "error": error.to_string() })
         );
     }
 }
 
-fn log_reason(key: &str, reason: Reason) {
-    worker::console_warn!(
-        "{}",
-        serde_json::json!({ "edgecache": "not-stored", "key": key, "reason": reason.as_str() })
-    );
-}
-
 /// Forwards a request the cache does not answer, adding only `Cache-Status`.
 async fn pass_through(
-    forward: Forward<'_>,
+    forward: Forward,
     fwd: Fwd,
     reason: Option<Reason>,
     notes: &mut Notes,
 ) -> Result<Response, JsValue> {
     let origin = match forward.send().await {
         Ok(origin) => origin,
-        Err(error) => return origin_unreachable(fwd, error.0, notes),
+        Err(error) => return error_page(fwd, error, notes),
     };
-    let outcome = Outcome::Forward {
-        fwd,
-        status: Some(origin.status()),
-        stored: false,
-        reason,
-    };
+    let outcome = Outcome::forward(fwd, Some(origin.status()), false, reason);
+    notes.outcome = Some(outcome.clone());
     let decoration = Decoration {
         outcome: &outcome,
         browser_ttl: None,
     };
-    notes.outcome = Some(outcome.clone());
     reply::from_origin(&origin, origin.body().as_ref(), false, &decoration)
 }
 
-fn origin_unreachable(fwd: Fwd, error: String, notes: &mut Notes) -> Result<Response, JsValue> {
-    let outcome = Outcome::Forward {
-        fwd,
-        status: None,
-        stored: false,
-        reason: Some(Reason::OriginUnreachable),
-    };
-    notes.errors.push(format!("origin: {error}"));
-    notes.outcome = Some(outcome.clone());
-    reply::plain(
-        502,
-        &format!("edgecache: the origin could not be reached: {error}\n"),
-        &outcome,
-    )
-}
-
-fn content_length(fields: &[(String, String)]) -> Option<u64> {
-    fields
-        .field("content-length")
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// The origin's fields as stored: without hop-by-hop fields, those the cache recomputes,
-/// those `private="…"`/`no-cache="…"` name, and with a `Date` if the origin sent none
-/// (RFC 9110 §6.6.1: a recipient with a clock "MUST … append a corresponding Date").
-fn stored_fields(
-    fields: Vec<(String, String)>,
-    strip: &[String],
-    response_time: i64,
-) -> Vec<(String, String)> {
-    let connection_named: Vec<String> = fields
-        .field("connection")
-        .unwrap_or_default()
-        .split(',')
-        .map(|t| t.trim().to_ascii_lowercase())
-        .collect();
-    let mut kept: Vec<(String, String)> = fields
-        .into_iter()
-        .filter(|(name, _)| {
-            !UNSTORED_FIELDS.contains(&name.as_str())
-                && !strip.contains(name)
-                && !connection_named.contains(name)
-        })
-        .collect();
-    if kept.field("date").is_none() {
-        kept.push(("date".into(), format_http_date(response_time)));
+/// RFC 9111 §4.4: "A cache MUST invalidate the target URI ... when it receives a non-error
+/// status code in response to an unsafe request method", and MAY invalidate the URIs in
+/// `Location` and `Content-Location`, only when their origin is the same (to stop one site
+/// from purging another's entries).
+async fn invalidate(
+    env: &Env,
+    config: &Config,
+    url: &Url,
+    request: &Headers,
+    response: &Headers,
+    notes: &mut Notes,
+) {
+    let mut targets = vec![url.clone()];
+    for name in ["location", "content-location"] {
+        if let Some(target) = response
+            .get(name)
+            .ok()
+            .flatten()
+            .and_then(|v| url.join(&v).ok())
+        {
+            if target.origin() == url.origin() && !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
     }
-    kept
+    for target in targets {
+        let route: Option<&Route> =
+            config.route_for(target.host_str().unwrap_or_default(), target.path());
+        if route.is_some_and(|r| r.bypass) {
+            continue;
+        }
+        let plan = Plan::new(config, route, &target, request);
+        let tiers = plan.open_tiers(env, &target, config.memory_max_bytes, &mut notes.errors);
+        delete_all(&tiers, &plan.primary).await;
+        coalesce::clear_pass(&plan.primary);
+    }
 }

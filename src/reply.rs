@@ -6,6 +6,7 @@ use web_sys::{Headers, ReadableStream, Response, ResponseInit};
 
 use crate::conditional::NOT_MODIFIED_FIELDS;
 use crate::entry::Meta;
+use crate::policy::TARGETED_FIELDS;
 use crate::runtime::{header_list, headers_from};
 use crate::status::{append_cache_status, Outcome};
 
@@ -18,6 +19,10 @@ pub struct Decoration<'a> {
 
 impl Decoration<'_> {
     fn apply(&self, headers: &Headers) {
+        // RFC 9213: targeted fields are for caches; clients get the plain Cache-Control.
+        for name in TARGETED_FIELDS {
+            let _ = headers.delete(name);
+        }
         let existing = headers.get("cache-status").ok().flatten();
         let _ = headers.set(
             "cache-status",

@@ -59,6 +59,11 @@ pub enum Reason {
     BodyError,
     StorageError,
     OriginUnreachable,
+    OriginTimeout,
+    OnlyIfCached,
+    StaleWhileRevalidate,
+    MaxStale,
+    StaleIfError,
 }
 
 impl Reason {
@@ -83,6 +88,11 @@ impl Reason {
             Reason::BodyError => "body-error",
             Reason::StorageError => "storage-error",
             Reason::OriginUnreachable => "origin-unreachable",
+            Reason::OriginTimeout => "origin-timeout",
+            Reason::OnlyIfCached => "only-if-cached",
+            Reason::StaleWhileRevalidate => "stale-while-revalidate",
+            Reason::MaxStale => "max-stale",
+            Reason::StaleIfError => "stale-if-error",
         }
     }
 }
@@ -90,25 +100,37 @@ impl Reason {
 /// The outcome of one request, as `Cache-Status` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Served from storage, with the freshness left (seconds) and the tier that held it.
-    Hit { ttl: i64, tier: Backend },
+    /// Served from storage, with the freshness left (seconds, negative once stale) and the
+    /// tier that held it; `stale` says why a stale entry could be served.
+    Hit {
+        ttl: i64,
+        tier: Backend,
+        stale: Option<Reason>,
+    },
     /// Went to the origin; `stored` says whether the answer is being kept, `reason` why not
-    /// (or why the request could not use the cache at all).
+    /// (or why the request could not use the cache at all); `collapsed` that it waited for
+    /// another request's fetch instead of making its own.
     Forward {
         fwd: Fwd,
         status: Option<u16>,
         stored: bool,
+        collapsed: bool,
         reason: Option<Reason>,
     },
 }
 
 impl Outcome {
     pub fn bypass(reason: Reason) -> Outcome {
+        Outcome::forward(Fwd::Bypass, None, false, Some(reason))
+    }
+
+    pub fn forward(fwd: Fwd, status: Option<u16>, stored: bool, reason: Option<Reason>) -> Outcome {
         Outcome::Forward {
-            fwd: Fwd::Bypass,
-            status: None,
-            stored: false,
-            reason: Some(reason),
+            fwd,
+            status,
+            stored,
+            collapsed: false,
+            reason,
         }
     }
 
@@ -116,13 +138,15 @@ impl Outcome {
     /// or `edgecache; fwd=miss; fwd-status=200; stored`.
     pub fn cache_status(&self) -> String {
         match self {
-            Outcome::Hit { ttl, tier } => {
-                format!("{CACHE_NAME}; hit; ttl={ttl}; detail={}", tier.as_str())
+            Outcome::Hit { ttl, tier, stale } => {
+                let detail = stale.map_or(tier.as_str(), Reason::as_str);
+                format!("{CACHE_NAME}; hit; ttl={ttl}; detail={detail}")
             }
             Outcome::Forward {
                 fwd,
                 status,
                 stored,
+                collapsed,
                 reason,
             } => {
                 let mut member = format!("{CACHE_NAME}; fwd={}", fwd.as_str());
@@ -131,6 +155,9 @@ impl Outcome {
                 }
                 if *stored {
                     member.push_str("; stored");
+                }
+                if *collapsed {
+                    member.push_str("; collapsed");
                 }
                 if let Some(reason) = reason {
                     member.push_str("; detail=");
@@ -171,19 +198,28 @@ mod tests {
         let hit = Outcome::Hit {
             ttl: 42,
             tier: Backend::Memory,
+            stale: None,
         };
         assert_eq!(hit.cache_status(), "edgecache; hit; ttl=42; detail=memory");
         assert_eq!(hit.label(), "hit");
     }
 
     #[test]
-    fn a_stored_miss_reports_the_origin_status() {
-        let miss = Outcome::Forward {
-            fwd: Fwd::Miss,
-            status: Some(200),
-            stored: true,
-            reason: None,
+    fn a_stale_hit_reports_negative_ttl_and_why() {
+        let hit = Outcome::Hit {
+            ttl: -5,
+            tier: Backend::Kv,
+            stale: Some(Reason::StaleWhileRevalidate),
         };
+        assert_eq!(
+            hit.cache_status(),
+            "edgecache; hit; ttl=-5; detail=stale-while-revalidate"
+        );
+    }
+
+    #[test]
+    fn a_stored_miss_reports_the_origin_status() {
+        let miss = Outcome::forward(Fwd::Miss, Some(200), true, None);
         assert_eq!(
             miss.cache_status(),
             "edgecache; fwd=miss; fwd-status=200; stored"
@@ -192,15 +228,25 @@ mod tests {
 
     #[test]
     fn an_unstored_miss_says_why() {
-        let miss = Outcome::Forward {
-            fwd: Fwd::Miss,
-            status: Some(200),
-            stored: false,
-            reason: Some(Reason::SetCookie),
-        };
+        let miss = Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::SetCookie));
         assert_eq!(
             miss.cache_status(),
             "edgecache; fwd=miss; fwd-status=200; detail=set-cookie"
+        );
+    }
+
+    #[test]
+    fn a_collapsed_request_says_so() {
+        let collapsed = Outcome::Forward {
+            fwd: Fwd::Miss,
+            status: Some(200),
+            stored: false,
+            collapsed: true,
+            reason: None,
+        };
+        assert_eq!(
+            collapsed.cache_status(),
+            "edgecache; fwd=miss; fwd-status=200; collapsed"
         );
     }
 

@@ -24,6 +24,7 @@ fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
             tags: vec![],
             vary: vec![],
             body_len: body.len() as u64,
+            reuse: Default::default(),
         },
         body: Rc::from(body),
     }

@@ -3,9 +3,39 @@
 //! always passed in (`SystemTime::now()` panics on wasm32).
 
 pub mod directives;
+pub mod reuse;
+pub mod revalidate;
+
+use serde::{Deserialize, Serialize};
 
 use crate::status::Reason;
 pub use directives::CacheControl;
+pub use reuse::{verdict, Verdict};
+
+/// Response fields that carry directives for edgecache's own storage, most specific first
+/// (RFC 9213 §2.1). When one is present and non-empty, `Cache-Control` and `Expires` are
+/// ignored for storage; all are removed before the response reaches the client.
+pub const TARGETED_FIELDS: &[&str] = &[
+    "edgecache-cache-control",
+    "cdn-cache-control",
+    "surrogate-control",
+];
+
+/// Hop-by-hop fields (RFC 9110 §7.6.1), and fields the cache recomputes or never keeps.
+pub const UNSTORED_FIELDS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "age",
+    "set-cookie",
+];
 
 /// Read access to a header section, whatever holds it (a JS `Headers`, a stored list).
 pub trait Fields {
@@ -69,12 +99,82 @@ impl RequestFacts {
     }
 }
 
-/// The operator's settings that bear on one response: a route's TTL override and the
-/// configured heuristic.
-#[derive(Debug, Clone, Copy)]
+/// The operator's settings that bear on one response: a route's TTL override, the
+/// configured heuristic, and the stale windows used when the response names none.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Overrides {
     pub route_ttl: Option<u64>,
     pub default_ttl: u64,
+    pub stale_while_revalidate: u64,
+    pub stale_if_error: u64,
+}
+
+/// How a stored response may be reused once stale, decided when it is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reuse {
+    /// Seconds it may be served stale while one refresh runs (RFC 5861 §3).
+    #[serde(default)]
+    pub swr: u64,
+    /// Seconds it may be served stale when the origin fails (RFC 5861 §4).
+    #[serde(default)]
+    pub sie: u64,
+    /// `must-revalidate`/`proxy-revalidate` (and `s-maxage`, which implies the latter for a
+    /// shared cache unless stale directives say otherwise): never served stale.
+    #[serde(default)]
+    pub must_revalidate: bool,
+    /// `no-cache`: never served without revalidation, even when fresh.
+    #[serde(default)]
+    pub no_cache: bool,
+    /// It carries `ETag` or `Last-Modified`, so revalidation can be a conditional request.
+    #[serde(default)]
+    pub validators: bool,
+}
+
+impl Reuse {
+    /// Seconds to keep it after it goes stale: its stale windows, or `keep_stale` when it can
+    /// be revalidated cheaply.
+    pub fn stale_keep(&self, keep_stale: u64) -> u64 {
+        let revalidation = if self.validators { keep_stale } else { 0 };
+        if self.must_revalidate {
+            return revalidation;
+        }
+        self.swr.max(self.sie).max(revalidation)
+    }
+}
+
+/// The directives that govern edgecache's own storage of a response, and whether they came
+/// from a targeted field.
+pub struct Governing {
+    pub cc: CacheControl,
+    pub targeted: bool,
+}
+
+/// RFC 9213 §2.2: a cache "MUST select the first (in target list order) field with a valid,
+/// non-empty value and use its value to determine the caching policy for the response, and
+/// it MUST ignore the Cache-Control and Expires header fields in that response".
+pub fn governing_directives(response: &(impl Fields + ?Sized)) -> Governing {
+    for name in TARGETED_FIELDS {
+        if let Some(value) = response.field(name).filter(|v| !v.trim().is_empty()) {
+            let value = if *name == "surrogate-control" {
+                // Edge Architecture's `max-age=60+30`: the part after `+` is not ours to use.
+                value
+                    .split(',')
+                    .map(|d| d.split('+').next().unwrap_or(d))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                value
+            };
+            return Governing {
+                cc: CacheControl::parse(&value),
+                targeted: true,
+            };
+        }
+    }
+    Governing {
+        cc: CacheControl::parse(&response.field("cache-control").unwrap_or_default()),
+        targeted: false,
+    }
 }
 
 /// When a response was asked for and when it arrived, in seconds since the epoch.
@@ -96,6 +196,7 @@ pub enum Storability {
         strip_fields: Vec<String>,
         /// The `Vary` field names (lowercase), empty when the response does not vary.
         vary: Vec<String>,
+        reuse: Reuse,
     },
     DontStore(Reason),
 }
@@ -119,7 +220,7 @@ pub fn storability(
     exchange: Exchange,
 ) -> Storability {
     use Storability::DontStore;
-    let cc = CacheControl::parse(&response.field("cache-control").unwrap_or_default());
+    let Governing { cc, targeted } = governing_directives(response);
 
     // §3: "the request method is understood by the cache" and "the response status code is
     // final": 1xx, and 304 (which carries no representation), are never stored. 206 is a
@@ -157,13 +258,18 @@ pub fn storability(
     if vary.iter().any(|f| f == "*") {
         return DontStore(Reason::VaryStar);
     }
+    let validators = response.field("etag").is_some() || response.field("last-modified").is_some();
     // §5.2.2.4: no-cache "MUST NOT be used to satisfy any other request without forwarding
-    // it for validation"; until revalidation is implemented there is no use in storing it.
-    if cc.no_cache {
+    // it for validation": worth storing only when that validation can be conditional.
+    if cc.no_cache && !validators {
         return DontStore(Reason::NoCache);
     }
 
-    let explicit = explicit_lifetime(&cc, response, exchange.response_time);
+    let explicit = if targeted {
+        cc.s_maxage.or(cc.max_age)
+    } else {
+        explicit_lifetime(&cc, response, exchange.response_time)
+    };
     let initial_age = corrected_initial_age(response, exchange);
     // §3: the response must contain "a public response directive", "an explicit expiration
     // time", or have "a status code that is defined as heuristically cacheable". A route's
@@ -176,7 +282,23 @@ pub fn storability(
         }
         (None, None) => return DontStore(Reason::UncacheableStatus),
     };
-    if lifetime <= initial_age {
+    let explicit_stale = cc.stale_while_revalidate.is_some() || cc.stale_if_error.is_some();
+    let reuse = Reuse {
+        swr: cc
+            .stale_while_revalidate
+            .unwrap_or(overrides.stale_while_revalidate),
+        sie: cc.stale_if_error.unwrap_or(overrides.stale_if_error),
+        // §5.2.2.10: s-maxage "incorporates the semantics of the proxy-revalidate response
+        // directive" for a shared cache; explicit stale-* directives say the origin wants
+        // stale serving all the same.
+        must_revalidate: cc.must_revalidate
+            || cc.proxy_revalidate
+            || (cc.s_maxage.is_some() && !explicit_stale),
+        no_cache: cc.no_cache,
+        validators,
+    };
+    // Already stale and no way to use it but a full refetch: not worth a write.
+    if lifetime <= initial_age && !validators && reuse.stale_keep(0) == 0 {
         return DontStore(Reason::StaleOnArrival);
     }
 
@@ -187,7 +309,37 @@ pub fn storability(
         initial_age,
         strip_fields,
         vary,
+        reuse,
     }
+}
+
+/// The fields of a response as stored: without hop-by-hop fields, those the cache
+/// recomputes, those named by `Connection` and by `private="…"`/`no-cache="…"`, and with a
+/// `Date` if the origin sent none (RFC 9110 §6.6.1: a recipient with a clock "MUST record the
+/// time it was received and append a corresponding Date header field").
+pub fn fields_to_store(
+    fields: Vec<(String, String)>,
+    strip: &[String],
+    response_time: i64,
+) -> Vec<(String, String)> {
+    let connection_named: Vec<String> = fields
+        .field("connection")
+        .unwrap_or_default()
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .collect();
+    let mut kept: Vec<(String, String)> = fields
+        .into_iter()
+        .filter(|(name, _)| {
+            !UNSTORED_FIELDS.contains(&name.as_str())
+                && !strip.contains(name)
+                && !connection_named.contains(name)
+        })
+        .collect();
+    if kept.field("date").is_none() {
+        kept.push(("date".into(), format_http_date(response_time)));
+    }
+    kept
 }
 
 /// RFC 9111 §4.2.1, for a shared cache: `s-maxage`, else `max-age`, else `Expires − Date`.

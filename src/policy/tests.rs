@@ -22,6 +22,7 @@ fn overrides() -> Overrides {
     Overrides {
         route_ttl: None,
         default_ttl: 600,
+        ..Overrides::default()
     }
 }
 
@@ -192,6 +193,7 @@ fn a_route_ttl_overrides_the_origins_lifetime() {
     let route = Overrides {
         route_ttl: Some(3600),
         default_ttl: 600,
+        ..Overrides::default()
     };
     assert_eq!(
         lifetime(judge_with(
@@ -210,6 +212,7 @@ fn a_route_ttl_never_overrides_privacy() {
     let route = Overrides {
         route_ttl: Some(3600),
         default_ttl: 600,
+        ..Overrides::default()
     };
     assert_eq!(
         reason(judge_with(&[], 200, &[("cache-control", "private")], route)),
@@ -332,4 +335,156 @@ fn request_no_cache_and_pragma_forbid_stored_responses() {
     ]))
     .forbids_stored_response());
     assert!(!RequestFacts::from_fields(&headers(&[])).forbids_stored_response());
+}
+
+fn reuse_of(result: Storability) -> Reuse {
+    match result {
+        Storability::Store { reuse, .. } => reuse,
+        other => panic!("expected Store, got {other:?}"),
+    }
+}
+
+#[test]
+fn no_cache_and_stale_responses_with_validators_are_kept_for_revalidation() {
+    // §5.2.2.4: no-cache responses may be stored, but "MUST NOT be used to satisfy any other
+    // request without forwarding it for validation".
+    let reuse = reuse_of(judge(
+        &[],
+        200,
+        &[("cache-control", "no-cache"), ("etag", "\"v1\"")],
+    ));
+    assert!(reuse.no_cache && reuse.validators);
+    let stale = judge(
+        &[],
+        200,
+        &[("cache-control", "max-age=0"), ("last-modified", DATE)],
+    );
+    assert_eq!(lifetime(stale.clone()), 0);
+    assert!(reuse_of(stale).validators);
+}
+
+#[test]
+fn stale_windows_come_from_the_response_or_else_the_configuration() {
+    // RFC 5861 §3 and §4.
+    let configured = Overrides {
+        stale_while_revalidate: 5,
+        stale_if_error: 7,
+        ..overrides()
+    };
+    let from_config = reuse_of(judge_with(
+        &[],
+        200,
+        &[("cache-control", "max-age=60")],
+        configured,
+    ));
+    assert_eq!((from_config.swr, from_config.sie), (5, 7));
+    let from_response = reuse_of(judge_with(
+        &[],
+        200,
+        &[(
+            "cache-control",
+            "max-age=60, stale-while-revalidate=30, stale-if-error=300",
+        )],
+        configured,
+    ));
+    assert_eq!((from_response.swr, from_response.sie), (30, 300));
+}
+
+#[test]
+fn s_maxage_implies_proxy_revalidate_unless_stale_directives_are_given() {
+    // §5.2.2.10: s-maxage "incorporates the semantics of the proxy-revalidate response directive".
+    assert!(reuse_of(judge(&[], 200, &[("cache-control", "s-maxage=60")])).must_revalidate);
+    assert!(
+        !reuse_of(judge(
+            &[],
+            200,
+            &[("cache-control", "s-maxage=60, stale-while-revalidate=30")]
+        ))
+        .must_revalidate
+    );
+    assert!(
+        reuse_of(judge(
+            &[],
+            200,
+            &[("cache-control", "max-age=60, must-revalidate")]
+        ))
+        .must_revalidate
+    );
+    assert!(
+        reuse_of(judge(
+            &[],
+            200,
+            &[("cache-control", "max-age=60, proxy-revalidate")]
+        ))
+        .must_revalidate
+    );
+}
+
+#[test]
+fn targeted_fields_take_precedence_over_cache_control_and_expires() {
+    // RFC 9213 §2.2: use the first valid targeted field "and ignore the Cache-Control and
+    // Expires header fields in that response".
+    let expires = format_http_date(NOW + 900);
+    let cdn = judge(
+        &[],
+        200,
+        &[
+            ("cache-control", "no-store"),
+            ("cdn-cache-control", "max-age=120"),
+            ("expires", &expires),
+        ],
+    );
+    assert_eq!(lifetime(cdn), 120);
+    let ours = judge(
+        &[],
+        200,
+        &[
+            ("cdn-cache-control", "max-age=120"),
+            ("edgecache-cache-control", "max-age=30"),
+        ],
+    );
+    assert_eq!(lifetime(ours), 30);
+    let surrogate = judge(
+        &[],
+        200,
+        &[
+            ("cache-control", "private"),
+            ("surrogate-control", "max-age=45+30, content=\"ESI/1.0\""),
+        ],
+    );
+    assert_eq!(lifetime(surrogate), 45);
+    assert_eq!(
+        reason(judge(
+            &[],
+            200,
+            &[
+                ("cache-control", "max-age=60"),
+                ("cdn-cache-control", "no-store")
+            ]
+        )),
+        Reason::NoStore
+    );
+    let empty = judge(
+        &[],
+        200,
+        &[("cache-control", "max-age=60"), ("cdn-cache-control", "  ")],
+    );
+    assert_eq!(lifetime(empty), 60, "an empty targeted field is ignored");
+}
+
+#[test]
+fn stored_fields_drop_hop_by_hop_and_connection_named_fields() {
+    let stored = fields_to_store(
+        headers(&[
+            ("connection", "x-hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "5"),
+            ("content-length", "3"),
+            ("x-user", "u"),
+            ("etag", "\"a\""),
+        ]),
+        &["x-user".to_string()],
+        NOW,
+    );
+    assert_eq!(stored, headers(&[("etag", "\"a\""), ("date", DATE)]));
 }

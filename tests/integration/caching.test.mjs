@@ -63,7 +63,8 @@ for (const backends of tierOrders) {
       await new Promise((r) => setTimeout(r, 1100));
       const stale = await worker.fetch("/short");
       assert.equal(stale.body, "short #2");
-      assert.match(stale.cacheStatus, /fwd=miss/);
+      // Memory and the Cache API drop it on expiry; KV keeps it its 60 s minimum.
+      assert.match(stale.cacheStatus, /fwd=(miss|stale)/);
       assert.equal(origin.count("/short", "GET"), 2);
     });
   });

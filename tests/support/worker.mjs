@@ -63,6 +63,28 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
         await new Promise((r) => setTimeout(r, 20));
       }
     },
+    /**
+     * Fetches `target`, then waits until the worker logs that it stored an entry for it
+     * (the store runs after the response, in waitUntil). Works for entries that are stale
+     * or must be revalidated, which a probe could not tell from a miss.
+     */
+    async fetchStored(target, init = {}, timeoutMs = 5000) {
+      const mark = logs.length;
+      const response = await worker.fetch(target, init);
+      const url = new URL(target, HOST);
+      const key = `//${url.host}${url.pathname}`;
+      const storedHere = (line) => {
+        if (!line.includes('"edgecache":"stored"')) return false;
+        const at = line.indexOf(key);
+        return at >= 0 && ['"', "#", "?"].includes(line[at + key.length]);
+      };
+      const deadline = Date.now() + timeoutMs;
+      while (!logs.slice(mark).some(storedHere)) {
+        if (Date.now() > deadline) throw new Error(`${target} was not stored within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return response;
+    },
     async dispose() {
       await mf.dispose();
     },

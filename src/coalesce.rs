@@ -1,0 +1,263 @@
+//! Request coalescing within an isolate: concurrent misses for one key share one origin
+//! fetch. The first request leads; the others wait for what it settles on. When the answer
+//! cannot be stored (private, Set-Cookie, …) the followers go to the origin themselves and
+//! the key is remembered as uncacheable for a while (hit-for-pass), so that private answers
+//! are never shared and later requests do not queue behind each other for nothing.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use crate::store::Entry;
+
+/// What a leader's fetch came to.
+#[derive(Clone)]
+pub enum Settled {
+    /// Stored: followers whose key matches may answer from it.
+    Stored(Entry),
+    /// Not storable: followers go to the origin themselves.
+    Pass,
+    /// The origin failed: followers decide for themselves (stale-if-error, or their own try).
+    Failed,
+}
+
+pub enum Flight {
+    /// This request fetches; settle the leader when the answer is known.
+    Leader(Leader),
+    /// Another request is fetching the same key: poll the ticket until it settles.
+    Follower(Ticket),
+    /// The key recently gave an unstorable answer: fetch without coalescing.
+    Pass,
+}
+
+/// Bound on remembered hit-for-pass keys, so hostile URLs cannot grow the map without end.
+const MAX_PASSES: usize = 10_000;
+
+struct FlightState {
+    waiters: usize,
+    settled: Option<Settled>,
+}
+
+thread_local! {
+    /// The open flight of each key.
+    static OPEN: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    /// Flights by id, kept until every follower has read how they settled.
+    static FLIGHTS: RefCell<HashMap<u64, FlightState>> = RefCell::new(HashMap::new());
+    static NEXT_ID: Cell<u64> = const { Cell::new(0) };
+    static PASSES: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+}
+
+/// Joins the flight for `key`, leading it if none is under way.
+///
+/// Followers poll (`Ticket::settled`) on their own timers rather than being woken by the
+/// leader: on Workers, a request resumed from another request's context is cancelled as hung
+/// once its own context has nothing left pending.
+pub fn join(key: &str, now_ms: i64) -> Flight {
+    let passing = PASSES.with(|p| {
+        let mut passes = p.borrow_mut();
+        match passes.get(key) {
+            Some(&until) if until > now_ms => true,
+            Some(_) => {
+                passes.remove(key);
+                false
+            }
+            None => false,
+        }
+    });
+    if passing {
+        return Flight::Pass;
+    }
+    if let Some(id) = OPEN.with(|o| o.borrow().get(key).copied()) {
+        FLIGHTS.with(|f| {
+            if let Some(flight) = f.borrow_mut().get_mut(&id) {
+                flight.waiters += 1;
+            }
+        });
+        return Flight::Follower(Ticket { id });
+    }
+    let id = NEXT_ID.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    OPEN.with(|o| o.borrow_mut().insert(key.to_string(), id));
+    FLIGHTS.with(|f| {
+        f.borrow_mut().insert(
+            id,
+            FlightState {
+                waiters: 0,
+                settled: None,
+            },
+        )
+    });
+    Flight::Leader(Leader {
+        key: key.to_string(),
+        id: Some(id),
+    })
+}
+
+/// Remembers `key` as uncacheable until `until_ms`.
+pub fn mark_pass(key: &str, until_ms: i64, now_ms: i64) {
+    PASSES.with(|p| {
+        let mut passes = p.borrow_mut();
+        if passes.len() >= MAX_PASSES {
+            passes.retain(|_, until| *until > now_ms);
+            if passes.len() >= MAX_PASSES {
+                passes.clear();
+            }
+        }
+        passes.insert(key.to_string(), until_ms);
+    });
+}
+
+/// Forgets a hit-for-pass mark, e.g. when the URL is invalidated or becomes storable.
+pub fn clear_pass(key: &str) {
+    PASSES.with(|p| p.borrow_mut().remove(key));
+}
+
+/// The leader of a flight. Dropping it unsettled (an error path, a cancelled task) settles
+/// it as failed, so followers never wait for nothing.
+pub struct Leader {
+    key: String,
+    id: Option<u64>,
+}
+
+impl Leader {
+    pub fn settle(mut self, outcome: Settled) {
+        self.finish(outcome);
+    }
+
+    fn finish(&mut self, outcome: Settled) {
+        let Some(id) = self.id.take() else { return };
+        OPEN.with(|o| {
+            let mut open = o.borrow_mut();
+            if open.get(&self.key) == Some(&id) {
+                open.remove(&self.key);
+            }
+        });
+        FLIGHTS.with(|f| {
+            let mut flights = f.borrow_mut();
+            match flights.get_mut(&id) {
+                Some(flight) if flight.waiters > 0 => flight.settled = Some(outcome),
+                _ => {
+                    flights.remove(&id);
+                }
+            }
+        });
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        self.finish(Settled::Failed);
+    }
+}
+
+/// A follower's place in a flight. Dropping it (read, or given up on) releases the place.
+pub struct Ticket {
+    id: u64,
+}
+
+impl Ticket {
+    /// How the flight settled, once it has.
+    pub fn settled(&self) -> Option<Settled> {
+        FLIGHTS.with(|f| {
+            f.borrow()
+                .get(&self.id)
+                .and_then(|flight| flight.settled.clone())
+        })
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        FLIGHTS.with(|f| {
+            let mut flights = f.borrow_mut();
+            if let Some(flight) = flights.get_mut(&self.id) {
+                flight.waiters -= 1;
+                if flight.waiters == 0 && flight.settled.is_some() {
+                    flights.remove(&self.id);
+                }
+            }
+        });
+    }
+}
+
+/// Flights still held in memory (open, or settled with followers yet to read them).
+pub fn flights_held() -> usize {
+    FLIGHTS.with(|f| f.borrow().len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_request_leads_and_the_others_follow() {
+        let Flight::Leader(leader) = join("k1", 0) else {
+            panic!("first joins as leader")
+        };
+        let Flight::Follower(first) = join("k1", 0) else {
+            panic!("second follows")
+        };
+        let Flight::Follower(second) = join("k1", 0) else {
+            panic!("third follows")
+        };
+        assert!(first.settled().is_none(), "nothing yet");
+        leader.settle(Settled::Pass);
+        assert!(matches!(first.settled(), Some(Settled::Pass)));
+        assert!(matches!(second.settled(), Some(Settled::Pass)));
+        let Flight::Leader(next) = join("k1", 0) else {
+            panic!("a settled flight is over")
+        };
+        drop((first, second, next));
+    }
+
+    #[test]
+    fn a_dropped_leader_settles_as_failed() {
+        let Flight::Leader(leader) = join("k2", 0) else {
+            panic!()
+        };
+        let Flight::Follower(follower) = join("k2", 0) else {
+            panic!()
+        };
+        drop(leader);
+        assert!(matches!(follower.settled(), Some(Settled::Failed)));
+    }
+
+    #[test]
+    fn settled_flights_are_freed_once_every_follower_has_gone() {
+        let held = flights_held();
+        let Flight::Leader(leader) = join("k5", 0) else {
+            panic!()
+        };
+        let Flight::Follower(a) = join("k5", 0) else {
+            panic!()
+        };
+        let Flight::Follower(b) = join("k5", 0) else {
+            panic!()
+        };
+        leader.settle(Settled::Pass);
+        drop(a);
+        assert_eq!(flights_held(), held + 1);
+        drop(b);
+        assert_eq!(flights_held(), held);
+        let Flight::Leader(alone) = join("k6", 0) else {
+            panic!()
+        };
+        alone.settle(Settled::Pass);
+        assert_eq!(
+            flights_held(),
+            held,
+            "a flight nobody followed is freed at once"
+        );
+    }
+
+    #[test]
+    fn hit_for_pass_lasts_until_its_deadline() {
+        mark_pass("k3", 1_000, 0);
+        assert!(matches!(join("k3", 999), Flight::Pass));
+        assert!(matches!(join("k3", 1_000), Flight::Leader(_)));
+        mark_pass("k4", 1_000, 0);
+        clear_pass("k4");
+        assert!(matches!(join("k4", 0), Flight::Leader(_)));
+    }
+}

@@ -1,0 +1,404 @@
+//! Filling the cache from the origin: fetch (conditionally, when a stored response can be
+//! revalidated), judge the answer, and store it in the background while the client's copy
+//! streams. The leader of a coalesced flight settles it here, so its followers learn what
+//! became of the fetch.
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use web_sys::{ReadableStream, Response};
+use worker::Context;
+
+use crate::coalesce::{self, Leader, Settled};
+use crate::entry::{Kind, Meta, FORMAT};
+use crate::lookup::{delete_all, write_all, Found};
+use crate::origin::{Forward, OriginError};
+use crate::plan::Plan;
+use crate::policy::reuse::usable_on_error;
+use crate::policy::revalidate::{conditional_fields, merge_not_modified, names_other_response};
+use crate::policy::{fields_to_store, storability, Exchange, Fields, RequestFacts, Storability};
+use crate::runtime::{header_list, now_ms, read_limited, Body};
+use crate::status::{Fwd, Outcome, Reason};
+use crate::store::{Entry, Tier};
+
+/// What one request needs to fill the cache, shared with the background work it starts.
+pub struct Job {
+    pub plan: Plan,
+    pub tiers: Vec<Tier>,
+    pub forward: Forward,
+    pub facts: RequestFacts,
+    /// The request's headers, for its `Vary` values.
+    pub headers: web_sys::Headers,
+    pub max_body_bytes: u64,
+    pub keep_stale: u64,
+    pub hit_for_pass_ttl: u64,
+}
+
+/// What the client is to be sent.
+pub enum Answer {
+    /// A stored (or just revalidated) entry; `shareable` when the cache may keep it, so a
+    /// route's `browser_ttl` applies.
+    Entry {
+        entry: Entry,
+        outcome: Outcome,
+        shareable: bool,
+    },
+    /// The origin's response, streaming `body` (the client's branch when it is being stored).
+    Origin {
+        origin: Response,
+        body: Option<ReadableStream>,
+        outcome: Outcome,
+    },
+    /// No response from the origin.
+    Failed(OriginError),
+}
+
+impl Answer {
+    pub fn outcome(&self) -> Option<&Outcome> {
+        match self {
+            Answer::Entry { outcome, .. } | Answer::Origin { outcome, .. } => Some(outcome),
+            Answer::Failed(_) => None,
+        }
+    }
+}
+
+/// Reasons that belong to the response, whoever asks: worth remembering as hit-for-pass.
+fn is_response_reason(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::NoStore
+            | Reason::Private
+            | Reason::SetCookie
+            | Reason::VaryStar
+            | Reason::UncacheableStatus
+            | Reason::NoCache
+            | Reason::StaleOnArrival
+            | Reason::TooLarge
+            | Reason::PartialContent
+    )
+}
+
+/// Goes to the origin for `job`'s key and decides what to store and what to send.
+/// `stale` is the stored response being replaced or revalidated; `head` a HEAD request
+/// (which revalidates a stored GET, and otherwise is forwarded as HEAD and not stored);
+/// `client_body` whether anyone will read the body (a background refresh will not).
+pub async fn fill(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    stale: Option<&Found>,
+    fwd: Fwd,
+    head: bool,
+    client_body: bool,
+    leader: Option<Leader>,
+) -> Answer {
+    let mut forward = job.forward.clone();
+    let revalidating = stale.filter(|s| s.entry.meta.reuse.validators);
+    if let Some(found) = revalidating {
+        forward.validators = conditional_fields(&found.entry.meta);
+    }
+    if head && stale.is_some() {
+        forward.method = Some("GET");
+    }
+    let request_time = now_ms();
+    let mut origin = match forward.send().await {
+        Ok(origin) => origin,
+        Err(error) => return Answer::Failed(error),
+    };
+    let mut origin_fields = header_list(&origin.headers());
+    if let Some(found) = revalidating {
+        if origin.status() == 304 && names_other_response(&found.entry.meta, &origin_fields) {
+            // RFC 9111 §4.3.4: no stored response matches; ask again, unconditionally.
+            forward.validators.clear();
+            origin = match forward.send().await {
+                Ok(origin) => origin,
+                Err(error) => return Answer::Failed(error),
+            };
+            origin_fields = header_list(&origin.headers());
+        }
+    }
+    let exchange = Exchange {
+        request_time: request_time / 1000,
+        response_time: now_ms() / 1000,
+    };
+    let status = origin.status();
+
+    if let (Some(found), 304) = (revalidating, status) {
+        if forward.validators.is_empty() {
+            return pass(
+                job,
+                ctx,
+                stale,
+                origin,
+                fwd,
+                Reason::UncacheableStatus,
+                leader,
+            );
+        }
+        return not_modified(job, ctx, found, &origin_fields, exchange, fwd, leader);
+    }
+
+    // RFC 5861 §4: "an error is any situation that would result in a 500, 502, 503, or 504
+    // HTTP response status code being returned".
+    if let Some(found) = stale {
+        let meta = &found.entry.meta;
+        if matches!(status, 500 | 502 | 503 | 504)
+            && usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
+        {
+            if let Some(body) = origin.body() {
+                let _ = body.cancel();
+            }
+            let outcome =
+                Outcome::forward(Fwd::Stale, Some(status), false, Some(Reason::StaleIfError));
+            return Answer::Entry {
+                entry: found.entry.clone(),
+                outcome,
+                shareable: true,
+            };
+        }
+    }
+
+    let verdict = if head && stale.is_none() {
+        Storability::DontStore(Reason::HeadNotStored)
+    } else if job.tiers.is_empty() {
+        Storability::DontStore(Reason::StorageError)
+    } else if content_length(&origin_fields).is_some_and(|len| len > job.max_body_bytes) {
+        Storability::DontStore(Reason::TooLarge)
+    } else {
+        storability(
+            &job.facts,
+            status,
+            &origin_fields,
+            job.plan.overrides,
+            exchange,
+        )
+    };
+    let (lifetime, initial_age, strip_fields, vary, reuse) = match verdict {
+        Storability::Store {
+            lifetime,
+            initial_age,
+            strip_fields,
+            vary,
+            reuse,
+        } => (lifetime, initial_age, strip_fields, vary, reuse),
+        Storability::DontStore(reason) => {
+            return pass(job, ctx, stale, origin, fwd, reason, leader)
+        }
+    };
+
+    coalesce::clear_pass(&job.plan.primary);
+    let meta = Meta {
+        v: FORMAT,
+        kind: Kind::Response,
+        key: job.plan.variant_key(&vary, &job.headers),
+        status,
+        headers: fields_to_store(origin_fields, &strip_fields, exchange.response_time),
+        stored_at: exchange.response_time * 1000,
+        initial_age,
+        lifetime,
+        tags: job.plan.tags.clone(),
+        vary,
+        body_len: 0,
+        reuse,
+    };
+    let (client, store_branch) = match origin.body() {
+        Some(body) if client_body => {
+            let branches = body.tee();
+            (
+                Some(branches.get(0).unchecked_into::<ReadableStream>()),
+                Some(branches.get(1).unchecked_into::<ReadableStream>()),
+            )
+        }
+        body => (None, body),
+    };
+    ctx.wait_until(store(job.clone(), meta, store_branch, leader));
+    let outcome = Outcome::forward(fwd, Some(status), true, None);
+    Answer::Origin {
+        origin,
+        body: client,
+        outcome,
+    }
+}
+
+/// A 304 answered our conditional request: fold it into the stored response (RFC 9111
+/// §4.3.4), judge the result afresh, and keep the body we already have.
+fn not_modified(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    found: &Found,
+    update: &[(String, String)],
+    exchange: Exchange,
+    fwd: Fwd,
+    leader: Option<Leader>,
+) -> Answer {
+    let stored = &found.entry.meta;
+    let merged = merge_not_modified(stored.headers.clone(), update);
+    let verdict = storability(
+        &job.facts,
+        stored.status,
+        &merged,
+        job.plan.overrides,
+        exchange,
+    );
+    let Storability::Store {
+        lifetime,
+        initial_age,
+        strip_fields,
+        reuse,
+        ..
+    } = verdict
+    else {
+        let Storability::DontStore(reason) = verdict else {
+            unreachable!()
+        };
+        // No longer storable: drop the old entry and answer this client alone.
+        drop(leader);
+        let tiers = job.clone();
+        let key = found.entry.meta.key.clone();
+        ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
+        let entry = Entry {
+            meta: Meta {
+                headers: merged,
+                ..stored.clone()
+            },
+            body: found.entry.body.clone(),
+        };
+        let outcome = Outcome::forward(fwd, Some(304), false, Some(reason));
+        return Answer::Entry {
+            entry,
+            outcome,
+            shareable: false,
+        };
+    };
+    let entry = Entry {
+        meta: Meta {
+            headers: fields_to_store(merged, &strip_fields, exchange.response_time),
+            stored_at: exchange.response_time * 1000,
+            initial_age,
+            lifetime,
+            reuse,
+            ..stored.clone()
+        },
+        body: found.entry.body.clone(),
+    };
+    let marker = found.marker.clone();
+    let keep = keep_secs(&entry.meta, job.keep_stale);
+    let job_for_write = job.clone();
+    let written = entry.clone();
+    ctx.wait_until(async move {
+        write_all(&job_for_write.tiers, &written, marker.as_ref(), keep).await;
+    });
+    if let Some(leader) = leader {
+        leader.settle(Settled::Stored(entry.clone()));
+    }
+    let outcome = Outcome::forward(fwd, Some(304), true, None);
+    Answer::Entry {
+        entry,
+        outcome,
+        shareable: true,
+    }
+}
+
+/// The answer cannot be stored: stream it through, tell followers to fetch for themselves,
+/// remember the key as hit-for-pass when the response itself is to blame, and drop a stale
+/// entry that the origin no longer allows to be shared.
+fn pass(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    stale: Option<&Found>,
+    origin: Response,
+    fwd: Fwd,
+    reason: Reason,
+    leader: Option<Leader>,
+) -> Answer {
+    if is_response_reason(reason) {
+        let now = now_ms();
+        coalesce::mark_pass(
+            &job.plan.primary,
+            now + job.hit_for_pass_ttl as i64 * 1000,
+            now,
+        );
+        if let Some(found) = stale {
+            let tiers = job.clone();
+            let key = found.entry.meta.key.clone();
+            ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
+        }
+    }
+    if let Some(leader) = leader {
+        leader.settle(Settled::Pass);
+    }
+    let outcome = Outcome::forward(fwd, Some(origin.status()), false, Some(reason));
+    let body = origin.body();
+    Answer::Origin {
+        origin,
+        body,
+        outcome,
+    }
+}
+
+/// How long an entry is kept: its freshness left plus what it may still be used for stale.
+pub fn keep_secs(meta: &Meta, keep_stale: u64) -> u64 {
+    let fresh_left = meta.ttl(now_ms()).max(0) as u64;
+    fresh_left.saturating_add(meta.reuse.stale_keep(keep_stale))
+}
+
+/// Reads the stored branch of the body (up to the size limit) and writes the entry, and its
+/// `Vary` marker, to every tier; then settles the flight. A body that fails or overflows is
+/// not stored at all.
+async fn store(job: Rc<Job>, meta: Meta, body: Option<ReadableStream>, leader: Option<Leader>) {
+    let body = match body {
+        None => Vec::new(),
+        Some(stream) => match read_limited(stream, job.max_body_bytes).await {
+            Ok(Body::Complete(bytes)) => bytes,
+            Ok(Body::TooLarge) => return not_stored(&job, &meta.key, Reason::TooLarge, leader),
+            Err(_) => return not_stored(&job, &meta.key, Reason::BodyError, leader),
+        },
+    };
+    let entry = Entry {
+        meta: Meta {
+            body_len: body.len() as u64,
+            ..meta
+        },
+        body: Rc::from(body),
+    };
+    let marker = (!entry.meta.vary.is_empty()).then(|| Entry {
+        meta: Meta {
+            kind: Kind::Variants,
+            key: job.plan.primary.clone(),
+            status: 0,
+            headers: Vec::new(),
+            tags: Vec::new(),
+            body_len: 0,
+            ..entry.meta.clone()
+        },
+        body: Rc::from(Vec::new()),
+    });
+    if let Some(leader) = leader {
+        leader.settle(Settled::Stored(entry.clone()));
+    }
+    let keep = keep_secs(&entry.meta, job.keep_stale);
+    write_all(&job.tiers, &entry, marker.as_ref(), keep).await;
+}
+
+fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>) {
+    if reason == Reason::TooLarge {
+        let now = now_ms();
+        coalesce::mark_pass(
+            &job.plan.primary,
+            now + job.hit_for_pass_ttl as i64 * 1000,
+            now,
+        );
+    }
+    if let Some(leader) = leader {
+        leader.settle(Settled::Pass);
+    }
+    worker::console_warn!(
+        "{}",
+        serde_json::json!({ "edgecache": "not-stored", "key": key, "reason": reason.as_str() })
+    );
+}
+
+fn content_length(fields: &[(String, String)]) -> Option<u64> {
+    fields
+        .field("content-length")
+        .and_then(|v| v.trim().parse().ok())
+}

@@ -1,0 +1,135 @@
+//! Finding a request's entry in its tiers, and copying entries between tiers.
+
+use web_sys::Headers;
+
+use crate::entry::Kind;
+use crate::plan::Plan;
+use crate::store::{Entry, Store, StoreError, Tier};
+
+/// A stored response for the request, fresh or not.
+pub struct Found {
+    /// Index of the tier that held it.
+    pub tier: usize,
+    pub entry: Entry,
+    /// The `Vary` marker it was found through, if the response varies.
+    pub marker: Option<Entry>,
+}
+
+pub struct Lookup {
+    pub found: Option<Found>,
+    /// Some tier knew the URL's variants but not this request's.
+    pub vary_miss: bool,
+}
+
+/// Reads the tiers in order; the first entry for the request wins, whatever its age (the
+/// caller decides whether it may be used). A failing tier is reported and skipped.
+pub async fn lookup(
+    tiers: &[Tier],
+    plan: &Plan,
+    headers: &Headers,
+    errors: &mut Vec<String>,
+) -> Lookup {
+    let mut vary_miss = false;
+    for (index, tier) in tiers.iter().enumerate() {
+        let Some(entry) = read(tier, &plan.primary, errors).await else {
+            continue;
+        };
+        if entry.meta.kind == Kind::Response {
+            return Lookup {
+                found: Some(Found {
+                    tier: index,
+                    entry,
+                    marker: None,
+                }),
+                vary_miss,
+            };
+        }
+        let variant_key = plan.variant_key(&entry.meta.vary, headers);
+        match read(tier, &variant_key, errors).await {
+            Some(variant) if variant.meta.kind == Kind::Response => {
+                return Lookup {
+                    found: Some(Found {
+                        tier: index,
+                        entry: variant,
+                        marker: Some(entry),
+                    }),
+                    vary_miss,
+                };
+            }
+            _ => vary_miss = true,
+        }
+    }
+    Lookup {
+        found: None,
+        vary_miss,
+    }
+}
+
+/// One tier's entry under `key`. The stored key is checked, so a hashed key can never
+/// answer for another.
+async fn read(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Entry> {
+    match tier.get(key).await {
+        Ok(Some(entry)) if entry.meta.key == key => Some(entry),
+        Ok(_) => None,
+        Err(e) => {
+            errors.push(e.to_string());
+            None
+        }
+    }
+}
+
+/// Writes an entry (and its `Vary` marker) to `tiers`, to be kept `keep_secs`, and logs
+/// one line saying where it went.
+pub async fn write_all(tiers: &[Tier], entry: &Entry, marker: Option<&Entry>, keep_secs: u64) {
+    let mut written = Vec::new();
+    for tier in tiers {
+        if let Some(marker) = marker {
+            log_failure(tier.put(&marker.meta.key, marker, keep_secs).await);
+        }
+        if log_failure(tier.put(&entry.meta.key, entry, keep_secs).await) {
+            written.push(tier.backend().as_str());
+        }
+    }
+    worker::console_log!(
+        "{}",
+        serde_json::json!({
+            "edgecache": "stored",
+            "key": entry.meta.key,
+            "tiers": written,
+            "bytes": entry.body.len(),
+            "keep": keep_secs,
+        })
+    );
+}
+
+/// Removes `key` (an entry, or a `Vary` marker, which makes every variant unreachable).
+pub async fn delete_all(tiers: &[Tier], key: &str) {
+    for tier in tiers {
+        log_failure(tier.delete(key).await);
+    }
+}
+
+/// Copies an entry found in a lower tier into the faster tiers above it.
+pub async fn backfill(tiers: &[Tier], found: Found, keep_secs: u64) {
+    write_all(
+        &tiers[..found.tier],
+        &found.entry,
+        found.marker.as_ref(),
+        keep_secs,
+    )
+    .await;
+}
+
+/// Logs a failed storage operation; true when it succeeded.
+pub fn log_failure(result: Result<(), StoreError>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            worker::console_error!(
+                "{}",
+                serde_json::json!({ "edgecache": "store-failed", "error": e.to_string() })
+            );
+            false
+        }
+    }
+}

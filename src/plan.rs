@@ -1,0 +1,128 @@
+//! The cache plan for one request: its key, the tiers that hold its entries, and the route
+//! settings that apply. Owned, so background work can keep it after the response has gone.
+
+use url::Url;
+use web_sys::Headers;
+use worker::Env;
+
+use crate::config::{Backend, Config, Route};
+use crate::key::{cookie_value, normalize_header_value, normalize_query, CacheKey, Variant};
+use crate::policy::Overrides;
+use crate::store::Tier;
+
+pub struct Plan {
+    /// The URL-level key, before any response `Vary`.
+    pub key: CacheKey,
+    /// `key` rendered.
+    pub primary: String,
+    /// The route keys on named cookies, which then stand for `Vary: Cookie`.
+    pub cookies_keyed: bool,
+    pub backends: Vec<Backend>,
+    pub browser_ttl: Option<u64>,
+    pub tags: Vec<String>,
+    pub overrides: Overrides,
+}
+
+impl Plan {
+    pub fn new(config: &Config, route: Option<&Route>, url: &Url, headers: &Headers) -> Plan {
+        let query_rule = route.map(|r| r.query.clone()).unwrap_or_default();
+        let mut variance = Vec::new();
+        if let Some(route) = route {
+            for name in &route.vary_headers {
+                variance.push(header_variant(headers, name));
+            }
+            let cookies = headers.get("cookie").ok().flatten().unwrap_or_default();
+            for name in &route.vary_cookies {
+                variance.push(Variant {
+                    name: format!("cookie.{name}"),
+                    value: cookie_value(&cookies, name),
+                });
+            }
+        }
+        let mut host = url.host_str().unwrap_or_default().to_string();
+        if let Some(port) = url.port() {
+            host.push_str(&format!(":{port}"));
+        }
+        let key = CacheKey {
+            prefix: config.key_prefix.clone(),
+            version: config.version,
+            scheme: url.scheme().to_string(),
+            host,
+            path: url.path().to_string(),
+            query: normalize_query(url.query().unwrap_or_default(), &query_rule),
+            variance,
+        };
+        Plan {
+            primary: key.render(),
+            key,
+            cookies_keyed: route.is_some_and(|r| !r.vary_cookies.is_empty()),
+            backends: route.map_or_else(|| config.backends.clone(), |r| r.backends.clone()),
+            browser_ttl: route.and_then(|r| r.browser_ttl),
+            tags: route.map(|r| r.tags.clone()).unwrap_or_default(),
+            overrides: Overrides {
+                route_ttl: route.and_then(|r| r.ttl),
+                default_ttl: config.default_ttl,
+                stale_while_revalidate: route
+                    .and_then(|r| r.stale_while_revalidate)
+                    .unwrap_or(config.stale_while_revalidate),
+                stale_if_error: route
+                    .and_then(|r| r.stale_if_error)
+                    .unwrap_or(config.stale_if_error),
+            },
+        }
+    }
+
+    /// The key of this request's variant of a response that varies on `vary`; the primary
+    /// key when it does not vary. A route that keys on named cookies has already put the
+    /// cookies that matter into the primary key, so `Vary: Cookie` does not split it further.
+    pub fn variant_key(&self, vary: &[String], headers: &Headers) -> String {
+        let variance: Vec<Variant> = vary
+            .iter()
+            .filter(|name| !(self.cookies_keyed && name.as_str() == "cookie"))
+            .map(|name| header_variant(headers, name))
+            .collect();
+        if variance.is_empty() {
+            self.primary.clone()
+        } else {
+            self.key.with_variance(variance).render()
+        }
+    }
+
+    /// Opens the route's tiers; one that cannot be opened is reported and left out.
+    pub fn open_tiers(
+        &self,
+        env: &Env,
+        url: &Url,
+        memory_budget: u64,
+        errors: &mut Vec<String>,
+    ) -> Vec<Tier> {
+        let url_base = format!(
+            "{}://{}",
+            url.scheme(),
+            url.host_str().unwrap_or("edgecache.invalid")
+        );
+        self.backends
+            .iter()
+            .filter_map(
+                |&backend| match Tier::open(backend, env, &url_base, memory_budget) {
+                    Ok(tier) => Some(tier),
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        None
+                    }
+                },
+            )
+            .collect()
+    }
+}
+
+fn header_variant(headers: &Headers, name: &str) -> Variant {
+    Variant {
+        name: name.to_string(),
+        value: headers
+            .get(name)
+            .ok()
+            .flatten()
+            .map(|v| normalize_header_value(name, &v)),
+    }
+}
