@@ -15,14 +15,16 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 demo=false
+env_args=()
 if [ -z "$ORIGIN" ]; then
   demo=true
+  env_args=(--env demo)
   node demo/origin.mjs --port "$DEMO_PORT" &
   pids+=($!)
   ORIGIN="http://127.0.0.1:$DEMO_PORT"
 fi
 
-node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --var "ORIGIN:$ORIGIN" \
+node_modules/.bin/wrangler dev "${env_args[@]}" --ip 127.0.0.1 --port "$PORT" --var "ORIGIN:$ORIGIN" \
   --show-interactive-dev-session=false &
 pids+=($!)
 

@@ -72,6 +72,7 @@ impl Fields for Vec<(String, String)> {
 pub struct RequestFacts {
     pub cache_control: CacheControl,
     pub has_authorization: bool,
+    pub has_cookie: bool,
 }
 
 impl RequestFacts {
@@ -89,6 +90,7 @@ impl RequestFacts {
         RequestFacts {
             cache_control,
             has_authorization: fields.field("authorization").is_some(),
+            has_cookie: fields.field("cookie").is_some(),
         }
     }
 
@@ -277,6 +279,12 @@ pub fn storability(
     let lifetime = match (overrides.route_ttl, explicit) {
         (Some(route_ttl), _) => route_ttl.saturating_add(initial_age),
         (None, Some(explicit)) => explicit,
+        // Stricter than the RFC: a response to a request with a cookie, that says nothing
+        // about caching, is too often a page personalised by a session cookie; guessing a
+        // lifetime for it would share one user's page with everyone.
+        (None, None) if request.has_cookie && !cc.public => {
+            return DontStore(Reason::CookieWithoutFreshness)
+        }
         (None, None) if cc.public || is_heuristically_cacheable(status) => {
             heuristic_lifetime(response, overrides.default_ttl, exchange.response_time)
         }

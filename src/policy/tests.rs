@@ -88,6 +88,8 @@ fn never_stored_table() {
          "§4.2.3: the Age from upstream caches counts against the lifetime"),
         (&[], 200, &[("expires", "0")], Reason::StaleOnArrival,
          "§5.3: invalid dates, especially 0, represent a time in the past"),
+        (&[("cookie", "session=alice")], 200, &[], Reason::CookieWithoutFreshness,
+         "edgecache guesses no lifetime for a response to a request with a cookie"),
     ];
     for (request, status, response, expected, rule) in cases {
         assert_eq!(
@@ -176,6 +178,28 @@ fn heuristic_freshness_is_capped_at_a_tenth_of_the_last_modified_age() {
             &[("date", DATE), ("last-modified", &modified)]
         )),
         100
+    );
+}
+
+#[test]
+fn a_request_cookie_allows_explicit_but_not_heuristic_freshness() {
+    let cookie: &[(&str, &str)] = &[("cookie", "theme=dark")];
+    assert_eq!(
+        lifetime(judge(cookie, 200, &[("cache-control", "max-age=60")])),
+        60
+    );
+    assert_eq!(
+        lifetime(judge(cookie, 200, &[("cache-control", "public")])),
+        600
+    );
+    let route = Overrides {
+        route_ttl: Some(30),
+        ..overrides()
+    };
+    assert_eq!(
+        lifetime(judge_with(cookie, 200, &[], route)),
+        30,
+        "a route's ttl is explicit"
     );
 }
 

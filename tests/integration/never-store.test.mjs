@@ -18,6 +18,7 @@ const cases = [
   { name: "206 Partial Content", reason: "partial-content", response: { status: 206, headers: { "cache-control": "max-age=60", "content-range": "bytes 0-1/10" }, body: "ab" } },
   { name: "a request with Cache-Control: no-store", reason: "request-no-store", request: { headers: { "cache-control": "no-store" } }, response: { headers: { "cache-control": "max-age=60" } } },
   { name: "a request with Authorization", reason: "authorization", request: { headers: { authorization: "Bearer secret" } }, response: { headers: { "cache-control": "max-age=60" } } },
+  { name: "a response without freshness to a request with a Cookie", reason: "cookie-without-freshness", request: { headers: { cookie: "session=alice" } }, response: { headers: {} } },
   { name: "a body over max_body_bytes (Content-Length)", reason: "too-large", response: { headers: { "cache-control": "max-age=60" }, body: "x".repeat(2048) } },
 ];
 
