@@ -53,11 +53,7 @@ pub const NOT_MODIFIED_FIELDS: &[&str] = &[
 mod tests {
     use super::*;
 
-    fn h(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::policy::field_list as h;
 
     #[test]
     fn if_none_match_uses_weak_comparison() {

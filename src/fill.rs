@@ -117,8 +117,8 @@ pub async fn fill(
         }
     }
     let exchange = Exchange {
-        request_time: request_time / 1000,
-        response_time: now_ms() / 1000,
+        request_ms: request_time,
+        response_ms: now_ms(),
     };
     let status = origin.status();
 
@@ -191,8 +191,8 @@ pub async fn fill(
         kind: Kind::Response,
         key: job.plan.variant_key(&vary, &job.headers),
         status,
-        headers: fields_to_store(origin_fields, &strip_fields, exchange.response_time),
-        stored_at: exchange.response_time * 1000,
+        headers: fields_to_store(origin_fields, &strip_fields, exchange.response_secs()),
+        stored_at: exchange.response_ms,
         initial_age,
         lifetime,
         tags: job.plan.tags.clone(),
@@ -271,8 +271,8 @@ fn not_modified(
     };
     let entry = Entry {
         meta: Meta {
-            headers: fields_to_store(merged, &strip_fields, exchange.response_time),
-            stored_at: exchange.response_time * 1000,
+            headers: fields_to_store(merged, &strip_fields, exchange.response_secs()),
+            stored_at: exchange.response_ms,
             initial_age,
             lifetime,
             reuse,

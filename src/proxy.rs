@@ -166,7 +166,10 @@ async fn serve_cacheable(
     }
 
     let fwd = match &stale {
-        Some(found) if found.entry.meta.is_fresh(now_ms()) => Fwd::Request,
+        // Fresh, but the request asked for more: RFC 9211's `fwd=request`.
+        Some(found) if found.entry.meta.is_fresh(now_ms()) && !found.entry.meta.reuse.no_cache => {
+            Fwd::Request
+        }
         Some(_) => Fwd::Stale,
         None if vary_miss => Fwd::VaryMiss,
         None => Fwd::Miss,

@@ -179,11 +179,20 @@ pub fn governing_directives(response: &(impl Fields + ?Sized)) -> Governing {
     }
 }
 
-/// When a response was asked for and when it arrived, in seconds since the epoch.
+/// When a response was asked for and when it arrived, in milliseconds since the epoch (kept
+/// to the millisecond: rounding each to whole seconds could age a response by a second it
+/// never spent).
 #[derive(Debug, Clone, Copy)]
 pub struct Exchange {
-    pub request_time: i64,
-    pub response_time: i64,
+    pub request_ms: i64,
+    pub response_ms: i64,
+}
+
+impl Exchange {
+    /// The response time in whole seconds, for comparisons with HTTP dates.
+    pub fn response_secs(&self) -> i64 {
+        self.response_ms.div_euclid(1000)
+    }
 }
 
 /// The verdict on a response: stored with a lifetime, or not, with the reason.
@@ -270,7 +279,7 @@ pub fn storability(
     let explicit = if targeted {
         cc.s_maxage.or(cc.max_age)
     } else {
-        explicit_lifetime(&cc, response, exchange.response_time)
+        explicit_lifetime(&cc, response, exchange.response_secs())
     };
     let initial_age = corrected_initial_age(response, exchange);
     // §3: the response must contain "a public response directive", "an explicit expiration
@@ -286,7 +295,7 @@ pub fn storability(
             return DontStore(Reason::CookieWithoutFreshness)
         }
         (None, None) if cc.public || is_heuristically_cacheable(status) => {
-            heuristic_lifetime(response, overrides.default_ttl, exchange.response_time)
+            heuristic_lifetime(response, overrides.default_ttl, exchange.response_secs())
         }
         (None, None) => return DontStore(Reason::UncacheableStatus),
     };
@@ -403,8 +412,8 @@ pub fn corrected_initial_age(response: &(impl Fields + ?Sized), exchange: Exchan
     let apparent_age = response
         .field("date")
         .and_then(|d| http_date(&d))
-        .map_or(0, |date| (exchange.response_time - date).max(0) as u64);
-    let response_delay = (exchange.response_time - exchange.request_time).max(0) as u64;
+        .map_or(0, |date| (exchange.response_secs() - date).max(0) as u64);
+    let response_delay = ((exchange.response_ms - exchange.request_ms).max(0) / 1000) as u64;
     apparent_age
         .max(age_value.saturating_add(response_delay))
         .min(directives::DELTA_SECONDS_MAX)
@@ -433,6 +442,14 @@ pub fn http_date(value: &str) -> Option<i64> {
 pub fn format_http_date(secs: i64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
     httpdate::fmt_http_date(time)
+}
+
+/// A header list from string pairs, for tests.
+#[cfg(test)]
+pub(crate) fn field_list(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -65,11 +65,7 @@ pub fn merge_not_modified(
 mod tests {
     use super::*;
 
-    fn h(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::policy::field_list as h;
 
     #[test]
     fn validators_become_conditional_fields() {

@@ -5,16 +5,12 @@ use super::*;
 const NOW: i64 = 1_700_000_000;
 const DATE: &str = "Tue, 14 Nov 2023 22:13:20 GMT"; // == NOW
 
-fn headers(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect()
-}
+use super::field_list as headers;
 
 fn exchange() -> Exchange {
     Exchange {
-        request_time: NOW,
-        response_time: NOW,
+        request_ms: NOW * 1000,
+        response_ms: NOW * 1000,
     }
 }
 
@@ -299,8 +295,8 @@ fn the_corrected_initial_age_follows_section_4_2_3() {
     // response_delay; corrected_initial_age = max(apparent_age, corrected_age_value).
     let date = format_http_date(NOW - 30);
     let ex = Exchange {
-        request_time: NOW - 2,
-        response_time: NOW,
+        request_ms: NOW * 1000 - 2_000,
+        response_ms: NOW * 1000,
     };
     assert_eq!(corrected_initial_age(&headers(&[("date", &date)]), ex), 30);
     assert_eq!(
@@ -308,6 +304,12 @@ fn the_corrected_initial_age_follows_section_4_2_3() {
         102
     );
     assert_eq!(corrected_initial_age(&headers(&[]), ex), 2);
+    // A 2 ms round trip across a second boundary is not a second of age.
+    let quick = Exchange {
+        request_ms: NOW * 1000 - 1,
+        response_ms: NOW * 1000 + 1,
+    };
+    assert_eq!(corrected_initial_age(&headers(&[]), quick), 0);
 }
 
 #[test]

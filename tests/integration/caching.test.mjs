@@ -56,11 +56,11 @@ for (const backends of tierOrders) {
     });
 
     it("refetches once the entry is stale", async () => {
-      origin.on("/short", (record, n) => ({ headers: { "cache-control": "max-age=1" }, body: `short #${n}` }));
+      origin.on("/short", (record, n) => ({ headers: { "cache-control": "max-age=2" }, body: `short #${n}` }));
       assert.equal((await worker.fetch("/short")).body, "short #1");
       await worker.stored("/short");
       assert.equal((await worker.fetch("/short")).body, "short #1");
-      await new Promise((r) => setTimeout(r, 1100));
+      await new Promise((r) => setTimeout(r, 2100));
       const stale = await worker.fetch("/short");
       assert.equal(stale.body, "short #2");
       // Memory and the Cache API drop it on expiry; KV keeps it its 60 s minimum.

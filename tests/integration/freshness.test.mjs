@@ -87,7 +87,7 @@ describe("no-cache and must-revalidate", () => {
     for (let i = 0; i < 3; i++) {
       const got = await worker.fetch("/nc");
       assert.equal(got.body, "nc #1");
-      assert.equal(got.cacheStatus, "edgecache; fwd=request; fwd-status=304; stored");
+      assert.equal(got.cacheStatus, "edgecache; fwd=stale; fwd-status=304; stored");
     }
     assert.equal(origin.count("/nc", "GET"), 4, "one fetch and three revalidations");
   });
