@@ -70,6 +70,10 @@ pub struct Config {
     /// Seconds during which, after a response that could not be stored, requests for the
     /// same URL go to the origin without waiting for each other (hit-for-pass).
     pub hit_for_pass_ttl: u64,
+    /// Where the purge API, stats, inspection and dashboard live; never cached or forwarded.
+    pub admin_path: String,
+    /// Send the origin's `Cache-Tag` and `Surrogate-Key` on to clients (stripped by default).
+    pub expose_tags: bool,
     /// Ordered rules; the first whose host and path match applies.
     pub routes: Vec<Route>,
 }
@@ -164,6 +168,8 @@ impl Default for Config {
             keep_stale: 3600,
             origin_timeout_ms: 30_000,
             hit_for_pass_ttl: 30,
+            admin_path: "/_edgecache".into(),
+            expose_tags: false,
             routes: Vec::new(),
         }
     }
@@ -185,6 +191,8 @@ struct RawConfig {
     keep_stale: Option<i64>,
     origin_timeout_ms: Option<i64>,
     hit_for_pass_ttl: Option<i64>,
+    admin_path: Option<String>,
+    expose_tags: Option<bool>,
     #[serde(default)]
     routes: Vec<Value>,
 }
@@ -266,6 +274,19 @@ impl Config {
         }
         let hit_for_pass_ttl = non_negative(raw.hit_for_pass_ttl, defaults.hit_for_pass_ttl)
             .map_err(|r| field("hit_for_pass_ttl", r))?;
+        let admin_path = raw.admin_path.unwrap_or(defaults.admin_path);
+        let valid_admin_path = admin_path.len() > 1
+            && admin_path.starts_with('/')
+            && !admin_path.ends_with('/')
+            && admin_path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
+        if !valid_admin_path {
+            return Err(field(
+                "admin_path",
+                format!("{admin_path:?} must be a path like /_edgecache (letters, digits, - _ . ~, no trailing /)"),
+            ));
+        }
         let key_prefix = raw.key_prefix.unwrap_or_default();
         check_key_prefix(&key_prefix).map_err(|r| field("key_prefix", r))?;
         let backends = match raw.backends {
@@ -306,6 +327,8 @@ impl Config {
             keep_stale,
             origin_timeout_ms,
             hit_for_pass_ttl,
+            admin_path,
+            expose_tags: raw.expose_tags.unwrap_or(defaults.expose_tags),
             routes,
         })
     }
@@ -684,6 +707,19 @@ mod tests {
             .starts_with("EDGECACHE is not a valid object: invalid type"));
         assert!(error_of("{").starts_with("EDGECACHE is not a valid object: EOF"));
         assert!(error_of(r#"{"routes": [5]}"#).starts_with("EDGECACHE.routes[0]: invalid type"));
+    }
+
+    #[test]
+    fn the_admin_path_is_checked() {
+        assert_eq!(
+            Config::from_json(r#"{"admin_path": "/_admin"}"#)
+                .unwrap()
+                .admin_path,
+            "/_admin"
+        );
+        assert!(error_of(r#"{"admin_path": "/"}"#).starts_with("EDGECACHE.admin_path:"));
+        assert!(error_of(r#"{"admin_path": "/a/"}"#).starts_with("EDGECACHE.admin_path:"));
+        assert!(error_of(r#"{"admin_path": "/a*"}"#).starts_with("EDGECACHE.admin_path:"));
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct Meta {
     pub kind: Kind,
     /// The full rendered key, checked on read so a hashed key can never answer for another.
     pub key: String,
+    /// The URL part of the key (`scheme://host/path?query`), for purges by URL and prefix.
+    #[serde(default)]
+    pub url: String,
     #[serde(default)]
     pub status: u16,
     #[serde(default)]
@@ -136,6 +139,7 @@ mod tests {
             v: FORMAT,
             kind: Kind::Response,
             key: "p:1:https://example.com/".into(),
+            url: "https://example.com/".into(),
             status: 200,
             headers: vec![("content-type".into(), "text/plain; charset=\u{e9}".into())],
             stored_at: 1_000_000,

@@ -17,6 +17,7 @@ use crate::plan::Plan;
 use crate::policy::reuse::usable_on_error;
 use crate::policy::revalidate::{conditional_fields, merge_not_modified, names_other_response};
 use crate::policy::{fields_to_store, storability, Exchange, Fields, RequestFacts, Storability};
+use crate::purge::{response_tags, Registry};
 use crate::runtime::{header_list, now_ms, read_limited, Body};
 use crate::status::{Fwd, Outcome, Reason};
 use crate::store::{Entry, Tier};
@@ -32,6 +33,9 @@ pub struct Job {
     pub max_body_bytes: u64,
     pub keep_stale: u64,
     pub hit_for_pass_ttl: u64,
+    pub expose_tags: bool,
+    /// The purges made so far, checked against every entry read.
+    pub registry: Rc<Registry>,
 }
 
 /// What the client is to be sent.
@@ -186,16 +190,18 @@ pub async fn fill(
     };
 
     coalesce::clear_pass(&job.plan.primary);
+    let tags = response_tags(&origin_fields, &job.plan.tags);
     let meta = Meta {
         v: FORMAT,
         kind: Kind::Response,
         key: job.plan.variant_key(&vary, &job.headers),
+        url: job.plan.key.url(),
         status,
         headers: fields_to_store(origin_fields, &strip_fields, exchange.response_secs()),
         stored_at: exchange.response_ms,
         initial_age,
         lifetime,
-        tags: job.plan.tags.clone(),
+        tags,
         vary,
         body_len: 0,
         reuse,
@@ -271,6 +277,7 @@ fn not_modified(
     };
     let entry = Entry {
         meta: Meta {
+            tags: response_tags(&merged, &job.plan.tags),
             headers: fields_to_store(merged, &strip_fields, exchange.response_secs()),
             stored_at: exchange.response_ms,
             initial_age,

@@ -65,6 +65,17 @@ impl CacheKey {
         }
     }
 
+    /// The URL part of the key, `scheme://host/path?query`, which purges by URL and prefix
+    /// are matched against.
+    pub fn url(&self) -> String {
+        let mut url = format!("{}://{}{}", self.scheme, self.host, self.path);
+        if !self.query.is_empty() {
+            url.push('?');
+            url.push_str(&self.query);
+        }
+        url
+    }
+
     /// The same key, narrowed to one variant of the response's `Vary` fields.
     pub fn with_variance(&self, extra: impl IntoIterator<Item = Variant>) -> CacheKey {
         let mut key = self.clone();
@@ -165,6 +176,15 @@ mod tests {
             key().render(),
             "site:2:https://example.com/blog/post?a=1&b=2"
         );
+    }
+
+    #[test]
+    fn the_url_part_leaves_out_prefix_version_and_variance() {
+        let k = key().with_variance([Variant {
+            name: "x".into(),
+            value: None,
+        }]);
+        assert_eq!(k.url(), "https://example.com/blog/post?a=1&b=2");
     }
 
     #[test]

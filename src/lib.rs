@@ -6,17 +6,23 @@
 //! `reply`, `proxy` and the entry point below) is thin and sits on top.
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod auth;
 pub mod conditional;
 pub mod config;
 pub mod entry;
 pub mod key;
 pub mod lru;
 pub mod policy;
+pub mod purge;
 pub mod route;
+pub mod stats;
+pub mod stats_flush;
 pub mod status;
 
 pub mod coalesce;
 pub mod fill;
+pub mod invalidation;
 pub mod lookup;
 pub mod origin;
 pub mod plan;
@@ -40,6 +46,9 @@ use status::{Outcome, Reason};
 pub const CONFIG_VAR: &str = "EDGECACHE";
 /// The `[vars]` entry naming the origin; empty or absent forwards to the request's own URL.
 pub const ORIGIN_VAR: &str = "ORIGIN";
+/// Secrets holding admin tokens: one, labelled `admin`, and `label:token,…`.
+pub const ADMIN_TOKEN_VAR: &str = "ADMIN_TOKEN";
+pub const ADMIN_TOKENS_VAR: &str = "ADMIN_TOKENS";
 
 thread_local! {
     /// Settings are read and validated once per isolate: the environment never changes
@@ -58,8 +67,16 @@ async fn fetch(
     let request: web_sys::Request = Clone::clone(request.inner());
     let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
     let mut notes = Notes::default();
-    let response = match settings {
-        Ok(settings) => proxy::handle(&request, &env, &ctx, &settings, &mut notes).await,
+    let admin_request = settings.as_ref().ok().and_then(|s| {
+        let url = Url::parse(&request.url()).ok()?;
+        is_admin_path(url.path(), &s.config.admin_path).then_some((url, s.clone()))
+    });
+    if let Some((url, settings)) = admin_request {
+        let response = admin::handle(&request, &url, &env, &ctx, &settings).await;
+        return response.map_err(|e| worker::Error::JsError(runtime::describe(&e)));
+    }
+    let response = match &settings {
+        Ok(settings) => proxy::handle(&request, &env, &ctx, settings, &mut notes).await,
         Err(error) => {
             let outcome = Outcome::bypass(Reason::ConfigError);
             notes.errors.push(error.clone());
@@ -77,6 +94,17 @@ async fn fetch(
         )
     });
     log_request(&request, &response, &notes, started);
+    if let (Ok(settings), Some(outcome)) = (&settings, &notes.outcome) {
+        let due = stats_flush::record(
+            &settings.config,
+            notes.route.as_deref(),
+            outcome,
+            notes.bytes_from_cache,
+        );
+        if let Some((key, text)) = due {
+            ctx.wait_until(stats_flush::flush(env.clone(), key, text));
+        }
+    }
     response.map_err(|e| worker::Error::JsError(runtime::describe(&e)))
 }
 
@@ -100,10 +128,27 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
         .ok()
         .and_then(|v| v.as_string())
         .unwrap_or_default();
+    let secret = |name: &str| {
+        js_sys::Reflect::get(env, &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let tokens = auth::tokens(
+        secret(ADMIN_TOKEN_VAR).as_deref(),
+        secret(ADMIN_TOKENS_VAR).as_deref(),
+    );
     Ok(Settings {
         config,
         origin: parse_origin(&origin)?,
+        tokens,
     })
+}
+
+/// `path` is the admin path or below it (`/_edgecache`, `/_edgecache/purge`), not merely
+/// prefixed by it (`/_edgecachex`).
+fn is_admin_path(path: &str, admin_path: &str) -> bool {
+    path.strip_prefix(admin_path)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// `ORIGIN` must be an absolute http(s) URL without a path, query or fragment.
@@ -156,6 +201,15 @@ fn log_request(
 #[cfg(test)]
 mod tests {
     use super::parse_origin;
+
+    #[test]
+    fn admin_paths_are_the_prefix_and_below_it() {
+        use super::is_admin_path;
+        assert!(is_admin_path("/_edgecache", "/_edgecache"));
+        assert!(is_admin_path("/_edgecache/purge", "/_edgecache"));
+        assert!(!is_admin_path("/_edgecachex", "/_edgecache"));
+        assert!(!is_admin_path("/blog", "/_edgecache"));
+    }
 
     #[test]
     fn origin_must_be_a_bare_http_url() {

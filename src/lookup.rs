@@ -4,6 +4,7 @@ use web_sys::Headers;
 
 use crate::entry::Kind;
 use crate::plan::Plan;
+use crate::purge::{Registry, Standing};
 use crate::store::{Entry, Store, StoreError, Tier};
 
 /// A stored response for the request, fresh or not.
@@ -13,6 +14,8 @@ pub struct Found {
     pub entry: Entry,
     /// The `Vary` marker it was found through, if the response varies.
     pub marker: Option<Entry>,
+    /// Soft-purged since it was stored: usable only stale, while it is refreshed.
+    pub soft_purged: bool,
 }
 
 pub struct Lookup {
@@ -21,12 +24,14 @@ pub struct Lookup {
     pub vary_miss: bool,
 }
 
-/// Reads the tiers in order; the first entry for the request wins, whatever its age (the
-/// caller decides whether it may be used). A failing tier is reported and skipped.
+/// Reads the tiers in order; the first entry for the request that no purge has removed
+/// wins, whatever its age (the caller decides whether it may be used). A failing tier is
+/// reported and skipped.
 pub async fn lookup(
     tiers: &[Tier],
     plan: &Plan,
     headers: &Headers,
+    registry: &Registry,
     errors: &mut Vec<String>,
 ) -> Lookup {
     let mut vary_miss = false;
@@ -34,30 +39,33 @@ pub async fn lookup(
         let Some(entry) = read(tier, &plan.primary, errors).await else {
             continue;
         };
-        if entry.meta.kind == Kind::Response {
-            return Lookup {
-                found: Some(Found {
-                    tier: index,
-                    entry,
-                    marker: None,
-                }),
-                vary_miss,
-            };
-        }
-        let variant_key = plan.variant_key(&entry.meta.vary, headers);
-        match read(tier, &variant_key, errors).await {
-            Some(variant) if variant.meta.kind == Kind::Response => {
-                return Lookup {
-                    found: Some(Found {
-                        tier: index,
-                        entry: variant,
-                        marker: Some(entry),
-                    }),
-                    vary_miss,
-                };
+        let (entry, marker) = if entry.meta.kind == Kind::Response {
+            (entry, None)
+        } else {
+            let variant_key = plan.variant_key(&entry.meta.vary, headers);
+            match read(tier, &variant_key, errors).await {
+                Some(variant) if variant.meta.kind == Kind::Response => (variant, Some(entry)),
+                _ => {
+                    vary_miss = true;
+                    continue;
+                }
             }
-            _ => vary_miss = true,
-        }
+        };
+        let meta = &entry.meta;
+        let soft_purged = match registry.standing(&meta.url, &meta.tags, meta.stored_at) {
+            Standing::Purged => continue,
+            Standing::Stale => true,
+            Standing::Valid => false,
+        };
+        return Lookup {
+            found: Some(Found {
+                tier: index,
+                entry,
+                marker,
+                soft_purged,
+            }),
+            vary_miss,
+        };
     }
     Lookup {
         found: None,

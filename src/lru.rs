@@ -90,6 +90,20 @@ impl<V: Clone> Lru<V> {
         }
     }
 
+    /// Removes every entry for which `keep` is false; returns how many went.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &V) -> bool) -> usize {
+        let doomed: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(key, slot)| !keep(key, &slot.value))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &doomed {
+            self.remove(key);
+        }
+        doomed.len()
+    }
+
     /// Bytes held now; never more than the budget.
     pub fn used(&self) -> u64 {
         self.used
@@ -151,6 +165,17 @@ mod tests {
             Some(1),
             "a refused value evicts nothing"
         );
+    }
+
+    #[test]
+    fn retain_removes_what_it_is_told_and_frees_the_bytes() {
+        let mut lru = Lru::new(100);
+        lru.insert("a1".into(), 1, 10, i64::MAX);
+        lru.insert("b1".into(), 2, 10, i64::MAX);
+        lru.insert("a2".into(), 3, 10, i64::MAX);
+        assert_eq!(lru.retain(|key, _| !key.starts_with('a')), 2);
+        assert_eq!(lru.len(), 1);
+        assert_eq!(lru.used(), 10);
     }
 
     #[test]

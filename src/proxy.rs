@@ -14,6 +14,7 @@ use crate::coalesce::{self, Flight, Settled, Ticket};
 use crate::conditional::is_not_modified;
 use crate::config::{Config, Route};
 use crate::fill::{fill, keep_secs, Answer, Job};
+use crate::invalidation;
 use crate::lookup::{backfill, delete_all, lookup, Found};
 use crate::origin::{Forward, OriginError, HOP_HEADER};
 use crate::plan::Plan;
@@ -28,13 +29,19 @@ pub struct Settings {
     pub config: Config,
     /// `ORIGIN`: where requests go; `None` forwards to the request's own URL.
     pub origin: Option<Url>,
+    /// Admin tokens, from secrets.
+    pub tokens: Vec<crate::auth::Token>,
 }
 
-/// What the request log line reports beyond the response itself.
+/// What the request log line and the stats report beyond the response itself.
 #[derive(Default)]
 pub struct Notes {
     pub outcome: Option<Outcome>,
     pub errors: Vec<String>,
+    /// The matching route's path pattern.
+    pub route: Option<String>,
+    /// Body bytes served from storage.
+    pub bytes_from_cache: u64,
 }
 
 /// RFC 9110 §9.2.1: the methods defined as safe. Any other method may change state.
@@ -66,6 +73,7 @@ pub async fn handle(
 
     let config = &settings.config;
     let route = config.route_for(url.host_str().unwrap_or_default(), url.path());
+    notes.route = route.map(|r| r.path.as_str().to_string());
     let method = request.method();
     let forward = |cacheable: bool| Forward {
         request: Clone::clone(request),
@@ -78,7 +86,8 @@ pub async fn handle(
         timeout_ms: config.origin_timeout_ms,
     };
     if method != "GET" && method != "HEAD" {
-        let response = pass_through(forward(false), Fwd::Method, None, notes).await?;
+        let response =
+            pass_through(forward(false), Fwd::Method, None, config.expose_tags, notes).await?;
         if !is_safe(&method) && (200..400).contains(&response.status()) {
             invalidate(env, config, &url, &headers, &response.headers(), notes).await;
         }
@@ -89,6 +98,7 @@ pub async fn handle(
             forward(false),
             Fwd::Bypass,
             Some(Reason::RouteBypass),
+            config.expose_tags,
             notes,
         )
         .await;
@@ -96,6 +106,7 @@ pub async fn handle(
 
     let plan = Plan::new(config, route, &url, &headers);
     let tiers = plan.open_tiers(env, &url, config.memory_max_bytes, &mut notes.errors);
+    let registry = invalidation::current(env, config).await;
     let job = Rc::new(Job {
         plan,
         tiers,
@@ -105,6 +116,8 @@ pub async fn handle(
         max_body_bytes: config.max_body_bytes,
         keep_stale: config.keep_stale,
         hit_for_pass_ttl: config.hit_for_pass_ttl,
+        expose_tags: config.expose_tags,
+        registry,
     });
     serve_cacheable(&job, ctx, method == "HEAD", config, notes).await
 }
@@ -117,7 +130,14 @@ async fn serve_cacheable(
     config: &Config,
     notes: &mut Notes,
 ) -> Result<Response, JsValue> {
-    let found = lookup(&job.tiers, &job.plan, &job.headers, &mut notes.errors).await;
+    let found = lookup(
+        &job.tiers,
+        &job.plan,
+        &job.headers,
+        &job.registry,
+        &mut notes.errors,
+    )
+    .await;
     let vary_miss = found.vary_miss;
     let mut stale = None;
     if let Some(found) = found.found {
@@ -126,15 +146,27 @@ async fn serve_cacheable(
         let ttl = meta.ttl(now);
         let tier = job.tiers[found.tier].backend();
         let hit = |stale: Option<Reason>| Outcome::Hit { ttl, tier, stale };
-        let reuse = verdict(
+        let found_bytes = found.entry.body.len() as u64;
+        let mut reuse = verdict(
             &meta.reuse,
             meta.age(now),
             meta.lifetime,
             &job.facts.cache_control,
         );
+        if found.soft_purged && matches!(reuse, Verdict::Fresh | Verdict::StaleAccepted) {
+            // A soft purge: served once more, stale, while one refresh goes to the origin.
+            reuse = if meta.reuse.must_revalidate {
+                Verdict::Revalidate
+            } else {
+                Verdict::StaleWhileRevalidate
+            };
+        }
         let outcome = match reuse {
             Verdict::Fresh => Some(hit(None)),
             Verdict::StaleAccepted => Some(hit(Some(Reason::MaxStale))),
+            Verdict::StaleWhileRevalidate if found.soft_purged => {
+                Some(hit(Some(Reason::SoftPurged)))
+            }
             Verdict::StaleWhileRevalidate => Some(hit(Some(Reason::StaleWhileRevalidate))),
             Verdict::Revalidate => None,
         };
@@ -148,6 +180,7 @@ async fn serve_cacheable(
                 ctx.wait_until(async move { backfill(&job.tiers, found, keep).await });
             }
             notes.outcome = Some(outcome);
+            notes.bytes_from_cache = found_bytes;
             return response;
         }
         stale = Some(found);
@@ -194,6 +227,7 @@ async fn serve_cacheable(
                             reason: None,
                         };
                         notes.outcome = Some(outcome.clone());
+                        notes.bytes_from_cache = entry.body.len() as u64;
                         return respond_with_entry(job, &entry, head, &outcome, true);
                     }
                 }
@@ -221,6 +255,7 @@ async fn serve_cacheable(
             let decoration = Decoration {
                 outcome: &outcome,
                 browser_ttl: job.plan.browser_ttl.filter(|_| stored),
+                expose_tags: job.expose_tags,
             };
             reply::from_origin(&origin, body.as_ref(), not_modified, &decoration)
         }
@@ -258,6 +293,7 @@ fn respond_with_entry(
     let decoration = Decoration {
         outcome,
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
+        expose_tags: job.expose_tags,
     };
     reply::from_entry(
         &entry.meta,
@@ -329,6 +365,7 @@ async fn pass_through(
     forward: Forward,
     fwd: Fwd,
     reason: Option<Reason>,
+    expose_tags: bool,
     notes: &mut Notes,
 ) -> Result<Response, JsValue> {
     let origin = match forward.send().await {
@@ -340,6 +377,7 @@ async fn pass_through(
     let decoration = Decoration {
         outcome: &outcome,
         browser_ttl: None,
+        expose_tags,
     };
     reply::from_origin(&origin, origin.body().as_ref(), false, &decoration)
 }

@@ -7,6 +7,7 @@ use web_sys::{Headers, ReadableStream, Response, ResponseInit};
 use crate::conditional::NOT_MODIFIED_FIELDS;
 use crate::entry::Meta;
 use crate::policy::TARGETED_FIELDS;
+use crate::purge::TAG_FIELDS;
 use crate::runtime::{header_list, headers_from};
 use crate::status::{append_cache_status, Outcome};
 
@@ -15,6 +16,8 @@ pub struct Decoration<'a> {
     pub outcome: &'a Outcome,
     /// A route's `browser_ttl`: replaces the `Cache-Control` clients see.
     pub browser_ttl: Option<u64>,
+    /// Keep `Cache-Tag` and `Surrogate-Key` (configuration `expose_tags`).
+    pub expose_tags: bool,
 }
 
 impl Decoration<'_> {
@@ -22,6 +25,11 @@ impl Decoration<'_> {
         // RFC 9213: targeted fields are for caches; clients get the plain Cache-Control.
         for name in TARGETED_FIELDS {
             let _ = headers.delete(name);
+        }
+        if !self.expose_tags {
+            for name in TAG_FIELDS {
+                let _ = headers.delete(name);
+            }
         }
         let existing = headers.get("cache-status").ok().flatten();
         let _ = headers.set(

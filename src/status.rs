@@ -65,6 +65,8 @@ pub enum Reason {
     StaleWhileRevalidate,
     MaxStale,
     StaleIfError,
+    SoftPurged,
+    Admin,
 }
 
 impl Reason {
@@ -95,6 +97,8 @@ impl Reason {
             Reason::StaleWhileRevalidate => "stale-while-revalidate",
             Reason::MaxStale => "max-stale",
             Reason::StaleIfError => "stale-if-error",
+            Reason::SoftPurged => "soft-purged",
+            Reason::Admin => "admin",
         }
     }
 }

@@ -16,6 +16,7 @@ fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
             v: FORMAT,
             kind: Kind::Response,
             key: key.into(),
+            url: String::new(),
             status: 200,
             headers: vec![("content-type".into(), "text/plain".into())],
             stored_at: js_sys::Date::now() as i64,

@@ -6,7 +6,9 @@
 use std::cell::RefCell;
 
 use super::{Entry, Store, StoreError};
+use crate::entry::Kind;
 use crate::lru::Lru;
+use crate::purge::{Registry, Standing};
 use crate::runtime::now_ms;
 
 thread_local! {
@@ -31,6 +33,19 @@ impl MemoryStore {
     /// Bytes held by this isolate's tier.
     pub fn used() -> u64 {
         Self::with(|lru| lru.used()).unwrap_or(0)
+    }
+
+    /// Drops the entries a purge has made unusable in this isolate, freeing their memory at
+    /// once (the registry would refuse them on read anyway); returns how many went.
+    pub fn purge(registry: &Registry) -> usize {
+        Self::with(|lru| {
+            lru.retain(|_, entry| {
+                let meta = &entry.meta;
+                meta.kind != Kind::Response
+                    || registry.standing(&meta.url, &meta.tags, meta.stored_at) != Standing::Purged
+            })
+        })
+        .unwrap_or(0)
     }
 }
 

@@ -10,10 +10,11 @@ export const HOST = "http://edge.test";
 
 /**
  * `persist`: a folder for KV and Cache API data, so that several workers (or restarts with
- * another configuration) share storage. Without it, storage lives and dies with the worker.
+ * another configuration) share storage; `kvPersist` a folder for KV alone. Without them,
+ * storage lives and dies with the worker.
  * The worker's log lines are collected in `worker.logs` (printed too with EDGECACHE_TEST_LOGS=1).
  */
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist } = {}) {
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist } = {}) {
   const logs = [];
   const collect = (stream) => {
     readline.createInterface({ input: stream }).on("line", (line) => {
@@ -27,6 +28,8 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
       collect(stderr);
     },
     ...(persist ? { kvPersist: path.join(persist, "kv"), cachePersist: path.join(persist, "cache") } : {}),
+    // A KV folder of its own: two workers sharing it act as two locations of one deployment.
+    ...(kvPersist ? { kvPersist } : {}),
     modules: true,
     scriptPath: path.join(root, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],

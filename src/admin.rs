@@ -1,0 +1,414 @@
+//! The admin API under `admin_path` (default `/_edgecache`): purge, stats, key inspection
+//! and the purge log. Every route needs `Authorization: Bearer <token>`; answers are JSON,
+//! `Cache-Control: no-store`, and never touch the origin or the cache's own entries.
+
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+use url::Url;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, Response};
+use worker::{Context, Env};
+
+use crate::auth::authorize;
+use crate::config::{Backend, Config};
+use crate::entry::Kind;
+use crate::invalidation::{self, KV_PROPAGATION_S, REGISTRY_TTL_MS};
+use crate::plan::Plan;
+use crate::proxy::Settings;
+use crate::purge::{PurgeRequest, Standing};
+use crate::runtime::{describe, headers_from, now_ms};
+use crate::stats::Stats;
+use crate::status::{Outcome, Reason};
+use crate::store::{MemoryStore, Store, Tier, KV_BINDING};
+
+/// Purge bodies larger than this are refused.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Purge log entries kept.
+const LOG_ENTRIES: usize = 200;
+
+pub async fn handle(
+    request: &Request,
+    url: &Url,
+    env: &Env,
+    ctx: &Rc<Context>,
+    settings: &Settings,
+) -> Result<Response, JsValue> {
+    let config = &settings.config;
+    let route = &url.path()[config.admin_path.len()..];
+    let authorization = request.headers().get("authorization").ok().flatten();
+    let Some(label) = authorize(authorization.as_deref(), &settings.tokens) else {
+        // No detail: which part was wrong is nobody's business.
+        return respond(401, &json!({ "error": "unauthorized" }));
+    };
+    match (request.method().as_str(), route) {
+        ("POST", "/purge") => purge(request, env, ctx, config, &label).await,
+        (_, "/purge") => respond(405, &json!({ "error": "use POST" })),
+        ("GET", "/stats") => stats(env, config).await,
+        ("GET", "/inspect") => inspect(url, env, config).await,
+        ("GET", "/purges") => respond(200, &json!({ "purges": read_log(env, config).await })),
+        _ => respond(
+            404,
+            &json!({ "error": format!("no admin route {route:?}") }),
+        ),
+    }
+}
+
+/// A JSON answer that no cache keeps.
+pub fn respond(status: u16, body: &Value) -> Result<Response, JsValue> {
+    let mut fields = vec![
+        ("content-type".to_string(), "application/json".to_string()),
+        ("cache-control".to_string(), "no-store".to_string()),
+        (
+            "cache-status".to_string(),
+            Outcome::bypass(Reason::Admin).cache_status(),
+        ),
+    ];
+    if status == 401 {
+        fields.push(("www-authenticate".into(), "Bearer".into()));
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(&headers_from(&fields));
+    Response::new_with_opt_str_and_init(Some(&format!("{body}\n")), &init)
+}
+
+async fn purge(
+    request: &Request,
+    env: &Env,
+    ctx: &Rc<Context>,
+    config: &Config,
+    label: &str,
+) -> Result<Response, JsValue> {
+    let declared = request
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+        return respond(
+            413,
+            &json!({ "error": format!("the body is over {MAX_BODY_BYTES} bytes") }),
+        );
+    }
+    let body = JsFuture::from(request.text()?)
+        .await?
+        .as_string()
+        .unwrap_or_default();
+    if body.len() > MAX_BODY_BYTES {
+        return respond(
+            413,
+            &json!({ "error": format!("the body is over {MAX_BODY_BYTES} bytes") }),
+        );
+    }
+    let mut purge = match PurgeRequest::parse(&body) {
+        Ok(purge) => purge,
+        Err(error) => return respond(400, &json!({ "error": error })),
+    };
+
+    // Targets are matched against keys, so they are normalised as keys are.
+    let empty = Headers::new()?;
+    let mut url_plans = Vec::new();
+    for target in &mut purge.urls {
+        let Ok(url) = Url::parse(target) else {
+            continue;
+        };
+        let route = config.route_for(url.host_str().unwrap_or_default(), url.path());
+        let plan = Plan::new(config, route, &url, &empty);
+        *target = plan.key.url();
+        url_plans.push((url, plan));
+    }
+    for prefix in &mut purge.prefixes {
+        if let Ok(url) = Url::parse(prefix) {
+            *prefix = url.to_string();
+        }
+    }
+
+    let at = now_ms();
+    let registry = match invalidation::record(env, config, &purge, at).await {
+        Ok(registry) => registry,
+        Err(error) => return respond(503, &json!({ "error": error })),
+    };
+    let removed_from_memory = if purge.soft {
+        0
+    } else {
+        MemoryStore::purge(&registry)
+    };
+    if !purge.soft {
+        // The entries of purged URLs are removed outright where that is possible: this
+        // isolate's memory, this data center's Cache API, and KV.
+        let mut errors = Vec::new();
+        for (url, plan) in &url_plans {
+            let tiers = all_tiers(env, url, config, &mut errors);
+            crate::lookup::delete_all(&tiers, &plan.primary).await;
+            crate::coalesce::clear_pass(&plan.primary);
+        }
+    }
+
+    let effect = if purge.soft { "stale" } else { "purged" };
+    let mut results: Vec<Value> = Vec::new();
+    results.extend(
+        purge
+            .urls
+            .iter()
+            .map(|u| json!({ "type": "url", "target": u, "effect": effect })),
+    );
+    results.extend(
+        purge
+            .prefixes
+            .iter()
+            .map(|p| json!({ "type": "prefix", "target": p, "effect": effect })),
+    );
+    results.extend(
+        purge
+            .tags
+            .iter()
+            .map(|t| json!({ "type": "tag", "target": t, "effect": effect })),
+    );
+    if purge.all {
+        results.push(json!({ "type": "all", "effect": effect }));
+    }
+    let entry = json!({
+        "at": at,
+        "token": label,
+        "urls": purge.urls,
+        "prefixes": purge.prefixes,
+        "tags": purge.tags,
+        "all": purge.all,
+        "soft": purge.soft,
+        "removed_from_memory": removed_from_memory,
+    });
+    let env_for_log = env.clone();
+    let log_key = log_key(config);
+    ctx.wait_until(async move { append_log(&env_for_log, &log_key, entry).await });
+
+    respond(
+        200,
+        &json!({
+            "ok": true,
+            "at": at,
+            "soft": purge.soft,
+            "results": results,
+            "removed_from_memory": removed_from_memory,
+            "effective_here": "now",
+            "effective_everywhere_within_s": KV_PROPAGATION_S + REGISTRY_TTL_MS / 1000,
+        }),
+    )
+}
+
+/// Every backend, whatever the route uses: a purge must reach entries stored under an
+/// earlier configuration too.
+fn all_tiers(env: &Env, url: &Url, config: &Config, errors: &mut Vec<String>) -> Vec<Tier> {
+    let url_base = format!(
+        "{}://{}",
+        url.scheme(),
+        url.host_str().unwrap_or("edgecache.invalid")
+    );
+    [Backend::Memory, Backend::Cache, Backend::Kv]
+        .into_iter()
+        .filter_map(
+            |backend| match Tier::open(backend, env, &url_base, config.memory_max_bytes) {
+                Ok(tier) => Some(tier),
+                Err(e) => {
+                    errors.push(e.to_string());
+                    None
+                }
+            },
+        )
+        .collect()
+}
+
+fn log_key(config: &Config) -> String {
+    format!("{}:__edgecache:purges", config.key_prefix)
+}
+
+async fn read_log(env: &Env, config: &Config) -> Vec<Value> {
+    let Ok(kv) = env.kv(KV_BINDING) else {
+        return Vec::new();
+    };
+    let text = kv.get(&log_key(config)).text().await.ok().flatten();
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Prepends a purge to the log kept in KV (newest first, bounded). Best effort: the purge has
+/// already taken effect whether or not its log line is written.
+async fn append_log(env: &Env, key: &str, entry: Value) {
+    let Ok(kv) = env.kv(KV_BINDING) else { return };
+    let mut log: Vec<Value> = match kv.get(key).text().await {
+        Ok(text) => text
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    log.insert(0, entry);
+    log.truncate(LOG_ENTRIES);
+    if let Ok(put) = kv.put(key, serde_json::to_string(&log).unwrap_or_default()) {
+        if let Err(e) = put.execute().await {
+            worker::console_error!(
+                "{}",
+                json!({ "edgecache": "purge-log-failed", "error": e.to_string() })
+            );
+        }
+    }
+}
+
+/// Counts from every isolate that reported in the last day, with this one's live counts.
+async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
+    let (own_key, live) = crate::stats_flush::snapshot(config);
+    let mut total = live.clone();
+    let mut isolates = 1;
+    if let Ok(kv) = env.kv(KV_BINDING) {
+        let prefix = crate::stats_flush::key_prefix(config);
+        if let Ok(list) = kv.list().prefix(prefix).limit(100).execute().await {
+            for key in list.keys.iter().filter(|k| k.name != own_key) {
+                if let Ok(Some(text)) = kv.get(&key.name).text().await {
+                    if let Ok(other) = serde_json::from_str::<Stats>(&text) {
+                        total.merge(&other);
+                        isolates += 1;
+                    }
+                }
+            }
+        }
+    }
+    let with_ratio = |c: &crate::stats::Counters| {
+        let mut value = serde_json::to_value(c).unwrap_or_default();
+        value["hit_ratio"] = json!(c.hit_ratio());
+        value
+    };
+    let routes: serde_json::Map<String, Value> = total
+        .routes
+        .iter()
+        .map(|(k, c)| (k.clone(), with_ratio(c)))
+        .collect();
+    let backends: serde_json::Map<String, Value> = total
+        .backends
+        .iter()
+        .map(|(k, c)| (k.clone(), with_ratio(c)))
+        .collect();
+    respond(
+        200,
+        &json!({
+            "since": total.since,
+            "isolates": isolates,
+            "total": with_ratio(&total.total),
+            "routes": routes,
+            "backends": backends,
+            "minutes": total.minutes,
+            "memory_bytes": MemoryStore::used(),
+            "config": {
+                "routes": config.routes.iter().map(|r| json!({
+                    "path": r.path.as_str(),
+                    "ttl": r.ttl,
+                    "browser_ttl": r.browser_ttl,
+                    "bypass": r.bypass,
+                    "backends": r.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
+                    "tags": r.tags,
+                })).collect::<Vec<_>>(),
+                "backends": config.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
+                "version": config.version,
+            },
+        }),
+    )
+}
+
+/// `GET /inspect?url=…&header=Name:Value`: the key a request would use and what each of its
+/// route's tiers holds under it.
+async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsValue> {
+    let params: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let Some(target) = params
+        .iter()
+        .find(|(k, _)| k == "url")
+        .map(|(_, v)| v.clone())
+    else {
+        return respond(400, &json!({ "error": "give the URL to inspect as ?url=" }));
+    };
+    let Ok(target) = Url::parse(&target) else {
+        return respond(
+            400,
+            &json!({ "error": format!("{target:?} is not an absolute URL") }),
+        );
+    };
+    let headers = Headers::new()?;
+    for (_, value) in params.iter().filter(|(k, _)| k == "header") {
+        let Some((name, value)) = value.split_once(':') else {
+            return respond(
+                400,
+                &json!({ "error": format!("header {value:?} is not Name:Value") }),
+            );
+        };
+        if let Err(e) = headers.append(name.trim(), value.trim()) {
+            return respond(
+                400,
+                &json!({ "error": format!("header {name:?}: {}", describe(&e)) }),
+            );
+        }
+    }
+    let route = config.route_for(target.host_str().unwrap_or_default(), target.path());
+    let plan = Plan::new(config, route, &target, &headers);
+    let mut errors = Vec::new();
+    let tiers = plan.open_tiers(env, &target, config.memory_max_bytes, &mut errors);
+    let registry = invalidation::current(env, config).await;
+    let now = now_ms();
+    let mut found = Vec::new();
+    for tier in &tiers {
+        let backend = tier.backend().as_str();
+        let mut key = plan.primary.clone();
+        let mut entry = tier
+            .get(&key)
+            .await
+            .map_err(|e| errors.push(e.to_string()))
+            .ok()
+            .flatten();
+        if let Some(marker) = entry.as_ref().filter(|e| e.meta.kind == Kind::Variants) {
+            key = plan.variant_key(&marker.meta.vary, &headers);
+            entry = tier
+                .get(&key)
+                .await
+                .map_err(|e| errors.push(e.to_string()))
+                .ok()
+                .flatten();
+        }
+        found.push(match entry.filter(|e| e.meta.key == key) {
+            None => json!({ "backend": backend, "key": key, "present": false }),
+            Some(entry) => {
+                let meta = &entry.meta;
+                let standing = match registry.standing(&meta.url, &meta.tags, meta.stored_at) {
+                    Standing::Valid => "valid",
+                    Standing::Stale => "soft-purged",
+                    Standing::Purged => "purged",
+                };
+                json!({
+                    "backend": backend,
+                    "key": key,
+                    "present": true,
+                    "status": meta.status,
+                    "age": meta.age(now),
+                    "ttl": meta.ttl(now),
+                    "stored_at": meta.stored_at,
+                    "tags": meta.tags,
+                    "vary": meta.vary,
+                    "bytes": entry.body.len(),
+                    "headers": meta.headers,
+                    "reuse": meta.reuse,
+                    "purge_standing": standing,
+                })
+            }
+        });
+    }
+    respond(
+        200,
+        &json!({
+            "url": plan.key.url(),
+            "key": plan.primary,
+            "route": route.map(|r| r.path.as_str()),
+            "tiers": found,
+            "errors": errors,
+        }),
+    )
+}
