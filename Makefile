@@ -24,12 +24,12 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help deps toolchain build dev test test-host test-wasm test-integration lint check clean
+.PHONY: help deps toolchain browser build dev test test-host test-wasm test-integration test-browser lint check clean
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
 	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin)"
-	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration tests"
+	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration and browser tests"
 	@echo "make check   validate the cache policy in wrangler.toml"
 	@echo "make build   build the release worker into build/"
 
@@ -43,6 +43,13 @@ toolchain:
 		cargo install worker-build --version '=$(WORKER_BUILD_VERSION)' --locked
 	@wasm-bindgen --version 2>/dev/null | grep -qF '$(WASM_BINDGEN_VERSION)' || \
 		cargo install wasm-bindgen-cli --version '=$(WASM_BINDGEN_VERSION)'
+
+# Debian's Chromium for the dashboard's browser tests (no browser download from elsewhere).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -73,7 +80,10 @@ test-wasm: toolchain
 test-integration: build
 	node --test --test-concurrency=1 tests/integration/
 
-test: deps lint check test-host test-wasm test-integration
+test-browser: build browser
+	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 tests/browser/
+
+test: deps lint check test-host test-wasm test-integration test-browser
 
 clean:
 	cargo clean

@@ -14,6 +14,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# The admin token for the purge API and dashboard: made once, kept in the git-ignored .dev.vars.
+if ! grep -qs '^ADMIN_TOKEN=' .dev.vars; then
+  echo "ADMIN_TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >> .dev.vars
+fi
+token=$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars | head -n1)
+
 demo=false
 env_args=()
 if [ -z "$ORIGIN" ]; then
@@ -35,6 +41,7 @@ for _ in $(seq 1 120); do
 done
 echo
 echo "edgecache is serving $base in front of $ORIGIN"
+echo "Dashboard: $base/_edgecache/   admin token (from .dev.vars): $token"
 if ! $demo; then
   echo "Try: curl -si $base/   (twice: Cache-Status goes from fwd=miss to hit). Ctrl-C stops it."
   wait
@@ -50,6 +57,7 @@ Try (run each twice and watch Cache-Status go from fwd=miss to hit):
   curl -si -H 'Accept-Language: fr' $base/vary   # Vary: one variant per language
   curl -si $base/api/now                   # route rule: bypass
   curl -si '$base/?utm_source=x'           # utm_* ignored in the key: same entry as /
+  curl -s -X POST -H "Authorization: Bearer $token" -d '{"urls":["$base/time"]}' $base/_edgecache/purge
 Ctrl-C stops the worker and the demo origin.
 MSG
 wait
