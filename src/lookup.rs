@@ -103,6 +103,7 @@ pub async fn write_all(tiers: &[Tier], entry: &Entry, marker: Option<&Entry>, ke
         serde_json::json!({
             "edgecache": "stored",
             "key": entry.meta.key,
+            "url": truncated(&entry.meta.url, 512),
             "tiers": written,
             "bytes": entry.body.len(),
             "keep": keep_secs,
@@ -126,6 +127,18 @@ pub async fn backfill(tiers: &[Tier], found: Found, keep_secs: u64) {
         keep_secs,
     )
     .await;
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary: log lines stay short.
+fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Logs a failed storage operation; true when it succeeded.
