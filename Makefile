@@ -24,7 +24,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help deps toolchain browser build dev test test-host test-wasm test-integration test-browser lint check clean
+.PHONY: help deps toolchain browser build bench dev test test-host test-wasm test-integration test-browser lint check clean
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -32,6 +32,7 @@ help:
 	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration and browser tests"
 	@echo "make check   validate the cache policy in wrangler.toml"
 	@echo "make build   build the release worker into build/"
+	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers"
 
 deps: toolchain node_modules/.installed
 
@@ -58,6 +59,13 @@ node_modules/.installed: package.json package-lock.json
 build: deps
 	worker-build --release
 	@printf 'Wasm: %s bytes raw, %s bytes gzipped\n' "$$(wc -c < build/index_bg.wasm)" "$$(gzip -9 -c build/index_bg.wasm | wc -c)"
+
+# Benchmarks (not part of `make test`): oha from crates.io, a workers-rs no-op for the ceiling.
+OHA_VERSION := 1.16.0
+bench: build
+	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
+	cd bench/noop-rs && worker-build --release
+	node bench/run.mjs
 
 dev: build
 	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' scripts/dev.sh

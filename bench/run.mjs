@@ -1,0 +1,190 @@
+// `make bench`: edgecache against the ceiling and the peers, in one run on this machine.
+// Compare only within one runtime: raw `workerd serve` is closest to production CPU cost;
+// the Cache API and KV exist locally only through Miniflare. Load comes from oha on loopback,
+// bounded in time. Prints a table, the ratios and the Wasm size; writes bench/results/.
+import { spawn, execFile } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import http from "node:http";
+import path from "node:path";
+import { promisify } from "node:util";
+import { fileURLToPath } from "node:url";
+import zlib from "node:zlib";
+import { Miniflare } from "miniflare";
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const results = path.join(root, "bench/results");
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const OHA = process.env.OHA ?? "oha";
+const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
+const DATE = "2026-04-20";
+const BODY = "x".repeat(1024);
+
+// ---- the origin: fast, counting, with a slow path for the stampede ----
+const counts = new Map();
+const origin = http.createServer((req, res) => {
+  const p = new URL(req.url, "http://o").pathname;
+  counts.set(p, (counts.get(p) ?? 0) + 1);
+  const send = () => {
+    const cc = p.startsWith("/private") ? "private" : "max-age=3600";
+    res.writeHead(200, { "content-type": "text/plain", "cache-control": cc, "content-length": BODY.length });
+    res.end(BODY);
+  };
+  if (p.startsWith("/slow")) setTimeout(send, 300);
+  else send();
+});
+await new Promise((r) => origin.listen(0, "127.0.0.1", r));
+const ORIGIN = `http://127.0.0.1:${origin.address().port}`;
+
+const edgecacheConfig = (backends) => JSON.stringify({ backends, default_ttl: 600 });
+
+// ---- raw workerd: one process, one socket per worker ----
+const rawWorkers = {
+  "js-noop": { modules: [["w.js", "esModule", "bench/workers/noop.js"]] },
+  "rs-noop": { modules: [["index.js", "esModule", "bench/noop-rs/build/index.js"], ["index_bg.wasm", "wasm", "bench/noop-rs/build/index_bg.wasm"]] },
+  "js-map": { modules: [["w.js", "esModule", "bench/workers/map.js"]], origin: true },
+  "edgecache-memory": {
+    modules: [["index.js", "esModule", "build/index.js"], ["index_bg.wasm", "wasm", "build/index_bg.wasm"]],
+    origin: true,
+    config: edgecacheConfig(["memory"]),
+  },
+};
+const rawPorts = {};
+let port = 9300;
+const services = [];
+const sockets = [];
+for (const [name, w] of Object.entries(rawWorkers)) {
+  rawPorts[name] = ++port;
+  const modules = w.modules.map(([m, kind, file]) => `(name = "${m}", ${kind} = embed "${path.relative(results, path.join(root, file))}")`).join(", ");
+  const bindings = [];
+  if (w.origin) bindings.push(`(name = "ORIGIN", text = "${ORIGIN}")`);
+  if (w.config) bindings.push(`(name = "EDGECACHE", json = ${JSON.stringify(w.config)})`);
+  services.push(`(name = "${name}", worker = (modules = [${modules}], compatibilityDate = "${DATE}", bindings = [${bindings.join(", ")}], globalOutbound = "net"))`);
+  sockets.push(`(name = "${name}", address = "127.0.0.1:${port}", http = (), service = "${name}")`);
+}
+services.push(`(name = "net", network = (allow = ["public", "private", "local"]))`);
+await mkdir(results, { recursive: true });
+const capnp = path.join(results, "workerd.capnp");
+await writeFile(capnp, `using Workerd = import "/workerd/workerd.capnp";\nconst config :Workerd.Config = (\n  services = [${services.join(",\n    ")}],\n  sockets = [${sockets.join(",\n    ")}]\n);\n`);
+const workerd = spawn(WORKERD, ["serve", capnp, "--experimental"], { stdio: ["ignore", "ignore", "inherit"] });
+
+// ---- Miniflare: the same and the storage-backed workers ----
+const mfWorkers = {
+  "js-noop": { script: "bench/workers/noop.js" },
+  "js-cache-api": { script: "bench/workers/cache-api.js" },
+  "js-map": { script: "bench/workers/map.js" },
+  "js-passthrough": { script: "bench/workers/passthrough.js" },
+  "edgecache-memory": { edgecache: ["memory"] },
+  "edgecache-cache": { edgecache: ["cache"] },
+  "edgecache-kv": { edgecache: ["kv"] },
+};
+const miniflares = {};
+for (const [name, w] of Object.entries(mfWorkers)) {
+  const common = { compatibilityDate: DATE, cache: true, cf: false, kvNamespaces: ["EDGECACHE_KV"], bindings: { ORIGIN }, handleRuntimeStdio: (out, err) => { out.resume(); err.resume(); } };
+  miniflares[name] = w.script
+    ? new Miniflare({ ...common, modules: true, scriptPath: path.join(root, w.script) })
+    : new Miniflare({
+        ...common,
+        modules: true,
+        scriptPath: path.join(root, "build/index.js"),
+        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+        bindings: { ORIGIN, EDGECACHE: JSON.parse(edgecacheConfig(w.edgecache)) },
+      });
+}
+const mfUrls = {};
+for (const [name, mf] of Object.entries(miniflares)) mfUrls[name] = (await mf.ready).toString().replace(/\/$/, "");
+
+async function waitFor(url) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${url} never answered`);
+}
+
+async function load(url) {
+  // Warm: fill caches and JITs before measuring.
+  for (let i = 0; i < 20; i++) await (await fetch(url)).arrayBuffer();
+  const { stdout } = await run(OHA, ["-z", `${SECONDS}s`, "-c", String(CONNECTIONS), "--no-tui", "--output-format", "json", url], { maxBuffer: 64 << 20 });
+  const out = JSON.parse(stdout);
+  const statuses = out.statusCodeDistribution ?? {};
+  return {
+    rps: out.summary.requestsPerSec,
+    p50: out.latencyPercentiles.p50 * 1000,
+    p99: out.latencyPercentiles.p99 * 1000,
+    ok: Object.entries(statuses).every(([s]) => s === "200"),
+  };
+}
+
+const rows = [];
+async function measure(runtime, name, url, what) {
+  await waitFor(url);
+  const r = await load(url);
+  rows.push({ runtime, name, what, ...r });
+  console.error(`${runtime.padEnd(10)} ${name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s`);
+}
+
+try {
+  const raw = (name) => `http://127.0.0.1:${rawPorts[name]}`;
+  await measure("workerd", "js-noop", `${raw("js-noop")}/`, "constant JS response");
+  await measure("workerd", "rs-noop", `${raw("rs-noop")}/`, "constant workers-rs response");
+  await measure("workerd", "js-map", `${raw("js-map")}/hit`, "JS Map hit");
+  await measure("workerd", "edgecache-memory", `${raw("edgecache-memory")}/hit`, "edgecache memory hit");
+
+  await measure("miniflare", "js-noop", `${mfUrls["js-noop"]}/`, "constant JS response");
+  await measure("miniflare", "js-cache-api", `${mfUrls["js-cache-api"]}/hit`, "JS Cache API hit");
+  await measure("miniflare", "js-map", `${mfUrls["js-map"]}/hit`, "JS Map hit");
+  await measure("miniflare", "edgecache-memory", `${mfUrls["edgecache-memory"]}/hit`, "edgecache memory hit");
+  await measure("miniflare", "edgecache-cache", `${mfUrls["edgecache-cache"]}/hit`, "edgecache Cache API hit");
+  await measure("miniflare", "edgecache-kv", `${mfUrls["edgecache-kv"]}/hit`, "edgecache KV hit");
+  await measure("miniflare", "js-passthrough", `${mfUrls["js-passthrough"]}/private`, "JS pass-through (miss)");
+  await measure("miniflare", "edgecache-miss", `${mfUrls["edgecache-memory"]}/private`, "edgecache miss (unstorable)");
+
+  // The stampede: 200 concurrent requests for one cold URL.
+  const before = counts.get("/slow") ?? 0;
+  await Promise.all(Array.from({ length: 200 }, async () => (await fetch(`${mfUrls["edgecache-memory"]}/slow`)).arrayBuffer()));
+  const stampede = (counts.get("/slow") ?? 0) - before;
+
+  const find = (runtime, name) => rows.find((r) => r.runtime === runtime && r.name === name);
+  const ratio = (a, b) => a.rps / b.rps;
+  const ratios = [
+    ["workerd: edgecache memory hit / JS no-op", ratio(find("workerd", "edgecache-memory"), find("workerd", "js-noop")), "≥ 0.9"],
+    ["workerd: edgecache memory hit / workers-rs no-op", ratio(find("workerd", "edgecache-memory"), find("workerd", "rs-noop")), ""],
+    ["workerd: edgecache memory hit / JS Map hit", ratio(find("workerd", "edgecache-memory"), find("workerd", "js-map")), ""],
+    ["miniflare: edgecache memory hit / JS no-op", ratio(find("miniflare", "edgecache-memory"), find("miniflare", "js-noop")), "≥ 0.9"],
+    ["miniflare: edgecache memory hit / JS Cache API hit", ratio(find("miniflare", "edgecache-memory"), find("miniflare", "js-cache-api")), "≥ 1.2"],
+    ["miniflare: edgecache Cache API hit / JS Cache API hit", ratio(find("miniflare", "edgecache-cache"), find("miniflare", "js-cache-api")), "≥ 1.0"],
+    ["miniflare: edgecache KV hit / JS Cache API hit", ratio(find("miniflare", "edgecache-kv"), find("miniflare", "js-cache-api")), ""],
+    ["miniflare: JS pass-through / edgecache miss (miss overhead)", ratio(find("miniflare", "js-passthrough"), find("miniflare", "edgecache-miss")), "≤ 1.10"],
+  ];
+  const wasm = await readFile(path.join(root, "build/index_bg.wasm"));
+  const gz = zlib.gzipSync(wasm, { level: 9 }).length;
+
+  const lines = [];
+  lines.push(`| runtime | worker | what | req/s | p50 ms | p99 ms |`);
+  lines.push(`|---|---|---|---:|---:|---:|`);
+  for (const r of rows) lines.push(`| ${r.runtime} | ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |${r.ok ? "" : " (non-200 answers)"}`);
+  lines.push("");
+  lines.push(`| ratio | value | target |`);
+  lines.push(`|---|---:|---|`);
+  for (const [name, value, target] of ratios) lines.push(`| ${name} | ${value.toFixed(2)} | ${target} |`);
+  lines.push("");
+  lines.push(`Stampede: 200 concurrent requests for one cold URL reached the origin ${stampede} time(s).`);
+  lines.push(`Wasm: ${wasm.length} bytes raw, ${gz} bytes gzipped.`);
+  lines.push(`oha -z ${SECONDS}s -c ${CONNECTIONS} on loopback, one run, ${new Date().toISOString()}.`);
+  const report = lines.join("\n");
+  console.log(report);
+  await writeFile(path.join(results, "latest.md"), report + "\n");
+  await writeFile(path.join(results, "latest.json"), JSON.stringify({ rows, ratios, stampede, wasm: { raw: wasm.length, gzip: gz } }, null, 2));
+} finally {
+  workerd.kill();
+  for (const mf of Object.values(miniflares)) await mf.dispose();
+  origin.close();
+  origin.closeAllConnections?.();
+}
