@@ -123,7 +123,10 @@ async function load(url) {
 }
 
 const rows = [];
+// BENCH_ONLY=workerd:edgecache-memory,workerd:js-noop measures only those (for quick checks).
+const only = process.env.BENCH_ONLY?.split(",");
 async function measure(runtime, name, url, what) {
+  if (only && !only.includes(`${runtime}:${name}`)) return;
   await waitFor(url);
   const r = await load(url);
   rows.push({ runtime, name, what, ...r });
@@ -146,6 +149,19 @@ try {
   await measure("miniflare", "js-passthrough", `${mfUrls["js-passthrough"]}/private`, "JS pass-through (miss)");
   await measure("miniflare", "edgecache-miss", `${mfUrls["edgecache-memory"]}/private`, "edgecache miss (unstorable)");
 
+  if (only) {
+    for (const r of rows) console.log(`${r.runtime} ${r.name} ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms`);
+  } else {
+    await report();
+  }
+} finally {
+  workerd.kill();
+  for (const mf of Object.values(miniflares)) await mf.dispose();
+  origin.close();
+  origin.closeAllConnections?.();
+}
+
+async function report() {
   // The stampede: 200 concurrent requests for one cold URL.
   const before = counts.get("/slow") ?? 0;
   await Promise.all(Array.from({ length: 200 }, async () => (await fetch(`${mfUrls["edgecache-memory"]}/slow`)).arrayBuffer()));
@@ -182,9 +198,4 @@ try {
   console.log(report);
   await writeFile(path.join(results, "latest.md"), report + "\n");
   await writeFile(path.join(results, "latest.json"), JSON.stringify({ rows, ratios, stampede, wasm: { raw: wasm.length, gzip: gz } }, null, 2));
-} finally {
-  workerd.kill();
-  for (const mf of Object.values(miniflares)) await mf.dispose();
-  origin.close();
-  origin.closeAllConnections?.();
 }

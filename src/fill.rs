@@ -98,7 +98,7 @@ pub async fn fill(
     let mut forward = job.forward.clone();
     let revalidating = stale.filter(|s| s.entry.meta.reuse.validators);
     if let Some(found) = revalidating {
-        forward.validators = conditional_fields(&found.entry.meta);
+        forward.validators = conditional_fields(&*found.entry.meta);
     }
     if head && stale.is_some() {
         forward.method = Some("GET");
@@ -110,7 +110,7 @@ pub async fn fill(
     };
     let mut origin_fields = header_list(&origin.headers());
     if let Some(found) = revalidating {
-        if origin.status() == 304 && names_other_response(&found.entry.meta, &origin_fields) {
+        if origin.status() == 304 && names_other_response(&*found.entry.meta, &origin_fields) {
             // RFC 9111 §4.3.4: no stored response matches; ask again, unconditionally.
             forward.validators.clear();
             origin = match forward.send().await {
@@ -262,10 +262,10 @@ fn not_modified(
         let key = found.entry.meta.key.clone();
         ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
         let entry = Entry {
-            meta: Meta {
+            meta: Rc::new(Meta {
                 headers: merged,
-                ..stored.clone()
-            },
+                ..Meta::clone(stored)
+            }),
             body: found.entry.body.clone(),
         };
         let outcome = Outcome::forward(fwd, Some(304), false, Some(reason));
@@ -276,15 +276,15 @@ fn not_modified(
         };
     };
     let entry = Entry {
-        meta: Meta {
+        meta: Rc::new(Meta {
             tags: response_tags(&merged, &job.plan.tags),
             headers: fields_to_store(merged, &strip_fields, exchange.response_secs()),
             stored_at: exchange.response_ms,
             initial_age,
             lifetime,
             reuse,
-            ..stored.clone()
-        },
+            ..Meta::clone(stored)
+        }),
         body: found.entry.body.clone(),
     };
     let marker = found.marker.clone();
@@ -361,22 +361,22 @@ async fn store(job: Rc<Job>, meta: Meta, body: Option<ReadableStream>, leader: O
         },
     };
     let entry = Entry {
-        meta: Meta {
+        meta: Rc::new(Meta {
             body_len: body.len() as u64,
             ..meta
-        },
+        }),
         body: Rc::from(body),
     };
     let marker = (!entry.meta.vary.is_empty()).then(|| Entry {
-        meta: Meta {
+        meta: Rc::new(Meta {
             kind: Kind::Variants,
             key: job.plan.primary.clone(),
             status: 0,
             headers: Vec::new(),
             tags: Vec::new(),
             body_len: 0,
-            ..entry.meta.clone()
-        },
+            ..Meta::clone(&entry.meta)
+        }),
         body: Rc::from(Vec::new()),
     });
     if let Some(leader) = leader {

@@ -51,18 +51,12 @@ fn is_safe(method: &str) -> bool {
 
 pub async fn handle(
     request: &Request,
+    url: &Url,
     env: &Env,
     ctx: &Rc<Context>,
     settings: &Settings,
     notes: &mut Notes,
 ) -> Result<Response, JsValue> {
-    let url = match Url::parse(&request.url()) {
-        Ok(url) => url,
-        Err(e) => {
-            let outcome = Outcome::bypass(Reason::RouteBypass);
-            return reply::plain(400, &format!("edgecache: bad request URL: {e}\n"), &outcome);
-        }
-    };
     let headers = request.headers();
     if headers.has(HOP_HEADER).unwrap_or(false) {
         let outcome = Outcome::bypass(Reason::LoopDetected);
@@ -89,7 +83,7 @@ pub async fn handle(
         let response =
             pass_through(forward(false), Fwd::Method, None, config.expose_tags, notes).await?;
         if !is_safe(&method) && (200..400).contains(&response.status()) {
-            invalidate(env, config, &url, &headers, &response.headers(), notes).await;
+            invalidate(env, config, url, &headers, &response.headers(), notes).await;
         }
         return Ok(response);
     }
@@ -104,8 +98,8 @@ pub async fn handle(
         .await;
     }
 
-    let plan = Plan::new(config, route, &url, &headers);
-    let tiers = plan.open_tiers(env, &url, config.memory_max_bytes, &mut notes.errors);
+    let plan = Plan::new(config, route, url, &headers);
+    let tiers = plan.open_tiers(env, url, config.memory_max_bytes, &mut notes.errors);
     let registry = invalidation::current(env, config).await;
     let job = Rc::new(Job {
         plan,
@@ -289,7 +283,7 @@ fn respond_with_entry(
     outcome: &Outcome,
     shareable: bool,
 ) -> Result<Response, JsValue> {
-    let not_modified = is_not_modified(&JsFields(&job.headers), &entry.meta);
+    let not_modified = is_not_modified(&JsFields(&job.headers), &*entry.meta);
     let decoration = Decoration {
         outcome,
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),

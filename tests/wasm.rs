@@ -12,7 +12,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
     Entry {
-        meta: Meta {
+        meta: Rc::new(Meta {
             v: FORMAT,
             kind: Kind::Response,
             key: key.into(),
@@ -26,7 +26,7 @@ fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
             vary: vec![],
             body_len: body.len() as u64,
             reuse: Default::default(),
-        },
+        }),
         body: Rc::from(body),
     }
 }

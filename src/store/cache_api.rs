@@ -75,7 +75,7 @@ impl Store for CacheApiStore {
             return Ok(None);
         }
         Ok(Some(Entry {
-            meta,
+            meta: Rc::new(meta),
             body: Rc::from(body),
         }))
     }

@@ -38,7 +38,7 @@ impl Store for KvBackend {
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         let value = self.kv.get(key).bytes().await.map_err(failed)?;
         Ok(value.and_then(decode).map(|(meta, body)| Entry {
-            meta,
+            meta: Rc::new(meta),
             body: Rc::from(body),
         }))
     }

@@ -20,10 +20,11 @@ pub use cache_api::CacheApiStore;
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::MemoryStore;
 
-/// A stored record: a response, or a `Vary` marker (whose body is empty).
+/// A stored record: a response, or a `Vary` marker (whose body is empty). Both parts are
+/// shared, so handing an entry out of the memory tier copies nothing.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub meta: Meta,
+    pub meta: Rc<Meta>,
     pub body: Rc<[u8]>,
 }
 
