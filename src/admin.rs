@@ -21,7 +21,7 @@ use crate::purge::{PurgeRequest, Standing};
 use crate::runtime::{describe, headers_from, now_ms};
 use crate::stats::Stats;
 use crate::status::{Outcome, Reason};
-use crate::store::{MemoryStore, Store, Tier, KV_BINDING};
+use crate::store::{open_tiers, MemoryStore, Store, KV_BINDING};
 
 /// Purge bodies larger than this are refused.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -199,7 +199,10 @@ async fn purge(
         // isolate's memory, this data center's Cache API, and KV.
         let mut errors = Vec::new();
         for (url, plan) in &url_plans {
-            let tiers = all_tiers(env, url, config, &mut errors);
+            // Every backend, whatever the route uses now: entries stored under an earlier
+            // configuration must go too.
+            let every = [Backend::Memory, Backend::Cache, Backend::Kv];
+            let tiers = open_tiers(&every, env, url, config.memory_max_bytes, &mut errors);
             crate::lookup::delete_all(&tiers, &plan.primary).await;
             crate::coalesce::clear_pass(&plan.primary);
         }
@@ -298,28 +301,6 @@ fn runtime_cache_purge(ctx: &Context, purge: &PurgeRequest) -> Option<js_sys::Pr
         set("pathPrefixes", &strings(&path_prefixes))?;
     }
     purge_fn.call1(&cache, &options).ok()?.dyn_into().ok()
-}
-
-/// Every backend, whatever the route uses: a purge must reach entries stored under an
-/// earlier configuration too.
-fn all_tiers(env: &Env, url: &Url, config: &Config, errors: &mut Vec<String>) -> Vec<Tier> {
-    let url_base = format!(
-        "{}://{}",
-        url.scheme(),
-        url.host_str().unwrap_or("edgecache.invalid")
-    );
-    [Backend::Memory, Backend::Cache, Backend::Kv]
-        .into_iter()
-        .filter_map(
-            |backend| match Tier::open(backend, env, &url_base, config.memory_max_bytes) {
-                Ok(tier) => Some(tier),
-                Err(e) => {
-                    errors.push(e.to_string());
-                    None
-                }
-            },
-        )
-        .collect()
 }
 
 fn log_key(config: &Config) -> String {

@@ -8,7 +8,7 @@ use worker::Env;
 use crate::config::{Backend, Config, Route};
 use crate::key::{cookie_value, normalize_header_value, normalize_query, CacheKey, Variant};
 use crate::policy::Overrides;
-use crate::store::Tier;
+use crate::store::{open_tiers, Tier};
 
 pub struct Plan {
     /// The URL-level key, before any response `Vary`.
@@ -96,23 +96,7 @@ impl Plan {
         memory_budget: u64,
         errors: &mut Vec<String>,
     ) -> Vec<Tier> {
-        let url_base = format!(
-            "{}://{}",
-            url.scheme(),
-            url.host_str().unwrap_or("edgecache.invalid")
-        );
-        self.backends
-            .iter()
-            .filter_map(
-                |&backend| match Tier::open(backend, env, &url_base, memory_budget) {
-                    Ok(tier) => Some(tier),
-                    Err(e) => {
-                        errors.push(e.to_string());
-                        None
-                    }
-                },
-            )
-            .collect()
+        open_tiers(&self.backends, env, url, memory_budget, errors)
     }
 }
 
