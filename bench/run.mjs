@@ -28,7 +28,21 @@ const origin = http.createServer((req, res) => {
   counts.set(p, (counts.get(p) ?? 0) + 1);
   const send = () => {
     const cc = p.startsWith("/private") ? "private" : "max-age=3600";
-    res.writeHead(200, { "content-type": "text/plain", "cache-control": cc, "content-length": BODY.length });
+    // The fields a real site sends with a page, so per-field costs show.
+    res.writeHead(200, {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": cc,
+      "content-length": BODY.length,
+      etag: '"5f3e-1a2b3c4d"',
+      "last-modified": "Tue, 24 Nov 2026 10:00:00 GMT",
+      vary: "Accept-Encoding",
+      "strict-transport-security": "max-age=31536000; includeSubDomains",
+      "x-content-type-options": "nosniff",
+      "x-frame-options": "DENY",
+      "referrer-policy": "strict-origin-when-cross-origin",
+      "content-security-policy": "default-src 'self'; img-src 'self' data:",
+      server: "origin/1.0",
+    });
     res.end(BODY);
   };
   if (p.startsWith("/slow")) setTimeout(send, 300);

@@ -261,13 +261,13 @@ fn not_modified(
         let tiers = job.clone();
         let key = found.entry.meta.key.clone();
         ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
-        let entry = Entry {
-            meta: Rc::new(Meta {
+        let entry = Entry::new(
+            Meta {
                 headers: merged,
                 ..Meta::clone(stored)
-            }),
-            body: found.entry.body.clone(),
-        };
+            },
+            found.entry.body.clone(),
+        );
         let outcome = Outcome::forward(fwd, Some(304), false, Some(reason));
         return Answer::Entry {
             entry,
@@ -275,8 +275,8 @@ fn not_modified(
             shareable: false,
         };
     };
-    let entry = Entry {
-        meta: Rc::new(Meta {
+    let entry = Entry::new(
+        Meta {
             tags: response_tags(&merged, &job.plan.tags),
             headers: fields_to_store(merged, &strip_fields, exchange.response_secs()),
             stored_at: exchange.response_ms,
@@ -284,9 +284,9 @@ fn not_modified(
             lifetime,
             reuse,
             ..Meta::clone(stored)
-        }),
-        body: found.entry.body.clone(),
-    };
+        },
+        found.entry.body.clone(),
+    );
     let marker = found.marker.clone();
     let keep = keep_secs(&entry.meta, job.keep_stale);
     let job_for_write = job.clone();
@@ -360,15 +360,15 @@ async fn store(job: Rc<Job>, meta: Meta, body: Option<ReadableStream>, leader: O
             Err(_) => return not_stored(&job, &meta.key, Reason::BodyError, leader),
         },
     };
-    let entry = Entry {
-        meta: Rc::new(Meta {
+    let entry = Entry::new(
+        Meta {
             body_len: body.len() as u64,
             ..meta
-        }),
-        body: Rc::from(body),
-    };
-    let marker = (!entry.meta.vary.is_empty()).then(|| Entry {
-        meta: Rc::new(Meta {
+        },
+        body,
+    );
+    let marker = (!entry.meta.vary.is_empty()).then(|| {
+        let marker = Meta {
             kind: Kind::Variants,
             key: job.plan.primary.clone(),
             status: 0,
@@ -376,8 +376,8 @@ async fn store(job: Rc<Job>, meta: Meta, body: Option<ReadableStream>, leader: O
             tags: Vec::new(),
             body_len: 0,
             ..Meta::clone(&entry.meta)
-        }),
-        body: Rc::from(Vec::new()),
+        };
+        Entry::new(marker, Vec::new())
     });
     if let Some(leader) = leader {
         leader.settle(Settled::Stored(entry.clone()));

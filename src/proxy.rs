@@ -289,14 +289,7 @@ fn respond_with_entry(
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
         expose_tags: job.expose_tags,
     };
-    reply::from_entry(
-        &entry.meta,
-        &entry.body,
-        now_ms(),
-        head,
-        not_modified,
-        &decoration,
-    )
+    reply::from_entry(entry, now_ms(), head, not_modified, &decoration)
 }
 
 /// The origin gave no response: a stale entry if stale-if-error allows, else 502 or 504.

@@ -10,6 +10,7 @@ use crate::policy::TARGETED_FIELDS;
 use crate::purge::TAG_FIELDS;
 use crate::runtime::{header_list, headers_from};
 use crate::status::{append_cache_status, Outcome};
+use crate::store::Entry;
 
 /// What to change in the headers on the way out.
 pub struct Decoration<'a> {
@@ -20,24 +21,54 @@ pub struct Decoration<'a> {
     pub expose_tags: bool,
 }
 
+/// Fields that are for caches, not clients: targeted `Cache-Control` (RFC 9213), and the tag
+/// fields unless `expose_tags`.
+fn is_for_caches(name: &str, expose_tags: bool) -> bool {
+    TARGETED_FIELDS.contains(&name) || (!expose_tags && TAG_FIELDS.contains(&name))
+}
+
 impl Decoration<'_> {
+    /// Decorates an origin response's (copied) fields.
     fn apply(&self, headers: &Headers) {
-        // RFC 9213: targeted fields are for caches; clients get the plain Cache-Control.
-        for name in TARGETED_FIELDS {
-            let _ = headers.delete(name);
-        }
-        if !self.expose_tags {
-            for name in TAG_FIELDS {
+        for name in TARGETED_FIELDS.iter().chain(TAG_FIELDS) {
+            if is_for_caches(name, self.expose_tags) {
                 let _ = headers.delete(name);
             }
         }
-        let existing = headers.get("cache-status").ok().flatten();
+        let upstream = headers.get("cache-status").ok().flatten();
+        self.stamp(headers, upstream.as_deref());
+    }
+
+    /// Adds our `Cache-Status` member after `upstream`'s, and the route's `browser_ttl`.
+    fn stamp(&self, headers: &Headers, upstream: Option<&str>) {
         let _ = headers.set(
             "cache-status",
-            &append_cache_status(existing.as_deref(), &self.outcome.cache_status()),
+            &append_cache_status(upstream, &self.outcome.cache_status()),
         );
         if let Some(ttl) = self.browser_ttl {
             let _ = headers.set("cache-control", &format!("max-age={ttl}"));
+        }
+    }
+}
+
+/// A stored response's fields as every client sees them, before what each hit adds (`Age`,
+/// `Cache-Status`, `browser_ttl`); built once per entry (`Entry::client_fields`).
+pub struct ClientFields {
+    headers: Headers,
+    upstream_status: Option<String>,
+}
+
+impl ClientFields {
+    fn of(meta: &Meta, expose_tags: bool) -> ClientFields {
+        let kept: Vec<(String, String)> = meta
+            .headers
+            .iter()
+            .filter(|(n, _)| !is_for_caches(n, expose_tags) && n != "cache-status")
+            .cloned()
+            .collect();
+        ClientFields {
+            headers: headers_from(&kept),
+            upstream_status: crate::policy::Fields::field(meta, "cache-status"),
         }
     }
 }
@@ -86,16 +117,19 @@ fn not_modified_response(full: &Headers) -> Result<Response, JsValue> {
 /// A stored response with `Age` (RFC 9111 §5.1) and our `Cache-Status`. `head` leaves the
 /// body out; `not_modified` answers 304 instead.
 pub fn from_entry(
-    meta: &Meta,
-    body: &[u8],
+    entry: &Entry,
     now_ms: i64,
     head: bool,
     not_modified: bool,
     decoration: &Decoration,
 ) -> Result<Response, JsValue> {
-    let headers = headers_from(&meta.headers);
+    let meta = &entry.meta;
+    let fields = entry
+        .client_fields
+        .get_or_init(|| ClientFields::of(meta, decoration.expose_tags));
+    let headers = Headers::new_with_headers(&fields.headers)?;
     let _ = headers.set("age", &meta.age(now_ms).to_string());
-    decoration.apply(&headers);
+    decoration.stamp(&headers, fields.upstream_status.as_deref());
     if not_modified {
         return not_modified_response(&headers);
     }
@@ -105,7 +139,7 @@ pub fn from_entry(
         if head {
             Payload::Empty
         } else {
-            Payload::Bytes(body)
+            Payload::Bytes(&entry.body)
         },
     )
 }

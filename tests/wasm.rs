@@ -2,8 +2,6 @@
 //! between JS objects and the core, and the memory tier through the `Store` trait.
 #![cfg(target_arch = "wasm32")]
 
-use std::rc::Rc;
-
 use edgecache::entry::{Kind, Meta, FORMAT};
 use edgecache::policy::Fields;
 use edgecache::runtime::{header_list, headers_from, read_limited, Body, JsFields};
@@ -11,8 +9,8 @@ use edgecache::store::{Entry, MemoryStore, Store};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
-    Entry {
-        meta: Rc::new(Meta {
+    Entry::new(
+        Meta {
             v: FORMAT,
             kind: Kind::Response,
             key: key.into(),
@@ -26,9 +24,9 @@ fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
             vary: vec![],
             body_len: body.len() as u64,
             reuse: Default::default(),
-        }),
-        body: Rc::from(body),
-    }
+        },
+        body.to_vec(),
+    )
 }
 
 #[wasm_bindgen_test]

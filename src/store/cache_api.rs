@@ -6,8 +6,6 @@
 //! included) as one ASCII header; the body is stored as is. Keys are URLs in the request's
 //! own zone, named by the SHA-256 of the rendered key.
 
-use std::rc::Rc;
-
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Response as JsResponse, ResponseInit};
@@ -74,10 +72,7 @@ impl Store for CacheApiStore {
         if body.len() as u64 != meta.body_len {
             return Ok(None);
         }
-        Ok(Some(Entry {
-            meta: Rc::new(meta),
-            body: Rc::from(body),
-        }))
+        Ok(Some(Entry::new(meta, body)))
     }
 
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {

@@ -3,8 +3,6 @@
 //! `expirationTtl` of at least 60 s. Freshness is enforced on read from the entry's own
 //! metadata, so an entry fresh for 10 s is not served for 60.
 
-use std::rc::Rc;
-
 use worker::kv::KvStore;
 use worker::Env;
 
@@ -37,10 +35,9 @@ impl KvBackend {
 impl Store for KvBackend {
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         let value = self.kv.get(key).bytes().await.map_err(failed)?;
-        Ok(value.and_then(decode).map(|(meta, body)| Entry {
-            meta: Rc::new(meta),
-            body: Rc::from(body),
-        }))
+        Ok(value
+            .and_then(decode)
+            .map(|(meta, body)| Entry::new(meta, body)))
     }
 
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ mod cache_api;
 mod kv;
 mod memory;
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::rc::Rc;
 
@@ -15,17 +16,40 @@ use worker::Env;
 
 use crate::config::Backend;
 use crate::entry::Meta;
+use crate::reply::ClientFields;
 
 pub use cache_api::CacheApiStore;
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::MemoryStore;
 
-/// A stored record: a response, or a `Vary` marker (whose body is empty). Both parts are
+/// A stored record: a response, or a `Vary` marker (whose body is empty). Every part is
 /// shared, so handing an entry out of the memory tier copies nothing.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Entry {
     pub meta: Rc<Meta>,
     pub body: Rc<[u8]>,
+    /// The client-facing fields, built in JavaScript on first use: a memory-tier entry then
+    /// answers each hit with one copy of them instead of one call per field.
+    pub client_fields: Rc<OnceCell<ClientFields>>,
+}
+
+impl Entry {
+    pub fn new(meta: Meta, body: impl Into<Rc<[u8]>>) -> Entry {
+        Entry {
+            meta: Rc::new(meta),
+            body: body.into(),
+            client_fields: Rc::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("meta", &self.meta)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
