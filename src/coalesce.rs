@@ -182,7 +182,8 @@ impl Drop for Ticket {
 }
 
 /// Flights still held in memory (open, or settled with followers yet to read them).
-pub fn flights_held() -> usize {
+#[cfg(test)]
+fn flights_held() -> usize {
     FLIGHTS.with(|f| f.borrow().len())
 }
 

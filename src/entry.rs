@@ -73,13 +73,6 @@ impl Meta {
         self.ttl(now_ms) > 0
     }
 
-    /// Milliseconds since the epoch at which the record stops being fresh.
-    pub fn fresh_until_ms(&self) -> i64 {
-        let remaining = self.lifetime.saturating_sub(self.initial_age) as i64;
-        self.stored_at
-            .saturating_add(remaining.saturating_mul(1000))
-    }
-
     /// JSON with every non-ASCII character escaped, so it can travel as a header value.
     pub fn to_header(&self) -> String {
         let json = serde_json::to_string(self).unwrap_or_default();
@@ -196,6 +189,5 @@ mod tests {
         assert_eq!(m.ttl(1_010_999), 50);
         assert!(m.is_fresh(1_059_999));
         assert!(!m.is_fresh(1_060_000));
-        assert_eq!(m.fresh_until_ms(), 1_060_000);
     }
 }

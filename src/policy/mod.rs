@@ -93,12 +93,6 @@ impl RequestFacts {
             has_cookie: fields.field("cookie").is_some(),
         }
     }
-
-    /// RFC 9111 §5.2.1.4: with `no-cache` (or `max-age=0`) a stored response may not be used
-    /// without revalidation; until revalidation exists, that means going to the origin.
-    pub fn forbids_stored_response(&self) -> bool {
-        self.cache_control.no_cache || self.cache_control.max_age == Some(0)
-    }
 }
 
 /// The operator's settings that bear on one response: a route's TTL override, the

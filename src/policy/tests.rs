@@ -343,24 +343,26 @@ fn all_three_http_date_formats_parse() {
 
 #[test]
 fn request_no_cache_and_pragma_forbid_stored_responses() {
-    // §5.2.1.4 no-cache; §5.4 Pragma only when Cache-Control is absent.
-    assert!(
-        RequestFacts::from_fields(&headers(&[("cache-control", "no-cache")]))
-            .forbids_stored_response()
+    // §5.2.1.4 no-cache; §5.4 Pragma only when Cache-Control is absent. The entry is one
+    // second old and fresh for a minute.
+    let reuse_for = |list: &[(&str, &str)]| {
+        let facts = RequestFacts::from_fields(&headers(list));
+        verdict(&Reuse::default(), 1, 60, &facts.cache_control)
+    };
+    assert_eq!(
+        reuse_for(&[("cache-control", "no-cache")]),
+        Verdict::Revalidate
     );
-    assert!(
-        RequestFacts::from_fields(&headers(&[("cache-control", "max-age=0")]))
-            .forbids_stored_response()
+    assert_eq!(
+        reuse_for(&[("cache-control", "max-age=0")]),
+        Verdict::Revalidate
     );
-    assert!(
-        RequestFacts::from_fields(&headers(&[("pragma", "no-cache")])).forbids_stored_response()
+    assert_eq!(reuse_for(&[("pragma", "no-cache")]), Verdict::Revalidate);
+    assert_eq!(
+        reuse_for(&[("pragma", "no-cache"), ("cache-control", "max-age=5")]),
+        Verdict::Fresh
     );
-    assert!(!RequestFacts::from_fields(&headers(&[
-        ("pragma", "no-cache"),
-        ("cache-control", "max-age=5")
-    ]))
-    .forbids_stored_response());
-    assert!(!RequestFacts::from_fields(&headers(&[])).forbids_stored_response());
+    assert_eq!(reuse_for(&[]), Verdict::Fresh);
 }
 
 fn reuse_of(result: Storability) -> Reuse {
