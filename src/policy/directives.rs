@@ -89,7 +89,9 @@ fn merge_lifetime(slot: &mut Option<u64>, argument: Option<&str>) {
 /// `delta-seconds = 1*DIGIT`, quoted or not (RFC 9111 §5.2: recipients are expected to accept
 /// both forms); saturating at 2^31.
 pub fn delta_seconds(argument: &str) -> Option<u64> {
+    // A quote that never closed (`max-age="5`) stays on the argument.
     let digits = argument.trim();
+    let digits = digits.strip_prefix('"').unwrap_or(digits);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -120,6 +122,11 @@ fn field_list(argument: &str) -> Option<Vec<String>> {
 fn split_directives(value: &str) -> Vec<(String, Option<String>)> {
     let mut directives = Vec::new();
     let mut chars = value.chars().peekable();
+    // An opening quote that never closes would swallow every later directive, and every later
+    // field line (they are joined by commas): `foo="bar` followed by a `private` line must
+    // still read as private. Such a quote, and every later one, is a plain character: its
+    // argument ends at the next comma.
+    let mut unterminated = false;
     loop {
         let mut name = String::new();
         while let Some(&c) = chars.peek() {
@@ -136,7 +143,11 @@ fn split_directives(value: &str) -> Vec<(String, Option<String>)> {
             while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
                 chars.next();
             }
-            if chars.peek() == Some(&'"') {
+            let quoted = !unterminated && chars.peek() == Some(&'"') && {
+                unterminated = !closing_quote_follows(chars.clone());
+                !unterminated
+            };
+            if quoted {
                 chars.next();
                 while let Some(c) = chars.next() {
                     match c {
@@ -170,6 +181,21 @@ fn split_directives(value: &str) -> Vec<(String, Option<String>)> {
         }
     }
     directives
+}
+
+/// Whether the quoted-string opening at the start of `rest` ends (RFC 9110 §5.6.4).
+fn closing_quote_follows(mut rest: std::iter::Peekable<std::str::Chars<'_>>) -> bool {
+    rest.next();
+    while let Some(c) = rest.next() {
+        match c {
+            '\\' => {
+                rest.next();
+            }
+            '"' => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -244,6 +270,21 @@ mod tests {
         let cc = CacheControl::parse("private=\"a, b\", max-age=5");
         assert_eq!(cc.private_fields, vec!["a", "b"]);
         assert_eq!(cc.max_age, Some(5));
+    }
+
+    #[test]
+    fn an_unterminated_quote_does_not_swallow_later_directives() {
+        // Two field lines, joined by the runtime: the first is broken, the second says private.
+        let cc = CacheControl::parse("max-age=60, foo=\"bar, private");
+        assert!(cc.private);
+        let cc = CacheControl::parse("max-age=\"60, no-store");
+        assert!(cc.no_store);
+        assert_eq!(cc.max_age, Some(60));
+        let cc = CacheControl::parse("no-cache=\"set-cookie");
+        assert!(
+            cc.no_cache,
+            "an unterminated field list is the unqualified directive"
+        );
     }
 
     #[test]

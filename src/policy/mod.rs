@@ -375,7 +375,8 @@ pub fn explicit_lifetime(
         .field("date")
         .and_then(|d| http_date(&d))
         .unwrap_or(response_time);
-    Some(expires.saturating_sub(date).max(0) as u64)
+    // Like delta-seconds, saturating at 2^31 (a year-9999 `Expires` is not 250 billion s).
+    Some((expires.saturating_sub(date).max(0) as u64).min(directives::DELTA_SECONDS_MAX))
 }
 
 /// RFC 9111 §4.2.2: with no explicit lifetime, the configured default, cut to 10% of the time

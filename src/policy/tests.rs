@@ -156,6 +156,15 @@ fn expires_without_date_counts_from_the_response_time() {
 }
 
 #[test]
+fn a_far_future_expires_saturates_like_delta_seconds() {
+    let fields = [("expires", "Fri, 31 Dec 9999 23:59:59 GMT")];
+    assert_eq!(
+        lifetime(judge(&[], 200, &fields)),
+        directives::DELTA_SECONDS_MAX
+    );
+}
+
+#[test]
 fn heuristic_freshness_uses_the_default_ttl_for_heuristically_cacheable_statuses() {
     // RFC 9110 §15.1: 200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414 and 501.
     for status in [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501] {

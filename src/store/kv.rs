@@ -13,6 +13,11 @@ use crate::entry::{decode, encode};
 /// The KV namespace binding edgecache uses, as named in `wrangler.toml`.
 pub const KV_BINDING: &str = "EDGECACHE_KV";
 
+/// The longest `expirationTtl` asked of KV, a year: the runtime refuses values past 2^31 - 1
+/// (a lifetime saturated at 2^31, or a far-future `Expires`, would fail every write), and
+/// freshness is enforced from the entry itself, so an entry dropped earlier is only a miss.
+pub const KV_MAX_TTL: u64 = 365 * 24 * 3600;
+
 pub struct KvBackend {
     kv: KvStore,
 }
@@ -44,7 +49,7 @@ impl Store for KvBackend {
         self.kv
             .put_bytes(key, &encode(&entry.meta, &entry.body))
             .map_err(failed)?
-            .expiration_ttl(keep_secs.max(KV_MIN_TTL))
+            .expiration_ttl(keep_secs.clamp(KV_MIN_TTL, KV_MAX_TTL))
             .execute()
             .await
             .map_err(failed)

@@ -14,7 +14,11 @@ export const HOST = "http://edge.test";
  * storage lives and dies with the worker.
  * The worker's log lines are collected in `worker.logs` (printed too with EDGECACHE_TEST_LOGS=1).
  */
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist } = {}) {
+/**
+ * `entry`: the source of a module run as the worker's entry point instead of build/index.js,
+ * which it imports as "./index.js" (to wrap bindings and inject faults).
+ */
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, entry } = {}) {
   const logs = [];
   const collect = (stream) => {
     readline.createInterface({ input: stream }).on("line", (line) => {
@@ -30,9 +34,20 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     ...(persist ? { kvPersist: path.join(persist, "kv"), cachePersist: path.join(persist, "cache") } : {}),
     // A KV folder of its own: two workers sharing it act as two locations of one deployment.
     ...(kvPersist ? { kvPersist } : {}),
-    modules: true,
-    scriptPath: path.join(root, "build/index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    ...(entry
+      ? {
+          modulesRoot: path.join(root, "build"),
+          modules: [
+            { type: "ESModule", path: path.join(root, "build/test-entry.mjs"), contents: entry },
+            { type: "ESModule", path: path.join(root, "build/index.js") },
+            { type: "CompiledWasm", path: path.join(root, "build/index_bg.wasm") },
+          ],
+        }
+      : {
+          modules: true,
+          scriptPath: path.join(root, "build/index.js"),
+          modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+        }),
     compatibilityDate: "2026-04-20",
     kvNamespaces,
     cache: true,

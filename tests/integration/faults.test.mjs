@@ -1,0 +1,286 @@
+// Faults, part two (issue 7), beyond failures.test.mjs and freshness.test.mjs (which cover a
+// refused connection's 502, a hang's 504 and stale-if-error on 5xx, reset and hang): a
+// refused connection with a stale entry, 5xx passed through unstored, bodies broken off in
+// every framing and in every tier, a body that stalls, KV that refuses writes or reads (over
+// quota), and a Cache API that refuses puts. Each gives the documented answer, never a hang
+// or a 500, and never stores a partial body: a later request goes to the origin and gets all.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { startOrigin } from "../support/origin.mjs";
+import { startWorker } from "../support/worker.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * An entry module that wraps the real worker and injects the storage faults named by the
+ * FAULTS binding: `{"kv": {"put": true, "get": true}, "cache": {"put": true, "match": true}}`.
+ * KV refuses as it does over quota; the Cache API as it does when a put cannot be stored.
+ */
+const FAULTY_ENTRY = `
+import Worker from "./index.js";
+function faultyKv(kv, faults) {
+  const refuse = (op) => Promise.reject(new Error("KV " + op + "() limit exceeded for the day."));
+  return {
+    get: (...a) => (faults.get ? refuse("get") : kv.get(...a)),
+    getWithMetadata: (...a) => (faults.get ? refuse("get") : kv.getWithMetadata(...a)),
+    put: (...a) => (faults.put ? refuse("put") : kv.put(...a)),
+    list: (...a) => kv.list(...a),
+    delete: (...a) => (faults.put ? refuse("delete") : kv.delete(...a)),
+  };
+}
+let patched = false;
+function faultyCache(faults) {
+  if (patched) return;
+  patched = true;
+  const proto = Object.getPrototypeOf(caches.default);
+  const put = proto.put;
+  const match = proto.match;
+  proto.put = function (...a) {
+    return faults.put ? Promise.reject(new Error("Cache API put failed: 413 Cache storage failed")) : put.apply(this, a);
+  };
+  proto.match = function (...a) {
+    return faults.match ? Promise.reject(new Error("Cache API match failed")) : match.apply(this, a);
+  };
+}
+export default class extends Worker {
+  constructor(ctx, env) {
+    const faults = JSON.parse(env.FAULTS ?? "{}");
+    if (faults.kv) env = { ...env, EDGECACHE_KV: faultyKv(env.EDGECACHE_KV, faults.kv) };
+    if (faults.cache) faultyCache(faults.cache);
+    super(ctx, env);
+  }
+}
+`;
+
+/** Fetches over real HTTP (dispatchFetch would hide the framing): bytes got, and any error. */
+function httpGet(base, target) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const req = http.get(new URL(target, base), (res) => {
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString(), error: null, ms: Date.now() - started }));
+      res.on("error", (error) => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString(), error, ms: Date.now() - started }));
+    });
+    req.on("error", (error) => resolve({ status: 0, body: "", error, ms: Date.now() - started }));
+  });
+}
+
+describe("origin faults", () => {
+  it("serves a stale entry under stale-if-error when the origin then refuses connections, and 502 once it may not", async () => {
+    const origin = await startOrigin();
+    origin.on("/sie-down", { headers: { "cache-control": "max-age=1, stale-if-error=60", age: "2" }, body: "kept" });
+    origin.on("/strict-down", { headers: { "cache-control": "max-age=1, must-revalidate, stale-if-error=60", age: "2", etag: '"s"' }, body: "strict" });
+    const worker = await startWorker({ origin, config: { backends: ["memory"] } });
+    try {
+      await worker.fetchStored("/sie-down");
+      await worker.fetchStored("/strict-down");
+      await origin.close(); // its port now refuses connections
+      const stale = await worker.fetch("/sie-down");
+      assert.equal(stale.status, 200);
+      assert.equal(stale.body, "kept");
+      assert.equal(stale.cacheStatus, "edgecache; fwd=stale; detail=stale-if-error");
+      const strict = await worker.fetch("/strict-down");
+      assert.equal(strict.status, 502);
+      assert.equal(strict.headers.get("cache-control"), "no-store");
+      assert.equal(strict.cacheStatus, "edgecache; fwd=stale; detail=origin-unreachable");
+      const miss = await worker.fetch("/never-stored");
+      assert.equal(miss.status, 502);
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  it("passes a 5xx through without storing it when nothing stale may be used", async () => {
+    const origin = await startOrigin();
+    origin.on("/five", (record, n) => (n === 1 ? { status: 503, headers: { "retry-after": "1" }, body: "busy" } : { headers: { "cache-control": "max-age=60" }, body: "back" }));
+    const worker = await startWorker({ origin, config: { backends: ["memory", "cache"] } });
+    try {
+      const busy = await worker.fetch("/five");
+      assert.equal(busy.status, 503);
+      assert.equal(busy.body, "busy");
+      assert.equal(busy.cacheStatus, "edgecache; fwd=miss; fwd-status=503; detail=uncacheable-status");
+      const back = await worker.fetch("/five");
+      assert.equal(back.status, 200);
+      assert.equal(back.body, "back");
+      assert.equal(origin.count("/five"), 2);
+    } finally {
+      await worker.dispose();
+      await origin.close();
+    }
+  });
+
+  describe("bodies broken off mid-stream are stored in no tier", () => {
+    let origin, kvDir;
+    before(async () => {
+      origin = await startOrigin();
+      kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-faults-"));
+    });
+    after(async () => {
+      await origin.close();
+      fs.rmSync(kvDir, { recursive: true, force: true });
+    });
+
+    const full = "z".repeat(64 * 1024);
+    const breaks = {
+      "a chunked body reset": (res) => {
+        res.writeHead(200, { "cache-control": "max-age=60", "transfer-encoding": "chunked" });
+        res.write("x".repeat(5000));
+        setTimeout(() => res.socket.destroy(), 30);
+      },
+      "a chunked body closed without its last chunk": (res) => {
+        res.writeHead(200, { "cache-control": "max-age=60", "transfer-encoding": "chunked" });
+        res.write("x".repeat(5000));
+        setTimeout(() => res.socket.end(), 30);
+      },
+      "a Content-Length body closed cleanly short of its length": (res) => {
+        res.writeHead(200, { "cache-control": "max-age=60", "content-length": String(full.length) });
+        res.write("x".repeat(1000));
+        setTimeout(() => res.socket.end(), 30);
+      },
+    };
+    for (const [name, broken] of Object.entries(breaks)) {
+      it(name, async () => {
+        const target = `/broken-${name.replace(/\W+/g, "-")}`;
+        origin.onRaw(target, (req, res, record, n) => {
+          if (n === 1) return broken(res);
+          res.writeHead(200, { "cache-control": "max-age=60", "content-length": String(full.length) });
+          res.end(full);
+        });
+        const worker = await startWorker({ origin, kvPersist: kvDir, config: { backends: ["memory", "cache", "kv"] } });
+        try {
+          const first = await httpGet(worker.url, target);
+          assert.equal(first.status, 200);
+          assert.ok(first.error || first.body.length < full.length, "the client can tell the body is short");
+          await sleep(300);
+          assert.ok(worker.logs.some((l) => l.includes('"not-stored"') && l.includes('"body-error"')), "the break is logged");
+          assert.ok(!worker.logs.some((l) => l.includes('"edgecache":"stored"') && l.includes(target)), "nothing was written");
+          const next = await worker.fetch(target);
+          assert.equal(next.body, full);
+          assert.match(next.cacheStatus, /fwd=miss/);
+          assert.equal(origin.count(target), 2);
+          await worker.stored(target);
+          assert.equal((await worker.fetch(target)).body, full, "the whole body is what is stored");
+        } finally {
+          await worker.dispose();
+        }
+      });
+    }
+
+    it("a body that stalls: waiting requests give up after origin_timeout_ms, and only a whole body is kept", async () => {
+      const target = "/stall";
+      origin.onRaw(target, (req, res, record, n) => {
+        if (n === 1) {
+          res.writeHead(200, { "cache-control": "max-age=60", "content-length": String(full.length) });
+          res.write("x".repeat(100));
+          setTimeout(() => res.socket.destroy(), 2500);
+          return;
+        }
+        res.writeHead(200, { "cache-control": "max-age=60", "content-length": String(full.length) });
+        res.end(full);
+      });
+      const worker = await startWorker({ origin, config: { backends: ["memory"], origin_timeout_ms: 400 } });
+      try {
+        const stalled = httpGet(worker.url, target);
+        await sleep(150);
+        const waiter = await httpGet(worker.url, target);
+        assert.equal(waiter.status, 200);
+        assert.equal(waiter.body, full);
+        assert.ok(waiter.ms < 2000, `the second request waited ${waiter.ms} ms, bounded by origin_timeout_ms, not the stall`);
+        const first = await stalled;
+        assert.ok(first.error || first.body.length < full.length);
+        await sleep(200);
+        const after = await httpGet(worker.url, target);
+        assert.equal(after.body, full);
+        assert.match(after.headers["cache-status"], /; hit;/, "the waiter's whole body was stored, the stalled one not");
+        assert.equal(origin.count(target), 2);
+      } finally {
+        await worker.dispose();
+      }
+    });
+  });
+});
+
+describe("storage faults", () => {
+  let origin;
+  before(async () => {
+    origin = await startOrigin();
+  });
+  after(async () => origin.close());
+
+  it("KV refusing every write (over quota): answers from the origin, the memory tier still serves, nothing half-written", async () => {
+    const kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-quota-"));
+    const worker = await startWorker({ origin, kvPersist: kvDir, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ kv: { put: true } }) }, config: { backends: ["memory", "kv"] } });
+    const kvOnly = await startWorker({ origin, kvPersist: kvDir, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ kv: { put: true } }) }, config: { backends: ["kv"] } });
+    try {
+      const first = await worker.fetch("/quota");
+      assert.equal(first.status, 200);
+      assert.equal(first.body, "/quota #1");
+      await worker.stored("/quota");
+      assert.match((await worker.fetch("/quota")).cacheStatus, /; hit; .*detail=memory/);
+      assert.ok(worker.logs.some((l) => l.includes('"store-failed"') && l.includes("limit exceeded")), "the refusal is logged");
+      const line = worker.logs.find((l) => l.includes('"edgecache":"stored"') && l.includes("/quota"));
+      assert.deepEqual(JSON.parse(line).tiers, ["memory"]);
+      for (const n of [2, 3]) {
+        const got = await kvOnly.fetch("/quota");
+        assert.equal(got.status, 200);
+        assert.equal(got.body, `/quota #${n}`, "KV holds nothing for it");
+        assert.match(got.cacheStatus, /fwd=miss/);
+        await sleep(100);
+      }
+      for (const l of [...worker.logs, ...kvOnly.logs]) assert.doesNotMatch(l, /"status":500/);
+    } finally {
+      await worker.dispose();
+      await kvOnly.dispose();
+      fs.rmSync(kvDir, { recursive: true, force: true });
+    }
+  });
+
+  it("KV refusing reads: falls through to the origin, and the purge API says what failed instead of a 500", async () => {
+    const worker = await startWorker({ origin, entry: FAULTY_ENTRY, bindings: { ADMIN_TOKEN: "secret", FAULTS: JSON.stringify({ kv: { get: true } }) }, config: { backends: ["kv"] } });
+    try {
+      for (const n of [1, 2]) {
+        const got = await worker.fetch("/kv-read");
+        assert.equal(got.status, 200);
+        assert.equal(got.body, `/kv-read #${n}`);
+      }
+      const stats = await worker.fetch("/_edgecache/stats", { headers: { authorization: "Bearer secret" } });
+      assert.notEqual(stats.status, 500, stats.body);
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  it("the Cache API refusing puts and reads: answers from the origin, every time, with the full body", async () => {
+    const worker = await startWorker({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { put: true, match: true } }) }, config: { backends: ["cache"] } });
+    try {
+      for (const n of [1, 2, 3]) {
+        const got = await worker.fetch("/cache-refuses");
+        assert.equal(got.status, 200);
+        assert.equal(got.body, `/cache-refuses #${n}`);
+        assert.match(got.cacheStatus, /fwd=miss/);
+        await sleep(100);
+      }
+      assert.ok(worker.logs.some((l) => l.includes('"store-failed"') && l.includes("Cache API put failed")), "the refusal is logged");
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  it("the Cache API refusing puts only: the tier above still serves", async () => {
+    const worker = await startWorker({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { put: true } }) }, config: { backends: ["memory", "cache"] } });
+    try {
+      assert.equal((await worker.fetch("/cache-put-refused")).status, 200);
+      await worker.stored("/cache-put-refused");
+      const hit = await worker.fetch("/cache-put-refused");
+      assert.match(hit.cacheStatus, /; hit; .*detail=memory/);
+      assert.equal(origin.count("/cache-put-refused"), 1);
+    } finally {
+      await worker.dispose();
+    }
+  });
+});

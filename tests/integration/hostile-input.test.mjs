@@ -1,0 +1,322 @@
+// Hostile input, part two (issue 7): cache poisoning through every unkeyed override header, a
+// body on GET, path confusion answered privately in every way an origin says so, header
+// injection in keys, malformed and enormous caching headers that must be stored safely or not
+// at all, huge URLs and header counts, bytes that are not UTF-8, and concurrent users of
+// private pages. What is checked is what each user received and what the origin was asked.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startOrigin } from "../support/origin.mjs";
+import { startWorker } from "../support/worker.mjs";
+import { rawRequest } from "../support/raw.mjs";
+
+/** Override headers an origin framework may honour; none is part of the key. */
+const OVERRIDES = {
+  "x-forwarded-host": "evil.test",
+  "x-forwarded-proto": "https",
+  "x-forwarded-scheme": "https",
+  "x-forwarded-port": "1337",
+  "x-forwarded-server": "evil.test",
+  "x-forwarded-prefix": "/evil",
+  "x-host": "evil.test",
+  "x-original-url": "/admin",
+  "x-rewrite-url": "/admin",
+  "x-original-host": "evil.test",
+  "x-http-method-override": "DELETE",
+  "x-http-method": "PUT",
+  "x-method-override": "PATCH",
+  forwarded: "host=evil.test;proto=https",
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The keys the worker logged as stored so far. */
+function storedKeys(worker) {
+  return worker.logs.filter((l) => l.includes('"edgecache":"stored"')).map((l) => JSON.parse(l).key);
+}
+
+describe("hostile input, part two", () => {
+  let origin, worker, kvDir;
+  before(async () => {
+    origin = await startOrigin();
+    kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-hostile-"));
+    worker = await startWorker({
+      origin,
+      kvPersist: kvDir,
+      config: {
+        backends: ["memory", "cache", "kv"],
+        routes: [
+          { path: "/**.css", ttl: 600 },
+          { path: "/vc/**", vary_cookies: ["lang"] },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await worker.dispose();
+    await origin.close();
+    fs.rmSync(kvDir, { recursive: true, force: true });
+  });
+
+  describe("unkeyed override headers", () => {
+    const reflect = (record, n) => ({
+      headers: { "cache-control": "max-age=60", "content-type": "application/json" },
+      body: JSON.stringify({ method: record.method, n, seen: Object.fromEntries(Object.keys(OVERRIDES).map((h) => [h, record.headers[h] ?? null])) }),
+    });
+    const clean = { ...Object.fromEntries(Object.keys(OVERRIDES).map((h) => [h, null])), "x-forwarded-host": "edge.test", "x-forwarded-proto": "http" };
+
+    it("never reach the origin on a cacheable request, so the stored page is clean", async () => {
+      origin.on("/reflect", reflect);
+      const attacker = await worker.fetchStored("/reflect", { headers: OVERRIDES });
+      assert.deepEqual(JSON.parse(attacker.body).seen, clean);
+      assert.equal(JSON.parse(attacker.body).method, "GET");
+      const victim = await worker.fetch("/reflect");
+      assert.match(victim.cacheStatus, /; hit;/);
+      assert.deepEqual(JSON.parse(victim.body).seen, clean);
+      assert.equal(origin.count("/reflect"), 1);
+    });
+
+    for (const [name, value] of Object.entries(OVERRIDES)) {
+      it(`cannot poison a refresh forced with no-cache through ${name}`, async () => {
+        const target = `/reflect-${name}`;
+        origin.on(target, reflect);
+        await worker.fetchStored(target);
+        await worker.fetchStored(target, { headers: { "cache-control": "no-cache", [name]: value } });
+        assert.equal(origin.count(target), 2, "the attacker's request did reach the origin");
+        const victim = await worker.fetch(target);
+        assert.match(victim.cacheStatus, /; hit;/);
+        assert.equal(JSON.parse(victim.body).n, 2, "the victim gets the attacker's refresh...");
+        assert.deepEqual(JSON.parse(victim.body).seen, clean, "...which the override did not shape");
+      });
+    }
+
+    it("are forwarded untouched on requests that are never stored", async () => {
+      origin.on("/form", (record) => ({ status: 200, body: `${record.headers["x-http-method-override"]}` }));
+      const got = await worker.fetch("/form", { method: "POST", body: "a=1", headers: { "x-http-method-override": "PUT" } });
+      assert.equal(got.body, "PUT");
+      assert.match(got.cacheStatus, /fwd=method/);
+    });
+  });
+
+  it("never forwards a body sent with GET, nor stores an answer shaped by it", async () => {
+    origin.on("/getbody", (record, n) => ({ headers: { "cache-control": "max-age=60" }, body: `body=[${record.body}] ${record.method} #${n}` }));
+    const host = new URL(worker.url).host;
+    const sent = await rawRequest(
+      worker.url,
+      `GET /getbody HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\nX-HTTP-Method-Override: POST\r\n\r\nrole=admin&evil=yes`,
+    );
+    assert.equal(sent.status, 200);
+    assert.equal(sent.body.toString(), "body=[] GET #1");
+    const chunked = await rawRequest(worker.url, `GET /getbody HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+    assert.equal(chunked.status, 200);
+    assert.match(chunked.body.toString(), /^body=\[\] GET #/);
+    for (const record of origin.requests.filter((r) => r.path === "/getbody")) {
+      assert.equal(record.body, "");
+      assert.equal(record.method, "GET");
+      assert.equal(record.headers["x-http-method-override"], undefined);
+    }
+  });
+
+  describe("a private page behind a static-looking path (web cache deception, route ttl 600 on *.css)", () => {
+    const cases = {
+      "private alone": { "cache-control": "private" },
+      "no-store alone": { "cache-control": "no-store" },
+      "a session cookie set": { "set-cookie": "session=renewed; HttpOnly" },
+      "Vary: Cookie without lifetime (Django's session middleware)": { vary: "Cookie" },
+      "private on a second field line after a broken one": { "cache-control": ['max-age=60, foo="bar', "private"] },
+    };
+    let i = 0;
+    for (const [name, headers] of Object.entries(cases)) {
+      const target = `/account/settings/${i++}/x.css`;
+      it(`answers each user their own page: ${name}`, async () => {
+        origin.on(target, async (record, n) => {
+          await sleep(100);
+          return { headers: { "content-type": "text/html", ...headers }, body: `account of ${record.headers.cookie} #${n}` };
+        });
+        const first = await worker.fetch(target, { headers: { cookie: "session=alice" } });
+        assert.match(first.body, /session=alice/);
+        await sleep(150); // any store has run
+        // Then many users at once, so coalescing is tried too.
+        const users = Array.from({ length: 12 }, (_, u) => `session=user${u}`);
+        const got = await Promise.all(users.map((cookie) => worker.fetch(target, { headers: { cookie } })));
+        got.forEach((response, u) => assert.match(response.body, new RegExp(`account of ${users[u]} #`), `${users[u]} got ${response.body}`));
+        const again = await worker.fetch(target, { headers: { cookie: "session=bob" } });
+        assert.match(again.body, /session=bob/);
+      });
+    }
+
+    it("keeps a Vary: Cookie page per cookie when it is stored", async () => {
+      const target = "/account/vary/x.css";
+      origin.on(target, (record, n) => ({ headers: { vary: "Cookie" }, body: `account of ${record.headers.cookie} #${n}` }));
+      await worker.fetchStored(target, { headers: { cookie: "session=alice" } });
+      const alice = await worker.fetch(target, { headers: { cookie: "session=alice" } });
+      assert.match(alice.cacheStatus, /; hit;/, "the route's ttl does store it, keyed by the cookie");
+      const bob = await worker.fetch(target, { headers: { cookie: "session=bob" } });
+      assert.match(bob.body, /session=bob #2/);
+    });
+  });
+
+  describe("header injection in keys", () => {
+    it("keeps encoded CR/LF in the path and query inside the key, apart from the plain URL", async () => {
+      origin.on("/inj%0d%0aSet-Cookie:%20x=1", (record, n) => ({ headers: { "cache-control": "max-age=60" }, body: `injected ${record.url} #${n}` }));
+      const target = "/inj%0d%0aSet-Cookie:%20x=1?q=%0d%0aX:%20y&a=%0A";
+      const got = await worker.fetchStored(target);
+      assert.equal(got.status, 200);
+      assert.equal(got.headers.get("set-cookie"), null);
+      assert.equal(got.headers.get("x"), null);
+      const plain = await worker.fetch("/inj");
+      assert.equal(plain.body, "/inj #1", "the plain path is another entry");
+      assert.match((await worker.fetch(target)).cacheStatus, /; hit;/);
+      for (const key of storedKeys(worker)) assert.doesNotMatch(key, /[\r\n\0]/, key);
+    });
+
+    it("keeps cookie and header values that try to forge keys apart", async () => {
+      origin.on("/vc/page", (record, n) => ({ headers: { "cache-control": "max-age=60" }, body: `${record.headers.cookie ?? "none"} #${n}` }));
+      const forged = "lang=en%0d%0a#cookie.lang=fr&x";
+      const a = await worker.fetchStored("/vc/page", { headers: { cookie: forged } });
+      assert.equal(a.body, `${forged} #1`);
+      const fr = await worker.fetch("/vc/page", { headers: { cookie: "lang=fr" } });
+      assert.equal(fr.body, "lang=fr #2");
+      const en = await worker.fetch("/vc/page", { headers: { cookie: "lang=en" } });
+      assert.equal(en.body, "lang=en #3");
+      for (const key of storedKeys(worker)) assert.doesNotMatch(key, /[\r\n\0]/, key);
+    });
+
+    it("refuses a raw CR or LF inside a request field before anything is asked of the origin", async () => {
+      const host = new URL(worker.url).host;
+      const before = origin.requests.length;
+      for (const bad of [`X-Tenant: a\rb`, `X-Tenant: a\nSet-Cookie: x=1`]) {
+        const got = await rawRequest(worker.url, `GET /crlf HTTP/1.1\r\nHost: ${host}\r\n${bad}\r\nConnection: close\r\n\r\n`).catch((e) => ({ status: 0, error: e }));
+        // Either the runtime refuses the request (400) or the bare LF ends the field: never a
+        // 500, never a forged response field.
+        assert.ok([0, 200, 400].includes(got.status), `status ${got.status}`);
+        if (got.status === 200) assert.equal(got.headers["set-cookie"], undefined);
+      }
+      for (const record of origin.requests.slice(before)) assert.doesNotMatch(JSON.stringify(record.headers), /\\r/);
+    });
+  });
+
+  describe("malformed and enormous caching headers", () => {
+    const twice = async (target, init) => [await worker.fetch(target, init), await sleep(150), await worker.fetch(target, init)];
+
+    for (const [name, headers] of Object.entries({
+      "a lifetime given twice with different values": { "cache-control": "max-age=60, max-age=0" },
+      "an Age beyond 2^31 with max-age": { "cache-control": "max-age=60", age: "99999999999999999999" },
+      "an enormous invalid Expires and Date": { expires: "x".repeat(6000), date: "y".repeat(6000) },
+      "Vary with 300 fields and a *": { "cache-control": "max-age=60", vary: `${Array.from({ length: 300 }, (_, i) => `X-H${i}`).join(", ")}, *` },
+      "a stray quote before no-store": { "cache-control": 'max-age="60, no-store' },
+    })) {
+      it(`does not store ${name}`, async () => {
+        const target = `/malformed-${name.replace(/\W+/g, "-")}`;
+        origin.on(target, { headers, body: "body" });
+        const [first, , second] = await twice(target);
+        assert.equal(first.status, 200);
+        assert.equal(second.status, 200);
+        assert.equal(second.body, "body");
+        assert.doesNotMatch(second.cacheStatus, /; hit/);
+        assert.equal(origin.count(target), 2);
+      });
+    }
+
+    for (const [name, headers] of Object.entries({
+      "a max-age past 2^31": { "cache-control": "max-age=99999999999999999999" },
+      "an Expires in the year 9999": { expires: "Fri, 31 Dec 9999 23:59:59 GMT" },
+      "a Cache-Control of 1,000 unknown directives": { "cache-control": `max-age=60, ${Array.from({ length: 1000 }, (_, i) => `x${i}="a,b"`).join(", ")}` },
+      "500 response fields": { "cache-control": "max-age=60", ...Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`x-field-${i}`, `v${i}`])) },
+    })) {
+      it(`stores ${name} in every tier, KV included, and serves it whole`, async () => {
+        const target = `/enormous-${name.replace(/\W+/g, "-")}`;
+        origin.on(target, { headers, body: `body of ${target}` });
+        await worker.fetchStored(target);
+        const hit = await worker.fetch(target);
+        assert.match(hit.cacheStatus, /; hit;/);
+        assert.equal(hit.body, `body of ${target}`);
+        if (headers["x-field-499"]) assert.equal(hit.headers.get("x-field-499"), "v499");
+        const line = worker.logs.filter((l) => l.includes('"edgecache":"stored"') && l.includes(target)).at(-1);
+        assert.deepEqual(JSON.parse(line).tiers, ["memory", "cache", "kv"], line);
+        // A second location, sharing only KV, finds it there.
+        const other = await startWorker({ origin, kvPersist: kvDir, config: { backends: ["kv"] } });
+        try {
+          const fromKv = await other.fetch(target);
+          assert.match(fromKv.cacheStatus, /; hit; .*detail=kv/);
+          assert.equal(fromKv.body, `body of ${target}`);
+        } finally {
+          await other.dispose();
+        }
+        assert.equal(origin.count(target), 1);
+      });
+    }
+
+    it("ignores absurd request directives without failing", async () => {
+      origin.on("/req-cc", { headers: { "cache-control": "max-age=60" }, body: "req-cc" });
+      await worker.fetchStored("/req-cc");
+      for (const cc of ["max-stale=99999999999999999999, min-fresh=99999999999999999999", "max-age=-1, max-stale=abc", `${"no-transform, ".repeat(3000)}x`, 'min-fresh="5', "\u00ff\u00fe=\u00ff"]) {
+        const got = await worker.fetch("/req-cc", { headers: { "cache-control": cc } });
+        assert.equal(got.status, 200, cc);
+        assert.equal(got.body, "req-cc", cc);
+      }
+    });
+  });
+
+  describe("huge requests", () => {
+    it("answers or refuses URLs of 12 KB and 64 KB over real HTTP, never with a 500", async () => {
+      const host = new URL(worker.url).host;
+      for (const size of [12000, 64000]) {
+        const target = `/huge-${size}/${"a".repeat(size / 2)}?${"q=b&".repeat(size / 8)}`;
+        const request = `GET ${target} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+        const first = await rawRequest(worker.url, request);
+        assert.ok([200, 414, 431].includes(first.status), `${size}: ${first.status}`);
+        if (first.status !== 200) continue;
+        await worker.stored(`${worker.url.origin}${target}`);
+        const again = await rawRequest(worker.url, request);
+        assert.match(again.headers["cache-status"], /; hit;/);
+        assert.deepEqual(again.body, first.body);
+        assert.ok(storedKeys(worker).some((k) => /^:1:sha256:[0-9a-f]{64}$/.test(k)), "a key over 512 bytes is hashed");
+      }
+      assert.equal((await worker.fetch("/after-huge-url")).status, 200, "the worker still serves");
+    });
+
+    it("refuses or answers thousands of request fields over real HTTP, never with a 500", async () => {
+      const host = new URL(worker.url).host;
+      for (const count of [500, 5000]) {
+        const fields = Array.from({ length: count }, (_, i) => `X-Junk-${i}: ${"y".repeat(20)}\r\n`).join("");
+        const got = await rawRequest(worker.url, `GET /many-fields-${count} HTTP/1.1\r\nHost: ${host}\r\n${fields}Connection: close\r\n\r\n`).catch((e) => ({ status: 0, error: e }));
+        assert.ok([0, 200, 400, 431].includes(got.status), `${count} fields: ${got.status}`);
+      }
+      assert.equal((await worker.fetch("/after-many-fields")).status, 200, "the worker still serves");
+    });
+  });
+
+  describe("bytes that are not UTF-8 in the request", () => {
+    it("keys and forwards them without failing, and hits on the same bytes", async () => {
+      const host = new URL(worker.url).host;
+      const request = Buffer.concat([
+        Buffer.from("GET /bytes-"),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from("?q="),
+        Buffer.from([0xe9]),
+        Buffer.from(` HTTP/1.1\r\nHost: ${host}\r\nCookie: lang=`),
+        Buffer.from([0xe9, 0x80]),
+        Buffer.from("\r\nX-Latin: caf"),
+        Buffer.from([0xe9]),
+        Buffer.from("\r\n\r\n"),
+      ]);
+      const first = await rawRequest(worker.url, request);
+      assert.ok([200, 400].includes(first.status), `status ${first.status}`);
+      if (first.status !== 200) return;
+      for (let i = 0; i < 50; i++) {
+        const again = await rawRequest(worker.url, request);
+        assert.equal(again.status, 200);
+        if ((again.headers["cache-status"] ?? "").includes("; hit;")) {
+          assert.deepEqual(again.body, first.body);
+          for (const key of storedKeys(worker)) assert.doesNotMatch(key, /[\r\n\0]/);
+          return;
+        }
+        await sleep(20);
+      }
+      assert.fail("the same bytes never hit");
+    });
+  });
+});
