@@ -24,7 +24,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help deps toolchain browser build bench dev test test-host test-wasm test-integration test-browser lint check clean
+.PHONY: help deps toolchain browser build bench dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -33,6 +33,8 @@ help:
 	@echo "make check   validate the cache policy in wrangler.toml"
 	@echo "make build   build the release worker into build/"
 	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers"
+	@echo "make soak    a bounded soak: 1,000 connections, hits, misses and purges (part of make test)"
+	@echo "make fuzz    cargo-fuzz targets for the parsers and the key renderer, 15 s each (part of make test)"
 
 deps: toolchain node_modules/.installed
 
@@ -91,7 +93,35 @@ test-integration: build
 test-browser: build browser
 	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 tests/browser/
 
-test: deps lint check test-host test-wasm test-integration test-browser
+# A bounded soak on loopback: concurrent connections, hits, misses and purges, memory tier
+# watched through /_edgecache/stats (tests/soak/soak.mjs; longer: SOAK_SECONDS=600).
+SOAK_SECONDS ?= 45
+SOAK_CONNECTIONS ?= 1000
+soak: build
+	timeout $$(( $(SOAK_SECONDS) + 90 )) node tests/soak/soak.mjs --seconds $(SOAK_SECONDS) --connections $(SOAK_CONNECTIONS)
+
+# Fuzzing with cargo-fuzz on stable Rust: RUSTC_BOOTSTRAP=1 for the unstable flags cargo-fuzz
+# passes, and no sanitizer (stable ships no ASan runtime). A short run per target here; a
+# longer one: make fuzz FUZZ_SECONDS=600 (fuzz/README.md).
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_TARGETS := cache_control policy vary_dates config key
+FUZZ_SECONDS ?= 15
+fuzz-tool:
+	@cargo fuzz --version 2>/dev/null | grep -qF '$(CARGO_FUZZ_VERSION)' || \
+		cargo install cargo-fuzz --version '=$(CARGO_FUZZ_VERSION)' --locked
+
+fuzz: fuzz-tool
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t target; \
+		seeds=$$(test -d seeds/$$t && echo seeds/$$t); \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$t corpus/$$t $$seeds -- \
+			-max_total_time=$(FUZZ_SECONDS) > target/fuzz-$$t.log 2>&1 \
+			|| { tail -60 target/fuzz-$$t.log; exit 1; }; \
+		grep -h '^Done ' target/fuzz-$$t.log; \
+	done
+
+test: deps lint check test-host test-wasm test-integration test-browser soak fuzz
 
 clean:
 	cargo clean

@@ -1,0 +1,149 @@
+//! The key renderer and its inputs: a rendered key never carries a control character (no
+//! CR/LF to inject), never exceeds KV's 512 bytes, keeps its `prefix:version:` readable, and
+//! keys of requests that differ in a variant value never collide. `normalize_query` is
+//! idempotent and only keeps pieces it was given; header values fold all ASCII white space;
+//! `cookie_value` finds what it is given, trimmed, and never more than one cookie.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use edgecache::config::QueryRule;
+use edgecache::key::{
+    cookie_value, normalize_header_value, normalize_query, CacheKey, Variant, KV_MAX_KEY_BYTES,
+};
+use libfuzzer_sys::fuzz_target;
+use url::Url;
+
+#[derive(Arbitrary, Debug)]
+enum Rule {
+    All,
+    Ignore(Vec<String>),
+    Allow(Vec<String>),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    prefix: String,
+    version: u64,
+    https: bool,
+    host: String,
+    path_and_query: String,
+    rule: Rule,
+    variants: Vec<(String, Option<String>)>,
+    changed: usize,
+    other_value: Option<String>,
+    cookie_header: String,
+    cookie_name: String,
+    cookie_value: String,
+}
+
+fuzz_target!(|input: Input| {
+    // What the config accepts as a prefix (`check_key_prefix`).
+    let prefix =
+        if input.prefix.len() <= 64 && !input.prefix.chars().any(|c| c.is_control() || c == ':') {
+            input.prefix.clone()
+        } else {
+            "site".to_string()
+        };
+    let scheme = if input.https { "https" } else { "http" };
+    let Ok(url) = Url::parse(&format!(
+        "{scheme}://{}/{}",
+        input.host, input.path_and_query
+    )) else {
+        return;
+    };
+    let rule = match &input.rule {
+        Rule::All => QueryRule::All,
+        Rule::Ignore(globs) => QueryRule::Ignore(globs.clone()),
+        Rule::Allow(globs) => QueryRule::Allow(globs.clone()),
+    };
+    let raw_query = url.query().unwrap_or_default();
+    let query = normalize_query(raw_query, &rule);
+    assert_eq!(
+        normalize_query(&query, &rule),
+        query,
+        "normalize_query is idempotent"
+    );
+    let given: Vec<&str> = raw_query.split('&').collect();
+    for piece in query.split('&').filter(|p| !p.is_empty()) {
+        assert!(given.contains(&piece), "{piece:?} was not in {raw_query:?}");
+    }
+    if matches!(rule, QueryRule::All) {
+        let mut a: Vec<&str> = given.iter().copied().filter(|p| !p.is_empty()).collect();
+        let mut b: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "QueryRule::All keeps every piece");
+    }
+
+    let variance: Vec<Variant> = input
+        .variants
+        .iter()
+        .map(|(name, value)| Variant {
+            name: name.clone(),
+            value: value.as_deref().map(|v| normalize_header_value(name, v)),
+        })
+        .collect();
+    let mut host = url.host_str().unwrap_or_default().to_string();
+    if let Some(port) = url.port() {
+        host.push_str(&format!(":{port}"));
+    }
+    let key = CacheKey {
+        prefix: prefix.clone(),
+        version: input.version,
+        scheme: url.scheme().to_string(),
+        host,
+        path: url.path().to_string(),
+        query,
+        variance,
+    };
+    let rendered = key.render();
+    assert!(
+        !rendered.chars().any(char::is_control),
+        "control character in {rendered:?}"
+    );
+    assert!(
+        rendered.len() <= KV_MAX_KEY_BYTES,
+        "{} bytes",
+        rendered.len()
+    );
+    assert!(rendered.starts_with(&format!("{prefix}:{}:", input.version)));
+    assert!(!key.url().chars().any(char::is_control));
+
+    // Another value for one variant is another key.
+    if !key.variance.is_empty() {
+        let i = input.changed % key.variance.len();
+        let other = input
+            .other_value
+            .as_deref()
+            .map(|v| normalize_header_value(&key.variance[i].name, v));
+        if other != key.variance[i].value {
+            let mut changed = key.clone();
+            changed.variance[i].value = other;
+            assert_ne!(changed.render(), rendered, "two variants share a key");
+        }
+    }
+
+    for value in input
+        .variants
+        .iter()
+        .filter_map(|(n, v)| v.as_deref().map(|v| (n, v)))
+    {
+        let folded = normalize_header_value(value.0, value.1);
+        assert!(!folded.bytes().any(|b| b.is_ascii_whitespace() && b != b' '));
+        let ascii_trimmed = folded.trim_matches(|c: char| c.is_ascii_whitespace());
+        assert!(!folded.contains("  ") && ascii_trimmed == folded);
+        assert_eq!(normalize_header_value(value.0, &folded), folded);
+    }
+
+    if let Some(found) = cookie_value(&input.cookie_header, &input.cookie_name) {
+        assert_eq!(found.trim(), found);
+        assert!(!found.contains(';'));
+    }
+    let name = input.cookie_name.trim();
+    let value = input.cookie_value.trim();
+    if !name.is_empty() && !name.contains(['=', ';']) && !value.contains(';') {
+        let header = format!("a=1; {name}={value}; b=2");
+        let expected = if name == "a" { "1" } else { value };
+        assert_eq!(cookie_value(&header, name).as_deref(), Some(expected));
+    }
+});
