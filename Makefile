@@ -104,7 +104,7 @@ soak: build
 # passes, and no sanitizer (stable ships no ASan runtime). A short run per target here; a
 # longer one: make fuzz FUZZ_SECONDS=600 (fuzz/README.md).
 CARGO_FUZZ_VERSION := 0.13.2
-FUZZ_TARGETS := cache_control policy vary_dates config key
+FUZZ_TARGETS := cache_control policy vary_dates config key entry
 FUZZ_SECONDS ?= 15
 fuzz-tool:
 	@cargo fuzz --version 2>/dev/null | grep -qF '$(CARGO_FUZZ_VERSION)' || \

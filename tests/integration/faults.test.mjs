@@ -171,6 +171,42 @@ describe("origin faults", () => {
       });
     }
 
+    it("a client that hangs up mid-body: the stored copy is the origin's whole body, or nothing", async () => {
+      const target = "/client-gone";
+      const big = "w".repeat(256 * 1024);
+      origin.onRaw(target, (req, res) => {
+        res.writeHead(200, { "cache-control": "max-age=60", "content-length": String(big.length) });
+        let sent = 0;
+        const tick = () => {
+          if (sent >= big.length) return res.end();
+          res.write(big.slice(sent, sent + 16 * 1024));
+          sent += 16 * 1024;
+          setTimeout(tick, 10);
+        };
+        tick();
+      });
+      const worker = await startWorker({ origin, kvPersist: kvDir, config: { backends: ["memory", "cache", "kv"] } });
+      try {
+        await new Promise((resolve) => {
+          const req = http.get(new URL(target, worker.url), (res) => {
+            res.once("data", () => {
+              req.destroy();
+              resolve();
+            });
+          });
+          req.on("error", () => resolve());
+        });
+        await sleep(800);
+        const next = await httpGet(worker.url, target);
+        assert.equal(next.status, 200);
+        assert.equal(next.body.length, big.length);
+        assert.equal(next.body, big);
+        if (next.headers["cache-status"].includes("; hit;")) assert.equal(origin.count(target), 1);
+      } finally {
+        await worker.dispose();
+      }
+    });
+
     it("a body that stalls: waiting requests give up after origin_timeout_ms, and only a whole body is kept", async () => {
       const target = "/stall";
       origin.onRaw(target, (req, res, record, n) => {
