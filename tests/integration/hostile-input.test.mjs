@@ -32,6 +32,15 @@ const OVERRIDES = {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Whether a key ending in `url` (path and query) was logged as stored, waiting up to 2 s. */
+async function storedKeysSoon(worker, url) {
+  for (let i = 0; i < 100; i++) {
+    if (storedKeys(worker).some((k) => k.endsWith(url))) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
 /** The keys the worker logged as stored so far. */
 function storedKeys(worker) {
   return worker.logs.filter((l) => l.includes('"edgecache":"stored"')).map((l) => JSON.parse(l).key);
@@ -187,13 +196,14 @@ describe("hostile input, part two", () => {
     it("refuses a raw CR or LF inside a request field before anything is asked of the origin", async () => {
       const host = new URL(worker.url).host;
       const before = origin.requests.length;
-      for (const bad of [`X-Tenant: a\rb`, `X-Tenant: a\nSet-Cookie: x=1`]) {
-        const got = await rawRequest(worker.url, `GET /crlf HTTP/1.1\r\nHost: ${host}\r\n${bad}\r\nConnection: close\r\n\r\n`).catch((e) => ({ status: 0, error: e }));
-        // Either the runtime refuses the request (400) or the bare LF ends the field: never a
-        // 500, never a forged response field.
-        assert.ok([0, 200, 400].includes(got.status), `status ${got.status}`);
-        if (got.status === 200) assert.equal(got.headers["set-cookie"], undefined);
-      }
+      const cr = await rawRequest(worker.url, `GET /crlf HTTP/1.1\r\nHost: ${host}\r\nX-Tenant: a\rb\r\nConnection: close\r\n\r\n`);
+      assert.equal(cr.status, 400, "workerd refuses a bare CR in a field");
+      assert.equal(origin.requests.length, before);
+      // A bare LF ends the field (RFC 9112 §2.2 lets a recipient treat it as a line end): the
+      // rest is a request field of its own, never a response field.
+      const lf = await rawRequest(worker.url, `GET /crlf HTTP/1.1\r\nHost: ${host}\r\nX-Tenant: a\nSet-Cookie: x=1\r\nConnection: close\r\n\r\n`);
+      assert.ok([200, 400].includes(lf.status), `status ${lf.status}`);
+      assert.equal(lf.headers["set-cookie"], undefined);
       for (const record of origin.requests.slice(before)) assert.doesNotMatch(JSON.stringify(record.headers), /\\r/);
     });
   });
@@ -282,8 +292,9 @@ describe("hostile input, part two", () => {
       const host = new URL(worker.url).host;
       for (const count of [500, 5000]) {
         const fields = Array.from({ length: count }, (_, i) => `X-Junk-${i}: ${"y".repeat(20)}\r\n`).join("");
-        const got = await rawRequest(worker.url, `GET /many-fields-${count} HTTP/1.1\r\nHost: ${host}\r\n${fields}Connection: close\r\n\r\n`).catch((e) => ({ status: 0, error: e }));
-        assert.ok([0, 200, 400, 431].includes(got.status), `${count} fields: ${got.status}`);
+        const got = await rawRequest(worker.url, `GET /many-fields-${count} HTTP/1.1\r\nHost: ${host}\r\n${fields}Connection: close\r\n\r\n`);
+        // workerd answers 500 fields, and refuses 5,000 (about 140 KB) with a 431.
+        assert.ok([200, 431].includes(got.status), `${count} fields: ${got.status}`);
       }
       assert.equal((await worker.fetch("/after-many-fields")).status, 200, "the worker still serves");
     });
@@ -304,8 +315,11 @@ describe("hostile input, part two", () => {
         Buffer.from("\r\n\r\n"),
       ]);
       const first = await rawRequest(worker.url, request);
-      assert.ok([200, 400].includes(first.status), `status ${first.status}`);
-      if (first.status !== 200) return;
+      assert.equal(first.status, 200);
+      // workerd turns the bytes into U+FFFD: the origin is asked for the URL the key holds.
+      const asked = origin.requests.filter((r) => r.path.startsWith("/bytes-")).at(-1);
+      assert.equal(asked.url, "/bytes-%EF%BF%BD%EF%BF%BD?q=%EF%BF%BD");
+      assert.ok(await storedKeysSoon(worker, asked.url), "the key is the URL the origin was asked for");
       for (let i = 0; i < 50; i++) {
         const again = await rawRequest(worker.url, request);
         assert.equal(again.status, 200);
