@@ -46,14 +46,19 @@ function faultyCache(faults) {
     return faults.match ? Promise.reject(new Error("Cache API match failed")) : match.apply(this, a);
   };
 }
-export default class extends Worker {
-  constructor(ctx, env) {
-    const faults = JSON.parse(env.FAULTS ?? "{}");
-    if (faults.kv) env = { ...env, EDGECACHE_KV: faultyKv(env.EDGECACHE_KV, faults.kv) };
-    if (faults.cache) faultyCache(faults.cache);
-    super(ctx, env);
-  }
+function faulty(env) {
+  const faults = JSON.parse(env.FAULTS ?? "{}");
+  if (faults.cache) faultyCache(faults.cache);
+  return faults.kv ? { ...env, EDGECACHE_KV: faultyKv(env.EDGECACHE_KV, faults.kv) } : env;
 }
+// The built entry is a WorkerEntrypoint class (worker-build) or a plain { fetch } object.
+export default typeof Worker === "function"
+  ? class extends Worker {
+      constructor(ctx, env) {
+        super(ctx, faulty(env));
+      }
+    }
+  : { fetch: (request, env, ctx) => Worker.fetch(request, faulty(env), ctx) };
 `;
 
 /** Fetches over real HTTP (dispatchFetch would hide the framing): bytes got, and any error. */
