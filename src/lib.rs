@@ -11,6 +11,7 @@ pub mod auth;
 pub mod conditional;
 pub mod config;
 pub mod entry;
+pub mod esi;
 pub mod key;
 pub mod lru;
 pub mod policy;
@@ -20,6 +21,7 @@ pub mod stats;
 pub mod stats_flush;
 pub mod status;
 
+pub mod assemble;
 pub mod coalesce;
 pub mod fill;
 pub mod invalidation;
@@ -90,7 +92,7 @@ async fn fetch(
         }
     }
     let response = match &settings {
-        Ok(settings) => proxy::handle(&request, &url, &env, &ctx, settings, &mut notes).await,
+        Ok(settings) => proxy::handle(&request, &url, &env, &ctx, settings, &mut notes, None).await,
         Err(error) => {
             let outcome = Outcome::bypass(Reason::ConfigError);
             notes.errors.push(error.clone());
