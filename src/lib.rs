@@ -162,7 +162,7 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
 
 /// `path` is the admin path or below it (`/_edgecache`, `/_edgecache/purge`), not merely
 /// prefixed by it (`/_edgecachex`).
-fn is_admin_path(path: &str, admin_path: &str) -> bool {
+pub(crate) fn is_admin_path(path: &str, admin_path: &str) -> bool {
     path.strip_prefix(admin_path)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }

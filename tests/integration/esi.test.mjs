@@ -150,10 +150,12 @@ describe("ESI fragments", () => {
     assert.ok(await logged(worker, (l) => l.includes('"esi-failed"') && l.includes("/frag/missing")), "the failure is logged");
   });
 
-  it("refuses fragments from another site", async () => {
-    origin.on("/pages/cross", html('<esi:include src="http://evil.test/x" onerror="continue"/>ok'));
+  it("refuses fragments from another site and from the admin path", async () => {
+    origin.on("/pages/cross", html('<esi:include src="http://evil.test/x" onerror="continue"/><esi:include src="/_edgecache/stats" onerror="continue"/>ok'));
     assert.equal((await worker.fetch("/pages/cross")).body, "ok");
     assert.ok(await logged(worker, (l) => l.includes("is on another site")));
+    assert.ok(await logged(worker, (l) => l.includes("admin path")));
+    assert.equal(origin.count("/x") + origin.count("/_edgecache/stats"), 0);
   });
 
   it("limits includes per page, fragment size and depth", async () => {
