@@ -127,6 +127,8 @@ export default {
     kvNamespaces: ["TEST_KV"],
     cache: true,
     cf: false,
+    // A binding that is not a KV namespace, for the error-path tests.
+    bindings: { NOT_KV: "text" },
   });
   let result;
   try {

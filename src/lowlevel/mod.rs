@@ -86,7 +86,6 @@ thread_local! {
 #[derive(Clone)]
 pub struct Cache {
     backend: Rc<Tier>,
-    memory_budget: u64,
     prefix: String,
     version: u64,
     default_timeout: Option<u64>,
@@ -114,10 +113,9 @@ impl From<Error> for worker::Error {
 }
 
 impl Cache {
-    fn over(backend: Tier, memory_budget: u64) -> Cache {
+    fn over(backend: Tier) -> Cache {
         Cache {
             backend: Rc::new(backend),
-            memory_budget,
             prefix: String::new(),
             version: 1,
             default_timeout: DEFAULT_TIMEOUT,
@@ -136,7 +134,7 @@ impl Cache {
     /// isolate (the tier is one per isolate; a later budget is ignored). One value may use
     /// at most a quarter of it.
     pub fn memory_with_budget(budget: u64) -> Cache {
-        Cache::over(Tier::Memory(MemoryStore::new(budget)), budget)
+        Cache::over(Tier::Memory(MemoryStore::new(budget)))
     }
 
     /// The Workers Cache API (`caches.default`), keys under [`CACHE_API_BASE`].
@@ -147,10 +145,7 @@ impl Cache {
     /// The Workers Cache API with keys under another base URL (`https://host`), e.g. your
     /// zone's own host.
     pub fn cache_api_at(base: &str) -> Cache {
-        Cache::over(
-            Tier::Cache(CacheApiStore::new(base.trim_end_matches('/'))),
-            DEFAULT_MEMORY_BUDGET,
-        )
+        Cache::over(Tier::Cache(CacheApiStore::new(base.trim_end_matches('/'))))
     }
 
     /// Workers KV, through the namespace bound as `binding`; a missing binding is
@@ -166,7 +161,7 @@ impl Cache {
 
     /// Workers KV, through a namespace already at hand.
     pub fn kv_store(kv: KvStore) -> Cache {
-        Cache::over(Tier::Kv(KvBackend::new(kv)), DEFAULT_MEMORY_BUDGET)
+        Cache::over(Tier::Kv(KvBackend::new(kv)))
     }
 
     /// Django's `KEY_PREFIX`: at most 64 bytes, no `:` (checked on use:
@@ -269,7 +264,7 @@ impl Cache {
         lifetime: u64,
     ) -> Result<()> {
         let meta = value_meta(&stored.check, stored_at, lifetime, json.len());
-        check_size(key, &meta, &json, self.backend(), self.memory_budget)?;
+        check_size(key, &meta, &json, self.backend(), MemoryStore::budget())?;
         let Some(keep) = Expiry::of(&meta).keep_secs(now_ms(), self.backend()) else {
             return Ok(());
         };

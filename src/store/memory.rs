@@ -30,6 +30,12 @@ impl MemoryStore {
         MEMORY.with(|m| m.borrow_mut().as_mut().map(f))
     }
 
+    /// The budget of this isolate's tier (0 before it is created); one entry may use at most
+    /// a quarter of it.
+    pub fn budget() -> u64 {
+        Self::with(|lru| lru.budget()).unwrap_or(0)
+    }
+
     /// Bytes held by this isolate's tier.
     pub fn used() -> u64 {
         Self::with(|lru| lru.used()).unwrap_or(0)
