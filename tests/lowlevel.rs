@@ -75,6 +75,7 @@ on_every_backend!(
     no_timeout_keeps_and_zero_deletes,
     add_stores_only_when_absent,
     get_or_set_produces_once,
+    a_failed_production_lets_waiting_calls_produce,
     get_or_set_passes_producer_errors_and_stores_nothing,
     many_keys_at_once,
     touch_gives_a_new_timeout,
@@ -189,6 +190,50 @@ async fn get_or_set_produces_once(backend: Backend) {
         !cache.has_key("zero").await.unwrap(),
         "timeout 0 is not stored"
     );
+
+    // Concurrent misses share one production.
+    let slow = || async {
+        calls.set(calls.get() + 1);
+        sleep(50).await;
+        Ok::<_, Error>(format!("made {}", calls.get()))
+    };
+    let (a, b, c) = futures_util::future::join3(
+        cache.get_or_set::<String, _, _, _>("shared", Some(60), slow),
+        cache.get_or_set::<String, _, _, _>("shared", Some(60), slow),
+        cache.get_or_set::<String, _, _, _>("shared", Some(60), slow),
+    )
+    .await;
+    assert_eq!(
+        calls.get(),
+        3,
+        "one more production for three concurrent calls"
+    );
+    assert_eq!(a.unwrap(), "made 3");
+    assert_eq!(b.unwrap(), "made 3");
+    assert_eq!(c.unwrap(), "made 3");
+}
+
+async fn a_failed_production_lets_waiting_calls_produce(backend: Backend) {
+    let cache = open(backend, "get-or-set-fallback");
+    let calls = Cell::new(0);
+    let flaky = || async {
+        calls.set(calls.get() + 1);
+        let n = calls.get();
+        sleep(20).await;
+        if n == 1 {
+            Err(Error::Missing("upstream".into()))
+        } else {
+            Ok(n)
+        }
+    };
+    let (first, second) = futures_util::future::join(
+        cache.get_or_set::<u32, _, _, _>("k", Some(60), flaky),
+        cache.get_or_set::<u32, _, _, _>("k", Some(60), flaky),
+    )
+    .await;
+    assert_eq!(first, Err(Error::Missing("upstream".into())));
+    assert_eq!(second, Ok(2), "the waiting call produced for itself");
+    assert_eq!(cache.get::<u32>("k").await.unwrap(), Some(2));
 }
 
 #[derive(Debug, PartialEq)]

@@ -24,7 +24,8 @@
 //! What each backend guarantees:
 //! - **memory**: one isolate's LRU (shared with the proxy's memory tier). Not shared between
 //!   isolates, gone when the isolate is, and values may be evicted early. Within an isolate
-//!   every operation is atomic: nothing in it awaits, and an isolate runs one task at a time.
+//!   `add`, `incr`, `decr`, `touch` and `incr_version` are atomic: they never wait on I/O
+//!   between reading and writing, and an isolate runs one task at a time.
 //! - **cache** (the Workers Cache API, `caches.default`): one data center; entries may be
 //!   evicted before they expire. Read-modify-write operations (`add`, `incr`, `decr`, `touch`,
 //!   `incr_version`, `get_or_set`) are **not atomic**: two isolates can both `add`, and
@@ -33,6 +34,9 @@
 //!   locations within about 60 s, and KV accepts about one write per second per key.
 //!   Read-modify-write operations are **not atomic** either. Use a Durable Object for an
 //!   exact counter.
+//!
+//! On every backend, concurrent `get_or_set` misses for one key within an isolate share one
+//! call of the producer; other isolates run their own.
 //!
 //! `clear()` is O(1) whatever the cache holds: it records a new generation, which enters
 //! every key through the prefix the key function is given. A handle re-reads the generation
@@ -49,12 +53,15 @@ use std::fmt;
 use std::future::Future;
 use std::rc::Rc;
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::kv::KvStore;
-use worker::Env;
+use worker::{Delay, Env};
 
+use crate::coalesce::{self, Flight, Settled, Ticket};
 use crate::config::Backend;
 use crate::runtime::now_ms;
 use crate::store::{CacheApiStore, Entry, KvBackend, MemoryStore, Store, Tier};
@@ -68,6 +75,28 @@ use record::{add_to, check_size, is_usable, next_generation, value_meta, Expiry,
 /// `<base>/__edgecache/<sha256 of key>`. Cloudflare keeps Cache API entries per zone, so a
 /// fixed internal host names nothing outside it.
 pub const CACHE_API_BASE: &str = "https://edgecache.internal";
+
+/// How long a `get_or_set` waits for another call in the isolate producing the same key
+/// before producing for itself.
+pub const GET_OR_SET_WAIT_MS: i64 = 30_000;
+
+/// Polls a follower's ticket on this task's own timer (as the proxy does: on Workers, a
+/// request resumed from another request's context is cancelled as hung), giving up after
+/// `GET_OR_SET_WAIT_MS`.
+async fn wait_for(ticket: &Ticket) -> Option<Settled> {
+    let deadline = now_ms() + GET_OR_SET_WAIT_MS;
+    let mut interval = 2;
+    loop {
+        if let Some(settled) = ticket.settled() {
+            return Some(settled);
+        }
+        if now_ms() >= deadline {
+            return None;
+        }
+        Delay::from(Duration::from_millis(interval)).await;
+        interval = (interval * 2).min(25);
+    }
+}
 
 /// Django's default timeout: 300 s.
 pub const DEFAULT_TIMEOUT: Option<u64> = Some(300);
@@ -348,7 +377,8 @@ impl Cache {
     }
 
     /// The value under `key`; on a miss, `producer` is called once, its value stored for
-    /// `timeout` and returned. The producer's error type absorbs the cache's (`E:
+    /// `timeout` and returned. Concurrent calls for one key in an isolate share one
+    /// production (whatever the backend); calls in other isolates do not. The producer's error type absorbs the cache's (`E:
     /// From<Error>`; `worker::Error` does), so it can be any error of the caller's. A failure
     /// to store the produced value is returned as an error, the value with it lost: use
     /// `get` and `set` to treat storage as best effort.
@@ -368,9 +398,29 @@ impl Cache {
         if let Some(entry) = self.read(&stored).await? {
             return Ok(Self::from_json(key, &entry.body)?);
         }
+        // Concurrent misses for one key in this isolate share one production: the first
+        // leads, the others wait for its value (see `crate::coalesce`).
+        let flight_key = format!("lowlevel\u{0}{}", stored.key);
+        let leader = match coalesce::join(&flight_key, now_ms()) {
+            Flight::Leader(leader) => Some(leader),
+            Flight::Follower(ticket) => {
+                if let Some(Settled::Stored(entry)) = wait_for(&ticket).await {
+                    return Ok(Self::from_json(key, &entry.body)?);
+                }
+                // The leader failed or took too long: produce for ourselves.
+                None
+            }
+            Flight::Pass => None,
+        };
+        // A leader dropped unsettled (an error below) settles as failed: followers then
+        // produce for themselves.
         let value = producer().await?;
         let json = Self::to_json(&value)?;
-        self.set_json(key, &stored, json, timeout).await?;
+        self.set_json(key, &stored, json.clone(), timeout).await?;
+        if let Some(leader) = leader {
+            let meta = value_meta(&stored.check, now_ms(), 0, json.len());
+            leader.settle(Settled::Stored(Entry::new(meta, json)));
+        }
         Ok(value)
     }
 
