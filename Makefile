@@ -79,12 +79,13 @@ dev: build
 check:
 	cargo run --quiet --features check --bin edgecache-check -- wrangler.toml
 
+# Clippy also checks the library as other workers use it (without the proxy's entry point),
+# and the example worker that does so.
 lint: toolchain
 	cargo fmt --check
 	cargo fmt --check --manifest-path examples/lowlevel/Cargo.toml
 	cargo clippy --all-targets --features check -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
-	# The library as other workers use it: without the proxy's entry point.
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
 	cd examples/lowlevel && CARGO_TARGET_DIR=$(CURDIR)/target \
 		cargo clippy --target wasm32-unknown-unknown -- -D warnings

@@ -28,8 +28,8 @@
 //!   between reading and writing, and an isolate runs one task at a time.
 //! - **cache** (the Workers Cache API, `caches.default`): one data center; entries may be
 //!   evicted before they expire. Read-modify-write operations (`add`, `incr`, `decr`, `touch`,
-//!   `incr_version`, `get_or_set`) are **not atomic**: two isolates can both `add`, and
-//!   concurrent `incr`s can lose updates.
+//!   `incr_version`) are **not atomic**: two concurrent calls, even in one isolate, can both
+//!   `add`, and concurrent `incr`s can lose updates.
 //! - **kv** (Workers KV): global and eventually consistent: a write is seen in other
 //!   locations within about 60 s, and KV accepts about one write per second per key.
 //!   Read-modify-write operations are **not atomic** either. Use a Durable Object for an
@@ -52,7 +52,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::rc::Rc;
-
 use std::time::Duration;
 
 use futures_util::future::join_all;

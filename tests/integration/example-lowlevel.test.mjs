@@ -38,6 +38,7 @@ describe("example worker: the low-level API as a library", () => {
     assert.deepEqual(await json("/primes/100000"), { n: 100000, primes: 9592, computed: true });
     assert.deepEqual(await json("/primes/100000"), { n: 100000, primes: 9592, computed: false });
     assert.deepEqual(await json("/primes/1000"), { n: 1000, primes: 168, computed: true });
+    assert.deepEqual(await json("/primes/1000000"), { n: 1000000, primes: 78498, computed: true });
   });
 
   it("forgets every memoised answer at once on clear", async () => {

@@ -95,7 +95,8 @@ fn count_primes_below(n: u64) -> u64 {
             continue;
         }
         count += 1;
-        let mut j = i * i;
+        // Saturating: on wasm32 `usize` is 32 bits, and i² passes it for i > 65,535.
+        let mut j = i.saturating_mul(i);
         while j < n {
             composite[j] = true;
             j += i;
