@@ -38,7 +38,8 @@ for (let i = 0; i < args.length; i++) {
   else if (arg === "--ignored") ignoredOnly = true;
   else if (arg === "--list") list = true;
   else if (arg === "--skip") skips.push(args[++i]);
-  else if (arg.startsWith("--")) continue; // --nocapture, --quiet, --format …: no effect here
+  else if (["--test-threads", "--format", "--color", "--logfile", "-Z"].includes(arg)) i++; // with a value
+  else if (arg.startsWith("-")) continue; // --nocapture, --quiet, --format=… : no effect here
   else filter = arg;
 }
 
