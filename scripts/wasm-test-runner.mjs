@@ -10,7 +10,7 @@
 // worker once, print what the tests printed, and exit non-zero if any failed.
 //
 // Tests reach the worker's `env` as `globalThis.__edgecache_test_env` (set before any test
-// runs). Usage: `runner <test.wasm> [filter] [--exact] [--skip X] [--include-ignored]`; cargo
+// runs). Usage: `runner <test.wasm> [filter…] [--exact] [--skip X] [--include-ignored]`; cargo
 // passes the Wasm path first and `cargo test -- <args>` after it.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -21,11 +21,11 @@ import { Miniflare } from "miniflare";
 
 const [wasmPath, ...args] = process.argv.slice(2);
 if (!wasmPath) {
-  console.error("usage: wasm-test-runner.mjs <test.wasm> [filter] [--exact] [--skip FILTER] [--include-ignored]");
+  console.error("usage: wasm-test-runner.mjs <test.wasm> [filter…] [--exact] [--skip FILTER] [--include-ignored]");
   process.exit(2);
 }
 
-let filter = null;
+const filters = [];
 let exact = false;
 let includeIgnored = false;
 let ignoredOnly = false;
@@ -40,7 +40,7 @@ for (let i = 0; i < args.length; i++) {
   else if (arg === "--skip") skips.push(args[++i]);
   else if (["--test-threads", "--format", "--color", "--logfile", "-Z"].includes(arg)) i++; // with a value
   else if (arg.startsWith("-")) continue; // --nocapture, --quiet, --format=… : no effect here
-  else filter = arg;
+  else filters.push(arg);
 }
 
 // Test exports are named `__wbgt_<modifiers>_<crate>::<path>`; a `$` modifier marks #[ignore].
@@ -55,7 +55,7 @@ for (const { name: exported } of WebAssembly.Module.exports(new WebAssembly.Modu
   if (at < 0) continue;
   const name = exported.slice(at + 2);
   const ignored = modifiers.includes("$");
-  if ((filter !== null && !matches(name, filter)) || skips.some((s) => matches(name, s)) || (ignoredOnly && !ignored)) {
+  if ((filters.length > 0 && !filters.some((f) => matches(name, f))) || skips.some((s) => matches(name, s)) || (ignoredOnly && !ignored)) {
     filtered++;
     continue;
   }

@@ -561,3 +561,33 @@ async fn a_proxy_response_under_the_same_key_reads_as_absent() {
     assert_eq!(cache.get::<u32>("k").await.unwrap(), None);
     assert!(!cache.has_key("k").await.unwrap());
 }
+
+#[wasm_bindgen_test]
+async fn a_backend_failure_is_a_typed_store_error() {
+    // The Cache API refuses a key that is not a URL: a bad base is reported, not thrown.
+    let cache = Cache::cache_api_at("not a url").with_prefix("bad-base");
+    match cache.set("k", "v", None).await {
+        Err(Error::Store(StoreError::Backend { backend, reason })) => {
+            assert_eq!(backend, Backend::Cache);
+            assert!(!reason.is_empty());
+        }
+        other => panic!("expected a Cache API failure, got {other:?}"),
+    }
+    assert!(matches!(
+        cache.get::<String>("k").await,
+        Err(Error::Store(StoreError::Backend { .. }))
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn cache_api_bases_keep_values_apart() {
+    let internal = Cache::cache_api().with_prefix("bases");
+    let zone = Cache::cache_api_at("https://example.com/").with_prefix("bases");
+    internal.set("k", "internal", None).await.unwrap();
+    assert_eq!(zone.get::<String>("k").await.unwrap(), None);
+    zone.set("k", "zone", None).await.unwrap();
+    assert_eq!(
+        internal.get::<String>("k").await.unwrap().as_deref(),
+        Some("internal")
+    );
+}
