@@ -8,14 +8,8 @@ CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 # Pinned tools. wasm-bindgen's CLI must match the library in Cargo.lock exactly.
-WORKER_BUILD_VERSION := 0.8.7
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 
-# worker-build downloads wasm-bindgen and wasm-opt from outside the package registries by
-# default; point it at the crates.io and npm builds instead.
-export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
-export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
-export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 export WRANGLER_SEND_METRICS := false
 # Miniflare otherwise fetches a `Request.cf` sample from the internet at every start.
 export CLOUDFLARE_CF_FETCH_ENABLED := false
@@ -41,8 +35,6 @@ toolchain:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
-	@worker-build --version 2>/dev/null | grep -qF '$(WORKER_BUILD_VERSION)' || \
-		cargo install worker-build --version '=$(WORKER_BUILD_VERSION)' --locked
 	@wasm-bindgen --version 2>/dev/null | grep -qF '$(WASM_BINDGEN_VERSION)' || \
 		cargo install wasm-bindgen-cli --version '=$(WASM_BINDGEN_VERSION)'
 
@@ -58,19 +50,19 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 build: deps
-	worker-build --release
+	scripts/build-worker.sh . build
 	@printf 'Wasm: %s bytes raw, %s bytes gzipped\n' "$$(wc -c < build/index_bg.wasm)" "$$(gzip -9 -c build/index_bg.wasm | wc -c)"
 
 # The example worker (its own crate, edgecache as a library without the proxy). It shares
 # edgecache's target directory and release profile, so their dependencies compile once.
 build-example: deps
-	cd examples/lowlevel && CARGO_TARGET_DIR=$(CURDIR)/target worker-build --release
+	CARGO_TARGET_DIR=$(CURDIR)/target scripts/build-worker.sh examples/lowlevel examples/lowlevel/build
 
 # Benchmarks (not part of `make test`): oha from crates.io, a workers-rs no-op for the ceiling.
 OHA_VERSION := 1.16.0
 bench: build
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
-	cd bench/noop-rs && worker-build --release
+	scripts/build-worker.sh bench/noop-rs bench/noop-rs/build
 	node bench/run.mjs
 
 dev: build
