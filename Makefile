@@ -53,10 +53,11 @@ build: deps
 	scripts/build-worker.sh . build
 	@printf 'Wasm: %s bytes raw, %s bytes gzipped\n' "$$(wc -c < build/index_bg.wasm)" "$$(gzip -9 -c build/index_bg.wasm | wc -c)"
 
-# The example worker (its own crate, edgecache as a library without the proxy). It shares
-# edgecache's target directory and release profile, so their dependencies compile once.
+# The example worker (its own crate, edgecache as a library without the proxy), in its own
+# target directory: built as its dependency, edgecache's cdylib would otherwise overwrite the
+# proxy's `edgecache.wasm` in ours.
 build-example: deps
-	CARGO_TARGET_DIR=$(CURDIR)/target scripts/build-worker.sh examples/lowlevel examples/lowlevel/build
+	scripts/build-worker.sh examples/lowlevel examples/lowlevel/build
 
 # Benchmarks (not part of `make test`): oha from crates.io, a workers-rs no-op for the ceiling.
 OHA_VERSION := 1.16.0
@@ -79,8 +80,7 @@ lint: toolchain
 	cargo clippy --all-targets --features check -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
-	cd examples/lowlevel && CARGO_TARGET_DIR=$(CURDIR)/target \
-		cargo clippy --target wasm32-unknown-unknown -- -D warnings
+	cd examples/lowlevel && cargo clippy --target wasm32-unknown-unknown -- -D warnings
 
 test-host:
 	cargo test --features check
