@@ -102,4 +102,4 @@ test: deps lint check test-host test-wasm test-integration test-browser
 
 clean:
 	cargo clean
-	rm -rf build node_modules .wrangler examples/lowlevel/build
+	rm -rf build node_modules .wrangler examples/lowlevel/build examples/lowlevel/target
