@@ -26,6 +26,7 @@ pub mod coalesce;
 pub mod fill;
 pub mod invalidation;
 pub mod lookup;
+pub mod lowlevel;
 pub mod origin;
 pub mod plan;
 pub mod proxy;
@@ -33,15 +34,22 @@ pub mod reply;
 pub mod runtime;
 pub mod store;
 
+#[cfg(feature = "proxy")]
 use std::rc::Rc;
 
 use url::Url;
+#[cfg(feature = "proxy")]
 use wasm_bindgen::JsValue;
+#[cfg(feature = "proxy")]
 use worker::{event, Context, Env};
 
+#[cfg(feature = "proxy")]
 use config::Config;
+#[cfg(feature = "proxy")]
 use proxy::{Notes, Settings};
+#[cfg(feature = "proxy")]
 use runtime::now_ms;
+#[cfg(feature = "proxy")]
 use status::{Outcome, Reason};
 
 /// The `[vars]` entry holding the cache policy.
@@ -52,12 +60,16 @@ pub const ORIGIN_VAR: &str = "ORIGIN";
 pub const ADMIN_TOKEN_VAR: &str = "ADMIN_TOKEN";
 pub const ADMIN_TOKENS_VAR: &str = "ADMIN_TOKENS";
 
+#[cfg(feature = "proxy")]
 thread_local! {
     /// Settings are read and validated once per isolate: the environment never changes
     /// within one.
     static SETTINGS: std::cell::OnceCell<Result<Rc<Settings>, String>> = const { std::cell::OnceCell::new() };
 }
 
+/// The proxy's entry point, exported only with the `proxy` feature (on by default): a
+/// project using edgecache as a library (`default-features = false`) has its own.
+#[cfg(feature = "proxy")]
 #[event(fetch)]
 async fn fetch(
     request: worker::Request,
@@ -124,6 +136,7 @@ async fn fetch(
     response.map_err(|e| worker::Error::JsError(runtime::describe(&e)))
 }
 
+#[cfg(feature = "proxy")]
 /// Reads `EDGECACHE` (an object, or a string holding JSON) and `ORIGIN` from the environment.
 fn load_settings(env: &Env) -> Result<Settings, String> {
     let raw =
@@ -160,6 +173,7 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
     })
 }
 
+#[cfg(feature = "proxy")]
 /// `path` is the admin path or below it (`/_edgecache`, `/_edgecache/purge`), not merely
 /// prefixed by it (`/_edgecachex`).
 pub(crate) fn is_admin_path(path: &str, admin_path: &str) -> bool {
@@ -187,6 +201,7 @@ pub fn parse_origin(text: &str) -> Result<Option<Url>, String> {
     Ok(Some(url))
 }
 
+#[cfg(feature = "proxy")]
 /// One JSON line per request, for `wrangler tail`. The query string is left out: it may
 /// carry tokens. Written directly rather than through a `serde_json::Value` tree: this runs
 /// on every hit.
@@ -222,6 +237,7 @@ fn log_request(
 mod tests {
     use super::parse_origin;
 
+    #[cfg(feature = "proxy")]
     #[test]
     fn admin_paths_are_the_prefix_and_below_it() {
         use super::is_admin_path;

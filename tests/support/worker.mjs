@@ -12,9 +12,10 @@ export const HOST = "http://edge.test";
  * `persist`: a folder for KV and Cache API data, so that several workers (or restarts with
  * another configuration) share storage; `kvPersist` a folder for KV alone. Without them,
  * storage lives and dies with the worker.
+ * `scriptPath`: another built worker (e.g. an example's `build/index.js`) instead of edgecache.
  * The worker's log lines are collected in `worker.logs` (printed too with EDGECACHE_TEST_LOGS=1).
  */
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist } = {}) {
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js") } = {}) {
   const logs = [];
   const collect = (stream) => {
     readline.createInterface({ input: stream }).on("line", (line) => {
@@ -31,7 +32,7 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     // A KV folder of its own: two workers sharing it act as two locations of one deployment.
     ...(kvPersist ? { kvPersist } : {}),
     modules: true,
-    scriptPath: path.join(root, "build/index.js"),
+    scriptPath,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     kvNamespaces,
