@@ -319,7 +319,7 @@ impl Task {
             return Err(format!("src {src:?} is on another site"));
         }
         let config = &self.settings.config;
-        if crate::is_admin_path(url.path(), &config.admin_path) {
+        if config.is_admin_path(url.path()) {
             return Err(format!("src {src:?} is edgecache's admin path"));
         }
         let route = config.route_for(url.host_str().unwrap_or_default(), url.path());

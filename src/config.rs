@@ -254,6 +254,13 @@ enum OneOrMany {
 }
 
 impl Config {
+    /// `path` is the admin path or below it (`/_edgecache`, `/_edgecache/purge`), not merely
+    /// prefixed by it (`/_edgecachex`).
+    pub fn is_admin_path(&self, path: &str) -> bool {
+        path.strip_prefix(&self.admin_path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
     /// Parses and validates the JSON text of `EDGECACHE`. An empty text means all defaults.
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
         if text.trim().is_empty() {
@@ -759,6 +766,15 @@ mod tests {
         assert!(error_of(r#"{"admin_path": "/"}"#).starts_with("EDGECACHE.admin_path:"));
         assert!(error_of(r#"{"admin_path": "/a/"}"#).starts_with("EDGECACHE.admin_path:"));
         assert!(error_of(r#"{"admin_path": "/a*"}"#).starts_with("EDGECACHE.admin_path:"));
+    }
+
+    #[test]
+    fn admin_paths_are_the_prefix_and_below_it() {
+        let config = Config::default();
+        assert!(config.is_admin_path("/_edgecache"));
+        assert!(config.is_admin_path("/_edgecache/purge"));
+        assert!(!config.is_admin_path("/_edgecachex"));
+        assert!(!config.is_admin_path("/blog"));
     }
 
     #[test]
