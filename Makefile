@@ -8,14 +8,8 @@ CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 # Pinned tools. wasm-bindgen's CLI must match the library in Cargo.lock exactly.
-WORKER_BUILD_VERSION := 0.8.7
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 
-# worker-build downloads wasm-bindgen and wasm-opt from outside the package registries by
-# default; point it at the crates.io and npm builds instead.
-export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
-export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
-export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 export WRANGLER_SEND_METRICS := false
 # Miniflare otherwise fetches a `Request.cf` sample from the internet at every start.
 export CLOUDFLARE_CF_FETCH_ENABLED := false
@@ -24,7 +18,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help deps toolchain browser build bench dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean
+.PHONY: help deps toolchain browser build build-example bench dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -32,6 +26,7 @@ help:
 	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration and browser tests"
 	@echo "make check   validate the cache policy in wrangler.toml"
 	@echo "make build   build the release worker into build/"
+	@echo "make build-example  build the example worker that uses edgecache as a library (examples/lowlevel)"
 	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers"
 	@echo "make soak    a bounded soak: 1,000 connections, hits, misses and purges (part of make test)"
 	@echo "make fuzz    cargo-fuzz targets for the parsers and the key renderer, 15 s each (part of make test)"
@@ -42,8 +37,6 @@ toolchain:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
-	@worker-build --version 2>/dev/null | grep -qF '$(WORKER_BUILD_VERSION)' || \
-		cargo install worker-build --version '=$(WORKER_BUILD_VERSION)' --locked
 	@wasm-bindgen --version 2>/dev/null | grep -qF '$(WASM_BINDGEN_VERSION)' || \
 		cargo install wasm-bindgen-cli --version '=$(WASM_BINDGEN_VERSION)'
 
@@ -59,14 +52,20 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 build: deps
-	worker-build --release
+	scripts/build-worker.sh . build
 	@printf 'Wasm: %s bytes raw, %s bytes gzipped\n' "$$(wc -c < build/index_bg.wasm)" "$$(gzip -9 -c build/index_bg.wasm | wc -c)"
+
+# The example worker (its own crate, edgecache as a library without the proxy), in its own
+# target directory: built as its dependency, edgecache's cdylib would otherwise overwrite the
+# proxy's `edgecache.wasm` in ours.
+build-example: deps
+	scripts/build-worker.sh examples/lowlevel examples/lowlevel/build
 
 # Benchmarks (not part of `make test`): oha from crates.io, a workers-rs no-op for the ceiling.
 OHA_VERSION := 1.16.0
 bench: build
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
-	cd bench/noop-rs && worker-build --release
+	scripts/build-worker.sh bench/noop-rs bench/noop-rs/build
 	node bench/run.mjs
 
 dev: build
@@ -75,19 +74,27 @@ dev: build
 check:
 	cargo run --quiet --features check --bin edgecache-check -- wrangler.toml
 
+# Clippy also checks the library as other workers use it (without the proxy's entry point),
+# and the example worker that does so.
 lint: toolchain
 	cargo fmt --check
+	cargo fmt --check --manifest-path examples/lowlevel/Cargo.toml
 	cargo clippy --all-targets --features check -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
+	cd examples/lowlevel && cargo clippy --target wasm32-unknown-unknown -- -D warnings
 
 test-host:
 	cargo test --features check
 
-test-wasm: toolchain
-	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-		cargo test --target wasm32-unknown-unknown --test wasm
+# wasm-bindgen-test tests run inside workerd (Miniflare), with a real local KV namespace and
+# Cache API: scripts/wasm-test-runner.mjs does for workerd what wasm-bindgen-test-runner does
+# for Node.
+test-wasm: toolchain node_modules/.installed
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="node $(CURDIR)/scripts/wasm-test-runner.mjs" \
+		cargo test --target wasm32-unknown-unknown --test wasm --test lowlevel
 
-test-integration: build
+test-integration: build build-example
 	node --test --test-concurrency=1 tests/integration/
 
 test-browser: build browser
@@ -125,4 +132,4 @@ test: deps lint check test-host test-wasm test-integration test-browser soak fuz
 
 clean:
 	cargo clean
-	rm -rf build node_modules .wrangler
+	rm -rf build node_modules .wrangler examples/lowlevel/build examples/lowlevel/target fuzz/target

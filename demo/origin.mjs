@@ -24,8 +24,36 @@ const routes = {
         <li><a href="/cookie">/cookie</a>: sets a cookie, never stored</li>
         <li><a href="/vary">/vary</a>: <code>Vary: Accept-Language</code></li>
         <li><a href="/api/now">/api/now</a>: bypassed by a route rule</li>
+        <li><a href="/esi">/esi</a>: a page assembled at the edge from cached fragments (ESI)</li>
       </ul>`),
   }),
+  // A page shell cached for ten minutes, whose parts each have their own lifetime: see the
+  // Edgecache-Fragments response field for which came from the cache.
+  "/esi": () => ({
+    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "max-age=600" },
+    body: page("Fragments (ESI)", `
+      <p>The shell of this page is cached for 10 minutes. Its parts are fragments, cached apart:</p>
+      <aside><esi:include src="/fragments/sidebar"/></aside>
+      <p><esi:include src="/fragments/clock" onerror="continue"/></p>
+      <p><esi:include src="/fragments/greeting" vary-cookies="name" onerror="continue"/>
+        (set a <code>name</code> cookie to get your own, cached for you alone)</p>
+      <esi:remove><p>Without edgecache, this page shows no fragments.</p></esi:remove>`),
+  }),
+  "/fragments/sidebar": () => ({
+    headers: { "content-type": "text/html", "cache-control": "max-age=60", "cache-tag": "sidebar" },
+    body: `<strong>Sidebar</strong>, cached 60 s, tag <code>sidebar</code> (rendered ${new Date().toISOString()})`,
+  }),
+  "/fragments/clock": () => ({
+    headers: { "content-type": "text/html", "cache-control": "max-age=5" },
+    body: `Clock, cached 5 s: ${new Date().toISOString()}`,
+  }),
+  "/fragments/greeting": (req) => {
+    const name = /(?:^|;\s*)name=([^;]*)/.exec(req.headers.cookie ?? "")?.[1];
+    return {
+      headers: { "content-type": "text/html", "cache-control": "max-age=300" },
+      body: name ? `Hello, ${decodeURIComponent(name).replace(/[<>&"]/g, "")}!` : "Hello, stranger!",
+    };
+  },
   "/time": () => ({
     headers: { "content-type": "text/plain", "cache-control": "max-age=10" },
     body: `generated at ${new Date().toISOString()}\n`,

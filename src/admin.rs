@@ -174,7 +174,7 @@ async fn purge(
             continue;
         };
         let route = config.route_for(url.host_str().unwrap_or_default(), url.path());
-        let plan = Plan::new(config, route, &url, &empty);
+        let plan = Plan::new(config, route, &url, &empty, None);
         *target = plan.key.url();
         url_plans.push((url, plan));
     }
@@ -433,7 +433,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
         }
     }
     let route = config.route_for(target.host_str().unwrap_or_default(), target.path());
-    let plan = Plan::new(config, route, &target, &headers);
+    let plan = Plan::new(config, route, &target, &headers, None);
     let mut errors = Vec::new();
     let tiers = plan.open_tiers(env, &target, config.memory_max_bytes, &mut errors);
     let registry = invalidation::current(env, config).await;

@@ -74,8 +74,22 @@ pub struct Config {
     pub admin_path: String,
     /// Send the origin's `Cache-Tag` and `Surrogate-Key` on to clients (stripped by default).
     pub expose_tags: bool,
+    /// Bounds on assembling pages from ESI fragments.
+    pub esi: EsiLimits,
     /// Ordered rules; the first whose host and path match applies.
     pub routes: Vec<Route>,
+}
+
+/// Bounds that keep one page from fanning out without end: a template can name fragments
+/// that name fragments, and each is a subrequest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EsiLimits {
+    /// Levels of fragments within fragments; an include below this fails.
+    pub max_depth: u64,
+    /// Includes processed per template; the ones after it fail.
+    pub max_includes: u64,
+    /// A larger fragment fails (it is not stored either, past `max_body_bytes`).
+    pub max_fragment_bytes: u64,
 }
 
 /// One route rule, like Django's `cache_page` on a URL pattern.
@@ -102,6 +116,8 @@ pub struct Route {
     pub vary_cookies: Vec<String>,
     /// Tags stored with every entry of this route, for purging by tag.
     pub tags: Vec<String>,
+    /// Assemble the route's textual responses from their `<esi:include>` fragments.
+    pub esi: bool,
 }
 
 /// How the query string enters the key. Parameters are always sorted by name.
@@ -170,6 +186,11 @@ impl Default for Config {
             hit_for_pass_ttl: 30,
             admin_path: "/_edgecache".into(),
             expose_tags: false,
+            esi: EsiLimits {
+                max_depth: 3,
+                max_includes: 32,
+                max_fragment_bytes: 1024 * 1024,
+            },
             routes: Vec::new(),
         }
     }
@@ -193,6 +214,9 @@ struct RawConfig {
     hit_for_pass_ttl: Option<i64>,
     admin_path: Option<String>,
     expose_tags: Option<bool>,
+    esi_max_depth: Option<i64>,
+    esi_max_includes: Option<i64>,
+    esi_max_fragment_bytes: Option<i64>,
     #[serde(default)]
     routes: Vec<Value>,
 }
@@ -217,6 +241,8 @@ struct RawRoute {
     vary_cookies: Vec<String>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    esi: bool,
 }
 
 /// `backends = "kv"` and `backends = ["memory", "kv"]` are both accepted.
@@ -228,6 +254,13 @@ enum OneOrMany {
 }
 
 impl Config {
+    /// `path` is the admin path or below it (`/_edgecache`, `/_edgecache/purge`), not merely
+    /// prefixed by it (`/_edgecachex`).
+    pub fn is_admin_path(&self, path: &str) -> bool {
+        path.strip_prefix(&self.admin_path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
     /// Parses and validates the JSON text of `EDGECACHE`. An empty text means all defaults.
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
         if text.trim().is_empty() {
@@ -274,6 +307,17 @@ impl Config {
         }
         let hit_for_pass_ttl = non_negative(raw.hit_for_pass_ttl, defaults.hit_for_pass_ttl)
             .map_err(|r| field("hit_for_pass_ttl", r))?;
+        let esi = EsiLimits {
+            max_depth: non_negative(raw.esi_max_depth, defaults.esi.max_depth)
+                .map_err(|r| field("esi_max_depth", r))?,
+            max_includes: non_negative(raw.esi_max_includes, defaults.esi.max_includes)
+                .map_err(|r| field("esi_max_includes", r))?,
+            max_fragment_bytes: non_negative(
+                raw.esi_max_fragment_bytes,
+                defaults.esi.max_fragment_bytes,
+            )
+            .map_err(|r| field("esi_max_fragment_bytes", r))?,
+        };
         let admin_path = raw.admin_path.unwrap_or(defaults.admin_path);
         let valid_admin_path = admin_path.len() > 1
             && admin_path.starts_with('/')
@@ -329,6 +373,7 @@ impl Config {
             hit_for_pass_ttl,
             admin_path,
             expose_tags: raw.expose_tags.unwrap_or(defaults.expose_tags),
+            esi,
             routes,
         })
     }
@@ -406,6 +451,7 @@ fn validate_route(
         vary_headers,
         vary_cookies,
         tags: raw.tags,
+        esi: raw.esi,
     })
 }
 
@@ -720,6 +766,34 @@ mod tests {
         assert!(error_of(r#"{"admin_path": "/"}"#).starts_with("EDGECACHE.admin_path:"));
         assert!(error_of(r#"{"admin_path": "/a/"}"#).starts_with("EDGECACHE.admin_path:"));
         assert!(error_of(r#"{"admin_path": "/a*"}"#).starts_with("EDGECACHE.admin_path:"));
+    }
+
+    #[test]
+    fn admin_paths_are_the_prefix_and_below_it() {
+        let config = Config::default();
+        assert!(config.is_admin_path("/_edgecache"));
+        assert!(config.is_admin_path("/_edgecache/purge"));
+        assert!(!config.is_admin_path("/_edgecachex"));
+        assert!(!config.is_admin_path("/blog"));
+    }
+
+    #[test]
+    fn esi_routes_and_limits_are_read() {
+        let config = Config::from_json(
+            r#"{"esi_max_depth": 1, "esi_max_includes": 5, "routes": [{"path": "/pages/**", "esi": true}, {"path": "/**"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(config.esi.max_depth, 1);
+        assert_eq!(config.esi.max_includes, 5);
+        assert_eq!(config.esi.max_fragment_bytes, 1024 * 1024);
+        assert!(config.routes[0].esi);
+        assert!(!config.routes[1].esi);
+        assert_eq!(
+            error_of(r#"{"esi_max_fragment_bytes": -1}"#),
+            "EDGECACHE.esi_max_fragment_bytes: -1 is negative"
+        );
+        let wrong_type = error_of(r#"{"routes": [{"path": "/", "esi": "yes"}]}"#);
+        assert!(wrong_type.starts_with("EDGECACHE.routes[0]") && wrong_type.contains("a boolean"));
     }
 
     #[test]

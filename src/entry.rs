@@ -21,6 +21,11 @@ pub enum Kind {
     /// Stored at a URL's primary key when its responses vary: names the `Vary` fields whose
     /// request values select the variant's key.
     Variants,
+    /// A value stored through the low-level API (`crate::lowlevel`): the body is the value's
+    /// JSON, `key` the full key it was stored under, and `stored_at` + `lifetime` its exact
+    /// expiry. Never read as a response: the proxy's keys and the API's keys differ in shape,
+    /// and a lookup that meets one anyway treats it as a miss.
+    Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

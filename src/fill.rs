@@ -34,6 +34,8 @@ pub struct Job {
     pub keep_stale: u64,
     pub hit_for_pass_ttl: u64,
     pub expose_tags: bool,
+    /// The route has `esi = true`.
+    pub esi_route: bool,
     /// The purges made so far, checked against every entry read.
     pub registry: Rc<Registry>,
 }

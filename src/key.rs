@@ -58,11 +58,7 @@ impl CacheKey {
                 key.extend(form_urlencoded::byte_serialize(value.as_bytes()));
             }
         }
-        if key.len() > KV_MAX_KEY_BYTES {
-            format!("{}:{}:sha256:{}", self.prefix, self.version, digest(&key))
-        } else {
-            key
-        }
+        fit_kv_limit(key, &self.prefix, self.version)
     }
 
     /// The URL part of the key, `scheme://host/path?query`, which purges by URL and prefix
@@ -80,6 +76,19 @@ impl CacheKey {
     pub fn with_variance(&self, extra: impl IntoIterator<Item = Variant>) -> CacheKey {
         let mut key = self.clone();
         key.variance.extend(extra);
+        key
+    }
+}
+
+/// `key` itself when it fits KV's 512-byte limit, else `prefix:version:sha256:<hex>`, the
+/// SHA-256 of the whole key: the prefix and version stay readable (and a version bump still
+/// changes it), and the key stays within the limit as long as the prefix is short. Every
+/// stored record also carries what its key was, checked on read, so a hashed key can never
+/// answer for another.
+pub fn fit_kv_limit(key: String, prefix: &str, version: impl std::fmt::Display) -> String {
+    if key.len() > KV_MAX_KEY_BYTES {
+        format!("{prefix}:{version}:sha256:{}", digest(&key))
+    } else {
         key
     }
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod conditional;
 pub mod config;
 pub mod entry;
+pub mod esi;
 pub mod key;
 pub mod lru;
 pub mod policy;
@@ -20,10 +21,12 @@ pub mod stats;
 pub mod stats_flush;
 pub mod status;
 
+pub mod assemble;
 pub mod coalesce;
 pub mod fill;
 pub mod invalidation;
 pub mod lookup;
+pub mod lowlevel;
 pub mod origin;
 pub mod plan;
 pub mod proxy;
@@ -31,15 +34,22 @@ pub mod reply;
 pub mod runtime;
 pub mod store;
 
+#[cfg(feature = "proxy")]
 use std::rc::Rc;
 
 use url::Url;
+#[cfg(feature = "proxy")]
 use wasm_bindgen::JsValue;
+#[cfg(feature = "proxy")]
 use worker::{event, Context, Env};
 
+#[cfg(feature = "proxy")]
 use config::Config;
+#[cfg(feature = "proxy")]
 use proxy::{Notes, Settings};
+#[cfg(feature = "proxy")]
 use runtime::now_ms;
+#[cfg(feature = "proxy")]
 use status::{Outcome, Reason};
 
 /// The `[vars]` entry holding the cache policy.
@@ -50,12 +60,16 @@ pub const ORIGIN_VAR: &str = "ORIGIN";
 pub const ADMIN_TOKEN_VAR: &str = "ADMIN_TOKEN";
 pub const ADMIN_TOKENS_VAR: &str = "ADMIN_TOKENS";
 
+#[cfg(feature = "proxy")]
 thread_local! {
     /// Settings are read and validated once per isolate: the environment never changes
     /// within one.
     static SETTINGS: std::cell::OnceCell<Result<Rc<Settings>, String>> = const { std::cell::OnceCell::new() };
 }
 
+/// The proxy's entry point, exported only with the `proxy` feature (on by default): a
+/// project using edgecache as a library (`default-features = false`) has its own.
+#[cfg(feature = "proxy")]
 #[event(fetch)]
 async fn fetch(
     request: worker::Request,
@@ -84,13 +98,13 @@ async fn fetch(
         }
     };
     if let Ok(settings) = &settings {
-        if is_admin_path(url.path(), &settings.config.admin_path) {
+        if settings.config.is_admin_path(url.path()) {
             let response = admin::handle(&request, &url, &env, &ctx, settings).await;
             return response.map_err(|e| worker::Error::JsError(runtime::describe(&e)));
         }
     }
     let response = match &settings {
-        Ok(settings) => proxy::handle(&request, &url, &env, &ctx, settings, &mut notes).await,
+        Ok(settings) => proxy::handle(&request, &url, &env, &ctx, settings, &mut notes, None).await,
         Err(error) => {
             let outcome = Outcome::bypass(Reason::ConfigError);
             notes.errors.push(error.clone());
@@ -122,6 +136,7 @@ async fn fetch(
     response.map_err(|e| worker::Error::JsError(runtime::describe(&e)))
 }
 
+#[cfg(feature = "proxy")]
 /// Reads `EDGECACHE` (an object, or a string holding JSON) and `ORIGIN` from the environment.
 fn load_settings(env: &Env) -> Result<Settings, String> {
     let raw =
@@ -158,13 +173,6 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
     })
 }
 
-/// `path` is the admin path or below it (`/_edgecache`, `/_edgecache/purge`), not merely
-/// prefixed by it (`/_edgecachex`).
-fn is_admin_path(path: &str, admin_path: &str) -> bool {
-    path.strip_prefix(admin_path)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
 /// `ORIGIN` must be an absolute http(s) URL without a path, query or fragment.
 pub fn parse_origin(text: &str) -> Result<Option<Url>, String> {
     let text = text.trim();
@@ -185,6 +193,7 @@ pub fn parse_origin(text: &str) -> Result<Option<Url>, String> {
     Ok(Some(url))
 }
 
+#[cfg(feature = "proxy")]
 /// One JSON line per request, for `wrangler tail`. The query string is left out: it may
 /// carry tokens. Written directly rather than through a `serde_json::Value` tree: this runs
 /// on every hit.
@@ -220,15 +229,7 @@ fn log_request(
 mod tests {
     use super::parse_origin;
 
-    #[test]
-    fn admin_paths_are_the_prefix_and_below_it() {
-        use super::is_admin_path;
-        assert!(is_admin_path("/_edgecache", "/_edgecache"));
-        assert!(is_admin_path("/_edgecache/purge", "/_edgecache"));
-        assert!(!is_admin_path("/_edgecachex", "/_edgecache"));
-        assert!(!is_admin_path("/blog", "/_edgecache"));
-    }
-
+    #[cfg(feature = "proxy")]
     #[test]
     fn origin_must_be_a_bare_http_url() {
         assert!(parse_origin("").unwrap().is_none());
@@ -242,5 +243,14 @@ mod tests {
         assert!(parse_origin("ftp://x").is_err());
         assert!(parse_origin("http://x/path").is_err());
         assert!(parse_origin("not a url").is_err());
+    }
+
+    #[cfg(feature = "proxy")]
+    #[test]
+    fn hosts_are_taken_in_punycode() {
+        // The runtime serialises request URLs with Punycode hosts; Unicode IDNA is left out
+        // of the build (see Cargo.toml), so ORIGIN must be written the same way.
+        assert!(parse_origin("https://xn--bcher-kva.example").is_ok());
+        assert!(parse_origin("https://bücher.example").is_err());
     }
 }

@@ -39,6 +39,11 @@ pub async fn lookup(
         let Some(entry) = read(tier, &plan.primary, errors).await else {
             continue;
         };
+        // A low-level API value (`edgecache::lowlevel`) whose key happens to look like this
+        // URL's is not a response, nor a marker: a miss in this tier.
+        if entry.meta.kind == Kind::Value {
+            continue;
+        }
         let (entry, marker) = if entry.meta.kind == Kind::Response {
             (entry, None)
         } else {

@@ -104,6 +104,11 @@ impl<V: Clone> Lru<V> {
         doomed.len()
     }
 
+    /// The most bytes it holds.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
     /// Bytes held now; never more than the budget.
     pub fn used(&self) -> u64 {
         self.used

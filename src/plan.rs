@@ -10,6 +10,42 @@ use crate::key::{cookie_value, normalize_header_value, normalize_query, CacheKey
 use crate::policy::Overrides;
 use crate::store::{open_tiers, Tier};
 
+/// The request headers and cookies whose values join a key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyedOn {
+    /// Lowercase header names.
+    pub headers: Vec<String>,
+    pub cookies: Vec<String>,
+}
+
+impl KeyedOn {
+    /// The route's names followed by `extra`'s, without repeats.
+    pub fn of(route: Option<&Route>, extra: Option<&KeyedOn>) -> KeyedOn {
+        let mut keyed = KeyedOn::default();
+        let lists = route
+            .map(|r| (&r.vary_headers, &r.vary_cookies))
+            .into_iter()
+            .chain(extra.map(|e| (&e.headers, &e.cookies)));
+        for (headers, cookies) in lists {
+            for name in headers {
+                if !keyed.headers.contains(name) {
+                    keyed.headers.push(name.clone());
+                }
+            }
+            for name in cookies {
+                if !keyed.cookies.contains(name) {
+                    keyed.cookies.push(name.clone());
+                }
+            }
+        }
+        keyed
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty() && self.cookies.is_empty()
+    }
+}
+
 pub struct Plan {
     /// The URL-level key, before any response `Vary`.
     pub key: CacheKey,
@@ -24,20 +60,26 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(config: &Config, route: Option<&Route>, url: &Url, headers: &Headers) -> Plan {
+    /// `keyed_on` adds to the route's `vary_headers` and `vary_cookies` (an ESI include's own).
+    pub fn new(
+        config: &Config,
+        route: Option<&Route>,
+        url: &Url,
+        headers: &Headers,
+        keyed_on: Option<&KeyedOn>,
+    ) -> Plan {
         let query_rule = route.map(|r| r.query.clone()).unwrap_or_default();
+        let keyed_on = KeyedOn::of(route, keyed_on);
         let mut variance = Vec::new();
-        if let Some(route) = route {
-            for name in &route.vary_headers {
-                variance.push(header_variant(headers, name));
-            }
-            let cookies = headers.get("cookie").ok().flatten().unwrap_or_default();
-            for name in &route.vary_cookies {
-                variance.push(Variant {
-                    name: format!("cookie.{name}"),
-                    value: cookie_value(&cookies, name),
-                });
-            }
+        for name in &keyed_on.headers {
+            variance.push(header_variant(headers, name));
+        }
+        let cookies = headers.get("cookie").ok().flatten().unwrap_or_default();
+        for name in &keyed_on.cookies {
+            variance.push(Variant {
+                name: format!("cookie.{name}"),
+                value: cookie_value(&cookies, name),
+            });
         }
         let mut host = url.host_str().unwrap_or_default().to_string();
         if let Some(port) = url.port() {
@@ -55,7 +97,7 @@ impl Plan {
         Plan {
             primary: key.render(),
             key,
-            cookies_keyed: route.is_some_and(|r| !r.vary_cookies.is_empty()),
+            cookies_keyed: !keyed_on.cookies.is_empty(),
             backends: route.map_or_else(|| config.backends.clone(), |r| r.backends.clone()),
             browser_ttl: route.and_then(|r| r.browser_ttl),
             tags: route.map(|r| r.tags.clone()).unwrap_or_default(),

@@ -10,15 +10,20 @@ use wasm_bindgen::JsValue;
 use web_sys::{Headers, Request, Response};
 use worker::{Context, Delay, Env};
 
+use futures_channel::oneshot;
+
+use crate::assemble::{self, Fragment};
 use crate::coalesce::{self, Flight, Settled, Ticket};
 use crate::conditional::is_not_modified;
 use crate::config::{Config, Route};
+use crate::esi;
 use crate::fill::{fill, keep_secs, Answer, Job};
 use crate::invalidation;
 use crate::lookup::{backfill, delete_all, lookup, Found};
 use crate::origin::{Forward, OriginError, HOP_HEADER};
-use crate::plan::Plan;
+use crate::plan::{KeyedOn, Plan};
 use crate::policy::reuse::usable_on_error;
+use crate::policy::Fields;
 use crate::policy::{verdict, RequestFacts, Verdict};
 use crate::reply::{self, Decoration};
 use crate::runtime::{now_ms, JsFields};
@@ -36,6 +41,11 @@ pub struct Settings {
 /// What the request log line and the stats report beyond the response itself.
 #[derive(Default)]
 pub struct Notes {
+    /// The response is an ESI template, to be assembled before it is sent.
+    pub template: bool,
+    /// For a fragment's request: told as soon as it is known whether the fragment comes from
+    /// storage or from the origin, so the page can send its fields before fragments arrive.
+    pub decided: Option<oneshot::Sender<Outcome>>,
     pub outcome: Option<Outcome>,
     pub errors: Vec<String>,
     /// The matching route's path pattern.
@@ -44,18 +54,30 @@ pub struct Notes {
     pub bytes_from_cache: u64,
 }
 
+impl Notes {
+    /// Reports how the request is being answered, once (see `decided`).
+    pub fn decide(&mut self, outcome: &Outcome) {
+        if let Some(sender) = self.decided.take() {
+            let _ = sender.send(outcome.clone());
+        }
+    }
+}
+
 /// RFC 9110 §9.2.1: the methods defined as safe. Any other method may change state.
 fn is_safe(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
 }
 
+/// Answers one request. `fragment` is set when the request is an ESI include of a page being
+/// assembled, and says what else its key carries.
 pub async fn handle(
     request: &Request,
     url: &Url,
     env: &Env,
     ctx: &Rc<Context>,
-    settings: &Settings,
+    settings: &Rc<Settings>,
     notes: &mut Notes,
+    fragment: Option<&Fragment>,
 ) -> Result<Response, JsValue> {
     let headers = request.headers();
     if headers.has(HOP_HEADER).unwrap_or(false) {
@@ -74,7 +96,7 @@ pub async fn handle(
         url: url.clone(),
         origin: settings.origin.clone(),
         cacheable,
-        keep_cookies: route.map(|r| r.vary_cookies.clone()).unwrap_or_default(),
+        keep_cookies: KeyedOn::of(route, fragment.map(|f| &f.keyed_on)).cookies,
         validators: Vec::new(),
         method: None,
         timeout_ms: config.origin_timeout_ms,
@@ -98,7 +120,7 @@ pub async fn handle(
         .await;
     }
 
-    let plan = Plan::new(config, route, url, &headers);
+    let plan = Plan::new(config, route, url, &headers, fragment.map(|f| &f.keyed_on));
     let tiers = plan.open_tiers(env, url, config.memory_max_bytes, &mut notes.errors);
     let registry = invalidation::current(env, config).await;
     let job = Rc::new(Job {
@@ -111,9 +133,27 @@ pub async fn handle(
         keep_stale: config.keep_stale,
         hit_for_pass_ttl: config.hit_for_pass_ttl,
         expose_tags: config.expose_tags,
+        esi_route: route.is_some_and(|r| r.esi),
         registry,
     });
-    serve_cacheable(&job, ctx, method == "HEAD", config, notes).await
+    let head = method == "HEAD";
+    let response = serve_cacheable(&job, ctx, head, config, notes).await?;
+    if !notes.template {
+        return Ok(response);
+    }
+    if head {
+        return assemble::head(&response);
+    }
+    let depth = fragment.map_or(0, |f| f.depth);
+    assemble::page(response, url, &headers, env, ctx, settings, depth).await
+}
+
+/// Whether a response is an ESI template: its origin asked (`Surrogate-Control`), or its
+/// route did and it is text. Only a 200 is assembled.
+fn is_template(job: &Job, status: u16, fields: &impl Fields) -> bool {
+    status == 200
+        && (esi::requested_by(fields)
+            || (job.esi_route && esi::is_textual(fields.field("content-type").as_deref())))
 }
 
 /// GET and HEAD on a cacheable route.
@@ -165,7 +205,8 @@ async fn serve_cacheable(
             Verdict::Revalidate => None,
         };
         if let Some(outcome) = outcome {
-            let response = respond_with_entry(job, &found.entry, head, &outcome, true);
+            notes.decide(&outcome);
+            let response = respond_with_entry(job, &found.entry, head, &outcome, true, notes);
             if reuse == Verdict::StaleWhileRevalidate {
                 ctx.wait_until(refresh(job.clone(), ctx.clone(), found));
             } else if found.tier > 0 {
@@ -201,6 +242,7 @@ async fn serve_cacheable(
         None if vary_miss => Fwd::VaryMiss,
         None => Fwd::Miss,
     };
+    notes.decide(&Outcome::forward(fwd, None, false, None));
     // A HEAD with nothing stored is forwarded as HEAD: nobody to share a fetch with.
     let leader = if head && stale.is_none() {
         None
@@ -222,7 +264,7 @@ async fn serve_cacheable(
                         };
                         notes.outcome = Some(outcome.clone());
                         notes.bytes_from_cache = entry.body.len() as u64;
-                        return respond_with_entry(job, &entry, head, &outcome, true);
+                        return respond_with_entry(job, &entry, head, &outcome, true, notes);
                     }
                 }
                 None
@@ -237,15 +279,18 @@ async fn serve_cacheable(
             entry,
             outcome,
             shareable,
-        } => respond_with_entry(job, &entry, head, &outcome, shareable),
+        } => respond_with_entry(job, &entry, head, &outcome, shareable, notes),
         Answer::Origin {
             origin,
             body,
             outcome,
         } => {
             let stored = matches!(outcome, Outcome::Forward { stored: true, .. });
+            let fields = JsFields(&origin.headers());
+            notes.template = is_template(job, origin.status(), &fields);
             let not_modified = origin.status() == 200
-                && is_not_modified(&JsFields(&job.headers), &JsFields(&origin.headers()));
+                && !notes.template
+                && is_not_modified(&JsFields(&job.headers), &fields);
             let decoration = Decoration {
                 outcome: &outcome,
                 browser_ttl: job.plan.browser_ttl.filter(|_| stored),
@@ -274,7 +319,8 @@ async fn wait_for(ticket: &Ticket, timeout_ms: u64) -> Option<Settled> {
     }
 }
 
-/// Serves a stored entry, answering the client's validators with a 304 when they match.
+/// Serves a stored entry, answering the client's validators with a 304 when they match
+/// (never for an ESI template: its validators are the shell's, not the assembled page's).
 /// `shareable`: the entry is one the cache keeps, so a route's `browser_ttl` applies.
 fn respond_with_entry(
     job: &Job,
@@ -282,8 +328,10 @@ fn respond_with_entry(
     head: bool,
     outcome: &Outcome,
     shareable: bool,
+    notes: &mut Notes,
 ) -> Result<Response, JsValue> {
-    let not_modified = is_not_modified(&JsFields(&job.headers), &*entry.meta);
+    notes.template = is_template(job, entry.meta.status, &*entry.meta);
+    let not_modified = !notes.template && is_not_modified(&JsFields(&job.headers), &*entry.meta);
     let decoration = Decoration {
         outcome,
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
@@ -307,7 +355,7 @@ fn origin_failed(
         if usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime) {
             let outcome = Outcome::forward(Fwd::Stale, None, false, Some(Reason::StaleIfError));
             notes.outcome = Some(outcome.clone());
-            return respond_with_entry(job, &found.entry, head, &outcome, true);
+            return respond_with_entry(job, &found.entry, head, &outcome, true, notes);
         }
     }
     error_page(fwd, error, notes)
@@ -355,6 +403,7 @@ async fn pass_through(
     expose_tags: bool,
     notes: &mut Notes,
 ) -> Result<Response, JsValue> {
+    notes.decide(&Outcome::forward(fwd, None, false, reason));
     let origin = match forward.send().await {
         Ok(origin) => origin,
         Err(error) => return error_page(fwd, error, notes),
@@ -400,7 +449,7 @@ async fn invalidate(
         if route.is_some_and(|r| r.bypass) {
             continue;
         }
-        let plan = Plan::new(config, route, &target, request);
+        let plan = Plan::new(config, route, &target, request, None);
         let tiers = plan.open_tiers(env, &target, config.memory_max_bytes, &mut notes.errors);
         delete_all(&tiers, &plan.primary).await;
         coalesce::clear_pass(&plan.primary);

@@ -1,5 +1,6 @@
-//! Wasm-side code run on a JavaScript engine (Node) with `wasm-bindgen-test`: the adapters
-//! between JS objects and the core, and the memory tier through the `Store` trait.
+//! Wasm-side code run inside workerd with `wasm-bindgen-test` (see
+//! `scripts/wasm-test-runner.mjs`): the adapters between JS objects and the core, and the
+//! memory tier through the `Store` trait.
 #![cfg(target_arch = "wasm32")]
 
 use edgecache::entry::{Kind, Meta, FORMAT};

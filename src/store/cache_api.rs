@@ -18,6 +18,7 @@ use crate::key::digest;
 use crate::runtime::{describe, headers_from};
 
 const META_HEADER: &str = "x-edgecache-meta";
+const MAX_DELTA_SECONDS: u64 = 1 << 31;
 
 pub struct CacheApiStore {
     cache: Cache,
@@ -79,7 +80,8 @@ impl Store for CacheApiStore {
         let headers = headers_from(&[
             (
                 "cache-control".to_string(),
-                format!("max-age={}", keep_secs.max(1)),
+                // RFC 9111 §1.2.2: delta-seconds beyond 2^31 mean 2^31 (`KEEP_FOREVER` too).
+                format!("max-age={}", keep_secs.clamp(1, MAX_DELTA_SECONDS)),
             ),
             (META_HEADER.to_string(), entry.meta.to_header()),
         ]);

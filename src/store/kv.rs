@@ -6,7 +6,7 @@
 use worker::kv::KvStore;
 use worker::Env;
 
-use super::{Entry, Store, StoreError};
+use super::{Entry, Store, StoreError, KEEP_FOREVER};
 use crate::config::{Backend, KV_MIN_TTL};
 use crate::entry::{decode, encode};
 
@@ -35,6 +35,11 @@ impl KvBackend {
             .map(|kv| KvBackend { kv })
             .map_err(|e| StoreError::Binding(format!("KV namespace {KV_BINDING}: {e}")))
     }
+
+    /// A backend over any KV namespace, e.g. one a library user binds under another name.
+    pub fn new(kv: KvStore) -> KvBackend {
+        KvBackend { kv }
+    }
 }
 
 impl Store for KvBackend {
@@ -46,13 +51,16 @@ impl Store for KvBackend {
     }
 
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
-        self.kv
+        let put = self
+            .kv
             .put_bytes(key, &encode(&entry.meta, &entry.body))
-            .map_err(failed)?
-            .expiration_ttl(keep_secs.clamp(KV_MIN_TTL, KV_MAX_TTL))
-            .execute()
-            .await
-            .map_err(failed)
+            .map_err(failed)?;
+        let put = if keep_secs == KEEP_FOREVER {
+            put
+        } else {
+            put.expiration_ttl(keep_secs.clamp(KV_MIN_TTL, KV_MAX_TTL))
+        };
+        put.execute().await.map_err(failed)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -30,6 +30,12 @@ impl MemoryStore {
         MEMORY.with(|m| m.borrow_mut().as_mut().map(f))
     }
 
+    /// The budget of this isolate's tier (0 before it is created); one entry may use at most
+    /// a quarter of it.
+    pub fn budget() -> u64 {
+        Self::with(|lru| lru.budget()).unwrap_or(0)
+    }
+
     /// Bytes held by this isolate's tier.
     pub fn used() -> u64 {
         Self::with(|lru| lru.used()).unwrap_or(0)
@@ -66,7 +72,9 @@ impl Store for MemoryStore {
     }
 
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
-        let expires = now_ms().saturating_add((keep_secs as i64).saturating_mul(1000));
+        // `KEEP_FOREVER` (u64::MAX) saturates to "never" rather than wrapping negative.
+        let keep = i64::try_from(keep_secs).unwrap_or(i64::MAX);
+        let expires = now_ms().saturating_add(keep.saturating_mul(1000));
         let bytes = footprint(key, entry);
         Self::with(|lru| lru.insert(key.to_string(), entry.clone(), bytes, expires));
         Ok(())

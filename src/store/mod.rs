@@ -69,12 +69,17 @@ impl fmt::Display for StoreError {
     }
 }
 
+/// `keep_secs` asking a backend to keep an entry with no expiry of its own (KV: no
+/// `expirationTtl`; Cache API: the longest `max-age` HTTP allows; memory: until evicted).
+pub const KEEP_FOREVER: u64 = u64::MAX;
+
 /// get / put / delete. Workers futures are not `Send`, so neither is this trait.
 #[allow(async_fn_in_trait)]
 pub trait Store {
     /// The entry under `key`, or `None`; an unreadable or foreign-format record is `None`.
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError>;
-    /// Stores `entry`, to be kept for at least `keep_secs` seconds where the backend allows.
+    /// Stores `entry`, to be kept for at least `keep_secs` seconds where the backend allows
+    /// (`KEEP_FOREVER`: with no expiry).
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }

@@ -12,13 +12,12 @@ export const HOST = "http://edge.test";
  * `persist`: a folder for KV and Cache API data, so that several workers (or restarts with
  * another configuration) share storage; `kvPersist` a folder for KV alone. Without them,
  * storage lives and dies with the worker.
+ * `scriptPath`: another built worker (e.g. an example's `build/index.js`) instead of edgecache.
  * The worker's log lines are collected in `worker.logs` (printed too with EDGECACHE_TEST_LOGS=1).
- */
-/**
- * `entry`: the source of a module run as the worker's entry point instead of build/index.js,
+ * `entry`: the source of a module run as the worker's entry point instead of `scriptPath`,
  * which it imports as "./index.js" (to wrap bindings and inject faults).
  */
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, entry } = {}) {
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js"), entry } = {}) {
   const logs = [];
   const collect = (stream) => {
     readline.createInterface({ input: stream }).on("line", (line) => {
@@ -36,16 +35,16 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     ...(kvPersist ? { kvPersist } : {}),
     ...(entry
       ? {
-          modulesRoot: path.join(root, "build"),
+          modulesRoot: path.dirname(scriptPath),
           modules: [
-            { type: "ESModule", path: path.join(root, "build/test-entry.mjs"), contents: entry },
-            { type: "ESModule", path: path.join(root, "build/index.js") },
-            { type: "CompiledWasm", path: path.join(root, "build/index_bg.wasm") },
+            { type: "ESModule", path: path.join(path.dirname(scriptPath), "test-entry.mjs"), contents: entry },
+            { type: "ESModule", path: scriptPath },
+            { type: "CompiledWasm", path: path.join(path.dirname(scriptPath), "index_bg.wasm") },
           ],
         }
       : {
           modules: true,
-          scriptPath: path.join(root, "build/index.js"),
+          scriptPath,
           modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
         }),
     compatibilityDate: "2026-04-20",

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds a workers-rs crate into <out>/index.js + <out>/index_bg.wasm: cargo, then the pinned
+# wasm-bindgen CLI, wasm-opt (npm binaryen) and esbuild (npm), with src/entry.mjs as the
+# entry point. Used instead of worker-build, whose entry wrapper is slow on the hit path
+# and which would download tools from outside the package registries.
+#
+#   scripts/build-worker.sh <crate dir> <out dir>
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+crate=$(cd "$1" && pwd)
+out=$2
+bin="$root/node_modules/.bin"
+
+name=$(cargo metadata --manifest-path "$crate/Cargo.toml" --no-deps --format-version 1 |
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const p=JSON.parse(s).packages[0];console.log(p.targets.find(t=>t.kind.includes("cdylib")).name.replace(/-/g,"_"))})')
+target_dir=$(cargo metadata --manifest-path "$crate/Cargo.toml" --no-deps --format-version 1 |
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+
+(cd "$crate" && cargo build --release --target wasm32-unknown-unknown --lib)
+
+staging="$out/.staging"
+rm -rf "$staging"
+mkdir -p "$staging"
+# The reset-state function and abort handler let the entry point replace a crashed instance.
+wasm-bindgen --target module --out-dir "$staging" --out-name index \
+  --experimental-reset-state-function --force-enable-abort-handler \
+  "$target_dir/wasm32-unknown-unknown/release/$name.wasm"
+# The features rustc's wasm32 target and wasm-bindgen's catch wrappers use, named rather than
+# --all-features so that no encoding newer than workerd's is ever emitted.
+features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
+"$bin/wasm-opt" -Oz "${features[@]/#/--enable-}" \
+  "$staging/index_bg.wasm" -o "$out/index_bg.wasm"
+cp "$root/src/entry.mjs" "$staging/entry.mjs"
+"$bin/esbuild" "$staging/entry.mjs" --bundle --format=esm --minify --log-level=warning \
+  --external:./index_bg.wasm --external:'cloudflare:*' --outfile="$out/index.js" --allow-overwrite
+# workerd takes the Wasm module as a plain import.
+sed -i 's/import source /import /' "$out/index.js"
+rm -rf "$staging"

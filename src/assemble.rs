@@ -1,0 +1,420 @@
+//! Assembling a page from its ESI template and fragments, streaming.
+//!
+//! Every include of the template starts at once, each as a request of its own through the
+//! cache (own key, TTL, tags, coalescing). The page's fields go out as soon as each fragment
+//! is known to come from storage or from the origin (`Edgecache-Fragments` reports which);
+//! the body then streams in document order, each fragment written as soon as it and all
+//! before it are in, so a slow fragment holds back only what follows it.
+//!
+//! A fragment's request carries only the headers and cookies its key names (the include's
+//! `vary-headers`/`vary-cookies` and its route's): an origin cannot personalise a fragment on
+//! anything its key does not carry, so one user's fragment is never another's.
+
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use futures_util::future::join_all;
+use url::Url;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
+use worker::{Context, Env};
+
+use crate::esi::{self, Include, Part, SHELL_ONLY_FIELDS};
+use crate::key::cookie_value;
+use crate::plan::KeyedOn;
+use crate::proxy::{handle, Notes, Settings};
+use crate::reply;
+use crate::runtime::{describe, read_limited, Body};
+use crate::status::{Outcome, Reason};
+
+/// The response field listing each fragment's lookup, like `Cache-Status` for the page.
+pub const FRAGMENTS_FIELD: &str = "edgecache-fragments";
+
+/// A fragment request's place in the page being assembled.
+pub struct Fragment {
+    /// 1 for a page's includes, 2 for theirs, …
+    pub depth: u64,
+    /// The include's own `vary-headers` and `vary-cookies`.
+    pub keyed_on: KeyedOn,
+}
+
+/// A template answered to HEAD: the page's fields, without assembling anything.
+pub fn head(shell: &Response) -> Result<Response, JsValue> {
+    let headers = Headers::new_with_headers(&shell.headers())?;
+    for name in SHELL_ONLY_FIELDS {
+        let _ = headers.delete(name);
+    }
+    respond(shell.status(), &headers, None)
+}
+
+/// Assembles `shell` (a template of the page at `url`, requested with `client` headers).
+/// `depth` is the shell's own depth: 0 for a page.
+pub async fn page(
+    shell: Response,
+    url: &Url,
+    client: &Headers,
+    env: &Env,
+    ctx: &Rc<Context>,
+    settings: &Rc<Settings>,
+    depth: u64,
+) -> Result<Response, JsValue> {
+    let config = &settings.config;
+    let bytes = match shell.body() {
+        None => Vec::new(),
+        Some(body) => match read_limited(body, config.max_body_bytes).await {
+            Ok(Body::Complete(bytes)) => bytes,
+            Ok(Body::TooLarge) => {
+                return failed_page(
+                    url,
+                    &format!(
+                        "the ESI template is larger than max_body_bytes ({} bytes)",
+                        config.max_body_bytes
+                    ),
+                )
+            }
+            Err(e) => {
+                return failed_page(
+                    url,
+                    &format!("the ESI template broke off: {}", describe(&e)),
+                )
+            }
+        },
+    };
+    let template = esi::parse(&bytes);
+
+    let headers = Headers::new_with_headers(&shell.headers())?;
+    for name in SHELL_ONLY_FIELDS {
+        let _ = headers.delete(name);
+    }
+    let mut pieces = Vec::with_capacity(template.parts.len());
+    let mut pending = Vec::new();
+    let mut members = Vec::new();
+    let mut personal = false;
+    let mut includes = 0;
+    for part in template.parts {
+        let include = match part {
+            Part::Text(range) => {
+                pieces.push(Piece::Text(range));
+                continue;
+            }
+            Part::Invalid(reason) => {
+                log_failure(url, "", &reason);
+                continue;
+            }
+            Part::Include(include) => include,
+        };
+        includes += 1;
+        let refused = if depth >= config.esi.max_depth {
+            Some(format!(
+                "deeper than esi_max_depth ({})",
+                config.esi.max_depth
+            ))
+        } else if includes > config.esi.max_includes {
+            Some(format!(
+                "more than esi_max_includes ({}) in one template",
+                config.esi.max_includes
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = refused {
+            members.push(esi::fragment_member(&include.src, "detail=esi-limit"));
+            pieces.push(Piece::Include {
+                src: include.src.clone(),
+                continue_on_error: include.continue_on_error,
+                content: Content::Ready(Err(reason)),
+            });
+            continue;
+        }
+        let route_keyed = url
+            .join(&include.src)
+            .ok()
+            .and_then(|u| config.route_for(u.host_str().unwrap_or_default(), u.path()))
+            .is_some_and(|r| !r.vary_headers.is_empty() || !r.vary_cookies.is_empty());
+        personal |=
+            route_keyed || !include.vary_cookies.is_empty() || !include.vary_headers.is_empty();
+
+        let (decided_tx, decided_rx) = oneshot::channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let task = Task {
+            include: include.clone(),
+            page: url.clone(),
+            client: client.clone(),
+            env: env.clone(),
+            ctx: ctx.clone(),
+            settings: settings.clone(),
+            depth: depth + 1,
+        };
+        spawn_local(async move {
+            let _ = done_tx.send(task.run(decided_tx).await);
+        });
+        pending.push((include.src.clone(), members.len(), decided_rx));
+        members.push(String::new());
+        pieces.push(Piece::Include {
+            src: include.src,
+            continue_on_error: include.continue_on_error,
+            content: Content::Coming(done_rx),
+        });
+    }
+
+    // The page's fields wait for each fragment's lookup, not for its body.
+    let decided = join_all(pending.into_iter().map(|(src, slot, rx)| async move {
+        let params = match rx.await {
+            Ok(outcome) => outcome_params(&outcome),
+            Err(_) => "detail=esi-error".to_string(),
+        };
+        (slot, esi::fragment_member(&src, &params))
+    }))
+    .await;
+    for (slot, member) in decided {
+        members[slot] = member;
+    }
+    if !members.is_empty() {
+        let _ = headers.set(FRAGMENTS_FIELD, &members.join(", "));
+    }
+    if personal {
+        // Fragments keyed on the client's cookies or headers make the page this client's own.
+        let _ = headers.set("cache-control", "private, no-cache");
+    }
+
+    let stream = TransformStream::new()?;
+    let writer = stream.writable().get_writer()?;
+    let page_url = url.clone();
+    ctx.wait_until(async move {
+        write_page(&writer, &bytes, pieces, &page_url).await;
+    });
+    respond(shell.status(), &headers, Some(&stream.readable()))
+}
+
+/// One piece of the page, in order.
+enum Piece {
+    Text(std::ops::Range<usize>),
+    Include {
+        src: String,
+        continue_on_error: bool,
+        content: Content,
+    },
+}
+
+/// A fragment's body, or why there is none.
+type Fetched = Result<Vec<u8>, String>;
+
+/// A fragment's body, known now or coming from its task.
+enum Content {
+    Ready(Fetched),
+    Coming(oneshot::Receiver<Fetched>),
+}
+
+/// Writes the pieces in order. A failed include without `onerror="continue"` fails the page
+/// (ESI 1.0 §3.1): the stream is aborted there, so no client or cache takes it for whole.
+async fn write_page(
+    writer: &web_sys::WritableStreamDefaultWriter,
+    template: &[u8],
+    pieces: Vec<Piece>,
+    url: &Url,
+) {
+    for piece in pieces {
+        let chunk = match piece {
+            Piece::Text(range) => Ok(template[range].to_vec()),
+            Piece::Include {
+                src,
+                continue_on_error,
+                content,
+            } => {
+                let body = match content {
+                    Content::Ready(body) => body,
+                    Content::Coming(rx) => rx
+                        .await
+                        .unwrap_or_else(|_| Err("the fragment's task ended early".into())),
+                };
+                match body {
+                    Ok(body) => Ok(body),
+                    Err(reason) => {
+                        log_failure(url, &src, &reason);
+                        if continue_on_error {
+                            Ok(Vec::new())
+                        } else {
+                            Err(reason)
+                        }
+                    }
+                }
+            }
+        };
+        let written = match chunk {
+            Ok(bytes) if bytes.is_empty() => Ok(JsValue::UNDEFINED),
+            Ok(bytes) => {
+                let array = js_sys::Uint8Array::from(bytes.as_slice());
+                JsFuture::from(writer.write_with_chunk(&array)).await
+            }
+            Err(reason) => {
+                // The status line has gone: say what failed where the fragment belonged, then
+                // abort, which resets the connection on Cloudflare (local proxies may end
+                // the body cleanly instead, hence the comment).
+                let comment = format!(
+                    "<!-- edgecache: ESI include failed: {} -->",
+                    reason.replace("--", "- -")
+                );
+                let array = js_sys::Uint8Array::from(comment.as_bytes());
+                let _ = JsFuture::from(writer.write_with_chunk(&array)).await;
+                let error = js_sys::Error::new(&format!("edgecache: ESI include failed: {reason}"));
+                let _ = JsFuture::from(writer.abort_with_reason(&error)).await;
+                return;
+            }
+        };
+        if written.is_err() {
+            // The client went away: nothing more to write.
+            return;
+        }
+    }
+    let _ = JsFuture::from(writer.close()).await;
+}
+
+/// The include, its alternative, and everything a detached task needs to fetch them.
+struct Task {
+    include: Include,
+    page: Url,
+    client: Headers,
+    env: Env,
+    ctx: Rc<Context>,
+    settings: Rc<Settings>,
+    depth: u64,
+}
+
+impl Task {
+    /// Fetches `src`, then `alt` if `src` fails (ESI 1.0 §3.1). `decided` hears how the first
+    /// attempt is being answered.
+    async fn run(self, decided: oneshot::Sender<Outcome>) -> Fetched {
+        let first = self.fetch(&self.include.src, Some(decided)).await;
+        match (&first, &self.include.alt) {
+            (Err(reason), Some(alt)) => self
+                .fetch(alt, None)
+                .await
+                .map_err(|alt_reason| format!("{reason}; alt {alt:?}: {alt_reason}")),
+            _ => first,
+        }
+    }
+
+    async fn fetch(&self, src: &str, decided: Option<oneshot::Sender<Outcome>>) -> Fetched {
+        let mut notes = Notes {
+            decided,
+            ..Notes::default()
+        };
+        let result = self.fetch_with(src, &mut notes).await;
+        // Whatever happened, the page must not wait for this fragment's fields any longer.
+        let outcome = notes
+            .outcome
+            .clone()
+            .unwrap_or_else(|| Outcome::bypass(Reason::BodyError));
+        notes.decide(&outcome);
+        result
+    }
+
+    async fn fetch_with(&self, src: &str, notes: &mut Notes) -> Fetched {
+        let url = self
+            .page
+            .join(src)
+            .map_err(|e| format!("src {src:?} is not a URL: {e}"))?;
+        if url.origin() != self.page.origin() {
+            return Err(format!("src {src:?} is on another site"));
+        }
+        let config = &self.settings.config;
+        if config.is_admin_path(url.path()) {
+            return Err(format!("src {src:?} is edgecache's admin path"));
+        }
+        let route = config.route_for(url.host_str().unwrap_or_default(), url.path());
+        let keyed_on = KeyedOn {
+            headers: self.include.vary_headers.clone(),
+            cookies: self.include.vary_cookies.clone(),
+        };
+        let request = self.request(&url, &KeyedOn::of(route, Some(&keyed_on)))?;
+        let fragment = Fragment {
+            depth: self.depth,
+            keyed_on,
+        };
+        let response = Box::pin(handle(
+            &request,
+            &url,
+            &self.env,
+            &self.ctx,
+            &self.settings,
+            notes,
+            Some(&fragment),
+        ))
+        .await
+        .map_err(|e| describe(&e))?;
+        if !(200..300).contains(&response.status()) {
+            return Err(format!("{src:?} answered {}", response.status()));
+        }
+        let Some(body) = response.body() else {
+            return Ok(Vec::new());
+        };
+        match read_limited(body, config.esi.max_fragment_bytes).await {
+            Ok(Body::Complete(bytes)) => Ok(bytes),
+            Ok(Body::TooLarge) => Err(format!(
+                "{src:?} is larger than esi_max_fragment_bytes ({})",
+                config.esi.max_fragment_bytes
+            )),
+            Err(e) => Err(format!("{src:?} broke off: {}", describe(&e))),
+        }
+    }
+
+    /// A GET for `url` carrying only the client's headers and cookies named in `keyed_on`.
+    fn request(&self, url: &Url, keyed_on: &KeyedOn) -> std::result::Result<Request, String> {
+        let headers = Headers::new().map_err(|e| describe(&e))?;
+        for name in &keyed_on.headers {
+            if let Some(value) = self.client.get(name).ok().flatten() {
+                let _ = headers.set(name, &value);
+            }
+        }
+        let cookies = self.client.get("cookie").ok().flatten().unwrap_or_default();
+        let kept: Vec<String> = keyed_on
+            .cookies
+            .iter()
+            .filter_map(|name| cookie_value(&cookies, name).map(|v| format!("{name}={v}")))
+            .collect();
+        if !kept.is_empty() {
+            let _ = headers.set("cookie", &kept.join("; "));
+        }
+        let init = RequestInit::new();
+        init.set_method("GET");
+        init.set_headers(&headers);
+        Request::new_with_str_and_init(url.as_str(), &init).map_err(|e| describe(&e))
+    }
+}
+
+/// `Cache-Status` parameters without the cache's name: `hit; ttl=42; detail=memory`.
+fn outcome_params(outcome: &Outcome) -> String {
+    let member = outcome.cache_status();
+    match member.split_once("; ") {
+        Some((_, params)) => params.to_string(),
+        None => String::new(),
+    }
+}
+
+fn respond(
+    status: u16,
+    headers: &Headers,
+    body: Option<&web_sys::ReadableStream>,
+) -> Result<Response, JsValue> {
+    let init = ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(headers);
+    Response::new_with_opt_readable_stream_and_init(body, &init)
+}
+
+fn failed_page(url: &Url, reason: &str) -> Result<Response, JsValue> {
+    log_failure(url, "", reason);
+    reply::plain(
+        502,
+        &format!("edgecache: {reason}\n"),
+        &Outcome::bypass(Reason::BodyError),
+    )
+}
+
+fn log_failure(url: &Url, src: &str, reason: &str) {
+    worker::console_warn!(
+        "{}",
+        serde_json::json!({ "edgecache": "esi-failed", "page": url.path(), "src": src, "error": reason })
+    );
+}

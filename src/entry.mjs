@@ -1,0 +1,41 @@
+// The worker's JavaScript entry point: hands each request straight to the Wasm `fetch`.
+//
+// worker-build's own entry wraps every request in a WorkerEntrypoint instance behind two
+// Proxies; on a cache hit that wrapping cost as much as the cache itself. This keeps only
+// what it is for: after a Wasm trap (a Rust panic), the next request runs on a fresh
+// instance instead of a poisoned one.
+import * as wasm from "./index.js";
+
+const init = wasm.__worker_init_state();
+
+function reinitialiseAfterCrash() {
+  if (init.criticalError) {
+    console.error("edgecache: reinitialising Wasm after a crash");
+    wasm.__wbg_reset_state();
+    init.criticalError = false;
+    init.instanceId++;
+  }
+}
+
+function noteCrash(error) {
+  if (error instanceof WebAssembly.RuntimeError) {
+    console.error("edgecache: Wasm crashed", error);
+    init.criticalError = true;
+  }
+  throw error;
+}
+
+addEventListener("error", (event) => {
+  if (event.error instanceof WebAssembly.RuntimeError) init.criticalError = true;
+});
+
+export default {
+  fetch(request, env, ctx) {
+    reinitialiseAfterCrash();
+    try {
+      return wasm.fetch(request, env, ctx).catch(noteCrash);
+    } catch (error) {
+      return noteCrash(error);
+    }
+  },
+};
