@@ -45,12 +45,25 @@ fuzz_target!(|input: Input| {
             "site".to_string()
         };
     let scheme = if input.https { "https" } else { "http" };
-    let Ok(url) = Url::parse(&format!(
-        "{scheme}://{}/{}",
-        input.host, input.path_and_query
-    )) else {
+    // Hosts reach the worker as the runtime hands them over: ASCII (punycode), already
+    // decoded. The IDNA back end pinned for the Wasm (`idna_adapter` 1.0.0) handles no other:
+    // in a debug build a host that is (or percent-decodes to) non-ASCII next to capitals trips
+    // its debug assertion; a release build rejects it.
+    let Ok(mut url) = Url::parse(&format!("{scheme}://example.com/")) else {
         return;
     };
+    let host: String = input
+        .host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .collect();
+    let _ = url.set_host(Some(&host));
+    let (path, query) = match input.path_and_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (input.path_and_query.as_str(), None),
+    };
+    url.set_path(path);
+    url.set_query(query);
     let rule = match &input.rule {
         Rule::All => QueryRule::All,
         Rule::Ignore(globs) => QueryRule::Ignore(globs.clone()),
