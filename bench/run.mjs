@@ -53,7 +53,7 @@ const origin = http.createServer((req, res) => {
 await new Promise((r) => origin.listen(0, "127.0.0.1", r));
 const ORIGIN = `http://127.0.0.1:${origin.address().port}`;
 
-const edgecacheConfig = (backends) => JSON.stringify({ backends, default_ttl: 600 });
+const edgecacheConfig = (backends) => JSON.stringify({ backends, default_ttl: 600, ...(process.env.BENCH_LOG ? { request_log: process.env.BENCH_LOG } : {}) });
 
 // ---- raw workerd: one process, one socket per worker ----
 const rawWorkers = {
