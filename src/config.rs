@@ -76,8 +76,44 @@ pub struct Config {
     pub expose_tags: bool,
     /// Bounds on assembling pages from ESI fragments.
     pub esi: EsiLimits,
+    /// Which requests get a log line.
+    pub request_log: RequestLog,
     /// Ordered rules; the first whose host and path match applies.
     pub routes: Vec<Route>,
+}
+
+/// Which requests get a JSON log line. A request that met an error always gets one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RequestLog {
+    #[default]
+    All,
+    /// Everything but hits: on a busy site, most of the lines and of their cost.
+    Misses,
+    /// Only requests that met an error.
+    Errors,
+}
+
+impl RequestLog {
+    fn parse(text: &str) -> Result<RequestLog, String> {
+        match text {
+            "all" => Ok(RequestLog::All),
+            "misses" => Ok(RequestLog::Misses),
+            "errors" => Ok(RequestLog::Errors),
+            other => Err(format!(
+                "{other:?} is not one of \"all\", \"misses\", \"errors\""
+            )),
+        }
+    }
+
+    /// Whether a request with this outcome (`hit` or not) and errors gets a line.
+    pub fn wants(self, hit: bool, errors: bool) -> bool {
+        errors
+            || match self {
+                RequestLog::All => true,
+                RequestLog::Misses => !hit,
+                RequestLog::Errors => false,
+            }
+    }
 }
 
 /// Bounds that keep one page from fanning out without end: a template can name fragments
@@ -191,6 +227,7 @@ impl Default for Config {
                 max_includes: 32,
                 max_fragment_bytes: 1024 * 1024,
             },
+            request_log: RequestLog::All,
             routes: Vec::new(),
         }
     }
@@ -217,6 +254,7 @@ struct RawConfig {
     esi_max_depth: Option<i64>,
     esi_max_includes: Option<i64>,
     esi_max_fragment_bytes: Option<i64>,
+    request_log: Option<String>,
     #[serde(default)]
     routes: Vec<Value>,
 }
@@ -318,6 +356,10 @@ impl Config {
             )
             .map_err(|r| field("esi_max_fragment_bytes", r))?,
         };
+        let request_log = match raw.request_log.as_deref() {
+            None => defaults.request_log,
+            Some(text) => RequestLog::parse(text).map_err(|r| field("request_log", r))?,
+        };
         let admin_path = raw.admin_path.unwrap_or(defaults.admin_path);
         let valid_admin_path = admin_path.len() > 1
             && admin_path.starts_with('/')
@@ -374,6 +416,7 @@ impl Config {
             admin_path,
             expose_tags: raw.expose_tags.unwrap_or(defaults.expose_tags),
             esi,
+            request_log,
             routes,
         })
     }
@@ -766,6 +809,24 @@ mod tests {
         assert!(error_of(r#"{"admin_path": "/"}"#).starts_with("EDGECACHE.admin_path:"));
         assert!(error_of(r#"{"admin_path": "/a/"}"#).starts_with("EDGECACHE.admin_path:"));
         assert!(error_of(r#"{"admin_path": "/a*"}"#).starts_with("EDGECACHE.admin_path:"));
+    }
+
+    #[test]
+    fn the_request_log_level_is_read_and_applied() {
+        let config = Config::from_json(r#"{"request_log": "misses"}"#).unwrap();
+        assert_eq!(config.request_log, RequestLog::Misses);
+        assert!(!config.request_log.wants(true, false), "hits are left out");
+        assert!(config.request_log.wants(false, false));
+        assert!(
+            config.request_log.wants(true, true),
+            "errors always get a line"
+        );
+        assert!(!RequestLog::Errors.wants(false, false));
+        assert!(RequestLog::All.wants(true, false));
+        assert_eq!(
+            error_of(r#"{"request_log": "some"}"#),
+            r#"EDGECACHE.request_log: "some" is not one of "all", "misses", "errors""#
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ use wasm_bindgen::JsValue;
 use worker::{event, Context, Env};
 
 #[cfg(feature = "proxy")]
-use config::Config;
+use config::{Config, RequestLog};
 #[cfg(feature = "proxy")]
 use proxy::{Notes, Settings};
 #[cfg(feature = "proxy")]
@@ -121,7 +121,13 @@ async fn fetch(
             &Outcome::bypass(Reason::BodyError),
         )
     });
-    log_request(&request.method(), &url, &response, &notes, started);
+    let hit = matches!(notes.outcome, Some(Outcome::Hit { .. }));
+    let request_log = settings
+        .as_ref()
+        .map_or(RequestLog::All, |s| s.config.request_log);
+    if request_log.wants(hit, !notes.errors.is_empty()) {
+        log_request(&request.method(), &url, &response, &notes, started);
+    }
     if let (Ok(settings), Some(outcome)) = (&settings, &notes.outcome) {
         let due = stats_flush::record(
             &settings.config,

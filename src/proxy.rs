@@ -3,17 +3,16 @@
 //! the background when HTTP semantics allow. Unsafe methods invalidate what they change.
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use url::Url;
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, Request, Response};
-use worker::{Context, Delay, Env};
+use worker::{Context, Env};
 
 use futures_channel::oneshot;
 
 use crate::assemble::{self, Fragment};
-use crate::coalesce::{self, Flight, Settled, Ticket};
+use crate::coalesce::{self, Flight, Settled};
 use crate::conditional::is_not_modified;
 use crate::config::{Config, Route};
 use crate::esi;
@@ -26,7 +25,7 @@ use crate::policy::reuse::usable_on_error;
 use crate::policy::Fields;
 use crate::policy::{verdict, RequestFacts, Verdict};
 use crate::reply::{self, Decoration};
-use crate::runtime::{now_ms, JsFields};
+use crate::runtime::{self, now_ms, JsFields};
 use crate::status::{Fwd, Outcome, Reason};
 
 /// Everything read from the environment once per isolate.
@@ -252,7 +251,7 @@ async fn serve_cacheable(
             Flight::Pass => None,
             Flight::Follower(ticket) => {
                 if let Some(Settled::Stored(entry)) =
-                    wait_for(&ticket, config.origin_timeout_ms).await
+                    runtime::wait_for(&ticket, config.origin_timeout_ms).await
                 {
                     if entry.meta.key == job.plan.variant_key(&entry.meta.vary, &job.headers) {
                         let outcome = Outcome::Forward {
@@ -299,23 +298,6 @@ async fn serve_cacheable(
             reply::from_origin(&origin, body.as_ref(), not_modified, &decoration)
         }
         Answer::Failed(error) => origin_failed(job, stale, fwd, error, head, notes),
-    }
-}
-
-/// Polls a follower's ticket on this request's own timer (see `coalesce::join`), giving up
-/// after `timeout_ms`: then the follower fetches for itself.
-async fn wait_for(ticket: &Ticket, timeout_ms: u64) -> Option<Settled> {
-    let deadline = now_ms() + timeout_ms as i64;
-    let mut interval = 2;
-    loop {
-        if let Some(settled) = ticket.settled() {
-            return Some(settled);
-        }
-        if now_ms() >= deadline {
-            return None;
-        }
-        Delay::from(Duration::from_millis(interval)).await;
-        interval = (interval * 2).min(25);
     }
 }
 

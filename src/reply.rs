@@ -127,21 +127,24 @@ pub fn from_entry(
     let fields = entry
         .client_fields
         .get_or_init(|| ClientFields::of(meta, decoration.expose_tags));
-    let headers = Headers::new_with_headers(&fields.headers)?;
-    let _ = headers.set("age", &meta.age(now_ms).to_string());
-    decoration.stamp(&headers, fields.upstream_status.as_deref());
+    let stamp = |headers: &Headers| {
+        let _ = headers.set("age", &meta.age(now_ms).to_string());
+        decoration.stamp(headers, fields.upstream_status.as_deref());
+    };
     if not_modified {
+        let headers = Headers::new_with_headers(&fields.headers)?;
+        stamp(&headers);
         return not_modified_response(&headers);
     }
-    build(
-        meta.status,
-        &headers,
-        if head {
-            Payload::Empty
-        } else {
-            Payload::Bytes(&entry.body)
-        },
-    )
+    // The constructor copies the entry's fields: the per-hit ones go on the copy.
+    let payload = if head {
+        Payload::Empty
+    } else {
+        Payload::Bytes(&entry.body)
+    };
+    let response = build(meta.status, &fields.headers, payload)?;
+    stamp(&response.headers());
+    Ok(response)
 }
 
 /// The origin's response with our `Cache-Status`, streaming `body` (its own, or one branch

@@ -4,6 +4,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, ReadableStream, ReadableStreamDefaultReader};
 
+use std::time::Duration;
+
+use worker::Delay;
+
+use crate::coalesce::{Settled, Ticket};
 use crate::policy::Fields;
 
 /// Milliseconds since the epoch, from the runtime's clock (`SystemTime::now()` panics on
@@ -76,6 +81,24 @@ pub async fn read_limited(stream: ReadableStream, limit: u64) -> Result<Body, Js
         let start = body.len();
         body.resize(start + bytes.length() as usize, 0);
         bytes.copy_to(&mut body[start..]);
+    }
+}
+
+/// Polls a coalesced follower's ticket on this request's own timer, giving up after
+/// `timeout_ms` (then the follower does the work itself). On Workers a request resumed from
+/// another request's context is cancelled as hung, so the leader cannot wake it.
+pub async fn wait_for(ticket: &Ticket, timeout_ms: u64) -> Option<Settled> {
+    let deadline = now_ms() + timeout_ms as i64;
+    let mut interval = 2;
+    loop {
+        if let Some(settled) = ticket.settled() {
+            return Some(settled);
+        }
+        if now_ms() >= deadline {
+            return None;
+        }
+        Delay::from(Duration::from_millis(interval)).await;
+        interval = (interval * 2).min(25);
     }
 }
 

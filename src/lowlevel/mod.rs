@@ -52,15 +52,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::rc::Rc;
-use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::kv::KvStore;
-use worker::{Delay, Env};
+use worker::Env;
 
-use crate::coalesce::{self, Flight, Settled, Ticket};
+use crate::coalesce::{self, Flight, Settled};
 use crate::config::Backend;
 use crate::runtime::now_ms;
 use crate::store::{CacheApiStore, Entry, KvBackend, MemoryStore, Store, Tier};
@@ -77,25 +76,7 @@ pub const CACHE_API_BASE: &str = "https://edgecache.internal";
 
 /// How long a `get_or_set` waits for another call in the isolate producing the same key
 /// before producing for itself.
-pub const GET_OR_SET_WAIT_MS: i64 = 30_000;
-
-/// Polls a follower's ticket on this task's own timer (as the proxy does: on Workers, a
-/// request resumed from another request's context is cancelled as hung), giving up after
-/// `GET_OR_SET_WAIT_MS`.
-async fn wait_for(ticket: &Ticket) -> Option<Settled> {
-    let deadline = now_ms() + GET_OR_SET_WAIT_MS;
-    let mut interval = 2;
-    loop {
-        if let Some(settled) = ticket.settled() {
-            return Some(settled);
-        }
-        if now_ms() >= deadline {
-            return None;
-        }
-        Delay::from(Duration::from_millis(interval)).await;
-        interval = (interval * 2).min(25);
-    }
-}
+pub const GET_OR_SET_WAIT_MS: u64 = 30_000;
 
 /// Django's default timeout: 300 s.
 pub const DEFAULT_TIMEOUT: Option<u64> = Some(300);
@@ -403,7 +384,9 @@ impl Cache {
         let leader = match coalesce::join(&flight_key, now_ms()) {
             Flight::Leader(leader) => Some(leader),
             Flight::Follower(ticket) => {
-                if let Some(Settled::Stored(entry)) = wait_for(&ticket).await {
+                if let Some(Settled::Stored(entry)) =
+                    crate::runtime::wait_for(&ticket, GET_OR_SET_WAIT_MS).await
+                {
                     return Ok(Self::from_json(key, &entry.body)?);
                 }
                 // The leader failed or took too long: produce for ourselves.

@@ -133,3 +133,26 @@ describe("methods", () => {
     assert.equal(origin.count("/moved", "GET"), 1);
   });
 });
+
+describe("request log level", () => {
+  it("request_log = misses leaves hits out of the log and keeps misses", async () => {
+    const origin = await startOrigin();
+    const worker = await startWorker({ origin, config: { backends: ["memory"], request_log: "misses" } });
+    try {
+      const lines = () => worker.logs.filter((l) => l.includes('"edgecache":"request"'));
+      await worker.fetch("/logged");
+      await worker.stored("/logged");
+      const before = lines().length;
+      const hit = await worker.fetch("/logged");
+      assert.match(hit.cacheStatus, /; hit/);
+      await worker.fetch("/other");
+      await new Promise((r) => setTimeout(r, 300));
+      const after = lines().slice(before);
+      assert.equal(after.length, 1, `one new line, for the miss: ${after.join("\n")}`);
+      assert.match(after[0], /"path":"\/other"/);
+    } finally {
+      await worker.dispose();
+      await origin.close();
+    }
+  });
+});
