@@ -323,8 +323,8 @@ impl Config {
             reason,
         };
 
-        let default_ttl = non_negative(raw.default_ttl, defaults.default_ttl)
-            .map_err(|r| field("default_ttl", r))?;
+        let default_ttl =
+            seconds(raw.default_ttl, defaults.default_ttl).map_err(|r| field("default_ttl", r))?;
         let version =
             non_negative(raw.version, defaults.version).map_err(|r| field("version", r))?;
         let memory_max_bytes = non_negative(raw.memory_max_bytes, defaults.memory_max_bytes)
@@ -332,18 +332,18 @@ impl Config {
         let max_body_bytes = non_negative(raw.max_body_bytes, defaults.max_body_bytes)
             .map_err(|r| field("max_body_bytes", r))?;
         let stale_while_revalidate =
-            non_negative(raw.stale_while_revalidate, defaults.stale_while_revalidate)
+            seconds(raw.stale_while_revalidate, defaults.stale_while_revalidate)
                 .map_err(|r| field("stale_while_revalidate", r))?;
-        let stale_if_error = non_negative(raw.stale_if_error, defaults.stale_if_error)
+        let stale_if_error = seconds(raw.stale_if_error, defaults.stale_if_error)
             .map_err(|r| field("stale_if_error", r))?;
-        let keep_stale = non_negative(raw.keep_stale, defaults.keep_stale)
-            .map_err(|r| field("keep_stale", r))?;
+        let keep_stale =
+            seconds(raw.keep_stale, defaults.keep_stale).map_err(|r| field("keep_stale", r))?;
         let origin_timeout_ms = non_negative(raw.origin_timeout_ms, defaults.origin_timeout_ms)
             .map_err(|r| field("origin_timeout_ms", r))?;
         if origin_timeout_ms == 0 {
             return Err(field("origin_timeout_ms", "must be at least 1".into()));
         }
-        let hit_for_pass_ttl = non_negative(raw.hit_for_pass_ttl, defaults.hit_for_pass_ttl)
+        let hit_for_pass_ttl = seconds(raw.hit_for_pass_ttl, defaults.hit_for_pass_ttl)
             .map_err(|r| field("hit_for_pass_ttl", r))?;
         let esi = EsiLimits {
             max_depth: non_negative(raw.esi_max_depth, defaults.esi.max_depth)
@@ -435,16 +435,16 @@ fn validate_route(
         .map(HostPattern::parse)
         .transpose()
         .map_err(|e| ("host", glob_reason(raw.host.as_deref().unwrap_or(""), e)))?;
-    let seconds = |value: Option<i64>, name: &'static str| {
+    let duration = |value: Option<i64>, name: &'static str| {
         value
-            .map(|t| non_negative(Some(t), 0))
+            .map(|t| seconds(Some(t), 0))
             .transpose()
             .map_err(|r| (name, r))
     };
-    let ttl = seconds(raw.ttl, "ttl")?;
-    let browser_ttl = seconds(raw.browser_ttl, "browser_ttl")?;
-    let stale_while_revalidate = seconds(raw.stale_while_revalidate, "stale_while_revalidate")?;
-    let stale_if_error = seconds(raw.stale_if_error, "stale_if_error")?;
+    let ttl = duration(raw.ttl, "ttl")?;
+    let browser_ttl = duration(raw.browser_ttl, "browser_ttl")?;
+    let stale_while_revalidate = duration(raw.stale_while_revalidate, "stale_while_revalidate")?;
+    let stale_if_error = duration(raw.stale_if_error, "stale_if_error")?;
     let backends = match raw.backends {
         Some(b) => parse_backends(b).map_err(|r| ("backends", r))?,
         None => default_backends.to_vec(),
@@ -504,6 +504,19 @@ fn non_negative(value: Option<i64>, default: u64) -> Result<u64, String> {
         Some(v) if v < 0 => Err(format!("{v} is negative")),
         Some(v) => Ok(v as u64),
     }
+}
+
+/// RFC 9111 §1.2.2 caps delta-seconds at 2^31: a longer duration is a mistake, and would
+/// overflow the arithmetic of ages.
+const MAX_SECONDS: u64 = 1 << 31;
+
+/// A duration in seconds: not negative, at most `MAX_SECONDS`.
+fn seconds(value: Option<i64>, default: u64) -> Result<u64, String> {
+    let seconds = non_negative(value, default)?;
+    if seconds > MAX_SECONDS {
+        return Err(format!("{seconds} s is more than 2^31 s (68 years)"));
+    }
+    Ok(seconds)
 }
 
 fn check_kv_ttl(ttl: u64) -> Result<(), String> {
@@ -827,6 +840,16 @@ mod tests {
             error_of(r#"{"request_log": "some"}"#),
             r#"EDGECACHE.request_log: "some" is not one of "all", "misses", "errors""#
         );
+    }
+
+    #[test]
+    fn durations_stop_at_two_to_the_31_seconds() {
+        assert_eq!(
+            error_of(r#"{"routes": [{"path": "/", "ttl": 9223372036854775807}]}"#),
+            "EDGECACHE.routes[0].ttl: 9223372036854775807 s is more than 2^31 s (68 years)"
+        );
+        assert!(error_of(r#"{"default_ttl": 3000000000}"#).starts_with("EDGECACHE.default_ttl:"));
+        assert!(Config::from_json(r#"{"routes": [{"path": "/", "ttl": 2147483648}]}"#).is_ok());
     }
 
     #[test]
