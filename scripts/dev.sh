@@ -57,6 +57,8 @@ Try (run each twice and watch Cache-Status go from fwd=miss to hit):
   curl -si -H 'Accept-Language: fr' $base/vary   # Vary: one variant per language
   curl -si $base/api/now                   # route rule: bypass
   curl -si '$base/?utm_source=x'           # utm_* ignored in the key: same entry as /
+  curl -si $base/esi                       # assembled from fragments: see Edgecache-Fragments
+  curl -si -b name=Ada $base/esi           # a per-user fragment, cached for Ada alone
   curl -s -X POST -H "Authorization: Bearer $token" -d '{"urls":["$base/time"]}' $base/_edgecache/purge
 Ctrl-C stops the worker and the demo origin.
 MSG
