@@ -10,15 +10,17 @@
 //! `vary-headers`/`vary-cookies` and its route's): an origin cannot personalise a fragment on
 //! anything its key does not carry, so one user's fragment is never another's.
 
+use std::pin::pin;
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures_channel::oneshot;
-use futures_util::future::join_all;
+use futures_util::future::{join_all, select, Either};
 use url::Url;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
-use worker::{Context, Env};
+use worker::{Context, Delay, Env};
 
 use crate::esi::{self, Include, Part, SHELL_ONLY_FIELDS};
 use crate::key::cookie_value;
@@ -300,7 +302,19 @@ impl Task {
             decided,
             ..Notes::default()
         };
-        let result = self.fetch_with(src, &mut notes).await;
+        // `origin_timeout_ms` bounds the whole fragment, body included: a fragment whose body
+        // stalls after its headers must not hold the page open for ever.
+        let timeout_ms = self.settings.config.origin_timeout_ms;
+        let result = {
+            let work = pin!(self.fetch_with(src, &mut notes));
+            let deadline = pin!(Delay::from(Duration::from_millis(timeout_ms)));
+            match select(work, deadline).await {
+                Either::Left((result, _)) => result,
+                Either::Right(_) => Err(format!(
+                    "{src:?} did not complete within origin_timeout_ms ({timeout_ms} ms)"
+                )),
+            }
+        };
         // Whatever happened, the page must not wait for this fragment's fields any longer.
         let outcome = notes
             .outcome

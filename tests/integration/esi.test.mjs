@@ -203,7 +203,28 @@ describe("ESI fragments", () => {
     assert.equal((await worker.fetch("/pages/pair")).body, "together+together");
   });
 
-  it("streams the page before a slow fragment is ready", async () => {
+  it("gives up on a fragment whose body stalls, within origin_timeout_ms", { timeout: 15000 }, async () => {
+    const stalling = await startWorker({ origin, config: { backends: ["memory"], origin_timeout_ms: 700, routes: [{ path: "/pages/**", esi: true }] } });
+    try {
+      const sockets = [];
+      origin.onRaw("/frag/stall", (req, res) => {
+        res.writeHead(200, { "content-type": "text/html", "cache-control": "no-store", "content-length": "100" });
+        res.write("partial");
+        sockets.push(res); // never ended: the body stalls after its headers
+      });
+      origin.on("/pages/stall", html('a<esi:include src="/frag/stall" onerror="continue"/>b'));
+      const started = Date.now();
+      const got = await stalling.fetch("/pages/stall");
+      assert.equal(got.body, "ab", "the stalled fragment is dropped, the page completes");
+      assert.ok(Date.now() - started < 5000, "bounded by origin_timeout_ms, not by the client");
+      assert.ok(await logged(stalling, (l) => l.includes("did not complete within origin_timeout_ms")));
+      for (const res of sockets) res.destroy();
+    } finally {
+      await stalling.dispose();
+    }
+  });
+
+  it("streams the page before a slow fragment is ready", { timeout: 15000 }, async () => {
     let release;
     const released = new Promise((resolve) => (release = resolve));
     origin.onRaw("/frag/slow", async (req, res) => {
