@@ -35,6 +35,8 @@ const MAX_PASSES: usize = 10_000;
 struct FlightState {
     waiters: usize,
     settled: Option<Settled>,
+    /// The leader still holds the flight: requests for the key keep joining it.
+    open: bool,
 }
 
 thread_local! {
@@ -85,6 +87,7 @@ pub fn join(key: &str, now_ms: i64) -> Flight {
             FlightState {
                 waiters: 0,
                 settled: None,
+                open: true,
             },
         )
     });
@@ -121,11 +124,26 @@ pub struct Leader {
 }
 
 impl Leader {
+    /// Settles the flight and closes it.
     pub fn settle(mut self, outcome: Settled) {
-        self.finish(outcome);
+        self.publish(outcome);
+        self.finish();
     }
 
-    fn finish(&mut self, outcome: Settled) {
+    /// Tells the followers, and requests that join from now on, how the flight settled,
+    /// while keeping it open until the leader is dropped: requests that arrive while the
+    /// entry is still being written take it from here, instead of reading storage that does
+    /// not hold it yet (and, for a stale entry, refreshing it a second time).
+    pub fn publish(&self, outcome: Settled) {
+        let Some(id) = self.id else { return };
+        FLIGHTS.with(|f| {
+            if let Some(flight) = f.borrow_mut().get_mut(&id) {
+                flight.settled.get_or_insert(outcome);
+            }
+        });
+    }
+
+    fn finish(&mut self) {
         let Some(id) = self.id.take() else { return };
         OPEN.with(|o| {
             let mut open = o.borrow_mut();
@@ -136,7 +154,10 @@ impl Leader {
         FLIGHTS.with(|f| {
             let mut flights = f.borrow_mut();
             match flights.get_mut(&id) {
-                Some(flight) if flight.waiters > 0 => flight.settled = Some(outcome),
+                Some(flight) if flight.waiters > 0 => {
+                    flight.open = false;
+                    flight.settled.get_or_insert(Settled::Failed);
+                }
                 _ => {
                     flights.remove(&id);
                 }
@@ -145,9 +166,11 @@ impl Leader {
     }
 }
 
+/// Dropping a leader closes its flight; one that never published settles as failed, so
+/// followers never wait for nothing.
 impl Drop for Leader {
     fn drop(&mut self) {
-        self.finish(Settled::Failed);
+        self.finish();
     }
 }
 
@@ -173,7 +196,7 @@ impl Drop for Ticket {
             let mut flights = f.borrow_mut();
             if let Some(flight) = flights.get_mut(&self.id) {
                 flight.waiters -= 1;
-                if flight.waiters == 0 && flight.settled.is_some() {
+                if flight.waiters == 0 && !flight.open {
                     flights.remove(&self.id);
                 }
             }
@@ -190,6 +213,29 @@ fn flights_held() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_published_flight_answers_late_joiners_until_the_leader_is_done() {
+        let Flight::Leader(leader) = join("k-pub", 0) else {
+            panic!("first joins as leader")
+        };
+        leader.publish(Settled::Pass);
+        let Flight::Follower(late) = join("k-pub", 0) else {
+            panic!("a request during the write follows the open flight")
+        };
+        assert!(
+            matches!(late.settled(), Some(Settled::Pass)),
+            "and is answered at once"
+        );
+        drop(late);
+        assert_eq!(flights_held(), 1, "still open: the leader holds it");
+        drop(leader);
+        assert_eq!(flights_held(), 0);
+        assert!(
+            matches!(join("k-pub", 0), Flight::Leader(_)),
+            "closed: the next request leads"
+        );
+    }
 
     #[test]
     fn the_first_request_leads_and_the_others_follow() {

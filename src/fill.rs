@@ -381,11 +381,14 @@ async fn store(job: Rc<Job>, meta: Meta, body: Option<ReadableStream>, leader: O
         };
         Entry::new(marker, Vec::new())
     });
-    if let Some(leader) = leader {
-        leader.settle(Settled::Stored(entry.clone()));
+    // Followers get the entry now; the flight stays open until it is written, so requests
+    // arriving meanwhile get it too rather than the storage they would read it from.
+    if let Some(leader) = &leader {
+        leader.publish(Settled::Stored(entry.clone()));
     }
     let keep = keep_secs(&entry.meta, job.keep_stale);
     write_all(&job.tiers, &entry, marker.as_ref(), keep).await;
+    drop(leader);
 }
 
 fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>) {
