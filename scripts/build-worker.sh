@@ -11,10 +11,9 @@ crate=$(cd "$1" && pwd)
 out=$2
 bin="$root/node_modules/.bin"
 
-name=$(cargo metadata --manifest-path "$crate/Cargo.toml" --no-deps --format-version 1 |
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const p=JSON.parse(s).packages[0];console.log(p.targets.find(t=>t.kind.includes("cdylib")).name.replace(/-/g,"_"))})')
-target_dir=$(cargo metadata --manifest-path "$crate/Cargo.toml" --no-deps --format-version 1 |
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+# The cdylib's file name and the target directory, from one `cargo metadata`.
+read -r name target_dir < <(cargo metadata --manifest-path "$crate/Cargo.toml" --no-deps --format-version 1 |
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s);const lib=m.packages[0].targets.find(t=>t.kind.includes("cdylib"));console.log(lib.name.replace(/-/g,"_"),m.target_directory)})')
 
 (cd "$crate" && cargo build --release --target wasm32-unknown-unknown --lib)
 
