@@ -18,7 +18,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help deps toolchain browser build build-example bench dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean
+.PHONY: help deps toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -28,6 +28,7 @@ help:
 	@echo "make build   build the release worker into build/"
 	@echo "make build-example  build the example worker that uses edgecache as a library (examples/lowlevel)"
 	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers"
+	@echo "make profile where one request's CPU goes (PROFILE_PATH=/private for a miss)"
 	@echo "make soak    a bounded soak: 1,000 connections, hits, misses and purges (part of make test)"
 	@echo "make fuzz    cargo-fuzz targets for the parsers and the key renderer, 15 s each (part of make test)"
 
@@ -67,6 +68,13 @@ bench: build
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
 	scripts/build-worker.sh bench/noop-rs bench/noop-rs/build
 	node bench/run.mjs
+
+# A CPU profile of one path under load (bench/profile.mjs), from a build that keeps the
+# Wasm names section so the profile names Rust functions.
+profile: deps
+	KEEP_NAMES=1 scripts/build-worker.sh . build-profile
+	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
+	node --experimental-websocket bench/profile.mjs
 
 dev: build
 	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' scripts/dev.sh

@@ -4,12 +4,12 @@
 // bounded in time. Prints a table, the ratios and the Wasm size; writes bench/results/.
 import { spawn, execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import http from "node:http";
 import path from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
 import { Miniflare } from "miniflare";
+import { startOrigin } from "./origin.mjs";
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -19,39 +19,10 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const OHA = process.env.OHA ?? "oha";
 const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
 const DATE = "2026-04-20";
-const BODY = "x".repeat(1024);
 
-// ---- the origin: fast, counting, with a slow path for the stampede ----
-const counts = new Map();
-const origin = http.createServer((req, res) => {
-  const p = new URL(req.url, "http://o").pathname;
-  counts.set(p, (counts.get(p) ?? 0) + 1);
-  const send = () => {
-    const cc = p.startsWith("/private") ? "private" : "max-age=3600";
-    // The fields a real site sends with a page, so per-field costs show. `/novary…` leaves
-    // out `Vary: Accept-Encoding`, which costs a cache that honours Vary a second lookup.
-    const vary = p.startsWith("/novary") ? {} : { vary: "Accept-Encoding" };
-    res.writeHead(200, {
-      ...vary,
-      "content-type": "text/html; charset=utf-8",
-      "cache-control": cc,
-      "content-length": BODY.length,
-      etag: '"5f3e-1a2b3c4d"',
-      "last-modified": "Tue, 24 Nov 2026 10:00:00 GMT",
-      "strict-transport-security": "max-age=31536000; includeSubDomains",
-      "x-content-type-options": "nosniff",
-      "x-frame-options": "DENY",
-      "referrer-policy": "strict-origin-when-cross-origin",
-      "content-security-policy": "default-src 'self'; img-src 'self' data:",
-      server: "origin/1.0",
-    });
-    res.end(BODY);
-  };
-  if (p.startsWith("/slow")) setTimeout(send, 300);
-  else send();
-});
-await new Promise((r) => origin.listen(0, "127.0.0.1", r));
-const ORIGIN = `http://127.0.0.1:${origin.address().port}`;
+const origin = await startOrigin();
+const { counts } = origin;
+const ORIGIN = origin.url;
 
 const edgecacheConfig = (backends) => JSON.stringify({ backends, default_ttl: 600, ...(process.env.BENCH_LOG ? { request_log: process.env.BENCH_LOG } : {}) });
 
@@ -60,6 +31,7 @@ const rawWorkers = {
   "js-noop": { modules: [["w.js", "esModule", "bench/workers/noop.js"]] },
   "rs-noop": { modules: [["index.js", "esModule", "bench/noop-rs/build/index.js"], ["index_bg.wasm", "wasm", "bench/noop-rs/build/index_bg.wasm"]] },
   "js-map": { modules: [["w.js", "esModule", "bench/workers/map.js"]], origin: true },
+  "js-passthrough": { modules: [["w.js", "esModule", "bench/workers/passthrough.js"]], origin: true },
   "edgecache-memory": {
     modules: [["index.js", "esModule", "build/index.js"], ["index_bg.wasm", "wasm", "build/index_bg.wasm"]],
     origin: true,
@@ -167,6 +139,8 @@ try {
   await measure("workerd", "rs-noop", `${raw("rs-noop")}/`, "constant workers-rs response");
   await measure("workerd", "js-map", `${raw("js-map")}/hit`, "JS Map hit");
   await measure("workerd", "edgecache-memory", `${raw("edgecache-memory")}/hit`, "edgecache memory hit");
+  await measure("workerd", "js-passthrough", `${raw("js-passthrough")}/private`, "JS pass-through (miss)");
+  await measure("workerd", "edgecache-miss", `${raw("edgecache-memory")}/private`, "edgecache miss (unstorable)");
 
   await measure("miniflare", "js-noop", `${mfUrls["js-noop"]}/`, "constant JS response");
   await measure("miniflare", "js-cache-api", `${mfUrls["js-cache-api"]}/hit`, "JS Cache API hit");
@@ -179,7 +153,7 @@ try {
   await measure("miniflare", "edgecache-miss", `${mfUrls["edgecache-memory"]}/private`, "edgecache miss (unstorable)");
 
   if (only) {
-    for (const r of rows) console.log(`${r.runtime} ${r.name} ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms${r.cpuUs ? ` cpu ${r.cpuUs.toFixed(0)} µs/request` : ""}`);
+    for (const r of rows) console.log(`${r.runtime} ${r.name} ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms${r.cpuUs ? ` cpu ${r.cpuUs.toFixed(0)} µs/request` : ""}${r.ok ? "" : " (non-200 answers)"}`);
   } else {
     await report();
   }
@@ -187,7 +161,6 @@ try {
   workerd.kill();
   for (const mf of Object.values(miniflares)) await mf.dispose();
   origin.close();
-  origin.closeAllConnections?.();
 }
 
 async function report() {
@@ -202,6 +175,7 @@ async function report() {
     ["workerd: edgecache memory hit / JS no-op", ratio(find("workerd", "edgecache-memory"), find("workerd", "js-noop")), "≥ 0.9"],
     ["workerd: edgecache memory hit / workers-rs no-op", ratio(find("workerd", "edgecache-memory"), find("workerd", "rs-noop")), ""],
     ["workerd: edgecache memory hit / JS Map hit", ratio(find("workerd", "edgecache-memory"), find("workerd", "js-map")), ""],
+    ["workerd: JS pass-through / edgecache miss (miss overhead)", ratio(find("workerd", "js-passthrough"), find("workerd", "edgecache-miss")), "≤ 1.10"],
     ["miniflare: edgecache memory hit / JS no-op", ratio(find("miniflare", "edgecache-memory"), find("miniflare", "js-noop")), "≥ 0.9"],
     ["miniflare: edgecache memory hit / JS Cache API hit", ratio(find("miniflare", "edgecache-memory"), find("miniflare", "js-cache-api")), "≥ 1.2"],
     ["miniflare: edgecache Cache API hit / JS Cache API hit", ratio(find("miniflare", "edgecache-cache"), find("miniflare", "js-cache-api")), "≥ 1.0"],

@@ -26,8 +26,9 @@ wasm-bindgen --target module --out-dir "$staging" --out-name index \
   "$target_dir/wasm32-unknown-unknown/release/$name.wasm"
 # The features rustc's wasm32 target and wasm-bindgen's catch wrappers use, named rather than
 # --all-features so that no encoding newer than workerd's is ever emitted.
+# KEEP_NAMES=1 keeps the names section, so a CPU profile (bench/profile.mjs) names functions.
 features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
-"$bin/wasm-opt" -Oz "${features[@]/#/--enable-}" \
+"$bin/wasm-opt" -Oz ${KEEP_NAMES:+-g} "${features[@]/#/--enable-}" \
   "$staging/index_bg.wasm" -o "$out/index_bg.wasm"
 cp "$root/src/entry.mjs" "$staging/entry.mjs"
 "$bin/esbuild" "$staging/entry.mjs" --bundle --format=esm --minify --log-level=warning \

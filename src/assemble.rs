@@ -12,7 +12,6 @@
 
 use std::pin::pin;
 use std::rc::Rc;
-use std::time::Duration;
 
 use futures_channel::oneshot;
 use futures_util::future::{join_all, select, Either};
@@ -20,14 +19,14 @@ use url::Url;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
-use worker::{Context, Delay, Env};
+use worker::{Context, Env};
 
 use crate::esi::{self, Include, Part, SHELL_ONLY_FIELDS};
 use crate::key::cookie_value;
 use crate::plan::KeyedOn;
 use crate::proxy::{handle, Notes, Settings};
 use crate::reply;
-use crate::runtime::{describe, read_limited, Body};
+use crate::runtime::{describe, read_limited, Body, Sleep};
 use crate::status::{Outcome, Reason};
 
 /// The response field listing each fragment's lookup, like `Cache-Status` for the page.
@@ -307,7 +306,7 @@ impl Task {
         let timeout_ms = self.settings.config.origin_timeout_ms;
         let result = {
             let work = pin!(self.fetch_with(src, &mut notes));
-            let deadline = pin!(Delay::from(Duration::from_millis(timeout_ms)));
+            let deadline = pin!(Sleep::new(timeout_ms));
             match select(work, deadline).await {
                 Either::Left((result, _)) => result,
                 Either::Right(_) => Err(format!(

@@ -33,7 +33,9 @@ export default {
   fetch(request, env, ctx) {
     reinitialiseAfterCrash();
     try {
-      return wasm.fetch(request, env, ctx).catch(noteCrash);
+      // A `Response` when the Wasm answered without waiting (a memory hit), else a `Promise`.
+      const answer = wasm.fetch(request, env, ctx);
+      return answer instanceof Promise ? answer.catch(noteCrash) : answer;
     } catch (error) {
       return noteCrash(error);
     }

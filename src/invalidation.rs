@@ -4,13 +4,12 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
 
-use worker::{Delay, Env};
+use worker::Env;
 
 use crate::config::Config;
 use crate::purge::{PurgeRequest, Registry};
-use crate::runtime::now_ms;
+use crate::runtime::{now_ms, Sleep};
 use crate::store::KV_BINDING;
 
 /// How long an isolate trusts its copy of the registry.
@@ -71,7 +70,7 @@ pub async fn record(
     let mut last_error = String::new();
     for attempt in 0..3 {
         if attempt > 0 {
-            Delay::from(Duration::from_millis(1_100)).await;
+            Sleep::new(1_100).await;
         }
         let stored = match kv.get(&key).text().await {
             Ok(text) => text.map(|t| Registry::parse(&t)).unwrap_or_default(),

@@ -27,6 +27,7 @@ pub mod fill;
 pub mod invalidation;
 pub mod lookup;
 pub mod lowlevel;
+pub mod markers;
 pub mod origin;
 pub mod plan;
 pub mod proxy;
@@ -41,7 +42,7 @@ use url::Url;
 #[cfg(feature = "proxy")]
 use wasm_bindgen::JsValue;
 #[cfg(feature = "proxy")]
-use worker::{event, Context, Env};
+use worker::{Context, Env};
 
 #[cfg(feature = "proxy")]
 use config::{Config, RequestLog};
@@ -67,18 +68,35 @@ thread_local! {
     static SETTINGS: std::cell::OnceCell<Result<Rc<Settings>, String>> = const { std::cell::OnceCell::new() };
 }
 
-/// The proxy's entry point, exported only with the `proxy` feature (on by default): a
-/// project using edgecache as a library (`default-features = false`) has its own.
+/// The proxy's entry point, exported as `fetch` only with the `proxy` feature (on by
+/// default): a project using edgecache as a library (`default-features = false`) has its own.
+///
+/// Not `#[event(fetch)]`: that glue builds a `worker::Request` (reading `request.cf`, which
+/// the runtime materialises anew on each read) and always answers with a `Promise`. Here a
+/// request that completes without waiting (a memory-tier hit) is answered with its
+/// `Response` directly (`runtime::now_or_later`).
 #[cfg(feature = "proxy")]
-#[event(fetch)]
-async fn fetch(
-    request: worker::Request,
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = fetch)]
+pub fn fetch_export(
+    request: web_sys::Request,
+    env: Env,
+    ctx: worker::worker_sys::Context,
+) -> JsValue {
+    runtime::now_or_later(async move {
+        serve(request, env, Context::new(ctx))
+            .await
+            .map(JsValue::from)
+    })
+}
+
+#[cfg(feature = "proxy")]
+async fn serve(
+    request: web_sys::Request,
     env: Env,
     ctx: Context,
-) -> worker::Result<web_sys::Response> {
+) -> Result<web_sys::Response, JsValue> {
     let started = now_ms();
     let ctx = Rc::new(ctx);
-    let request: web_sys::Request = Clone::clone(request.inner());
     let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
     let mut notes = Notes::default();
     // Parsed once, here: the admin check, the proxy and the log line all read it.
@@ -86,21 +104,12 @@ async fn fetch(
         Ok(url) => url,
         Err(e) => {
             let outcome = Outcome::bypass(Reason::RouteBypass);
-            let response = reply::plain(
-                400,
-                &format!(
-                    "edgecache: bad request URL: {e}
-"
-                ),
-                &outcome,
-            );
-            return response.map_err(|e| worker::Error::JsError(runtime::describe(&e)));
+            return reply::plain(400, &format!("edgecache: bad request URL: {e}\n"), &outcome);
         }
     };
     if let Ok(settings) = &settings {
         if settings.config.is_admin_path(url.path()) {
-            let response = admin::handle(&request, &url, &env, &ctx, settings).await;
-            return response.map_err(|e| worker::Error::JsError(runtime::describe(&e)));
+            return admin::handle(&request, &url, &env, &ctx, settings).await;
         }
     }
     let response = match &settings {
@@ -139,7 +148,7 @@ async fn fetch(
             ctx.wait_until(stats_flush::flush(env.clone(), key, text));
         }
     }
-    response.map_err(|e| worker::Error::JsError(runtime::describe(&e)))
+    response
 }
 
 #[cfg(feature = "proxy")]

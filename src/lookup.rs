@@ -2,9 +2,12 @@
 
 use web_sys::Headers;
 
+use crate::config::Backend;
 use crate::entry::Kind;
+use crate::markers;
 use crate::plan::Plan;
 use crate::purge::{Registry, Standing};
+use crate::runtime::now_ms;
 use crate::store::{Entry, Store, StoreError, Tier};
 
 /// A stored response for the request, fresh or not.
@@ -36,25 +39,13 @@ pub async fn lookup(
 ) -> Lookup {
     let mut vary_miss = false;
     for (index, tier) in tiers.iter().enumerate() {
-        let Some(entry) = read(tier, &plan.primary, errors).await else {
-            continue;
-        };
-        // A low-level API value (`edgecache::lowlevel`) whose key happens to look like this
-        // URL's is not a response, nor a marker: a miss in this tier.
-        if entry.meta.kind == Kind::Value {
-            continue;
-        }
-        let (entry, marker) = if entry.meta.kind == Kind::Response {
-            (entry, None)
-        } else {
-            let variant_key = plan.variant_key(&entry.meta.vary, headers);
-            match read(tier, &variant_key, errors).await {
-                Some(variant) if variant.meta.kind == Kind::Response => (variant, Some(entry)),
-                _ => {
-                    vary_miss = true;
-                    continue;
-                }
+        let (entry, marker) = match find(tier, plan, headers, errors).await {
+            InTier::Found(entry, marker) => (entry, marker),
+            InTier::VaryMiss => {
+                vary_miss = true;
+                continue;
             }
+            InTier::Nothing => continue,
         };
         let meta = &entry.meta;
         let soft_purged = match registry.standing(&meta.url, &meta.tags, meta.stored_at) {
@@ -78,6 +69,60 @@ pub async fn lookup(
     }
 }
 
+/// What one tier holds for a request.
+enum InTier {
+    /// A response, and the `Vary` marker it was found through.
+    Found(Entry, Option<Entry>),
+    /// The URL's variants are known, but not this request's.
+    VaryMiss,
+    Nothing,
+}
+
+/// A tier's response for the request: under the primary key, or under the variant key its
+/// `Vary` marker names. A shared tier's marker may come from this isolate's recent copy
+/// (`markers`), saving a read; when the remembered variant is missing the marker is read
+/// afresh, in case it changed.
+async fn find(tier: &Tier, plan: &Plan, headers: &Headers, errors: &mut Vec<String>) -> InTier {
+    let backend = tier.backend();
+    let shared = backend != Backend::Memory;
+    if let Some(marker) = shared
+        .then(|| markers::recall(backend, &plan.primary, now_ms()))
+        .flatten()
+    {
+        if let Some(variant) =
+            read_response(tier, &plan.variant_key(&marker.meta.vary, headers), errors).await
+        {
+            return InTier::Found(variant, Some(marker));
+        }
+    }
+    let Some(entry) = read(tier, &plan.primary, errors).await else {
+        return InTier::Nothing;
+    };
+    match entry.meta.kind {
+        Kind::Response => InTier::Found(entry, None),
+        // A low-level API value (`edgecache::lowlevel`) whose key happens to look like this
+        // URL's is not a response, nor a marker: a miss in this tier.
+        Kind::Value => InTier::Nothing,
+        Kind::Variants => {
+            if shared {
+                markers::remember(backend, &entry, now_ms());
+            }
+            let variant_key = plan.variant_key(&entry.meta.vary, headers);
+            match read_response(tier, &variant_key, errors).await {
+                Some(variant) => InTier::Found(variant, Some(entry)),
+                None => InTier::VaryMiss,
+            }
+        }
+    }
+}
+
+/// A tier's stored response under `key`, if that is what the key holds.
+async fn read_response(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Entry> {
+    read(tier, key, errors)
+        .await
+        .filter(|entry| entry.meta.kind == Kind::Response)
+}
+
 /// One tier's entry under `key`. The stored key is checked, so a hashed key can never
 /// answer for another.
 async fn read(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Entry> {
@@ -97,7 +142,12 @@ pub async fn write_all(tiers: &[Tier], entry: &Entry, marker: Option<&Entry>, ke
     let mut written = Vec::new();
     for tier in tiers {
         if let Some(marker) = marker {
-            log_failure(tier.put(&marker.meta.key, marker, keep_secs).await);
+            let backend = tier.backend();
+            if log_failure(tier.put(&marker.meta.key, marker, keep_secs).await)
+                && backend != Backend::Memory
+            {
+                markers::remember(backend, marker, now_ms());
+            }
         }
         if log_failure(tier.put(&entry.meta.key, entry, keep_secs).await) {
             written.push(tier.backend().as_str());
@@ -118,6 +168,7 @@ pub async fn write_all(tiers: &[Tier], entry: &Entry, marker: Option<&Entry>, ke
 
 /// Removes `key` (an entry, or a `Vary` marker, which makes every variant unreachable).
 pub async fn delete_all(tiers: &[Tier], key: &str) {
+    markers::forget(key);
     for tier in tiers {
         log_failure(tier.delete(key).await);
     }

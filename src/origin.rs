@@ -8,7 +8,6 @@
 //! when it revalidates, it sends the stored response's validators instead.
 
 use std::pin::pin;
-use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use url::Url;
@@ -17,10 +16,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortController, Headers, Request, RequestInit, RequestRedirect, Response, WorkerGlobalScope,
 };
-use worker::Delay;
 
 use crate::key::cookie_value;
-use crate::runtime::describe;
+use crate::runtime::{copy_without, describe, name_list, Sleep};
 
 /// Marks requests edgecache sends, so a worker that forwards to itself stops at once.
 pub const HOP_HEADER: &str = "x-edgecache-hop";
@@ -45,6 +43,11 @@ const UNKEYED_OVERRIDES: &[&str] = &[
 
 /// The client's validators, never sent on for a request whose answer may be stored.
 const CLIENT_VALIDATORS: &[&str] = &["if-none-match", "if-modified-since"];
+
+thread_local! {
+    /// What a request whose answer may be stored does not send on, as one JS array.
+    static NOT_FORWARDED: js_sys::Array = name_list(&[UNKEYED_OVERRIDES, CLIENT_VALIDATORS].concat());
+}
 
 /// How a request is forwarded. Owns what it needs, so a background refresh can use it after
 /// the client's response has gone.
@@ -89,11 +92,13 @@ impl std::fmt::Display for OriginError {
 impl Forward {
     pub async fn send(&self) -> Result<Response, OriginError> {
         let unreachable = |e: JsValue| OriginError::Unreachable(describe(&e));
-        let headers = Headers::new_with_headers(&self.request.headers()).map_err(unreachable)?;
+        let headers = if self.cacheable {
+            NOT_FORWARDED.with(|names| copy_without(&self.request.headers(), names))
+        } else {
+            Headers::new_with_headers(&self.request.headers())
+        }
+        .map_err(unreachable)?;
         if self.cacheable {
-            for name in UNKEYED_OVERRIDES.iter().chain(CLIENT_VALIDATORS) {
-                let _ = headers.delete(name);
-            }
             let _ = headers.set("x-forwarded-host", self.url.host_str().unwrap_or_default());
             let _ = headers.set("x-forwarded-proto", self.url.scheme());
             if !self.keep_cookies.is_empty() {
@@ -119,11 +124,9 @@ impl Forward {
                 init.set_body(&body);
             }
         }
-        let request =
-            Request::new_with_str_and_init(&self.target_url(), &init).map_err(unreachable)?;
         let global: WorkerGlobalScope = js_sys::global().unchecked_into();
-        let fetch = JsFuture::from(global.fetch_with_request(&request));
-        let deadline = Delay::from(Duration::from_millis(self.timeout_ms));
+        let fetch = JsFuture::from(global.fetch_with_str_and_init(&self.target_url(), &init));
+        let deadline = Sleep::new(self.timeout_ms);
         match select(pin!(fetch), pin!(deadline)).await {
             Either::Left((response, _)) => response
                 .map_err(unreachable)?

@@ -8,7 +8,7 @@ use crate::conditional::NOT_MODIFIED_FIELDS;
 use crate::entry::Meta;
 use crate::policy::TARGETED_FIELDS;
 use crate::purge::TAG_FIELDS;
-use crate::runtime::{header_list, headers_from};
+use crate::runtime::{copy_without, header_list, headers_from, name_list};
 use crate::status::{append_cache_status, Outcome};
 use crate::store::Entry;
 
@@ -27,16 +27,22 @@ fn is_for_caches(name: &str, expose_tags: bool) -> bool {
     TARGETED_FIELDS.contains(&name) || (!expose_tags && TAG_FIELDS.contains(&name))
 }
 
+thread_local! {
+    /// `is_for_caches`'s fields as JS arrays, with the tag fields and without.
+    static FOR_CACHES: [js_sys::Array; 2] = [
+        name_list(&[TARGETED_FIELDS, TAG_FIELDS].concat()),
+        name_list(TARGETED_FIELDS),
+    ];
+}
+
 impl Decoration<'_> {
-    /// Decorates an origin response's (copied) fields.
-    fn apply(&self, headers: &Headers) {
-        for name in TARGETED_FIELDS.iter().chain(TAG_FIELDS) {
-            if is_for_caches(name, self.expose_tags) {
-                let _ = headers.delete(name);
-            }
-        }
+    /// An origin response's fields as clients are to see them.
+    fn apply(&self, origin: &Headers) -> Result<Headers, JsValue> {
+        let headers =
+            FOR_CACHES.with(|lists| copy_without(origin, &lists[usize::from(self.expose_tags)]))?;
         let upstream = headers.get("cache-status").ok().flatten();
-        self.stamp(headers, upstream.as_deref());
+        self.stamp(&headers, upstream.as_deref());
+        Ok(headers)
     }
 
     /// Adds our `Cache-Status` member after `upstream`'s, and the route's `browser_ttl`.
@@ -159,8 +165,7 @@ pub fn from_origin(
     if origin.status() == 101 {
         return Ok(Clone::clone(origin));
     }
-    let headers = Headers::new_with_headers(&origin.headers())?;
-    decoration.apply(&headers);
+    let headers = decoration.apply(&origin.headers())?;
     if not_modified {
         return not_modified_response(&headers);
     }

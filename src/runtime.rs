@@ -1,12 +1,15 @@
 //! Small adapters between the pure core and the Workers runtime's JavaScript objects.
 
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, ReadableStream, ReadableStreamDefaultReader};
-
-use std::time::Duration;
-
-use worker::Delay;
+use web_sys::{Headers, ReadableStream, ReadableStreamDefaultReader, WorkerGlobalScope};
 
 use crate::coalesce::{Settled, Ticket};
 use crate::policy::Fields;
@@ -27,21 +30,56 @@ impl Fields for JsFields<'_> {
 }
 
 /// Every field line of a JS `Headers`, lowercase names, in order (`Set-Cookie` lines apart).
+/// Read in one call (`fieldLines`): one crossing per field line and two per pair cost more
+/// than the rest of a miss's bookkeeping.
 pub fn header_list(headers: &Headers) -> Vec<(String, String)> {
-    let mut list = Vec::new();
-    for pair in js_sys::try_iter(headers)
-        .ok()
-        .flatten()
-        .into_iter()
-        .flatten()
-    {
-        let Ok(pair) = pair else { continue };
-        let pair: js_sys::Array = pair.unchecked_into();
-        if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-            list.push((name, value));
-        }
+    parse_field_lines(&glue::field_lines(headers))
+}
+
+/// The inverse of `fieldLines`: `name:value` lines. Field names cannot hold `:` and values
+/// cannot hold a line break (the `Headers` class refuses both), so the split is exact.
+fn parse_field_lines(text: &str) -> Vec<(String, String)> {
+    text.split_terminator('\n')
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+/// A copy of `headers` without the fields named in `names` (lowercase), made in JavaScript
+/// so the names do not cross from Wasm one call at a time. `names` is built once per list
+/// (`name_list`).
+pub fn copy_without(headers: &Headers, names: &js_sys::Array) -> Result<Headers, JsValue> {
+    glue::copy_without(headers, names)
+}
+
+/// `names` as a JS array, for `copy_without`.
+pub fn name_list(names: &[&str]) -> js_sys::Array {
+    names.iter().map(|n| JsValue::from_str(n)).collect()
+}
+
+mod glue {
+    use wasm_bindgen::prelude::wasm_bindgen;
+    use wasm_bindgen::JsValue;
+    use web_sys::Headers;
+
+    #[wasm_bindgen(inline_js = "
+export function fieldLines(headers) {
+  let text = '';
+  for (const [name, value] of headers) text += name + ':' + value + '\\n';
+  return text;
+}
+export function copyWithout(headers, names) {
+  const copy = new Headers(headers);
+  for (const name of names) copy.delete(name);
+  return copy;
+}
+")]
+    extern "C" {
+        #[wasm_bindgen(js_name = fieldLines)]
+        pub fn field_lines(headers: &Headers) -> String;
+        #[wasm_bindgen(js_name = copyWithout, catch)]
+        pub fn copy_without(headers: &Headers, names: &js_sys::Array) -> Result<Headers, JsValue>;
     }
-    list
 }
 
 /// A JS `Headers` holding `list`; a field the runtime refuses is skipped, not fatal.
@@ -97,8 +135,91 @@ pub async fn wait_for(ticket: &Ticket, timeout_ms: u64) -> Option<Settled> {
         if now_ms() >= deadline {
             return None;
         }
-        Delay::from(Duration::from_millis(interval)).await;
+        Sleep::new(interval).await;
         interval = (interval * 2).min(25);
+    }
+}
+
+/// Runs a request's future as far as it goes without waiting, and answers with its value
+/// when that is all of it (a memory-tier hit), sparing the `Promise` and the microtask turn
+/// that handing it to the executor costs; otherwise the executor runs the rest and the
+/// answer is a `Promise`. Every future polled here must take the waker of each poll, not
+/// only the first (the first is a no-op): hence `Sleep` rather than `worker::Delay`.
+pub fn now_or_later<F>(future: F) -> JsValue
+where
+    F: Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    let mut future = Box::pin(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(Ok(value)) => value,
+        Poll::Ready(Err(error)) => js_sys::Promise::reject(&error).into(),
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(future).into(),
+    }
+}
+
+/// A timer (`setTimeout`) that wakes whichever task polled it last, cleared when dropped.
+pub struct Sleep {
+    state: Rc<SleepState>,
+    timeout_id: Option<i32>,
+    _callback: Closure<dyn FnMut()>,
+}
+
+#[derive(Default)]
+struct SleepState {
+    done: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Sleep {
+    pub fn new(ms: u64) -> Sleep {
+        let state = Rc::new(SleepState::default());
+        let fired = state.clone();
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            fired.done.set(true);
+            if let Some(waker) = fired.waker.borrow_mut().take() {
+                waker.wake();
+            }
+        });
+        let global: WorkerGlobalScope = js_sys::global().unchecked_into();
+        let timeout_id = global
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                callback.as_ref().unchecked_ref(),
+                ms.min(i32::MAX as u64) as i32,
+            )
+            .ok();
+        if timeout_id.is_none() {
+            // No timer could be set: end at once rather than never.
+            state.done.set(true);
+        }
+        Sleep {
+            state,
+            timeout_id,
+            _callback: callback,
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.state.done.get() {
+            return Poll::Ready(());
+        }
+        *self.state.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let (Some(id), false) = (self.timeout_id, self.state.done.get()) {
+            let global: WorkerGlobalScope = js_sys::global().unchecked_into();
+            global.clear_timeout_with_handle(id);
+        }
     }
 }
 
@@ -108,4 +229,24 @@ pub fn describe(error: &JsValue) -> String {
         return String::from(e.message());
     }
     error.as_string().unwrap_or_else(|| format!("{error:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_field_lines;
+
+    #[test]
+    fn field_lines_split_at_the_first_colon() {
+        let lines =
+            parse_field_lines("content-type:text/html\nlocation:http://a/b?c:d\nx-empty:\n");
+        assert_eq!(
+            lines,
+            [
+                ("content-type".into(), "text/html".into()),
+                ("location".into(), "http://a/b?c:d".into()),
+                ("x-empty".into(), String::new()),
+            ]
+        );
+        assert!(parse_field_lines("").is_empty());
+    }
 }

@@ -41,6 +41,18 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) describe(`Vary (${backen
     assert.equal(origin.count("/greet", "GET"), 3);
   });
 
+  it("drops every variant when an unsafe method changes the URL, even in an isolate that knows its variants", async () => {
+    const it = { headers: { "accept-language": "it" } };
+    const first = (await worker.fetch("/greet", it)).body;
+    await worker.stored("/greet", it);
+    assert.equal((await worker.fetch("/greet", it)).body, first, "a hit through the URL's Vary marker");
+    const post = await worker.fetch("/greet", { method: "POST", body: "x" });
+    assert.equal(post.status, 200);
+    const after = await worker.fetch("/greet", it);
+    assert.notEqual(after.body, first, "the variant stored before the POST is not served");
+    assert.match(after.cacheStatus, /fwd=miss/);
+  });
+
   it("normalises white space so equivalent requests share a variant", async () => {
     await worker.fetch("/greet", { headers: { "accept-language": "en,  fr" } });
     await worker.stored("/greet", { headers: { "accept-language": "en,  fr" } });

@@ -1,0 +1,102 @@
+//! Each isolate's copy of the `Vary` markers it has lately read from or written to a shared
+//! tier (the Cache API, KV), so that a hit on a URL whose responses vary costs one storage
+//! read (the variant) instead of two (the marker, then the variant).
+//!
+//! A copy is trusted for `MARKER_TTL_MS` only, like the purge registry's copy: it only says
+//! which request fields pick the variant, and an outdated one can at worst lead to a variant
+//! that the origin's last `Vary` would no longer name, still one that matches its own `Vary`
+//! (RFC 9111 §4.1). When the remembered variant is missing, the lookup reads the marker
+//! afresh. Deleting a key here (a purge, an unsafe method) forgets it at once.
+
+use std::cell::RefCell;
+
+use crate::config::Backend;
+use crate::lru::Lru;
+use crate::store::Entry;
+
+/// How long an isolate trusts a marker it has not read again.
+pub const MARKER_TTL_MS: i64 = 5_000;
+/// Bytes of markers an isolate keeps (key lengths plus field names, roughly).
+const BUDGET: u64 = 256 * 1024;
+
+thread_local! {
+    static MARKERS: RefCell<Lru<Entry>> = RefCell::new(Lru::new(BUDGET));
+}
+
+fn slot(backend: Backend, primary: &str) -> String {
+    format!("{}|{primary}", backend.as_str())
+}
+
+/// The marker last seen under `primary` in `backend`, if still trusted at `now_ms`.
+pub fn recall(backend: Backend, primary: &str, now_ms: i64) -> Option<Entry> {
+    MARKERS.with(|m| m.borrow_mut().get(&slot(backend, primary), now_ms))
+}
+
+/// Remembers `marker` as read from or written to `backend` at `now_ms`.
+pub fn remember(backend: Backend, marker: &Entry, now_ms: i64) {
+    let key = slot(backend, &marker.meta.key);
+    let bytes =
+        (key.len() + marker.meta.vary.iter().map(|v| v.len() + 8).sum::<usize>() + 64) as u64;
+    MARKERS.with(|m| {
+        m.borrow_mut()
+            .insert(key, marker.clone(), bytes, now_ms + MARKER_TTL_MS)
+    });
+}
+
+/// Forgets whatever is remembered under `primary`, in every backend.
+pub fn forget(primary: &str) {
+    MARKERS.with(|m| {
+        let mut markers = m.borrow_mut();
+        for backend in [Backend::Cache, Backend::Kv, Backend::Memory] {
+            markers.remove(&slot(backend, primary));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{Kind, Meta, FORMAT};
+
+    fn marker(key: &str) -> Entry {
+        Entry::new(
+            Meta {
+                v: FORMAT,
+                kind: Kind::Variants,
+                key: key.into(),
+                url: "https://example.com/".into(),
+                status: 0,
+                headers: vec![],
+                stored_at: 0,
+                initial_age: 0,
+                lifetime: 60,
+                tags: vec![],
+                vary: vec!["accept-encoding".into()],
+                body_len: 0,
+                reuse: Default::default(),
+            },
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn a_marker_is_trusted_for_a_while_per_backend() {
+        remember(Backend::Cache, &marker("p:1"), 1_000);
+        let recalled = recall(Backend::Cache, "p:1", 1_000 + MARKER_TTL_MS - 1).unwrap();
+        assert_eq!(recalled.meta.vary, ["accept-encoding"]);
+        assert!(recall(Backend::Kv, "p:1", 1_000).is_none(), "per backend");
+        assert!(
+            recall(Backend::Cache, "p:1", 1_000 + MARKER_TTL_MS).is_none(),
+            "expired"
+        );
+    }
+
+    #[test]
+    fn forgetting_a_key_drops_it_everywhere() {
+        remember(Backend::Cache, &marker("p:2"), 0);
+        remember(Backend::Kv, &marker("p:2"), 0);
+        forget("p:2");
+        assert!(recall(Backend::Cache, "p:2", 1).is_none());
+        assert!(recall(Backend::Kv, "p:2", 1).is_none());
+    }
+}
