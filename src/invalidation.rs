@@ -2,7 +2,7 @@
 //! seconds. Purges made here take effect here at once; elsewhere once KV has propagated the
 //! write (its edge cache holds reads for up to 60 s) and the isolate's copy has expired.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use worker::Env;
@@ -19,29 +19,49 @@ pub const KV_PROPAGATION_S: i64 = 60;
 
 thread_local! {
     static CACHED: RefCell<Option<(Rc<Registry>, i64)>> = const { RefCell::new(None) };
+    /// A request is reading the registry from KV: others use the copy they have meanwhile,
+    /// rather than all reading KV at once when the copy expires under load.
+    static LOADING: Cell<bool> = const { Cell::new(false) };
 }
 
 fn registry_key(config: &Config) -> String {
     format!("{}:__edgecache:registry", config.key_prefix)
 }
 
+/// Clears `LOADING` however the load ends, a cancelled request included.
+struct LoadingGuard;
+
+impl Drop for LoadingGuard {
+    fn drop(&mut self) {
+        LOADING.with(|l| l.set(false));
+    }
+}
+
 /// The registry as this isolate knows it, refreshed from KV when older than
-/// `REGISTRY_TTL_MS`. Without KV (no binding, or a failing one) purges cannot be shared,
-/// and the last known registry (or an empty one) applies.
+/// `REGISTRY_TTL_MS` (by one request at a time; the others meanwhile use the copy there
+/// is). Without KV (no binding, or a failing one) purges cannot be shared, and the last
+/// known registry (or an empty one) applies.
 pub async fn current(env: &Env, config: &Config) -> Rc<Registry> {
     let now = now_ms();
-    if let Some((registry, fetched)) = CACHED.with(|c| c.borrow().clone()) {
-        if now - fetched < REGISTRY_TTL_MS {
-            return registry;
+    let cached = CACHED.with(|c| c.borrow().clone());
+    if let Some((registry, fetched)) = &cached {
+        if now - fetched < REGISTRY_TTL_MS || LOADING.with(Cell::get) {
+            return registry.clone();
         }
     }
+    LOADING.with(|l| l.set(true));
+    let _guard = LoadingGuard;
     let loaded = match load(env, config).await {
         Ok(registry) => Rc::new(registry),
-        Err(_) => CACHED
-            .with(|c| c.borrow().as_ref().map(|(r, _)| r.clone()))
-            .unwrap_or_default(),
+        Err(_) => cached.map(|(r, _)| r).unwrap_or_default(),
     };
-    CACHED.with(|c| *c.borrow_mut() = Some((loaded.clone(), now)));
+    CACHED.with(|c| {
+        let mut cached = c.borrow_mut();
+        // A purge recorded here while KV was read is newer than what the read returned.
+        if cached.as_ref().is_none_or(|(_, fetched)| *fetched <= now) {
+            *cached = Some((loaded.clone(), now));
+        }
+    });
     loaded
 }
 
