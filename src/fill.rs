@@ -18,7 +18,7 @@ use crate::policy::reuse::usable_on_error;
 use crate::policy::revalidate::{conditional_fields, merge_not_modified, names_other_response};
 use crate::policy::{fields_to_store, storability, Exchange, Fields, RequestFacts, Storability};
 use crate::purge::{response_tags, Registry};
-use crate::runtime::{header_list, now_ms, read_limited, Body};
+use crate::runtime::{header_list, now_ms, read_limited, Body, RequestFields};
 use crate::status::{Fwd, Outcome, Reason};
 use crate::store::{Entry, Tier};
 
@@ -28,8 +28,8 @@ pub struct Job {
     pub tiers: Vec<Tier>,
     pub forward: Forward,
     pub facts: RequestFacts,
-    /// The request's headers, for its `Vary` values.
-    pub headers: web_sys::Headers,
+    /// The request's fields, for its `Vary` values and conditionals.
+    pub headers: RequestFields,
     pub max_body_bytes: u64,
     pub keep_stale: u64,
     pub hit_for_pass_ttl: u64,

@@ -1,11 +1,10 @@
 //! Finding a request's entry in its tiers, and copying entries between tiers.
 
-use web_sys::Headers;
-
 use crate::config::Backend;
 use crate::entry::Kind;
 use crate::markers;
 use crate::plan::Plan;
+use crate::policy::Fields;
 use crate::purge::{Registry, Standing};
 use crate::runtime::now_ms;
 use crate::store::{Entry, Store, StoreError, Tier};
@@ -33,7 +32,7 @@ pub struct Lookup {
 pub async fn lookup(
     tiers: &[Tier],
     plan: &Plan,
-    headers: &Headers,
+    headers: &impl Fields,
     registry: &Registry,
     errors: &mut Vec<String>,
 ) -> Lookup {
@@ -82,7 +81,7 @@ enum InTier {
 /// `Vary` marker names. A shared tier's marker may come from this isolate's recent copy
 /// (`markers`), saving a read; when the remembered variant is missing the marker is read
 /// afresh, in case it changed.
-async fn find(tier: &Tier, plan: &Plan, headers: &Headers, errors: &mut Vec<String>) -> InTier {
+async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<String>) -> InTier {
     let backend = tier.backend();
     let shared = backend != Backend::Memory;
     if let Some(marker) = shared

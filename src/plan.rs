@@ -1,8 +1,8 @@
 //! The cache plan for one request: its key, the tiers that hold its entries, and the route
 //! settings that apply. Owned, so background work can keep it after the response has gone.
 
+use crate::policy::Fields;
 use url::Url;
-use web_sys::Headers;
 use worker::Env;
 
 use crate::config::{Backend, Config, Route};
@@ -65,7 +65,7 @@ impl Plan {
         config: &Config,
         route: Option<&Route>,
         url: &Url,
-        headers: &Headers,
+        headers: &impl Fields,
         keyed_on: Option<&KeyedOn>,
     ) -> Plan {
         let query_rule = route.map(|r| r.query.clone()).unwrap_or_default();
@@ -74,7 +74,7 @@ impl Plan {
         for name in &keyed_on.headers {
             variance.push(header_variant(headers, name));
         }
-        let cookies = headers.get("cookie").ok().flatten().unwrap_or_default();
+        let cookies = headers.field("cookie").unwrap_or_default();
         for name in &keyed_on.cookies {
             variance.push(Variant {
                 name: format!("cookie.{name}"),
@@ -117,7 +117,7 @@ impl Plan {
     /// The key of this request's variant of a response that varies on `vary`; the primary
     /// key when it does not vary. A route that keys on named cookies has already put the
     /// cookies that matter into the primary key, so `Vary: Cookie` does not split it further.
-    pub fn variant_key(&self, vary: &[String], headers: &Headers) -> String {
+    pub fn variant_key(&self, vary: &[String], headers: &impl Fields) -> String {
         let variance: Vec<Variant> = vary
             .iter()
             .filter(|name| !(self.cookies_keyed && name.as_str() == "cookie"))
@@ -142,13 +142,11 @@ impl Plan {
     }
 }
 
-fn header_variant(headers: &Headers, name: &str) -> Variant {
+fn header_variant(headers: &impl Fields, name: &str) -> Variant {
     Variant {
         name: name.to_string(),
         value: headers
-            .get(name)
-            .ok()
-            .flatten()
+            .field(name)
             .map(|v| normalize_header_value(name, &v)),
     }
 }

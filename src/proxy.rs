@@ -25,7 +25,7 @@ use crate::policy::reuse::usable_on_error;
 use crate::policy::Fields;
 use crate::policy::{verdict, RequestFacts, Verdict};
 use crate::reply::{self, Decoration};
-use crate::runtime::{self, now_ms, JsFields};
+use crate::runtime::{self, now_ms, RequestFields};
 use crate::status::{Fwd, Outcome, Reason};
 
 /// Everything read from the environment once per isolate.
@@ -78,8 +78,8 @@ pub async fn handle(
     notes: &mut Notes,
     fragment: Option<&Fragment>,
 ) -> Result<Response, JsValue> {
-    let headers = request.headers();
-    if headers.has(HOP_HEADER).unwrap_or(false) {
+    let headers = RequestFields::read(request.headers());
+    if headers.field(HOP_HEADER).is_some() {
         let outcome = Outcome::bypass(Reason::LoopDetected);
         notes.outcome = Some(outcome.clone());
         let message = "edgecache: this request came from edgecache itself (a forwarding loop); set ORIGIN to the site to cache\n";
@@ -104,7 +104,15 @@ pub async fn handle(
         let response =
             pass_through(forward(false), Fwd::Method, None, config.expose_tags, notes).await?;
         if !is_safe(&method) && (200..400).contains(&response.status()) {
-            invalidate(env, config, url, &headers, &response.headers(), notes).await;
+            invalidate(
+                env,
+                config,
+                url,
+                headers.headers(),
+                &response.headers(),
+                notes,
+            )
+            .await;
         }
         return Ok(response);
     }
@@ -126,8 +134,8 @@ pub async fn handle(
         plan,
         tiers,
         forward: forward(true),
-        facts: RequestFacts::from_fields(&JsFields(&headers)),
-        headers: headers.clone(),
+        facts: RequestFacts::from_fields(&headers),
+        headers,
         max_body_bytes: config.max_body_bytes,
         keep_stale: config.keep_stale,
         hit_for_pass_ttl: config.hit_for_pass_ttl,
@@ -144,7 +152,16 @@ pub async fn handle(
         return assemble::head(&response);
     }
     let depth = fragment.map_or(0, |f| f.depth);
-    assemble::page(response, url, &headers, env, ctx, settings, depth).await
+    assemble::page(
+        response,
+        url,
+        job.headers.headers(),
+        env,
+        ctx,
+        settings,
+        depth,
+    )
+    .await
 }
 
 /// Whether a response is an ESI template: its origin asked (`Surrogate-Control`), or its
@@ -285,11 +302,10 @@ async fn serve_cacheable(
             outcome,
         } => {
             let stored = matches!(outcome, Outcome::Forward { stored: true, .. });
-            let fields = JsFields(&origin.headers());
+            let fields = origin.headers();
             notes.template = is_template(job, origin.status(), &fields);
-            let not_modified = origin.status() == 200
-                && !notes.template
-                && is_not_modified(&JsFields(&job.headers), &fields);
+            let not_modified =
+                origin.status() == 200 && !notes.template && is_not_modified(&job.headers, &fields);
             let decoration = Decoration {
                 outcome: &outcome,
                 browser_ttl: job.plan.browser_ttl.filter(|_| stored),
@@ -313,7 +329,7 @@ fn respond_with_entry(
     notes: &mut Notes,
 ) -> Result<Response, JsValue> {
     notes.template = is_template(job, entry.meta.status, &*entry.meta);
-    let not_modified = !notes.template && is_not_modified(&JsFields(&job.headers), &*entry.meta);
+    let not_modified = !notes.template && is_not_modified(&job.headers, &*entry.meta);
     let decoration = Decoration {
         outcome,
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),

@@ -21,12 +21,69 @@ pub fn now_ms() -> i64 {
 }
 
 /// A JS `Headers` read through the core's `Fields` trait.
-pub struct JsFields<'a>(pub &'a Headers);
-
-impl Fields for JsFields<'_> {
+impl Fields for Headers {
     fn field(&self, name: &str) -> Option<String> {
-        self.0.get(name).ok().flatten()
+        self.get(name).ok().flatten()
     }
+}
+
+/// A request's fields, with those that handling nearly every request reads (`COMMON`)
+/// fetched from JavaScript in one call; any other is read when asked for.
+pub struct RequestFields {
+    headers: Headers,
+    /// `COMMON`'s values, in order; `None` if the runtime's answer could not be split.
+    common: Option<Vec<Option<String>>>,
+}
+
+/// Read for every cacheable request (freshness, `Authorization`, cookies, conditionals, the
+/// usual `Vary`, the loop guard).
+const COMMON: &[&str] = &[
+    "cache-control",
+    "pragma",
+    "authorization",
+    "cookie",
+    "if-none-match",
+    "if-modified-since",
+    "accept-encoding",
+    crate::origin::HOP_HEADER,
+];
+
+thread_local! {
+    static COMMON_NAMES: js_sys::Array = name_list(COMMON);
+}
+
+impl RequestFields {
+    pub fn read(headers: Headers) -> RequestFields {
+        let text = COMMON_NAMES.with(|names| glue::pick_fields(&headers, names));
+        RequestFields {
+            headers,
+            common: parse_picked(&text, COMMON.len()),
+        }
+    }
+
+    /// The request's JS `Headers`, for what must copy or forward them.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+}
+
+impl Fields for RequestFields {
+    fn field(&self, name: &str) -> Option<String> {
+        match (&self.common, COMMON.iter().position(|n| *n == name)) {
+            (Some(common), Some(index)) => common[index].clone(),
+            _ => self.headers.get(name).ok().flatten(),
+        }
+    }
+}
+
+/// The inverse of `pickFields`: one line per name, `\0` for an absent field, else `\x01`
+/// and the value (field values cannot hold NUL or line breaks).
+fn parse_picked(text: &str, count: usize) -> Option<Vec<Option<String>>> {
+    let values: Vec<Option<String>> = text
+        .split_terminator('\n')
+        .map(|line| line.strip_prefix('\u{1}').map(str::to_string))
+        .collect();
+    (values.len() == count).then_some(values)
 }
 
 /// Every field line of a JS `Headers`, lowercase names, in order (`Set-Cookie` lines apart).
@@ -68,6 +125,14 @@ export function fieldLines(headers) {
   for (const [name, value] of headers) text += name + ':' + value + '\\n';
   return text;
 }
+export function pickFields(headers, names) {
+  let text = '';
+  for (const name of names) {
+    const value = headers.get(name);
+    text += value === null ? '\\0\\n' : '\\x01' + value + '\\n';
+  }
+  return text;
+}
 export function copyWithout(headers, names) {
   const copy = new Headers(headers);
   for (const name of names) copy.delete(name);
@@ -77,6 +142,8 @@ export function copyWithout(headers, names) {
     extern "C" {
         #[wasm_bindgen(js_name = fieldLines)]
         pub fn field_lines(headers: &Headers) -> String;
+        #[wasm_bindgen(js_name = pickFields)]
+        pub fn pick_fields(headers: &Headers, names: &js_sys::Array) -> String;
         #[wasm_bindgen(js_name = copyWithout, catch)]
         pub fn copy_without(headers: &Headers, names: &js_sys::Array) -> Result<Headers, JsValue>;
     }
@@ -233,7 +300,7 @@ pub fn describe(error: &JsValue) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_field_lines;
+    use super::{parse_field_lines, parse_picked};
 
     #[test]
     fn field_lines_split_at_the_first_colon() {
@@ -248,5 +315,18 @@ mod tests {
             ]
         );
         assert!(parse_field_lines("").is_empty());
+    }
+
+    #[test]
+    fn picked_fields_keep_absent_and_empty_apart() {
+        assert_eq!(
+            parse_picked("\0\n\x01\n\x01no-cache\n", 3),
+            Some(vec![None, Some(String::new()), Some("no-cache".into())])
+        );
+        assert_eq!(
+            parse_picked("\0\n", 2),
+            None,
+            "a short answer is not trusted"
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use edgecache::entry::{Kind, Meta, FORMAT};
 use edgecache::policy::Fields;
-use edgecache::runtime::{header_list, headers_from, read_limited, Body, JsFields};
+use edgecache::runtime::{header_list, headers_from, read_limited, Body, RequestFields};
 use edgecache::store::{Entry, MemoryStore, Store};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -39,10 +39,41 @@ fn header_lists_round_trip_through_js_headers() {
     let headers = headers_from(&list);
     assert_eq!(header_list(&headers), list);
     assert_eq!(
-        JsFields(&headers).field("Cache-Control").as_deref(),
+        headers.field("Cache-Control").as_deref(),
         Some("max-age=60")
     );
-    assert_eq!(JsFields(&headers).field("missing"), None);
+    assert_eq!(headers.field("missing"), None);
+}
+
+#[wasm_bindgen_test]
+fn request_fields_read_common_and_other_fields_alike() {
+    let headers = headers_from(&[
+        ("cache-control".to_string(), "no-cache".to_string()),
+        ("cookie".to_string(), "a=1; b=2".to_string()),
+        ("if-none-match".to_string(), "".to_string()),
+        ("x-device".to_string(), "phone".to_string()),
+        ("accept-encoding".to_string(), "gzip, br".to_string()),
+    ]);
+    let fields = RequestFields::read(headers.clone());
+    for name in [
+        "cache-control",
+        "cookie",
+        "if-none-match",
+        "x-device",
+        "accept-encoding",
+        "pragma",
+        "authorization",
+        "x-edgecache-hop",
+        "x-missing",
+    ] {
+        assert_eq!(fields.field(name), headers.field(name), "{name}");
+    }
+    assert_eq!(
+        fields.field("if-none-match").as_deref(),
+        Some(""),
+        "empty is not absent"
+    );
+    assert_eq!(fields.field("authorization"), None);
 }
 
 #[wasm_bindgen_test]
