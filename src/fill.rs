@@ -18,7 +18,7 @@ use crate::policy::reuse::usable_on_error;
 use crate::policy::revalidate::{conditional_fields, merge_not_modified, names_other_response};
 use crate::policy::{fields_to_store, storability, Exchange, Fields, RequestFacts, Storability};
 use crate::purge::{response_tags, Registry};
-use crate::runtime::{header_list, now_ms, read_limited, Body, RequestFields};
+use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, PickedFields};
 use crate::status::{Fwd, Outcome, Reason};
 use crate::store::{Entry, Tier};
 
@@ -29,7 +29,7 @@ pub struct Job {
     pub forward: Forward,
     pub facts: RequestFacts,
     /// The request's fields, for its `Vary` values and conditionals.
-    pub headers: RequestFields,
+    pub headers: PickedFields,
     pub max_body_bytes: u64,
     pub keep_stale: u64,
     pub hit_for_pass_ttl: u64,
@@ -110,16 +110,14 @@ pub async fn fill(
         Ok(origin) => origin,
         Err(error) => return Answer::Failed(error),
     };
-    let mut origin_fields = header_list(&origin.headers());
     if let Some(found) = revalidating {
-        if origin.status() == 304 && names_other_response(&*found.entry.meta, &origin_fields) {
+        if origin.status() == 304 && names_other_response(&*found.entry.meta, &origin.headers()) {
             // RFC 9111 §4.3.4: no stored response matches; ask again, unconditionally.
             forward.validators.clear();
             origin = match forward.send().await {
                 Ok(origin) => origin,
                 Err(error) => return Answer::Failed(error),
             };
-            origin_fields = header_list(&origin.headers());
         }
     }
     let exchange = Exchange {
@@ -140,7 +138,8 @@ pub async fn fill(
                 leader,
             );
         }
-        return not_modified(job, ctx, found, &origin_fields, exchange, fwd, leader);
+        let update = header_list(&origin.headers());
+        return not_modified(job, ctx, found, &update, exchange, fwd, leader);
     }
 
     // RFC 5861 §4: "an error is any situation that would result in a 500, 502, 503, or 504
@@ -163,6 +162,9 @@ pub async fn fill(
         }
     }
 
+    // Judged on the fields storability reads, fetched in one call; all of them are listed
+    // only for a response that is kept.
+    let origin_fields = PickedFields::read(origin.headers(), FieldSet::Response);
     let verdict = if head && stale.is_none() {
         Storability::DontStore(Reason::HeadNotStored)
     } else if job.tiers.is_empty() {
@@ -192,14 +194,15 @@ pub async fn fill(
     };
 
     coalesce::clear_pass(&job.plan.primary);
-    let tags = response_tags(&origin_fields, &job.plan.tags);
+    let all_fields = header_list(origin_fields.headers());
+    let tags = response_tags(&all_fields, &job.plan.tags);
     let meta = Meta {
         v: FORMAT,
         kind: Kind::Response,
         key: job.plan.variant_key(&vary, &job.headers),
         url: job.plan.key.url(),
         status,
-        headers: fields_to_store(origin_fields, &strip_fields, exchange.response_secs()),
+        headers: fields_to_store(all_fields, &strip_fields, exchange.response_secs()),
         stored_at: exchange.response_ms,
         initial_age,
         lifetime,
@@ -409,7 +412,7 @@ fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>) {
     );
 }
 
-fn content_length(fields: &[(String, String)]) -> Option<u64> {
+fn content_length(fields: &impl Fields) -> Option<u64> {
     fields
         .field("content-length")
         .and_then(|v| v.trim().parse().ok())

@@ -25,7 +25,7 @@ use crate::policy::reuse::usable_on_error;
 use crate::policy::Fields;
 use crate::policy::{verdict, RequestFacts, Verdict};
 use crate::reply::{self, Decoration};
-use crate::runtime::{self, now_ms, RequestFields};
+use crate::runtime::{self, now_ms, FieldSet, PickedFields};
 use crate::status::{Fwd, Outcome, Reason};
 
 /// Everything read from the environment once per isolate.
@@ -78,7 +78,7 @@ pub async fn handle(
     notes: &mut Notes,
     fragment: Option<&Fragment>,
 ) -> Result<Response, JsValue> {
-    let headers = RequestFields::read(request.headers());
+    let headers = PickedFields::read(request.headers(), FieldSet::Request);
     if headers.field(HOP_HEADER).is_some() {
         let outcome = Outcome::bypass(Reason::LoopDetected);
         notes.outcome = Some(outcome.clone());

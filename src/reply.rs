@@ -8,7 +8,7 @@ use crate::conditional::NOT_MODIFIED_FIELDS;
 use crate::entry::Meta;
 use crate::policy::TARGETED_FIELDS;
 use crate::purge::TAG_FIELDS;
-use crate::runtime::{copy_without, header_list, headers_from, name_list};
+use crate::runtime::{copy_without, header_list, headers_from, name_list, reissue};
 use crate::status::{append_cache_status, Outcome};
 use crate::store::Entry;
 
@@ -38,11 +38,15 @@ thread_local! {
 impl Decoration<'_> {
     /// An origin response's fields as clients are to see them.
     fn apply(&self, origin: &Headers) -> Result<Headers, JsValue> {
-        let headers =
-            FOR_CACHES.with(|lists| copy_without(origin, &lists[usize::from(self.expose_tags)]))?;
+        let headers = FOR_CACHES.with(|lists| copy_without(origin, self.dropped(lists)))?;
         let upstream = headers.get("cache-status").ok().flatten();
         self.stamp(&headers, upstream.as_deref());
         Ok(headers)
+    }
+
+    /// Which of `FOR_CACHES`'s lists applies.
+    fn dropped<'l>(&self, lists: &'l [js_sys::Array; 2]) -> &'l js_sys::Array {
+        &lists[usize::from(self.expose_tags)]
     }
 
     /// Adds our `Cache-Status` member after `upstream`'s, and the route's `browser_ttl`.
@@ -79,32 +83,22 @@ impl ClientFields {
     }
 }
 
-/// What a response carries after its headers.
-pub enum Payload<'a> {
-    Empty,
-    Bytes(&'a [u8]),
-    Stream(&'a ReadableStream),
-}
-
 /// Statuses whose responses never carry content (RFC 9110 §6.4.1).
 fn is_null_body(status: u16) -> bool {
     matches!(status, 101 | 103 | 204 | 205 | 304)
 }
 
-fn build(status: u16, headers: &Headers, payload: Payload) -> Result<Response, JsValue> {
+/// A response with `body` (`None`: empty); never a body for a status that has none.
+fn build(status: u16, headers: &Headers, body: Option<&[u8]>) -> Result<Response, JsValue> {
     let init = ResponseInit::new();
     init.set_status(status);
     init.set_headers(headers);
-    match payload {
-        _ if is_null_body(status) => Response::new_with_opt_str_and_init(None, &init),
-        Payload::Empty => Response::new_with_opt_str_and_init(None, &init),
-        Payload::Bytes(bytes) => {
+    match body {
+        Some(bytes) if !is_null_body(status) => {
             let array = js_sys::Uint8Array::from(bytes);
             Response::new_with_opt_buffer_source_and_init(Some(&array), &init)
         }
-        Payload::Stream(stream) => {
-            Response::new_with_opt_readable_stream_and_init(Some(stream), &init)
-        }
+        _ => Response::new_with_opt_str_and_init(None, &init),
     }
 }
 
@@ -117,7 +111,7 @@ fn not_modified_response(full: &Headers) -> Result<Response, JsValue> {
             NOT_MODIFIED_FIELDS.contains(&n.as_str()) || n == "cache-status" || n == "age"
         })
         .collect();
-    build(304, &headers_from(&kept), Payload::Empty)
+    build(304, &headers_from(&kept), None)
 }
 
 /// A stored response with `Age` (RFC 9111 §5.1) and our `Cache-Status`. `head` leaves the
@@ -143,12 +137,8 @@ pub fn from_entry(
         return not_modified_response(&headers);
     }
     // The constructor copies the entry's fields: the per-hit ones go on the copy.
-    let payload = if head {
-        Payload::Empty
-    } else {
-        Payload::Bytes(&entry.body)
-    };
-    let response = build(meta.status, &fields.headers, payload)?;
+    let body = (!head).then_some(&entry.body[..]);
+    let response = build(meta.status, &fields.headers, body)?;
     stamp(&response.headers());
     Ok(response)
 }
@@ -165,12 +155,15 @@ pub fn from_origin(
     if origin.status() == 101 {
         return Ok(Clone::clone(origin));
     }
-    let headers = decoration.apply(&origin.headers())?;
     if not_modified {
-        return not_modified_response(&headers);
+        return not_modified_response(&decoration.apply(&origin.headers())?);
     }
-    let payload = body.map_or(Payload::Empty, Payload::Stream);
-    build(origin.status(), &headers, payload)
+    let body = body.filter(|_| !is_null_body(origin.status()));
+    let response = FOR_CACHES.with(|lists| reissue(origin, body, decoration.dropped(lists)))?;
+    let headers = response.headers();
+    let upstream = headers.get("cache-status").ok().flatten();
+    decoration.stamp(&headers, upstream.as_deref());
+    Ok(response)
 }
 
 /// A short plain-text page for what edgecache itself answers (errors, loops), never stored
@@ -181,5 +174,5 @@ pub fn plain(status: u16, message: &str, outcome: &Outcome) -> Result<Response, 
         ("cache-control".into(), "no-store".into()),
         ("cache-status".into(), outcome.cache_status()),
     ]);
-    build(status, &headers, Payload::Bytes(message.as_bytes()))
+    build(status, &headers, Some(message.as_bytes()))
 }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, ReadableStream, ReadableStreamDefaultReader, WorkerGlobalScope};
+use web_sys::{Headers, ReadableStream, ReadableStreamDefaultReader, Response, WorkerGlobalScope};
 
 use crate::coalesce::{Settled, Ticket};
 use crate::policy::Fields;
@@ -27,17 +27,26 @@ impl Fields for Headers {
     }
 }
 
-/// A request's fields, with those that handling nearly every request reads (`COMMON`)
-/// fetched from JavaScript in one call; any other is read when asked for.
-pub struct RequestFields {
+/// A JS `Headers` read through `Fields`, with the fields of one `FieldSet` fetched in one
+/// call up front; any other is read from JavaScript when asked for, so the set only decides
+/// what is fast, never what is seen.
+pub struct PickedFields {
     headers: Headers,
-    /// `COMMON`'s values, in order; `None` if the runtime's answer could not be split.
-    common: Option<Vec<Option<String>>>,
+    set: FieldSet,
+    /// The set's values, in order; `None` if the runtime's answer could not be split.
+    values: Option<Vec<Option<String>>>,
 }
 
-/// Read for every cacheable request (freshness, `Authorization`, cookies, conditionals, the
-/// usual `Vary`, the loop guard).
-const COMMON: &[&str] = &[
+/// The fields read for nearly every request, or every origin response.
+#[derive(Clone, Copy)]
+pub enum FieldSet {
+    /// Freshness, `Authorization`, cookies, conditionals, the usual `Vary`, the loop guard.
+    Request,
+    /// What storability, the ESI check and conditional answers read.
+    Response,
+}
+
+const REQUEST_FIELDS: &[&str] = &[
     "cache-control",
     "pragma",
     "authorization",
@@ -48,29 +57,67 @@ const COMMON: &[&str] = &[
     crate::origin::HOP_HEADER,
 ];
 
+const RESPONSE_FIELDS: &[&str] = &[
+    "cache-control",
+    "edgecache-cache-control",
+    "cdn-cache-control",
+    "surrogate-control",
+    "set-cookie",
+    "vary",
+    "etag",
+    "last-modified",
+    "expires",
+    "date",
+    "age",
+    "content-length",
+    "content-type",
+];
+
 thread_local! {
-    static COMMON_NAMES: js_sys::Array = name_list(COMMON);
+    static REQUEST_NAMES: js_sys::Array = name_list(REQUEST_FIELDS);
+    static RESPONSE_NAMES: js_sys::Array = name_list(RESPONSE_FIELDS);
 }
 
-impl RequestFields {
-    pub fn read(headers: Headers) -> RequestFields {
-        let text = COMMON_NAMES.with(|names| glue::pick_fields(&headers, names));
-        RequestFields {
-            headers,
-            common: parse_picked(&text, COMMON.len()),
+impl FieldSet {
+    fn names(self) -> &'static [&'static str] {
+        match self {
+            FieldSet::Request => REQUEST_FIELDS,
+            FieldSet::Response => RESPONSE_FIELDS,
         }
     }
 
-    /// The request's JS `Headers`, for what must copy or forward them.
+    fn pick(self, headers: &Headers) -> String {
+        let names = match self {
+            FieldSet::Request => &REQUEST_NAMES,
+            FieldSet::Response => &RESPONSE_NAMES,
+        };
+        names.with(|names| glue::pick_fields(headers, names))
+    }
+}
+
+impl PickedFields {
+    pub fn read(headers: Headers, set: FieldSet) -> PickedFields {
+        let values = parse_picked(&set.pick(&headers), set.names().len());
+        PickedFields {
+            headers,
+            set,
+            values,
+        }
+    }
+
+    /// The JS `Headers`, for what must copy, forward or list them.
     pub fn headers(&self) -> &Headers {
         &self.headers
     }
 }
 
-impl Fields for RequestFields {
+impl Fields for PickedFields {
     fn field(&self, name: &str) -> Option<String> {
-        match (&self.common, COMMON.iter().position(|n| *n == name)) {
-            (Some(common), Some(index)) => common[index].clone(),
+        match (
+            &self.values,
+            self.set.names().iter().position(|n| *n == name),
+        ) {
+            (Some(values), Some(index)) => values[index].clone(),
             _ => self.headers.get(name).ok().flatten(),
         }
     }
@@ -109,7 +156,17 @@ pub fn copy_without(headers: &Headers, names: &js_sys::Array) -> Result<Headers,
     glue::copy_without(headers, names)
 }
 
-/// `names` as a JS array, for `copy_without`.
+/// A new response with `response`'s status and fields, less those in `names`, carrying
+/// `body`: the fields are copied once, by the runtime, rather than into a `Headers` first.
+pub fn reissue(
+    response: &Response,
+    body: Option<&ReadableStream>,
+    names: &js_sys::Array,
+) -> Result<Response, JsValue> {
+    glue::reissue(response, body, names)
+}
+
+/// `names` as a JS array, for `copy_without` and `reissue`.
 pub fn name_list(names: &[&str]) -> js_sys::Array {
     names.iter().map(|n| JsValue::from_str(n)).collect()
 }
@@ -117,7 +174,7 @@ pub fn name_list(names: &[&str]) -> js_sys::Array {
 mod glue {
     use wasm_bindgen::prelude::wasm_bindgen;
     use wasm_bindgen::JsValue;
-    use web_sys::Headers;
+    use web_sys::{Headers, ReadableStream, Response};
 
     #[wasm_bindgen(inline_js = "
 export function fieldLines(headers) {
@@ -133,6 +190,11 @@ export function pickFields(headers, names) {
   }
   return text;
 }
+export function reissue(response, body, names) {
+  const copy = new Response(body, response);
+  for (const name of names) copy.headers.delete(name);
+  return copy;
+}
 export function copyWithout(headers, names) {
   const copy = new Headers(headers);
   for (const name of names) copy.delete(name);
@@ -144,6 +206,12 @@ export function copyWithout(headers, names) {
         pub fn field_lines(headers: &Headers) -> String;
         #[wasm_bindgen(js_name = pickFields)]
         pub fn pick_fields(headers: &Headers, names: &js_sys::Array) -> String;
+        #[wasm_bindgen(catch)]
+        pub fn reissue(
+            response: &Response,
+            body: Option<&ReadableStream>,
+            names: &js_sys::Array,
+        ) -> Result<Response, JsValue>;
         #[wasm_bindgen(js_name = copyWithout, catch)]
         pub fn copy_without(headers: &Headers, names: &js_sys::Array) -> Result<Headers, JsValue>;
     }

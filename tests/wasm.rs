@@ -5,7 +5,7 @@
 
 use edgecache::entry::{Kind, Meta, FORMAT};
 use edgecache::policy::Fields;
-use edgecache::runtime::{header_list, headers_from, read_limited, Body, RequestFields};
+use edgecache::runtime::{header_list, headers_from, read_limited, Body, FieldSet, PickedFields};
 use edgecache::store::{Entry, MemoryStore, Store};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -46,7 +46,7 @@ fn header_lists_round_trip_through_js_headers() {
 }
 
 #[wasm_bindgen_test]
-fn request_fields_read_common_and_other_fields_alike() {
+fn picked_fields_read_picked_and_other_fields_alike() {
     let headers = headers_from(&[
         ("cache-control".to_string(), "no-cache".to_string()),
         ("cookie".to_string(), "a=1; b=2".to_string()),
@@ -54,7 +54,7 @@ fn request_fields_read_common_and_other_fields_alike() {
         ("x-device".to_string(), "phone".to_string()),
         ("accept-encoding".to_string(), "gzip, br".to_string()),
     ]);
-    let fields = RequestFields::read(headers.clone());
+    let fields = PickedFields::read(headers.clone(), FieldSet::Request);
     for name in [
         "cache-control",
         "cookie",
