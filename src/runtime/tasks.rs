@@ -1,0 +1,116 @@
+//! Waiting inside a request: the entry point's first poll, timers, and a coalesced
+//! follower's wait.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::WorkerGlobalScope;
+
+use super::now_ms;
+use crate::coalesce::{Settled, Ticket};
+
+/// Polls a coalesced follower's ticket on this request's own timer, giving up after
+/// `timeout_ms` (then the follower does the work itself). On Workers a request resumed from
+/// another request's context is cancelled as hung, so the leader cannot wake it.
+pub async fn wait_for(ticket: &Ticket, timeout_ms: u64) -> Option<Settled> {
+    let deadline = now_ms() + timeout_ms as i64;
+    let mut interval = 2;
+    loop {
+        if let Some(settled) = ticket.settled() {
+            return Some(settled);
+        }
+        if now_ms() >= deadline {
+            return None;
+        }
+        Sleep::new(interval).await;
+        interval = (interval * 2).min(25);
+    }
+}
+
+/// Runs a request's future as far as it goes without waiting, and answers with its value
+/// when that is all of it (a memory-tier hit), sparing the `Promise` and the microtask turn
+/// that handing it to the executor costs; otherwise the executor runs the rest and the
+/// answer is a `Promise`. Every future polled here must take the waker of each poll, not
+/// only the first (the first is a no-op): hence `Sleep` rather than `worker::Delay`.
+pub fn now_or_later<F>(future: F) -> JsValue
+where
+    F: Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    let mut future = Box::pin(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(Ok(value)) => value,
+        Poll::Ready(Err(error)) => js_sys::Promise::reject(&error).into(),
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(future).into(),
+    }
+}
+
+/// A timer (`setTimeout`) that wakes whichever task polled it last, cleared when dropped.
+pub struct Sleep {
+    state: Rc<SleepState>,
+    timeout_id: Option<i32>,
+    _callback: Closure<dyn FnMut()>,
+}
+
+#[derive(Default)]
+struct SleepState {
+    done: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Sleep {
+    pub fn new(ms: u64) -> Sleep {
+        let state = Rc::new(SleepState::default());
+        let fired = state.clone();
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            fired.done.set(true);
+            if let Some(waker) = fired.waker.borrow_mut().take() {
+                waker.wake();
+            }
+        });
+        let global: WorkerGlobalScope = js_sys::global().unchecked_into();
+        let timeout_id = global
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                callback.as_ref().unchecked_ref(),
+                ms.min(i32::MAX as u64) as i32,
+            )
+            .ok();
+        if timeout_id.is_none() {
+            // No timer could be set: end at once rather than never.
+            state.done.set(true);
+        }
+        Sleep {
+            state,
+            timeout_id,
+            _callback: callback,
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.state.done.get() {
+            return Poll::Ready(());
+        }
+        *self.state.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let (Some(id), false) = (self.timeout_id, self.state.done.get()) {
+            let global: WorkerGlobalScope = js_sys::global().unchecked_into();
+            global.clear_timeout_with_handle(id);
+        }
+    }
+}
