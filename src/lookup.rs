@@ -7,17 +7,51 @@ use crate::plan::Plan;
 use crate::policy::Fields;
 use crate::purge::{Registry, Standing};
 use crate::runtime::now_ms;
-use crate::store::{Entry, Store, StoreError, Tier};
+use web_sys::ReadableStream;
+
+use crate::store::{read_body, unread_body, Entry, Read, Store, StoreError, Tier};
 
 /// A stored response for the request, fresh or not.
 pub struct Found {
     /// Index of the tier that held it.
     pub tier: usize,
+    /// Its body is empty while `unread` holds it (Cache API): `complete` reads it,
+    /// `take_body` pipes it.
     pub entry: Entry,
+    pub unread: Option<web_sys::Response>,
     /// The `Vary` marker it was found through, if the response varies.
     pub marker: Option<Entry>,
     /// Soft-purged since it was stored: usable only stale, while it is refreshed.
     pub soft_purged: bool,
+}
+
+impl Found {
+    /// The unread body as a stream, when the runtime vouches for its length; it is then
+    /// no longer the entry's to read.
+    pub fn take_body(&mut self) -> Option<ReadableStream> {
+        let body = unread_body(self.unread.as_ref()?, self.entry.meta.body_len)?;
+        self.unread = None;
+        Some(body)
+    }
+
+    /// Reads the body if it was left unread. `false` (with the reason in `errors`) if it
+    /// could not be read or is not as long as when it was stored: the entry is then unusable.
+    pub async fn complete(&mut self, errors: &mut Vec<String>) -> bool {
+        let Some(response) = self.unread.take() else {
+            return true;
+        };
+        match read_body(self.entry.meta.clone(), &response).await {
+            Ok(Some(entry)) => {
+                self.entry = entry;
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                errors.push(e.to_string());
+                false
+            }
+        }
+    }
 }
 
 pub struct Lookup {
@@ -38,8 +72,8 @@ pub async fn lookup(
 ) -> Lookup {
     let mut vary_miss = false;
     for (index, tier) in tiers.iter().enumerate() {
-        let (entry, marker) = match find(tier, plan, headers, errors).await {
-            InTier::Found(entry, marker) => (entry, marker),
+        let (Read { entry, unread }, marker) = match find(tier, plan, headers, errors).await {
+            InTier::Found(read, marker) => (read, marker),
             InTier::VaryMiss => {
                 vary_miss = true;
                 continue;
@@ -56,6 +90,7 @@ pub async fn lookup(
             found: Some(Found {
                 tier: index,
                 entry,
+                unread,
                 marker,
                 soft_purged,
             }),
@@ -71,7 +106,7 @@ pub async fn lookup(
 /// What one tier holds for a request.
 enum InTier {
     /// A response, and the `Vary` marker it was found through.
-    Found(Entry, Option<Entry>),
+    Found(Read, Option<Entry>),
     /// The URL's variants are known, but not this request's.
     VaryMiss,
     Nothing,
@@ -94,21 +129,22 @@ async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<
             return InTier::Found(variant, Some(marker));
         }
     }
-    let Some(entry) = read(tier, &plan.primary, errors).await else {
+    let Some(primary) = read(tier, &plan.primary, errors).await else {
         return InTier::Nothing;
     };
+    let entry = &primary.entry;
     match entry.meta.kind {
-        Kind::Response => InTier::Found(entry, None),
+        Kind::Response => InTier::Found(primary, None),
         // A low-level API value (`edgecache::lowlevel`) whose key happens to look like this
         // URL's is not a response, nor a marker: a miss in this tier.
         Kind::Value => InTier::Nothing,
         Kind::Variants => {
             if shared {
-                markers::remember(backend, &entry, now_ms());
+                markers::remember(backend, entry, now_ms());
             }
             let variant_key = plan.variant_key(&entry.meta.vary, headers);
             match read_response(tier, &variant_key, errors).await {
-                Some(variant) => InTier::Found(variant, Some(entry)),
+                Some(variant) => InTier::Found(variant, Some(primary.entry)),
                 None => InTier::VaryMiss,
             }
         }
@@ -116,17 +152,17 @@ async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<
 }
 
 /// A tier's stored response under `key`, if that is what the key holds.
-async fn read_response(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Entry> {
+async fn read_response(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Read> {
     read(tier, key, errors)
         .await
-        .filter(|entry| entry.meta.kind == Kind::Response)
+        .filter(|read| read.entry.meta.kind == Kind::Response)
 }
 
 /// One tier's entry under `key`. The stored key is checked, so a hashed key can never
 /// answer for another.
-async fn read(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Entry> {
-    match tier.get(key).await {
-        Ok(Some(entry)) if entry.meta.key == key => Some(entry),
+async fn read(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Read> {
+    match tier.read(key).await {
+        Ok(Some(read)) if read.entry.meta.key == key => Some(read),
         Ok(_) => None,
         Err(e) => {
             errors.push(e.to_string());

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use url::Url;
 use wasm_bindgen::JsValue;
-use web_sys::{Headers, Request, Response};
+use web_sys::{Headers, ReadableStream, Request, Response};
 use worker::{Context, Env};
 
 use futures_channel::oneshot;
@@ -190,13 +190,16 @@ async fn serve_cacheable(
     .await;
     let vary_miss = found.vary_miss;
     let mut stale = None;
-    if let Some(found) = found.found {
+    'found: {
+        let Some(mut found) = found.found else {
+            break 'found;
+        };
         let now = now_ms();
-        let meta = &found.entry.meta;
+        let meta = found.entry.meta.clone();
         let ttl = meta.ttl(now);
         let tier = job.tiers[found.tier].backend();
         let hit = |stale: Option<Reason>| Outcome::Hit { ttl, tier, stale };
-        let found_bytes = found.entry.body.len() as u64;
+        let found_bytes = meta.body_len;
         let mut reuse = verdict(
             &meta.reuse,
             meta.age(now),
@@ -220,9 +223,16 @@ async fn serve_cacheable(
             Verdict::StaleWhileRevalidate => Some(hit(Some(Reason::StaleWhileRevalidate))),
             Verdict::Revalidate => None,
         };
+        // A hit that nothing else will read (no refresh, no copy to a faster tier) is piped
+        // from storage unread; anything else reads the body first.
+        let piped = outcome.is_some() && reuse != Verdict::StaleWhileRevalidate && found.tier == 0;
+        let body = piped.then(|| found.take_body()).flatten();
+        if body.is_none() && !found.complete(&mut notes.errors).await {
+            break 'found;
+        }
         if let Some(outcome) = outcome {
             notes.decide(&outcome);
-            let response = respond_with_entry(job, &found.entry, head, &outcome, true, notes);
+            let response = respond_with_entry(job, &found.entry, body, head, &outcome, true, notes);
             if reuse == Verdict::StaleWhileRevalidate {
                 ctx.wait_until(refresh(job.clone(), ctx.clone(), found));
             } else if found.tier > 0 {
@@ -280,7 +290,7 @@ async fn serve_cacheable(
                         };
                         notes.outcome = Some(outcome.clone());
                         notes.bytes_from_cache = entry.body.len() as u64;
-                        return respond_with_entry(job, &entry, head, &outcome, true, notes);
+                        return respond_with_entry(job, &entry, None, head, &outcome, true, notes);
                     }
                 }
                 None
@@ -295,7 +305,7 @@ async fn serve_cacheable(
             entry,
             outcome,
             shareable,
-        } => respond_with_entry(job, &entry, head, &outcome, shareable, notes),
+        } => respond_with_entry(job, &entry, None, head, &outcome, shareable, notes),
         Answer::Origin {
             origin,
             body,
@@ -320,9 +330,11 @@ async fn serve_cacheable(
 /// Serves a stored entry, answering the client's validators with a 304 when they match
 /// (never for an ESI template: its validators are the shell's, not the assembled page's).
 /// `shareable`: the entry is one the cache keeps, so a route's `browser_ttl` applies.
+/// `body`: the entry's body still in the runtime, to pipe instead of `entry.body`.
 fn respond_with_entry(
     job: &Job,
     entry: &crate::store::Entry,
+    body: Option<ReadableStream>,
     head: bool,
     outcome: &Outcome,
     shareable: bool,
@@ -335,7 +347,7 @@ fn respond_with_entry(
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
         expose_tags: job.expose_tags,
     };
-    reply::from_entry(entry, now_ms(), head, not_modified, &decoration)
+    reply::from_entry(entry, body, now_ms(), head, not_modified, &decoration)
 }
 
 /// The origin gave no response: a stale entry if stale-if-error allows, else 502 or 504.
@@ -353,7 +365,7 @@ fn origin_failed(
         if usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime) {
             let outcome = Outcome::forward(Fwd::Stale, None, false, Some(Reason::StaleIfError));
             notes.outcome = Some(outcome.clone());
-            return respond_with_entry(job, &found.entry, head, &outcome, true, notes);
+            return respond_with_entry(job, &found.entry, None, head, &outcome, true, notes);
         }
     }
     error_page(fwd, error, notes)

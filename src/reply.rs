@@ -88,17 +88,27 @@ fn is_null_body(status: u16) -> bool {
     matches!(status, 101 | 103 | 204 | 205 | 304)
 }
 
+/// What a response built here carries after its fields.
+enum Body<'a> {
+    Bytes(&'a [u8]),
+    Stream(&'a ReadableStream),
+}
+
 /// A response with `body` (`None`: empty); never a body for a status that has none.
-fn build(status: u16, headers: &Headers, body: Option<&[u8]>) -> Result<Response, JsValue> {
+fn build(status: u16, headers: &Headers, body: Option<Body>) -> Result<Response, JsValue> {
     let init = ResponseInit::new();
     init.set_status(status);
     init.set_headers(headers);
     match body {
-        Some(bytes) if !is_null_body(status) => {
+        _ if is_null_body(status) => Response::new_with_opt_str_and_init(None, &init),
+        Some(Body::Bytes(bytes)) => {
             let array = js_sys::Uint8Array::from(bytes);
             Response::new_with_opt_buffer_source_and_init(Some(&array), &init)
         }
-        _ => Response::new_with_opt_str_and_init(None, &init),
+        Some(Body::Stream(stream)) => {
+            Response::new_with_opt_readable_stream_and_init(Some(stream), &init)
+        }
+        None => Response::new_with_opt_str_and_init(None, &init),
     }
 }
 
@@ -115,9 +125,11 @@ fn not_modified_response(full: &Headers) -> Result<Response, JsValue> {
 }
 
 /// A stored response with `Age` (RFC 9111 §5.1) and our `Cache-Status`. `head` leaves the
-/// body out; `not_modified` answers 304 instead.
+/// body out; `not_modified` answers 304 instead. `piped`: the body as a stream still in the
+/// runtime (`entry.body` is then empty), cancelled when not sent.
 pub fn from_entry(
     entry: &Entry,
+    piped: Option<ReadableStream>,
     now_ms: i64,
     head: bool,
     not_modified: bool,
@@ -131,13 +143,20 @@ pub fn from_entry(
         let _ = headers.set("age", &meta.age(now_ms).to_string());
         decoration.stamp(headers, fields.upstream_status.as_deref());
     };
+    if let Some(stream) = piped.as_ref().filter(|_| head || not_modified) {
+        let _ = stream.cancel();
+    }
     if not_modified {
         let headers = Headers::new_with_headers(&fields.headers)?;
         stamp(&headers);
         return not_modified_response(&headers);
     }
     // The constructor copies the entry's fields: the per-hit ones go on the copy.
-    let body = (!head).then_some(&entry.body[..]);
+    let body = match &piped {
+        _ if head => None,
+        Some(stream) => Some(Body::Stream(stream)),
+        None => Some(Body::Bytes(&entry.body)),
+    };
     let response = build(meta.status, &fields.headers, body)?;
     stamp(&response.headers());
     Ok(response)
@@ -174,5 +193,5 @@ pub fn plain(status: u16, message: &str, outcome: &Outcome) -> Result<Response, 
         ("cache-control".into(), "no-store".into()),
         ("cache-status".into(), outcome.cache_status()),
     ]);
-    build(status, &headers, Some(message.as_bytes()))
+    build(status, &headers, Some(Body::Bytes(message.as_bytes())))
 }

@@ -6,9 +6,11 @@
 //! included) as one ASCII header; the body is stored as is. Keys are URLs in the request's
 //! own zone, named by the SHA-256 of the rendered key.
 
+use std::rc::Rc;
+
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Response as JsResponse, ResponseInit};
+use web_sys::{ReadableStream, Response as JsResponse, ResponseInit};
 use worker::Cache;
 
 use super::{Entry, Store, StoreError};
@@ -45,8 +47,10 @@ impl CacheApiStore {
     }
 }
 
-impl Store for CacheApiStore {
-    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+impl CacheApiStore {
+    /// The stored response under `key` and its metadata, its body left unread in the runtime
+    /// (`read_body` reads it; `unread_body` pipes it).
+    pub async fn get_unread(&self, key: &str) -> Result<Option<(Meta, JsResponse)>, StoreError> {
         let Some(response) = self
             .cache
             .get(self.url(key), true)
@@ -65,15 +69,42 @@ impl Store for CacheApiStore {
         else {
             return Ok(None);
         };
-        let buffer = raw.array_buffer().map_err(|e| failed(describe(&e)))?;
-        let buffer = JsFuture::from(buffer)
-            .await
-            .map_err(|e| failed(describe(&e)))?;
-        let body = js_sys::Uint8Array::new(&buffer).to_vec();
-        if body.len() as u64 != meta.body_len {
-            return Ok(None);
+        Ok(Some((meta, raw)))
+    }
+}
+
+/// Reads an unread entry's body; `None` if it is not as long as when it was stored.
+pub async fn read_body(meta: Rc<Meta>, response: &JsResponse) -> Result<Option<Entry>, StoreError> {
+    let buffer = response.array_buffer().map_err(|e| failed(describe(&e)))?;
+    let buffer = JsFuture::from(buffer)
+        .await
+        .map_err(|e| failed(describe(&e)))?;
+    let body = js_sys::Uint8Array::new(&buffer).to_vec();
+    if body.len() as u64 != meta.body_len {
+        return Ok(None);
+    }
+    Ok(Some(Entry {
+        meta,
+        body: body.into(),
+        client_fields: Rc::default(),
+    }))
+}
+
+/// An unread entry's body as a stream, when the runtime says it is as long as when it was
+/// stored (`Content-Length`); otherwise `None`, and it must be read and checked instead.
+pub fn unread_body(response: &JsResponse, body_len: u64) -> Option<ReadableStream> {
+    let length = response.headers().get("content-length").ok().flatten()?;
+    (length.trim().parse::<u64>().ok()? == body_len)
+        .then(|| response.body())
+        .flatten()
+}
+
+impl Store for CacheApiStore {
+    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        match self.get_unread(key).await? {
+            Some((meta, response)) => read_body(Rc::new(meta), &response).await,
+            None => Ok(None),
         }
-        Ok(Some(Entry::new(meta, body)))
     }
 
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {

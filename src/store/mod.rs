@@ -18,7 +18,7 @@ use crate::config::Backend;
 use crate::entry::Meta;
 use crate::reply::ClientFields;
 
-pub use cache_api::CacheApiStore;
+pub use cache_api::{read_body, unread_body, CacheApiStore};
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::MemoryStore;
 
@@ -140,6 +140,30 @@ impl Tier {
             Tier::Cache(_) => Backend::Cache,
             Tier::Kv(_) => Backend::Kv,
         }
+    }
+}
+
+/// An entry as a lookup reads it. From the Cache API its body is left in the runtime
+/// (`unread`, and `entry.body` is empty until it is read): a hit can then be piped to the
+/// client without the body passing through Wasm.
+pub struct Read {
+    pub entry: Entry,
+    pub unread: Option<web_sys::Response>,
+}
+
+impl Tier {
+    /// Like `get`, but leaves a Cache API entry's body unread (`Read`).
+    pub async fn read(&self, key: &str) -> Result<Option<Read>, StoreError> {
+        Ok(match self {
+            Tier::Cache(store) => store.get_unread(key).await?.map(|(meta, response)| Read {
+                entry: Entry::new(meta, Vec::new()),
+                unread: Some(response),
+            }),
+            tier => tier.get(key).await?.map(|entry| Read {
+                entry,
+                unread: None,
+            }),
+        })
     }
 }
 

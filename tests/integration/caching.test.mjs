@@ -44,6 +44,35 @@ for (const backends of tierOrders) {
       assert.equal(origin.count("/head", "GET"), 1);
     });
 
+    it("answers a matching If-None-Match from storage with a 304 and no body", async () => {
+      origin.on("/tagged-page", { headers: { "cache-control": "max-age=60", etag: '"v1"' }, body: "tagged" });
+      await worker.fetch("/tagged-page");
+      await worker.stored("/tagged-page");
+      // An explicit Cache-Control, or fetch() adds `no-cache` to a conditional request.
+      const conditional = await worker.fetch("/tagged-page", { headers: { "cache-control": "no-transform", "if-none-match": '"v1"' } });
+      assert.equal(conditional.status, 304);
+      assert.equal(conditional.body, "");
+      assert.match(conditional.cacheStatus, /; hit;/);
+      const full = await worker.fetch("/tagged-page");
+      assert.equal(full.body, "tagged", "the entry is whole after a 304 was answered from it");
+      assert.equal(origin.count("/tagged-page", "GET"), 1);
+    });
+
+    it("serves a large body intact, byte for byte", async () => {
+      // 1.5 MiB that differ along their length, so a body cut short or reordered shows.
+      const big = Array.from({ length: 24_576 }, (_, i) => `${String(i).padStart(8, "0")}${"x".repeat(56)}`).join("");
+      origin.on("/big", { headers: { "cache-control": "max-age=60", "content-type": "application/octet-stream" }, body: big });
+      assert.equal((await worker.fetch("/big")).body.length, big.length);
+      await worker.stored("/big");
+      for (let i = 0; i < 2; i++) {
+        const hit = await worker.fetch("/big");
+        assert.match(hit.cacheStatus, /; hit;/);
+        assert.equal(hit.body.length, big.length);
+        assert.ok(hit.body === big, "the stored body comes back unchanged");
+      }
+      assert.equal(origin.count("/big", "GET"), 1);
+    });
+
     it("reports the Age the response already had at the origin", async () => {
       origin.on("/aged", { headers: { "cache-control": "max-age=100", age: "40" }, body: "aged" });
       await worker.fetch("/aged");
