@@ -73,6 +73,21 @@ for (const backends of tierOrders) {
       assert.equal(origin.count("/big", "GET"), 1);
     });
 
+    it("stores and serves a 204 without a body", async () => {
+      origin.on("/empty", { status: 204, headers: { "cache-control": "max-age=60" } });
+      const first = await worker.fetch("/empty");
+      assert.equal(first.status, 204);
+      assert.equal(first.body, "");
+      await worker.stored("/empty");
+      const hit = await worker.fetch("/empty");
+      assert.equal(hit.status, 204);
+      assert.equal(hit.body, "");
+      assert.match(hit.cacheStatus, /; hit;/);
+      const post = await worker.fetch("/empty", { method: "POST", body: "x" });
+      assert.equal(post.status, 204, "a pass-through keeps a status without a body");
+      assert.equal(origin.count("/empty", "GET"), 1);
+    });
+
     it("reports the Age the response already had at the origin", async () => {
       origin.on("/aged", { headers: { "cache-control": "max-age=100", age: "40" }, body: "aged" });
       await worker.fetch("/aged");
