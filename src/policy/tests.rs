@@ -281,6 +281,24 @@ fn qualified_private_and_no_cache_strip_their_fields() {
 }
 
 #[test]
+fn a_date_named_by_no_cache_is_replaced_by_the_caches_own() {
+    // §5.2.2.4: no-cache="date" keeps the origin's Date out of reuse; RFC 9110 §6.6.1 still
+    // wants a Date on what is stored: the time the cache received it.
+    let origin = headers(&[
+        ("cache-control", "max-age=60, no-cache=date"),
+        ("date", "Mon, 01 Jan 2001 00:00:00 GMT"),
+    ]);
+    let Storability::Store { strip_fields, .. } =
+        judge(&[], 200, &[("cache-control", "max-age=60, no-cache=date")])
+    else {
+        panic!("stored");
+    };
+    assert_eq!(strip_fields, ["date"]);
+    let stored = fields_to_store(origin, &strip_fields, NOW);
+    assert_eq!(stored.field("date").as_deref(), Some(DATE));
+}
+
+#[test]
 fn vary_fields_are_lowercased_and_deduplicated() {
     match judge(
         &[],
