@@ -89,23 +89,23 @@ fn is_null_body(status: u16) -> bool {
 }
 
 /// What a response built here carries after its fields.
-enum Body<'a> {
+enum Payload<'a> {
     Bytes(&'a [u8]),
     Stream(&'a ReadableStream),
 }
 
 /// A response with `body` (`None`: empty); never a body for a status that has none.
-fn build(status: u16, headers: &Headers, body: Option<Body>) -> Result<Response, JsValue> {
+fn build(status: u16, headers: &Headers, body: Option<Payload>) -> Result<Response, JsValue> {
     let init = ResponseInit::new();
     init.set_status(status);
     init.set_headers(headers);
     match body {
         _ if is_null_body(status) => Response::new_with_opt_str_and_init(None, &init),
-        Some(Body::Bytes(bytes)) => {
+        Some(Payload::Bytes(bytes)) => {
             let array = js_sys::Uint8Array::from(bytes);
             Response::new_with_opt_buffer_source_and_init(Some(&array), &init)
         }
-        Some(Body::Stream(stream)) => {
+        Some(Payload::Stream(stream)) => {
             Response::new_with_opt_readable_stream_and_init(Some(stream), &init)
         }
         None => Response::new_with_opt_str_and_init(None, &init),
@@ -154,8 +154,8 @@ pub fn from_entry(
     // The constructor copies the entry's fields: the per-hit ones go on the copy.
     let body = match &piped {
         _ if head => None,
-        Some(stream) => Some(Body::Stream(stream)),
-        None => Some(Body::Bytes(&entry.body)),
+        Some(stream) => Some(Payload::Stream(stream)),
+        None => Some(Payload::Bytes(&entry.body)),
     };
     let response = build(meta.status, &fields.headers, body)?;
     stamp(&response.headers());
@@ -193,5 +193,5 @@ pub fn plain(status: u16, message: &str, outcome: &Outcome) -> Result<Response, 
         ("cache-control".into(), "no-store".into()),
         ("cache-status".into(), outcome.cache_status()),
     ]);
-    build(status, &headers, Some(Body::Bytes(message.as_bytes())))
+    build(status, &headers, Some(Payload::Bytes(message.as_bytes())))
 }
