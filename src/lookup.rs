@@ -1,14 +1,13 @@
 //! Finding a request's entry in its tiers, and copying entries between tiers.
 
-use crate::config::Backend;
+use web_sys::ReadableStream;
+
 use crate::entry::Kind;
 use crate::markers;
 use crate::plan::Plan;
 use crate::policy::Fields;
 use crate::purge::{Registry, Standing};
 use crate::runtime::now_ms;
-use web_sys::ReadableStream;
-
 use crate::store::{read_body, unread_body, Entry, Read, Store, StoreError, Tier};
 
 /// A stored response for the request, fresh or not.
@@ -118,11 +117,7 @@ enum InTier {
 /// afresh, in case it changed.
 async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<String>) -> InTier {
     let backend = tier.backend();
-    let shared = backend != Backend::Memory;
-    if let Some(marker) = shared
-        .then(|| markers::recall(backend, &plan.primary, now_ms()))
-        .flatten()
-    {
+    if let Some(marker) = markers::recall(backend, &plan.primary, now_ms()) {
         if let Some(variant) =
             read_response(tier, &plan.variant_key(&marker.meta.vary, headers), errors).await
         {
@@ -139,9 +134,7 @@ async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<
         // URL's is not a response, nor a marker: a miss in this tier.
         Kind::Value => InTier::Nothing,
         Kind::Variants => {
-            if shared {
-                markers::remember(backend, entry, now_ms());
-            }
+            markers::remember(backend, entry, now_ms());
             let variant_key = plan.variant_key(&entry.meta.vary, headers);
             match read_response(tier, &variant_key, errors).await {
                 Some(variant) => InTier::Found(variant, Some(primary.entry)),
@@ -177,11 +170,8 @@ pub async fn write_all(tiers: &[Tier], entry: &Entry, marker: Option<&Entry>, ke
     let mut written = Vec::new();
     for tier in tiers {
         if let Some(marker) = marker {
-            let backend = tier.backend();
-            if log_failure(tier.put(&marker.meta.key, marker, keep_secs).await)
-                && backend != Backend::Memory
-            {
-                markers::remember(backend, marker, now_ms());
+            if log_failure(tier.put(&marker.meta.key, marker, keep_secs).await) {
+                markers::remember(tier.backend(), marker, now_ms());
             }
         }
         if log_failure(tier.put(&entry.meta.key, entry, keep_secs).await) {

@@ -27,13 +27,24 @@ fn slot(backend: Backend, primary: &str) -> String {
     format!("{}|{primary}", backend.as_str())
 }
 
-/// The marker last seen under `primary` in `backend`, if still trusted at `now_ms`.
+/// The tiers whose markers are worth remembering: a memory-tier read costs no more than
+/// remembering would.
+const SHARED: [Backend; 2] = [Backend::Cache, Backend::Kv];
+
+/// The marker last seen under `primary` in `backend`, if still trusted at `now_ms` (never
+/// for the memory tier).
 pub fn recall(backend: Backend, primary: &str, now_ms: i64) -> Option<Entry> {
+    if !SHARED.contains(&backend) {
+        return None;
+    }
     MARKERS.with(|m| m.borrow_mut().get(&slot(backend, primary), now_ms))
 }
 
-/// Remembers `marker` as read from or written to `backend` at `now_ms`.
+/// Remembers `marker` as read from or written to `backend` at `now_ms` (a shared tier's).
 pub fn remember(backend: Backend, marker: &Entry, now_ms: i64) {
+    if !SHARED.contains(&backend) {
+        return;
+    }
     let key = slot(backend, &marker.meta.key);
     let bytes =
         (key.len() + marker.meta.vary.iter().map(|v| v.len() + 8).sum::<usize>() + 64) as u64;
@@ -47,7 +58,7 @@ pub fn remember(backend: Backend, marker: &Entry, now_ms: i64) {
 pub fn forget(primary: &str) {
     MARKERS.with(|m| {
         let mut markers = m.borrow_mut();
-        for backend in [Backend::Cache, Backend::Kv, Backend::Memory] {
+        for backend in SHARED {
             markers.remove(&slot(backend, primary));
         }
     });
@@ -85,6 +96,11 @@ mod tests {
         let recalled = recall(Backend::Cache, "p:1", 1_000 + MARKER_TTL_MS - 1).unwrap();
         assert_eq!(recalled.meta.vary, ["accept-encoding"]);
         assert!(recall(Backend::Kv, "p:1", 1_000).is_none(), "per backend");
+        remember(Backend::Memory, &marker("p:1"), 1_000);
+        assert!(
+            recall(Backend::Memory, "p:1", 1_000).is_none(),
+            "shared tiers only"
+        );
         assert!(
             recall(Backend::Cache, "p:1", 1_000 + MARKER_TTL_MS).is_none(),
             "expired"

@@ -45,9 +45,7 @@ impl CacheApiStore {
     fn url(&self, key: &str) -> String {
         format!("{}{}", self.url_base, digest(key))
     }
-}
 
-impl CacheApiStore {
     /// The stored response under `key` and its metadata, its body left unread in the runtime
     /// (`read_body` reads it; `unread_body` pipes it).
     pub async fn get_unread(&self, key: &str) -> Result<Option<(Meta, JsResponse)>, StoreError> {
