@@ -39,7 +39,7 @@ impl Found {
         let Some(response) = self.unread.take() else {
             return true;
         };
-        match read_body(self.entry.meta.clone(), &response).await {
+        match read_body(self.entry.clone(), &response).await {
             Ok(Some(entry)) => {
                 self.entry = entry;
                 true

@@ -7,18 +7,13 @@
 //! sent on: the cache wants the full response to keep, and answers conditionals itself;
 //! when it revalidates, it sends the stored response's validators instead.
 
-use std::pin::pin;
-
-use futures_util::future::{select, Either};
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    AbortController, Headers, Request, RequestInit, RequestRedirect, Response, WorkerGlobalScope,
-};
+use web_sys::{Headers, Request, Response};
 
 use crate::key::cookie_value;
-use crate::runtime::{copy_without, describe, name_list, Sleep};
+use crate::runtime::{copy_without, describe, name_list};
 
 /// Marks requests edgecache sends, so a worker that forwards to itself stops at once.
 pub const HOP_HEADER: &str = "x-edgecache-hop";
@@ -110,32 +105,24 @@ impl Forward {
         }
         let _ = headers.set(HOP_HEADER, "1");
 
-        let controller = AbortController::new().map_err(unreachable)?;
-        let init = RequestInit::new();
         let method = self
             .method
             .map_or_else(|| self.request.method(), str::to_string);
-        init.set_method(&method);
-        init.set_headers(&headers);
-        init.set_redirect(RequestRedirect::Manual);
-        init.set_signal(Some(&controller.signal()));
-        if method != "GET" && method != "HEAD" {
-            if let Some(body) = self.request.body() {
-                init.set_body(&body);
-            }
-        }
-        let global: WorkerGlobalScope = js_sys::global().unchecked_into();
-        let fetch = JsFuture::from(global.fetch_with_str_and_init(&self.target_url(), &init));
-        let deadline = Sleep::new(self.timeout_ms);
-        match select(pin!(fetch), pin!(deadline)).await {
-            Either::Left((response, _)) => response
-                .map_err(unreachable)?
-                .dyn_into::<Response>()
-                .map_err(unreachable),
-            Either::Right(_) => {
-                controller.abort();
-                Err(OriginError::Timeout(self.timeout_ms))
-            }
+        let body = if method != "GET" && method != "HEAD" {
+            self.request.body()
+        } else {
+            None
+        };
+        let answer = glue::fetch_within(
+            &self.target_url(),
+            &method,
+            &headers,
+            body.as_ref(),
+            self.timeout_ms as f64,
+        );
+        match JsFuture::from(answer).await.map_err(unreachable)? {
+            late if late.is_null() => Err(OriginError::Timeout(self.timeout_ms)),
+            response => response.dyn_into::<Response>().map_err(unreachable),
         }
     }
 
@@ -165,5 +152,46 @@ impl Forward {
         } else {
             let _ = headers.set("cookie", &kept.join("; "));
         }
+    }
+}
+
+mod glue {
+    use wasm_bindgen::prelude::wasm_bindgen;
+    use web_sys::{Headers, ReadableStream};
+
+    // The deadline is kept in JavaScript: a timer and an abort wired up there cost a fraction
+    // of a Rust timer future and its callback crossing into Wasm, on every miss. It bounds the
+    // response headers only; a body that is still arriving is not cut off.
+    #[wasm_bindgen(inline_js = "
+export function fetchWithin(url, method, headers, body, ms) {
+  const controller = new AbortController();
+  const init = { method, headers, redirect: 'manual', signal: controller.signal };
+  if (body) init.body = body;
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => { controller.abort(); resolve(null); }, ms);
+  });
+  const settled = (response) => { clearTimeout(timer); return response; };
+  const failed = (error) => { clearTimeout(timer); throw error; };
+  let answer;
+  try {
+    answer = fetch(url, init);
+  } catch (error) {
+    answer = Promise.reject(error);
+  }
+  return Promise.race([answer.then(settled, failed), late]);
+}
+")]
+    extern "C" {
+        /// The origin's `Response`, or `null` when its headers did not come within `ms`
+        /// (the request is then aborted).
+        #[wasm_bindgen(js_name = fetchWithin)]
+        pub fn fetch_within(
+            url: &str,
+            method: &str,
+            headers: &Headers,
+            body: Option<&ReadableStream>,
+            ms: f64,
+        ) -> js_sys::Promise;
     }
 }

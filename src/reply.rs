@@ -2,13 +2,13 @@
 //! response, or an error page. `Cache-Status` is added here and nowhere else.
 
 use wasm_bindgen::JsValue;
-use web_sys::{Headers, ReadableStream, Response, ResponseInit};
+use web_sys::{Headers, ReadableStream, Response};
 
 use crate::conditional::NOT_MODIFIED_FIELDS;
 use crate::entry::Meta;
-use crate::policy::TARGETED_FIELDS;
+use crate::policy::CONSUMED_FIELDS;
 use crate::purge::TAG_FIELDS;
-use crate::runtime::{copy_without, header_list, headers_from, name_list, reissue};
+use crate::runtime::{copy_without, header_list, headers_from, name_list, reissue, respond};
 use crate::status::{append_cache_status, Outcome};
 use crate::store::Entry;
 
@@ -21,17 +21,17 @@ pub struct Decoration<'a> {
     pub expose_tags: bool,
 }
 
-/// Fields that are for caches, not clients: targeted `Cache-Control` (RFC 9213), and the tag
-/// fields unless `expose_tags`.
+/// Fields that are for edgecache, not clients: the targeted fields it consumes (RFC 9213), and
+/// the tag fields unless `expose_tags`.
 fn is_for_caches(name: &str, expose_tags: bool) -> bool {
-    TARGETED_FIELDS.contains(&name) || (!expose_tags && TAG_FIELDS.contains(&name))
+    CONSUMED_FIELDS.contains(&name) || (!expose_tags && TAG_FIELDS.contains(&name))
 }
 
 thread_local! {
     /// `is_for_caches`'s fields as JS arrays, with the tag fields and without.
     static FOR_CACHES: [js_sys::Array; 2] = [
-        name_list(&[TARGETED_FIELDS, TAG_FIELDS].concat()),
-        name_list(TARGETED_FIELDS),
+        name_list(&[CONSUMED_FIELDS, TAG_FIELDS].concat()),
+        name_list(CONSUMED_FIELDS),
     ];
 }
 
@@ -51,12 +51,39 @@ impl Decoration<'_> {
 
     /// Adds our `Cache-Status` member after `upstream`'s, and the route's `browser_ttl`.
     fn stamp(&self, headers: &Headers, upstream: Option<&str>) {
-        let _ = headers.set(
-            "cache-status",
-            &append_cache_status(upstream, &self.outcome.cache_status()),
-        );
-        if let Some(ttl) = self.browser_ttl {
-            let _ = headers.set("cache-control", &format!("max-age={ttl}"));
+        self.stamps(upstream, None).set_on(headers);
+    }
+
+    /// What `stamp` sets, with `age` for a stored response.
+    fn stamps(&self, upstream: Option<&str>, age: Option<u64>) -> Stamps {
+        Stamps {
+            age,
+            cache_status: append_cache_status(upstream, &self.outcome.cache_status()),
+            cache_control: self.cache_control(),
+        }
+    }
+
+    /// The route's `browser_ttl` as the `Cache-Control` clients see.
+    fn cache_control(&self) -> Option<String> {
+        self.browser_ttl.map(|ttl| format!("max-age={ttl}"))
+    }
+}
+
+/// The fields each response gets on its way out, over the ones it was built with.
+struct Stamps {
+    age: Option<u64>,
+    cache_status: String,
+    cache_control: Option<String>,
+}
+
+impl Stamps {
+    fn set_on(&self, headers: &Headers) {
+        if let Some(age) = self.age {
+            let _ = headers.set("age", &age.to_string());
+        }
+        let _ = headers.set("cache-status", &self.cache_status);
+        if let Some(value) = &self.cache_control {
+            let _ = headers.set("cache-control", value);
         }
     }
 }
@@ -94,22 +121,28 @@ enum Payload<'a> {
     Stream(&'a ReadableStream),
 }
 
-/// A response with `body` (`None`: empty); never a body for a status that has none.
-fn build(status: u16, headers: &Headers, body: Option<Payload>) -> Result<Response, JsValue> {
-    let init = ResponseInit::new();
-    init.set_status(status);
-    init.set_headers(headers);
-    match body {
-        _ if is_null_body(status) => Response::new_with_opt_str_and_init(None, &init),
-        Some(Payload::Bytes(bytes)) => {
-            let array = js_sys::Uint8Array::from(bytes);
-            Response::new_with_opt_buffer_source_and_init(Some(&array), &init)
-        }
-        Some(Payload::Stream(stream)) => {
-            Response::new_with_opt_readable_stream_and_init(Some(stream), &init)
-        }
-        None => Response::new_with_opt_str_and_init(None, &init),
-    }
+/// A response with `body` (`None`: empty) and then `stamps`; never a body for a status that
+/// has none. Built in one call to the runtime: a hit does little else.
+fn build(
+    status: u16,
+    headers: &Headers,
+    body: Option<Payload>,
+    stamps: Option<&Stamps>,
+) -> Result<Response, JsValue> {
+    let body = match body {
+        _ if is_null_body(status) => JsValue::NULL,
+        Some(Payload::Bytes(bytes)) => js_sys::Uint8Array::from(bytes).into(),
+        Some(Payload::Stream(stream)) => stream.into(),
+        None => JsValue::NULL,
+    };
+    respond(
+        status,
+        headers,
+        &body,
+        stamps.and_then(|s| s.age),
+        stamps.map(|s| s.cache_status.as_str()),
+        stamps.and_then(|s| s.cache_control.as_deref()),
+    )
 }
 
 /// A 304 carrying only the fields RFC 9110 §15.4.5 lists (and `Age`, `Cache-Status`) of
@@ -121,7 +154,7 @@ fn not_modified_response(full: &Headers) -> Result<Response, JsValue> {
             NOT_MODIFIED_FIELDS.contains(&n.as_str()) || n == "cache-status" || n == "age"
         })
         .collect();
-    build(304, &headers_from(&kept), None)
+    build(304, &headers_from(&kept), None, None)
 }
 
 /// A stored response with `Age` (RFC 9111 §5.1) and our `Cache-Status`. `head` leaves the
@@ -139,27 +172,22 @@ pub fn from_entry(
     let fields = entry
         .client_fields
         .get_or_init(|| ClientFields::of(meta, decoration.expose_tags));
-    let stamp = |headers: &Headers| {
-        let _ = headers.set("age", &meta.age(now_ms).to_string());
-        decoration.stamp(headers, fields.upstream_status.as_deref());
-    };
+    let stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
     if let Some(stream) = piped.as_ref().filter(|_| head || not_modified) {
         let _ = stream.cancel();
     }
     if not_modified {
         let headers = Headers::new_with_headers(&fields.headers)?;
-        stamp(&headers);
+        stamps.set_on(&headers);
         return not_modified_response(&headers);
     }
-    // The constructor copies the entry's fields: the per-hit ones go on the copy.
+    // The constructor copies the entry's fields: the stamps go on the copy.
     let body = match &piped {
         _ if head => None,
         Some(stream) => Some(Payload::Stream(stream)),
         None => Some(Payload::Bytes(&entry.body)),
     };
-    let response = build(meta.status, &fields.headers, body)?;
-    stamp(&response.headers());
-    Ok(response)
+    build(meta.status, &fields.headers, body, Some(&stamps))
 }
 
 /// The origin's response with our `Cache-Status`, streaming `body` (its own, or one branch
@@ -178,11 +206,16 @@ pub fn from_origin(
         return not_modified_response(&decoration.apply(&origin.headers())?);
     }
     let body = body.filter(|_| !is_null_body(origin.status()));
-    let response = FOR_CACHES.with(|lists| reissue(origin, body, decoration.dropped(lists)))?;
-    let headers = response.headers();
-    let upstream = headers.get("cache-status").ok().flatten();
-    decoration.stamp(&headers, upstream.as_deref());
-    Ok(response)
+    let cache_control = decoration.cache_control();
+    FOR_CACHES.with(|lists| {
+        reissue(
+            origin,
+            body,
+            decoration.dropped(lists),
+            &decoration.outcome.cache_status(),
+            cache_control.as_deref(),
+        )
+    })
 }
 
 /// A short plain-text page for what edgecache itself answers (errors, loops), never stored
@@ -193,5 +226,10 @@ pub fn plain(status: u16, message: &str, outcome: &Outcome) -> Result<Response, 
         ("cache-control".into(), "no-store".into()),
         ("cache-status".into(), outcome.cache_status()),
     ]);
-    build(status, &headers, Some(Payload::Bytes(message.as_bytes())))
+    build(
+        status,
+        &headers,
+        Some(Payload::Bytes(message.as_bytes())),
+        None,
+    )
 }

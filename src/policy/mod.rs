@@ -5,6 +5,7 @@
 pub mod directives;
 pub mod reuse;
 pub mod revalidate;
+mod targeted;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,13 +14,18 @@ pub use directives::CacheControl;
 pub use reuse::{verdict, Verdict};
 
 /// Response fields that carry directives for edgecache's own storage, most specific first
-/// (RFC 9213 §2.1). When one is present and non-empty, `Cache-Control` and `Expires` are
-/// ignored for storage; all are removed before the response reaches the client.
+/// (RFC 9213 §2.1). When one is present, valid and non-empty, `Cache-Control` and `Expires`
+/// are ignored for storage.
 pub const TARGETED_FIELDS: &[&str] = &[
     "edgecache-cache-control",
     "cdn-cache-control",
     "surrogate-control",
 ];
+
+/// The targeted fields meant for edgecache alone, removed before a response reaches the
+/// client: its own, and `Surrogate-Control` (which Edge Architecture has a surrogate remove).
+/// `CDN-Cache-Control` speaks to every CDN on the way and is passed on, as Cloudflare does.
+pub const CONSUMED_FIELDS: &[&str] = &["edgecache-cache-control", "surrogate-control"];
 
 /// Hop-by-hop fields (RFC 9110 §7.6.1), and fields the cache recomputes or never keeps.
 pub const UNSTORED_FIELDS: &[&str] = &[
@@ -27,6 +33,7 @@ pub const UNSTORED_FIELDS: &[&str] = &[
     "keep-alive",
     "proxy-connection",
     "proxy-authenticate",
+    "proxy-authentication-info",
     "proxy-authorization",
     "te",
     "trailer",
@@ -148,24 +155,30 @@ pub struct Governing {
 /// RFC 9213 §2.2: a cache "MUST select the first (in target list order) field with a valid,
 /// non-empty value and use its value to determine the caching policy for the response, and
 /// it MUST ignore the Cache-Control and Expires header fields in that response".
+/// `Surrogate-Control` predates Structured Fields and is read as leniently as
+/// `Cache-Control`; the others must be valid dictionaries (`targeted`).
 pub fn governing_directives(response: &(impl Fields + ?Sized)) -> Governing {
     for name in TARGETED_FIELDS {
-        if let Some(value) = response.field(name).filter(|v| !v.trim().is_empty()) {
-            let value = if *name == "surrogate-control" {
-                // Edge Architecture's `max-age=60+30`: the part after `+` is not ours to use.
-                value
-                    .split(',')
-                    .map(|d| d.split('+').next().unwrap_or(d))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            } else {
-                value
-            };
-            return Governing {
-                cc: CacheControl::parse(&value),
-                targeted: true,
-            };
-        }
+        let Some(value) = response.field(name).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        let directives = if *name == "surrogate-control" {
+            // Edge Architecture's `max-age=60+30`: the part after `+` is not ours to use.
+            value
+                .split(',')
+                .map(|d| d.split('+').next().unwrap_or(d))
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            match targeted::as_cache_control(&value) {
+                Some(directives) => directives,
+                None => continue,
+            }
+        };
+        return Governing {
+            cc: CacheControl::parse(&directives),
+            targeted: true,
+        };
     }
     Governing {
         cc: CacheControl::parse(&response.field("cache-control").unwrap_or_default()),

@@ -528,6 +528,39 @@ fn targeted_fields_take_precedence_over_cache_control_and_expires() {
 }
 
 #[test]
+fn an_invalid_structured_targeted_field_is_ignored_for_cache_control() {
+    // RFC 9213 §2.2 selects the first field "with a valid, non-empty value": a CDN-only
+    // policy with a typo must not store what Cache-Control forbids.
+    for cdn in [
+        "max-age=10000, &&&&&",
+        "max-age=\"10000\"",
+        "max-age =100",
+        "max-age=1.5",
+    ] {
+        let verdict = judge(
+            &[],
+            200,
+            &[("cache-control", "no-store"), ("cdn-cache-control", cdn)],
+        );
+        assert_eq!(reason(verdict), Reason::NoStore, "{cdn}");
+    }
+    let next = judge(
+        &[],
+        200,
+        &[
+            ("cache-control", "no-store"),
+            ("edgecache-cache-control", "max-age=?1"),
+            ("cdn-cache-control", "max-age=90"),
+        ],
+    );
+    assert_eq!(
+        lifetime(next),
+        90,
+        "an invalid field gives way to the next one"
+    );
+}
+
+#[test]
 fn stored_fields_drop_hop_by_hop_and_connection_named_fields() {
     let stored = fields_to_store(
         headers(&[
@@ -535,6 +568,7 @@ fn stored_fields_drop_hop_by_hop_and_connection_named_fields() {
             ("x-hop", "1"),
             ("keep-alive", "5"),
             ("content-length", "3"),
+            ("proxy-authentication-info", "nextnonce=abc"),
             ("x-user", "u"),
             ("etag", "\"a\""),
         ]),

@@ -6,7 +6,7 @@
 //! included) as one ASCII header; the body is stored as is. Keys are URLs in the request's
 //! own zone, named by the SHA-256 of the rendered key.
 
-use std::rc::Rc;
+use std::cell::RefCell;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -17,6 +17,7 @@ use super::{Entry, Store, StoreError};
 use crate::config::Backend;
 use crate::entry::Meta;
 use crate::key::digest;
+use crate::lru::Lru;
 use crate::runtime::{describe, headers_from};
 
 const META_HEADER: &str = "x-edgecache-meta";
@@ -46,9 +47,9 @@ impl CacheApiStore {
         format!("{}{}", self.url_base, digest(key))
     }
 
-    /// The stored response under `key` and its metadata, its body left unread in the runtime
+    /// The stored response under `key` as an entry whose body is left unread in the runtime
     /// (`read_body` reads it; `unread_body` pipes it).
-    pub async fn get_unread(&self, key: &str) -> Result<Option<(Meta, JsResponse)>, StoreError> {
+    pub async fn get_unread(&self, key: &str) -> Result<Option<(Entry, JsResponse)>, StoreError> {
         let Some(response) = self
             .cache
             .get(self.url(key), true)
@@ -58,33 +59,54 @@ impl CacheApiStore {
             return Ok(None);
         };
         let raw: JsResponse = response.into();
-        let Some(meta) = raw
+        let Some(entry) = raw
             .headers()
             .get(META_HEADER)
             .ok()
             .flatten()
-            .and_then(|h| Meta::parse(h.as_bytes()))
+            .and_then(|text| parsed(text))
         else {
             return Ok(None);
         };
-        Ok(Some((meta, raw)))
+        Ok(Some((entry, raw)))
     }
 }
 
-/// Reads an unread entry's body; `None` if it is not as long as when it was stored.
-pub async fn read_body(meta: Rc<Meta>, response: &JsResponse) -> Result<Option<Entry>, StoreError> {
+/// Bytes of metadata text an isolate keeps parsed (its entries hold about as much again).
+const PARSED_BUDGET: u64 = 256 * 1024;
+
+thread_local! {
+    /// Entries (without their bodies) parsed from metadata text lately read from the Cache
+    /// API, by that text: a hit on an entry seen before skips the JSON parse and reuses the
+    /// client fields built for it. The text is the whole record, so equal text means an equal
+    /// entry, and nothing kept here can go stale.
+    static PARSED: RefCell<Lru<Entry>> = RefCell::new(Lru::new(PARSED_BUDGET));
+}
+
+/// The entry (body empty) that metadata `text` describes; `None` if it is not ours.
+fn parsed(text: String) -> Option<Entry> {
+    if let Some(entry) = PARSED.with(|p| p.borrow_mut().get(&text, 0)) {
+        return Some(entry);
+    }
+    let entry = Entry::new(Meta::parse(text.as_bytes())?, Vec::new());
+    let bytes = 2 * text.len() as u64;
+    PARSED.with(|p| p.borrow_mut().insert(text, entry.clone(), bytes, i64::MAX));
+    Some(entry)
+}
+
+/// Reads an unread entry's body into it; `None` if it is not as long as when it was stored.
+pub async fn read_body(entry: Entry, response: &JsResponse) -> Result<Option<Entry>, StoreError> {
     let buffer = response.array_buffer().map_err(|e| failed(describe(&e)))?;
     let buffer = JsFuture::from(buffer)
         .await
         .map_err(|e| failed(describe(&e)))?;
     let body = js_sys::Uint8Array::new(&buffer).to_vec();
-    if body.len() as u64 != meta.body_len {
+    if body.len() as u64 != entry.meta.body_len {
         return Ok(None);
     }
     Ok(Some(Entry {
-        meta,
         body: body.into(),
-        client_fields: Rc::default(),
+        ..entry
     }))
 }
 
@@ -100,7 +122,7 @@ pub fn unread_body(response: &JsResponse, body_len: u64) -> Option<ReadableStrea
 impl Store for CacheApiStore {
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         match self.get_unread(key).await? {
-            Some((meta, response)) => read_body(Rc::new(meta), &response).await,
+            Some((entry, response)) => read_body(entry, &response).await,
             None => Ok(None),
         }
     }

@@ -155,8 +155,8 @@ impl Tier {
     /// Like `get`, but leaves a Cache API entry's body unread (`Read`).
     pub async fn read(&self, key: &str) -> Result<Option<Read>, StoreError> {
         Ok(match self {
-            Tier::Cache(store) => store.get_unread(key).await?.map(|(meta, response)| Read {
-                entry: Entry::new(meta, Vec::new()),
+            Tier::Cache(store) => store.get_unread(key).await?.map(|(entry, response)| Read {
+                entry,
                 unread: Some(response),
             }),
             tier => tier.get(key).await?.map(|entry| Read {

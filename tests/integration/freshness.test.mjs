@@ -347,17 +347,28 @@ describe("targeted Cache-Control", () => {
     await origin.close();
   });
 
-  for (const field of ["CDN-Cache-Control", "Surrogate-Control", "Edgecache-Cache-Control"]) {
-    it(`stores by ${field} over Cache-Control and hides it from clients`, async () => {
+  // CDN-Cache-Control speaks to every CDN downstream too (RFC 9213 §3): it is passed on.
+  for (const [field, passedOn] of [["CDN-Cache-Control", true], ["Surrogate-Control", false], ["Edgecache-Cache-Control", false]]) {
+    it(`stores by ${field} over Cache-Control and ${passedOn ? "passes it on" : "hides it from clients"}`, async () => {
       const path = `/targeted-${field}`;
       origin.on(path, { headers: { "cache-control": "no-store", [field]: "max-age=120" } });
       const first = await worker.fetch(path);
       assert.equal(first.headers.get("cache-control"), "no-store", "clients still see the origin's Cache-Control");
-      assert.equal(first.headers.get(field), null);
+      assert.equal(first.headers.get(field), passedOn ? "max-age=120" : null);
       await worker.stored(path);
       const hit = await worker.fetch(path);
       assert.match(hit.cacheStatus, /; hit; ttl=(119|120);/);
-      assert.equal(hit.headers.get(field), null);
+      assert.equal(hit.headers.get(field), passedOn ? "max-age=120" : null);
+    });
+  }
+
+  for (const value of ["max-age=10000, &&&&&", 'max-age="10000"', "max-age =100"]) {
+    it(`ignores CDN-Cache-Control: ${value} (not a valid Structured Field) for Cache-Control: no-store`, async () => {
+      const path = `/cdn-invalid-${encodeURIComponent(value)}`;
+      origin.on(path, { headers: { "cache-control": "no-store", "cdn-cache-control": value } });
+      assert.match((await worker.fetch(path)).cacheStatus, /detail=no-store/);
+      assert.match((await worker.fetch(path)).cacheStatus, /detail=no-store/);
+      assert.equal(origin.count(path), 2);
     });
   }
 
