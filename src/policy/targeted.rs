@@ -8,8 +8,6 @@
 //! A valid value is rewritten as the `Cache-Control` text it means and read by the one
 //! directive reader (`CacheControl::parse`), so both kinds of field mean the same thing.
 
-use std::fmt::Write;
-
 /// A dictionary member's value, as far as cache directives care.
 #[derive(Debug, Clone, PartialEq)]
 enum Value {

@@ -64,7 +64,7 @@ impl CacheApiStore {
             .get(META_HEADER)
             .ok()
             .flatten()
-            .and_then(|text| parsed(text))
+            .and_then(parsed)
         else {
             return Ok(None);
         };
