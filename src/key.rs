@@ -136,22 +136,33 @@ fn matches_any(globs: &[String], name: &str) -> bool {
         .any(|glob| glob_match(glob.as_bytes(), name.as_bytes(), None))
 }
 
-/// A request header's value as a variant: field lines are joined, runs of white space folded,
-/// and for `Accept-Encoding` the codings are lowercased and sorted, so that equivalent requests
-/// share a variant while different ones never do.
+/// A request header's value as a variant, normalised only where RFC 9111 §4.1 allows ("in a
+/// way that is known to have identical semantics"), so that equivalent requests share a
+/// variant while different ones never do: runs of white space are folded and dropped around
+/// commas (field lines are joined by commas, and list elements carry no white space at their
+/// edges, RFC 9110 §5.6.1); language tags and charsets are lowercased (RFC 4647, RFC 9110
+/// §8.3.2); `Accept-Encoding`'s codings are lowercased and sorted.
 pub fn normalize_header_value(name: &str, value: &str) -> String {
-    let folded = value.split_ascii_whitespace().collect::<Vec<_>>().join(" ");
+    let elements = value.split(',').map(|element| {
+        element
+            .split_ascii_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
     if name.eq_ignore_ascii_case("accept-encoding") {
-        let mut codings: Vec<String> = folded
-            .split(',')
-            .map(|c| c.trim().to_ascii_lowercase())
+        let mut codings: Vec<String> = elements
+            .map(|c| c.to_ascii_lowercase())
             .filter(|c| !c.is_empty())
             .collect();
         codings.sort();
         codings.dedup();
-        codings.join(",")
+        return codings.join(",");
+    }
+    let joined = elements.collect::<Vec<_>>().join(",");
+    if name.eq_ignore_ascii_case("accept-language") || name.eq_ignore_ascii_case("accept-charset") {
+        joined.to_ascii_lowercase()
     } else {
-        folded
+        joined
     }
 }
 
@@ -297,7 +308,23 @@ mod tests {
     fn header_values_are_folded_and_accept_encoding_sorted() {
         assert_eq!(
             normalize_header_value("accept-language", "  en-GB,   en  "),
-            "en-GB, en"
+            "en-gb,en"
+        );
+        assert_eq!(
+            normalize_header_value("accept-language", " En-gb ,en"),
+            normalize_header_value("accept-language", "en-GB, en"),
+            "language tags are case-insensitive"
+        );
+        assert_eq!(normalize_header_value("x-foo", " 1, 2 "), "1,2");
+        assert_ne!(
+            normalize_header_value("x-foo", "A, b"),
+            normalize_header_value("x-foo", "a, b"),
+            "other fields keep their case"
+        );
+        assert_ne!(
+            normalize_header_value("accept-language", "de, en"),
+            normalize_header_value("accept-language", "en, de"),
+            "order is kept: it can pick the language"
         );
         assert_eq!(
             normalize_header_value("accept-encoding", "br, GZIP,gzip , deflate"),

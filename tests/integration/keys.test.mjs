@@ -58,6 +58,12 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) describe(`Vary (${backen
     await worker.stored("/greet", { headers: { "accept-language": "en,  fr" } });
     const same = await worker.fetch("/greet", { headers: { "accept-language": "en, fr" } });
     assert.match(same.cacheStatus, /; hit;/);
+    for (const equivalent of ["en,fr", " EN , Fr "]) {
+      const hit = await worker.fetch("/greet", { headers: { "accept-language": equivalent } });
+      assert.match(hit.cacheStatus, /; hit;/, `${equivalent} is the same request`);
+    }
+    const reordered = await worker.fetch("/greet", { headers: { "accept-language": "fr, en" } });
+    assert.doesNotMatch(reordered.cacheStatus, /; hit;/, "another order may pick another language");
   });
 });
 
