@@ -380,7 +380,7 @@ impl Config {
             None => defaults.backends,
         };
         if backends.contains(&Backend::Kv) {
-            check_kv_ttl(default_ttl).map_err(|r| field("default_ttl", r))?;
+            check_kv_default_ttl(default_ttl).map_err(|r| field("default_ttl", r))?;
             check_kv_body(max_body_bytes).map_err(|r| field("max_body_bytes", r))?;
         }
 
@@ -452,7 +452,7 @@ fn validate_route(
     if backends.contains(&Backend::Kv) && !raw.bypass {
         match ttl {
             Some(ttl) => check_kv_ttl(ttl).map_err(|r| ("ttl", r))?,
-            None => check_kv_ttl(default_ttl).map_err(|r| ("backends", r))?,
+            None => check_kv_default_ttl(default_ttl).map_err(|r| ("backends", r))?,
         }
         check_kv_body(max_body_bytes).map_err(|r| ("backends", r))?;
     }
@@ -526,6 +526,14 @@ fn check_kv_ttl(ttl: u64) -> Result<(), String> {
         ))
     } else {
         Ok(())
+    }
+}
+
+/// `default_ttl` 0 stores no guessed lifetime at all, so KV's minimum does not apply to it.
+fn check_kv_default_ttl(ttl: u64) -> Result<(), String> {
+    match ttl {
+        0 => Ok(()),
+        ttl => check_kv_ttl(ttl),
     }
 }
 
@@ -758,6 +766,10 @@ mod tests {
         assert_eq!(
             error_of(r#"{"backends": "kv", "default_ttl": 10}"#),
             "EDGECACHE.default_ttl: 10 s is below Workers KV's 60 s minimum TTL on a route that uses kv"
+        );
+        assert!(
+            Config::from_json(r#"{"backends": "kv", "default_ttl": 0}"#).is_ok(),
+            "0 guesses no lifetime at all"
         );
     }
 

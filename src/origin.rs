@@ -13,6 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, Response};
 
 use crate::key::cookie_value;
+use crate::policy::SURROGATE_NAME;
 use crate::runtime::{copy_without, describe, name_list};
 
 /// Marks requests edgecache sends, so a worker that forwards to itself stops at once.
@@ -34,6 +35,9 @@ const UNKEYED_OVERRIDES: &[&str] = &[
     "x-http-method",
     "x-method-override",
     "forwarded",
+    // Announces what a surrogate downstream can do, so it can change the answer (ESI or not):
+    // on a stored answer, only edgecache's own capability is sent.
+    "surrogate-capability",
 ];
 
 /// The client's validators, never sent on for a request whose answer may be stored.
@@ -62,6 +66,8 @@ pub struct Forward {
     /// Sent instead of the request's method (a HEAD revalidates the stored GET).
     pub method: Option<&'static str>,
     pub timeout_ms: u64,
+    /// The route assembles ESI: say so in `Surrogate-Capability`.
+    pub esi: bool,
 }
 
 /// Why the origin gave no response.
@@ -103,6 +109,7 @@ impl Forward {
         for (name, value) in &self.validators {
             let _ = headers.set(name, value);
         }
+        let _ = headers.append("surrogate-capability", &self.surrogate_capability());
         let _ = headers.set(HOP_HEADER, "1");
 
         let method = self
@@ -124,6 +131,13 @@ impl Forward {
             late if late.is_null() => Err(OriginError::Timeout(self.timeout_ms)),
             response => response.dyn_into::<Response>().map_err(unreachable),
         }
+    }
+
+    /// Edge Architecture's `Surrogate-Capability`, naming edgecache as `Surrogate-Control`
+    /// targets it (`policy::SURROGATE_NAME`).
+    fn surrogate_capability(&self) -> String {
+        let esi = if self.esi { " ESI/1.0" } else { "" };
+        format!("{SURROGATE_NAME}=\"Surrogate/1.0{esi}\"")
     }
 
     fn target_url(&self) -> String {

@@ -99,6 +99,7 @@ pub async fn handle(
         validators: Vec::new(),
         method: None,
         timeout_ms: config.origin_timeout_ms,
+        esi: route.is_some_and(|r| r.esi),
     };
     if method != "GET" && method != "HEAD" {
         let response =

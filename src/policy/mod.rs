@@ -163,12 +163,11 @@ pub fn governing_directives(response: &(impl Fields + ?Sized)) -> Governing {
             continue;
         };
         let directives = if *name == "surrogate-control" {
-            // Edge Architecture's `max-age=60+30`: the part after `+` is not ours to use.
-            value
-                .split(',')
-                .map(|d| d.split('+').next().unwrap_or(d))
-                .collect::<Vec<_>>()
-                .join(",")
+            match surrogate_directives(&value) {
+                // Every directive was for another surrogate: nothing here is ours.
+                ours if ours.trim().is_empty() => continue,
+                ours => ours,
+            }
         } else {
             match targeted::as_cache_control(&value) {
                 Some(directives) => directives,
@@ -184,6 +183,28 @@ pub fn governing_directives(response: &(impl Fields + ?Sized)) -> Governing {
         cc: CacheControl::parse(&response.field("cache-control").unwrap_or_default()),
         targeted: false,
     }
+}
+
+/// The name edgecache answers to in `Surrogate-Control` targets (`max-age=60;edgecache`) and
+/// announces in `Surrogate-Capability`.
+pub const SURROGATE_NAME: &str = "edgecache";
+
+/// Edge Architecture's `Surrogate-Control`: a directive targeted at another surrogate
+/// (`max-age=60;other`) is not ours, one targeted at us loses its target, and the part of
+/// `max-age=60+30` after `+` (for a surrogate's own use) is dropped.
+fn surrogate_directives(value: &str) -> String {
+    value
+        .split(',')
+        .filter_map(|directive| match directive.split_once(';') {
+            None => Some(directive),
+            Some((directive, target)) => target
+                .trim()
+                .eq_ignore_ascii_case(SURROGATE_NAME)
+                .then_some(directive),
+        })
+        .map(|d| d.split('+').next().unwrap_or(d))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// When a response was asked for and when it arrived, in milliseconds since the epoch (kept
@@ -392,19 +413,28 @@ pub fn explicit_lifetime(
     Some((expires.saturating_sub(date).max(0) as u64).min(directives::DELTA_SECONDS_MAX))
 }
 
-/// RFC 9111 §4.2.2: with no explicit lifetime, the configured default, cut to 10% of the time
-/// since `Last-Modified` when that is shorter (a page changed a minute ago is likely to
-/// change again soon).
+/// The longest lifetime guessed from `Last-Modified` when `default_ttl` is 0.
+const LAST_MODIFIED_HEURISTIC_MAX: u64 = 600;
+
+/// RFC 9111 §4.2.2: with no explicit lifetime, 10% of the time since `Last-Modified` (a page
+/// changed a minute ago is likely to change again soon), at most `default_ttl`; with no
+/// `Last-Modified` either, `default_ttl` itself (Django's `CACHE_MIDDLEWARE_SECONDS`).
+/// `default_ttl` 0 turns off the guess that has nothing to go on, not the RFC's own
+/// heuristic, which is then capped at `LAST_MODIFIED_HEURISTIC_MAX`.
 fn heuristic_lifetime(response: &(impl Fields + ?Sized), default_ttl: u64, now: i64) -> u64 {
     let date = response
         .field("date")
         .and_then(|d| http_date(&d))
         .unwrap_or(now);
+    let cap = match default_ttl {
+        0 => LAST_MODIFIED_HEURISTIC_MAX,
+        ttl => ttl,
+    };
     match response
         .field("last-modified")
         .and_then(|lm| http_date(&lm))
     {
-        Some(modified) if modified <= date => default_ttl.min(((date - modified) / 10) as u64),
+        Some(modified) if modified <= date => cap.min(((date - modified) / 10) as u64),
         Some(_) => 0,
         None => default_ttl,
     }

@@ -187,6 +187,30 @@ fn heuristic_freshness_is_capped_at_a_tenth_of_the_last_modified_age() {
 }
 
 #[test]
+fn a_default_ttl_of_zero_guesses_only_from_last_modified() {
+    let strict = Overrides {
+        default_ttl: 0,
+        ..overrides()
+    };
+    assert_eq!(
+        reason(judge_with(&[], 200, &[("date", DATE)], strict)),
+        Reason::StaleOnArrival,
+        "nothing to guess from: not stored"
+    );
+    let modified = format_http_date(NOW - 100_000);
+    assert_eq!(
+        lifetime(judge_with(
+            &[],
+            200,
+            &[("date", DATE), ("last-modified", &modified)],
+            strict
+        )),
+        600,
+        "10% of the Last-Modified age, capped"
+    );
+}
+
+#[test]
 fn a_request_cookie_allows_explicit_but_not_heuristic_freshness() {
     let cookie: &[(&str, &str)] = &[("cookie", "theme=dark")];
     assert_eq!(
@@ -508,6 +532,35 @@ fn targeted_fields_take_precedence_over_cache_control_and_expires() {
         ],
     );
     assert_eq!(lifetime(surrogate), 45);
+    let targeted = judge(
+        &[],
+        200,
+        &[
+            ("cache-control", "no-store"),
+            (
+                "surrogate-control",
+                "max-age=3600;edgecache, no-store;other-cdn",
+            ),
+        ],
+    );
+    assert_eq!(
+        lifetime(targeted),
+        3600,
+        "ours applies, another surrogate's does not"
+    );
+    let elsewhere = judge(
+        &[],
+        200,
+        &[
+            ("cache-control", "max-age=5"),
+            ("surrogate-control", "max-age=3600;other-cdn"),
+        ],
+    );
+    assert_eq!(
+        lifetime(elsewhere),
+        5,
+        "nothing here is ours: Cache-Control decides"
+    );
     assert_eq!(
         reason(judge(
             &[],

@@ -362,6 +362,15 @@ describe("targeted Cache-Control", () => {
     });
   }
 
+  it("announces itself in Surrogate-Capability and takes the Surrogate-Control directives targeted at it", async () => {
+    origin.on("/surrogate-targeted", { headers: { "cache-control": "no-store", "surrogate-control": "max-age=120;edgecache, no-store;other" } });
+    await worker.fetch("/surrogate-targeted", { headers: { "surrogate-capability": 'evil="Surrogate/1.0 ESI/1.0"' } });
+    const asked = origin.requests.filter((r) => r.path === "/surrogate-targeted");
+    assert.equal(asked[0].headers["surrogate-capability"], 'edgecache="Surrogate/1.0"', "a client's own capability is not keyed: dropped");
+    await worker.stored("/surrogate-targeted");
+    assert.match((await worker.fetch("/surrogate-targeted")).cacheStatus, /; hit; ttl=(119|120);/);
+  });
+
   for (const value of ["max-age=10000, &&&&&", 'max-age="10000"', "max-age =100"]) {
     it(`ignores CDN-Cache-Control: ${value} (not a valid Structured Field) for Cache-Control: no-store`, async () => {
       const path = `/cdn-invalid-${encodeURIComponent(value)}`;
@@ -450,5 +459,34 @@ describe("HEAD and revalidation", () => {
       await worker.dispose();
       await origin.close();
     }
+  });
+});
+
+describe("default_ttl 0: no lifetime guessed from nothing", () => {
+  let origin, worker;
+  before(async () => {
+    origin = await startOrigin();
+    worker = await startWorker({ origin, config: { default_ttl: 0 } });
+  });
+  after(async () => {
+    await worker.dispose();
+    await origin.close();
+  });
+
+  it("does not store a response that gives neither a lifetime nor a Last-Modified", async () => {
+    origin.on("/says-nothing", { headers: { "content-type": "text/plain" } });
+    await worker.fetch("/says-nothing");
+    await new Promise((r) => setTimeout(r, 100));
+    await worker.fetch("/says-nothing");
+    assert.equal(origin.count("/says-nothing"), 2);
+  });
+
+  it("still guesses from Last-Modified (10% of its age)", async () => {
+    const lastModified = new Date(Date.now() - 100_000 * 1000).toUTCString();
+    origin.on("/old-page", { headers: { "content-type": "text/plain", "last-modified": lastModified } });
+    await worker.fetch("/old-page");
+    await worker.stored("/old-page");
+    assert.match((await worker.fetch("/old-page")).cacheStatus, /; hit; ttl=(59[0-9]|600);/);
+    assert.equal(origin.count("/old-page", "GET"), 1);
   });
 });
