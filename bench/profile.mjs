@@ -1,9 +1,12 @@
 // `make profile`: where a request's CPU goes. Runs the worker built with its names section
-// (`build-profile/`) on raw workerd in front of the bench origin, loads one path with oha while
-// V8's sampling profiler runs (over workerd's inspector), and prints the functions with the
-// most self time. Run under `node --experimental-websocket` (Node 20 has no WebSocket global).
+// (`build-profile/`) in front of the bench origin, loads one path with oha while V8's sampling
+// profiler runs (over workerd's inspector), and prints the functions with the most self time.
+// The memory tier runs on raw workerd; the Cache API and KV exist locally only in Miniflare,
+// where the cache service is profiled too (it shares the process, and so the CPU). Run under
+// `node --experimental-websocket` (Node 20 has no WebSocket global).
 //
 //   PROFILE_PATH=/private PROFILE_BACKENDS=memory PROFILE_SECONDS=6 make profile
+//   PROFILE_BACKENDS=cache make profile
 import { spawn, execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -23,21 +26,51 @@ const PORT = 9390;
 const INSPECTOR = 9391;
 
 const origin = await startOrigin();
-const config = JSON.stringify({ backends: BACKENDS, default_ttl: 600, request_log: process.env.PROFILE_LOG ?? "all" });
-await mkdir(results, { recursive: true });
-const capnp = path.join(results, "profile.capnp");
-const embed = (file) => path.relative(results, path.join(root, file));
-await writeFile(
-  capnp,
-  `using Workerd = import "/workerd/workerd.capnp";
+const config = { backends: BACKENDS, default_ttl: 600, request_log: process.env.PROFILE_LOG ?? "all" };
+const inMiniflare = BACKENDS.some((b) => b !== "memory");
+
+/** Raw workerd with the inspector on: one worker, `edgecache`. */
+async function startWorkerd() {
+  await mkdir(results, { recursive: true });
+  const capnp = path.join(results, "profile.capnp");
+  const embed = (file) => path.relative(results, path.join(root, file));
+  await writeFile(
+    capnp,
+    `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [(name = "edgecache", worker = (modules = [(name = "index.js", esModule = embed "${embed("build-profile/index.js")}"), (name = "index_bg.wasm", wasm = embed "${embed("build-profile/index_bg.wasm")}")], compatibilityDate = "2026-04-20", bindings = [(name = "ORIGIN", text = "${origin.url}"), (name = "EDGECACHE", json = ${JSON.stringify(config)})], globalOutbound = "net")),
+  services = [(name = "edgecache", worker = (modules = [(name = "index.js", esModule = embed "${embed("build-profile/index.js")}"), (name = "index_bg.wasm", wasm = embed "${embed("build-profile/index_bg.wasm")}")], compatibilityDate = "2026-04-20", bindings = [(name = "ORIGIN", text = "${origin.url}"), (name = "EDGECACHE", json = ${JSON.stringify(JSON.stringify(config))})], globalOutbound = "net")),
     (name = "net", network = (allow = ["public", "private", "local"]))],
   sockets = [(name = "edgecache", address = "127.0.0.1:${PORT}", http = (), service = "edgecache")]
 );
 `,
-);
-const workerd = spawn(WORKERD, ["serve", capnp, "--experimental", `--inspector-addr=127.0.0.1:${INSPECTOR}`], { stdio: ["ignore", "ignore", "inherit"] });
+  );
+  const workerd = spawn(WORKERD, ["serve", capnp, "--experimental", `--inspector-addr=127.0.0.1:${INSPECTOR}`], { stdio: ["ignore", "ignore", "inherit"] });
+  return { url: `http://127.0.0.1:${PORT}`, targets: { edgecache: "edgecache" }, stop: () => workerd.kill() };
+}
+
+/** Miniflare with the inspector on: edgecache ("core:user:") and its cache service. */
+async function startMiniflare() {
+  const { Miniflare } = await import("miniflare");
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(root, "build-profile/index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2026-04-20",
+    cache: true,
+    cf: false,
+    kvNamespaces: ["EDGECACHE_KV"],
+    bindings: { ORIGIN: origin.url, EDGECACHE: config },
+    inspectorPort: INSPECTOR,
+    handleRuntimeStdio: (out, err) => {
+      out.resume();
+      err.resume();
+    },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, targets: { edgecache: "core:user:", "cache service": "cache:cache" }, stop: () => mf.dispose() };
+}
+
+const runtime = inMiniflare ? await startMiniflare() : await startWorkerd();
 
 /** One Chrome DevTools Protocol session: `send(method, params)` resolves with the result. */
 async function inspect(url) {
@@ -79,21 +112,8 @@ async function waitFor(url) {
   throw new Error(`${url} never answered`);
 }
 
-try {
-  const url = `http://127.0.0.1:${PORT}${PATH}`;
-  await waitFor(url);
-  for (let i = 0; i < 200; i++) await (await fetch(url)).arrayBuffer();
-  const session = await inspect(`ws://127.0.0.1:${INSPECTOR}/edgecache`);
-  await session.send("Profiler.enable");
-  await session.send("Profiler.setSamplingInterval", { interval: 100 });
-  await session.send("Profiler.start");
-  const { stdout } = await run(OHA, ["-z", `${SECONDS}s`, "-c", "16", "--no-tui", "--output-format", "json", url], { maxBuffer: 64 << 20 });
-  const { profile } = await session.send("Profiler.stop");
-  session.close();
-  const rps = JSON.parse(stdout).summary.requestsPerSec;
-  await writeFile(path.join(results, "latest.cpuprofile"), JSON.stringify(profile));
-
-  // Self time per function, from the sample counts of the profile's nodes.
+/** Self time per function in a CPU profile, idle and "(program)" left out. */
+function selfTimes(profile) {
   const hits = new Map(profile.nodes.map((n) => [n.id, 0]));
   for (const id of profile.samples) hits.set(id, hits.get(id) + 1);
   const self = new Map();
@@ -105,11 +125,39 @@ try {
     self.set(name, (self.get(name) ?? 0) + hits.get(node.id));
     total += hits.get(node.id);
   }
+  return { self, total };
+}
+
+try {
+  const url = `${runtime.url}${PATH}`;
+  await waitFor(url);
+  for (let i = 0; i < 200; i++) await (await fetch(url)).arrayBuffer();
+  const sessions = {};
+  for (const [name, target] of Object.entries(runtime.targets)) {
+    const session = await inspect(`ws://127.0.0.1:${INSPECTOR}/${target}`);
+    await session.send("Profiler.enable");
+    await session.send("Profiler.setSamplingInterval", { interval: 100 });
+    await session.send("Profiler.start");
+    sessions[name] = session;
+  }
+  const { stdout } = await run(OHA, ["-z", `${SECONDS}s`, "-c", "16", "--no-tui", "--output-format", "json", url], { maxBuffer: 64 << 20 });
+  const profiles = {};
+  for (const [name, session] of Object.entries(sessions)) {
+    profiles[name] = (await session.send("Profiler.stop")).profile;
+    session.close();
+  }
+  const rps = JSON.parse(stdout).summary.requestsPerSec;
+  await writeFile(path.join(results, "latest.cpuprofile"), JSON.stringify(profiles.edgecache));
+
+  const { self, total } = selfTimes(profiles.edgecache);
   const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 30));
-  console.log(`${PATH} on ${BACKENDS.join("+")}: ${rps.toFixed(0)} req/s under the profiler; ${total} samples in JS and Wasm (idle and "(program)" left out)`);
+  console.log(`${PATH} on ${BACKENDS.join("+")}${inMiniflare ? " (Miniflare)" : ""}: ${rps.toFixed(0)} req/s under the profiler; ${total} samples in JS and Wasm (idle and "(program)" left out)`);
   for (const [name, n] of top) console.log(`${((100 * n) / total).toFixed(1).padStart(5)}%  ${name}`);
+  for (const [name, profile] of Object.entries(profiles)) {
+    if (name !== "edgecache") console.log(`${name}: ${selfTimes(profile).total} samples in the same time, beside edgecache's ${total}`);
+  }
   console.log(`Full profile: bench/results/latest.cpuprofile (open in Chrome DevTools).`);
 } finally {
-  workerd.kill();
+  await runtime.stop();
   origin.close();
 }

@@ -17,9 +17,13 @@ pub fn is_not_modified(request: &(impl Fields + ?Sized), stored: &(impl Fields +
                 .split(',')
                 .any(|candidate| weak_eq(candidate.trim(), etag.trim()));
     }
+    // RFC 9111 §4.3.2: without `Last-Modified`, a cache "SHOULD use the stored response's
+    // Date field value" (a stored response always has one: edgecache adds it if missing).
     let (Some(since), Some(modified)) = (
         request.field("if-modified-since"),
-        stored.field("last-modified"),
+        stored
+            .field("last-modified")
+            .or_else(|| stored.field("date")),
     ) else {
         return false;
     };
@@ -105,6 +109,19 @@ mod tests {
         assert!(!is_not_modified(
             &h(&[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")]),
             &h(&[])
+        ));
+    }
+
+    #[test]
+    fn if_modified_since_falls_back_to_the_stored_date() {
+        let stored = h(&[("date", "Sun, 06 Nov 1994 08:49:37 GMT")]);
+        assert!(is_not_modified(
+            &h(&[("if-modified-since", "Mon, 07 Nov 1994 08:49:37 GMT")]),
+            &stored
+        ));
+        assert!(!is_not_modified(
+            &h(&[("if-modified-since", "Sat, 05 Nov 1994 08:49:37 GMT")]),
+            &stored
         ));
     }
 

@@ -296,12 +296,15 @@ fn not_modified(
     let keep = keep_secs(&entry.meta, job.keep_stale);
     let job_for_write = job.clone();
     let written = entry.clone();
+    // As in `store`: the flight stays open until the refreshed entry is written, so a request
+    // arriving meanwhile takes it from here instead of revalidating the old copy again.
+    if let Some(leader) = &leader {
+        leader.publish(Settled::Stored(entry.clone()));
+    }
     ctx.wait_until(async move {
         write_all(&job_for_write.tiers, &written, marker.as_ref(), keep).await;
+        drop(leader);
     });
-    if let Some(leader) = leader {
-        leader.settle(Settled::Stored(entry.clone()));
-    }
     let outcome = Outcome::forward(fwd, Some(304), true, None);
     Answer::Entry {
         entry,

@@ -85,6 +85,7 @@ const DIRECTIVES: &[&str] = &[
     "min-fresh",
     "only-if-cached",
     "immutable",
+    "must-understand",
 ];
 
 const NOW: i64 = 1_795_000_000;
@@ -159,8 +160,9 @@ fuzz_target!(|input: Input| {
         !facts.cache_control.no_store,
         "stored despite request no-store"
     );
+    // RFC 9111 §5.2.2.3: must-understand overrides no-store for an understood status.
     assert!(
-        !cc.no_store && !cc.private,
+        (!cc.no_store || cc.must_understand) && !cc.private,
         "stored a no-store/private response"
     );
     assert!(

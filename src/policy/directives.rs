@@ -34,6 +34,9 @@ pub struct CacheControl {
     pub proxy_revalidate: bool,
     pub only_if_cached: bool,
     pub immutable: bool,
+    /// RFC 9111 §5.2.2.3: store only if the status's caching rules are understood; then
+    /// `no-store` does not apply.
+    pub must_understand: bool,
 }
 
 impl CacheControl {
@@ -68,6 +71,7 @@ impl CacheControl {
                 "proxy-revalidate" => cc.proxy_revalidate = true,
                 "only-if-cached" => cc.only_if_cached = true,
                 "immutable" => cc.immutable = true,
+                "must-understand" => cc.must_understand = true,
                 _ => {}
             }
         }

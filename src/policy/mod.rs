@@ -248,6 +248,12 @@ pub fn is_heuristically_cacheable(status: u16) -> bool {
     )
 }
 
+/// The final statuses RFC 9110 defines, whose caching rules edgecache implements (for
+/// `must-understand`); 206 and 304 are never stored.
+fn understands(status: u16) -> bool {
+    matches!(status, 200..=205 | 300..=305 | 307 | 308 | 400..=417 | 421 | 422 | 426 | 500..=505)
+}
+
 /// Decides whether a shared cache may store a response to a GET (RFC 9111 §3), and for how
 /// long it is fresh. `Set-Cookie` is refused outright, stricter than the RFC: a cookie is
 /// one user's, and serving it to another is the worst thing a shared cache can do.
@@ -274,7 +280,12 @@ pub fn storability(
     if request.cache_control.no_store {
         return DontStore(Reason::RequestNoStore);
     }
-    if cc.no_store {
+    // §5.2.2.3: with must-understand, a status whose caching rules the cache does not
+    // implement is never stored, and one it does overrides no-store.
+    if cc.must_understand && !understands(status) {
+        return DontStore(Reason::UncacheableStatus);
+    }
+    if cc.no_store && !cc.must_understand {
         return DontStore(Reason::NoStore);
     }
     // §3: "if the cache is shared: the private response directive is either not present or

@@ -56,6 +56,7 @@ fn directive(name: &str, value: Value) -> Option<Option<String>> {
         "proxy-revalidate",
         "immutable",
         "no-transform",
+        "must-understand",
     ];
     if SECONDS.contains(&name) {
         return match value {

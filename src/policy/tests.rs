@@ -187,6 +187,23 @@ fn heuristic_freshness_is_capped_at_a_tenth_of_the_last_modified_age() {
 }
 
 #[test]
+fn must_understand_overrides_no_store_for_understood_statuses_only() {
+    let fields = [("cache-control", "max-age=3600, no-store, must-understand")];
+    assert_eq!(lifetime(judge(&[], 200, &fields)), 3600);
+    assert_eq!(lifetime(judge(&[], 404, &fields)), 3600);
+    assert_eq!(reason(judge(&[], 599, &fields)), Reason::UncacheableStatus);
+    assert_eq!(
+        reason(judge(
+            &[],
+            599,
+            &[("cache-control", "max-age=3600, must-understand")]
+        )),
+        Reason::UncacheableStatus,
+        "an unknown status with must-understand is never stored"
+    );
+}
+
+#[test]
 fn a_default_ttl_of_zero_guesses_only_from_last_modified() {
     let strict = Overrides {
         default_ttl: 0,

@@ -19,6 +19,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * An entry module that wraps the real worker and injects the storage faults named by the
  * FAULTS binding: `{"kv": {"put": true, "get": true}, "cache": {"put": true, "match": true}}`.
  * KV refuses as it does over quota; the Cache API as it does when a put cannot be stored.
+ * `"cache": {"slowPut": ms}` makes every Cache API put take that much longer.
  */
 const FAULTY_ENTRY = `
 import Worker from "./index.js";
@@ -40,7 +41,9 @@ function faultyCache(faults) {
   const put = proto.put;
   const match = proto.match;
   proto.put = function (...a) {
-    return faults.put ? Promise.reject(new Error("Cache API put failed: 413 Cache storage failed")) : put.apply(this, a);
+    if (faults.put) return Promise.reject(new Error("Cache API put failed: 413 Cache storage failed"));
+    if (faults.slowPut) return new Promise((r) => setTimeout(r, faults.slowPut)).then(() => put.apply(this, a));
+    return put.apply(this, a);
   };
   proto.match = function (...a) {
     return faults.match ? Promise.reject(new Error("Cache API match failed")) : match.apply(this, a);
@@ -307,6 +310,27 @@ describe("storage faults", () => {
         await sleep(100);
       }
       assert.ok(worker.logs.some((l) => l.includes('"store-failed"') && l.includes("Cache API put failed")), "the refusal is logged");
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  it("a slow Cache API write: a request arriving meanwhile gets the entry just revalidated, not a second revalidation", async () => {
+    const worker = await startWorker({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { slowPut: 400 } }) }, config: { backends: ["cache"] } });
+    const plain = { "cache-control": "no-transform" };
+    try {
+      origin.on("/slow-write", (record, n) =>
+        record.headers["if-none-match"] === '"w"'
+          ? { status: 304, headers: { etag: '"w"', "cache-control": "max-age=60" } }
+          : { headers: { etag: '"w"', "cache-control": "max-age=1", age: "2" }, body: `slow-write #${n}` },
+      );
+      await worker.fetchStored("/slow-write");
+      const revalidated = await worker.fetch("/slow-write", { headers: plain });
+      assert.match(revalidated.cacheStatus, /fwd=stale; fwd-status=304/);
+      const next = await worker.fetch("/slow-write", { headers: plain });
+      assert.equal(next.body, "slow-write #1");
+      assert.match(next.cacheStatus, /; (hit|collapsed)/, next.cacheStatus);
+      assert.equal(origin.count("/slow-write", "GET"), 2, "one fetch, one revalidation");
     } finally {
       await worker.dispose();
     }
