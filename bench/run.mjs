@@ -33,6 +33,7 @@ const rawWorkers = {
   "js-floor": { modules: [["w.js", "esModule", "bench/workers/floor.js"]], origin: true },
   "js-map": { modules: [["w.js", "esModule", "bench/workers/map.js"]], origin: true },
   "js-passthrough": { modules: [["w.js", "esModule", "bench/workers/passthrough.js"]], origin: true },
+  "js-passthrough-status": { modules: [["w.js", "esModule", "bench/workers/passthrough-status.js"]], origin: true },
   "edgecache-memory": {
     modules: [["index.js", "esModule", "build/index.js"], ["index_bg.wasm", "wasm", "build/index_bg.wasm"]],
     origin: true,
@@ -165,6 +166,7 @@ try {
   await measure("workerd", "js-map", `${raw("js-map")}/hit`, "JS Map hit");
   await measure("workerd", "edgecache-memory", `${raw("edgecache-memory")}/hit`, "edgecache memory hit");
   await measure("workerd", "js-passthrough", `${raw("js-passthrough")}/private`, "JS pass-through (miss)");
+  await measure("workerd", "js-passthrough-status", `${raw("js-passthrough-status")}/private`, "JS miss floor: pass-through + Cache-Status");
   await measure("workerd", "edgecache-miss", `${raw("edgecache-memory")}/private`, "edgecache miss (unstorable)");
 
   await measure("miniflare", "js-noop", `${mfUrls["js-noop"]}/`, "constant JS response");
@@ -203,6 +205,8 @@ async function report() {
     ["workerd: JS hit floor / JS no-op", ratio(find("workerd", "js-floor"), find("workerd", "js-noop")), ""],
     ["workerd: edgecache memory hit / JS Map hit", ratio(find("workerd", "edgecache-memory"), find("workerd", "js-map")), ""],
     ["workerd: JS pass-through / edgecache miss (miss overhead)", ratio(find("workerd", "js-passthrough"), find("workerd", "edgecache-miss")), "≤ 1.10"],
+    ["workerd: JS pass-through / JS miss floor (overhead of adding Cache-Status)", ratio(find("workerd", "js-passthrough"), find("workerd", "js-passthrough-status")), ""],
+    ["workerd: JS miss floor / edgecache miss", ratio(find("workerd", "js-passthrough-status"), find("workerd", "edgecache-miss")), ""],
     ["miniflare: edgecache memory hit / JS no-op", ratio(find("miniflare", "edgecache-memory"), find("miniflare", "js-noop")), "≥ 0.9"],
     ["miniflare: edgecache memory hit / JS Cache API hit", ratio(find("miniflare", "edgecache-memory"), find("miniflare", "js-cache-api")), "≥ 1.2"],
     ["miniflare: edgecache Cache API hit / JS Cache API hit", ratio(find("miniflare", "edgecache-cache"), find("miniflare", "js-cache-api")), "≥ 1.0"],

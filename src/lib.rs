@@ -16,6 +16,7 @@ pub mod key;
 pub mod lru;
 pub mod policy;
 pub mod purge;
+pub mod range;
 pub mod route;
 pub mod stats;
 pub mod stats_flush;

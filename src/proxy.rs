@@ -24,6 +24,7 @@ use crate::plan::{KeyedOn, Plan};
 use crate::policy::reuse::usable_on_error;
 use crate::policy::Fields;
 use crate::policy::{verdict, RequestFacts, Verdict};
+use crate::range::{self, RangeAnswer};
 use crate::reply::{self, Decoration};
 use crate::runtime::{self, now_ms, FieldSet, PickedFields};
 use crate::status::{Fwd, Outcome, Reason};
@@ -226,7 +227,11 @@ async fn serve_cacheable(
         };
         // A hit that nothing else will read (no refresh, no copy to a faster tier) is piped
         // from storage unread; anything else reads the body first.
-        let piped = outcome.is_some() && reuse != Verdict::StaleWhileRevalidate && found.tier == 0;
+        // A Range request reads it too: its part is cut from the bytes.
+        let piped = outcome.is_some()
+            && reuse != Verdict::StaleWhileRevalidate
+            && found.tier == 0
+            && job.headers.field("range").is_none();
         let body = piped.then(|| found.take_body()).flatten();
         if body.is_none() && !found.complete(&mut notes.errors).await {
             break 'found;
@@ -269,6 +274,13 @@ async fn serve_cacheable(
         None if vary_miss => Fwd::VaryMiss,
         None => Fwd::Miss,
     };
+    // A Range request that nothing stored answers goes to the origin as it is, on its own:
+    // its 206 is a part, not stored, and says nothing about the URL (no hit-for-pass), and
+    // no full request should wait for it. The next full request fills the cache.
+    if job.headers.field("range").is_some() {
+        let forward = job.forward.clone();
+        return pass_through(forward, fwd, Some(Reason::Range), job.expose_tags, notes).await;
+    }
     notes.decide(&Outcome::forward(fwd, None, false, None));
     // A HEAD with nothing stored is forwarded as HEAD: nobody to share a fetch with.
     let leader = if head && stale.is_none() {
@@ -343,12 +355,27 @@ fn respond_with_entry(
 ) -> Result<Response, JsValue> {
     notes.template = is_template(job, entry.meta.status, &*entry.meta);
     let not_modified = !notes.template && is_not_modified(&job.headers, &*entry.meta);
+    // RFC 9110 §13.2.2: a Range is evaluated after the conditionals, on a 200 as stored (an
+    // ESI template's bytes are not the page's).
+    let range = if notes.template || entry.meta.status != 200 {
+        RangeAnswer::Full
+    } else {
+        range::answer(&job.headers, &*entry.meta, entry.body.len() as u64)
+    };
     let decoration = Decoration {
         outcome,
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
         expose_tags: job.expose_tags,
     };
-    reply::from_entry(entry, body, now_ms(), head, not_modified, &decoration)
+    reply::from_entry(
+        entry,
+        body,
+        now_ms(),
+        head,
+        not_modified,
+        range,
+        &decoration,
+    )
 }
 
 /// The origin gave no response: a stale entry if stale-if-error allows, else 502 or 504.

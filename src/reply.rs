@@ -8,6 +8,7 @@ use crate::conditional::NOT_MODIFIED_FIELDS;
 use crate::entry::Meta;
 use crate::policy::CONSUMED_FIELDS;
 use crate::purge::TAG_FIELDS;
+use crate::range::RangeAnswer;
 use crate::runtime::{copy_without, header_list, headers_from, name_list, reissue, respond};
 use crate::status::{append_cache_status, Outcome};
 use crate::store::Entry;
@@ -60,6 +61,7 @@ impl Decoration<'_> {
             age,
             cache_status: append_cache_status(upstream, &self.outcome.cache_status()),
             cache_control: self.cache_control(),
+            content_range: None,
         }
     }
 
@@ -74,6 +76,8 @@ struct Stamps {
     age: Option<u64>,
     cache_status: String,
     cache_control: Option<String>,
+    /// For a part of the stored response, or a range it cannot satisfy.
+    content_range: Option<String>,
 }
 
 impl Stamps {
@@ -84,6 +88,9 @@ impl Stamps {
         let _ = headers.set("cache-status", &self.cache_status);
         if let Some(value) = &self.cache_control {
             let _ = headers.set("cache-control", value);
+        }
+        if let Some(value) = &self.content_range {
+            let _ = headers.set("content-range", value);
         }
     }
 }
@@ -142,6 +149,7 @@ fn build(
         stamps.and_then(|s| s.age),
         stamps.map(|s| s.cache_status.as_str()),
         stamps.and_then(|s| s.cache_control.as_deref()),
+        stamps.and_then(|s| s.content_range.as_deref()),
     )
 }
 
@@ -158,21 +166,23 @@ fn not_modified_response(full: &Headers) -> Result<Response, JsValue> {
 }
 
 /// A stored response with `Age` (RFC 9111 §5.1) and our `Cache-Status`. `head` leaves the
-/// body out; `not_modified` answers 304 instead. `piped`: the body as a stream still in the
-/// runtime (`entry.body` is then empty), cancelled when not sent.
+/// body out; `not_modified` answers 304 instead; `range` answers with a part of it (never
+/// from a `piped` body). `piped`: the body as a stream still in the runtime (`entry.body` is
+/// then empty), cancelled when not sent.
 pub fn from_entry(
     entry: &Entry,
     piped: Option<ReadableStream>,
     now_ms: i64,
     head: bool,
     not_modified: bool,
+    range: RangeAnswer,
     decoration: &Decoration,
 ) -> Result<Response, JsValue> {
     let meta = &entry.meta;
     let fields = entry
         .client_fields
         .get_or_init(|| ClientFields::of(meta, decoration.expose_tags));
-    let stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
+    let mut stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
     if let Some(stream) = piped.as_ref().filter(|_| head || not_modified) {
         let _ = stream.cancel();
     }
@@ -180,6 +190,25 @@ pub fn from_entry(
         let headers = Headers::new_with_headers(&fields.headers)?;
         stamps.set_on(&headers);
         return not_modified_response(&headers);
+    }
+    let length = entry.body.len() as u64;
+    match range {
+        _ if piped.is_some() || head => {}
+        RangeAnswer::Full => {}
+        RangeAnswer::Partial { first, last } => {
+            stamps.content_range = Some(format!("bytes {first}-{last}/{length}"));
+            let part = &entry.body[first as usize..=last as usize];
+            return build(
+                206,
+                &fields.headers,
+                Some(Payload::Bytes(part)),
+                Some(&stamps),
+            );
+        }
+        RangeAnswer::Unsatisfiable => {
+            stamps.content_range = Some(format!("bytes */{length}"));
+            return build(416, &fields.headers, None, Some(&stamps));
+        }
     }
     // The constructor copies the entry's fields: the stamps go on the copy.
     let body = match &piped {

@@ -46,6 +46,8 @@ pub enum Reason {
     RequestNoStore,
     RequestNoCache,
     HeadNotStored,
+    /// A `Range` request that no stored response answered: forwarded as it is.
+    Range,
     NoStore,
     Private,
     SetCookie,
@@ -78,6 +80,7 @@ impl Reason {
             Reason::RequestNoStore => "request-no-store",
             Reason::RequestNoCache => "request-no-cache",
             Reason::HeadNotStored => "head-not-stored",
+            Reason::Range => "range",
             Reason::NoStore => "no-store",
             Reason::Private => "private",
             Reason::SetCookie => "set-cookie",

@@ -1,6 +1,6 @@
 //! `Vary` and HTTP-dates: field names come out lowercase, trimmed, unique and non-empty; any
 //! date that parses formats back to itself, and every formatted date parses; the corrected
-//! initial age saturates.
+//! initial age saturates; a `Range` answered from a stored body asks for bytes inside it.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -8,6 +8,7 @@ use edgecache::policy::directives::DELTA_SECONDS_MAX;
 use edgecache::policy::{
     corrected_initial_age, format_http_date, http_date, vary_fields, Exchange,
 };
+use edgecache::range::{answer, RangeAnswer};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -19,6 +20,9 @@ struct Input {
     secs: u64,
     response_ms: i64,
     delay_ms: u32,
+    range: String,
+    if_range: Option<String>,
+    body_len: u16,
 }
 
 fuzz_target!(|input: Input| {
@@ -58,4 +62,17 @@ fuzz_target!(|input: Input| {
         response_ms,
     };
     assert!(corrected_initial_age(&response, exchange) <= DELTA_SECONDS_MAX);
+
+    let mut request = vec![("range".to_string(), input.range.clone())];
+    if let Some(validator) = &input.if_range {
+        request.push(("if-range".to_string(), validator.clone()));
+    }
+    let stored = vec![
+        ("etag".to_string(), "\"v1\"".to_string()),
+        ("last-modified".to_string(), input.date.clone()),
+    ];
+    let length = u64::from(input.body_len);
+    if let RangeAnswer::Partial { first, last } = answer(&request, &stored, length) {
+        assert!(first <= last && last < length, "{first}-{last} of {length}");
+    }
 });

@@ -28,7 +28,8 @@ pub struct PickedFields {
 /// The fields read for nearly every request, or every origin response.
 #[derive(Clone, Copy)]
 pub enum FieldSet {
-    /// Freshness, `Authorization`, cookies, conditionals, the usual `Vary`, the loop guard.
+    /// Freshness, `Authorization`, cookies, conditionals, the usual `Vary`, `Range`, the loop
+    /// guard.
     Request,
     /// What storability, the ESI check and conditional answers read.
     Response,
@@ -42,6 +43,7 @@ const REQUEST_FIELDS: &[&str] = &[
     "if-none-match",
     "if-modified-since",
     "accept-encoding",
+    "range",
     crate::origin::HOP_HEADER,
 ];
 
@@ -159,8 +161,8 @@ pub fn reissue(
 }
 
 /// A response with `status`, a copy of `headers` and `body` (`null`, bytes or a stream), and
-/// then `age`, `cache_status` and `cache_control` set on it: one call instead of five (the
-/// init, the constructor, the fields getter and each field set).
+/// then `age`, `cache_status`, `cache_control` and `content_range` set on it: one call
+/// instead of several (the init, the constructor, the fields getter and each field set).
 pub fn respond(
     status: u16,
     headers: &Headers,
@@ -168,15 +170,18 @@ pub fn respond(
     age: Option<u64>,
     cache_status: Option<&str>,
     cache_control: Option<&str>,
+    content_range: Option<&str>,
 ) -> Result<Response, JsValue> {
     // Integral f64 print without a fraction; ages stay far below 2^53 (they saturate at 2^31).
+    let age = age.map(|a| a as f64);
     glue::respond(
         status,
         headers,
         body,
-        age.map(|a| a as f64),
+        age,
         cache_status,
         cache_control,
+        content_range,
     )
 }
 
@@ -213,12 +218,13 @@ export function reissue(response, body, names, member, cacheControl) {
   if (cacheControl !== undefined) fields.set('cache-control', cacheControl);
   return copy;
 }
-export function respond(status, headers, body, age, cacheStatus, cacheControl) {
+export function respond(status, headers, body, age, cacheStatus, cacheControl, contentRange) {
   const response = new Response(body, { status, headers });
   const fields = response.headers;
   if (age !== undefined) fields.set('age', age);
   if (cacheStatus !== undefined) fields.set('cache-status', cacheStatus);
   if (cacheControl !== undefined) fields.set('cache-control', cacheControl);
+  if (contentRange !== undefined) fields.set('content-range', contentRange);
   return response;
 }
 export function copyWithout(headers, names) {
@@ -248,6 +254,7 @@ export function copyWithout(headers, names) {
             age: Option<f64>,
             cache_status: Option<&str>,
             cache_control: Option<&str>,
+            content_range: Option<&str>,
         ) -> Result<Response, JsValue>;
         #[wasm_bindgen(js_name = copyWithout, catch)]
         pub fn copy_without(headers: &Headers, names: &js_sys::Array) -> Result<Headers, JsValue>;

@@ -88,6 +88,37 @@ for (const backends of tierOrders) {
       assert.equal(origin.count("/empty", "GET"), 1);
     });
 
+    it("answers a single Range from the stored response with a 206, and If-Range only for its own ETag", async () => {
+      origin.on("/ranged", { headers: { "cache-control": "max-age=60", etag: '"r1"', "x-stored": "yes" }, body: "0123456789A" });
+      const first = await worker.fetch("/ranged", { headers: { range: "bytes=0-1" } });
+      assert.match(first.cacheStatus, /fwd=miss; fwd-status=200; detail=range/, "a Range miss goes through as it is, not stored");
+      await worker.fetch("/ranged");
+      await worker.stored("/ranged");
+      const cases = [
+        ["bytes=0-1", 206, "01", "bytes 0-1/11"],
+        ["bytes=1-", 206, "123456789A", "bytes 1-10/11"],
+        ["bytes=-1", 206, "A", "bytes 10-10/11"],
+        ["bytes=20-", 416, "", "bytes */11"],
+        ["bytes=0-1, 4-5", 200, "0123456789A", null],
+      ];
+      for (const [range, status, body, contentRange] of cases) {
+        const got = await worker.fetch("/ranged", { headers: { range } });
+        assert.equal(got.status, status, range);
+        assert.equal(got.body, body, range);
+        assert.equal(got.headers.get("content-range"), contentRange, range);
+        assert.match(got.cacheStatus, /; hit;/, range);
+        if (status === 206) assert.equal(got.headers.get("x-stored"), "yes", "a part carries the stored fields");
+      }
+      // An explicit Cache-Control, or fetch() adds `no-cache` to a request with If-Range.
+      const same = await worker.fetch("/ranged", { headers: { range: "bytes=2-3", "if-range": '"r1"', "cache-control": "no-transform" } });
+      assert.equal(same.status, 206);
+      assert.equal(same.body, "23");
+      const changed = await worker.fetch("/ranged", { headers: { range: "bytes=2-3", "if-range": '"r0"', "cache-control": "no-transform" } });
+      assert.equal(changed.status, 200, "If-Range names another version: the whole response");
+      assert.equal(changed.body, "0123456789A");
+      assert.equal(origin.count("/ranged", "GET"), 2, "the Range miss and the full fetch");
+    });
+
     it("reports the Age the response already had at the origin", async () => {
       origin.on("/aged", { headers: { "cache-control": "max-age=100", age: "40" }, body: "aged" });
       await worker.fetch("/aged");
