@@ -1,21 +1,21 @@
 //! Finding a request's entry in its tiers, and copying entries between tiers.
 
-use web_sys::ReadableStream;
-
 use crate::entry::Kind;
 use crate::markers;
 use crate::plan::Plan;
 use crate::policy::Fields;
 use crate::purge::{Registry, Standing};
+use crate::range::RangeAnswer;
+use crate::reply::Unread;
 use crate::runtime::now_ms;
-use crate::store::{read_body, unread_body, Entry, Read, Store, StoreError, Tier};
+use crate::store::{read_body, read_part, unread_body, Entry, Read, Store, StoreError, Tier};
 
 /// A stored response for the request, fresh or not.
 pub struct Found {
     /// Index of the tier that held it.
     pub tier: usize,
     /// Its body is empty while `unread` holds it (Cache API): `complete` reads it,
-    /// `take_body` pipes it.
+    /// `take_unread` leaves it in the runtime.
     pub entry: Entry,
     pub unread: Option<web_sys::Response>,
     /// The `Vary` marker it was found through, if the response varies.
@@ -24,13 +24,38 @@ pub struct Found {
     pub soft_purged: bool,
 }
 
+/// The stored body is not as long as when it was stored, or could not be read: the entry
+/// must not be used.
+pub struct Unusable;
+
 impl Found {
-    /// The unread body as a stream, when the runtime vouches for its length; it is then
-    /// no longer the entry's to read.
-    pub fn take_body(&mut self) -> Option<ReadableStream> {
-        let body = unread_body(self.unread.as_ref()?, self.entry.meta.body_len)?;
-        self.unread = None;
-        Some(body)
+    /// The unread body as this request sends it, left in the runtime rather than copied into
+    /// Wasm: the whole stream when the runtime vouches for its length, or the part `range`
+    /// asks for, cut in the runtime. `Ok(None)`: nothing was taken; `complete` reads it.
+    pub async fn take_unread(
+        &mut self,
+        range: RangeAnswer,
+        errors: &mut Vec<String>,
+    ) -> Result<Option<Unread>, Unusable> {
+        let length = self.entry.meta.body_len;
+        let RangeAnswer::Partial { first, last } = range else {
+            let whole = self.unread.as_ref().and_then(|r| unread_body(r, length));
+            if whole.is_some() {
+                self.unread = None;
+            }
+            return Ok(whole.map(Unread::Whole));
+        };
+        let Some(response) = self.unread.take() else {
+            return Ok(None);
+        };
+        match read_part(&response, length, first, last).await {
+            Ok(Some(part)) => Ok(Some(Unread::Part(part))),
+            Ok(None) => Err(Unusable),
+            Err(e) => {
+                errors.push(e.to_string());
+                Err(Unusable)
+            }
+        }
     }
 
     /// Reads the body if it was left unread. `false` (with the reason in `errors`) if it

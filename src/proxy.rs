@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use url::Url;
 use wasm_bindgen::JsValue;
-use web_sys::{Headers, ReadableStream, Request, Response};
+use web_sys::{Headers, Request, Response};
 use worker::{Context, Env};
 
 use futures_channel::oneshot;
@@ -15,17 +15,18 @@ use crate::assemble::{self, Fragment};
 use crate::coalesce::{self, Flight, Settled};
 use crate::conditional::is_not_modified;
 use crate::config::{Config, Route};
+use crate::entry::Meta;
 use crate::esi;
 use crate::fill::{fill, keep_secs, Answer, Job};
 use crate::invalidation;
-use crate::lookup::{backfill, delete_all, lookup, Found};
+use crate::lookup::{backfill, delete_all, lookup, Found, Unusable};
 use crate::origin::{Forward, OriginError, HOP_HEADER};
 use crate::plan::{KeyedOn, Plan};
 use crate::policy::reuse::usable_on_error;
 use crate::policy::Fields;
 use crate::policy::{verdict, RequestFacts, Verdict};
 use crate::range::{self, RangeAnswer};
-use crate::reply::{self, Decoration};
+use crate::reply::{self, Decoration, Unread};
 use crate::runtime::{self, now_ms, FieldSet, PickedFields};
 use crate::status::{Fwd, Outcome, Reason};
 
@@ -225,20 +226,26 @@ async fn serve_cacheable(
             Verdict::StaleWhileRevalidate => Some(hit(Some(Reason::StaleWhileRevalidate))),
             Verdict::Revalidate => None,
         };
-        // A hit that nothing else will read (no refresh, no copy to a faster tier) is piped
-        // from storage unread; anything else reads the body first.
-        // A Range request reads it too: its part is cut from the bytes.
-        let piped = outcome.is_some()
-            && reuse != Verdict::StaleWhileRevalidate
-            && found.tier == 0
-            && job.headers.field("range").is_none();
-        let body = piped.then(|| found.take_body()).flatten();
-        if body.is_none() && !found.complete(&mut notes.errors).await {
+        // A hit that nothing else will read (no refresh, no copy to a faster tier) is sent
+        // from storage unread (whole, or the part a Range asks for); anything else reads the
+        // body first.
+        let unread =
+            if outcome.is_some() && reuse != Verdict::StaleWhileRevalidate && found.tier == 0 {
+                let range = range_for(job, &found.entry.meta);
+                match found.take_unread(range, &mut notes.errors).await {
+                    Ok(unread) => unread,
+                    Err(Unusable) => break 'found,
+                }
+            } else {
+                None
+            };
+        if unread.is_none() && !found.complete(&mut notes.errors).await {
             break 'found;
         }
         if let Some(outcome) = outcome {
             notes.decide(&outcome);
-            let response = respond_with_entry(job, &found.entry, body, head, &outcome, true, notes);
+            let response =
+                respond_with_entry(job, &found.entry, unread, head, &outcome, true, notes);
             if reuse == Verdict::StaleWhileRevalidate {
                 ctx.wait_until(refresh(job.clone(), ctx.clone(), found));
             } else if found.tier > 0 {
@@ -343,11 +350,11 @@ async fn serve_cacheable(
 /// Serves a stored entry, answering the client's validators with a 304 when they match
 /// (never for an ESI template: its validators are the shell's, not the assembled page's).
 /// `shareable`: the entry is one the cache keeps, so a route's `browser_ttl` applies.
-/// `body`: the entry's body still in the runtime, to pipe instead of `entry.body`.
+/// `unread`: the entry's body still in the runtime, sent instead of `entry.body`.
 fn respond_with_entry(
     job: &Job,
     entry: &crate::store::Entry,
-    body: Option<ReadableStream>,
+    unread: Option<Unread>,
     head: bool,
     outcome: &Outcome,
     shareable: bool,
@@ -355,27 +362,30 @@ fn respond_with_entry(
 ) -> Result<Response, JsValue> {
     notes.template = is_template(job, entry.meta.status, &*entry.meta);
     let not_modified = !notes.template && is_not_modified(&job.headers, &*entry.meta);
-    // RFC 9110 §13.2.2: a Range is evaluated after the conditionals, on a 200 as stored (an
-    // ESI template's bytes are not the page's).
-    let range = if notes.template || entry.meta.status != 200 {
-        RangeAnswer::Full
-    } else {
-        range::answer(&job.headers, &*entry.meta, entry.body.len() as u64)
-    };
     let decoration = Decoration {
         outcome,
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
         expose_tags: job.expose_tags,
     };
+    let range = range_for(job, &entry.meta);
     reply::from_entry(
         entry,
-        body,
+        unread,
         now_ms(),
         head,
         not_modified,
         range,
         &decoration,
     )
+}
+
+/// RFC 9110 §13.2.2: a Range is evaluated after the conditionals (`from_entry` answers them
+/// first), on a 200 as stored; an ESI template's bytes are not the page's.
+fn range_for(job: &Job, meta: &Meta) -> RangeAnswer {
+    if meta.status != 200 || is_template(job, meta.status, meta) {
+        return RangeAnswer::Full;
+    }
+    range::answer(&job.headers, meta, meta.body_len)
 }
 
 /// The origin gave no response: a stale entry if stale-if-error allows, else 502 or 504.

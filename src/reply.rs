@@ -126,6 +126,24 @@ fn is_null_body(status: u16) -> bool {
 enum Payload<'a> {
     Bytes(&'a [u8]),
     Stream(&'a ReadableStream),
+    /// Bytes already in the runtime (a part of an unread stored body).
+    Array(&'a js_sys::Uint8Array),
+}
+
+/// A stored body left in the runtime (Cache API) rather than copied into Wasm: the whole of
+/// it as a stream, or the part a Range request asked for.
+pub enum Unread {
+    Whole(ReadableStream),
+    Part(js_sys::Uint8Array),
+}
+
+impl Unread {
+    /// Drops a body that is not sent, so the runtime stops reading it.
+    fn discard(&self) {
+        if let Unread::Whole(stream) = self {
+            let _ = stream.cancel();
+        }
+    }
 }
 
 /// A response with `body` (`None`: empty) and then `stamps`; never a body for a status that
@@ -140,6 +158,7 @@ fn build(
         _ if is_null_body(status) => JsValue::NULL,
         Some(Payload::Bytes(bytes)) => js_sys::Uint8Array::from(bytes).into(),
         Some(Payload::Stream(stream)) => stream.into(),
+        Some(Payload::Array(array)) => array.into(),
         None => JsValue::NULL,
     };
     respond(
@@ -166,12 +185,12 @@ fn not_modified_response(full: &Headers) -> Result<Response, JsValue> {
 }
 
 /// A stored response with `Age` (RFC 9111 §5.1) and our `Cache-Status`. `head` leaves the
-/// body out; `not_modified` answers 304 instead; `range` answers with a part of it (never
-/// from a `piped` body). `piped`: the body as a stream still in the runtime (`entry.body` is
-/// then empty), cancelled when not sent.
+/// body out; `not_modified` answers 304 instead; `range` answers with a part of it (`206`) or
+/// says it cannot (`416`). `unread`: the body still in the runtime (`entry.body` is then
+/// empty), whole or already cut to `range`; discarded when not sent.
 pub fn from_entry(
     entry: &Entry,
-    piped: Option<ReadableStream>,
+    unread: Option<Unread>,
     now_ms: i64,
     head: bool,
     not_modified: bool,
@@ -183,37 +202,45 @@ pub fn from_entry(
         .client_fields
         .get_or_init(|| ClientFields::of(meta, decoration.expose_tags));
     let mut stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
-    if let Some(stream) = piped.as_ref().filter(|_| head || not_modified) {
-        let _ = stream.cancel();
-    }
+    let discard = || unread.iter().for_each(Unread::discard);
     if not_modified {
+        discard();
         let headers = Headers::new_with_headers(&fields.headers)?;
         stamps.set_on(&headers);
         return not_modified_response(&headers);
     }
-    let length = entry.body.len() as u64;
-    match range {
-        _ if piped.is_some() || head => {}
-        RangeAnswer::Full => {}
-        RangeAnswer::Partial { first, last } => {
+    let length = meta.body_len;
+    let range = if head { RangeAnswer::Full } else { range };
+    match (range, &unread) {
+        (RangeAnswer::Partial { first, last }, Some(Unread::Part(part))) => {
+            stamps.content_range = Some(format!("bytes {first}-{last}/{length}"));
+            let body = Some(Payload::Array(part));
+            return build(206, &fields.headers, body, Some(&stamps));
+        }
+        (RangeAnswer::Partial { first, last }, None) => {
             stamps.content_range = Some(format!("bytes {first}-{last}/{length}"));
             let part = &entry.body[first as usize..=last as usize];
-            return build(
-                206,
-                &fields.headers,
-                Some(Payload::Bytes(part)),
-                Some(&stamps),
-            );
+            let body = Some(Payload::Bytes(part));
+            return build(206, &fields.headers, body, Some(&stamps));
         }
-        RangeAnswer::Unsatisfiable => {
+        (RangeAnswer::Unsatisfiable, _) => {
+            discard();
             stamps.content_range = Some(format!("bytes */{length}"));
             return build(416, &fields.headers, None, Some(&stamps));
         }
+        // A whole unread body cannot be cut here: it is sent whole.
+        (RangeAnswer::Partial { .. } | RangeAnswer::Full, _) => {}
     }
     // The constructor copies the entry's fields: the stamps go on the copy.
-    let body = match &piped {
-        _ if head => None,
-        Some(stream) => Some(Payload::Stream(stream)),
+    let body = match &unread {
+        _ if head => {
+            discard();
+            None
+        }
+        Some(Unread::Whole(stream)) => Some(Payload::Stream(stream)),
+        Some(Unread::Part(_)) => {
+            return Err(JsValue::from_str("a part of a body, without its range"))
+        }
         None => Some(Payload::Bytes(&entry.body)),
     };
     build(meta.status, &fields.headers, body, Some(&stamps))

@@ -110,6 +110,22 @@ pub async fn read_body(entry: Entry, response: &JsResponse) -> Result<Option<Ent
     }))
 }
 
+/// Bytes `first..=last` of an unread entry's body, cut in the runtime (a large body never
+/// passes through Wasm for a small part of it); `None` if the body is not as long as when it
+/// was stored.
+pub async fn read_part(
+    response: &JsResponse,
+    body_len: u64,
+    first: u64,
+    last: u64,
+) -> Result<Option<js_sys::Uint8Array>, StoreError> {
+    let part = glue::part_of(response, body_len as f64, first as f64, last as f64);
+    let part = JsFuture::from(part)
+        .await
+        .map_err(|e| failed(describe(&e)))?;
+    Ok((!part.is_null()).then(|| part.unchecked_into()))
+}
+
 /// An unread entry's body as a stream, when the runtime says it is as long as when it was
 /// stored (`Content-Length`); otherwise `None`, and it must be read and checked instead.
 pub fn unread_body(response: &JsResponse, body_len: u64) -> Option<ReadableStream> {
@@ -155,5 +171,24 @@ impl Store for CacheApiStore {
             .await
             .map(|_| ())
             .map_err(|e| failed(e.to_string()))
+    }
+}
+
+mod glue {
+    use wasm_bindgen::prelude::wasm_bindgen;
+    use web_sys::Response;
+
+    #[wasm_bindgen(inline_js = "
+export async function partOf(response, length, first, last) {
+  const buffer = await response.arrayBuffer();
+  if (buffer.byteLength !== length) return null;
+  return new Uint8Array(buffer, first, last - first + 1);
+}
+")]
+    extern "C" {
+        /// Bytes `first..=last` of `response`'s body, or `null` when the body is not
+        /// `length` bytes long.
+        #[wasm_bindgen(js_name = partOf)]
+        pub fn part_of(response: &Response, length: f64, first: f64, last: f64) -> js_sys::Promise;
     }
 }

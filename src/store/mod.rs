@@ -18,7 +18,7 @@ use crate::config::Backend;
 use crate::entry::Meta;
 use crate::reply::ClientFields;
 
-pub use cache_api::{read_body, unread_body, CacheApiStore};
+pub use cache_api::{read_body, read_part, unread_body, CacheApiStore};
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::MemoryStore;
 

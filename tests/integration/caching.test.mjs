@@ -70,6 +70,10 @@ for (const backends of tierOrders) {
         assert.equal(hit.body.length, big.length);
         assert.ok(hit.body === big, "the stored body comes back unchanged");
       }
+      const part = await worker.fetch("/big", { headers: { range: "bytes=1000000-1000127" } });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers.get("content-range"), `bytes 1000000-1000127/${big.length}`);
+      assert.ok(part.body === big.slice(1000000, 1000128), "the part is cut from the stored bytes");
       assert.equal(origin.count("/big", "GET"), 1);
     });
 
