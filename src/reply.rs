@@ -210,26 +210,29 @@ pub fn from_entry(
         return not_modified_response(&headers);
     }
     let length = meta.body_len;
-    let range = if head { RangeAnswer::Full } else { range };
     match (range, &unread) {
-        (RangeAnswer::Partial { first, last }, Some(Unread::Part(part))) => {
-            stamps.content_range = Some(format!("bytes {first}-{last}/{length}"));
-            let body = Some(Payload::Array(part));
-            return build(206, &fields.headers, body, Some(&stamps));
-        }
-        (RangeAnswer::Partial { first, last }, None) => {
-            stamps.content_range = Some(format!("bytes {first}-{last}/{length}"));
-            let part = &entry.body[first as usize..=last as usize];
-            let body = Some(Payload::Bytes(part));
-            return build(206, &fields.headers, body, Some(&stamps));
-        }
+        _ if head => {}
         (RangeAnswer::Unsatisfiable, _) => {
             discard();
             stamps.content_range = Some(format!("bytes */{length}"));
             return build(416, &fields.headers, None, Some(&stamps));
         }
         // A whole unread body cannot be cut here: it is sent whole.
-        (RangeAnswer::Partial { .. } | RangeAnswer::Full, _) => {}
+        (RangeAnswer::Partial { .. }, Some(Unread::Whole(_))) => {}
+        (RangeAnswer::Partial { first, last }, unread) => {
+            let part = match unread {
+                Some(Unread::Part(part)) => Some(Payload::Array(part)),
+                _ => entry
+                    .body
+                    .get(first as usize..=last as usize)
+                    .map(Payload::Bytes),
+            };
+            if let Some(part) = part {
+                stamps.content_range = Some(format!("bytes {first}-{last}/{length}"));
+                return build(206, &fields.headers, Some(part), Some(&stamps));
+            }
+        }
+        (RangeAnswer::Full, _) => {}
     }
     // The constructor copies the entry's fields: the stamps go on the copy.
     let body = match &unread {
