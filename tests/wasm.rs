@@ -1,12 +1,12 @@
 //! Wasm-side code run inside workerd with `wasm-bindgen-test` (see
 //! `scripts/wasm-test-runner.mjs`): the adapters between JS objects and the core, and the
-//! memory tier through the `Store` trait.
+//! memory tier through the `Store` trait, and cutting a part of a stored body.
 #![cfg(target_arch = "wasm32")]
 
 use edgecache::entry::{Kind, Meta, FORMAT};
 use edgecache::policy::Fields;
 use edgecache::runtime::{header_list, headers_from, read_limited, Body, FieldSet, PickedFields};
-use edgecache::store::{Entry, MemoryStore, Store};
+use edgecache::store::{read_part, Entry, MemoryStore, Store};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
@@ -145,4 +145,15 @@ async fn bodies_over_the_limit_are_abandoned() {
         read_limited(stream_of("hello world"), 5).await.unwrap(),
         Body::TooLarge
     ));
+}
+
+#[wasm_bindgen_test]
+async fn a_part_of_an_unread_body_is_cut_in_the_runtime_and_its_length_checked() {
+    let response = || web_sys::Response::new_with_opt_str(Some("0123456789")).unwrap();
+    let part = read_part(&response(), 10, 2, 4).await.unwrap().unwrap();
+    assert_eq!(part.to_vec(), b"234");
+    assert!(
+        read_part(&response(), 11, 2, 4).await.unwrap().is_none(),
+        "a body shorter than stored is not cut from"
+    );
 }
