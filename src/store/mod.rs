@@ -144,8 +144,8 @@ impl Tier {
 }
 
 /// An entry as a lookup reads it. From the Cache API its body is left in the runtime
-/// (`unread`, and `entry.body` is empty until it is read): a hit can then be piped to the
-/// client without the body passing through Wasm.
+/// (`unread`, and `entry.body` is empty until it is read): a hit can then be sent to the
+/// client, whole or in part, without the body passing through Wasm.
 pub struct Read {
     pub entry: Entry,
     pub unread: Option<web_sys::Response>,
