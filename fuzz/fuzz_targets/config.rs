@@ -124,13 +124,15 @@ fn check(config: &Config) {
     assert!(config.origin_timeout_ms >= 1);
     let admin = &config.admin_path;
     assert!(admin.len() > 1 && admin.starts_with('/') && !admin.ends_with('/'));
+    // `default_ttl` 0 guesses no lifetime at all, so KV's minimum does not apply to it.
+    let default_fits_kv = config.default_ttl == 0 || config.default_ttl >= KV_MIN_TTL;
     if config.backends.contains(&Backend::Kv) {
-        assert!(config.default_ttl >= KV_MIN_TTL);
+        assert!(default_fits_kv);
         assert!(config.max_body_bytes <= KV_MAX_VALUE_BYTES);
     }
     for route in &config.routes {
         if route.backends.contains(&Backend::Kv) && !route.bypass {
-            assert!(route.ttl.unwrap_or(config.default_ttl) >= KV_MIN_TTL);
+            assert!(route.ttl.map_or(default_fits_kv, |ttl| ttl >= KV_MIN_TTL));
             assert!(config.max_body_bytes <= KV_MAX_VALUE_BYTES);
         }
         for tag in &route.tags {
