@@ -231,7 +231,8 @@ async fn serve_cacheable(
         // body first.
         let unread =
             if outcome.is_some() && reuse != Verdict::StaleWhileRevalidate && found.tier == 0 {
-                let range = range_for(job, &found.entry.meta);
+                let meta = &found.entry.meta;
+                let range = range_for(job, meta, is_template(job, meta.status, &**meta));
                 match found.take_unread(range, &mut notes.errors).await {
                     Ok(unread) => unread,
                     Err(Unusable) => break 'found,
@@ -367,7 +368,7 @@ fn respond_with_entry(
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
         expose_tags: job.expose_tags,
     };
-    let range = range_for(job, &entry.meta);
+    let range = range_for(job, &entry.meta, notes.template);
     reply::from_entry(
         entry,
         unread,
@@ -380,9 +381,10 @@ fn respond_with_entry(
 }
 
 /// RFC 9110 §13.2.2: a Range is evaluated after the conditionals (`from_entry` answers them
-/// first), on a 200 as stored; an ESI template's bytes are not the page's.
-fn range_for(job: &Job, meta: &Meta) -> RangeAnswer {
-    if meta.status != 200 || is_template(job, meta.status, meta) {
+/// first), on a 200 as stored; an ESI template's bytes are not the page's (`template`, as
+/// `is_template` found, which the caller has already asked).
+fn range_for(job: &Job, meta: &Meta, template: bool) -> RangeAnswer {
+    if template || meta.status != 200 {
         return RangeAnswer::Full;
     }
     range::answer(&job.headers, meta, meta.body_len)
