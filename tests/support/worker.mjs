@@ -2,11 +2,23 @@
 // local KV and Cache API storage, in front of a test origin.
 import { Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const HOST = "http://edge.test";
+
+/** The compatibility date of wrangler.toml: tests run the worker as it is deployed. */
+export const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([0-9-]+)"/m.exec(fs.readFileSync(path.join(root, "wrangler.toml"), "utf8"))[1];
+
+/**
+ * Miniflare bindings from plain values, as Miniflare 4's `bindings` made them: a string is a
+ * text binding, anything else JSON.
+ */
+export function plainBindings(values) {
+  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === "string" ? { type: "text", value } : { type: "json", value }]));
+}
 
 /**
  * `persist`: a folder for KV and Cache API data, so that several workers (or restarts with
@@ -19,39 +31,51 @@ export const HOST = "http://edge.test";
  */
 export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js"), entry } = {}) {
   const logs = [];
-  const collect = (stream) => {
-    readline.createInterface({ input: stream }).on("line", (line) => {
+  const collect = ({ message }) => {
+    for (const line of message.split("\n")) {
       logs.push(line);
       if (process.env.EDGECACHE_TEST_LOGS) console.log(line);
-    });
+    }
   };
+  // Miniflare 5 keeps every resource under one folder (`<folder>/kv`, `<folder>/cache`). A KV
+  // folder of its own (two workers sharing it act as two locations of one deployment, each
+  // with its own Cache API) is linked in as `kv` of a folder that is this worker's alone.
+  let storage = persist;
+  let scratch;
+  if (kvPersist) {
+    storage ??= scratch = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-worker-"));
+    fs.mkdirSync(storage, { recursive: true });
+    fs.mkdirSync(kvPersist, { recursive: true });
+    fs.rmSync(path.join(storage, "kv"), { recursive: true, force: true });
+    fs.symlinkSync(path.resolve(kvPersist), path.join(storage, "kv"), "dir");
+  }
+  // The built worker (`index.js` and its Wasm beside it), or `entry` in front of it.
+  const dir = path.dirname(scriptPath);
+  const modules = {
+    "index.js": { type: "esm", contents: fs.readFileSync(scriptPath, "utf8") },
+    "index_bg.wasm": { type: "wasm", contents: new Uint8Array(fs.readFileSync(path.join(dir, "index_bg.wasm"))) },
+  };
+  if (entry) modules["test-entry.mjs"] = { type: "esm", contents: entry };
   const mf = new Miniflare({
-    handleRuntimeStdio: (stdout, stderr) => {
-      collect(stdout);
-      collect(stderr);
-    },
-    ...(persist ? { kvPersist: path.join(persist, "kv"), cachePersist: path.join(persist, "cache") } : {}),
-    // A KV folder of its own: two workers sharing it act as two locations of one deployment.
-    ...(kvPersist ? { kvPersist } : {}),
-    ...(entry
-      ? {
-          modulesRoot: path.dirname(scriptPath),
-          modules: [
-            { type: "ESModule", path: path.join(path.dirname(scriptPath), "test-entry.mjs"), contents: entry },
-            { type: "ESModule", path: scriptPath },
-            { type: "CompiledWasm", path: path.join(path.dirname(scriptPath), "index_bg.wasm") },
-          ],
-        }
-      : {
-          modules: true,
-          scriptPath,
-          modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-        }),
-    compatibilityDate: "2026-04-20",
-    kvNamespaces,
-    cache: true,
+    handleStructuredLogs: collect,
+    ...(storage ? { resourcePersistencePath: storage } : {}),
+    // No discovery of, or by, other Miniflare or wrangler processes on this machine.
+    enableDevRegistry: false,
     cf: false,
-    bindings: { ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings },
+    workers: [
+      {
+        config: {
+          name: "edgecache",
+          compatibilityDate: COMPATIBILITY_DATE,
+          manifest: { mainModule: entry ? "test-entry.mjs" : "index.js", modulesRoot: dir, modules },
+          env: {
+            ...Object.fromEntries(kvNamespaces.map((name) => [name, { type: "kv", id: name }])),
+            ...plainBindings({ ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings }),
+          },
+        },
+        dev: { cacheAPI: true },
+      },
+    ],
   });
   const url = await mf.ready;
 
@@ -104,6 +128,7 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     },
     async dispose() {
       await mf.dispose();
+      if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
     },
   };
   return worker;
