@@ -34,14 +34,19 @@ node_modules/.bin/wrangler dev "${env_args[@]}" --ip 127.0.0.1 --port "$PORT" --
   --show-interactive-dev-session=false &
 pids+=($!)
 
+# Ready once the worker answers its own dashboard: a path under the admin prefix never goes
+# through the cache to the origin (`/` would be fetched from it, and stored, before anyone
+# asked). The prefix is `admin_path` in wrangler.toml, if set there.
+admin_path=$(sed -n 's/^[[:space:]]*admin_path[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' wrangler.toml | head -n1)
+admin_path=${admin_path:-/_edgecache}
 base="http://127.0.0.1:$PORT"
 for _ in $(seq 1 120); do
-  curl -s -o /dev/null "$base/" && break
+  curl -s -o /dev/null "$base$admin_path/" && break
   sleep 0.5
 done
 echo
 echo "edgecache is serving $base in front of $ORIGIN"
-echo "Dashboard: $base/_edgecache/   admin token (from .dev.vars): $token"
+echo "Dashboard: $base$admin_path/   admin token (from .dev.vars): $token"
 if ! $demo; then
   echo "Try: curl -si $base/   (twice: Cache-Status goes from fwd=miss to hit). Ctrl-C stops it."
   wait
@@ -59,7 +64,7 @@ Try (run each twice and watch Cache-Status go from fwd=miss to hit):
   curl -si '$base/?utm_source=x'           # utm_* ignored in the key: same entry as /
   curl -si $base/esi                       # assembled from fragments: see Edgecache-Fragments
   curl -si -b name=Ada $base/esi           # a per-user fragment, cached for Ada alone
-  curl -s -X POST -H "Authorization: Bearer $token" -d '{"urls":["$base/time"]}' $base/_edgecache/purge
+  curl -s -X POST -H "Authorization: Bearer $token" -d '{"urls":["$base/time"]}' $base$admin_path/purge
 Ctrl-C stops the worker and the demo origin.
 MSG
 wait
