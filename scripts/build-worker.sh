@@ -32,7 +32,7 @@ features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multival
   "$staging/index_bg.wasm" -o "$out/index_bg.wasm"
 cp "$root/src/entry.mjs" "$staging/entry.mjs"
 "$bin/esbuild" "$staging/entry.mjs" --bundle --format=esm --minify --log-level=warning \
-  --external:./index_bg.wasm --external:'cloudflare:*' --outfile="$out/index.js" --allow-overwrite
-# workerd takes the Wasm module as a plain import.
-sed -i 's/import source /import /' "$out/index.js"
+  --external:./index_bg.wasm --external:'cloudflare:*' --outfile="$staging/bundle.js"
+# workerd takes the Wasm module as a plain import (plain `sed`, no `-i`: BSD and GNU alike).
+sed 's/import source /import /' "$staging/bundle.js" > "$out/index.js"
 rm -rf "$staging"

@@ -18,6 +18,12 @@ const { values: args } = parseArgs({
 });
 const SECONDS = Number(args.seconds);
 const CONNECTIONS = Number(args.connections);
+// A hard stop, whatever happens to the worker or the origin (here rather than coreutils'
+// `timeout`, which macOS lacks).
+setTimeout(() => {
+  console.error(`soak: not finished within ${SECONDS + 90} s`);
+  process.exit(1);
+}, (SECONDS + 90) * 1000).unref();
 const MEMORY_MAX_BYTES = 2 * 1024 * 1024;
 const HOT = 300;
 const TOKEN = "soak-admin-token";
