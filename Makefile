@@ -174,4 +174,4 @@ test: deps lint check test-host test-wasm test-integration test-browser soak fuz
 
 clean:
 	cargo clean
-	rm -rf build node_modules .wrangler examples/lowlevel/build examples/lowlevel/target fuzz/target
+	rm -rf build node_modules .node .wrangler examples/lowlevel/build examples/lowlevel/target fuzz/target
