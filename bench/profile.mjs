@@ -12,7 +12,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
-import workerd from "workerd";
+import workerdPackage from "workerd";
 import { startOrigin } from "./origin.mjs";
 import { COMPATIBILITY_DATE, plainBindings } from "../tests/support/worker.mjs";
 
@@ -20,7 +20,7 @@ const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const results = path.join(root, "bench/results");
 // The workerd binary Miniflare runs, for this OS and CPU.
-const WORKERD = workerd.default;
+const WORKERD = workerdPackage.default;
 const PATH = process.env.PROFILE_PATH ?? "/hit";
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 6);
 const BACKENDS = (process.env.PROFILE_BACKENDS ?? "memory").split(",");

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
 import { readFileSync } from "node:fs";
 import { Miniflare } from "miniflare";
-import workerd from "workerd";
+import workerdPackage from "workerd";
 import { startOrigin } from "./origin.mjs";
 import { COMPATIBILITY_DATE, plainBindings } from "../tests/support/worker.mjs";
 
@@ -21,7 +21,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const OHA = process.env.OHA ?? "oha";
 // The workerd binary Miniflare runs, for this OS and CPU.
-const WORKERD = workerd.default;
+const WORKERD = workerdPackage.default;
 const DATE = COMPATIBILITY_DATE;
 
 const origin = await startOrigin();
