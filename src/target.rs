@@ -241,7 +241,8 @@ fn hex_value(byte: u8) -> Option<u8> {
 }
 
 /// RFC 3986 §6.2.2.1–2: percent-encoded unreserved characters decoded, other encodings with
-/// upper-case hex; a `%` not followed by two hex digits is left as it is.
+/// upper-case hex; a `%` not followed by two hex digits is a literal one, `%25` (else
+/// `%%33` would read `%3` after one pass and `3` after two).
 pub fn normalize_percent(text: &str) -> String {
     if !text.contains('%') {
         return text.to_string();
@@ -263,6 +264,11 @@ pub fn normalize_percent(text: &str) -> String {
                 at += 3;
                 continue;
             }
+        }
+        if bytes[at] == b'%' {
+            out.push_str("%25");
+            at += 1;
+            continue;
         }
         // Copy one character (the text is UTF-8; only ASCII is ever changed).
         let len = utf8_len(bytes[at]);
@@ -385,7 +391,17 @@ mod tests {
     fn unreserved_escapes_are_decoded_and_others_upper_cased() {
         assert_eq!(target("https://a.test/%61pi/%7euser").path, "/api/~user");
         assert_eq!(target("https://a.test/a%2fb%3a").path, "/a%2Fb%3A");
-        assert_eq!(normalize_percent("%zz%4"), "%zz%4", "broken escapes stay");
+        assert_eq!(
+            normalize_percent("%zz%4"),
+            "%25zz%254",
+            "a stray % is a literal one"
+        );
+        assert_eq!(normalize_percent("%%332"), "%2532");
+        assert_eq!(
+            normalize_percent("%2532"),
+            "%2532",
+            "and reads back as itself"
+        );
         assert_eq!(normalize_percent("é%c3%a9"), "é%C3%A9");
     }
 
