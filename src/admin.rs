@@ -22,6 +22,7 @@ use crate::runtime::{describe, headers_from, now_ms};
 use crate::stats::Stats;
 use crate::status::{Outcome, Reason};
 use crate::store::{open_tiers, MemoryStore, Store, KV_BINDING};
+use crate::target::{canonical_prefix, Target};
 
 /// Purge bodies larger than this are refused.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -173,15 +174,19 @@ async fn purge(
         let Ok(url) = Url::parse(target) else {
             continue;
         };
-        let route = config.route_for(url.host_str().unwrap_or_default(), url.path());
-        let plan = Plan::new(config, route, &url, &empty, None);
+        let canonical = Target::of(&url, config.case_insensitive_paths);
+        let plan = Plan::new(
+            config,
+            &config.routing(&canonical),
+            &canonical,
+            &empty,
+            None,
+        );
         *target = plan.key.url();
-        url_plans.push((url, plan));
+        url_plans.push(plan);
     }
     for prefix in &mut purge.prefixes {
-        if let Ok(url) = Url::parse(prefix) {
-            *prefix = url.to_string();
-        }
+        *prefix = canonical_prefix(prefix, config.case_insensitive_paths);
     }
 
     let at = now_ms();
@@ -198,11 +203,17 @@ async fn purge(
         // The entries of purged URLs are removed outright where that is possible: this
         // isolate's memory, this data center's Cache API, and KV.
         let mut errors = Vec::new();
-        for (url, plan) in &url_plans {
+        for plan in &url_plans {
             // Every backend, whatever the route uses now: entries stored under an earlier
             // configuration must go too.
             let every = [Backend::Memory, Backend::Cache, Backend::Kv];
-            let tiers = open_tiers(&every, env, url, config.memory_max_bytes, &mut errors);
+            let tiers = open_tiers(
+                &every,
+                env,
+                &plan.url_base,
+                config.memory_max_bytes,
+                &mut errors,
+            );
             crate::lookup::delete_all(&tiers, &plan.primary).await;
             crate::coalesce::clear_pass(&plan.primary);
         }
@@ -432,10 +443,12 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             );
         }
     }
-    let route = config.route_for(target.host_str().unwrap_or_default(), target.path());
-    let plan = Plan::new(config, route, &target, &headers, None);
+    let target = Target::of(&target, config.case_insensitive_paths);
+    let routing = config.routing(&target);
+    let route = routing.route;
+    let plan = Plan::new(config, &routing, &target, &headers, None);
     let mut errors = Vec::new();
-    let tiers = plan.open_tiers(env, &target, config.memory_max_bytes, &mut errors);
+    let tiers = plan.open_tiers(env, config.memory_max_bytes, &mut errors);
     let registry = invalidation::current(env, config).await;
     let now = now_ms();
     let mut found = Vec::new();

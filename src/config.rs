@@ -6,6 +6,7 @@
 //! settings where one exists (`KEY_PREFIX`, `VERSION`, `TIMEOUT`).
 
 use std::fmt;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -80,6 +81,60 @@ pub struct Config {
     pub request_log: RequestLog,
     /// Ordered rules; the first whose host and path match applies.
     pub routes: Vec<Route>,
+    /// Paths are matched, keyed and sent to the origin lower-cased, for origins that do not
+    /// tell `/API` from `/api`.
+    pub case_insensitive_paths: bool,
+    /// Request fields that identify a user (lowercase). A request carrying any of them is
+    /// treated as `Authorization` is (RFC 9111 §3.5), `Cookie` as a cookie; under a TTL
+    /// override a response to it is stored only when its `Content-Type` agrees with the
+    /// path's extension.
+    pub credential_headers: Vec<String>,
+    /// Client fields sent to the origin on requests whose answers may be stored, beyond the
+    /// key's own, the negotiation fields and the credentials (lowercase).
+    pub forward_headers: Vec<String>,
+    /// Everything a request whose answer may be stored sends on of the client's fields
+    /// (lowercase): the negotiation fields, `Origin`, the credentials but
+    /// `Proxy-Authorization`, and `forward_headers`. A route's `vary_headers` add to it.
+    pub forwarded: Rc<[String]>,
+    /// Lifetimes by status, overriding the origin's, for routes without their own.
+    pub ttl_by_status: Rc<[StatusTtl]>,
+    /// A request's `no-cache`, `max-age` or `min-fresh` never bypasses a usable entry.
+    pub ignore_client_no_cache: bool,
+    /// Seconds after an entry is stored during which a client-forced refresh is answered
+    /// from it instead of going to the origin.
+    pub client_refresh_interval: u64,
+}
+
+/// Fields the origin may choose a representation by (RFC 9110 §12.5), and `Origin`, which
+/// CORS answers reflect: sent on from the client; `Origin` is also keyed on when present.
+pub const NEGOTIATION_FIELDS: &[&str] = &[
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "accept-charset",
+    "origin",
+];
+
+/// `credential_headers` by default.
+pub const DEFAULT_CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "x-api-key",
+];
+
+/// A lifetime for a range of statuses (`ttl_by_status`); 0 means never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusTtl {
+    pub first: u16,
+    pub last: u16,
+    pub ttl: u64,
+}
+
+impl StatusTtl {
+    pub fn covers(&self, status: u16) -> bool {
+        (self.first..=self.last).contains(&status)
+    }
 }
 
 /// Which requests get a JSON log line. A request that met an error always gets one.
@@ -154,6 +209,8 @@ pub struct Route {
     pub tags: Vec<String>,
     /// Assemble the route's textual responses from their `<esi:include>` fragments.
     pub esi: bool,
+    /// Lifetimes by status: this route's rules, then the top-level ones.
+    pub ttl_by_status: Rc<[StatusTtl]>,
 }
 
 /// How the query string enters the key. Parameters are always sorted by name.
@@ -229,8 +286,33 @@ impl Default for Config {
             },
             request_log: RequestLog::All,
             routes: Vec::new(),
+            case_insensitive_paths: false,
+            credential_headers: DEFAULT_CREDENTIAL_HEADERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            forward_headers: Vec::new(),
+            forwarded: forwarded_fields(DEFAULT_CREDENTIAL_HEADERS, &[]),
+            ttl_by_status: Rc::from([]),
+            ignore_client_no_cache: false,
+            client_refresh_interval: 5,
         }
     }
+}
+
+/// `Config::forwarded`, from the credential fields and `forward_headers`.
+fn forwarded_fields(credentials: &[impl AsRef<str>], extra: &[String]) -> Rc<[String]> {
+    let mut names: Vec<String> = NEGOTIATION_FIELDS.iter().map(|s| s.to_string()).collect();
+    let credentials = credentials
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|name| *name != "proxy-authorization");
+    for name in credentials.chain(extra.iter().map(String::as_str)) {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    names.into()
 }
 
 /// The raw shape of `EDGECACHE`, before validation. Sizes and TTLs are signed so that a
@@ -257,6 +339,12 @@ struct RawConfig {
     request_log: Option<String>,
     #[serde(default)]
     routes: Vec<Value>,
+    case_insensitive_paths: Option<bool>,
+    credential_headers: Option<Vec<String>>,
+    forward_headers: Option<Vec<String>>,
+    ttl_by_status: Option<serde_json::Map<String, Value>>,
+    ignore_client_no_cache: Option<bool>,
+    client_refresh_interval: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -281,6 +369,7 @@ struct RawRoute {
     tags: Vec<String>,
     #[serde(default)]
     esi: bool,
+    ttl_by_status: Option<serde_json::Map<String, Value>>,
 }
 
 /// `backends = "kv"` and `backends = ["memory", "kv"]` are both accepted.
@@ -384,6 +473,27 @@ impl Config {
             check_kv_body(max_body_bytes).map_err(|r| field("max_body_bytes", r))?;
         }
 
+        let kv_somewhere = backends.contains(&Backend::Kv);
+        let ttl_by_status: Rc<[StatusTtl]> = match raw.ttl_by_status {
+            Some(map) => status_ttls(map, kv_somewhere)
+                .map_err(|r| field("ttl_by_status", r))?
+                .into(),
+            None => Rc::from([]),
+        };
+        let credential_headers = match raw.credential_headers {
+            Some(names) => header_names(names).map_err(|r| field("credential_headers", r))?,
+            None => defaults.credential_headers,
+        };
+        let forward_headers = match raw.forward_headers {
+            Some(names) => header_names(names).map_err(|r| field("forward_headers", r))?,
+            None => defaults.forward_headers,
+        };
+        let client_refresh_interval = seconds(
+            raw.client_refresh_interval,
+            defaults.client_refresh_interval,
+        )
+        .map_err(|r| field("client_refresh_interval", r))?;
+
         let mut routes = Vec::with_capacity(raw.routes.len());
         for (index, value) in raw.routes.into_iter().enumerate() {
             let rule_error = |field: &str, reason: String| ConfigError::Rule {
@@ -396,7 +506,7 @@ impl Config {
                 rule_error(&field, reason)
             })?;
             routes.push(
-                validate_route(raw, &backends, default_ttl, max_body_bytes)
+                validate_route(raw, &backends, default_ttl, max_body_bytes, &ttl_by_status)
                     .map_err(|(f, r)| rule_error(f, r))?,
             );
         }
@@ -418,8 +528,87 @@ impl Config {
             esi,
             request_log,
             routes,
+            case_insensitive_paths: raw
+                .case_insensitive_paths
+                .unwrap_or(defaults.case_insensitive_paths),
+            forwarded: forwarded_fields(&credential_headers, &forward_headers),
+            credential_headers,
+            forward_headers,
+            ttl_by_status,
+            ignore_client_no_cache: raw
+                .ignore_client_no_cache
+                .unwrap_or(defaults.ignore_client_no_cache),
+            client_refresh_interval,
         })
     }
+}
+
+/// `ttl_by_status`: `{"200": 3600, "404": 60, "500-599": 0, "5xx": 0}`. Statuses 100 to 599,
+/// ranges that do not overlap, durations in seconds (0: never stored; with KV, 0 or at
+/// least its 60 s minimum).
+fn status_ttls(map: serde_json::Map<String, Value>, kv: bool) -> Result<Vec<StatusTtl>, String> {
+    let mut rules: Vec<StatusTtl> = Vec::with_capacity(map.len());
+    for (range, value) in map {
+        let (first, last) = status_range(&range)?;
+        let ttl = value
+            .as_i64()
+            .ok_or_else(|| format!("{range:?}: {value} is not a number of seconds"))?;
+        let ttl = seconds(Some(ttl), 0).map_err(|r| format!("{range:?}: {r}"))?;
+        if kv && ttl > 0 {
+            check_kv_ttl(ttl).map_err(|r| format!("{range:?}: {r}"))?;
+        }
+        let rule = StatusTtl { first, last, ttl };
+        if let Some(other) = rules
+            .iter()
+            .find(|o| o.first <= rule.last && rule.first <= o.last)
+        {
+            return Err(format!("{range:?} overlaps {}-{}", other.first, other.last));
+        }
+        rules.push(rule);
+    }
+    rules.sort_by_key(|r| r.first);
+    Ok(rules)
+}
+
+/// `"404"`, `"500-599"` or `"5xx"`.
+fn status_range(text: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("{text:?} is not a status (404), a range (500-599) or a class (5xx)");
+    let status = |s: &str| -> Result<u16, String> {
+        let s = s.trim();
+        if s.len() != 3 {
+            return Err(bad());
+        }
+        s.parse::<u16>()
+            .ok()
+            .filter(|n| (100..=599).contains(n))
+            .ok_or_else(bad)
+    };
+    let text_trimmed = text.trim();
+    if let Some(class) = text_trimmed
+        .strip_suffix("xx")
+        .or_else(|| text_trimmed.strip_suffix("XX"))
+    {
+        let digit = class.parse::<u16>().ok().filter(|d| (1..=5).contains(d));
+        return digit.map(|d| (d * 100, d * 100 + 99)).ok_or_else(bad);
+    }
+    match text_trimmed.split_once('-') {
+        Some((first, last)) => {
+            let (first, last) = (status(first)?, status(last)?);
+            if first > last {
+                return Err(bad());
+            }
+            Ok((first, last))
+        }
+        None => status(text_trimmed).map(|s| (s, s)),
+    }
+}
+
+/// Header names, lowercase: RFC 9110 tokens.
+fn header_names(names: Vec<String>) -> Result<Vec<String>, String> {
+    names
+        .into_iter()
+        .map(|name| check_token(&name).map(|()| name.to_ascii_lowercase()))
+        .collect()
 }
 
 fn validate_route(
@@ -427,6 +616,7 @@ fn validate_route(
     default_backends: &[Backend],
     default_ttl: u64,
     max_body_bytes: u64,
+    top_level_ttls: &Rc<[StatusTtl]>,
 ) -> Result<Route, (&'static str, String)> {
     let path = PathPattern::parse(&raw.path).map_err(|e| ("path", glob_reason(&raw.path, e)))?;
     let host = raw
@@ -481,6 +671,30 @@ fn validate_route(
     for tag in &raw.tags {
         check_tag(tag).map_err(|r| ("tags", r))?;
     }
+    let kv_route = backends.contains(&Backend::Kv) && !raw.bypass;
+    if kv_route {
+        for rule in top_level_ttls.iter().filter(|r| r.ttl > 0) {
+            check_kv_ttl(rule.ttl).map_err(|r| {
+                (
+                    "backends",
+                    format!(
+                        "the top-level ttl_by_status {}-{}: {r}",
+                        rule.first, rule.last
+                    ),
+                )
+            })?;
+        }
+    }
+    let ttl_by_status = match raw.ttl_by_status {
+        None => top_level_ttls.clone(),
+        Some(map) => {
+            let mut rules = status_ttls(map, kv_route).map_err(|r| ("ttl_by_status", r))?;
+            // Looked up in order: this route's rules first, then the top-level ones for the
+            // statuses they do not name.
+            rules.extend(top_level_ttls.iter().copied());
+            rules.into()
+        }
+    };
     Ok(Route {
         host,
         path,
@@ -495,6 +709,7 @@ fn validate_route(
         vary_cookies,
         tags: raw.tags,
         esi: raw.esi,
+        ttl_by_status,
     })
 }
 
@@ -890,6 +1105,87 @@ mod tests {
         );
         let wrong_type = error_of(r#"{"routes": [{"path": "/", "esi": "yes"}]}"#);
         assert!(wrong_type.starts_with("EDGECACHE.routes[0]") && wrong_type.contains("a boolean"));
+    }
+
+    #[test]
+    fn lifetimes_by_status_are_read_at_the_top_and_per_route() {
+        let config = Config::from_json(
+            r#"{"ttl_by_status": {"404": 60, "5xx": 0},
+                "routes": [{"path": "/a/**", "ttl_by_status": {"404": 300, "200-299": 3600}},
+                           {"path": "/**"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.ttl_by_status.as_ref(),
+            [
+                StatusTtl {
+                    first: 404,
+                    last: 404,
+                    ttl: 60
+                },
+                StatusTtl {
+                    first: 500,
+                    last: 599,
+                    ttl: 0
+                },
+            ]
+        );
+        let route = &config.routes[0].ttl_by_status;
+        let first = |status| route.iter().find(|r| r.covers(status)).map(|r| r.ttl);
+        assert_eq!(first(404), Some(300), "the route's rule first");
+        assert_eq!(first(204), Some(3600));
+        assert_eq!(first(503), Some(0), "then the top-level ones");
+        assert_eq!(config.routes[1].ttl_by_status, config.ttl_by_status);
+    }
+
+    #[test]
+    fn bad_lifetimes_by_status_are_named() {
+        let overlap = error_of(r#"{"ttl_by_status": {"4xx": 60, "404": 5}}"#);
+        assert!(
+            overlap.starts_with("EDGECACHE.ttl_by_status:") && overlap.contains("overlaps"),
+            "{overlap}"
+        );
+        assert!(error_of(r#"{"ttl_by_status": {"600": 5}}"#)
+            .starts_with("EDGECACHE.ttl_by_status: \"600\" is not a status"));
+        assert!(error_of(r#"{"ttl_by_status": {"404": "1m"}}"#)
+            .starts_with("EDGECACHE.ttl_by_status: \"404\": \"1m\" is not a number"));
+        assert_eq!(
+            error_of(r#"{"routes": [{"path": "/", "backends": "kv", "ttl_by_status": {"404": 5}}]}"#),
+            "EDGECACHE.routes[0].ttl_by_status: \"404\": 5 s is below Workers KV's 60 s minimum TTL on a route that uses kv"
+        );
+        assert!(error_of(
+            r#"{"ttl_by_status": {"404": 5}, "routes": [{"path": "/", "backends": "kv"}]}"#
+        )
+        .starts_with("EDGECACHE.routes[0].backends: the top-level ttl_by_status 404-404:"));
+    }
+
+    #[test]
+    fn forwarded_fields_are_the_negotiation_fields_credentials_and_the_allowlist() {
+        let config = Config::from_json(
+            r#"{"credential_headers": ["Authorization", "X-Session"], "forward_headers": ["User-Agent"]}"#,
+        )
+        .unwrap();
+        assert_eq!(config.credential_headers, ["authorization", "x-session"]);
+        for name in [
+            "accept-language",
+            "origin",
+            "authorization",
+            "x-session",
+            "user-agent",
+        ] {
+            assert!(config.forwarded.iter().any(|n| n == name), "{name}");
+        }
+        assert!(!config.forwarded.iter().any(|n| n == "cookie"));
+        let defaults = Config::default();
+        assert!(defaults.forwarded.iter().any(|n| n == "cookie"));
+        assert!(!defaults
+            .forwarded
+            .iter()
+            .any(|n| n == "proxy-authorization"));
+        assert!(!defaults.forwarded.iter().any(|n| n == "x-forwarded-host"));
+        assert!(
+            error_of(r#"{"forward_headers": ["X Bad"]}"#).starts_with("EDGECACHE.forward_headers:")
+        );
     }
 
     #[test]

@@ -10,11 +10,12 @@ use web_sys::{ReadableStream, Response};
 use worker::Context;
 
 use crate::coalesce::{self, Leader, Settled};
+use crate::config::Backend;
 use crate::entry::{Kind, Meta, FORMAT};
 use crate::lookup::{delete_all, write_all, Found};
 use crate::origin::{Forward, OriginError};
 use crate::plan::Plan;
-use crate::policy::reuse::usable_on_error;
+use crate::policy::reuse::{usable_on_error, RefreshPolicy};
 use crate::policy::revalidate::{conditional_fields, merge_not_modified, names_other_response};
 use crate::policy::{fields_to_store, storability, Exchange, Fields, RequestFacts, Storability};
 use crate::purge::{response_tags, Registry};
@@ -26,7 +27,10 @@ use crate::store::{Entry, Tier};
 pub struct Job {
     pub plan: Plan,
     pub tiers: Vec<Tier>,
+    /// The request as the key says it (what a fill sends).
     pub forward: Forward,
+    /// The request as the client sent it (a `Range` that nothing stored answers).
+    pub pass: Forward,
     pub facts: RequestFacts,
     /// The request's fields, for its `Vary` values and conditionals.
     pub headers: PickedFields,
@@ -38,6 +42,8 @@ pub struct Job {
     pub esi_route: bool,
     /// The purges made so far, checked against every entry read.
     pub registry: Rc<Registry>,
+    /// What a client's forced refresh may do.
+    pub refresh: RefreshPolicy,
 }
 
 /// What the client is to be sent.
@@ -68,6 +74,33 @@ impl Answer {
     }
 }
 
+/// An unchanged or still fresh entry is rewritten to KV at most this often (ms): KV takes
+/// one write per second per key, and the free plan 1,000 a day, so a loop of forced
+/// refreshes or revalidations must not spend them.
+pub const KV_REWRITE_INTERVAL_MS: i64 = 60_000;
+
+/// The entry a write replaces, for `tiers_to_write`.
+#[derive(Clone, Copy)]
+struct Replacing {
+    /// When it was stored (ms).
+    stored_at: i64,
+    /// Its copy in KV is still fresh: the refresh was a client's forcing.
+    fresh: bool,
+}
+
+/// The tiers a write goes to: all of them, but KV when it would rewrite an entry stored less
+/// than `KV_REWRITE_INTERVAL_MS` ago that is still fresh there (a client-forced refresh), or
+/// unchanged (a 304) while a faster tier keeps the refreshed copy.
+fn tiers_to_write(job: &Job, replacing: Option<Replacing>) -> impl Iterator<Item = &Tier> {
+    let faster_tier = job.tiers.iter().any(|tier| tier.backend() != Backend::Kv);
+    let skip_kv = replacing.is_some_and(|r| {
+        now_ms() - r.stored_at < KV_REWRITE_INTERVAL_MS && (r.fresh || faster_tier)
+    });
+    job.tiers
+        .iter()
+        .filter(move |tier| !(skip_kv && tier.backend() == Backend::Kv))
+}
+
 /// Reasons that belong to the response, whoever asks: worth remembering as hit-for-pass.
 fn is_response_reason(reason: Reason) -> bool {
     matches!(
@@ -84,19 +117,37 @@ fn is_response_reason(reason: Reason) -> bool {
     )
 }
 
+/// Where a fill starts from.
+pub struct Start<'a> {
+    /// The stored response being replaced or revalidated.
+    pub stale: Option<&'a Found>,
+    pub fwd: Fwd,
+    /// A HEAD request: it revalidates a stored GET, and otherwise is forwarded as HEAD and
+    /// not stored.
+    pub head: bool,
+    /// Whether anyone will read the body (a background refresh will not).
+    pub client_body: bool,
+    /// The fields the URL's responses are known to vary on (a `Vary` marker's).
+    pub vary: &'a [String],
+}
+
 /// Goes to the origin for `job`'s key and decides what to store and what to send.
-/// `stale` is the stored response being replaced or revalidated; `head` a HEAD request
-/// (which revalidates a stored GET, and otherwise is forwarded as HEAD and not stored);
-/// `client_body` whether anyone will read the body (a background refresh will not).
 pub async fn fill(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
-    stale: Option<&Found>,
-    fwd: Fwd,
-    head: bool,
-    client_body: bool,
+    start: Start<'_>,
     leader: Option<Leader>,
 ) -> Answer {
+    let Start {
+        stale,
+        fwd,
+        head,
+        client_body,
+        vary,
+    } = start;
+    // A refresh a client with credentials forced is answered for that client alone: its own
+    // credentials or directives never replace or remove what others get.
+    let for_client_only = fwd == Fwd::Request && job.facts.has_credentials();
     let mut forward = job.forward.clone();
     let revalidating = stale.filter(|s| s.entry.meta.reuse.validators);
     if let Some(found) = revalidating {
@@ -105,81 +156,114 @@ pub async fn fill(
     if head && stale.is_some() {
         forward.method = Some("GET");
     }
-    let request_time = now_ms();
-    let mut origin = match forward.send().await {
-        Ok(origin) => origin,
-        Err(error) => return Answer::Failed(error),
-    };
-    if let Some(found) = revalidating {
-        if origin.status() == 304 && names_other_response(&*found.entry.meta, &origin.headers()) {
-            // RFC 9111 §4.3.4: no stored response matches; ask again, unconditionally.
-            forward.validators.clear();
-            origin = match forward.send().await {
-                Ok(origin) => origin,
-                Err(error) => return Answer::Failed(error),
-            };
-        }
-    }
-    let exchange = Exchange {
-        request_ms: request_time,
-        response_ms: now_ms(),
-    };
-    let status = origin.status();
+    // The origin is sent every field the URL's responses are known to vary on, so that
+    // its answer can be stored under this request's variant.
+    forward.vary_fields = stale.map_or_else(|| vary.to_vec(), |s| s.entry.meta.vary.clone());
+    let mut discovered = false;
+    let (origin, exchange, origin_fields, verdict) = loop {
+        let (origin, exchange) = match fetch(&mut forward, revalidating).await {
+            Ok(answer) => answer,
+            Err(error) => return Answer::Failed(error),
+        };
+        let status = origin.status();
 
-    if let (Some(found), 304) = (revalidating, status) {
-        if forward.validators.is_empty() {
-            return pass(
+        if let (Some(found), 304) = (revalidating, status) {
+            if forward.validators.is_empty() {
+                return pass(
+                    job,
+                    ctx,
+                    stale,
+                    origin,
+                    fwd,
+                    Reason::UncacheableStatus,
+                    leader,
+                );
+            }
+            let update = header_list(&origin.headers());
+            return not_modified(
                 job,
                 ctx,
-                stale,
-                origin,
+                found,
+                &update,
+                exchange,
                 fwd,
-                Reason::UncacheableStatus,
                 leader,
+                for_client_only,
             );
         }
-        let update = header_list(&origin.headers());
-        return not_modified(job, ctx, found, &update, exchange, fwd, leader);
-    }
 
-    // RFC 5861 §4: "an error is any situation that would result in a 500, 502, 503, or 504
-    // HTTP response status code being returned".
-    if let Some(found) = stale {
-        let meta = &found.entry.meta;
-        if matches!(status, 500 | 502 | 503 | 504)
-            && usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
-        {
-            if let Some(body) = origin.body() {
-                let _ = body.cancel();
+        // RFC 5861 §4: "an error is any situation that would result in a 500, 502, 503, or
+        // 504 HTTP response status code being returned".
+        if let Some(found) = stale {
+            let meta = &found.entry.meta;
+            if matches!(status, 500 | 502 | 503 | 504)
+                && usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
+            {
+                if let Some(body) = origin.body() {
+                    let _ = body.cancel();
+                }
+                let outcome =
+                    Outcome::forward(Fwd::Stale, Some(status), false, Some(Reason::StaleIfError));
+                return Answer::Entry {
+                    entry: found.entry.clone(),
+                    outcome,
+                    shareable: true,
+                };
             }
-            let outcome =
-                Outcome::forward(Fwd::Stale, Some(status), false, Some(Reason::StaleIfError));
-            return Answer::Entry {
-                entry: found.entry.clone(),
-                outcome,
-                shareable: true,
-            };
         }
-    }
 
-    // Judged on the fields storability reads, fetched in one call; all of them are listed
-    // only for a response that is kept.
-    let origin_fields = PickedFields::read(origin.headers(), FieldSet::Response);
-    let verdict = if head && stale.is_none() {
-        Storability::DontStore(Reason::HeadNotStored)
-    } else if job.tiers.is_empty() {
-        Storability::DontStore(Reason::StorageError)
-    } else if content_length(&origin_fields).is_some_and(|len| len > job.max_body_bytes) {
-        Storability::DontStore(Reason::TooLarge)
-    } else {
-        storability(
-            &job.facts,
-            status,
-            &origin_fields,
-            job.plan.overrides,
-            exchange,
-        )
+        // Judged on the fields storability reads, fetched in one call; all of them are
+        // listed only for a response that is kept.
+        let origin_fields = PickedFields::read(origin.headers(), FieldSet::Response);
+        let verdict = if head && stale.is_none() {
+            Storability::DontStore(Reason::HeadNotStored)
+        } else if for_client_only {
+            Storability::DontStore(Reason::Credentials)
+        } else if job.tiers.is_empty() {
+            Storability::DontStore(Reason::StorageError)
+        } else if content_length(&origin_fields).is_some_and(|len| len > job.max_body_bytes) {
+            Storability::DontStore(Reason::TooLarge)
+        } else {
+            storability(
+                &job.facts,
+                status,
+                &origin_fields,
+                &job.plan.overrides,
+                exchange,
+            )
+        };
+        // The answer varies on a field the client sent and the origin was not sent: it was
+        // chosen without it, so it is not this client's variant. Asked once more, with it.
+        if let Storability::Store { vary, .. } = &verdict {
+            let unsent: Vec<String> = vary
+                .iter()
+                .filter(|name| {
+                    !job.plan.forwards(name)
+                        && !forward.vary_fields.contains(name)
+                        && job.headers.field(name).is_some()
+                })
+                .cloned()
+                .collect();
+            if !unsent.is_empty() {
+                if discovered {
+                    break (
+                        origin,
+                        exchange,
+                        origin_fields,
+                        Storability::DontStore(Reason::VaryUnsent),
+                    );
+                }
+                if let Some(body) = origin.body() {
+                    let _ = body.cancel();
+                }
+                forward.vary_fields.extend(unsent);
+                discovered = true;
+                continue;
+            }
+        }
+        break (origin, exchange, origin_fields, verdict);
     };
+    let status = origin.status();
     let (lifetime, initial_age, strip_fields, vary, reuse) = match verdict {
         Storability::Store {
             lifetime,
@@ -221,7 +305,14 @@ pub async fn fill(
         }
         body => (None, body),
     };
-    ctx.wait_until(store(job.clone(), meta, store_branch, leader));
+    // A client-forced refresh replaces an entry still fresh in KV.
+    let replacing = stale
+        .filter(|found| fwd == Fwd::Request && !found.soft_purged)
+        .map(|found| Replacing {
+            stored_at: found.entry.meta.stored_at,
+            fresh: true,
+        });
+    ctx.wait_until(store(job.clone(), meta, store_branch, leader, replacing));
     let outcome = Outcome::forward(fwd, Some(status), true, None);
     Answer::Origin {
         origin,
@@ -231,7 +322,9 @@ pub async fn fill(
 }
 
 /// A 304 answered our conditional request: fold it into the stored response (RFC 9111
-/// §4.3.4), judge the result afresh, and keep the body we already have.
+/// §4.3.4), judge the result afresh, and keep the body we already have. `for_client_only`:
+/// the refresh was a credentialed client's own, so nothing is written or removed.
+#[allow(clippy::too_many_arguments)]
 fn not_modified(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
@@ -240,16 +333,21 @@ fn not_modified(
     exchange: Exchange,
     fwd: Fwd,
     leader: Option<Leader>,
+    for_client_only: bool,
 ) -> Answer {
     let stored = &found.entry.meta;
     let merged = merge_not_modified(stored.headers.clone(), update);
-    let verdict = storability(
-        &job.facts,
-        stored.status,
-        &merged,
-        job.plan.overrides,
-        exchange,
-    );
+    let verdict = if for_client_only {
+        Storability::DontStore(Reason::Credentials)
+    } else {
+        storability(
+            &job.facts,
+            stored.status,
+            &merged,
+            &job.plan.overrides,
+            exchange,
+        )
+    };
     let Storability::Store {
         lifetime,
         initial_age,
@@ -261,11 +359,15 @@ fn not_modified(
         let Storability::DontStore(reason) = verdict else {
             unreachable!()
         };
-        // No longer storable: drop the old entry and answer this client alone.
+        // Not storable for this request: answer this client alone. Only when the response
+        // itself forbids storing (it added `no-store` or `Set-Cookie`, say) is the old entry
+        // dropped; the request's own `no-store` or credentials never remove what others get.
         drop(leader);
-        let tiers = job.clone();
-        let key = found.entry.meta.key.clone();
-        ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
+        if is_response_reason(reason) {
+            let tiers = job.clone();
+            let key = found.entry.meta.key.clone();
+            ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
+        }
         let entry = Entry::new(
             Meta {
                 headers: merged,
@@ -301,8 +403,15 @@ fn not_modified(
     if let Some(leader) = &leader {
         leader.publish(Settled::Stored(entry.clone()));
     }
+    // Unchanged; still fresh in KV when the refresh was a client's forcing. A soft-purged
+    // entry is always rewritten: the purge must take effect in KV too.
+    let replacing = (!found.soft_purged).then_some(Replacing {
+        stored_at: stored.stored_at,
+        fresh: fwd == Fwd::Request,
+    });
     ctx.wait_until(async move {
-        write_all(&job_for_write.tiers, &written, marker.as_ref(), keep).await;
+        let tiers = tiers_to_write(&job_for_write, replacing);
+        write_all(tiers, &written, marker.as_ref(), keep).await;
         drop(leader);
     });
     let outcome = Outcome::forward(fwd, Some(304), true, None);
@@ -350,6 +459,28 @@ fn pass(
     }
 }
 
+/// Sends `forward`; when a revalidation's 304 names another stored response (RFC 9111
+/// §4.3.4: none matches), asks again without validators. Returns the answer and when it was
+/// asked for and came.
+async fn fetch(
+    forward: &mut Forward,
+    revalidating: Option<&Found>,
+) -> Result<(Response, Exchange), OriginError> {
+    let request_ms = now_ms();
+    let mut origin = forward.send().await?;
+    if let Some(found) = revalidating {
+        if origin.status() == 304 && names_other_response(&*found.entry.meta, &origin.headers()) {
+            forward.validators.clear();
+            origin = forward.send().await?;
+        }
+    }
+    let exchange = Exchange {
+        request_ms,
+        response_ms: now_ms(),
+    };
+    Ok((origin, exchange))
+}
+
 /// How long an entry is kept: its freshness left plus what it may still be used for stale.
 pub fn keep_secs(meta: &Meta, keep_stale: u64) -> u64 {
     let fresh_left = meta.ttl(now_ms()).max(0) as u64;
@@ -359,7 +490,13 @@ pub fn keep_secs(meta: &Meta, keep_stale: u64) -> u64 {
 /// Reads the stored branch of the body (up to the size limit) and writes the entry, and its
 /// `Vary` marker, to every tier; then settles the flight. A body that fails or overflows is
 /// not stored at all.
-async fn store(job: Rc<Job>, meta: Meta, body: Option<ReadableStream>, leader: Option<Leader>) {
+async fn store(
+    job: Rc<Job>,
+    meta: Meta,
+    body: Option<ReadableStream>,
+    leader: Option<Leader>,
+    replacing: Option<Replacing>,
+) {
     let body = match body {
         None => Vec::new(),
         Some(stream) => match read_limited(stream, job.max_body_bytes).await {
@@ -393,7 +530,13 @@ async fn store(job: Rc<Job>, meta: Meta, body: Option<ReadableStream>, leader: O
         leader.publish(Settled::Stored(entry.clone()));
     }
     let keep = keep_secs(&entry.meta, job.keep_stale);
-    write_all(&job.tiers, &entry, marker.as_ref(), keep).await;
+    write_all(
+        tiers_to_write(&job, replacing),
+        &entry,
+        marker.as_ref(),
+        keep,
+    )
+    .await;
     drop(leader);
 }
 

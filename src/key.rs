@@ -8,7 +8,6 @@
 use sha2::{Digest, Sha256};
 use url::form_urlencoded;
 
-use crate::config::QueryRule;
 use crate::route::glob_match;
 
 /// Workers KV refuses keys longer than 512 bytes.
@@ -20,11 +19,11 @@ pub struct CacheKey {
     pub version: u64,
     /// `http` or `https`: an origin's redirect to https must not answer https requests.
     pub scheme: String,
-    /// Lowercase, punycoded, with a non-default port, as the URL parser gives it.
+    /// Lowercase, punycoded, without a trailing dot, with a non-default port.
     pub host: String,
-    /// Percent-encoded as the URL parser gives it.
+    /// Canonical (`Target`).
     pub path: String,
-    /// Normalised by `normalize_query`.
+    /// The kept query pieces, sorted (`Target::query_for`).
     pub query: String,
     /// Named request values that select a variant, in a fixed order.
     pub variance: Vec<Variant>,
@@ -104,33 +103,8 @@ pub fn digest(text: &str) -> String {
     hex
 }
 
-/// Applies a route's query rule and sorts parameters by name (stably, so repeated names keep
-/// their order). Pairs are kept as the client encoded them; only names are decoded, to match
-/// the rule's globs. Empty pieces (`a=1&&b=2`) are dropped.
-pub fn normalize_query(query: &str, rule: &QueryRule) -> String {
-    let mut pairs: Vec<(String, &str)> = query
-        .split('&')
-        .filter(|piece| !piece.is_empty())
-        .map(|piece| {
-            let raw_name = piece.split('=').next().unwrap_or(piece);
-            let name = form_urlencoded::parse(raw_name.as_bytes())
-                .next()
-                .map(|(n, _)| n.into_owned())
-                .unwrap_or_default();
-            (name, piece)
-        })
-        .filter(|(name, _)| match rule {
-            QueryRule::All => true,
-            QueryRule::Ignore(globs) => !matches_any(globs, name),
-            QueryRule::Allow(globs) => matches_any(globs, name),
-        })
-        .collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let pieces: Vec<&str> = pairs.into_iter().map(|(_, piece)| piece).collect();
-    pieces.join("&")
-}
-
-fn matches_any(globs: &[String], name: &str) -> bool {
+/// Whether `name` matches one of `globs` (`utm_*`), as query rules match parameter names.
+pub fn matches_any(globs: &[String], name: &str) -> bool {
     globs
         .iter()
         .any(|glob| glob_match(glob.as_bytes(), name.as_bytes(), None))
@@ -273,35 +247,6 @@ mod tests {
             digest("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn queries_are_sorted_by_name_keeping_repeated_names_in_order() {
-        assert_eq!(
-            normalize_query("b=2&a=9&a=1&c", &QueryRule::All),
-            "a=9&a=1&b=2&c"
-        );
-        assert_eq!(normalize_query("&&a=1&", &QueryRule::All), "a=1");
-    }
-
-    #[test]
-    fn ignored_parameters_leave_the_key() {
-        let rule = QueryRule::Ignore(vec!["utm_*".into(), "fbclid".into()]);
-        assert_eq!(
-            normalize_query("utm_source=x&page=2&fbclid=abc&utm_medium=y", &rule),
-            "page=2"
-        );
-        assert_eq!(
-            normalize_query("utm%5Fsource=x&q=1", &rule),
-            "q=1",
-            "names are decoded before matching"
-        );
-    }
-
-    #[test]
-    fn an_allow_list_keeps_only_named_parameters() {
-        let rule = QueryRule::Allow(vec!["page".into()]);
-        assert_eq!(normalize_query("session=1&page=3&x=2", &rule), "page=3");
     }
 
     #[test]

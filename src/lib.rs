@@ -21,6 +21,7 @@ pub mod route;
 pub mod stats;
 pub mod stats_flush;
 pub mod status;
+pub mod target;
 
 pub mod assemble;
 pub mod coalesce;

@@ -82,6 +82,9 @@ pub struct Lookup {
     pub found: Option<Found>,
     /// Some tier knew the URL's variants but not this request's.
     pub vary_miss: bool,
+    /// The fields the URL's responses vary on, as a tier's marker names them: the origin is
+    /// sent them, so the answer can be stored under this request's variant.
+    pub vary: Vec<String>,
 }
 
 /// Reads the tiers in order; the first entry for the request that no purge has removed
@@ -95,11 +98,13 @@ pub async fn lookup(
     errors: &mut Vec<String>,
 ) -> Lookup {
     let mut vary_miss = false;
+    let mut vary = Vec::new();
     for (index, tier) in tiers.iter().enumerate() {
         let (Read { entry, unread }, marker) = match find(tier, plan, headers, errors).await {
             InTier::Found(read, marker) => (read, marker),
-            InTier::VaryMiss => {
+            InTier::VaryMiss(names) => {
                 vary_miss = true;
+                vary = names;
                 continue;
             }
             InTier::Nothing => continue,
@@ -119,11 +124,13 @@ pub async fn lookup(
                 soft_purged,
             }),
             vary_miss,
+            vary,
         };
     }
     Lookup {
         found: None,
         vary_miss,
+        vary,
     }
 }
 
@@ -131,8 +138,8 @@ pub async fn lookup(
 enum InTier {
     /// A response, and the `Vary` marker it was found through.
     Found(Read, Option<Entry>),
-    /// The URL's variants are known, but not this request's.
-    VaryMiss,
+    /// The URL's variants are known (these fields), but not this request's.
+    VaryMiss(Vec<String>),
     Nothing,
 }
 
@@ -163,7 +170,7 @@ async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<
             let variant_key = plan.variant_key(&entry.meta.vary, headers);
             match read_response(tier, &variant_key, errors).await {
                 Some(variant) => InTier::Found(variant, Some(primary.entry)),
-                None => InTier::VaryMiss,
+                None => InTier::VaryMiss(entry.meta.vary.clone()),
             }
         }
     }
@@ -191,7 +198,12 @@ async fn read(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Read> 
 
 /// Writes an entry (and its `Vary` marker) to `tiers`, to be kept `keep_secs`, and logs
 /// one line saying where it went.
-pub async fn write_all(tiers: &[Tier], entry: &Entry, marker: Option<&Entry>, keep_secs: u64) {
+pub async fn write_all(
+    tiers: impl IntoIterator<Item = &Tier>,
+    entry: &Entry,
+    marker: Option<&Entry>,
+    keep_secs: u64,
+) {
     let mut written = Vec::new();
     for tier in tiers {
         if let Some(marker) = marker {

@@ -1,11 +1,19 @@
 //! Forwarding a request to the origin, with a deadline for its response headers.
 //!
-//! For requests whose answers may be stored, headers that can change the answer without
-//! being part of the key are dropped (the classic cache-poisoning vectors), and the host and
-//! scheme the key was made from are sent instead, so an origin that builds links from
-//! `X-Forwarded-Host` builds them from the keyed host. The client's own validators are not
-//! sent on: the cache wants the full response to keep, and answers conditionals itself;
-//! when it revalidates, it sends the stored response's validators instead.
+//! A request whose answer may be stored is sent as its key describes it, and nothing more:
+//! the URL is rebuilt from the key (canonical host and path, only the query pieces the key
+//! keeps, so `utm_content="><script>` never reaches an origin that would reflect it into a
+//! page stored for `/page`), and of the client's fields only those the configuration lets
+//! through (`Plan::forwards`: the negotiation fields, `Origin`, the credentials, the key's own
+//! fields and `forward_headers`). Every other field, `X-Forwarded-*`, `X-Real-IP`,
+//! `True-Client-IP`, `Forwarded`, `X-Original-URL`, method overrides and the like, stays
+//! behind, and the edge sets `X-Forwarded-Host` and `X-Forwarded-Proto` from the key. The
+//! client's own validators are not sent on either: the cache wants the full response to
+//! keep, and answers conditionals itself; when it revalidates, it sends the stored
+//! response's validators instead. Requests that are not cacheable (other methods, bypass
+//! rules, a `Range` that nothing stored answers) go as the client sent them.
+
+use std::rc::Rc;
 
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
@@ -13,61 +21,119 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, Response};
 
 use crate::key::cookie_value;
+use crate::plan::Plan;
 use crate::policy::SURROGATE_NAME;
-use crate::runtime::{copy_without, describe, name_list};
+use crate::runtime::{copy_only, describe, name_list};
+use crate::target::Target;
 
 /// Marks requests edgecache sends, so a worker that forwards to itself stops at once.
 pub const HOP_HEADER: &str = "x-edgecache-hop";
-
-/// Request headers that change what some origins answer but are not part of the key.
-const UNKEYED_OVERRIDES: &[&str] = &[
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-forwarded-scheme",
-    "x-forwarded-port",
-    "x-forwarded-server",
-    "x-forwarded-prefix",
-    "x-host",
-    "x-original-url",
-    "x-rewrite-url",
-    "x-original-host",
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-    "forwarded",
-    // Announces what a surrogate downstream can do, so it can change the answer (ESI or not):
-    // on a stored answer, only edgecache's own capability is sent.
-    "surrogate-capability",
-];
-
-/// The client's validators, never sent on for a request whose answer may be stored.
-const CLIENT_VALIDATORS: &[&str] = &["if-none-match", "if-modified-since"];
-
-thread_local! {
-    /// What a request whose answer may be stored does not send on, as one JS array.
-    static NOT_FORWARDED: js_sys::Array = name_list(&[UNKEYED_OVERRIDES, CLIENT_VALIDATORS].concat());
-}
 
 /// How a request is forwarded. Owns what it needs, so a background refresh can use it after
 /// the client's response has gone.
 #[derive(Clone)]
 pub struct Forward {
     pub request: Request,
-    pub url: Url,
-    /// `ORIGIN`, or `None` to fetch the request's own URL (a worker on a route).
-    pub origin: Option<Url>,
-    /// The answer may be stored: drop unkeyed overrides and the client's validators.
-    pub cacheable: bool,
-    /// With a route's `vary_cookies`, only those cookies reach the origin, so it cannot
-    /// personalise a stored page on a cookie the key does not carry.
-    pub keep_cookies: Vec<String>,
+    /// What is fetched: the origin's URL when `ORIGIN` is set, else the request's own.
+    pub url: String,
+    /// `Some` for a request whose answer may be stored: what it sends on of the client's.
+    pub cacheable: Option<Rc<Cacheable>>,
     /// Conditional fields from a stored response being revalidated.
     pub validators: Vec<(String, String)>,
+    /// On a cacheable request, the client's fields the URL's responses vary on: sent on too.
+    pub vary_fields: Vec<String>,
     /// Sent instead of the request's method (a HEAD revalidates the stored GET).
     pub method: Option<&'static str>,
     pub timeout_ms: u64,
     /// The route assembles ESI: say so in `Surrogate-Capability`.
     pub esi: bool,
+}
+
+/// What a request whose answer may be stored sends on of the client's request.
+pub struct Cacheable {
+    /// The client's fields that are sent on (lowercase); every other one stays behind.
+    pub fields: Vec<String>,
+    /// With a route's `vary_cookies`, only those cookies reach the origin, so it cannot
+    /// personalise a stored page on a cookie the key does not carry.
+    pub keep_cookies: Vec<String>,
+    /// The keyed host and scheme, sent as `X-Forwarded-Host` and `X-Forwarded-Proto`.
+    pub host: String,
+    pub scheme: String,
+}
+
+/// The URL to fetch for `path_and_query` (`/a?b`): on `origin` when set, else at
+/// `scheme_and_authority` (`https://host[:port]`).
+fn fetched_url(origin: Option<&Url>, scheme_and_authority: &str, path_and_query: &str) -> String {
+    match origin {
+        Some(origin) => format!("{}{path_and_query}", origin.origin().ascii_serialization()),
+        None => format!("{scheme_and_authority}{path_and_query}"),
+    }
+}
+
+impl Forward {
+    /// The client's request as it is (other methods, bypass rules, a `Range` pass).
+    pub fn as_sent(request: &Request, url: &Url, origin: Option<&Url>, timeout_ms: u64) -> Forward {
+        let url = match origin {
+            None => url.to_string(),
+            Some(_) => {
+                let mut path_and_query = url.path().to_string();
+                if let Some(query) = url.query() {
+                    path_and_query.push('?');
+                    path_and_query.push_str(query);
+                }
+                fetched_url(origin, "", &path_and_query)
+            }
+        };
+        Forward {
+            request: Clone::clone(request),
+            url,
+            cacheable: None,
+            validators: Vec::new(),
+            vary_fields: Vec::new(),
+            method: None,
+            timeout_ms,
+            esi: false,
+        }
+    }
+
+    /// A request whose answer may be stored under `plan`'s key, sent as the key says.
+    pub fn for_key(
+        request: &Request,
+        plan: &Plan,
+        target: &Target,
+        origin: Option<&Url>,
+        keep_cookies: Vec<String>,
+        timeout_ms: u64,
+        esi: bool,
+    ) -> Forward {
+        let mut path_and_query = target.path.clone();
+        if !plan.key.query.is_empty() {
+            path_and_query.push('?');
+            path_and_query.push_str(&plan.key.query);
+        }
+        let authority = format!("{}://{}", target.scheme, target.authority());
+        let mut fields: Vec<String> = plan.forwarded.to_vec();
+        for name in &plan.keyed_headers {
+            if !fields.contains(name) {
+                fields.push(name.clone());
+            }
+        }
+        Forward {
+            request: Clone::clone(request),
+            url: fetched_url(origin, &authority, &path_and_query),
+            cacheable: Some(Rc::new(Cacheable {
+                fields,
+                keep_cookies,
+                host: target.host.clone(),
+                scheme: target.scheme.clone(),
+            })),
+            validators: Vec::new(),
+            vary_fields: Vec::new(),
+            method: None,
+            timeout_ms,
+            esi,
+        }
+    }
 }
 
 /// Why the origin gave no response.
@@ -93,19 +159,25 @@ impl std::fmt::Display for OriginError {
 impl Forward {
     pub async fn send(&self) -> Result<Response, OriginError> {
         let unreachable = |e: JsValue| OriginError::Unreachable(describe(&e));
-        let headers = if self.cacheable {
-            NOT_FORWARDED.with(|names| copy_without(&self.request.headers(), names))
-        } else {
-            Headers::new_with_headers(&self.request.headers())
-        }
-        .map_err(unreachable)?;
-        if self.cacheable {
-            let _ = headers.set("x-forwarded-host", self.url.host_str().unwrap_or_default());
-            let _ = headers.set("x-forwarded-proto", self.url.scheme());
-            if !self.keep_cookies.is_empty() {
-                self.filter_cookies(&headers);
+        let headers = match &self.cacheable {
+            Some(cacheable) => {
+                let names: Vec<&str> = cacheable
+                    .fields
+                    .iter()
+                    .chain(&self.vary_fields)
+                    .map(String::as_str)
+                    .collect();
+                let headers =
+                    copy_only(&self.request.headers(), &name_list(&names)).map_err(unreachable)?;
+                let _ = headers.set("x-forwarded-host", &cacheable.host);
+                let _ = headers.set("x-forwarded-proto", &cacheable.scheme);
+                if !cacheable.keep_cookies.is_empty() {
+                    filter_cookies(&headers, &cacheable.keep_cookies);
+                }
+                headers
             }
-        }
+            None => Headers::new_with_headers(&self.request.headers()).map_err(unreachable)?,
+        };
         for (name, value) in &self.validators {
             let _ = headers.set(name, value);
         }
@@ -121,7 +193,7 @@ impl Forward {
             None
         };
         let answer = glue::fetch_within(
-            &self.target_url(),
+            &self.url,
             &method,
             &headers,
             body.as_ref(),
@@ -139,33 +211,21 @@ impl Forward {
         let esi = if self.esi { " ESI/1.0" } else { "" };
         format!("{SURROGATE_NAME}=\"Surrogate/1.0{esi}\"")
     }
+}
 
-    fn target_url(&self) -> String {
-        match &self.origin {
-            None => self.url.to_string(),
-            Some(origin) => {
-                let mut target = origin.clone();
-                target.set_path(self.url.path());
-                target.set_query(self.url.query());
-                target.to_string()
-            }
-        }
-    }
-
-    fn filter_cookies(&self, headers: &Headers) {
-        let Some(cookie) = headers.get("cookie").ok().flatten() else {
-            return;
-        };
-        let kept: Vec<String> = self
-            .keep_cookies
-            .iter()
-            .filter_map(|name| cookie_value(&cookie, name).map(|v| format!("{name}={v}")))
-            .collect();
-        if kept.is_empty() {
-            let _ = headers.delete("cookie");
-        } else {
-            let _ = headers.set("cookie", &kept.join("; "));
-        }
+/// Leaves only the `keep` cookies in `headers`' `Cookie`.
+fn filter_cookies(headers: &Headers, keep: &[String]) {
+    let Some(cookie) = headers.get("cookie").ok().flatten() else {
+        return;
+    };
+    let kept: Vec<String> = keep
+        .iter()
+        .filter_map(|name| cookie_value(&cookie, name).map(|v| format!("{name}={v}")))
+        .collect();
+    if kept.is_empty() {
+        let _ = headers.delete("cookie");
+    } else {
+        let _ = headers.set("cookie", &kept.join("; "));
     }
 }
 

@@ -1,14 +1,16 @@
 //! The cache plan for one request: its key, the tiers that hold its entries, and the route
 //! settings that apply. Owned, so background work can keep it after the response has gone.
 
-use crate::policy::Fields;
-use url::Url;
+use std::rc::Rc;
+
 use worker::Env;
 
 use crate::config::{Backend, Config, Route};
-use crate::key::{cookie_value, normalize_header_value, normalize_query, CacheKey, Variant};
-use crate::policy::Overrides;
+use crate::key::{cookie_value, normalize_header_value, CacheKey, Variant};
+use crate::policy::{Fields, Overrides};
+use crate::route::Routing;
 use crate::store::{open_tiers, Tier};
+use crate::target::Target;
 
 /// The request headers and cookies whose values join a key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,18 +59,24 @@ pub struct Plan {
     pub browser_ttl: Option<u64>,
     pub tags: Vec<String>,
     pub overrides: Overrides,
+    /// The client's fields a request for this key sends to the origin (lowercase): the
+    /// configuration's (`Config::forwarded`) and the ones the key carries.
+    pub forwarded: Rc<[String]>,
+    pub keyed_headers: Vec<String>,
+    /// `scheme://host`, under which the Cache API names this request's entries.
+    pub url_base: String,
 }
 
 impl Plan {
     /// `keyed_on` adds to the route's `vary_headers` and `vary_cookies` (an ESI include's own).
     pub fn new(
         config: &Config,
-        route: Option<&Route>,
-        url: &Url,
+        routing: &Routing,
+        target: &Target,
         headers: &impl Fields,
         keyed_on: Option<&KeyedOn>,
     ) -> Plan {
-        let query_rule = route.map(|r| r.query.clone()).unwrap_or_default();
+        let route = routing.route;
         let keyed_on = KeyedOn::of(route, keyed_on);
         let mut variance = Vec::new();
         for name in &keyed_on.headers {
@@ -81,19 +89,30 @@ impl Plan {
                 value: cookie_value(&cookies, name),
             });
         }
-        let mut host = url.host_str().unwrap_or_default().to_string();
-        if let Some(port) = url.port() {
-            host.push_str(&format!(":{port}"));
+        // CORS answers are built from `Origin`, which is sent on: a request that carries one
+        // is keyed on it, so an origin that reflects it without `Vary: Origin` reflects it
+        // to that site's requests alone.
+        if !keyed_on.headers.iter().any(|h| h == "origin") {
+            if let Some(origin) = headers.field("origin") {
+                variance.push(Variant {
+                    name: "origin".into(),
+                    value: Some(normalize_header_value("origin", &origin)),
+                });
+            }
         }
+        let query_rule = route
+            .map(|r| &r.query)
+            .unwrap_or(&crate::config::QueryRule::All);
         let key = CacheKey {
             prefix: config.key_prefix.clone(),
             version: config.version,
-            scheme: url.scheme().to_string(),
-            host,
-            path: url.path().to_string(),
-            query: normalize_query(url.query().unwrap_or_default(), &query_rule),
+            scheme: target.scheme.clone(),
+            host: target.authority(),
+            path: target.path.clone(),
+            query: target.query_for(query_rule),
             variance,
         };
+        let overriding = routing.overrides;
         Plan {
             primary: key.render(),
             key,
@@ -102,7 +121,12 @@ impl Plan {
             browser_ttl: route.and_then(|r| r.browser_ttl),
             tags: route.map(|r| r.tags.clone()).unwrap_or_default(),
             overrides: Overrides {
-                route_ttl: route.and_then(|r| r.ttl),
+                route_ttl: route.and_then(|r| r.ttl).filter(|_| overriding),
+                ttl_by_status: match (overriding, route) {
+                    (false, _) => Rc::from([]),
+                    (true, Some(route)) => route.ttl_by_status.clone(),
+                    (true, None) => config.ttl_by_status.clone(),
+                },
                 default_ttl: config.default_ttl,
                 stale_while_revalidate: route
                     .and_then(|r| r.stale_while_revalidate)
@@ -110,13 +134,25 @@ impl Plan {
                 stale_if_error: route
                     .and_then(|r| r.stale_if_error)
                     .unwrap_or(config.stale_if_error),
+                extension: extension(&target.path),
             },
+            forwarded: config.forwarded.clone(),
+            keyed_headers: keyed_on.headers,
+            url_base: format!("{}://{}", target.scheme, target.host),
         }
+    }
+
+    /// Whether the client's field `name` (lowercase) reaches the origin on a request for
+    /// this key.
+    pub fn forwards(&self, name: &str) -> bool {
+        self.forwarded.iter().any(|n| n == name) || self.keyed_headers.iter().any(|n| n == name)
     }
 
     /// The key of this request's variant of a response that varies on `vary`; the primary
     /// key when it does not vary. A route that keys on named cookies has already put the
     /// cookies that matter into the primary key, so `Vary: Cookie` does not split it further.
+    /// Every field a stored response varies on was sent to the origin (`fill` makes sure of
+    /// it), so the key holds what the origin chose its answer by.
     pub fn variant_key(&self, vary: &[String], headers: &impl Fields) -> String {
         let variance: Vec<Variant> = vary
             .iter()
@@ -131,15 +167,16 @@ impl Plan {
     }
 
     /// Opens the route's tiers; one that cannot be opened is reported and left out.
-    pub fn open_tiers(
-        &self,
-        env: &Env,
-        url: &Url,
-        memory_budget: u64,
-        errors: &mut Vec<String>,
-    ) -> Vec<Tier> {
-        open_tiers(&self.backends, env, url, memory_budget, errors)
+    pub fn open_tiers(&self, env: &Env, memory_budget: u64, errors: &mut Vec<String>) -> Vec<Tier> {
+        open_tiers(&self.backends, env, &self.url_base, memory_budget, errors)
     }
+}
+
+/// The extension of a path's last segment (`css` of `/a/b.min.css`), lowercase, if any.
+fn extension(path: &str) -> Option<String> {
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let (stem, extension) = last.rsplit_once('.')?;
+    (!stem.is_empty() && !extension.is_empty()).then(|| extension.to_ascii_lowercase())
 }
 
 fn header_variant(headers: &impl Fields, name: &str) -> Variant {

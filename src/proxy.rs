@@ -14,21 +14,23 @@ use futures_channel::oneshot;
 use crate::assemble::{self, Fragment};
 use crate::coalesce::{self, Flight, Settled};
 use crate::conditional::is_not_modified;
-use crate::config::{Config, Route};
+use crate::config::Config;
 use crate::entry::Meta;
 use crate::esi;
-use crate::fill::{fill, keep_secs, Answer, Job};
+use crate::fill::{fill, keep_secs, Answer, Job, Start};
 use crate::invalidation;
 use crate::lookup::{backfill, delete_all, lookup, Found, Unusable};
 use crate::origin::{Forward, OriginError, HOP_HEADER};
 use crate::plan::{KeyedOn, Plan};
 use crate::policy::reuse::usable_on_error;
+use crate::policy::reuse::{client_verdict, Forcing, RefreshPolicy};
 use crate::policy::Fields;
-use crate::policy::{verdict, RequestFacts, Verdict};
+use crate::policy::{RequestFacts, Verdict};
 use crate::range::{self, RangeAnswer};
 use crate::reply::{self, Decoration, Unread};
 use crate::runtime::{self, now_ms, FieldSet, PickedFields};
 use crate::status::{Fwd, Outcome, Reason};
+use crate::target::Target;
 
 /// Everything read from the environment once per isolate.
 pub struct Settings {
@@ -89,23 +91,25 @@ pub async fn handle(
     }
 
     let config = &settings.config;
-    let route = config.route_for(url.host_str().unwrap_or_default(), url.path());
+    let target = Target::of(url, config.case_insensitive_paths);
+    let routing = config.routing(&target);
+    let route = routing.route;
     notes.route = route.map(|r| r.path.as_str().to_string());
     let method = request.method();
-    let forward = |cacheable: bool| Forward {
-        request: Clone::clone(request),
-        url: url.clone(),
-        origin: settings.origin.clone(),
-        cacheable,
-        keep_cookies: KeyedOn::of(route, fragment.map(|f| &f.keyed_on)).cookies,
-        validators: Vec::new(),
-        method: None,
-        timeout_ms: config.origin_timeout_ms,
-        esi: route.is_some_and(|r| r.esi),
+    let esi_route = route.is_some_and(|r| r.esi);
+    let as_sent = || {
+        let mut forward = Forward::as_sent(
+            request,
+            url,
+            settings.origin.as_ref(),
+            config.origin_timeout_ms,
+        );
+        forward.esi = esi_route;
+        forward
     };
     if method != "GET" && method != "HEAD" {
         let response =
-            pass_through(forward(false), Fwd::Method, None, config.expose_tags, notes).await?;
+            pass_through(as_sent(), Fwd::Method, None, config.expose_tags, notes).await?;
         if !is_safe(&method) && (200..400).contains(&response.status()) {
             invalidate(
                 env,
@@ -119,9 +123,9 @@ pub async fn handle(
         }
         return Ok(response);
     }
-    if route.is_some_and(|r| r.bypass) {
+    if routing.bypass {
         return pass_through(
-            forward(false),
+            as_sent(),
             Fwd::Bypass,
             Some(Reason::RouteBypass),
             config.expose_tags,
@@ -130,21 +134,36 @@ pub async fn handle(
         .await;
     }
 
-    let plan = Plan::new(config, route, url, &headers, fragment.map(|f| &f.keyed_on));
-    let tiers = plan.open_tiers(env, url, config.memory_max_bytes, &mut notes.errors);
+    let keyed_on = fragment.map(|f| &f.keyed_on);
+    let plan = Plan::new(config, &routing, &target, &headers, keyed_on);
+    let tiers = plan.open_tiers(env, config.memory_max_bytes, &mut notes.errors);
     let registry = invalidation::current(env, config).await;
+    let forward = Forward::for_key(
+        request,
+        &plan,
+        &target,
+        settings.origin.as_ref(),
+        KeyedOn::of(route, keyed_on).cookies,
+        config.origin_timeout_ms,
+        esi_route,
+    );
     let job = Rc::new(Job {
         plan,
         tiers,
-        forward: forward(true),
-        facts: RequestFacts::from_fields(&headers),
+        forward,
+        pass: as_sent(),
+        facts: RequestFacts::of(&headers, &config.credential_headers),
         headers,
         max_body_bytes: config.max_body_bytes,
         keep_stale: config.keep_stale,
         hit_for_pass_ttl: config.hit_for_pass_ttl,
         expose_tags: config.expose_tags,
-        esi_route: route.is_some_and(|r| r.esi),
+        esi_route,
         registry,
+        refresh: RefreshPolicy {
+            ignore: config.ignore_client_no_cache,
+            interval_secs: config.client_refresh_interval,
+        },
     });
     let head = method == "HEAD";
     let response = serve_cacheable(&job, ctx, head, config, notes).await?;
@@ -192,6 +211,7 @@ async fn serve_cacheable(
     )
     .await;
     let vary_miss = found.vary_miss;
+    let vary = found.vary;
     let mut stale = None;
     'found: {
         let Some(mut found) = found.found else {
@@ -203,11 +223,14 @@ async fn serve_cacheable(
         let tier = job.tiers[found.tier].backend();
         let hit = |stale: Option<Reason>| Outcome::Hit { ttl, tier, stale };
         let found_bytes = meta.body_len;
-        let mut reuse = verdict(
+        let resident_secs = ((now - meta.stored_at).max(0) / 1000) as u64;
+        let (mut reuse, forcing) = client_verdict(
             &meta.reuse,
             meta.age(now),
             meta.lifetime,
             &job.facts.cache_control,
+            resident_secs,
+            job.refresh,
         );
         if found.soft_purged && matches!(reuse, Verdict::Fresh | Verdict::StaleAccepted) {
             // A soft purge: served once more, stale, while one refresh goes to the origin.
@@ -218,6 +241,9 @@ async fn serve_cacheable(
             };
         }
         let outcome = match reuse {
+            Verdict::Fresh if forcing == Forcing::Limited => {
+                Some(hit(Some(Reason::RefreshLimited)))
+            }
             Verdict::Fresh => Some(hit(None)),
             Verdict::StaleAccepted => Some(hit(Some(Reason::MaxStale))),
             Verdict::StaleWhileRevalidate if found.soft_purged => {
@@ -286,7 +312,7 @@ async fn serve_cacheable(
     // its 206 is a part, not stored, and says nothing about the URL (no hit-for-pass), and
     // no full request should wait for it. The next full request fills the cache.
     if job.headers.field("range").is_some() {
-        let forward = job.forward.clone();
+        let forward = job.pass.clone();
         return pass_through(forward, fwd, Some(Reason::Range), job.expose_tags, notes).await;
     }
     notes.decide(&Outcome::forward(fwd, None, false, None));
@@ -319,7 +345,14 @@ async fn serve_cacheable(
         }
     };
 
-    let answer = fill(job, ctx, stale.as_ref(), fwd, head, !head, leader).await;
+    let start = Start {
+        stale: stale.as_ref(),
+        fwd,
+        head,
+        client_body: !head,
+        vary: &vary,
+    };
+    let answer = fill(job, ctx, start, leader).await;
     notes.outcome = answer.outcome().cloned();
     match answer {
         Answer::Entry {
@@ -427,17 +460,14 @@ async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
     let Flight::Leader(leader) = coalesce::join(&job.plan.primary, now_ms()) else {
         return;
     };
-    if let Answer::Failed(error) = fill(
-        &job,
-        &ctx,
-        Some(&found),
-        Fwd::Stale,
-        false,
-        false,
-        Some(leader),
-    )
-    .await
-    {
+    let start = Start {
+        stale: Some(&found),
+        fwd: Fwd::Stale,
+        head: false,
+        client_body: false,
+        vary: &[],
+    };
+    if let Answer::Failed(error) = fill(&job, &ctx, start, Some(leader)).await {
         worker::console_warn!(
             "{}",
             serde_json::json!({ "edgecache": "refresh-failed", "key": job.plan.primary, "error": error.to_string() })
@@ -494,13 +524,13 @@ async fn invalidate(
         }
     }
     for target in targets {
-        let route: Option<&Route> =
-            config.route_for(target.host_str().unwrap_or_default(), target.path());
-        if route.is_some_and(|r| r.bypass) {
+        let target = Target::of(&target, config.case_insensitive_paths);
+        let routing = config.routing(&target);
+        if routing.bypass {
             continue;
         }
-        let plan = Plan::new(config, route, &target, request, None);
-        let tiers = plan.open_tiers(env, &target, config.memory_max_bytes, &mut notes.errors);
+        let plan = Plan::new(config, &routing, &target, request, None);
+        let tiers = plan.open_tiers(env, config.memory_max_bytes, &mut notes.errors);
         delete_all(&tiers, &plan.primary).await;
         coalesce::clear_pass(&plan.primary);
     }

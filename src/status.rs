@@ -69,6 +69,15 @@ pub enum Reason {
     StaleIfError,
     SoftPurged,
     Admin,
+    /// Under a TTL override, the answer to a request with credentials was not of the type its
+    /// path's extension names (cache deception armour).
+    ContentTypeMismatch,
+    /// A client asked for a refresh of an entry stored moments ago: answered from it.
+    RefreshLimited,
+    /// A request with credentials forced a refresh: its answer is not shared.
+    Credentials,
+    /// The answer varies on a field the origin was not sent, even when asked again.
+    VaryUnsent,
 }
 
 impl Reason {
@@ -102,6 +111,10 @@ impl Reason {
             Reason::StaleIfError => "stale-if-error",
             Reason::SoftPurged => "soft-purged",
             Reason::Admin => "admin",
+            Reason::ContentTypeMismatch => "content-type-mismatch",
+            Reason::RefreshLimited => "refresh-limited",
+            Reason::Credentials => "credentials",
+            Reason::VaryUnsent => "vary-unsent",
         }
     }
 }

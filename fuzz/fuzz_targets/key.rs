@@ -1,15 +1,16 @@
 //! The key renderer and its inputs: a rendered key never carries a control character (no
 //! CR/LF to inject), never exceeds KV's 512 bytes, keeps its `prefix:version:` readable, and
-//! keys of requests that differ in a variant value never collide. `normalize_query` is
-//! idempotent and only keeps pieces it was given; header values fold all ASCII white space;
-//! `cookie_value` finds what it is given, trimmed, and never more than one cookie.
+//! keys of requests that differ in a variant value never collide. The canonical target is
+//! idempotent (its path and query read back as themselves), its query only keeps pieces it
+//! was given, and a bypass-free reading of its path never matches a rule its canonical path
+//! escapes; header values fold all ASCII white space; `cookie_value` finds what it is given,
+//! trimmed, and never more than one cookie.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use edgecache::config::QueryRule;
-use edgecache::key::{
-    cookie_value, normalize_header_value, normalize_query, CacheKey, Variant, KV_MAX_KEY_BYTES,
-};
+use edgecache::key::{cookie_value, normalize_header_value, CacheKey, Variant, KV_MAX_KEY_BYTES};
+use edgecache::target::Target;
 use libfuzzer_sys::fuzz_target;
 use url::Url;
 
@@ -34,7 +35,9 @@ struct Input {
     cookie_header: String,
     cookie_name: String,
     cookie_value: String,
+    case_insensitive: bool,
 }
+
 
 fuzz_target!(|input: Input| {
     // What the config accepts as a prefix (`check_key_prefix`).
@@ -69,23 +72,36 @@ fuzz_target!(|input: Input| {
         Rule::Ignore(globs) => QueryRule::Ignore(globs.clone()),
         Rule::Allow(globs) => QueryRule::Allow(globs.clone()),
     };
-    let raw_query = url.query().unwrap_or_default();
-    let query = normalize_query(raw_query, &rule);
+    let target = Target::of(&url, input.case_insensitive);
+    let query = target.query_for(&rule);
+    // The canonical form reads back as itself: the key and the origin request agree.
+    let Ok(mut again) = Url::parse(&format!("{scheme}://{}/", target.authority())) else {
+        return;
+    };
+    again.set_path(&target.path);
+    again.set_query(Some(&query).filter(|q| !q.is_empty()).map(String::as_str));
+    let reread = Target::of(&again, input.case_insensitive);
+    assert_eq!(reread.path, target.path, "the canonical path is idempotent");
     assert_eq!(
-        normalize_query(&query, &rule),
+        reread.query_for(&QueryRule::All),
         query,
-        "normalize_query is idempotent"
+        "the key's query reads back as itself"
     );
-    let given: Vec<&str> = raw_query.split('&').collect();
+    let given: Vec<String> = target.query.iter().map(|p| p.text.clone()).collect();
     for piece in query.split('&').filter(|p| !p.is_empty()) {
-        assert!(given.contains(&piece), "{piece:?} was not in {raw_query:?}");
+        assert!(given.iter().any(|g| g == piece), "{piece:?} was not in {given:?}");
     }
     if matches!(rule, QueryRule::All) {
-        let mut a: Vec<&str> = given.iter().copied().filter(|p| !p.is_empty()).collect();
-        let mut b: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
-        a.sort_unstable();
-        b.sort_unstable();
-        assert_eq!(a, b, "QueryRule::All keeps every piece");
+        assert_eq!(
+            query.split('&').filter(|p| !p.is_empty()).count(),
+            given.len(),
+            "QueryRule::All keeps every piece"
+        );
+    }
+    // No reading of the path is the canonical path itself, and each is a path.
+    for reading in target.readings() {
+        assert_ne!(reading, target.path);
+        assert!(reading.starts_with('/'), "{reading:?}");
     }
 
     let variance: Vec<Variant> = input
@@ -96,16 +112,12 @@ fuzz_target!(|input: Input| {
             value: value.as_deref().map(|v| normalize_header_value(name, v)),
         })
         .collect();
-    let mut host = url.host_str().unwrap_or_default().to_string();
-    if let Some(port) = url.port() {
-        host.push_str(&format!(":{port}"));
-    }
     let key = CacheKey {
         prefix: prefix.clone(),
         version: input.version,
-        scheme: url.scheme().to_string(),
-        host,
-        path: url.path().to_string(),
+        scheme: target.scheme.clone(),
+        host: target.authority(),
+        path: target.path.clone(),
         query,
         variance,
     };

@@ -1,17 +1,22 @@
 //! Storability and reuse over arbitrary header lists: never panics or overflows (fuzz builds
 //! keep overflow checks), and every stored response obeys the rules that keep one user's
 //! answer from another: no `no-store`, `private`, `Set-Cookie` or `Vary: *`; `Authorization`
-//! only when allowed; hop-by-hop, `Set-Cookie` and stripped fields never kept; lifetimes and
-//! ages saturate at 2^31.
+//! only when allowed (another credential field counts as it); under a lifetime override, an
+//! answer to a request with credentials only when its type agrees with the path's extension,
+//! and never a status a `ttl_by_status` rule of 0 names; hop-by-hop, `Set-Cookie` and
+//! stripped fields never kept; lifetimes and ages saturate at 2^31. A client's forced
+//! refresh is limited only within the interval, and never when client directives are ignored.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use edgecache::policy::directives::DELTA_SECONDS_MAX;
-use edgecache::policy::reuse::usable_on_error;
+use edgecache::config::StatusTtl;
+use edgecache::policy::deception::content_type_agrees;
+use edgecache::policy::reuse::{client_verdict, usable_on_error, Forcing, RefreshPolicy};
 use edgecache::policy::revalidate::merge_not_modified;
 use edgecache::policy::{
     fields_to_store, format_http_date, governing_directives, storability, verdict, Exchange,
-    Fields, Overrides, RequestFacts, Storability, Verdict, UNSTORED_FIELDS,
+    Fields, Overrides, RequestFacts, StatusOverride, Storability, Verdict, UNSTORED_FIELDS,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -33,6 +38,8 @@ enum Name {
     Pragma,
     Authorization,
     Cookie,
+    ApiKey,
+    ContentType,
     Other(String),
 }
 
@@ -56,6 +63,8 @@ impl Name {
             Name::Pragma => "pragma".into(),
             Name::Authorization => "authorization".into(),
             Name::Cookie => "cookie".into(),
+            Name::ApiKey => "x-api-key".into(),
+            Name::ContentType => "content-type".into(),
             Name::Other(name) => name.to_ascii_lowercase(),
         }
     }
@@ -123,7 +132,14 @@ struct Input {
     sie: u32,
     delay_ms: u16,
     age: u32,
+    ttl_by_status: Vec<(u16, u16, u32)>,
+    extension: Option<u8>,
+    resident: u32,
+    refresh_interval: u8,
+    ignore_refresh: bool,
 }
+
+const EXTENSIONS: &[&str] = &["css", "js", "png", "html", "json", "php", "", "woff2"];
 
 fn list(fields: &[(Name, Value)]) -> Vec<(String, String)> {
     fields.iter().map(|(n, v)| (n.text(), v.text())).collect()
@@ -132,18 +148,40 @@ fn list(fields: &[(Name, Value)]) -> Vec<(String, String)> {
 fuzz_target!(|input: Input| {
     let response = list(&input.response);
     let request = list(&input.request);
-    let facts = RequestFacts::from_fields(&request);
+    let credentials = ["authorization".to_string(), "cookie".into(), "x-api-key".into()];
+    let facts = RequestFacts::of(&request, &credentials);
+    let ttl_by_status: Vec<StatusTtl> = input
+        .ttl_by_status
+        .iter()
+        .map(|&(a, b, ttl)| StatusTtl {
+            first: a.min(b),
+            last: a.max(b),
+            ttl: u64::from(ttl),
+        })
+        .collect();
     let overrides = Overrides {
         route_ttl: input.route_ttl.map(u64::from),
+        ttl_by_status: ttl_by_status.into(),
         default_ttl: u64::from(input.default_ttl),
         stale_while_revalidate: u64::from(input.swr),
         stale_if_error: u64::from(input.sie),
+        extension: input
+            .extension
+            .map(|e| EXTENSIONS[e as usize % EXTENSIONS.len()].to_string()),
     };
+    let status_override = overrides.for_status(input.status);
+    if input.status >= 500 && !overrides.ttl_by_status.iter().any(|r| r.covers(input.status)) {
+        assert_eq!(
+            status_override,
+            StatusOverride::None,
+            "a route ttl overrode a server error"
+        );
+    }
     let exchange = Exchange {
         request_ms: NOW * 1000,
         response_ms: NOW * 1000 + i64::from(input.delay_ms),
     };
-    let verdict_now = storability(&facts, input.status, &response, overrides, exchange);
+    let verdict_now = storability(&facts, input.status, &response, &overrides, exchange);
     let Storability::Store {
         lifetime,
         initial_age,
@@ -174,8 +212,18 @@ fuzz_target!(|input: Input| {
         !facts.has_authorization || cc.public || cc.s_maxage.is_some() || cc.must_revalidate,
         "stored an answer to Authorization without permission"
     );
+    assert_ne!(status_override, StatusOverride::Never, "stored a status a rule refuses");
+    if matches!(status_override, StatusOverride::Lifetime(_)) && facts.has_credentials() {
+        assert!(
+            content_type_agrees(
+                overrides.extension.as_deref(),
+                response.field("content-type").as_deref()
+            ),
+            "stored a credentialed answer under an override against its extension"
+        );
+    }
     assert!(initial_age <= DELTA_SECONDS_MAX);
-    if input.route_ttl.is_none() {
+    if input.route_ttl.is_none() && overrides.ttl_by_status.is_empty() {
         assert!(
             lifetime <= DELTA_SECONDS_MAX.max(overrides.default_ttl),
             "lifetime {lifetime}"
@@ -211,6 +259,33 @@ fuzz_target!(|input: Input| {
     }
     if usable_on_error(&reuse, age, lifetime) {
         assert!(!reuse.must_revalidate);
+    }
+    let policy = RefreshPolicy {
+        ignore: input.ignore_refresh,
+        interval_secs: u64::from(input.refresh_interval),
+    };
+    let resident = u64::from(input.resident);
+    let asked = verdict(&reuse, age, lifetime, &facts.cache_control);
+    let (limited, forcing) = client_verdict(
+        &reuse,
+        age,
+        lifetime,
+        &facts.cache_control,
+        resident,
+        policy,
+    );
+    match forcing {
+        Forcing::Limited => {
+            assert!(!policy.ignore && resident < policy.interval_secs);
+            assert_ne!(limited, Verdict::Revalidate);
+        }
+        Forcing::Forced => {
+            assert!(!policy.ignore && resident >= policy.interval_secs);
+            assert_eq!(limited, Verdict::Revalidate);
+        }
+        Forcing::None => {
+            assert!(limited == asked || policy.ignore, "{limited:?} != {asked:?}");
+        }
     }
 
     // A 304's fields merged into the stored ones never bring back framing fields.

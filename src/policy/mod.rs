@@ -2,13 +2,17 @@
 //! long is it fresh, and how old is it now. Pure functions of headers and the time, which is
 //! always passed in (`SystemTime::now()` panics on wasm32).
 
+pub mod deception;
 pub mod directives;
 pub mod reuse;
 pub mod revalidate;
 mod targeted;
 
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 
+use crate::config::StatusTtl;
 use crate::status::Reason;
 pub use directives::CacheControl;
 pub use reuse::{verdict, Verdict};
@@ -78,11 +82,29 @@ impl Fields for Vec<(String, String)> {
 #[derive(Debug, Clone, Default)]
 pub struct RequestFacts {
     pub cache_control: CacheControl,
+    /// `Authorization`, or another credential field than `Cookie` (`X-Api-Key`): RFC 9111
+    /// §3.5 applies to them all.
     pub has_authorization: bool,
     pub has_cookie: bool,
 }
 
 impl RequestFacts {
+    /// The facts of a request, with `credentials` the configured credential fields
+    /// (lowercase; `cookie` among them counts as a cookie, the rest as `Authorization`).
+    pub fn of(fields: &(impl Fields + ?Sized), credentials: &[String]) -> RequestFacts {
+        let mut facts = RequestFacts::from_fields(fields);
+        facts.has_authorization |= credentials
+            .iter()
+            .filter(|name| name.as_str() != "cookie")
+            .any(|name| fields.field(name).is_some());
+        facts
+    }
+
+    /// Any credential at all: the answer may be this user's.
+    pub fn has_credentials(&self) -> bool {
+        self.has_authorization || self.has_cookie
+    }
+
     pub fn from_fields(fields: &(impl Fields + ?Sized)) -> RequestFacts {
         let cache_control = match fields.field("cache-control") {
             Some(cc) => CacheControl::parse(&cc),
@@ -102,14 +124,54 @@ impl RequestFacts {
     }
 }
 
-/// The operator's settings that bear on one response: a route's TTL override, the
-/// configured heuristic, and the stale windows used when the response names none.
-#[derive(Debug, Clone, Copy, Default)]
+/// The operator's settings that bear on one response: a route's TTL override and lifetimes
+/// by status, the configured heuristic, and the stale windows used when the response names
+/// none.
+#[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub route_ttl: Option<u64>,
+    /// Looked up in order; the first rule covering the status applies.
+    pub ttl_by_status: Rc<[StatusTtl]>,
     pub default_ttl: u64,
     pub stale_while_revalidate: u64,
     pub stale_if_error: u64,
+    /// The extension of the request's path, which a response's `Content-Type` must agree
+    /// with to be stored under an override for a request with credentials.
+    pub extension: Option<String>,
+}
+
+/// The statuses a route's `ttl` applies to: the successful and permanently redirecting ones
+/// RFC 9110 calls heuristically cacheable. Errors (a `404`, a `503`) keep the origin's own
+/// lifetime unless a `ttl_by_status` rule names them, so an override never keeps a passing
+/// error for a day.
+pub fn ttl_applies_to(status: u16) -> bool {
+    matches!(status, 200 | 203 | 204 | 300 | 301 | 308)
+}
+
+/// What the operator's overrides say about a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOverride {
+    /// The origin's own lifetime applies.
+    None,
+    /// This lifetime, in seconds, whatever the origin says of freshness.
+    Lifetime(u64),
+    /// A `ttl_by_status` rule of 0: never stored.
+    Never,
+}
+
+impl Overrides {
+    pub fn for_status(&self, status: u16) -> StatusOverride {
+        if let Some(rule) = self.ttl_by_status.iter().find(|r| r.covers(status)) {
+            return match rule.ttl {
+                0 => StatusOverride::Never,
+                ttl => StatusOverride::Lifetime(ttl),
+            };
+        }
+        match self.route_ttl {
+            Some(ttl) if ttl_applies_to(status) => StatusOverride::Lifetime(ttl),
+            _ => StatusOverride::None,
+        }
+    }
 }
 
 /// How a stored response may be reused once stale, decided when it is stored.
@@ -261,7 +323,7 @@ pub fn storability(
     request: &RequestFacts,
     status: u16,
     response: &(impl Fields + ?Sized),
-    overrides: Overrides,
+    overrides: &Overrides,
     exchange: Exchange,
 ) -> Storability {
     use Storability::DontStore;
@@ -315,6 +377,25 @@ pub fn storability(
         return DontStore(Reason::NoCache);
     }
 
+    let route_ttl = match overrides.for_status(status) {
+        StatusOverride::Never => return DontStore(Reason::UncacheableStatus),
+        StatusOverride::Lifetime(ttl) => Some(ttl),
+        StatusOverride::None => None,
+    };
+    // Cache deception armour: an override stores what the origin did not mark as
+    // cacheable, and origins that strip `;params` or decode `%2F` answer `/account;.css` with
+    // the account page. For a request with credentials, the answer is stored under an
+    // override only if its type is what the path's extension says it is.
+    if route_ttl.is_some()
+        && request.has_credentials()
+        && !deception::content_type_agrees(
+            overrides.extension.as_deref(),
+            response.field("content-type").as_deref(),
+        )
+    {
+        return DontStore(Reason::ContentTypeMismatch);
+    }
+
     let explicit = if targeted {
         cc.s_maxage.or(cc.max_age)
     } else {
@@ -324,7 +405,7 @@ pub fn storability(
     // §3: the response must contain "a public response directive", "an explicit expiration
     // time", or have "a status code that is defined as heuristically cacheable". A route's
     // TTL is the operator's explicit time, counted from when the response reached us.
-    let lifetime = match (overrides.route_ttl, explicit) {
+    let lifetime = match (route_ttl, explicit) {
         (Some(route_ttl), _) => route_ttl.saturating_add(initial_age),
         (None, Some(explicit)) => explicit,
         // Stricter than the RFC: a response to a request with a cookie, that says nothing

@@ -16,6 +16,55 @@ pub enum Verdict {
     Revalidate,
 }
 
+/// How a client's own directives bore on an entry the cache would otherwise use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forcing {
+    /// They did not change the verdict (or the entry must be revalidated anyway).
+    None,
+    /// They asked for a refresh of an entry the cache would have used, and get one.
+    Forced,
+    /// They asked for a refresh of an entry stored moments ago: it is used instead.
+    Limited,
+}
+
+/// How edgecache treats a client's forced refresh (`no-cache`, `max-age`, `min-fresh`,
+/// `Pragma: no-cache`): each one costs an origin request and a write, so anyone could spend
+/// the origin's capacity and KV's write budget with a loop of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    /// Never let a client's directives bypass a usable entry, as most CDNs do.
+    pub ignore: bool,
+    /// An entry stored fewer seconds ago than this is used, whatever the client asks.
+    pub interval_secs: u64,
+}
+
+/// `verdict`, with edgecache's limits on client-forced refreshes applied: `resident_secs`
+/// is how long ago the entry was stored.
+pub fn client_verdict(
+    reuse: &Reuse,
+    age: u64,
+    lifetime: u64,
+    request: &CacheControl,
+    resident_secs: u64,
+    policy: RefreshPolicy,
+) -> (Verdict, Forcing) {
+    let asked = verdict(reuse, age, lifetime, request);
+    if asked != Verdict::Revalidate {
+        return (asked, Forcing::None);
+    }
+    let own = verdict(reuse, age, lifetime, &CacheControl::default());
+    if own == Verdict::Revalidate {
+        return (asked, Forcing::None);
+    }
+    if policy.ignore {
+        return (own, Forcing::None);
+    }
+    if resident_secs < policy.interval_secs {
+        return (own, Forcing::Limited);
+    }
+    (Verdict::Revalidate, Forcing::Forced)
+}
+
 /// Decides what a stored response of `age` and `lifetime` seconds can do for a request.
 pub fn verdict(reuse: &Reuse, age: u64, lifetime: u64, request: &CacheControl) -> Verdict {
     // §5.2.2.4: a no-cache response "MUST NOT be used to satisfy any other request without
@@ -107,6 +156,60 @@ mod tests {
         assert_eq!(
             verdict(&reuse(), 10, 60, &request("no-cache")),
             Verdict::Revalidate
+        );
+    }
+
+    const HONOUR: RefreshPolicy = RefreshPolicy {
+        ignore: false,
+        interval_secs: 5,
+    };
+
+    #[test]
+    fn a_forced_refresh_of_an_entry_stored_moments_ago_uses_the_entry() {
+        let forced =
+            |resident| client_verdict(&reuse(), 10, 60, &request("no-cache"), resident, HONOUR);
+        assert_eq!(forced(4), (Verdict::Fresh, Forcing::Limited));
+        assert_eq!(forced(5), (Verdict::Revalidate, Forcing::Forced));
+        assert_eq!(
+            client_verdict(&reuse(), 10, 60, &request("max-age=0"), 60, HONOUR),
+            (Verdict::Revalidate, Forcing::Forced)
+        );
+    }
+
+    #[test]
+    fn ignoring_client_directives_keeps_the_entry_in_use() {
+        let ignore = RefreshPolicy {
+            ignore: true,
+            ..HONOUR
+        };
+        assert_eq!(
+            client_verdict(&reuse(), 10, 60, &request("no-cache"), 3600, ignore),
+            (Verdict::Fresh, Forcing::None)
+        );
+        let swr = Reuse { swr: 30, ..reuse() };
+        assert_eq!(
+            client_verdict(&swr, 70, 60, &request("no-cache"), 3600, ignore),
+            (Verdict::StaleWhileRevalidate, Forcing::None)
+        );
+    }
+
+    #[test]
+    fn an_entry_that_must_be_revalidated_anyway_is_not_forced() {
+        assert_eq!(
+            client_verdict(&reuse(), 70, 60, &request("no-cache"), 1, HONOUR),
+            (Verdict::Revalidate, Forcing::None)
+        );
+        let no_cache = Reuse {
+            no_cache: true,
+            ..reuse()
+        };
+        assert_eq!(
+            client_verdict(&no_cache, 1, 60, &request(""), 0, HONOUR),
+            (Verdict::Revalidate, Forcing::None)
+        );
+        assert_eq!(
+            client_verdict(&reuse(), 10, 60, &request("max-stale"), 0, HONOUR),
+            (Verdict::Fresh, Forcing::None)
         );
     }
 

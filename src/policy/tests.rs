@@ -23,14 +23,14 @@ fn overrides() -> Overrides {
 }
 
 fn judge(request: &[(&str, &str)], status: u16, response: &[(&str, &str)]) -> Storability {
-    judge_with(request, status, response, overrides())
+    judge_with(request, status, response, &overrides())
 }
 
 fn judge_with(
     request: &[(&str, &str)],
     status: u16,
     response: &[(&str, &str)],
-    overrides: Overrides,
+    overrides: &Overrides,
 ) -> Storability {
     let request = RequestFacts::from_fields(&headers(request));
     storability(&request, status, &headers(response), overrides, exchange())
@@ -210,7 +210,7 @@ fn a_default_ttl_of_zero_guesses_only_from_last_modified() {
         ..overrides()
     };
     assert_eq!(
-        reason(judge_with(&[], 200, &[("date", DATE)], strict)),
+        reason(judge_with(&[], 200, &[("date", DATE)], &strict)),
         Reason::StaleOnArrival,
         "nothing to guess from: not stored"
     );
@@ -220,7 +220,7 @@ fn a_default_ttl_of_zero_guesses_only_from_last_modified() {
             &[],
             200,
             &[("date", DATE), ("last-modified", &modified)],
-            strict
+            &strict
         )),
         600,
         "10% of the Last-Modified age, capped"
@@ -240,12 +240,122 @@ fn a_request_cookie_allows_explicit_but_not_heuristic_freshness() {
     );
     let route = Overrides {
         route_ttl: Some(30),
+        extension: Some("css".into()),
         ..overrides()
     };
     assert_eq!(
-        lifetime(judge_with(cookie, 200, &[], route)),
+        lifetime(judge_with(
+            cookie,
+            200,
+            &[("content-type", "text/css")],
+            &route
+        )),
         30,
         "a route's ttl is explicit"
+    );
+}
+
+#[test]
+fn under_an_override_a_credentialed_answer_must_match_its_extension() {
+    // Cache deception: `/account;.css` answered with the account page must not be kept.
+    let css = Overrides {
+        route_ttl: Some(86400),
+        extension: Some("css".into()),
+        ..overrides()
+    };
+    let html: &[(&str, &str)] = &[("content-type", "text/html")];
+    for credential in [
+        ("cookie", "session=alice"),
+        ("authorization", "Bearer x"),
+        ("x-api-key", "k"),
+    ] {
+        let request = RequestFacts::of(
+            &headers(&[credential]),
+            &["authorization".into(), "cookie".into(), "x-api-key".into()],
+        );
+        let verdict = storability(&request, 200, &headers(html), &css, exchange());
+        assert!(
+            matches!(
+                verdict,
+                Storability::DontStore(Reason::ContentTypeMismatch | Reason::Authorization)
+            ),
+            "{credential:?}: {verdict:?}"
+        );
+    }
+    assert_eq!(
+        lifetime(judge_with(&[], 200, html, &css)),
+        86400,
+        "an anonymous answer is the same for everyone"
+    );
+    let no_extension = Overrides {
+        extension: None,
+        ..css
+    };
+    assert_eq!(
+        reason(judge_with(&[("cookie", "s=1")], 200, html, &no_extension)),
+        Reason::ContentTypeMismatch,
+        "without an extension nothing agrees"
+    );
+}
+
+#[test]
+fn another_credential_header_counts_as_authorization() {
+    let request = RequestFacts::of(&headers(&[("x-api-key", "k")]), &["x-api-key".into()]);
+    assert!(request.has_authorization);
+    assert_eq!(
+        storability(&request, 200, &headers(&[]), &overrides(), exchange()),
+        Storability::DontStore(Reason::Authorization)
+    );
+}
+
+#[test]
+fn lifetimes_by_status_override_the_route_ttl_and_zero_never_stores() {
+    let rules = Overrides {
+        route_ttl: Some(3600),
+        ttl_by_status: vec![
+            crate::config::StatusTtl {
+                first: 404,
+                last: 404,
+                ttl: 60,
+            },
+            crate::config::StatusTtl {
+                first: 500,
+                last: 599,
+                ttl: 0,
+            },
+            crate::config::StatusTtl {
+                first: 503,
+                last: 503,
+                ttl: 5,
+            },
+        ]
+        .into(),
+        ..overrides()
+    };
+    assert_eq!(lifetime(judge_with(&[], 404, &[], &rules)), 60);
+    assert_eq!(lifetime(judge_with(&[], 200, &[], &rules)), 3600);
+    assert_eq!(
+        reason(judge_with(
+            &[],
+            503,
+            &[("cache-control", "max-age=600")],
+            &rules
+        )),
+        Reason::UncacheableStatus,
+        "the first rule that covers the status applies"
+    );
+    assert_eq!(
+        lifetime(judge_with(
+            &[],
+            410,
+            &[],
+            &Overrides {
+                route_ttl: Some(3600),
+                ..overrides()
+            }
+        )),
+        600,
+        "a 410 no rule names keeps the heuristic, not the route's day"
     );
 }
 
@@ -270,11 +380,25 @@ fn a_route_ttl_overrides_the_origins_lifetime() {
             &[],
             200,
             &[("cache-control", "max-age=0")],
-            route
+            &route
         )),
         3600
     );
-    assert_eq!(lifetime(judge_with(&[], 500, &[], route)), 3600);
+    assert_eq!(
+        reason(judge_with(&[], 500, &[], &route)),
+        Reason::UncacheableStatus,
+        "a route ttl never keeps a server error"
+    );
+    assert_eq!(
+        lifetime(judge_with(
+            &[],
+            404,
+            &[("cache-control", "max-age=60")],
+            &route
+        )),
+        60,
+        "an error keeps the origin's own lifetime"
+    );
 }
 
 #[test]
@@ -285,11 +409,16 @@ fn a_route_ttl_never_overrides_privacy() {
         ..Overrides::default()
     };
     assert_eq!(
-        reason(judge_with(&[], 200, &[("cache-control", "private")], route)),
+        reason(judge_with(
+            &[],
+            200,
+            &[("cache-control", "private")],
+            &route
+        )),
         Reason::Private
     );
     assert_eq!(
-        reason(judge_with(&[], 200, &[("set-cookie", "a=b")], route)),
+        reason(judge_with(&[], 200, &[("set-cookie", "a=b")], &route)),
         Reason::SetCookie
     );
     assert_eq!(
@@ -297,7 +426,7 @@ fn a_route_ttl_never_overrides_privacy() {
             &[],
             200,
             &[("cache-control", "no-store")],
-            route
+            &route
         )),
         Reason::NoStore
     );
@@ -471,7 +600,7 @@ fn stale_windows_come_from_the_response_or_else_the_configuration() {
         &[],
         200,
         &[("cache-control", "max-age=60")],
-        configured,
+        &configured,
     ));
     assert_eq!((from_config.swr, from_config.sie), (5, 7));
     let from_response = reuse_of(judge_with(
@@ -481,7 +610,7 @@ fn stale_windows_come_from_the_response_or_else_the_configuration() {
             "cache-control",
             "max-age=60, stale-while-revalidate=30, stale-if-error=300",
         )],
-        configured,
+        &configured,
     ));
     assert_eq!((from_response.swr, from_response.sie), (30, 300));
 }

@@ -185,7 +185,13 @@ pub fn respond(
     )
 }
 
-/// `names` as a JS array, for `copy_without` and `reissue`.
+/// A new `Headers` holding only the fields of `headers` named in `names` (lowercase), made
+/// in JavaScript in one call.
+pub fn copy_only(headers: &Headers, names: &js_sys::Array) -> Result<Headers, JsValue> {
+    glue::copy_only(headers, names)
+}
+
+/// `names` as a JS array, for `copy_without`, `copy_only` and `reissue`.
 pub fn name_list(names: &[&str]) -> js_sys::Array {
     names.iter().map(|n| JsValue::from_str(n)).collect()
 }
@@ -227,6 +233,14 @@ export function respond(status, headers, body, age, cacheStatus, cacheControl, c
   if (contentRange !== undefined) fields.set('content-range', contentRange);
   return response;
 }
+export function copyOnly(headers, names) {
+  const copy = new Headers();
+  for (const name of names) {
+    const value = headers.get(name);
+    if (value !== null) copy.set(name, value);
+  }
+  return copy;
+}
 export function copyWithout(headers, names) {
   const copy = new Headers(headers);
   for (const name of names) copy.delete(name);
@@ -256,6 +270,8 @@ export function copyWithout(headers, names) {
             cache_control: Option<&str>,
             content_range: Option<&str>,
         ) -> Result<Response, JsValue>;
+        #[wasm_bindgen(js_name = copyOnly, catch)]
+        pub fn copy_only(headers: &Headers, names: &js_sys::Array) -> Result<Headers, JsValue>;
         #[wasm_bindgen(js_name = copyWithout, catch)]
         pub fn copy_without(headers: &Headers, names: &js_sys::Array) -> Result<Headers, JsValue>;
     }

@@ -8,7 +8,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, ReadableStreamDefaultReader};
 
 pub use fields::{
-    copy_without, header_list, headers_from, name_list, reissue, respond, FieldSet, PickedFields,
+    copy_only, copy_without, header_list, headers_from, name_list, reissue, respond, FieldSet,
+    PickedFields,
 };
 pub use tasks::{now_or_later, wait_for, Sleep};
 

@@ -84,24 +84,19 @@ pub trait Store {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
-/// Opens `backends` for a request to `url`; one that cannot be opened is reported in `errors`
-/// and left out, so the others still serve.
+/// Opens `backends` for requests under `url_base` (`https://host`); one that cannot be opened
+/// is reported in `errors` and left out, so the others still serve.
 pub fn open_tiers(
     backends: &[Backend],
     env: &Env,
-    url: &url::Url,
+    url_base: &str,
     memory_budget: u64,
     errors: &mut Vec<String>,
 ) -> Vec<Tier> {
-    let url_base = format!(
-        "{}://{}",
-        url.scheme(),
-        url.host_str().unwrap_or("edgecache.invalid")
-    );
     backends
         .iter()
         .filter_map(
-            |&backend| match Tier::open(backend, env, &url_base, memory_budget) {
+            |&backend| match Tier::open(backend, env, url_base, memory_budget) {
                 Ok(tier) => Some(tier),
                 Err(e) => {
                     errors.push(e.to_string());

@@ -110,7 +110,9 @@ describe("request directives", () => {
     origin = await startOrigin();
     origin.on("/rd", (record, n) => ({ headers: { "cache-control": "max-age=100", age: "50", etag: '"rd"' }, body: `rd #${n}` }));
     origin.on("/old", (record, n) => ({ headers: { "cache-control": "max-age=10", age: "20" , etag: '"old"'}, body: `old #${n}` }));
-    worker = await startWorker({ origin, config: { backends: ["memory"] } });
+    // Entries stored moments ago: without client_refresh_interval 0 a forced refresh of them
+    // would be answered from storage (tested in hostile-world.test.mjs).
+    worker = await startWorker({ origin, config: { backends: ["memory"], client_refresh_interval: 0 } });
     await worker.fetchStored("/rd");
     await worker.fetchStored("/old");
   });

@@ -20,6 +20,14 @@ export function plainBindings(values) {
   return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === "string" ? { type: "text", value } : { type: "json", value }]));
 }
 
+/** A path as keys hold it (RFC 3986 §6.2.2): unreserved characters decoded, other escapes in upper case. */
+export function canonicalPath(path) {
+  return path.replace(/%([0-9a-fA-F]{2})/g, (escape, hex) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;
+  });
+}
+
 /**
  * `persist`: a folder for KV and Cache API data, so that several workers (or restarts with
  * another configuration) share storage; `kvPersist` a folder for KV alone. Without them,
@@ -113,7 +121,7 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
       const mark = logs.length;
       const response = await worker.fetch(target, init);
       const url = new URL(target, HOST);
-      const key = `//${url.host}${url.pathname}`;
+      const key = `//${url.host}${canonicalPath(url.pathname)}`;
       const storedHere = (line) => {
         if (!line.includes('"edgecache":"stored"')) return false;
         const at = line.indexOf(key);

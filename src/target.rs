@@ -1,0 +1,518 @@
+//! The request's target URI in one canonical form, which routing, the key and the origin
+//! request all read, so that no two of them can disagree about which resource is meant.
+//!
+//! RFC 3986 §6.2.2 normalisation: percent-encoded unreserved characters are decoded
+//! (`/%61pi` is `/api`), other percent-encodings get upper-case hex (`%2f` is `%2F`), dot
+//! segments are removed, the host is lower-case without a trailing dot (`example.com.` is
+//! `example.com`). With `case_insensitive_paths`, the path is lower-cased too.
+//!
+//! Origins read paths and queries in more ways than RFC 3986 does: many decode `%2F` and
+//! `%5C` into separators, drop `;parameters` from segments, merge empty segments, ignore case,
+//! or split queries on `;` as well as `&`. `readings` lists the paths such an origin could
+//! see, so that a bypass rule matches all of them; `ambiguous` says the path has a part an
+//! origin could read otherwise, so that no route `ttl` applies to it; a query is kept in the
+//! key piece by piece as the client sent it, and a piece leaves the key (and the origin
+//! request) only when every way of splitting it names an ignored parameter.
+
+use url::form_urlencoded;
+use url::Url;
+
+use crate::config::QueryRule;
+use crate::key::matches_any;
+
+/// One request's target, canonical.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Lower-case, Punycode, without a trailing dot.
+    pub host: String,
+    /// A port other than the scheme's default.
+    pub port: Option<u16>,
+    /// Canonical: see the module's documentation.
+    pub path: String,
+    /// The query's `&`-separated pieces, each normalised, in the client's order.
+    pub query: Vec<Piece>,
+    /// An origin could read the path as another one: it holds an encoded `/`, `\` or `%`,
+    /// a `;`, or an empty segment.
+    pub ambiguous: bool,
+}
+
+/// One `&`-separated piece of a query, `name=value` (or `name`, or `a=1;b=2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// As the client sent it, percent-encodings normalised.
+    pub text: String,
+    /// The decoded parameter names an origin could read in it: the name before the first
+    /// `=`, and, for an origin that also splits on `;`, the name of each `;`-separated part.
+    pub names: Vec<String>,
+}
+
+impl Piece {
+    fn parse(text: &str) -> Piece {
+        let text = normalize_percent(text);
+        let mut names = vec![decoded_name(&text)];
+        if text.contains(';') {
+            for part in text.split(';').filter(|p| !p.is_empty()) {
+                let name = decoded_name(part);
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        Piece { text, names }
+    }
+
+    /// The name the key sorts by: the one an origin splitting on `&` alone reads.
+    pub fn name(&self) -> &str {
+        &self.names[0]
+    }
+
+    /// Whether `rule` keeps this piece. It leaves only when every name an origin could read
+    /// in it is left out: `utm_x=1;callback=evil` stays with `query_ignore = ["utm_*"]`.
+    pub fn kept_by(&self, rule: &QueryRule) -> bool {
+        match rule {
+            QueryRule::All => true,
+            QueryRule::Ignore(globs) => !self.names.iter().all(|n| matches_any(globs, n)),
+            QueryRule::Allow(globs) => self.names.iter().any(|n| matches_any(globs, n)),
+        }
+    }
+}
+
+/// The parameter name of `name=value`, form-decoded.
+fn decoded_name(piece: &str) -> String {
+    let raw = piece.split('=').next().unwrap_or(piece);
+    form_urlencoded::parse(raw.as_bytes())
+        .next()
+        .map(|(name, _)| name.into_owned())
+        .unwrap_or_default()
+}
+
+impl Target {
+    /// The canonical target of `url`, as the runtime's URL parser gave it.
+    pub fn of(url: &Url, case_insensitive_paths: bool) -> Target {
+        let host = url.host_str().unwrap_or_default();
+        let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+        let mut path = remove_dot_segments(&normalize_percent(url.path()));
+        if case_insensitive_paths {
+            path = lowercase_outside_escapes(&path);
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        let query = url
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|piece| !piece.is_empty())
+            .map(Piece::parse)
+            .collect();
+        Target {
+            scheme: url.scheme().to_string(),
+            ambiguous: is_ambiguous(&path),
+            host,
+            port: url.port(),
+            path,
+            query,
+        }
+    }
+
+    /// `host` with `:port` when the port is not the scheme's default: what the key holds.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// The query as the key and the origin request carry it: the pieces `rule` keeps, sorted
+    /// by name (stably, so repeated names keep their order), joined by `&`.
+    pub fn query_for(&self, rule: &QueryRule) -> String {
+        let mut kept: Vec<&Piece> = self.query.iter().filter(|p| p.kept_by(rule)).collect();
+        kept.sort_by(|a, b| a.name().cmp(b.name()));
+        let mut query = String::new();
+        for piece in kept {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&piece.text);
+        }
+        query
+    }
+
+    /// The other paths an origin could read this one as (the canonical path left out):
+    /// with `%2F`, `%5C` (and, for origins that decode twice, `%25`) decoded into
+    /// separators and everything else decoded, `;parameters` dropped, empty segments
+    /// merged, dot segments resolved again, and lower-cased. Empty for an ordinary path.
+    pub fn readings(&self) -> Vec<String> {
+        let path = &self.path;
+        let odd = path.contains(['%', ';']) || path.contains("//");
+        let upper = path.bytes().any(|b| b.is_ascii_uppercase());
+        if !odd && !upper {
+            return Vec::new();
+        }
+        let mut readings: Vec<String> = Vec::new();
+        let mut add = |candidate: String| {
+            if candidate != *path && !readings.contains(&candidate) {
+                readings.push(candidate);
+            }
+        };
+        if !odd {
+            add(path.to_ascii_lowercase());
+            return readings;
+        }
+        let once = percent_decode_lossy(path);
+        let twice = percent_decode_lossy(&once);
+        for decoded in [path.clone(), once, twice] {
+            let decoded = decoded.replace('\\', "/");
+            for strip in [false, true] {
+                let stripped = if strip {
+                    strip_parameters(&decoded)
+                } else {
+                    decoded.clone()
+                };
+                for merge in [false, true] {
+                    let merged = if merge {
+                        merge_slashes(&stripped)
+                    } else {
+                        stripped.clone()
+                    };
+                    let resolved = remove_dot_segments(&merged);
+                    add(resolved.to_ascii_lowercase());
+                    add(resolved);
+                }
+            }
+        }
+        readings
+    }
+}
+
+/// A purge prefix in the form keys hold: a URL prefix (`https://Example.com./%7Eblog/`) with
+/// its host and path canonical (`https://example.com/~blog/`), or a path prefix on any host
+/// (`/blog/`) with its path canonical. Dot segments are left alone: a prefix is not a path.
+pub fn canonical_prefix(prefix: &str, case_insensitive_paths: bool) -> String {
+    let path = |path: &str| {
+        let path = normalize_percent(path);
+        if case_insensitive_paths {
+            lowercase_outside_escapes(&path)
+        } else {
+            path
+        }
+    };
+    if prefix.starts_with('/') {
+        return path(prefix);
+    }
+    let Ok(url) = Url::parse(prefix) else {
+        return prefix.to_string();
+    };
+    let host = url.host_str().unwrap_or_default();
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let mut canonical = format!("{}://{host}", url.scheme());
+    if let Some(port) = url.port() {
+        canonical.push_str(&format!(":{port}"));
+    }
+    // The URL parser gives `/` for a prefix without a path: `https://example.com` covers
+    // the whole host, as `https://example.com/` does.
+    canonical.push_str(&path(url.path()));
+    if let Some(query) = url.query() {
+        canonical.push('?');
+        canonical.push_str(&normalize_percent(query));
+    }
+    canonical
+}
+
+/// An origin could read the path otherwise: an encoded separator or percent sign, a
+/// `;parameter`, or an empty segment.
+fn is_ambiguous(path: &str) -> bool {
+    path.contains("%2F")
+        || path.contains("%5C")
+        || path.contains("%25")
+        || path.contains(';')
+        || path.contains("//")
+}
+
+/// RFC 3986 §2.3 unreserved characters.
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    char::from(byte).to_digit(16).map(|d| d as u8)
+}
+
+/// RFC 3986 §6.2.2.1–2: percent-encoded unreserved characters decoded, other encodings with
+/// upper-case hex; a `%` not followed by two hex digits is a literal one, `%25` (else
+/// `%%33` would read `%3` after one pass and `3` after two).
+pub fn normalize_percent(text: &str) -> String {
+    if !text.contains('%') {
+        return text.to_string();
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' && at + 2 < bytes.len() {
+            if let (Some(high), Some(low)) = (hex_value(bytes[at + 1]), hex_value(bytes[at + 2])) {
+                let byte = high * 16 + low;
+                if is_unreserved(byte) {
+                    out.push(char::from(byte));
+                } else {
+                    out.push('%');
+                    out.push(char::from(bytes[at + 1]).to_ascii_uppercase());
+                    out.push(char::from(bytes[at + 2]).to_ascii_uppercase());
+                }
+                at += 3;
+                continue;
+            }
+        }
+        if bytes[at] == b'%' {
+            out.push_str("%25");
+            at += 1;
+            continue;
+        }
+        // Copy one character (the text is UTF-8; only ASCII is ever changed).
+        let len = utf8_len(bytes[at]);
+        out.push_str(&text[at..at + len]);
+        at += len;
+    }
+    out
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// Every percent-encoding decoded, as an origin that decodes before matching would; bytes
+/// that are not UTF-8 become U+FFFD (route patterns are ASCII, so matching is unaffected).
+fn percent_decode_lossy(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' && at + 2 < bytes.len() {
+            if let (Some(high), Some(low)) = (hex_value(bytes[at + 1]), hex_value(bytes[at + 2])) {
+                out.push(high * 16 + low);
+                at += 3;
+                continue;
+            }
+        }
+        out.push(bytes[at]);
+        at += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// ASCII letters lower-cased, except inside `%XX` escapes (whose hex stays upper-case).
+fn lowercase_outside_escapes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut escape = 0;
+    for c in path.chars() {
+        if escape > 0 {
+            escape -= 1;
+            out.push(c);
+        } else if c == '%' {
+            escape = 2;
+            out.push(c);
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// Each segment without its `;parameters` (`/a;x=1/b;.css` is `/a/b`), as servlet
+/// containers and others read it.
+fn strip_parameters(path: &str) -> String {
+    path.split('/')
+        .map(|segment| segment.split(';').next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Runs of `/` as one, as `merge_slashes` in nginx and many frameworks do.
+fn merge_slashes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// RFC 3986 §5.2.4 remove_dot_segments, for an absolute path.
+pub fn remove_dot_segments(path: &str) -> String {
+    if !path.contains('.') {
+        return path.to_string();
+    }
+    let mut output: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    // The first segment is the empty one before the leading `/`.
+    for (index, segment) in segments.iter().enumerate().skip(1) {
+        match *segment {
+            "." | ".." => {
+                if *segment == ".." {
+                    output.pop();
+                }
+                // A trailing dot segment leaves a trailing slash: `/a/b/..` is `/a/`.
+                if index == last {
+                    output.push("");
+                }
+            }
+            other => output.push(other),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in &output {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str) -> Target {
+        Target::of(&Url::parse(url).unwrap(), false)
+    }
+
+    #[test]
+    fn unreserved_escapes_are_decoded_and_others_upper_cased() {
+        assert_eq!(target("https://a.test/%61pi/%7euser").path, "/api/~user");
+        assert_eq!(target("https://a.test/a%2fb%3a").path, "/a%2Fb%3A");
+        assert_eq!(
+            normalize_percent("%zz%4"),
+            "%25zz%254",
+            "a stray % is a literal one"
+        );
+        assert_eq!(normalize_percent("%%332"), "%2532");
+        assert_eq!(
+            normalize_percent("%2532"),
+            "%2532",
+            "and reads back as itself"
+        );
+        assert_eq!(normalize_percent("é%c3%a9"), "é%C3%A9");
+    }
+
+    #[test]
+    fn dot_segments_are_removed_after_decoding() {
+        assert_eq!(
+            target("https://a.test/static/%2E%2E/account").path,
+            "/account"
+        );
+        assert_eq!(remove_dot_segments("/a/b/../c/./d"), "/a/c/d");
+        assert_eq!(remove_dot_segments("/a/b/.."), "/a/");
+        assert_eq!(remove_dot_segments("/../../x"), "/x");
+        assert_eq!(remove_dot_segments("/a.b/c..d"), "/a.b/c..d");
+    }
+
+    #[test]
+    fn hosts_lose_their_trailing_dot_and_keep_a_port() {
+        let t = target("https://API.Example.com.:8443/x");
+        assert_eq!(t.host, "api.example.com");
+        assert_eq!(t.authority(), "api.example.com:8443");
+        assert_eq!(
+            target("https://example.com:443/").authority(),
+            "example.com"
+        );
+    }
+
+    #[test]
+    fn case_insensitive_paths_are_lower_cased_outside_escapes() {
+        let t = Target::of(&Url::parse("https://a.test/API/Me%2fX").unwrap(), true);
+        assert_eq!(t.path, "/api/me%2Fx");
+    }
+
+    #[test]
+    fn paths_an_origin_could_read_otherwise_are_ambiguous() {
+        for url in [
+            "https://a.test/static/..%2faccount",
+            "https://a.test/static/..%5Caccount",
+            "https://a.test/static/..;/account",
+            "https://a.test/account;.css",
+            "https://a.test//api/me",
+            "https://a.test/static/..%252faccount",
+        ] {
+            assert!(target(url).ambiguous, "{url}");
+        }
+        assert!(!target("https://a.test/static/app.css").ambiguous);
+        assert!(!target("https://a.test/%61pi/x").ambiguous);
+    }
+
+    #[test]
+    fn readings_cover_decoding_parameters_empty_segments_and_case() {
+        let readings = target("https://a.test/static/..%2faccount").readings();
+        assert!(readings.contains(&"/account".to_string()), "{readings:?}");
+        let readings = target("https://a.test/static/..;/account").readings();
+        assert!(readings.contains(&"/account".to_string()), "{readings:?}");
+        let readings = target("https://a.test/account;.css").readings();
+        assert!(readings.contains(&"/account".to_string()), "{readings:?}");
+        let readings = target("https://a.test//api/me").readings();
+        assert!(readings.contains(&"/api/me".to_string()), "{readings:?}");
+        let readings = target("https://a.test/API/me").readings();
+        assert_eq!(readings, ["/api/me"]);
+        let readings = target("https://a.test/static/..%252faccount").readings();
+        assert!(readings.contains(&"/account".to_string()), "{readings:?}");
+        let readings = target("https://a.test/a%5C..%5Capi/me").readings();
+        assert!(readings.contains(&"/api/me".to_string()), "{readings:?}");
+    }
+
+    #[test]
+    fn an_ordinary_path_has_no_other_reading() {
+        assert!(target("https://a.test/blog/post-1.html")
+            .readings()
+            .is_empty());
+    }
+
+    #[test]
+    fn queries_keep_pieces_sorted_and_split_names_on_semicolons() {
+        let t = target("https://a.test/p?b=2&a=%7e1&&c");
+        assert_eq!(t.query_for(&QueryRule::All), "a=~1&b=2&c");
+        let t = target("https://a.test/jsonp?callback=good&utm_x=1;callback=evil");
+        let ignore = QueryRule::Ignore(vec!["utm_*".into()]);
+        assert_eq!(
+            t.query_for(&ignore),
+            "callback=good&utm_x=1;callback=evil",
+            "a piece hiding a kept name behind ; stays in the key"
+        );
+        let t = target("https://a.test/p?utm_a=1;utm_b=2&page=3");
+        assert_eq!(t.query_for(&ignore), "page=3");
+    }
+
+    #[test]
+    fn an_allow_list_keeps_a_piece_with_any_allowed_name() {
+        let allow = QueryRule::Allow(vec!["page".into()]);
+        let t = target("https://a.test/search?page=1&q=%3Cimg%3E");
+        assert_eq!(t.query_for(&allow), "page=1");
+        let t = target("https://a.test/search?page=1;q=x");
+        assert_eq!(t.query_for(&allow), "page=1;q=x");
+    }
+
+    #[test]
+    fn purge_prefixes_are_canonical_as_keys_are() {
+        assert_eq!(
+            canonical_prefix("https://Example.com./%7eblog/", false),
+            "https://example.com/~blog/"
+        );
+        assert_eq!(canonical_prefix("/Blog/%2f", true), "/blog/%2F");
+        assert_eq!(canonical_prefix("https://a.test", false), "https://a.test/");
+    }
+
+    #[test]
+    fn parameter_names_are_decoded_before_matching() {
+        let ignore = QueryRule::Ignore(vec!["utm_*".into()]);
+        let t = target("https://a.test/p?utm%5Fsource=x&q=1");
+        assert_eq!(t.query_for(&ignore), "q=1");
+    }
+}
