@@ -132,11 +132,76 @@ pub fn normalize_header_value(name: &str, value: &str) -> String {
         codings.dedup();
         return codings.join(",");
     }
+    if name.eq_ignore_ascii_case("accept-language") {
+        return language_preference(elements);
+    }
     let joined = elements.collect::<Vec<_>>().join(",");
-    if name.eq_ignore_ascii_case("accept-language") || name.eq_ignore_ascii_case("accept-charset") {
+    if name.eq_ignore_ascii_case("accept-charset") {
         joined.to_ascii_lowercase()
     } else {
         joined
+    }
+}
+
+/// `Accept-Language` as the order of preference it states (RFC 9110 §12.5.4, RFC 4647): tags
+/// lower-cased, sorted by weight (highest first, ties in the order given), each once, with
+/// the weights themselves dropped, since matching by lookup or filtering depends only on that
+/// order; tags refused with `q=0` kept apart at the end. `en-GB,en;q=0.9` and
+/// `en-gb, en;q=0.8` select the same language, so they share a variant; `de,en` and `en,de`
+/// do not. A value that does not parse is kept as it is, lower-cased (a list normalised here
+/// holds no other parameter than `q=0`, so the two never meet).
+fn language_preference(elements: impl Iterator<Item = String>) -> String {
+    let elements: Vec<String> = elements.collect();
+    let as_given = || elements.join(",").to_ascii_lowercase();
+    let mut ranked: Vec<(String, u16)> = Vec::new();
+    for element in &elements {
+        let mut parts = element.split(';');
+        let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let mut weight = 1000;
+        for param in parts {
+            let Some((key, value)) = param.split_once('=') else {
+                return as_given();
+            };
+            if !key.trim().eq_ignore_ascii_case("q") {
+                continue;
+            }
+            match parse_qvalue(value.trim()) {
+                Some(q) => weight = q,
+                None => return as_given(),
+            }
+        }
+        if tag.is_empty() {
+            continue;
+        }
+        if !ranked.iter().any(|(t, _)| *t == tag) {
+            ranked.push((tag, weight));
+        }
+    }
+    ranked.sort_by_key(|&(_, weight)| std::cmp::Reverse(weight));
+    ranked
+        .into_iter()
+        .map(|(tag, weight)| {
+            if weight == 0 {
+                format!("{tag};q=0")
+            } else {
+                tag
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// RFC 9110 §12.4.2 `qvalue` in thousandths: `0`, `0.5`, `1.000`.
+fn parse_qvalue(text: &str) -> Option<u16> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths: u16 = format!("{fraction:0<3}").parse().ok()?;
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
     }
 }
 
@@ -274,6 +339,30 @@ mod tests {
         assert_eq!(
             normalize_header_value("accept-encoding", "br, GZIP,gzip , deflate"),
             "br,deflate,gzip"
+        );
+    }
+
+    #[test]
+    fn accept_language_keys_on_the_order_of_preference_alone() {
+        let lang = |v| normalize_header_value("accept-language", v);
+        assert_eq!(lang("en-GB,en;q=0.9"), lang("en-gb, en;q=0.8"));
+        assert_eq!(lang("fr;q=0.5, de"), lang("de,fr;q=0.7"));
+        assert_eq!(
+            lang("en, en;q=0.5"),
+            lang("en"),
+            "a repeated tag counts once"
+        );
+        assert_ne!(lang("de, en"), lang("en, de"), "order picks the language");
+        assert_ne!(lang("en, fr;q=0"), lang("en"), "a refused language stays");
+        assert_ne!(
+            lang("en;q=abc"),
+            lang("en"),
+            "an unreadable value is its own"
+        );
+        assert_eq!(
+            lang("fr;q=0.500, en;q=0.5"),
+            "fr,en",
+            "ties keep their order"
         );
     }
 

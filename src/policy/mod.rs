@@ -561,11 +561,70 @@ pub fn vary_fields(response: &(impl Fields + ?Sized)) -> Vec<String> {
     fields
 }
 
-/// An HTTP-date (RFC 9110 §5.6.7, all three formats) as seconds since the epoch.
+/// An HTTP-date (RFC 9110 §5.6.7: "A recipient that parses a timestamp value in an HTTP
+/// header field MUST accept all three HTTP-date formats": IMF-fixdate, RFC 850 and asctime) as
+/// seconds since the epoch. Day and month names and `GMT` are read in any case
+/// (`THU, 18 AUG 2050 02:01:18 gmt`), as the HTTP cache test suite expects; anything else
+/// that is not one of the three formats (`UTC`, a two-digit year outside RFC 850, missing
+/// commas, extra spaces) is invalid.
 pub fn http_date(value: &str) -> Option<i64> {
-    let time = httpdate::parse_http_date(value.trim()).ok()?;
+    let canonical = canonical_date_names(value.trim());
+    let time = httpdate::parse_http_date(&canonical).ok()?;
     let since = time.duration_since(std::time::UNIX_EPOCH).ok()?;
     i64::try_from(since.as_secs()).ok()
+}
+
+/// Day names, month names and `GMT` of an HTTP-date in the case the formats spell them.
+fn canonical_date_names(value: &str) -> String {
+    const NAMES: &[&str] = &[
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Mon",
+        "Tue",
+        "Wed",
+        "Thu",
+        "Fri",
+        "Sat",
+        "Sun",
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "May",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Oct",
+        "Nov",
+        "Dec",
+        "GMT",
+    ];
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while !rest.is_empty() {
+        let letters = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        if letters == 0 {
+            let next = rest.chars().next().map_or(1, char::len_utf8);
+            out.push_str(&rest[..next]);
+            rest = &rest[next..];
+            continue;
+        }
+        let word = &rest[..letters];
+        match NAMES.iter().find(|name| name.eq_ignore_ascii_case(word)) {
+            Some(name) => out.push_str(name),
+            None => out.push_str(word),
+        }
+        rest = &rest[letters..];
+    }
+    out
 }
 
 /// Formats seconds since the epoch as an IMF-fixdate, for the `Date` a cache must add.

@@ -776,3 +776,33 @@ fn stored_fields_drop_hop_by_hop_and_connection_named_fields() {
     );
     assert_eq!(stored, headers(&[("etag", "\"a\""), ("date", DATE)]));
 }
+
+#[test]
+fn all_three_http_date_formats_are_read_in_any_case() {
+    // RFC 9110 §5.6.7: "A recipient that parses a timestamp value in an HTTP header field
+    // MUST accept all three HTTP-date formats".
+    let expected = Some(784_111_777);
+    assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 GMT"), expected);
+    assert_eq!(http_date("Sunday, 06-Nov-94 08:49:37 GMT"), expected);
+    assert_eq!(http_date("Sun Nov  6 08:49:37 1994"), expected);
+    assert_eq!(http_date("SUN, 06 NOV 1994 08:49:37 gmt"), expected);
+    assert_eq!(http_date("sunday, 06-nov-94 08:49:37 Gmt"), expected);
+    assert_eq!(http_date("sun nov  6 08:49:37 1994"), expected);
+}
+
+#[test]
+fn other_date_shapes_are_invalid() {
+    for invalid in [
+        "Thu, 18 Aug 2050 02:01:18 UTC",
+        "Thu, 18 Aug 50 02:01:18 GMT",
+        "Thu 18 Aug 2050 02:01:18 GMT",
+        "Thu, 18  Aug  2050 02:01:18 GMT",
+        "Thu, 18-Aug-2050 02:01:18 GMT",
+        "Thu, 18 Aug 2050 02.01.18 GMT",
+        "Thu, 18 Aug 2050 2:01:18 GMT",
+        "0",
+        "Thursday, 18 Aug 2050 02:01:18 GMT",
+    ] {
+        assert_eq!(http_date(invalid), None, "{invalid}");
+    }
+}
