@@ -61,12 +61,20 @@ pub struct Cacheable {
     pub scheme: String,
 }
 
-/// The URL to fetch for `path_and_query` (`/a?b`): on `origin` when set, else at
-/// `scheme_and_authority` (`https://host[:port]`).
+/// `path_and_query` (`/a?b`) on `origin` when it is set, else at `scheme_and_authority`
+/// (`https://host[:port]`, the request's own).
 fn fetched_url(origin: Option<&Url>, scheme_and_authority: &str, path_and_query: &str) -> String {
     match origin {
         Some(origin) => format!("{}{path_and_query}", origin.origin().ascii_serialization()),
         None => format!("{scheme_and_authority}{path_and_query}"),
+    }
+}
+
+/// `/path?query` of `path` and `query` (no `?` for an empty query).
+fn path_and_query(path: &str, query: Option<&str>) -> String {
+    match query.filter(|q| !q.is_empty()) {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
     }
 }
 
@@ -75,14 +83,11 @@ impl Forward {
     pub fn as_sent(request: &Request, url: &Url, origin: Option<&Url>, timeout_ms: u64) -> Forward {
         let url = match origin {
             None => url.to_string(),
-            Some(_) => {
-                let mut path_and_query = url.path().to_string();
-                if let Some(query) = url.query() {
-                    path_and_query.push('?');
-                    path_and_query.push_str(query);
-                }
-                fetched_url(origin, "", &path_and_query)
-            }
+            Some(origin) => format!(
+                "{}{}",
+                origin.origin().ascii_serialization(),
+                path_and_query(url.path(), url.query())
+            ),
         };
         Forward {
             request: Clone::clone(request),
@@ -106,23 +111,13 @@ impl Forward {
         timeout_ms: u64,
         esi: bool,
     ) -> Forward {
-        let mut path_and_query = target.path.clone();
-        if !plan.key.query.is_empty() {
-            path_and_query.push('?');
-            path_and_query.push_str(&plan.key.query);
-        }
         let authority = format!("{}://{}", target.scheme, target.authority());
-        let mut fields: Vec<String> = plan.forwarded.to_vec();
-        for name in &plan.keyed_headers {
-            if !fields.contains(name) {
-                fields.push(name.clone());
-            }
-        }
+        let path_and_query = path_and_query(&target.path, Some(&plan.key.query));
         Forward {
             request: Clone::clone(request),
             url: fetched_url(origin, &authority, &path_and_query),
             cacheable: Some(Rc::new(Cacheable {
-                fields,
+                fields: plan.forwarded_fields(),
                 keep_cookies,
                 host: target.host.clone(),
                 scheme: target.scheme.clone(),

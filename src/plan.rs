@@ -148,6 +148,17 @@ impl Plan {
         self.forwarded.iter().any(|n| n == name) || self.keyed_headers.iter().any(|n| n == name)
     }
 
+    /// Every client field a request for this key sends on (lowercase), each once.
+    pub fn forwarded_fields(&self) -> Vec<String> {
+        let mut fields = self.forwarded.to_vec();
+        for name in &self.keyed_headers {
+            if !fields.contains(name) {
+                fields.push(name.clone());
+            }
+        }
+        fields
+    }
+
     /// The key of this request's variant of a response that varies on `vary`; the primary
     /// key when it does not vary. A route that keys on named cookies has already put the
     /// cookies that matter into the primary key, so `Vary: Cookie` does not split it further.
