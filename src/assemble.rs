@@ -103,6 +103,10 @@ pub async fn page(
                 log_failure(url, "", &reason);
                 continue;
             }
+            Part::Malformed { at, reason } => {
+                log_malformed(url, at, &reason);
+                continue;
+            }
             Part::Include(include) => include,
         };
         includes += 1;
@@ -423,6 +427,15 @@ fn failed_page(url: &Url, reason: &str) -> Result<Response, JsValue> {
         &format!("edgecache: {reason}\n"),
         &Outcome::bypass(Reason::BodyError),
     )
+}
+
+/// Broken markup kept as text (`Part::Malformed`): the page is served whole, and this says
+/// where its template is broken.
+fn log_malformed(url: &Url, at: usize, reason: &str) {
+    worker::console_warn!(
+        "{}",
+        serde_json::json!({ "edgecache": "esi-malformed", "page": url.path(), "at": at, "error": reason })
+    );
 }
 
 fn log_failure(url: &Url, src: &str, reason: &str) {
