@@ -9,6 +9,9 @@
 //! A fragment's request carries only the headers and cookies its key names (the include's
 //! `vary-headers`/`vary-cookies` and its route's): an origin cannot personalise a fragment on
 //! anything its key does not carry, so one user's fragment is never another's.
+//!
+//! One budget of includes (`esi_max_includes`) covers the whole client request: the page's
+//! includes, theirs, and every `alt` tried.
 
 use std::pin::pin;
 use std::rc::Rc;
@@ -21,7 +24,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
 use worker::{Context, Env};
 
-use crate::esi::{self, Include, Part, SHELL_ONLY_FIELDS};
+use crate::esi::{self, Include, IncludeBudget, Part, SHELL_ONLY_FIELDS};
 use crate::key::cookie_value;
 use crate::plan::KeyedOn;
 use crate::proxy::{handle, Notes, Settings};
@@ -38,6 +41,8 @@ pub struct Fragment {
     pub depth: u64,
     /// The include's own `vary-headers` and `vary-cookies`.
     pub keyed_on: KeyedOn,
+    /// The client request's includes, shared by every template within it.
+    pub budget: Rc<IncludeBudget>,
 }
 
 /// A template answered to HEAD: the page's fields, without assembling anything.
@@ -50,7 +55,7 @@ pub fn head(shell: &Response) -> Result<Response, JsValue> {
 }
 
 /// Assembles `shell` (a template of the page at `url`, requested with `client` headers).
-/// `depth` is the shell's own depth: 0 for a page.
+/// `fragment` is set when the shell is itself a fragment of a page being assembled.
 pub async fn page(
     shell: Response,
     url: &Url,
@@ -58,9 +63,14 @@ pub async fn page(
     env: &Env,
     ctx: &Rc<Context>,
     settings: &Rc<Settings>,
-    depth: u64,
+    fragment: Option<&Fragment>,
 ) -> Result<Response, JsValue> {
     let config = &settings.config;
+    let depth = fragment.map_or(0, |f| f.depth);
+    let budget = fragment.map_or_else(
+        || Rc::new(IncludeBudget::new(config.esi.max_includes)),
+        |f| f.budget.clone(),
+    );
     let bytes = match shell.body() {
         None => Vec::new(),
         Some(body) => match read_limited(body, config.max_body_bytes).await {
@@ -92,7 +102,6 @@ pub async fn page(
     let mut pending = Vec::new();
     let mut members = Vec::new();
     let mut personal = false;
-    let mut includes = 0;
     for part in template.parts {
         let include = match part {
             Part::Text(range) => {
@@ -109,17 +118,13 @@ pub async fn page(
             }
             Part::Include(include) => include,
         };
-        includes += 1;
         let refused = if depth >= config.esi.max_depth {
             Some(format!(
                 "deeper than esi_max_depth ({})",
                 config.esi.max_depth
             ))
-        } else if includes > config.esi.max_includes {
-            Some(format!(
-                "more than esi_max_includes ({}) in one template",
-                config.esi.max_includes
-            ))
+        } else if !budget.take() {
+            Some(over_budget(&budget))
         } else {
             None
         };
@@ -150,6 +155,7 @@ pub async fn page(
             ctx: ctx.clone(),
             settings: settings.clone(),
             depth: depth + 1,
+            budget: budget.clone(),
         };
         spawn_local(async move {
             let _ = done_tx.send(task.run(decided_tx).await);
@@ -284,18 +290,23 @@ struct Task {
     ctx: Rc<Context>,
     settings: Rc<Settings>,
     depth: u64,
+    budget: Rc<IncludeBudget>,
 }
 
 impl Task {
-    /// Fetches `src`, then `alt` if `src` fails (ESI 1.0 §3.1). `decided` hears how the first
-    /// attempt is being answered.
+    /// Fetches `src`, then `alt` if `src` fails (ESI 1.0 §3.1), if the budget has an include
+    /// left for it. `decided` hears how the first attempt is being answered.
     async fn run(self, decided: oneshot::Sender<Outcome>) -> Fetched {
         let first = self.fetch(&self.include.src, Some(decided)).await;
         match (&first, &self.include.alt) {
-            (Err(reason), Some(alt)) => self
-                .fetch(alt, None)
-                .await
-                .map_err(|alt_reason| format!("{reason}; alt {alt:?}: {alt_reason}")),
+            (Err(reason), Some(alt)) => {
+                let second = if self.budget.take() {
+                    self.fetch(alt, None).await
+                } else {
+                    Err(over_budget(&self.budget))
+                };
+                second.map_err(|alt_reason| format!("{reason}; alt {alt:?}: {alt_reason}"))
+            }
             _ => first,
         }
     }
@@ -348,6 +359,7 @@ impl Task {
         let fragment = Fragment {
             depth: self.depth,
             keyed_on,
+            budget: self.budget.clone(),
         };
         let response = Box::pin(handle(
             &request,
@@ -426,6 +438,13 @@ fn failed_page(url: &Url, reason: &str) -> Result<Response, JsValue> {
         502,
         &format!("edgecache: {reason}\n"),
         &Outcome::bypass(Reason::BodyError),
+    )
+}
+
+fn over_budget(budget: &IncludeBudget) -> String {
+    format!(
+        "over esi_max_includes ({}) for this request, all depths together",
+        budget.limit()
     )
 }
 

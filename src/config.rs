@@ -122,7 +122,8 @@ impl RequestLog {
 pub struct EsiLimits {
     /// Levels of fragments within fragments; an include below this fails.
     pub max_depth: u64,
-    /// Includes processed per template; the ones after it fail.
+    /// Includes (and `alt` attempts) per client request, at every depth together; the ones
+    /// after it fail.
     pub max_includes: u64,
     /// A larger fragment fails (it is not stored either, past `max_body_bytes`).
     pub max_fragment_bytes: u64,
@@ -224,7 +225,9 @@ impl Default for Config {
             expose_tags: false,
             esi: EsiLimits {
                 max_depth: 3,
-                max_includes: 32,
+                // 1 page + 15 includes, each a Cache API read, an origin fetch and a Cache
+                // API write at worst: 48, within the free plan's 50 subrequests.
+                max_includes: 15,
                 max_fragment_bytes: 1024 * 1024,
             },
             request_log: RequestLog::All,
@@ -882,6 +885,11 @@ mod tests {
         assert_eq!(config.esi.max_depth, 1);
         assert_eq!(config.esi.max_includes, 5);
         assert_eq!(config.esi.max_fragment_bytes, 1024 * 1024);
+        assert_eq!(
+            Config::default().esi.max_includes,
+            15,
+            "1 page + 15 includes fit the free plan's 50 subrequests"
+        );
         assert!(config.routes[0].esi);
         assert!(!config.routes[1].esi);
         assert_eq!(

@@ -17,6 +17,8 @@
 //!
 //! The scanner works on bytes: templates need not be UTF-8, and ESI markup is ASCII.
 
+use std::cell::Cell;
+
 use crate::policy::Fields;
 
 /// One piece of a template, in document order.
@@ -111,6 +113,42 @@ pub const SHELL_ONLY_FIELDS: &[&str] = &[
     "repr-digest",
     "accept-ranges",
 ];
+
+/// The includes one client request may make, shared by its page and every fragment in it at
+/// every depth (`esi_max_includes`): the page's includes, theirs, and so on, together. An
+/// `alt` tried after its `src` failed takes one more, as it costs a request of its own.
+#[derive(Debug)]
+pub struct IncludeBudget {
+    limit: u64,
+    used: Cell<u64>,
+}
+
+impl IncludeBudget {
+    pub fn new(limit: u64) -> IncludeBudget {
+        IncludeBudget {
+            limit,
+            used: Cell::new(0),
+        }
+    }
+
+    /// Takes one include: `false`, and nothing taken, once the budget is spent.
+    pub fn take(&self) -> bool {
+        let used = self.used.get();
+        if used >= self.limit {
+            return false;
+        }
+        self.used.set(used + 1);
+        true
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.get()
+    }
+}
 
 pub fn parse(template: &[u8]) -> Template {
     let mut parts = Vec::new();
@@ -735,6 +773,19 @@ mod tests {
         assert_eq!(
             output("<!-- <esi:include src=\"/a\"/> --><script>var q = \"<esi:include src='/b'/>\";</script><style>/*<esi:include src=\"/c\"/>*/</style>"),
             "<!-- [/a] --><script>var q = \"[/b]\";</script><style>/*[/c]*/</style>"
+        );
+    }
+
+    #[test]
+    fn one_budget_is_spent_across_the_whole_request() {
+        let budget = IncludeBudget::new(3);
+        assert!(budget.take() && budget.take() && budget.take());
+        assert!(!budget.take(), "the fourth include is over the budget");
+        assert!(!budget.take());
+        assert_eq!((budget.used(), budget.limit()), (3, 3));
+        assert!(
+            !IncludeBudget::new(0).take(),
+            "a budget of 0 allows no include"
         );
     }
 

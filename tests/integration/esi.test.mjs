@@ -158,7 +158,7 @@ describe("ESI fragments", () => {
     assert.equal(origin.count("/x") + origin.count("/_edgecache/stats"), 0);
   });
 
-  it("limits includes per page, fragment size and depth", async () => {
+  it("limits includes per request, fragment size and depth", async () => {
     origin.on("/pages/many", html('<esi:include src="/frag/n"/>'.repeat(4) + '<esi:include src="/frag/n" onerror="continue"/>.'));
     origin.on("/frag/n", fragment("n"));
     const many = await worker.fetch("/pages/many");
