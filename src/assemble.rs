@@ -6,9 +6,11 @@
 //! the body then streams in document order, each fragment written as soon as it and all
 //! before it are in, so a slow fragment holds back only what follows it.
 //!
-//! A fragment's request carries only the headers and cookies its key names (the include's
-//! `vary-headers`/`vary-cookies` and its route's): an origin cannot personalise a fragment on
-//! anything its key does not carry, so one user's fragment is never another's.
+//! A fragment's request carries only what configuration grants it (`grant`): the headers and
+//! cookies its own route keys on, when the template's route lists it in `esi_includes`,
+//! narrowed by the include's `vary-headers`/`vary-cookies`. An origin cannot personalise a
+//! fragment on anything its key does not carry, so one user's fragment is never another's,
+//! and an include added to a page by reflected input gets nothing private.
 //!
 //! One budget of includes (`esi_max_includes`) covers the whole client request: the page's
 //! includes, theirs, and every `alt` tried.
@@ -25,6 +27,7 @@ use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformSt
 use worker::{Context, Env};
 
 use crate::esi::{self, Include, IncludeBudget, Part, SHELL_ONLY_FIELDS};
+use crate::grant;
 use crate::key::cookie_value;
 use crate::plan::KeyedOn;
 use crate::proxy::{handle, Notes, Settings};
@@ -39,7 +42,7 @@ pub const FRAGMENTS_FIELD: &str = "edgecache-fragments";
 pub struct Fragment {
     /// 1 for a page's includes, 2 for theirs, …
     pub depth: u64,
-    /// The include's own `vary-headers` and `vary-cookies`.
+    /// The client's headers and cookies its request carries (`grant::Admitted::keyed_on`).
     pub keyed_on: KeyedOn,
     /// The client request's includes, shared by every template within it.
     pub budget: Rc<IncludeBudget>,
@@ -137,13 +140,13 @@ pub async fn page(
             });
             continue;
         }
-        let route_keyed = url
-            .join(&include.src)
-            .ok()
-            .and_then(|u| config.route_for(u.host_str().unwrap_or_default(), u.path()))
-            .is_some_and(|r| !r.vary_headers.is_empty() || !r.vary_cookies.is_empty());
-        personal |=
-            route_keyed || !include.vary_cookies.is_empty() || !include.vary_headers.is_empty();
+        // Fragments that carry the client's cookies or headers make the page this client's.
+        personal |= std::iter::once(&include.src)
+            .chain(include.alt.as_ref())
+            .any(|src| {
+                grant::admit(config, url, src, &include)
+                    .is_ok_and(|admitted| !admitted.keyed_on.is_empty())
+            });
 
         let (decided_tx, decided_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
@@ -185,7 +188,6 @@ pub async fn page(
         let _ = headers.set(FRAGMENTS_FIELD, &members.join(", "));
     }
     if personal {
-        // Fragments keyed on the client's cookies or headers make the page this client's own.
         let _ = headers.set("cache-control", "private, no-cache");
     }
 
@@ -339,23 +341,16 @@ impl Task {
     }
 
     async fn fetch_with(&self, src: &str, notes: &mut Notes) -> Fetched {
-        let url = self
-            .page
-            .join(src)
-            .map_err(|e| format!("src {src:?} is not a URL: {e}"))?;
-        if url.origin() != self.page.origin() {
-            return Err(format!("src {src:?} is on another site"));
-        }
         let config = &self.settings.config;
-        if config.is_admin_path(url.path()) {
-            return Err(format!("src {src:?} is edgecache's admin path"));
+        let grant::Admitted {
+            url,
+            keyed_on,
+            ignored,
+        } = grant::admit(config, &self.page, src, &self.include)?;
+        if !ignored.is_empty() {
+            log_not_granted(&self.page, &url, &ignored);
         }
-        let route = config.route_for(url.host_str().unwrap_or_default(), url.path());
-        let keyed_on = KeyedOn {
-            headers: self.include.vary_headers.clone(),
-            cookies: self.include.vary_cookies.clone(),
-        };
-        let request = self.request(&url, &KeyedOn::of(route, Some(&keyed_on)))?;
+        let request = self.request(&url, &keyed_on)?;
         let fragment = Fragment {
             depth: self.depth,
             keyed_on,
@@ -388,7 +383,8 @@ impl Task {
         }
     }
 
-    /// A GET for `url` carrying only the client's headers and cookies named in `keyed_on`.
+    /// A GET for `url` carrying only the client's headers and cookies named in `keyed_on`:
+    /// nothing else of the client's request, credentials included.
     fn request(&self, url: &Url, keyed_on: &KeyedOn) -> std::result::Result<Request, String> {
         let headers = Headers::new().map_err(|e| describe(&e))?;
         for name in &keyed_on.headers {
@@ -454,6 +450,20 @@ fn log_malformed(url: &Url, at: usize, reason: &str) {
     worker::console_warn!(
         "{}",
         serde_json::json!({ "edgecache": "esi-malformed", "page": url.path(), "at": at, "error": reason })
+    );
+}
+
+/// An include's `vary-cookies`/`vary-headers` named what configuration does not grant the
+/// fragment. Names only, never values; the fragment's path without its query.
+fn log_not_granted(page: &Url, fragment: &Url, ignored: &[String]) {
+    worker::console_warn!(
+        "{}",
+        serde_json::json!({
+            "edgecache": "esi-not-granted",
+            "page": page.path(),
+            "src": fragment.path(),
+            "ignored": ignored,
+        })
     );
 }
 

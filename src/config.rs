@@ -155,6 +155,10 @@ pub struct Route {
     pub tags: Vec<String>,
     /// Assemble the route's textual responses from their `<esi:include>` fragments.
     pub esi: bool,
+    /// The paths this route's ESI templates may include (globs, like `path`). `None`: any
+    /// path on the site, fetched with nothing of the client's request. Only an include listed
+    /// here carries the client's cookies and headers its own route keys on (see `grant`).
+    pub esi_includes: Option<Vec<PathPattern>>,
 }
 
 /// How the query string enters the key. Parameters are always sorted by name.
@@ -284,6 +288,7 @@ struct RawRoute {
     tags: Vec<String>,
     #[serde(default)]
     esi: bool,
+    esi_includes: Option<Vec<String>>,
 }
 
 /// `backends = "kv"` and `backends = ["memory", "kv"]` are both accepted.
@@ -484,6 +489,16 @@ fn validate_route(
     for tag in &raw.tags {
         check_tag(tag).map_err(|r| ("tags", r))?;
     }
+    let esi_includes = raw
+        .esi_includes
+        .map(|patterns| {
+            patterns
+                .iter()
+                .map(|p| PathPattern::parse(p).map_err(|e| glob_reason(p, e)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|r| ("esi_includes", r))?;
     Ok(Route {
         host,
         path,
@@ -498,6 +513,7 @@ fn validate_route(
         vary_cookies,
         tags: raw.tags,
         esi: raw.esi,
+        esi_includes,
     })
 }
 
@@ -892,12 +908,30 @@ mod tests {
         );
         assert!(config.routes[0].esi);
         assert!(!config.routes[1].esi);
+        assert_eq!(config.routes[0].esi_includes, None);
         assert_eq!(
             error_of(r#"{"esi_max_fragment_bytes": -1}"#),
             "EDGECACHE.esi_max_fragment_bytes: -1 is negative"
         );
         let wrong_type = error_of(r#"{"routes": [{"path": "/", "esi": "yes"}]}"#);
         assert!(wrong_type.starts_with("EDGECACHE.routes[0]") && wrong_type.contains("a boolean"));
+    }
+
+    #[test]
+    fn esi_includes_are_read_and_checked() {
+        let config = Config::from_json(
+            r#"{"routes": [{"path": "/pages/**", "esi": true, "esi_includes": ["/fragments/**", "/nav"]},
+                           {"path": "/closed", "esi": true, "esi_includes": []}]}"#,
+        )
+        .unwrap();
+        let patterns = config.routes[0].esi_includes.as_ref().unwrap();
+        assert_eq!(patterns.len(), 2);
+        assert!(patterns[0].matches("/fragments/user"));
+        assert_eq!(config.routes[1].esi_includes, Some(vec![]));
+        assert_eq!(
+            error_of(r#"{"routes": [{"path": "/", "esi_includes": ["fragments/*"]}]}"#),
+            "EDGECACHE.routes[0].esi_includes: \"fragments/*\": must start with '/'"
+        );
     }
 
     #[test]

@@ -5,15 +5,19 @@
 //! Supported: `<esi:include src alt onerror/>`, `<esi:remove>…</esi:remove>` (content shown
 //! only when ESI is not processed), `<esi:comment/>` and `<!--esi … -->` (the markers go, the
 //! content stays and is processed). Two attributes are edgecache's own: `vary-cookies` and
-//! `vary-headers` name request cookies and headers that the fragment's key carries (and that
-//! alone are sent with the fragment's request), so a per-user fragment can never be served to
-//! another user. Anything else, including other `esi:` elements, passes through as text.
+//! `vary-headers` narrow the cookies and headers the fragment's route configuration grants it
+//! (`grant`); markup never widens them. Anything else, including other `esi:` elements,
+//! passes through as text.
 //!
 //! Broken markup never takes page content with it: a directive that is not closed (or whose
 //! tag is cut by a `<`, which XML forbids in attribute values) is kept as literal text, and
 //! scanning goes on right after its opening marker, so the rest of the page is processed as
 //! if the broken marker were not there; an unclosed `<!--esi` loses only its marker, its
 //! content is kept as a closed block's would be. Each case is reported (`Part::Malformed`).
+//!
+//! ESI is not HTML-aware, like every ESI processor: directives inside an HTML comment, a
+//! `<script>` or a `<style>` are processed too. What an include can reach and carry is
+//! bounded by configuration (`grant`), not by where it stands.
 //!
 //! The scanner works on bytes: templates need not be UTF-8, and ESI markup is ASCII.
 
@@ -47,10 +51,11 @@ pub struct Include {
     pub alt: Option<String>,
     /// `onerror="continue"`: a failed include produces nothing instead of failing the page.
     pub continue_on_error: bool,
-    /// Cookie names whose values join the fragment's key.
-    pub vary_cookies: Vec<String>,
-    /// Request header names (lowercase) whose values join the fragment's key.
-    pub vary_headers: Vec<String>,
+    /// `vary-cookies`: the only cookies, of those configuration grants the fragment, that
+    /// its request carries. `None` without the attribute: all of them.
+    pub vary_cookies: Option<Vec<String>>,
+    /// `vary-headers` (lowercase), likewise for request headers.
+    pub vary_headers: Option<Vec<String>>,
 }
 
 /// A parsed template.
@@ -320,8 +325,8 @@ fn include_directive(doc: &[u8], start: usize, end: usize) -> Step {
         src: src.trim().to_string(),
         alt: get("alt").filter(|s| !s.trim().is_empty()),
         continue_on_error: get("onerror").is_some_and(|v| v.eq_ignore_ascii_case("continue")),
-        vary_cookies: names(get("vary-cookies").unwrap_or_default()),
-        vary_headers: names(get("vary-headers").unwrap_or_default().to_ascii_lowercase()),
+        vary_cookies: get("vary-cookies").map(names),
+        vary_headers: get("vary-headers").map(|v| names(v.to_ascii_lowercase())),
     };
     Step::Directive(Some(Part::Include(include)), next)
 }
@@ -498,22 +503,26 @@ mod tests {
                 src: "/a?x=1&y=2".into(),
                 alt: Some("/b".into()),
                 continue_on_error: true,
-                vary_cookies: vec!["sessionid".into(), "lang".into()],
-                vary_headers: vec!["accept-language".into()],
+                vary_cookies: Some(vec!["sessionid".into(), "lang".into()]),
+                vary_headers: Some(vec!["accept-language".into()]),
             })
         );
         assert_eq!(template.parts.len(), 2, "the closing tag is consumed");
     }
 
     #[test]
-    fn repeated_vary_names_are_kept_once() {
-        match parse(br#"<esi:include src="/a" vary-cookies="a b a,b"/>"#)
-            .parts
-            .remove(0)
-        {
-            Part::Include(include) => assert_eq!(include.vary_cookies, ["a", "b"]),
+    fn an_absent_vary_attribute_differs_from_an_empty_one() {
+        let include = |doc: &[u8]| match parse(doc).parts.remove(0) {
+            Part::Include(include) => include,
             other => panic!("not an include: {other:?}"),
-        }
+        };
+        let plain = include(br#"<esi:include src="/a"/>"#);
+        assert_eq!((plain.vary_cookies, plain.vary_headers), (None, None));
+        let empty = include(br#"<esi:include src="/a" vary-cookies="" vary-headers=" "/>"#);
+        assert_eq!(empty.vary_cookies, Some(vec![]));
+        assert_eq!(empty.vary_headers, Some(vec![]));
+        let repeated = include(br#"<esi:include src="/a" vary-cookies="a b a,b"/>"#);
+        assert_eq!(repeated.vary_cookies, Some(vec!["a".into(), "b".into()]));
     }
 
     #[test]
@@ -769,7 +778,7 @@ mod tests {
 
     #[test]
     fn includes_in_html_comments_scripts_and_styles_are_processed() {
-        // ESI is not HTML-aware, like every ESI processor.
+        // ESI is not HTML-aware: what an include may carry is bounded by configuration.
         assert_eq!(
             output("<!-- <esi:include src=\"/a\"/> --><script>var q = \"<esi:include src='/b'/>\";</script><style>/*<esi:include src=\"/c\"/>*/</style>"),
             "<!-- [/a] --><script>var q = \"[/b]\";</script><style>/*[/c]*/</style>"

@@ -37,8 +37,10 @@ describe("ESI fragments", () => {
         esi_max_includes: 4,
         esi_max_fragment_bytes: 64,
         routes: [
-          { path: "/pages/**", esi: true },
+          // Only fragments listed here get the client's cookies, those their own route keys on.
+          { path: "/pages/**", esi: true, esi_includes: ["/frag/**"] },
           { path: "/frag/by-route", vary_cookies: ["team"] },
+          { path: "/frag/user", vary_cookies: ["user"] },
         ],
       },
     });
