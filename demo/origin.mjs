@@ -35,8 +35,10 @@ const routes = {
       <p>The shell of this page is cached for 10 minutes. Its parts are fragments, cached apart:</p>
       <aside><esi:include src="/fragments/sidebar"/></aside>
       <p><esi:include src="/fragments/clock" onerror="continue"/></p>
-      <p><esi:include src="/fragments/greeting" vary-cookies="name" onerror="continue"/>
-        (set a <code>name</code> cookie to get your own, cached for you alone)</p>
+      <p><esi:include src="/fragments/greeting" onerror="continue"/>
+        (set a <code>name</code> cookie to get your own, cached for you alone: the route of
+        <code>/fragments/greeting</code> keys on that cookie, and this page's route lists it in
+        <code>esi_includes</code>, so the fragment's request carries that cookie and no other)</p>
       <esi:remove><p>Without edgecache, this page shows no fragments.</p></esi:remove>`),
   }),
   "/fragments/sidebar": () => ({

@@ -6,9 +6,14 @@
 //! the body then streams in document order, each fragment written as soon as it and all
 //! before it are in, so a slow fragment holds back only what follows it.
 //!
-//! A fragment's request carries only the headers and cookies its key names (the include's
-//! `vary-headers`/`vary-cookies` and its route's): an origin cannot personalise a fragment on
-//! anything its key does not carry, so one user's fragment is never another's.
+//! A fragment's request carries only what configuration grants it (`grant`): the headers and
+//! cookies its own route keys on, when the template's route lists it in `esi_includes`,
+//! narrowed by the include's `vary-headers`/`vary-cookies`. An origin cannot personalise a
+//! fragment on anything its key does not carry, so one user's fragment is never another's,
+//! and an include added to a page by reflected input gets nothing private.
+//!
+//! One budget of includes (`esi_max_includes`) covers the whole client request: the page's
+//! includes, theirs, and every `alt` tried.
 
 use std::pin::pin;
 use std::rc::Rc;
@@ -21,7 +26,8 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
 use worker::{Context, Env};
 
-use crate::esi::{self, Include, Part, SHELL_ONLY_FIELDS};
+use crate::esi::{self, Include, IncludeBudget, Part, SHELL_ONLY_FIELDS};
+use crate::grant;
 use crate::key::cookie_value;
 use crate::plan::KeyedOn;
 use crate::proxy::{handle, Notes, Settings};
@@ -36,8 +42,10 @@ pub const FRAGMENTS_FIELD: &str = "edgecache-fragments";
 pub struct Fragment {
     /// 1 for a page's includes, 2 for theirs, …
     pub depth: u64,
-    /// The include's own `vary-headers` and `vary-cookies`.
+    /// The client's headers and cookies its request carries (`grant::Admitted::keyed_on`).
     pub keyed_on: KeyedOn,
+    /// The client request's includes, shared by every template within it.
+    pub budget: Rc<IncludeBudget>,
 }
 
 /// A template answered to HEAD: the page's fields, without assembling anything.
@@ -50,7 +58,7 @@ pub fn head(shell: &Response) -> Result<Response, JsValue> {
 }
 
 /// Assembles `shell` (a template of the page at `url`, requested with `client` headers).
-/// `depth` is the shell's own depth: 0 for a page.
+/// `fragment` is set when the shell is itself a fragment of a page being assembled.
 pub async fn page(
     shell: Response,
     url: &Url,
@@ -58,9 +66,14 @@ pub async fn page(
     env: &Env,
     ctx: &Rc<Context>,
     settings: &Rc<Settings>,
-    depth: u64,
+    fragment: Option<&Fragment>,
 ) -> Result<Response, JsValue> {
     let config = &settings.config;
+    let depth = fragment.map_or(0, |f| f.depth);
+    let budget = fragment.map_or_else(
+        || Rc::new(IncludeBudget::new(config.esi.max_includes)),
+        |f| f.budget.clone(),
+    );
     let bytes = match shell.body() {
         None => Vec::new(),
         Some(body) => match read_limited(body, config.max_body_bytes).await {
@@ -92,7 +105,6 @@ pub async fn page(
     let mut pending = Vec::new();
     let mut members = Vec::new();
     let mut personal = false;
-    let mut includes = 0;
     for part in template.parts {
         let include = match part {
             Part::Text(range) => {
@@ -103,19 +115,19 @@ pub async fn page(
                 log_failure(url, "", &reason);
                 continue;
             }
+            Part::Malformed { at, reason } => {
+                log_malformed(url, at, &reason);
+                continue;
+            }
             Part::Include(include) => include,
         };
-        includes += 1;
         let refused = if depth >= config.esi.max_depth {
             Some(format!(
                 "deeper than esi_max_depth ({})",
                 config.esi.max_depth
             ))
-        } else if includes > config.esi.max_includes {
-            Some(format!(
-                "more than esi_max_includes ({}) in one template",
-                config.esi.max_includes
-            ))
+        } else if !budget.take() {
+            Some(over_budget(&budget))
         } else {
             None
         };
@@ -128,13 +140,13 @@ pub async fn page(
             });
             continue;
         }
-        let route_keyed = url
-            .join(&include.src)
-            .ok()
-            .and_then(|u| config.route_for(u.host_str().unwrap_or_default(), u.path()))
-            .is_some_and(|r| !r.vary_headers.is_empty() || !r.vary_cookies.is_empty());
-        personal |=
-            route_keyed || !include.vary_cookies.is_empty() || !include.vary_headers.is_empty();
+        // Fragments that carry the client's cookies or headers make the page this client's.
+        personal |= std::iter::once(&include.src)
+            .chain(include.alt.as_ref())
+            .any(|src| {
+                grant::admit(config, url, src, &include)
+                    .is_ok_and(|admitted| !admitted.keyed_on.is_empty())
+            });
 
         let (decided_tx, decided_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
@@ -146,6 +158,7 @@ pub async fn page(
             ctx: ctx.clone(),
             settings: settings.clone(),
             depth: depth + 1,
+            budget: budget.clone(),
         };
         spawn_local(async move {
             let _ = done_tx.send(task.run(decided_tx).await);
@@ -175,7 +188,6 @@ pub async fn page(
         let _ = headers.set(FRAGMENTS_FIELD, &members.join(", "));
     }
     if personal {
-        // Fragments keyed on the client's cookies or headers make the page this client's own.
         let _ = headers.set("cache-control", "private, no-cache");
     }
 
@@ -280,18 +292,23 @@ struct Task {
     ctx: Rc<Context>,
     settings: Rc<Settings>,
     depth: u64,
+    budget: Rc<IncludeBudget>,
 }
 
 impl Task {
-    /// Fetches `src`, then `alt` if `src` fails (ESI 1.0 §3.1). `decided` hears how the first
-    /// attempt is being answered.
+    /// Fetches `src`, then `alt` if `src` fails (ESI 1.0 §3.1), if the budget has an include
+    /// left for it. `decided` hears how the first attempt is being answered.
     async fn run(self, decided: oneshot::Sender<Outcome>) -> Fetched {
         let first = self.fetch(&self.include.src, Some(decided)).await;
         match (&first, &self.include.alt) {
-            (Err(reason), Some(alt)) => self
-                .fetch(alt, None)
-                .await
-                .map_err(|alt_reason| format!("{reason}; alt {alt:?}: {alt_reason}")),
+            (Err(reason), Some(alt)) => {
+                let second = if self.budget.take() {
+                    self.fetch(alt, None).await
+                } else {
+                    Err(over_budget(&self.budget))
+                };
+                second.map_err(|alt_reason| format!("{reason}; alt {alt:?}: {alt_reason}"))
+            }
             _ => first,
         }
     }
@@ -324,26 +341,20 @@ impl Task {
     }
 
     async fn fetch_with(&self, src: &str, notes: &mut Notes) -> Fetched {
-        let url = self
-            .page
-            .join(src)
-            .map_err(|e| format!("src {src:?} is not a URL: {e}"))?;
-        if url.origin() != self.page.origin() {
-            return Err(format!("src {src:?} is on another site"));
-        }
         let config = &self.settings.config;
-        if config.is_admin_path(url.path()) {
-            return Err(format!("src {src:?} is edgecache's admin path"));
+        let grant::Admitted {
+            url,
+            keyed_on,
+            ignored,
+        } = grant::admit(config, &self.page, src, &self.include)?;
+        if !ignored.is_empty() {
+            log_not_granted(&self.page, &url, &ignored);
         }
-        let route = config.route_for(url.host_str().unwrap_or_default(), url.path());
-        let keyed_on = KeyedOn {
-            headers: self.include.vary_headers.clone(),
-            cookies: self.include.vary_cookies.clone(),
-        };
-        let request = self.request(&url, &KeyedOn::of(route, Some(&keyed_on)))?;
+        let request = self.request(&url, &keyed_on)?;
         let fragment = Fragment {
             depth: self.depth,
             keyed_on,
+            budget: self.budget.clone(),
         };
         let response = Box::pin(handle(
             &request,
@@ -372,7 +383,8 @@ impl Task {
         }
     }
 
-    /// A GET for `url` carrying only the client's headers and cookies named in `keyed_on`.
+    /// A GET for `url` carrying only the client's headers and cookies named in `keyed_on`:
+    /// nothing else of the client's request, credentials included.
     fn request(&self, url: &Url, keyed_on: &KeyedOn) -> std::result::Result<Request, String> {
         let headers = Headers::new().map_err(|e| describe(&e))?;
         for name in &keyed_on.headers {
@@ -423,6 +435,36 @@ fn failed_page(url: &Url, reason: &str) -> Result<Response, JsValue> {
         &format!("edgecache: {reason}\n"),
         &Outcome::bypass(Reason::BodyError),
     )
+}
+
+fn over_budget(budget: &IncludeBudget) -> String {
+    format!(
+        "over esi_max_includes ({}) for this request, all depths together",
+        budget.limit()
+    )
+}
+
+/// Broken markup kept as text (`Part::Malformed`): the page is served whole, and this says
+/// where its template is broken.
+fn log_malformed(url: &Url, at: usize, reason: &str) {
+    worker::console_warn!(
+        "{}",
+        serde_json::json!({ "edgecache": "esi-malformed", "page": url.path(), "at": at, "error": reason })
+    );
+}
+
+/// An include's `vary-cookies`/`vary-headers` named what configuration does not grant the
+/// fragment. Names only, never values; the fragment's path without its query.
+fn log_not_granted(page: &Url, fragment: &Url, ignored: &[String]) {
+    worker::console_warn!(
+        "{}",
+        serde_json::json!({
+            "edgecache": "esi-not-granted",
+            "page": page.path(),
+            "src": fragment.path(),
+            "ignored": ignored,
+        })
+    );
 }
 
 fn log_failure(url: &Url, src: &str, reason: &str) {

@@ -177,7 +177,8 @@ impl RequestLog {
 pub struct EsiLimits {
     /// Levels of fragments within fragments; an include below this fails.
     pub max_depth: u64,
-    /// Includes processed per template; the ones after it fail.
+    /// Includes (and `alt` attempts) per client request, at every depth together; the ones
+    /// after it fail.
     pub max_includes: u64,
     /// A larger fragment fails (it is not stored either, past `max_body_bytes`).
     pub max_fragment_bytes: u64,
@@ -211,6 +212,10 @@ pub struct Route {
     pub esi: bool,
     /// Lifetimes by status: this route's rules, then the top-level ones.
     pub ttl_by_status: Rc<[StatusTtl]>,
+    /// The paths this route's ESI templates may include (globs, like `path`). `None`: any
+    /// path on the site, fetched with nothing of the client's request. Only an include listed
+    /// here carries the client's cookies and headers its own route keys on (see `grant`).
+    pub esi_includes: Option<Vec<PathPattern>>,
 }
 
 /// How the query string enters the key. Parameters are always sorted by name.
@@ -281,7 +286,9 @@ impl Default for Config {
             expose_tags: false,
             esi: EsiLimits {
                 max_depth: 3,
-                max_includes: 32,
+                // 1 page + 15 includes, each a Cache API read, an origin fetch and a Cache
+                // API write at worst: 48, within the free plan's 50 subrequests.
+                max_includes: 15,
                 max_fragment_bytes: 1024 * 1024,
             },
             request_log: RequestLog::All,
@@ -370,6 +377,7 @@ struct RawRoute {
     #[serde(default)]
     esi: bool,
     ttl_by_status: Option<serde_json::Map<String, Value>>,
+    esi_includes: Option<Vec<String>>,
 }
 
 /// `backends = "kv"` and `backends = ["memory", "kv"]` are both accepted.
@@ -695,6 +703,16 @@ fn validate_route(
             rules.into()
         }
     };
+    let esi_includes = raw
+        .esi_includes
+        .map(|patterns| {
+            patterns
+                .iter()
+                .map(|p| PathPattern::parse(p).map_err(|e| glob_reason(p, e)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|r| ("esi_includes", r))?;
     Ok(Route {
         host,
         path,
@@ -710,6 +728,7 @@ fn validate_route(
         tags: raw.tags,
         esi: raw.esi,
         ttl_by_status,
+        esi_includes,
     })
 }
 
@@ -1097,8 +1116,14 @@ mod tests {
         assert_eq!(config.esi.max_depth, 1);
         assert_eq!(config.esi.max_includes, 5);
         assert_eq!(config.esi.max_fragment_bytes, 1024 * 1024);
+        assert_eq!(
+            Config::default().esi.max_includes,
+            15,
+            "1 page + 15 includes fit the free plan's 50 subrequests"
+        );
         assert!(config.routes[0].esi);
         assert!(!config.routes[1].esi);
+        assert_eq!(config.routes[0].esi_includes, None);
         assert_eq!(
             error_of(r#"{"esi_max_fragment_bytes": -1}"#),
             "EDGECACHE.esi_max_fragment_bytes: -1 is negative"
@@ -1185,6 +1210,23 @@ mod tests {
         assert!(!defaults.forwarded.iter().any(|n| n == "x-forwarded-host"));
         assert!(
             error_of(r#"{"forward_headers": ["X Bad"]}"#).starts_with("EDGECACHE.forward_headers:")
+        );
+    }
+
+    #[test]
+    fn esi_includes_are_read_and_checked() {
+        let config = Config::from_json(
+            r#"{"routes": [{"path": "/pages/**", "esi": true, "esi_includes": ["/fragments/**", "/nav"]},
+                           {"path": "/closed", "esi": true, "esi_includes": []}]}"#,
+        )
+        .unwrap();
+        let patterns = config.routes[0].esi_includes.as_ref().unwrap();
+        assert_eq!(patterns.len(), 2);
+        assert!(patterns[0].matches("/fragments/user"));
+        assert_eq!(config.routes[1].esi_includes, Some(vec![]));
+        assert_eq!(
+            error_of(r#"{"routes": [{"path": "/", "esi_includes": ["fragments/*"]}]}"#),
+            "EDGECACHE.routes[0].esi_includes: \"fragments/*\": must start with '/'"
         );
     }
 

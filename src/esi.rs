@@ -5,11 +5,23 @@
 //! Supported: `<esi:include src alt onerror/>`, `<esi:remove>…</esi:remove>` (content shown
 //! only when ESI is not processed), `<esi:comment/>` and `<!--esi … -->` (the markers go, the
 //! content stays and is processed). Two attributes are edgecache's own: `vary-cookies` and
-//! `vary-headers` name request cookies and headers that the fragment's key carries (and that
-//! alone are sent with the fragment's request), so a per-user fragment can never be served to
-//! another user. Anything else, including other `esi:` elements, passes through as text.
+//! `vary-headers` narrow the cookies and headers the fragment's route configuration grants it
+//! (`grant`); markup never widens them. Anything else, including other `esi:` elements,
+//! passes through as text.
+//!
+//! Broken markup never takes page content with it: a directive that is not closed (or whose
+//! tag is cut by a `<`, which XML forbids in attribute values) is kept as literal text, and
+//! scanning goes on right after its opening marker, so the rest of the page is processed as
+//! if the broken marker were not there; an unclosed `<!--esi` loses only its marker, its
+//! content is kept as a closed block's would be. Each case is reported (`Part::Malformed`).
+//!
+//! ESI is not HTML-aware, like every ESI processor: directives inside an HTML comment, a
+//! `<script>` or a `<style>` are processed too. What an include can reach and carry is
+//! bounded by configuration (`grant`), not by where it stands.
 //!
 //! The scanner works on bytes: templates need not be UTF-8, and ESI markup is ASCII.
+
+use std::cell::Cell;
 
 use crate::policy::Fields;
 
@@ -19,9 +31,16 @@ pub enum Part {
     /// A byte range of the template, copied as is.
     Text(std::ops::Range<usize>),
     Include(Include),
-    /// A directive that cannot be processed (no `src`, unterminated, …): it produces nothing,
-    /// and the reason is reported.
+    /// A closed `<esi:include>` that cannot be processed (no `src`, a bad attribute): it
+    /// produces nothing, and the reason is reported.
     Invalid(String),
+    /// Broken markup at byte `at` (a directive not closed, a stray closing tag): the bytes stay
+    /// in the surrounding `Text` (all but an unclosed `<!--esi` marker), and the reason is
+    /// reported.
+    Malformed {
+        at: usize,
+        reason: String,
+    },
 }
 
 /// An `<esi:include>`.
@@ -32,10 +51,11 @@ pub struct Include {
     pub alt: Option<String>,
     /// `onerror="continue"`: a failed include produces nothing instead of failing the page.
     pub continue_on_error: bool,
-    /// Cookie names whose values join the fragment's key.
-    pub vary_cookies: Vec<String>,
-    /// Request header names (lowercase) whose values join the fragment's key.
-    pub vary_headers: Vec<String>,
+    /// `vary-cookies`: the only cookies, of those configuration grants the fragment, that
+    /// its request carries. `None` without the attribute: all of them.
+    pub vary_cookies: Option<Vec<String>>,
+    /// `vary-headers` (lowercase), likewise for request headers.
+    pub vary_headers: Option<Vec<String>>,
 }
 
 /// A parsed template.
@@ -99,6 +119,42 @@ pub const SHELL_ONLY_FIELDS: &[&str] = &[
     "accept-ranges",
 ];
 
+/// The includes one client request may make, shared by its page and every fragment in it at
+/// every depth (`esi_max_includes`): the page's includes, theirs, and so on, together. An
+/// `alt` tried after its `src` failed takes one more, as it costs a request of its own.
+#[derive(Debug)]
+pub struct IncludeBudget {
+    limit: u64,
+    used: Cell<u64>,
+}
+
+impl IncludeBudget {
+    pub fn new(limit: u64) -> IncludeBudget {
+        IncludeBudget {
+            limit,
+            used: Cell::new(0),
+        }
+    }
+
+    /// Takes one include: `false`, and nothing taken, once the budget is spent.
+    pub fn take(&self) -> bool {
+        let used = self.used.get();
+        if used >= self.limit {
+            return false;
+        }
+        self.used.set(used + 1);
+        true
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.get()
+    }
+}
+
 pub fn parse(template: &[u8]) -> Template {
     let mut parts = Vec::new();
     scan(template, 0, template.len(), &mut parts);
@@ -107,12 +163,22 @@ pub fn parse(template: &[u8]) -> Template {
 }
 
 const INCLUDE: &[u8] = b"<esi:include";
+const INCLUDE_CLOSE: &[u8] = b"</esi:include>";
 const REMOVE_OPEN: &[u8] = b"<esi:remove>";
 const REMOVE_CLOSE: &[u8] = b"</esi:remove>";
 const COMMENT: &[u8] = b"<esi:comment";
 const CODE_OPEN: &[u8] = b"<!--esi";
 const CODE_CLOSE: &[u8] = b"-->";
-const INCLUDE_CLOSE: &[u8] = b"</esi:include>";
+
+/// What the markup at a `<` turned out to be.
+enum Step {
+    /// A directive: `part` (when it produces anything) replaces the bytes up to `next`.
+    Directive(Option<Part>, usize),
+    /// Broken markup: kept as text; scanning resumes `len` bytes on, after its opening marker.
+    Broken { reason: String, len: usize },
+    /// Not ESI markup.
+    Text,
+}
 
 /// Scans `doc[start..end]`, appending its parts. `<!--esi … -->` recurses once per block; a
 /// block never nests (its end is the first `-->`), so the depth is bounded.
@@ -121,18 +187,23 @@ fn scan(doc: &[u8], start: usize, end: usize, parts: &mut Vec<Part>) {
     let mut at = start;
     while let Some(found) = find(&doc[..end], b"<", at) {
         let rest = &doc[found..end];
-        let directive = if rest.starts_with(INCLUDE) && is_tag_boundary(rest, INCLUDE.len()) {
-            Some(include_directive(doc, found, end))
+        let step = if rest.starts_with(INCLUDE) && is_tag_boundary(rest, INCLUDE.len()) {
+            include_directive(doc, found, end)
         } else if rest.starts_with(REMOVE_OPEN) {
-            Some(match find(&doc[..end], REMOVE_CLOSE, found) {
-                Some(close) => (None, close + REMOVE_CLOSE.len()),
-                None => (Some(invalid("<esi:remove> is not closed")), end),
-            })
+            remove_block(doc, found, end)
+        } else if rest.starts_with(REMOVE_CLOSE) {
+            Step::Broken {
+                reason: "</esi:remove> closes no <esi:remove>; kept as text".into(),
+                len: REMOVE_CLOSE.len(),
+            }
         } else if rest.starts_with(COMMENT) && is_tag_boundary(rest, COMMENT.len()) {
-            Some(match find(&doc[..end], b">", found) {
-                Some(close) => (None, close + 1),
-                None => (Some(invalid("<esi:comment> is not closed")), end),
-            })
+            match tag_end(doc, found + COMMENT.len(), end) {
+                Ok(close) => Step::Directive(None, close + 1),
+                Err(reason) => Step::Broken {
+                    reason: format!("<esi:comment {reason}; kept as text"),
+                    len: COMMENT.len(),
+                },
+            }
         } else if rest.starts_with(CODE_OPEN) && is_code_boundary(rest) {
             parts.push(Part::Text(text_from..found));
             let inner_start = found + CODE_OPEN.len();
@@ -142,30 +213,57 @@ fn scan(doc: &[u8], start: usize, end: usize, parts: &mut Vec<Part>) {
                     at = close + CODE_CLOSE.len();
                 }
                 None => {
-                    parts.push(invalid("<!--esi is not closed by -->"));
-                    at = end;
+                    // The marker goes; what follows is kept and processed, as the content
+                    // of a closed block would be (kept as text, the marker would open an
+                    // HTML comment that hides the rest of the page in browsers).
+                    parts.push(Part::Malformed {
+                        at: found,
+                        reason: "<!--esi is not closed by -->; its content is kept".into(),
+                    });
+                    at = inner_start;
                 }
             }
             text_from = at;
             continue;
         } else {
-            None
+            Step::Text
         };
-        match directive {
-            Some((part, next)) => {
+        match step {
+            Step::Directive(part, next) => {
                 parts.push(Part::Text(text_from..found));
                 parts.extend(part);
                 text_from = next;
                 at = next;
             }
-            None => at = found + 1,
+            Step::Broken { reason, len } => {
+                parts.push(Part::Text(text_from..found));
+                parts.push(Part::Malformed { at: found, reason });
+                text_from = found;
+                at = found + len;
+            }
+            Step::Text => at = found + 1,
         }
     }
     parts.push(Part::Text(text_from..end));
 }
 
-fn invalid(reason: &str) -> Part {
-    Part::Invalid(reason.to_string())
+/// `<esi:remove>…</esi:remove>` goes whole. Removes do not nest: one that holds another
+/// `<esi:remove>` before its close is broken (an opening marker reflected into a page would
+/// otherwise pair with the page's own close and take what lies between), so its marker is
+/// kept as text and the inner one pairs with the close.
+fn remove_block(doc: &[u8], start: usize, end: usize) -> Step {
+    let inner = start + REMOVE_OPEN.len();
+    let broken = |reason: &str| Step::Broken {
+        reason: reason.to_string(),
+        len: REMOVE_OPEN.len(),
+    };
+    match find(&doc[..end], REMOVE_CLOSE, inner) {
+        None => broken("<esi:remove> is not closed by </esi:remove>; kept as text"),
+        Some(close) if find(&doc[..close], REMOVE_OPEN, inner).is_some() => {
+            broken("<esi:remove> holds another <esi:remove>; the outer one is kept as text")
+        }
+        Some(close) => Step::Directive(None, close + REMOVE_CLOSE.len()),
+    }
 }
 
 /// `<esi:include` must be followed by whitespace, `/` or `>`: `<esi:includes>` is not one.
@@ -179,10 +277,16 @@ fn is_code_boundary(rest: &[u8]) -> bool {
         .is_some_and(|&b| b.is_ascii_whitespace() || b == b'<' || b == b'-')
 }
 
-/// Parses the include tag at `start`; returns the part and where scanning resumes.
-fn include_directive(doc: &[u8], start: usize, end: usize) -> (Option<Part>, usize) {
-    let Some(close) = tag_end(doc, start + INCLUDE.len(), end) else {
-        return (Some(invalid("<esi:include> is not closed")), end);
+/// Parses the include tag at `start`.
+fn include_directive(doc: &[u8], start: usize, end: usize) -> Step {
+    let close = match tag_end(doc, start + INCLUDE.len(), end) {
+        Ok(close) => close,
+        Err(reason) => {
+            return Step::Broken {
+                reason: format!("<esi:include {reason}; kept as text"),
+                len: INCLUDE.len(),
+            }
+        }
     };
     let self_closing = close > start && doc[close - 1] == b'/';
     let attrs_end = if self_closing { close - 1 } else { close };
@@ -194,9 +298,10 @@ fn include_directive(doc: &[u8], start: usize, end: usize) -> (Option<Part>, usi
             next = after + INCLUDE_CLOSE.len();
         }
     }
+    let invalid = |reason: String| Step::Directive(Some(Part::Invalid(reason)), next);
     let attributes = match attributes(&doc[start + INCLUDE.len()..attrs_end]) {
         Ok(attributes) => attributes,
-        Err(reason) => return (Some(Part::Invalid(reason)), next),
+        Err(reason) => return invalid(reason),
     };
     let get = |name: &str| {
         attributes
@@ -205,43 +310,42 @@ fn include_directive(doc: &[u8], start: usize, end: usize) -> (Option<Part>, usi
             .map(|(_, v)| v.clone())
     };
     let Some(src) = get("src").filter(|s| !s.trim().is_empty()) else {
-        return (Some(invalid("<esi:include> has no src")), next);
+        return invalid("<esi:include> has no src".into());
     };
-    let names = |value: Option<String>| -> Vec<String> {
-        let mut names: Vec<String> = value
-            .unwrap_or_default()
-            .split(|c: char| c == ',' || c.is_ascii_whitespace())
-            .filter(|n| !n.is_empty())
-            .map(str::to_string)
-            .collect();
-        names.dedup();
+    let names = |value: String| -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for name in value.split(|c: char| c == ',' || c.is_ascii_whitespace()) {
+            if !name.is_empty() && !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
         names
     };
     let include = Include {
         src: src.trim().to_string(),
         alt: get("alt").filter(|s| !s.trim().is_empty()),
         continue_on_error: get("onerror").is_some_and(|v| v.eq_ignore_ascii_case("continue")),
-        vary_cookies: names(get("vary-cookies")),
-        vary_headers: names(get("vary-headers"))
-            .into_iter()
-            .map(|n| n.to_ascii_lowercase())
-            .collect(),
+        vary_cookies: get("vary-cookies").map(names),
+        vary_headers: get("vary-headers").map(|v| names(v.to_ascii_lowercase())),
     };
-    (Some(Part::Include(include)), next)
+    Step::Directive(Some(Part::Include(include)), next)
 }
 
-/// The `>` closing a tag, skipping any inside quoted attribute values.
-fn tag_end(doc: &[u8], from: usize, end: usize) -> Option<usize> {
+/// The `>` closing a tag whose attributes start at `from`, skipping any inside quoted values.
+/// A `<` before it, quoted or not, cuts the tag: XML allows none in attribute values, so what
+/// would be its rest is the page's own markup.
+fn tag_end(doc: &[u8], from: usize, end: usize) -> Result<usize, &'static str> {
     let mut quote = None;
     for (offset, &b) in doc[from..end].iter().enumerate() {
         match (quote, b) {
+            (_, b'<') => return Err("is cut by a '<' before its '>'"),
             (None, b'"' | b'\'') => quote = Some(b),
             (Some(q), _) if b == q => quote = None,
-            (None, b'>') => return Some(from + offset),
+            (None, b'>') => return Ok(from + offset),
             _ => {}
         }
     }
-    None
+    Err("is not closed by '>'")
 }
 
 fn skip_whitespace(doc: &[u8], mut at: usize, end: usize) -> usize {
@@ -251,16 +355,20 @@ fn skip_whitespace(doc: &[u8], mut at: usize, end: usize) -> usize {
     at
 }
 
-/// `name="value"` pairs (single or double quotes; XML entities decoded).
+/// `name="value"` pairs (single or double quotes; XML entities decoded). A name given twice
+/// is an error, as in XML: neither value would be sure to be the one meant.
 fn attributes(raw: &[u8]) -> Result<Vec<(String, String)>, String> {
     let text = String::from_utf8_lossy(raw);
     let mut rest = text.trim_start();
-    let mut attributes = Vec::new();
+    let mut attributes: Vec<(String, String)> = Vec::new();
     while !rest.is_empty() {
         let name_end = rest
             .find(|c: char| c == '=' || c.is_ascii_whitespace())
             .unwrap_or(rest.len());
         let name = &rest[..name_end];
+        if name.is_empty() {
+            return Err("<esi:include> has a value without an attribute name".into());
+        }
         rest = rest[name_end..].trim_start();
         let Some(after_eq) = rest.strip_prefix('=') else {
             return Err(format!("<esi:include> attribute {name:?} has no value"));
@@ -274,6 +382,9 @@ fn attributes(raw: &[u8]) -> Result<Vec<(String, String)>, String> {
         let Some(close) = body.find(quote) else {
             return Err(format!("<esi:include> attribute {name:?} is not closed"));
         };
+        if attributes.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            return Err(format!("<esi:include> attribute {name:?} is given twice"));
+        }
         attributes.push((name.to_string(), decode_entities(&body[..close])));
         rest = body[close + 1..].trim_start();
     }
@@ -330,8 +441,30 @@ mod tests {
                 Part::Text(r) => format!("T:{}", &doc[r.clone()]),
                 Part::Include(i) => format!("I:{}", i.src),
                 Part::Invalid(reason) => format!("X:{reason}"),
+                Part::Malformed { reason, .. } => format!("M:{reason}"),
             })
             .collect()
+    }
+
+    /// The page as assembled when each include gives `[src]`.
+    fn output(doc: &str) -> String {
+        parse(doc.as_bytes())
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(r) => doc[r.clone()].to_string(),
+                Part::Include(i) => format!("[{}]", i.src),
+                Part::Invalid(_) | Part::Malformed { .. } => String::new(),
+            })
+            .collect()
+    }
+
+    fn malformed(doc: &str) -> usize {
+        parse(doc.as_bytes())
+            .parts
+            .iter()
+            .filter(|p| matches!(p, Part::Malformed { .. }))
+            .count()
     }
 
     #[test]
@@ -370,11 +503,26 @@ mod tests {
                 src: "/a?x=1&y=2".into(),
                 alt: Some("/b".into()),
                 continue_on_error: true,
-                vary_cookies: vec!["sessionid".into(), "lang".into()],
-                vary_headers: vec!["accept-language".into()],
+                vary_cookies: Some(vec!["sessionid".into(), "lang".into()]),
+                vary_headers: Some(vec!["accept-language".into()]),
             })
         );
         assert_eq!(template.parts.len(), 2, "the closing tag is consumed");
+    }
+
+    #[test]
+    fn an_absent_vary_attribute_differs_from_an_empty_one() {
+        let include = |doc: &[u8]| match parse(doc).parts.remove(0) {
+            Part::Include(include) => include,
+            other => panic!("not an include: {other:?}"),
+        };
+        let plain = include(br#"<esi:include src="/a"/>"#);
+        assert_eq!((plain.vary_cookies, plain.vary_headers), (None, None));
+        let empty = include(br#"<esi:include src="/a" vary-cookies="" vary-headers=" "/>"#);
+        assert_eq!(empty.vary_cookies, Some(vec![]));
+        assert_eq!(empty.vary_headers, Some(vec![]));
+        let repeated = include(br#"<esi:include src="/a" vary-cookies="a b a,b"/>"#);
+        assert_eq!(repeated.vary_cookies, Some(vec!["a".into(), "b".into()]));
     }
 
     #[test]
@@ -396,11 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn broken_directives_are_reported_not_guessed() {
-        assert_eq!(
-            texts("a<esi:include src=\"/x\""),
-            ["T:a", "X:<esi:include> is not closed"]
-        );
+    fn broken_includes_are_reported_not_guessed() {
         assert_eq!(
             texts("a<esi:include/>b"),
             ["T:a", "X:<esi:include> has no src", "T:b"]
@@ -414,12 +558,243 @@ mod tests {
             ]
         );
         assert_eq!(
-            texts("a<esi:remove>b"),
-            ["T:a", "X:<esi:remove> is not closed"]
+            texts("a<esi:include src=\"/x\" src=\"/account\"/>b"),
+            [
+                "T:a",
+                "X:<esi:include> attribute \"src\" is given twice",
+                "T:b"
+            ]
         );
         assert_eq!(
-            texts("a<!--esi b"),
-            ["T:a", "X:<!--esi is not closed by -->"]
+            texts("a<esi:include src=\"/x\" =\"y\"/>b"),
+            [
+                "T:a",
+                "X:<esi:include> has a value without an attribute name",
+                "T:b"
+            ]
+        );
+        assert_eq!(
+            texts("a<esi:include src=\"/x\" alt/>b"),
+            [
+                "T:a",
+                "X:<esi:include> attribute \"alt\" has no value",
+                "T:b"
+            ]
+        );
+        assert_eq!(
+            texts("a<esi:include src=\"/x\" alt=\"/y/>b"),
+            [
+                "T:a",
+                "M:<esi:include is not closed by '>'; kept as text",
+                "T:<esi:include src=\"/x\" alt=\"/y/>b"
+            ],
+            "an unclosed quote runs to the end: the tag is not closed"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_include_is_kept_as_text() {
+        assert_eq!(
+            texts("a<esi:include src=\"/x\""),
+            [
+                "T:a",
+                "M:<esi:include is not closed by '>'; kept as text",
+                "T:<esi:include src=\"/x\""
+            ]
+        );
+        let broken = parse(b"a<esi:include src=\"/x\"");
+        assert_eq!(
+            broken.parts[1],
+            Part::Malformed {
+                at: 1,
+                reason: "<esi:include is not closed by '>'; kept as text".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_include_cut_by_markup_is_kept_as_text_and_the_rest_is_processed() {
+        assert_eq!(
+            texts("a<esi:include src=\"/x\" <p>b</p><esi:include src=\"/y\"/>c"),
+            [
+                "T:a",
+                "M:<esi:include is cut by a '<' before its '>'; kept as text",
+                "T:<esi:include src=\"/x\" <p>b</p>",
+                "I:/y",
+                "T:c"
+            ]
+        );
+        // A quote opened in a reflected tag cannot run on through the page's markup.
+        assert_eq!(
+            output("a<esi:include onerror=\"continue\" src=\"<p>page</p>\"/>b"),
+            "a<esi:include onerror=\"continue\" src=\"<p>page</p>\"/>b"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_remove_keeps_the_rest_of_the_page() {
+        assert_eq!(
+            texts("a<esi:remove>b<esi:include src=\"/x\"/>c"),
+            [
+                "T:a",
+                "M:<esi:remove> is not closed by </esi:remove>; kept as text",
+                "T:<esi:remove>b",
+                "I:/x",
+                "T:c"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_remove_holding_another_is_not_paired_with_the_inner_close() {
+        // A reflected `<esi:remove>` before the page's own remove block takes nothing with it.
+        assert_eq!(
+            texts("a<esi:remove>b<esi:remove>fallback</esi:remove>c"),
+            [
+                "T:a",
+                "M:<esi:remove> holds another <esi:remove>; the outer one is kept as text",
+                "T:<esi:remove>b",
+                "T:c"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stray_remove_close_is_kept_as_text() {
+        assert_eq!(
+            texts("a</esi:remove>b"),
+            [
+                "T:a",
+                "M:</esi:remove> closes no <esi:remove>; kept as text",
+                "T:</esi:remove>b"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unclosed_comment_is_kept_as_text() {
+        assert_eq!(
+            texts("a<esi:comment text=\"x\" b"),
+            [
+                "T:a",
+                "M:<esi:comment is not closed by '>'; kept as text",
+                "T:<esi:comment text=\"x\" b"
+            ]
+        );
+        assert_eq!(
+            output("a<esi:comment text=\"x\" <p>b</p>"),
+            "a<esi:comment text=\"x\" <p>b</p>"
+        );
+        assert_eq!(
+            texts("a<esi:comment text=\"x>y\"/>b"),
+            ["T:a", "T:b"],
+            "a quoted '>' does not end a comment"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_esi_block_keeps_its_content() {
+        assert_eq!(
+            texts("a<!--esi b<esi:include src=\"/x\"/>c"),
+            [
+                "T:a",
+                "M:<!--esi is not closed by -->; its content is kept",
+                "T: b",
+                "I:/x",
+                "T:c"
+            ]
+        );
+        assert_eq!(output("a<!--esi <!--esi b --> c"), "a  b  c");
+    }
+
+    #[test]
+    fn overlapping_directives_keep_their_text() {
+        // A remove opened inside an ESI block ends with the block.
+        assert_eq!(
+            texts("<!--esi <esi:remove> -->x</esi:remove>y"),
+            [
+                "T: ",
+                "M:<esi:remove> is not closed by </esi:remove>; kept as text",
+                "T:<esi:remove> ",
+                "T:x",
+                "M:</esi:remove> closes no <esi:remove>; kept as text",
+                "T:</esi:remove>y"
+            ]
+        );
+        // An ESI block inside a remove goes with the remove.
+        assert_eq!(output("a<esi:remove><!--esi b</esi:remove> -->c"), "a -->c");
+        // An include inside an include's body: both are processed, the stray close stays.
+        assert_eq!(
+            texts("<esi:include src=\"/a\"><esi:include src=\"/b\"/></esi:include>"),
+            ["I:/a", "I:/b", "T:</esi:include>"]
+        );
+        // An include inside an `<esi:comment>`'s attribute cuts the comment.
+        assert_eq!(
+            output("<esi:comment text=\"<esi:include src='/a'/>\"/>"),
+            "<esi:comment text=\"[/a]\"/>"
+        );
+    }
+
+    #[test]
+    fn unclosed_directives_never_drop_text() {
+        // Every sequence of up to four unclosed or cut openers, with text between: the
+        // page comes out whole (less an unclosed `<!--esi` marker), each opener reported.
+        const OPENERS: &[&str] = &[
+            "<esi:remove>",
+            "<!--esi ",
+            "<esi:comment ",
+            "<esi:include ",
+            "<esi:include src=\"/a",
+            "<esi:include src='/a' ",
+            "<p>",
+        ];
+        let mut sequences: Vec<Vec<usize>> = vec![vec![]];
+        for _ in 0..4 {
+            let longer: Vec<Vec<usize>> = sequences
+                .iter()
+                .filter(|s| s.len() == sequences.last().map_or(0, Vec::len))
+                .flat_map(|s| {
+                    (0..OPENERS.len()).map(move |i| {
+                        let mut s = s.clone();
+                        s.push(i);
+                        s
+                    })
+                })
+                .collect();
+            sequences.extend(longer);
+        }
+        assert_eq!(sequences.len(), 1 + 7 + 49 + 343 + 2401);
+        for sequence in sequences {
+            let mut doc = String::from("w0");
+            for (n, &i) in sequence.iter().enumerate() {
+                doc.push_str(OPENERS[i]);
+                doc.push_str(&format!("w{}", n + 1));
+            }
+            assert_eq!(output(&doc), doc.replace("<!--esi", ""), "{doc}");
+            let openers = sequence.iter().filter(|&&i| OPENERS[i] != "<p>").count();
+            assert_eq!(malformed(&doc), openers, "{doc}");
+        }
+    }
+
+    #[test]
+    fn includes_in_html_comments_scripts_and_styles_are_processed() {
+        // ESI is not HTML-aware: what an include may carry is bounded by configuration.
+        assert_eq!(
+            output("<!-- <esi:include src=\"/a\"/> --><script>var q = \"<esi:include src='/b'/>\";</script><style>/*<esi:include src=\"/c\"/>*/</style>"),
+            "<!-- [/a] --><script>var q = \"[/b]\";</script><style>/*[/c]*/</style>"
+        );
+    }
+
+    #[test]
+    fn one_budget_is_spent_across_the_whole_request() {
+        let budget = IncludeBudget::new(3);
+        assert!(budget.take() && budget.take() && budget.take());
+        assert!(!budget.take(), "the fourth include is over the budget");
+        assert!(!budget.take());
+        assert_eq!((budget.used(), budget.limit()), (3, 3));
+        assert!(
+            !IncludeBudget::new(0).take(),
+            "a budget of 0 allows no include"
         );
     }
 

@@ -173,7 +173,6 @@ pub async fn handle(
     if head {
         return assemble::head(&response);
     }
-    let depth = fragment.map_or(0, |f| f.depth);
     assemble::page(
         response,
         url,
@@ -181,7 +180,7 @@ pub async fn handle(
         env,
         ctx,
         settings,
-        depth,
+        fragment,
     )
     .await
 }

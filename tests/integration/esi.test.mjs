@@ -37,8 +37,10 @@ describe("ESI fragments", () => {
         esi_max_includes: 4,
         esi_max_fragment_bytes: 64,
         routes: [
-          { path: "/pages/**", esi: true },
+          // Only fragments listed here get the client's cookies, those their own route keys on.
+          { path: "/pages/**", esi: true, esi_includes: ["/frag/**"] },
           { path: "/frag/by-route", vary_cookies: ["team"] },
+          { path: "/frag/user", vary_cookies: ["user"] },
         ],
       },
     });
@@ -165,7 +167,7 @@ describe("ESI fragments", () => {
     assert.equal(origin.count("/x") + origin.count("/_edgecache/stats"), 0);
   });
 
-  it("limits includes per page, fragment size and depth", async () => {
+  it("limits includes per request, fragment size and depth", async () => {
     origin.on("/pages/many", html('<esi:include src="/frag/n"/>'.repeat(4) + '<esi:include src="/frag/n" onerror="continue"/>.'));
     origin.on("/frag/n", fragment("n"));
     const many = await worker.fetch("/pages/many");
