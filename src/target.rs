@@ -146,7 +146,9 @@ impl Target {
     /// merged, dot segments resolved again, and lower-cased. Empty for an ordinary path.
     pub fn readings(&self) -> Vec<String> {
         let path = &self.path;
-        let odd = path.contains(['%', ';']) || path.contains("//");
+        let odd = path.contains(['%', ';'])
+            || path.contains("//")
+            || path.split('/').any(has_windows_tail);
         let upper = path.bytes().any(|b| b.is_ascii_uppercase());
         if !odd && !upper {
             return Vec::new();
@@ -167,7 +169,7 @@ impl Target {
             let decoded = decoded.replace('\\', "/");
             for strip in [false, true] {
                 let stripped = if strip {
-                    strip_parameters(&decoded)
+                    strip_segments(&decoded)
                 } else {
                     decoded.clone()
                 };
@@ -227,8 +229,16 @@ fn is_ambiguous(path: &str) -> bool {
     path.contains("%2F")
         || path.contains("%5C")
         || path.contains("%25")
+        || path.contains("%00")
         || path.contains(';')
         || path.contains("//")
+        || path.split('/').any(has_windows_tail)
+}
+
+/// A segment Windows servers read without its trailing dots and spaces (`api.` is `api`).
+fn has_windows_tail(segment: &str) -> bool {
+    let dots_only = segment.bytes().all(|b| b == b'.');
+    !dots_only && (segment.ends_with('.') || segment.ends_with("%20"))
 }
 
 /// RFC 3986 §2.3 unreserved characters.
@@ -325,11 +335,20 @@ fn lowercase_outside_escapes(path: &str) -> String {
     out
 }
 
-/// Each segment without its `;parameters` (`/a;x=1/b;.css` is `/a/b`), as servlet
-/// containers and others read it.
-fn strip_parameters(path: &str) -> String {
+/// The path as servers that trim it read it: cut at a NUL (C-string handlers), and each
+/// segment without its `;parameters` (servlet containers: `/a;x=1/b;.css` is `/a/b`) and its
+/// trailing dots and spaces (Windows: `/api./me ` is `/api/me`).
+fn strip_segments(path: &str) -> String {
+    let path = path.split('\0').next().unwrap_or_default();
     path.split('/')
-        .map(|segment| segment.split(';').next().unwrap_or_default())
+        .map(|segment| {
+            let segment = segment.split(';').next().unwrap_or_default();
+            if segment.bytes().all(|b| b == b'.') {
+                segment
+            } else {
+                segment.trim_end_matches(['.', ' '])
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -443,9 +462,14 @@ mod tests {
             "https://a.test/account;.css",
             "https://a.test//api/me",
             "https://a.test/static/..%252faccount",
+            "https://a.test/account%00.css",
+            "https://a.test/api./me",
+            "https://a.test/account%20",
         ] {
             assert!(target(url).ambiguous, "{url}");
         }
+        assert!(!target("https://a.test/a/../b/").ambiguous);
+        assert!(!target("https://a.test/v1.2/x").ambiguous);
         assert!(!target("https://a.test/static/app.css").ambiguous);
         assert!(!target("https://a.test/%61pi/x").ambiguous);
     }
@@ -465,6 +489,12 @@ mod tests {
         let readings = target("https://a.test/static/..%252faccount").readings();
         assert!(readings.contains(&"/account".to_string()), "{readings:?}");
         let readings = target("https://a.test/a%5C..%5Capi/me").readings();
+        assert!(readings.contains(&"/api/me".to_string()), "{readings:?}");
+        let readings = target("https://a.test/api./me").readings();
+        assert!(readings.contains(&"/api/me".to_string()), "{readings:?}");
+        let readings = target("https://a.test/api./me%20").readings();
+        assert!(readings.contains(&"/api/me".to_string()), "{readings:?}");
+        let readings = target("https://a.test/api/me%00.css").readings();
         assert!(readings.contains(&"/api/me".to_string()), "{readings:?}");
     }
 

@@ -2,9 +2,10 @@
 // of cache poisoning and deception: it records every request it is asked, like origin.mjs.
 //
 // - Paths: percent-decoded (so `%2F` and `%5C` are separators and `%252F` is decoded twice, as
-//   IIS does), `;parameters` dropped from each segment (servlet containers), runs of `/`
-//   merged (nginx `merge_slashes`), dot segments resolved after all that, and routes matched
-//   without case.
+//   IIS does), cut at a NUL (C-string handlers), `;parameters` dropped from each segment
+//   (servlet containers), trailing dots and spaces dropped from each segment (Windows), runs
+//   of `/` merged (nginx `merge_slashes`), dot segments resolved after all that, and routes
+//   matched without case.
 // - Queries: split on `&` and `;`; a repeated parameter keeps its last value.
 // - Pages reflect their parameters and the request's headers, and personal pages
 //   (`/account`, `/api/me`, `/data`) are built from `Cookie`, `Authorization` or `X-Api-Key`
@@ -21,10 +22,12 @@ export function readPath(rawPath) {
       break;
     }
   }
+  path = path.split("\0")[0];
   path = path.replaceAll("\\", "/");
   path = path
     .split("/")
     .map((segment) => segment.split(";")[0])
+    .map((segment) => (/^\.+$/.test(segment) ? segment : segment.replace(/[. ]+$/, "")))
     .join("/");
   path = path.replace(/\/+/g, "/");
   const out = [];
