@@ -12,6 +12,7 @@ pub mod conditional;
 pub mod config;
 pub mod entry;
 pub mod esi;
+pub mod heap;
 pub mod key;
 pub mod lru;
 pub mod policy;

@@ -16,8 +16,9 @@ export const HOST = "http://edge.test";
  * The worker's log lines are collected in `worker.logs` (printed too with EDGECACHE_TEST_LOGS=1).
  * `entry`: the source of a module run as the worker's entry point instead of `scriptPath`,
  * which it imports as "./index.js" (to wrap bindings and inject faults).
+ * `inspectorPort`: opens workerd's V8 inspector there (tests/support/inspector.mjs).
  */
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js"), entry } = {}) {
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js"), entry, inspectorPort } = {}) {
   const logs = [];
   const collect = (stream) => {
     readline.createInterface({ input: stream }).on("line", (line) => {
@@ -48,6 +49,7 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
           modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
         }),
     compatibilityDate: "2026-04-20",
+    ...(inspectorPort ? { inspectorPort } : {}),
     kvNamespaces,
     cache: true,
     cf: false,
