@@ -246,7 +246,7 @@ async fn purge(
             if let Err(e) = JsFuture::from(done).await {
                 worker::console_warn!(
                     "{}",
-                    json!({ "edgecache": "runtime-cache-purge-failed", "error": describe(&e) })
+                    json!({ "edgecache": "runtime-cache-purge-failed", "error": crate::redact::text(&describe(&e)) })
                 );
             }
         });
@@ -332,7 +332,7 @@ async fn append_log(env: &Env, key: &str, entry: Value) {
         if let Err(e) = put.execute().await {
             worker::console_error!(
                 "{}",
-                json!({ "edgecache": "purge-log-failed", "error": e.to_string() })
+                json!({ "edgecache": "purge-log-failed", "error": crate::redact::text(&e.to_string()) })
             );
         }
     }

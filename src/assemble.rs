@@ -428,6 +428,6 @@ fn failed_page(url: &Url, reason: &str) -> Result<Response, JsValue> {
 fn log_failure(url: &Url, src: &str, reason: &str) {
     worker::console_warn!(
         "{}",
-        serde_json::json!({ "edgecache": "esi-failed", "page": url.path(), "src": src, "error": reason })
+        serde_json::json!({ "edgecache": "esi-failed", "page": url.path(), "src": crate::redact::url(src), "error": crate::redact::text(reason) })
     );
 }

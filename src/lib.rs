@@ -18,6 +18,7 @@ pub mod lru;
 pub mod policy;
 pub mod purge;
 pub mod range;
+pub mod redact;
 pub mod route;
 pub mod stats;
 pub mod stats_flush;
@@ -227,7 +228,9 @@ fn log_request(
         Some(outcome) => (text(outcome.label()), text(&outcome.cache_status())),
         None => ("null".into(), "null".into()),
     };
-    let errors = serde_json::to_string(&notes.errors).unwrap_or_else(|_| "[]".into());
+    // Errors may quote a URL or a key: their values are hidden (`redact`).
+    let errors: Vec<String> = notes.errors.iter().map(|e| redact::text(e)).collect();
+    let errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
     let line = format!(
         "{{\"edgecache\":\"request\",\"method\":{},\"host\":{},\"path\":{},\"status\":{status},\"cache\":{cache},\"cache_status\":{cache_status},\"errors\":{errors},\"ms\":{}}}",
         text(method),

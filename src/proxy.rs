@@ -440,7 +440,7 @@ async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
     {
         worker::console_warn!(
             "{}",
-            serde_json::json!({ "edgecache": "refresh-failed", "key": job.plan.primary, "error": error.to_string() })
+            serde_json::json!({ "edgecache": "refresh-failed", "key": crate::redact::key(&job.plan.primary), "id": crate::redact::id(&job.plan.primary), "error": crate::redact::text(&error.to_string()) })
         );
     }
 }
