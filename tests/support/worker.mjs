@@ -17,8 +17,10 @@ export const HOST = "http://edge.test";
  * `entry`: the source of a module run as the worker's entry point instead of `scriptPath`,
  * which it imports as "./index.js" (to wrap bindings and inject faults).
  * `inspectorPort`: opens workerd's V8 inspector there (tests/support/inspector.mjs).
+ * `ratelimits`: Rate Limiting bindings, as Miniflare takes them
+ * (`{ EDGECACHE_ADMIN_LIMITER: { simple: { limit: 10, period: 60 } } }`); none by default.
  */
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js"), entry, inspectorPort } = {}) {
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js"), entry, inspectorPort, ratelimits } = {}) {
   const logs = [];
   const collect = (stream) => {
     readline.createInterface({ input: stream }).on("line", (line) => {
@@ -50,6 +52,7 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
         }),
     compatibilityDate: "2026-04-20",
     ...(inspectorPort ? { inspectorPort } : {}),
+    ...(ratelimits ? { ratelimits } : {}),
     kvNamespaces,
     cache: true,
     cf: false,
