@@ -11,7 +11,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, Response};
 use worker::{Context, Env};
 
-use crate::auth::authorize;
+use crate::auth::{authorize, client_address};
+use crate::auth_limit;
 use crate::config::{Backend, Config};
 use crate::entry::Kind;
 use crate::invalidation::{self, KV_PROPAGATION_S, REGISTRY_TTL_MS};
@@ -29,12 +30,38 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Purge log entries kept.
 const LOG_ENTRIES: usize = 200;
 
+/// Answers an admin request and logs one line for it (`admin_log`), failed ones included.
 pub async fn handle(
     request: &Request,
     url: &Url,
     env: &Env,
     ctx: &Rc<Context>,
     settings: &Settings,
+) -> Result<Response, JsValue> {
+    let forwarded_ip = request.headers().get("cf-connecting-ip").ok().flatten();
+    let client = client_address(forwarded_ip.as_deref());
+    let mut token = None;
+    let answer = answer(request, url, env, ctx, settings, &client, &mut token).await;
+    let status = answer.as_ref().map_or(500, |r| r.status());
+    let route = &url.path()[settings.config.admin_path.len()..];
+    let line = crate::admin_log::line(&request.method(), route, &client, token.as_deref(), status);
+    if status < 400 {
+        worker::console_log!("{line}");
+    } else {
+        worker::console_warn!("{line}");
+    }
+    answer
+}
+
+/// `token` is set to the label of the token that was accepted.
+async fn answer(
+    request: &Request,
+    url: &Url,
+    env: &Env,
+    ctx: &Rc<Context>,
+    settings: &Settings,
+    client: &str,
+    token: &mut Option<String>,
 ) -> Result<Response, JsValue> {
     let config = &settings.config;
     let route = &url.path()[config.admin_path.len()..];
@@ -46,11 +73,19 @@ pub async fn handle(
             return static_file(content_type, body);
         }
     }
+    // A client over the limit of failed attempts is refused before any token is compared.
+    if let Some(wait) = auth_limit::blocked(client) {
+        return too_many_failures(wait);
+    }
     let authorization = request.headers().get("authorization").ok().flatten();
     let Some(label) = authorize(authorization.as_deref(), &settings.tokens) else {
+        if let Some(wait) = auth_limit::failed(env, client).await {
+            return too_many_failures(wait);
+        }
         // No detail: which part was wrong is nobody's business.
         return respond(401, &json!({ "error": "unauthorized" }));
     };
+    *token = Some(label.clone());
     match (request.method().as_str(), route) {
         ("POST", "/purge") => purge(request, env, ctx, config, &label).await,
         (_, "/purge") => respond(405, &json!({ "error": "use POST" })),
@@ -131,6 +166,15 @@ pub fn respond(status: u16, body: &Value) -> Result<Response, JsValue> {
     init.set_status(status);
     init.set_headers(&headers_from(&fields));
     Response::new_with_opt_str_and_init(Some(&format!("{body}\n")), &init)
+}
+
+/// `429` with `Retry-After`: too many failed authentications from this client.
+fn too_many_failures(wait_secs: u64) -> Result<Response, JsValue> {
+    let response = respond(429, &json!({ "error": "too many failed attempts" }))?;
+    response
+        .headers()
+        .set("retry-after", &wait_secs.to_string())?;
+    Ok(response)
 }
 
 async fn purge(
@@ -257,7 +301,7 @@ async fn purge(
             if let Err(e) = JsFuture::from(done).await {
                 worker::console_warn!(
                     "{}",
-                    json!({ "edgecache": "runtime-cache-purge-failed", "error": describe(&e) })
+                    json!({ "edgecache": "runtime-cache-purge-failed", "error": crate::redact::text(&describe(&e)) })
                 );
             }
         });
@@ -343,7 +387,7 @@ async fn append_log(env: &Env, key: &str, entry: Value) {
         if let Err(e) = put.execute().await {
             worker::console_error!(
                 "{}",
-                json!({ "edgecache": "purge-log-failed", "error": e.to_string() })
+                json!({ "edgecache": "purge-log-failed", "error": crate::redact::text(&e.to_string()) })
             );
         }
     }

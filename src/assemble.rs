@@ -470,6 +470,6 @@ fn log_not_granted(page: &Url, fragment: &Url, ignored: &[String]) {
 fn log_failure(url: &Url, src: &str, reason: &str) {
     worker::console_warn!(
         "{}",
-        serde_json::json!({ "edgecache": "esi-failed", "page": url.path(), "src": src, "error": reason })
+        serde_json::json!({ "edgecache": "esi-failed", "page": url.path(), "src": crate::redact::url(src), "error": crate::redact::text(reason) })
     );
 }

@@ -5,6 +5,8 @@
 //! token is compared with every configured one through their SHA-256 digests, in constant
 //! time and without early exit, so neither timing nor length says how close a guess was.
 
+use std::net::IpAddr;
+
 use sha2::{Digest, Sha256};
 
 /// A configured token: its label and the digest of its value.
@@ -62,6 +64,29 @@ pub fn authorize(authorization: Option<&str>, tokens: &[Token]) -> Option<String
     matched
 }
 
+/// Who failed attempts are counted against: the client's address from `CF-Connecting-IP`,
+/// which Cloudflare sets on every request and a client cannot (IPv6 by its /64, the block one
+/// subscriber usually holds, so that its 2^64 addresses count as one). Without a valid one
+/// (locally, when nothing set it) every such client shares one count, `unknown`: a client
+/// cannot escape the limit by leaving the field out, and `X-Forwarded-For` and the like,
+/// which anyone can write, are never read.
+pub fn client_address(cf_connecting_ip: Option<&str>) -> String {
+    match cf_connecting_ip
+        .map(str::trim)
+        .and_then(|ip| ip.parse::<IpAddr>().ok())
+    {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        None => "unknown".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +126,32 @@ mod tests {
         assert!(none.is_empty());
         assert_eq!(authorize(Some("Bearer "), &none), None);
         assert_eq!(authorize(Some("Bearer anything"), &none), None);
+    }
+
+    #[test]
+    fn clients_are_known_by_their_address_and_ipv6_by_its_64_bit_prefix() {
+        assert_eq!(client_address(Some("203.0.113.7")), "203.0.113.7");
+        assert_eq!(client_address(Some(" 203.0.113.7 ")), "203.0.113.7");
+        assert_eq!(
+            client_address(Some("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client_address(Some("2001:db8:1:2::1")),
+            client_address(Some("2001:db8:1:2:ffff::9")),
+            "one /64 is one client"
+        );
+        assert_ne!(
+            client_address(Some("2001:db8:1:2::1")),
+            client_address(Some("2001:db8:1:3::1"))
+        );
+        assert_eq!(client_address(Some("::ffff:192.0.2.1")), "192.0.2.1");
+    }
+
+    #[test]
+    fn a_missing_or_forged_address_shares_one_count() {
+        for header in [None, Some(""), Some("not an ip"), Some("1.2.3.4, 5.6.7.8")] {
+            assert_eq!(client_address(header), "unknown", "{header:?}");
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::heap;
 use crate::policy::{Fields, Reuse};
 
 /// Bumped whenever `Meta` changes incompatibly.
@@ -76,6 +77,33 @@ impl Meta {
 
     pub fn is_fresh(&self, now_ms: i64) -> bool {
         self.ttl(now_ms) > 0
+    }
+
+    /// Bytes its strings and lists hold on the heap (at their capacity, with the allocator's
+    /// share), not counting the `Meta` itself. Every field is named, so a new one cannot be
+    /// left out of the count unnoticed.
+    pub fn heap_bytes(&self) -> usize {
+        let Meta {
+            v: _,
+            kind: _,
+            key,
+            url,
+            status: _,
+            headers,
+            stored_at: _,
+            initial_age: _,
+            lifetime: _,
+            tags,
+            vary,
+            body_len: _,
+            // Numbers and flags only.
+            reuse: _,
+        } = self;
+        heap::string(key)
+            + heap::string(url)
+            + heap::string_pairs(headers)
+            + heap::strings(tags)
+            + heap::strings(vary)
     }
 
     /// JSON with every non-ASCII character escaped, so it can travel as a header value.
@@ -184,6 +212,31 @@ mod tests {
         assert!(header.is_ascii());
         assert!(header.contains("\\u00e9"));
         assert_eq!(Meta::parse(header.as_bytes()).unwrap(), meta());
+    }
+
+    #[test]
+    fn every_string_of_the_metadata_counts_on_the_heap() {
+        let small = meta();
+        let long_url = format!("https://example.com/{}", "u".repeat(5000));
+        let big = Meta {
+            url: long_url.clone(),
+            tags: (0..64)
+                .map(|i| format!("tag-{i:02}-{}", "t".repeat(40)))
+                .collect(),
+            vary: vec!["accept-language".into(), "x-tenant".into()],
+            ..meta()
+        };
+        let tags: usize = big.tags.iter().map(|t| t.len()).sum();
+        let grown = big.heap_bytes() - small.heap_bytes();
+        assert!(
+            grown >= long_url.len() - small.url.len() + tags + "accept-languagex-tenant".len(),
+            "the URL, the tags and the Vary names are all counted: {grown}"
+        );
+        let headers = Meta {
+            headers: vec![("x-long".into(), "v".repeat(3000))],
+            ..meta()
+        };
+        assert!(headers.heap_bytes() > small.heap_bytes() + 3000 - 40);
     }
 
     #[test]

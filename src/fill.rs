@@ -554,7 +554,7 @@ fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>) {
     }
     worker::console_warn!(
         "{}",
-        serde_json::json!({ "edgecache": "not-stored", "key": key, "reason": reason.as_str() })
+        serde_json::json!({ "edgecache": "not-stored", "key": crate::redact::key(key), "id": crate::redact::id(key), "reason": reason.as_str() })
     );
 }
 

@@ -7,24 +7,29 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admin_log;
 pub mod auth;
 pub mod conditional;
 pub mod config;
 pub mod entry;
 pub mod esi;
 pub mod grant;
+pub mod heap;
 pub mod key;
 pub mod lru;
 pub mod policy;
 pub mod purge;
 pub mod range;
+pub mod redact;
 pub mod route;
 pub mod stats;
 pub mod stats_flush;
 pub mod status;
 pub mod target;
+pub mod throttle;
 
 pub mod assemble;
+pub mod auth_limit;
 pub mod coalesce;
 pub mod fill;
 pub mod invalidation;
@@ -63,6 +68,8 @@ pub const ORIGIN_VAR: &str = "ORIGIN";
 /// Secrets holding admin tokens: one, labelled `admin`, and `label:token,…`.
 pub const ADMIN_TOKEN_VAR: &str = "ADMIN_TOKEN";
 pub const ADMIN_TOKENS_VAR: &str = "ADMIN_TOKENS";
+/// What every request gets while the configuration is broken: nothing about it.
+pub const CONFIG_ERROR_PAGE: &str = "edgecache: internal configuration error\n";
 
 #[cfg(feature = "proxy")]
 thread_local! {
@@ -118,11 +125,20 @@ async fn serve(
     let response = match &settings {
         Ok(settings) => proxy::handle(&request, &url, &env, &ctx, settings, &mut notes, None).await,
         Err(error) => {
+            // The public learns nothing of the configuration; the operator finds it in the
+            // log (and in `make check` before a deploy).
             let outcome = Outcome::bypass(Reason::ConfigError);
             notes.errors.push(error.clone());
             notes.outcome = Some(outcome.clone());
-            let message = format!("edgecache is not serving because its configuration is invalid:\n\n  {error}\n\nFix wrangler.toml ([vars] {CONFIG_VAR} / {ORIGIN_VAR}); `make check` validates it before a deploy.\n");
-            reply::plain(500, &message, &outcome)
+            worker::console_error!(
+                "{}",
+                serde_json::json!({
+                    "edgecache": "config-error",
+                    "error": redact::text(error),
+                    "fix": format!("wrangler.toml ([vars] {CONFIG_VAR} / {ORIGIN_VAR}); `make check` validates it before a deploy"),
+                })
+            );
+            reply::plain(500, CONFIG_ERROR_PAGE, &outcome)
         }
     };
     let response = response.or_else(|e| {
@@ -228,7 +244,9 @@ fn log_request(
         Some(outcome) => (text(outcome.label()), text(&outcome.cache_status())),
         None => ("null".into(), "null".into()),
     };
-    let errors = serde_json::to_string(&notes.errors).unwrap_or_else(|_| "[]".into());
+    // Errors may quote a URL or a key: their values are hidden (`redact`).
+    let errors: Vec<String> = notes.errors.iter().map(|e| redact::text(e)).collect();
+    let errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
     let line = format!(
         "{{\"edgecache\":\"request\",\"method\":{},\"host\":{},\"path\":{},\"status\":{status},\"cache\":{cache},\"cache_status\":{cache_status},\"errors\":{errors},\"ms\":{}}}",
         text(method),

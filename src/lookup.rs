@@ -215,12 +215,14 @@ pub async fn write_all(
             written.push(tier.backend().as_str());
         }
     }
+    // Keys and URLs without their values (`redact`): the id matches lines about one entry.
     worker::console_log!(
         "{}",
         serde_json::json!({
             "edgecache": "stored",
-            "key": entry.meta.key,
-            "url": truncated(&entry.meta.url, 512),
+            "key": crate::redact::key(&entry.meta.key),
+            "id": crate::redact::id(&entry.meta.key),
+            "url": truncated(&crate::redact::url(&entry.meta.url), 512),
             "tiers": written,
             "bytes": entry.body.len(),
             "keep": keep_secs,
@@ -266,7 +268,7 @@ pub fn log_failure(result: Result<(), StoreError>) -> bool {
         Err(e) => {
             worker::console_error!(
                 "{}",
-                serde_json::json!({ "edgecache": "store-failed", "error": e.to_string() })
+                serde_json::json!({ "edgecache": "store-failed", "error": crate::redact::text(&e.to_string()) })
             );
             false
         }

@@ -5,6 +5,9 @@
 //! dropped when met instead of occupying the budget.
 
 use std::collections::{BTreeMap, HashMap};
+use std::mem::size_of;
+
+use crate::heap;
 
 pub struct Lru<V> {
     budget: u64,
@@ -20,6 +23,19 @@ struct Slot<V> {
     bytes: u64,
     tick: u64,
     expires_ms: i64,
+}
+
+impl<V> Lru<V> {
+    /// What holding a value under `key` costs beyond the value itself: the key's two copies
+    /// (the map's and the recency index's), the map's slot and the index's entry, with the
+    /// room each leaves empty (a hash table at least 7/16 full after it grows, B-tree nodes
+    /// at least 5/11 full): two and a half slots per entry.
+    pub fn key_cost(key: &str) -> u64 {
+        let copies = 2 * heap::allocation(key.len());
+        let map_slot = (size_of::<(String, Slot<V>)>() + 1) * 5 / 2;
+        let index_entry = size_of::<(u64, String)>() * 5 / 2 + size_of::<usize>();
+        (copies + map_slot + index_entry) as u64
+    }
 }
 
 impl<V: Clone> Lru<V> {
@@ -181,6 +197,25 @@ mod tests {
         assert_eq!(lru.retain(|key, _| !key.starts_with('a')), 2);
         assert_eq!(lru.len(), 1);
         assert_eq!(lru.used(), 10);
+    }
+
+    #[test]
+    fn holding_a_key_costs_its_two_copies_and_more_for_a_longer_key() {
+        let short = Lru::<u64>::key_cost("k");
+        let long = Lru::<u64>::key_cost(&"k".repeat(1001));
+        assert_eq!(
+            long - short,
+            2 * 1000,
+            "the map and the index each keep a copy"
+        );
+        assert!(
+            short > 2 * size_of::<String>() as u64,
+            "the slots count too"
+        );
+        assert!(
+            Lru::<[u8; 256]>::key_cost("k") > short,
+            "a larger value makes a larger slot"
+        );
     }
 
     #[test]

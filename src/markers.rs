@@ -16,7 +16,7 @@ use crate::store::Entry;
 
 /// How long an isolate trusts a marker it has not read again.
 pub const MARKER_TTL_MS: i64 = 5_000;
-/// Bytes of markers an isolate keeps (key lengths plus field names, roughly).
+/// Bytes of markers an isolate keeps, each counted as the memory tier counts an entry.
 const BUDGET: u64 = 256 * 1024;
 
 thread_local! {
@@ -46,8 +46,7 @@ pub fn remember(backend: Backend, marker: &Entry, now_ms: i64) {
         return;
     }
     let key = slot(backend, &marker.meta.key);
-    let bytes =
-        (key.len() + marker.meta.vary.iter().map(|v| v.len() + 8).sum::<usize>() + 64) as u64;
+    let bytes = crate::store::footprint(&key, marker);
     MARKERS.with(|m| {
         m.borrow_mut()
             .insert(key, marker.clone(), bytes, now_ms + MARKER_TTL_MS)

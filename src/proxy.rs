@@ -469,7 +469,7 @@ async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
     if let Answer::Failed(error) = fill(&job, &ctx, start, Some(leader)).await {
         worker::console_warn!(
             "{}",
-            serde_json::json!({ "edgecache": "refresh-failed", "key": job.plan.primary, "error": error.to_string() })
+            serde_json::json!({ "edgecache": "refresh-failed", "key": crate::redact::key(&job.plan.primary), "id": crate::redact::id(&job.plan.primary), "error": crate::redact::text(&error.to_string()) })
         );
     }
 }

@@ -9,6 +9,10 @@ use edgecache::runtime::{header_list, headers_from, read_limited, Body, FieldSet
 use edgecache::store::{read_part, Entry, MemoryStore, Store};
 use wasm_bindgen_test::wasm_bindgen_test;
 
+/// The memory tier's budget in these tests (the tier is one per isolate: the first test to
+/// open it sets it).
+const TIER_BUDGET: u64 = 64 * 1024;
+
 fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
     Entry::new(
         Meta {
@@ -92,7 +96,7 @@ fn invalid_header_values_are_skipped_not_fatal() {
 
 #[wasm_bindgen_test]
 async fn the_memory_tier_stores_and_evicts_through_the_store_trait() {
-    let store = MemoryStore::new(4096);
+    let store = MemoryStore::new(TIER_BUDGET);
     store
         .put("k1", &entry("k1", 60, b"hello"), 60)
         .await
@@ -103,14 +107,15 @@ async fn the_memory_tier_stores_and_evicts_through_the_store_trait() {
     store.delete("k1").await.unwrap();
     assert!(store.get("k1").await.unwrap().is_none());
 
-    // A budget of 4096 bytes holds only a few 700-byte entries: the oldest go first.
+    // A budget of 64 KiB holds only a few 7,000-byte entries (each also costs its metadata,
+    // its key and the client fields a hit builds): the oldest go first.
     for i in 0..20 {
         let key = format!("bulk{i}");
         store
-            .put(&key, &entry(&key, 60, &[b'x'; 700]), 60)
+            .put(&key, &entry(&key, 60, &[b'x'; 7000]), 60)
             .await
             .unwrap();
-        assert!(MemoryStore::used() <= 4096);
+        assert!(MemoryStore::used() <= TIER_BUDGET);
     }
     assert!(store.get("bulk0").await.unwrap().is_none());
     assert!(store.get("bulk19").await.unwrap().is_some());
@@ -118,7 +123,7 @@ async fn the_memory_tier_stores_and_evicts_through_the_store_trait() {
 
 #[wasm_bindgen_test]
 async fn an_entry_kept_for_zero_seconds_is_gone() {
-    let store = MemoryStore::new(4096);
+    let store = MemoryStore::new(TIER_BUDGET);
     store
         .put("short", &entry("short", 0, b"x"), 0)
         .await

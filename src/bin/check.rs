@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use edgecache::auth_limit;
 use edgecache::config::Config;
 use edgecache::{parse_origin, CONFIG_VAR, ORIGIN_VAR};
 
@@ -27,15 +28,26 @@ fn main() -> ExitCode {
         }
     };
 
-    let mut sections = vec![("[vars]".to_string(), manifest.get("vars"))];
+    let mut sections = vec![(
+        "[vars]".to_string(),
+        manifest.get("vars"),
+        manifest.get("ratelimits"),
+    )];
     if let Some(envs) = manifest.get("env").and_then(|e| e.as_table()) {
         for (name, env) in envs {
-            sections.push((format!("[env.{name}.vars]"), env.get("vars")));
+            sections.push((
+                format!("[env.{name}.vars]"),
+                env.get("vars"),
+                env.get("ratelimits"),
+            ));
         }
     }
 
     let mut failed = false;
-    for (section, vars) in sections {
+    for (section, vars, ratelimits) in sections {
+        if !has_admin_limiter(ratelimits) {
+            eprintln!("{path} {section}: note: no [[ratelimits]] binding {}: each isolate limits failed admin logins itself", auth_limit::BINDING);
+        }
         match check_vars(vars) {
             Ok(summary) => println!("{path} {section}: ok ({summary})"),
             Err(problem) => {
@@ -49,6 +61,14 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Whether `ratelimits` (a `[[ratelimits]]` array) binds the admin rate limiter.
+fn has_admin_limiter(ratelimits: Option<&toml::Value>) -> bool {
+    ratelimits.and_then(|r| r.as_array()).is_some_and(|list| {
+        list.iter()
+            .any(|b| b.get("name").and_then(|n| n.as_str()) == Some(auth_limit::BINDING))
+    })
 }
 
 fn check_vars(vars: Option<&toml::Value>) -> Result<String, String> {

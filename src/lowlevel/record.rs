@@ -118,9 +118,9 @@ pub fn check_size(
     memory_budget: u64,
 ) -> Result<()> {
     let (bytes, limit) = match backend {
-        // As the memory tier counts an entry: body, key and a fixed overhead.
+        // As the memory tier counts an entry (every byte it holds).
         Backend::Memory => (
-            (value.len() + meta.key.len() + 256) as u64,
+            crate::store::footprint_of(&meta.key, meta, value.len()),
             memory_budget / 4,
         ),
         Backend::Kv => (
@@ -247,8 +247,13 @@ mod tests {
             other => panic!("expected ValueTooLarge, got {other:?}"),
         }
         assert!(check_size("k", &meta, &big, Backend::Cache, 0).is_ok());
-        assert!(check_size("k", &meta, &[0; 700], Backend::Memory, 4096).is_ok());
-        assert!(check_size("k", &meta, &[0; 1000], Backend::Memory, 4096).is_err());
+        // The memory tier holds no entry over a quarter of its budget, counted as it counts.
+        let overhead = crate::store::footprint_of(&meta.key, &meta, 0) as usize;
+        let fits = vec![0; 1024 - overhead];
+        assert!(check_size("k", &meta, &fits, Backend::Memory, 4096).is_ok());
+        assert!(check_size("k", &meta, &[0; 1024], Backend::Memory, 4096).is_err());
+        let over = vec![0; 1025 - overhead];
+        assert!(check_size("k", &meta, &over, Backend::Memory, 4096).is_err());
     }
 
     #[test]

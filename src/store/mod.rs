@@ -20,7 +20,7 @@ use crate::reply::ClientFields;
 
 pub use cache_api::{read_body, read_part, unread_body, CacheApiStore};
 pub use kv::{KvBackend, KV_BINDING};
-pub use memory::MemoryStore;
+pub use memory::{footprint, footprint_of, MemoryStore};
 
 /// A stored record: a response, or a `Vary` marker (whose body is empty). Every part is
 /// shared, so handing an entry out of the memory tier copies nothing.

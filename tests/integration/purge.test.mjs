@@ -28,16 +28,21 @@ describe("admin authentication", () => {
   });
   after(async () => worker.dispose());
 
-  for (const [name, headers] of [
+  // Each case from its own address: failures are rate-limited per address (10 a minute).
+  for (const [index, [name, headers]] of [
     ["no token", {}],
     ["an empty token", { authorization: "Bearer " }],
     ["a wrong token", { authorization: "Bearer nope" }],
     ["a token prefix", { authorization: `Bearer ${TOKEN.slice(0, -1)}` }],
     ["the wrong scheme", { authorization: `Basic ${TOKEN}` }],
-  ]) {
+  ].entries()) {
     it(`refuses ${name} with a bare 401`, async () => {
       for (const route of ["/purge", "/stats", "/inspect?url=http://edge.test/", "/purges"]) {
-        const got = await worker.fetch(`/_edgecache${route}`, { method: route === "/purge" ? "POST" : "GET", body: route === "/purge" ? "{}" : undefined, headers });
+        const got = await worker.fetch(`/_edgecache${route}`, {
+          method: route === "/purge" ? "POST" : "GET",
+          body: route === "/purge" ? "{}" : undefined,
+          headers: { ...headers, "cf-connecting-ip": `192.0.2.${index + 1}` },
+        });
         assert.equal(got.status, 401, route);
         assert.deepEqual(JSON.parse(got.body), { error: "unauthorized" });
         assert.equal(got.headers.get("cache-control"), "no-store");

@@ -20,6 +20,20 @@ export function plainBindings(values) {
   return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === "string" ? { type: "text", value } : { type: "json", value }]));
 }
 
+/**
+ * Miniflare 5 Rate Limiting bindings (`{ type: "rate-limit", namespace, simple }`) from
+ * `{ NAME: { simple: { limit, period }, namespace_id? } }`, the shape of wrangler.toml's
+ * `[[ratelimits]]` (and of Miniflare 4's `ratelimits`). `period` is 60 unless given.
+ */
+export function rateLimitBindings(ratelimits = {}) {
+  return Object.fromEntries(
+    Object.entries(ratelimits).map(([name, { namespace_id, simple }]) => [
+      name,
+      { type: "rate-limit", namespace: namespace_id ?? name, simple: { limit: simple.limit, period: simple.period ?? 60 } },
+    ]),
+  );
+}
+
 /** A path as keys hold it (RFC 3986 §6.2.2): unreserved characters decoded, other escapes in upper case. */
 export function canonicalPath(path) {
   return path.replace(/%([0-9a-fA-F]{2})/g, (escape, hex) => {
@@ -36,8 +50,12 @@ export function canonicalPath(path) {
  * The worker's log lines are collected in `worker.logs` (printed too with EDGECACHE_TEST_LOGS=1).
  * `entry`: the source of a module run as the worker's entry point instead of `scriptPath`,
  * which it imports as "./index.js" (to wrap bindings and inject faults).
+ * `inspectorPort`: opens workerd's V8 inspector there, 0 for any free port
+ * (`worker.inspectorUrl()`, tests/support/inspector.mjs).
+ * `ratelimits`: Rate Limiting bindings, as wrangler.toml's `[[ratelimits]]` declare them
+ * (`{ EDGECACHE_ADMIN_LIMITER: { simple: { limit: 10, period: 60 } } }`); none by default.
  */
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js"), entry } = {}) {
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js"), entry, inspectorPort, ratelimits } = {}) {
   const logs = [];
   const collect = ({ message }) => {
     for (const line of message.split("\n")) {
@@ -69,6 +87,9 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     ...(storage ? { resourcePersistencePath: storage } : {}),
     // No discovery of, or by, other Miniflare or wrangler processes on this machine.
     enableDevRegistry: false,
+    // workerd's own V8 inspector (no proxy in front of it); port 0 picks a free one, which
+    // `worker.inspectorUrl()` tells.
+    ...(inspectorPort !== undefined ? { inspectorPort } : {}),
     cf: false,
     workers: [
       {
@@ -78,6 +99,7 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
           manifest: { mainModule: entry ? "test-entry.mjs" : "index.js", modulesRoot: dir, modules },
           env: {
             ...Object.fromEntries(kvNamespaces.map((name) => [name, { type: "kv", id: name }])),
+            ...rateLimitBindings(ratelimits),
             ...plainBindings({ ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings }),
           },
         },
@@ -92,6 +114,8 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     logs,
     /** The worker's real HTTP address on loopback, for clients other than dispatchFetch. */
     url,
+    /** workerd's inspector (`ws://127.0.0.1:<port>`), when `inspectorPort` was given. */
+    inspectorUrl: () => mf.getInspectorURL(),
     /** Fetches `path` through the worker; redirects are returned, not followed. */
     async fetch(target, init = {}) {
       const url = target.startsWith("http") ? target : HOST + target;
