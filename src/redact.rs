@@ -240,6 +240,29 @@ mod tests {
     }
 
     #[test]
+    fn a_canonical_key_keeps_its_path_and_port_and_hides_the_origin_it_varies_on() {
+        // Keys hold canonical paths (upper-case escapes, `;` kept) and, for a request with
+        // an `Origin`, an `origin` variant whose value is the client's.
+        let rendered = CacheKey {
+            host: "example.com:8443".into(),
+            path: "/static/..%2Faccount;.css".into(),
+            query: "callback=tok3n-s3cret;utm_x=1&page=2".into(),
+            variance: vec![Variant {
+                name: "origin".into(),
+                value: Some("https://pa55word.example".into()),
+            }],
+            ..secret_key()
+        }
+        .render();
+        let shown = key(&rendered);
+        assert_eq!(
+            shown,
+            "site:3:https://example.com:8443/static/..%2Faccount;.css?callback=*;utm_x=*&page=*#origin=*"
+        );
+        assert_no_secret(&shown);
+    }
+
+    #[test]
     fn a_hashed_key_is_shown_as_it_is() {
         let long = CacheKey {
             path: format!("/{}", "x".repeat(600)),
