@@ -40,6 +40,7 @@ enum Name {
     Cookie,
     ApiKey,
     ContentType,
+    CloudflareCdnCacheControl,
     Other(String),
 }
 
@@ -65,6 +66,7 @@ impl Name {
             Name::Cookie => "cookie".into(),
             Name::ApiKey => "x-api-key".into(),
             Name::ContentType => "content-type".into(),
+            Name::CloudflareCdnCacheControl => "cloudflare-cdn-cache-control".into(),
             Name::Other(name) => name.to_ascii_lowercase(),
         }
     }

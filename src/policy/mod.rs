@@ -19,17 +19,26 @@ pub use reuse::{verdict, Verdict};
 
 /// Response fields that carry directives for edgecache's own storage, most specific first
 /// (RFC 9213 §2.1). When one is present, valid and non-empty, `Cache-Control` and `Expires`
-/// are ignored for storage.
+/// are ignored for storage. edgecache runs on Cloudflare's edge and takes
+/// `Cloudflare-CDN-Cache-Control` (Cloudflare's own targeted field, which ranks above
+/// `CDN-Cache-Control` for Cloudflare's caches) as meant for it: below its own field, above
+/// the one every CDN reads.
 pub const TARGETED_FIELDS: &[&str] = &[
     "edgecache-cache-control",
+    "cloudflare-cdn-cache-control",
     "cdn-cache-control",
     "surrogate-control",
 ];
 
 /// The targeted fields meant for edgecache alone, removed before a response reaches the
-/// client: its own, and `Surrogate-Control` (which Edge Architecture has a surrogate remove).
+/// client: its own, `Cloudflare-CDN-Cache-Control` (which Cloudflare does not pass downstream
+/// either) and `Surrogate-Control` (which Edge Architecture has a surrogate remove).
 /// `CDN-Cache-Control` speaks to every CDN on the way and is passed on, as Cloudflare does.
-pub const CONSUMED_FIELDS: &[&str] = &["edgecache-cache-control", "surrogate-control"];
+pub const CONSUMED_FIELDS: &[&str] = &[
+    "edgecache-cache-control",
+    "cloudflare-cdn-cache-control",
+    "surrogate-control",
+];
 
 /// Hop-by-hop fields (RFC 9110 §7.6.1), and fields the cache recomputes or never keeps.
 pub const UNSTORED_FIELDS: &[&str] = &[
@@ -218,7 +227,8 @@ pub struct Governing {
 /// non-empty value and use its value to determine the caching policy for the response, and
 /// it MUST ignore the Cache-Control and Expires header fields in that response".
 /// `Surrogate-Control` predates Structured Fields and is read as leniently as
-/// `Cache-Control`; the others must be valid dictionaries (`targeted`).
+/// `Cache-Control`; the others (`Cloudflare-CDN-Cache-Control` too) must be valid
+/// dictionaries (`targeted`).
 pub fn governing_directives(response: &(impl Fields + ?Sized)) -> Governing {
     for name in TARGETED_FIELDS {
         let Some(value) = response.field(name).filter(|v| !v.trim().is_empty()) else {

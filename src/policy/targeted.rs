@@ -1,12 +1,12 @@
-//! Targeted cache-control fields (RFC 9213): `CDN-Cache-Control` and edgecache's own
-//! `Edgecache-Cache-Control` are Structured Field Dictionaries (RFC 8941 §3.2), read here
-//! strictly. A value that is not a valid dictionary, or whose known directives have the wrong
-//! type (`max-age="60"`, `max-age=1.5`, `max-age=-1`), makes the whole field invalid, and
+//! Targeted cache-control fields (RFC 9213): `CDN-Cache-Control`, Cloudflare's
+//! `Cloudflare-CDN-Cache-Control` and edgecache's own `Edgecache-Cache-Control` are Structured
+//! Field Dictionaries (RFC 8941 §3.2), read here strictly. A value that is not a valid
+//! dictionary, or whose known directives have the wrong type (`max-age="60"`, `max-age=1.5`, `max-age=-1`), makes the whole field invalid, and
 //! RFC 9213 §2.2 then has the cache ignore it and fall back to `Cache-Control`: a typo in a
 //! CDN-only policy must not turn a `no-store` page into a stored one.
 //!
 //! A valid value is rewritten as the `Cache-Control` text it means and read by the one
-//! directive reader (`CacheControl::parse`), so both kinds of field mean the same thing.
+//! directive reader (`CacheControl::parse`), so every kind of field means the same thing.
 
 /// A dictionary member's value, as far as cache directives care.
 #[derive(Debug, Clone, PartialEq)]

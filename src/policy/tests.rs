@@ -760,6 +760,76 @@ fn an_invalid_structured_targeted_field_is_ignored_for_cache_control() {
 }
 
 #[test]
+fn cloudflare_cdn_cache_control_ranks_below_ours_and_above_cdn_cache_control() {
+    let over_cdn = judge(
+        &[],
+        200,
+        &[
+            ("cache-control", "no-store"),
+            ("cdn-cache-control", "max-age=120"),
+            ("cloudflare-cdn-cache-control", "max-age=300"),
+        ],
+    );
+    assert_eq!(lifetime(over_cdn), 300, "it wins over CDN-Cache-Control");
+    let under_ours = judge(
+        &[],
+        200,
+        &[
+            ("cloudflare-cdn-cache-control", "max-age=300"),
+            ("edgecache-cache-control", "max-age=30"),
+        ],
+    );
+    assert_eq!(
+        lifetime(under_ours),
+        30,
+        "edgecache's own field wins over it"
+    );
+    assert_eq!(
+        reason(judge(
+            &[],
+            200,
+            &[
+                ("cache-control", "public, max-age=60"),
+                ("cdn-cache-control", "max-age=60"),
+                ("cloudflare-cdn-cache-control", "no-store"),
+            ]
+        )),
+        Reason::NoStore,
+        "its no-store keeps the response out"
+    );
+    // The same RFC 9213 parsing: an invalid value gives way to the next field.
+    for invalid in [
+        "max-age=\"300\"",
+        "max-age=300,",
+        "MAX-AGE=300",
+        "max-age=1.5",
+    ] {
+        let next = judge(
+            &[],
+            200,
+            &[
+                ("cache-control", "no-store"),
+                ("cloudflare-cdn-cache-control", invalid),
+                ("cdn-cache-control", "max-age=90"),
+            ],
+        );
+        assert_eq!(lifetime(next), 90, "{invalid}");
+    }
+}
+
+#[test]
+fn cloudflare_cdn_cache_control_is_consumed_and_cdn_cache_control_passed_on() {
+    assert!(CONSUMED_FIELDS.contains(&"cloudflare-cdn-cache-control"));
+    assert!(!CONSUMED_FIELDS.contains(&"cdn-cache-control"));
+    for field in CONSUMED_FIELDS {
+        assert!(
+            TARGETED_FIELDS.contains(field),
+            "{field} is a targeted field"
+        );
+    }
+}
+
+#[test]
 fn stored_fields_drop_hop_by_hop_and_connection_named_fields() {
     let stored = fields_to_store(
         headers(&[

@@ -50,6 +50,7 @@ const REQUEST_FIELDS: &[&str] = &[
 const RESPONSE_FIELDS: &[&str] = &[
     "cache-control",
     "edgecache-cache-control",
+    "cloudflare-cdn-cache-control",
     "cdn-cache-control",
     "surrogate-control",
     "set-cookie",

@@ -350,7 +350,8 @@ describe("targeted Cache-Control", () => {
   });
 
   // CDN-Cache-Control speaks to every CDN downstream too (RFC 9213 §3): it is passed on.
-  for (const [field, passedOn] of [["CDN-Cache-Control", true], ["Surrogate-Control", false], ["Edgecache-Cache-Control", false]]) {
+  // Cloudflare-CDN-Cache-Control is Cloudflare's alone, and Cloudflare does not pass it on.
+  for (const [field, passedOn] of [["CDN-Cache-Control", true], ["Cloudflare-CDN-Cache-Control", false], ["Surrogate-Control", false], ["Edgecache-Cache-Control", false]]) {
     it(`stores by ${field} over Cache-Control and ${passedOn ? "passes it on" : "hides it from clients"}`, async () => {
       const path = `/targeted-${field}`;
       origin.on(path, { headers: { "cache-control": "no-store", [field]: "max-age=120" } });
@@ -363,6 +364,22 @@ describe("targeted Cache-Control", () => {
       assert.equal(hit.headers.get(field), passedOn ? "max-age=120" : null);
     });
   }
+
+  it("takes Cloudflare-CDN-Cache-Control over CDN-Cache-Control, and passes on only the latter", async () => {
+    origin.on("/cloudflare-over-cdn", { headers: { "cache-control": "max-age=5", "cdn-cache-control": "max-age=60", "cloudflare-cdn-cache-control": "max-age=300" } });
+    const first = await worker.fetch("/cloudflare-over-cdn");
+    assert.equal(first.headers.get("cdn-cache-control"), "max-age=60");
+    assert.equal(first.headers.get("cloudflare-cdn-cache-control"), null);
+    await worker.stored("/cloudflare-over-cdn");
+    assert.match((await worker.fetch("/cloudflare-over-cdn")).cacheStatus, /; hit; ttl=(299|300);/);
+  });
+
+  it("ignores an invalid Cloudflare-CDN-Cache-Control for the next field", async () => {
+    origin.on("/cloudflare-invalid", { headers: { "cache-control": "no-store", "cdn-cache-control": "max-age=60", "cloudflare-cdn-cache-control": 'max-age="300"' } });
+    await worker.fetch("/cloudflare-invalid");
+    await worker.stored("/cloudflare-invalid");
+    assert.match((await worker.fetch("/cloudflare-invalid")).cacheStatus, /; hit; ttl=(59|60);/);
+  });
 
   it("announces itself in Surrogate-Capability and takes the Surrogate-Control directives targeted at it", async () => {
     origin.on("/surrogate-targeted", { headers: { "cache-control": "no-store", "surrogate-control": "max-age=120;edgecache, no-store;other" } });
