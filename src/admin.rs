@@ -296,15 +296,9 @@ async fn purge(
         "soft": purge.soft,
         "removed_from_memory": removed_from_memory,
     });
-    if let Some(done) = runtime_cache_purge(ctx, &purge) {
-        ctx.wait_until(async move {
-            if let Err(e) = JsFuture::from(done).await {
-                worker::console_warn!(
-                    "{}",
-                    json!({ "edgecache": "runtime-cache-purge-failed", "error": crate::redact::text(&describe(&e)) })
-                );
-            }
-        });
+    let site = config.workers_cache.as_deref();
+    if let Some(done) = crate::workers_cache::runtime::purge(ctx, &purge, site) {
+        ctx.wait_until(done);
     }
     let env_for_log = env.clone();
     let log_key = log_key(config);
@@ -322,40 +316,6 @@ async fn purge(
             "effective_everywhere_within_s": KV_PROPAGATION_S + REGISTRY_TTL_MS / 1000,
         }),
     )
-}
-
-/// Where the runtime offers Workers Cache purge (`ctx.cache.purge`), the same purge is asked
-/// of it, so a deployment that also has Cloudflare's cache in front of the worker stays
-/// consistent. It takes tags, path prefixes and everything; exact URLs are not among them.
-fn runtime_cache_purge(ctx: &Context, purge: &PurgeRequest) -> Option<js_sys::Promise> {
-    use wasm_bindgen::JsCast;
-    let context: &JsValue = ctx.as_ref().as_ref();
-    let cache = js_sys::Reflect::get(context, &"cache".into())
-        .ok()
-        .filter(JsValue::is_object)?;
-    let purge_fn: js_sys::Function = js_sys::Reflect::get(&cache, &"purge".into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let strings = |items: &[String]| items.iter().map(JsValue::from).collect::<js_sys::Array>();
-    let path_prefixes: Vec<String> = purge
-        .prefixes
-        .iter()
-        .map(|p| Url::parse(p).map_or_else(|_| p.clone(), |u| u.path().to_string()))
-        .collect();
-    if purge.tags.is_empty() && path_prefixes.is_empty() && !purge.all {
-        return None;
-    }
-    let options = js_sys::Object::new();
-    let set =
-        |name: &str, value: &JsValue| js_sys::Reflect::set(&options, &name.into(), value).ok();
-    if purge.all {
-        set("purgeEverything", &JsValue::TRUE)?;
-    } else {
-        set("tags", &strings(&purge.tags))?;
-        set("pathPrefixes", &strings(&path_prefixes))?;
-    }
-    purge_fn.call1(&cache, &options).ok()?.dyn_into().ok()
 }
 
 fn log_key(config: &Config) -> String {

@@ -103,6 +103,10 @@ pub struct Config {
     /// Seconds after an entry is stored during which a client-forced refresh is answered
     /// from it instead of going to the origin.
     pub client_refresh_interval: u64,
+    /// Workers Cache is in front of the worker (`[cache] enabled = true`), serving this site
+    /// (`https://example.com`): edgecache tells it what it may keep of that site's answers,
+    /// and `no-store` for everything else (`crate::workers_cache`).
+    pub workers_cache: Option<String>,
 }
 
 /// Fields the origin may choose a representation by (RFC 9110 §12.5), and `Origin`, which
@@ -303,6 +307,7 @@ impl Default for Config {
             ttl_by_status: Rc::from([]),
             ignore_client_no_cache: false,
             client_refresh_interval: 5,
+            workers_cache: None,
         }
     }
 }
@@ -352,6 +357,7 @@ struct RawConfig {
     ttl_by_status: Option<serde_json::Map<String, Value>>,
     ignore_client_no_cache: Option<bool>,
     client_refresh_interval: Option<i64>,
+    workers_cache: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -501,6 +507,10 @@ impl Config {
             defaults.client_refresh_interval,
         )
         .map_err(|r| field("client_refresh_interval", r))?;
+        let workers_cache = match raw.workers_cache.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(site) => Some(workers_cache_site(site).map_err(|r| field("workers_cache", r))?),
+        };
 
         let mut routes = Vec::with_capacity(raw.routes.len());
         for (index, value) in raw.routes.into_iter().enumerate() {
@@ -547,8 +557,38 @@ impl Config {
                 .ignore_client_no_cache
                 .unwrap_or(defaults.ignore_client_no_cache),
             client_refresh_interval,
+            workers_cache,
         })
     }
+}
+
+/// `workers_cache`: the site Workers Cache serves, an http(s) URL without a path, in the form
+/// keys hold its scheme and host (`https://example.com`, a port only when it is not the
+/// scheme's default). Workers Cache keys on the path and query alone, so it is given one
+/// site's answers.
+fn workers_cache_site(text: &str) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "{text:?} must be the URL of the site Workers Cache serves, with no path, e.g. \"https://example.com\""
+        )
+    };
+    let url = url::Url::parse(text).map_err(|_| bad())?;
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(bad)?;
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !plain {
+        return Err(bad());
+    }
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    };
+    Ok(crate::workers_cache::site_of(url.scheme(), &authority))
 }
 
 /// `ttl_by_status`: `{"200": 3600, "404": 60, "500-599": 0, "5xx": 0}`. Statuses 100 to 599,
@@ -1236,5 +1276,39 @@ mod tests {
             error_of(r#"{"key_prefix": "a:b"}"#),
             "EDGECACHE.key_prefix: contains ':', which keys cannot carry"
         );
+    }
+
+    #[test]
+    fn workers_cache_names_one_site_in_the_form_keys_hold() {
+        let site = |json: &str| Config::from_json(json).unwrap().workers_cache;
+        assert_eq!(site("{}"), None);
+        assert_eq!(site(r#"{"workers_cache": ""}"#), None);
+        for (given, held) in [
+            ("https://Example.COM", "https://example.com"),
+            ("https://example.com/", "https://example.com"),
+            ("https://example.com.", "https://example.com"),
+            ("https://example.com:443", "https://example.com"),
+            ("http://127.0.0.1:8787", "http://127.0.0.1:8787"),
+        ] {
+            assert_eq!(
+                site(&format!(r#"{{"workers_cache": "{given}"}}"#)).as_deref(),
+                Some(held),
+                "{given}"
+            );
+        }
+        for bad in [
+            "example.com",
+            "https://example.com/blog",
+            "https://example.com/?a=1",
+            "ftp://example.com",
+            "https://user@example.com",
+        ] {
+            assert!(
+                error_of(&format!(r#"{{"workers_cache": "{bad}"}}"#))
+                    .starts_with("EDGECACHE.workers_cache: "),
+                "{bad}"
+            );
+        }
+        assert!(Config::from_json(r#"{"workers_cache": true}"#).is_err());
     }
 }

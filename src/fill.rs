@@ -22,6 +22,7 @@ use crate::purge::{response_tags, Registry};
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, PickedFields};
 use crate::status::{Fwd, Outcome, Reason};
 use crate::store::{Entry, Tier};
+use crate::workers_cache::fields::Kept;
 
 /// What one request needs to fill the cache, shared with the background work it starts.
 pub struct Job {
@@ -44,6 +45,8 @@ pub struct Job {
     pub registry: Rc<Registry>,
     /// What a client's forced refresh may do.
     pub refresh: RefreshPolicy,
+    /// Workers Cache is in front (`workers_cache`): answers say what they keep.
+    pub workers_cache: bool,
 }
 
 /// What the client is to be sent.
@@ -55,11 +58,13 @@ pub enum Answer {
         outcome: Outcome,
         shareable: bool,
     },
-    /// The origin's response, streaming `body` (the client's branch when it is being stored).
+    /// The origin's response, streaming `body` (the client's branch when it is being stored);
+    /// `kept`, with `workers_cache`, the entry being stored from it.
     Origin {
         origin: Response,
         body: Option<ReadableStream>,
         outcome: Outcome,
+        kept: Option<Kept>,
     },
     /// No response from the origin.
     Failed(OriginError),
@@ -280,6 +285,12 @@ pub async fn fill(
     coalesce::clear_pass(&job.plan.primary);
     let all_fields = header_list(origin_fields.headers());
     let tags = response_tags(&all_fields, &job.plan.tags);
+    let kept = job.workers_cache.then(|| Kept {
+        fresh_secs: lifetime as i64 - initial_age as i64,
+        reuse,
+        tags: tags.clone(),
+        withheld: !strip_fields.is_empty(),
+    });
     let meta = Meta {
         v: FORMAT,
         kind: Kind::Response,
@@ -318,6 +329,7 @@ pub async fn fill(
         origin,
         body: client,
         outcome,
+        kept,
     }
 }
 
@@ -456,6 +468,7 @@ fn pass(
         origin,
         body,
         outcome,
+        kept: None,
     }
 }
 

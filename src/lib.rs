@@ -27,6 +27,7 @@ pub mod stats_flush;
 pub mod status;
 pub mod target;
 pub mod throttle;
+pub mod workers_cache;
 
 pub mod assemble;
 pub mod auth_limit;
@@ -149,6 +150,16 @@ async fn serve(
             &Outcome::bypass(Reason::BodyError),
         )
     });
+    if let (Ok(settings), Ok(response)) = (&settings, &response) {
+        if settings.config.workers_cache.is_some() {
+            workers_cache::runtime::tell(
+                response,
+                notes.asked.as_ref(),
+                notes.kept.as_ref(),
+                notes.template,
+            );
+        }
+    }
     let hit = matches!(notes.outcome, Some(Outcome::Hit { .. }));
     let request_log = settings
         .as_ref()

@@ -31,6 +31,7 @@ use crate::reply::{self, Decoration, Unread};
 use crate::runtime::{self, now_ms, FieldSet, PickedFields};
 use crate::status::{Fwd, Outcome, Reason};
 use crate::target::Target;
+use crate::workers_cache::fields::{Asked, Kept};
 
 /// Everything read from the environment once per isolate.
 pub struct Settings {
@@ -55,6 +56,10 @@ pub struct Notes {
     pub route: Option<String>,
     /// Body bytes served from storage.
     pub bytes_from_cache: u64,
+    /// With `workers_cache`: what Workers Cache must know of the request (a cacheable one).
+    pub asked: Option<Asked>,
+    /// With `workers_cache`: the entry behind the answer, when edgecache keeps it for everyone.
+    pub kept: Option<Kept>,
 }
 
 impl Notes {
@@ -164,8 +169,14 @@ pub async fn handle(
             ignore: config.ignore_client_no_cache,
             interval_secs: config.client_refresh_interval,
         },
+        workers_cache: config.workers_cache.is_some(),
     });
     let head = method == "HEAD";
+    if let (Some(site), None) = (&config.workers_cache, fragment) {
+        notes.asked = Some(crate::workers_cache::runtime::asked(
+            site, url, &target, &job, head,
+        ));
+    }
     let response = serve_cacheable(&job, ctx, head, config, notes).await?;
     if !notes.template {
         return Ok(response);
@@ -363,7 +374,9 @@ async fn serve_cacheable(
             origin,
             body,
             outcome,
+            kept,
         } => {
+            notes.kept = kept;
             let stored = matches!(outcome, Outcome::Forward { stored: true, .. });
             let fields = origin.headers();
             notes.template = is_template(job, origin.status(), &fields);
@@ -394,6 +407,9 @@ fn respond_with_entry(
     notes: &mut Notes,
 ) -> Result<Response, JsValue> {
     notes.template = is_template(job, entry.meta.status, &*entry.meta);
+    if shareable && job.workers_cache {
+        notes.kept = Some(Kept::of(&entry.meta, now_ms()));
+    }
     let not_modified = !notes.template && is_not_modified(&job.headers, &*entry.meta);
     let decoration = Decoration {
         outcome,

@@ -23,6 +23,7 @@ const TOP: &[&str] = &[
     "admin_path",
     "expose_tags",
     "routes",
+    "workers_cache",
 ];
 const ROUTE: &[&str] = &[
     "path",
@@ -64,6 +65,9 @@ const STRINGS: &[&str] = &[
     "/x/",
     "\u{0}",
     "é",
+    "https://example.com",
+    "https://Example.com.:443/",
+    "http://example.com/path",
 ];
 const NUMBERS: &[i64] = &[
     0,
@@ -129,6 +133,13 @@ fn check(config: &Config) {
     if config.backends.contains(&Backend::Kv) {
         assert!(default_fits_kv);
         assert!(config.max_body_bytes <= KV_MAX_VALUE_BYTES);
+    }
+    // Workers Cache's site as keys hold a scheme and host: no path, lowercase host.
+    if let Some(site) = &config.workers_cache {
+        let (scheme, authority) = site.split_once("://").expect("a scheme");
+        assert!(scheme == "http" || scheme == "https");
+        assert!(!authority.is_empty() && !authority.contains(['/', '?', '#', '@']));
+        assert_eq!(*authority, authority.to_ascii_lowercase());
     }
     for route in &config.routes {
         if route.backends.contains(&Backend::Kv) && !route.bypass {

@@ -1,7 +1,10 @@
 //! `make check`: validates the cache policy in `wrangler.toml` on the host, with the same
 //! parser and messages as the worker, so a broken rule is caught before `wrangler deploy`.
 //!
-//! Checks `[vars]` and every `[env.NAME.vars]`. Exits 1 naming each problem.
+//! Checks `[vars]` and every `[env.NAME.vars]`. Exits 1 naming each problem. Warns (and
+//! exits 0) where `[cache] enabled` (Workers Cache in front of the worker) and
+//! `EDGECACHE.workers_cache` disagree: the worker cannot read `wrangler.toml` at run time, so
+//! `workers_cache` is how it learns that Workers Cache is there.
 
 use std::process::ExitCode;
 
@@ -28,28 +31,44 @@ fn main() -> ExitCode {
         }
     };
 
+    let top_cache = cache_enabled(manifest.get("cache"));
     let mut sections = vec![(
         "[vars]".to_string(),
         manifest.get("vars"),
         manifest.get("ratelimits"),
+        ("[cache]".to_string(), top_cache.unwrap_or(false)),
     )];
     if let Some(envs) = manifest.get("env").and_then(|e| e.as_table()) {
         for (name, env) in envs {
+            // `cache` is inherited from the top level unless the environment sets its own;
+            // `vars` are not.
+            let cache = match cache_enabled(env.get("cache")) {
+                Some(enabled) => (format!("[env.{name}.cache]"), enabled),
+                None => ("[cache]".to_string(), top_cache.unwrap_or(false)),
+            };
             sections.push((
                 format!("[env.{name}.vars]"),
                 env.get("vars"),
                 env.get("ratelimits"),
+                cache,
             ));
         }
     }
 
     let mut failed = false;
-    for (section, vars, ratelimits) in sections {
+    for (section, vars, ratelimits, (cache_section, enabled)) in sections {
         if !has_admin_limiter(ratelimits) {
             eprintln!("{path} {section}: note: no [[ratelimits]] binding {}: each isolate limits failed admin logins itself", auth_limit::BINDING);
         }
         match check_vars(vars) {
-            Ok(summary) => println!("{path} {section}: ok ({summary})"),
+            Ok((summary, site)) => {
+                println!("{path} {section}: ok ({summary})");
+                if let Some(warning) =
+                    workers_cache_warning(&section, &cache_section, enabled, site.as_deref())
+                {
+                    eprintln!("{path} {section}: warning: {warning}");
+                }
+            }
             Err(problem) => {
                 eprintln!("{path} {section}: {problem}");
                 failed = true;
@@ -71,7 +90,40 @@ fn has_admin_limiter(ratelimits: Option<&toml::Value>) -> bool {
     })
 }
 
-fn check_vars(vars: Option<&toml::Value>) -> Result<String, String> {
+/// `enabled` of a `[cache]` table, if there is one.
+fn cache_enabled(cache: Option<&toml::Value>) -> Option<bool> {
+    cache?.get("enabled")?.as_bool()
+}
+
+/// What is wrong when Workers Cache is `enabled` (by `cache_section`) and edgecache is told
+/// `site` for it, or the other way round.
+fn workers_cache_warning(
+    section: &str,
+    cache_section: &str,
+    enabled: bool,
+    site: Option<&str>,
+) -> Option<String> {
+    match (enabled, site) {
+        (true, None) => Some(format!(
+            "{cache_section} enabled = true puts Workers Cache in front of the worker, but {section} \
+             {CONFIG_VAR}.workers_cache is not set, so edgecache does not tell it what it may keep: \
+             it would keep responses by the origin's own Cache-Control under their path and query \
+             alone (not the host, cookies, vary_cookies or vary_headers), and URL purges would \
+             reach it only as path prefixes. Set workers_cache to the site's URL (README: With \
+             Workers Cache), or turn the cache off."
+        )),
+        (false, Some(site)) => Some(format!(
+            "{CONFIG_VAR}.workers_cache = {site:?}, but {cache_section} does not enable Workers \
+             Cache: clients would be sent Cloudflare-CDN-Cache-Control and Cache-Tag meant for a \
+             cache that is not there. Set enabled = true under {cache_section}, or remove \
+             workers_cache."
+        )),
+        _ => None,
+    }
+}
+
+/// The section's summary, and its `workers_cache` site.
+fn check_vars(vars: Option<&toml::Value>) -> Result<(String, Option<String>), String> {
     let get = |name: &str| vars.and_then(|v| v.get(name));
     let config_json = match get(CONFIG_VAR) {
         None => serde_json::Value::Null,
@@ -88,14 +140,61 @@ fn check_vars(vars: Option<&toml::Value>) -> Result<String, String> {
             ))
         }
     };
-    Ok(format!(
-        "{} route rule(s), backends {:?}, origin {}",
+    let summary = format!(
+        "{} route rule(s), backends {:?}, origin {}{}",
         config.routes.len(),
         config
             .backends
             .iter()
             .map(|b| b.as_str())
             .collect::<Vec<_>>(),
-        origin.map_or("= the request's own URL".to_string(), |o| o.to_string())
-    ))
+        origin.map_or("= the request's own URL".to_string(), |o| o.to_string()),
+        config
+            .workers_cache
+            .as_ref()
+            .map_or(String::new(), |site| format!(", Workers Cache for {site}"))
+    );
+    Ok((summary, config.workers_cache))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(text: &str) -> toml::Table {
+        text.parse().expect("valid TOML")
+    }
+
+    #[test]
+    fn the_cache_table_says_whether_workers_cache_is_on() {
+        let m = manifest("[cache]\nenabled = true\n[env.staging.cache]\nenabled = false\n");
+        assert_eq!(cache_enabled(m.get("cache")), Some(true));
+        let staging = m["env"]["staging"].get("cache");
+        assert_eq!(cache_enabled(staging), Some(false));
+        assert_eq!(cache_enabled(manifest("").get("cache")), None);
+    }
+
+    #[test]
+    fn a_disagreement_between_the_cache_table_and_workers_cache_is_a_warning() {
+        let on_unknown = workers_cache_warning("[vars]", "[cache]", true, None);
+        assert!(on_unknown.is_some_and(|w| w.contains("workers_cache is not set")));
+        let told_off = workers_cache_warning("[vars]", "[cache]", false, Some("https://a.example"));
+        assert!(told_off.is_some_and(|w| w.contains("does not enable Workers Cache")));
+        assert_eq!(
+            workers_cache_warning("[vars]", "[cache]", true, Some("https://a.example")),
+            None
+        );
+        assert_eq!(
+            workers_cache_warning("[vars]", "[cache]", false, None),
+            None
+        );
+    }
+
+    #[test]
+    fn the_site_comes_back_with_the_summary() {
+        let vars = manifest("[EDGECACHE]\nworkers_cache = \"https://Example.com\"\n");
+        let (summary, site) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        assert_eq!(site.as_deref(), Some("https://example.com"));
+        assert!(summary.ends_with("Workers Cache for https://example.com"));
+    }
 }

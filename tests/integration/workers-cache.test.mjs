@@ -1,0 +1,374 @@
+// Workers Cache in front of the worker (`workers_cache`): the fields edgecache sets for that
+// tier on each kind of answer, seen as a client sees them (locally nothing consumes them), and
+// the `ctx.cache.purge` calls its purges make. Local workerd has no `ctx.cache` (Workers Cache
+// does not exist locally), so the purge calls are checked against a recording stand-in for it,
+// injected through the test entry module.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { startOrigin } from "../support/origin.mjs";
+import { HOST, startWorker } from "../support/worker.mjs";
+
+const TOKEN = "workers-cache-token";
+const SITE = HOST; // http://edge.test
+const CDN = "cloudflare-cdn-cache-control";
+
+/** The tag edgecache gives one URL in Workers Cache: 32 hex digits of the SHA-256 of its path and query. */
+const urlTag = (pathAndQuery) => `edgecache-url-${crypto.createHash("sha256").update(pathAndQuery).digest("hex").slice(0, 32)}`;
+
+const SHARED = /^max-age=(\d+)(, stale-while-revalidate=\d+)?, stale-if-error=\d+(, must-revalidate)?$/;
+
+function maxAge(response) {
+  const match = SHARED.exec(response.headers.get(CDN) ?? "");
+  assert.ok(match, `shared with Workers Cache: ${response.headers.get(CDN)}`);
+  return Number(match[1]);
+}
+
+function assertNoStore(response, what) {
+  assert.equal(response.headers.get(CDN), "no-store", what);
+  assert.equal(response.headers.get("cache-tag"), null, `${what}: no tags for a response it may not keep`);
+}
+
+/**
+ * The test entry: the built worker, with `ctx.cache` replaced by a recording stand-in for
+ * Workers Cache's purge API (a deployed worker has the real one). It answers as the real one
+ * does (`{success, errors}`); `/__stand-in/purges` hands over the calls recorded so far and
+ * `/__stand-in/refuse` makes later calls fail as a rate-limited purge does.
+ */
+const STAND_IN_ENTRY = `
+import Worker from "./index.js";
+const recorded = [];
+let answer = { success: true, errors: [] };
+const recordingCacheStandIn = {
+  purge(options) {
+    recorded.push(structuredClone(options));
+    return Promise.resolve(answer);
+  },
+};
+export default {
+  fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    if (url.pathname === "/__stand-in/purges") return Response.json(recorded.splice(0));
+    if (url.pathname === "/__stand-in/refuse") {
+      answer = { success: false, errors: [{ code: 1134, message: "purge rate limit exceeded" }] };
+      return new Response("refusing");
+    }
+    const withCache = {
+      waitUntil: (promise) => ctx.waitUntil(promise),
+      passThroughOnException: () => ctx.passThroughOnException(),
+      props: ctx.props,
+      cache: recordingCacheStandIn,
+    };
+    return Worker.fetch(request, env, withCache);
+  },
+};
+`;
+
+/** What the local runtime's `ctx` offers: the reason the stand-in exists. */
+const PROBE_ENTRY = `
+import Worker from "./index.js";
+export default {
+  fetch(request, env, ctx) {
+    if (new URL(request.url).pathname === "/__probe") return Response.json({ has: "cache" in ctx, type: typeof ctx.cache });
+    return Worker.fetch(request, env, ctx);
+  },
+};
+`;
+
+const CONFIG = {
+  backends: ["memory"],
+  workers_cache: SITE,
+  routes: [
+    { path: "/static/**", ttl: 86400, tags: ["static"] },
+    { path: "/codes/**", ttl_by_status: { 404: 120 } },
+    { path: "/team/**", vary_cookies: ["team"] },
+    { path: "/device/**", vary_headers: ["x-device"] },
+    { path: "/pages/**", esi: true },
+    { path: "/api/**", bypass: true },
+    { path: "/search", query_ignore: ["utm_*"] },
+    { path: "/**", tags: ["site"] },
+  ],
+};
+
+describe("Workers Cache fields", () => {
+  let origin, worker;
+  before(async () => {
+    origin = await startOrigin();
+    worker = await startWorker({ origin, config: CONFIG });
+  });
+  after(async () => {
+    await worker.dispose();
+    await origin.close();
+  });
+
+  it("tells Workers Cache to keep a stored answer for the freshness left, tagged with its URL, the route's and the origin's tags", async () => {
+    origin.on("/blog/post", { headers: { "cache-control": "max-age=60", "cache-tag": "post-1,Blog", "surrogate-key": "author-7" } });
+    const miss = await worker.fetch("/blog/post?page=2");
+    assert.match(miss.cacheStatus, /fwd=miss; fwd-status=200; stored/);
+    assert.ok([59, 60].includes(maxAge(miss)), miss.headers.get(CDN));
+    assert.equal(miss.headers.get("cache-tag"), `${urlTag("/blog/post?page=2")},site,post-1,Blog,author-7`);
+    assert.equal(miss.headers.get("cache-control"), "max-age=60", "what browsers are told is unchanged");
+    await worker.stored("/blog/post?page=2");
+    const hit = await worker.fetch("/blog/post?page=2");
+    assert.match(hit.cacheStatus, /; hit; /);
+    assert.ok(maxAge(hit) <= 60 && maxAge(hit) >= 58, hit.headers.get(CDN));
+    assert.equal(hit.headers.get("cache-tag"), miss.headers.get("cache-tag"));
+  });
+
+  it("gives the route's ttl as the edge lifetime, over the origin's own targeted fields", async () => {
+    origin.on("/static/app.css", { headers: { "content-type": "text/css", "cache-control": "max-age=60", "cdn-cache-control": "max-age=5", [CDN]: "max-age=999" } });
+    const miss = await worker.fetch("/static/app.css");
+    assert.ok([86399, 86400].includes(maxAge(miss)), miss.headers.get(CDN));
+    assert.equal(miss.headers.get("cdn-cache-control"), "max-age=5", "CDN-Cache-Control is passed on for CDNs further down");
+    assert.equal(miss.headers.get("cache-tag"), `${urlTag("/static/app.css")},static`);
+  });
+
+  it("gives a ttl_by_status lifetime to the status it names", async () => {
+    origin.on("/codes/gone", { status: 404, headers: { "content-type": "text/plain" } });
+    const miss = await worker.fetch("/codes/gone");
+    assert.equal(miss.status, 404);
+    assert.ok([119, 120].includes(maxAge(miss)), miss.headers.get(CDN));
+  });
+
+  it("passes on the stale windows edgecache would use, and a stale-if-error of 0 when it has none", async () => {
+    origin.on("/windows", { headers: { "cache-control": "max-age=60, stale-while-revalidate=30, stale-if-error=600" } });
+    assert.match((await worker.fetch("/windows")).headers.get(CDN), /^max-age=(59|60), stale-while-revalidate=30, stale-if-error=600$/);
+    origin.on("/strict", { headers: { "cache-control": "max-age=60, must-revalidate" } });
+    assert.match((await worker.fetch("/strict")).headers.get(CDN), /^max-age=(59|60), stale-if-error=0, must-revalidate$/);
+  });
+
+  it("shares a response that varies on Accept-Encoding alone, not one that varies on another field", async () => {
+    origin.on("/encoded", { headers: { "cache-control": "max-age=60", vary: "Accept-Encoding" } });
+    maxAge(await worker.fetch("/encoded", { headers: { "accept-encoding": "gzip" } }));
+    origin.on("/language", { headers: { "cache-control": "max-age=60", vary: "Accept-Language" } });
+    const fr = await worker.fetch("/language", { headers: { "accept-language": "fr" } });
+    assert.match(fr.cacheStatus, /stored/, "edgecache keeps the variant itself");
+    assertNoStore(fr, "Vary: Accept-Language");
+  });
+
+  it("says no-store for a route keyed on cookies or request fields", async () => {
+    origin.on("/team/board", { headers: { "cache-control": "max-age=60" } });
+    const team = await worker.fetch("/team/board", { headers: { cookie: "team=red" } });
+    assertNoStore(team, "vary_cookies");
+    const noCookie = await worker.fetch("/team/board");
+    assert.match(noCookie.cacheStatus, /stored/);
+    assertNoStore(noCookie, "vary_cookies, even without the cookie");
+    origin.on("/device/home", { headers: { "cache-control": "max-age=60" } });
+    const device = await worker.fetch("/device/home", { headers: { "x-device": "mobile" } });
+    assert.match(device.cacheStatus, /stored/);
+    assertNoStore(device, "vary_headers");
+  });
+
+  it("says no-store for answers stored only under query normalisation, and shares the one spelled as the key", async () => {
+    origin.on("/search", (record, n) => ({ headers: { "cache-control": "max-age=60" }, body: `search #${n}` }));
+    const tracked = await worker.fetch("/search?q=shoes&utm_source=mail");
+    assert.match(tracked.cacheStatus, /stored/);
+    assertNoStore(tracked, "a parameter left out of the key");
+    await worker.stored("/search?q=shoes");
+    const hitTracked = await worker.fetch("/search?utm_medium=x&q=shoes");
+    assert.match(hitTracked.cacheStatus, /; hit; /);
+    assertNoStore(hitTracked, "a hit for a spelling Workers Cache would key apart");
+    maxAge(await worker.fetch("/search?q=shoes"));
+    origin.on("/sorted", { headers: { "cache-control": "max-age=60" } });
+    assertNoStore(await worker.fetch("/sorted?b=1&a=2"), "parameters the key reorders");
+    maxAge(await worker.fetch("/sorted?a=2&b=1"));
+    assertNoStore(await worker.fetch("/sorted?a=2&b=1&"), "an empty piece the key drops");
+  });
+
+  it("says no-store for a path the key spells otherwise", async () => {
+    origin.on("/about", { headers: { "cache-control": "max-age=60" } });
+    const escaped = await worker.fetch("/%61bout");
+    assert.match(escaped.cacheStatus, /stored/);
+    assertNoStore(escaped, "/%61bout is /about in the key");
+    maxAge(await worker.fetch("/about"));
+  });
+
+  it("says no-store for answers to requests with credentials or Origin, even from a shared entry", async () => {
+    origin.on("/shared", { headers: { "cache-control": "public, max-age=60" } });
+    maxAge(await worker.fetch("/shared"));
+    await worker.stored("/shared");
+    for (const [name, value] of [["cookie", "session=1"], ["authorization", "Bearer x"], ["x-api-key", "k"]]) {
+      const got = await worker.fetch("/shared", { headers: { [name]: value } });
+      assert.match(got.cacheStatus, /; hit; /, name);
+      assertNoStore(got, name);
+    }
+    origin.on("/cors", { headers: { "cache-control": "max-age=60", "access-control-allow-origin": "https://app.example" } });
+    const cors = await worker.fetch("/cors", { headers: { origin: "https://app.example" } });
+    assert.match(cors.cacheStatus, /stored/);
+    assertNoStore(cors, "a request with Origin, which edgecache keys on");
+  });
+
+  it("says no-store for anything edgecache did not store", async () => {
+    const cases = [
+      ["/private", { "cache-control": "private, max-age=60" }],
+      ["/no-store", { "cache-control": "no-store" }],
+      ["/cookie-set", { "cache-control": "max-age=60", "set-cookie": "a=1" }],
+      ["/error", {}, 500],
+    ];
+    for (const [path, headers, status] of cases) {
+      origin.on(path, { status: status ?? 200, headers });
+      const got = await worker.fetch(path);
+      assert.doesNotMatch(got.cacheStatus, /stored/, path);
+      assertNoStore(got, path);
+    }
+  });
+
+  it("replaces the origin's own fields with no-store on a bypass route and other methods", async () => {
+    origin.on("/api/now", { headers: { "cache-control": "public, max-age=600", [CDN]: "max-age=999", "cache-tag": "api" } });
+    const bypassed = await worker.fetch("/api/now");
+    assert.match(bypassed.cacheStatus, /fwd=bypass/);
+    assert.equal(bypassed.headers.get(CDN), "no-store");
+    origin.on("/form", { headers: { "cache-control": "public, max-age=600" } });
+    assertNoStore(await worker.fetch("/form", { method: "POST", body: "x" }), "a POST");
+  });
+
+  it("says no-store for another host, a HEAD, a Range and a stale answer", async () => {
+    origin.on("/elsewhere", { headers: { "cache-control": "max-age=60" } });
+    const other = await worker.fetch("http://other.test/elsewhere");
+    assert.match(other.cacheStatus, /stored/);
+    assertNoStore(other, "a host Workers Cache would not key apart");
+    origin.on("/heads", { headers: { "cache-control": "max-age=60" } });
+    await worker.fetch("/heads");
+    await worker.stored("/heads");
+    assertNoStore(await worker.fetch("/heads", { method: "HEAD" }), "a HEAD");
+    const part = await worker.fetch("/heads", { headers: { range: "bytes=0-2" } });
+    assert.equal(part.status, 206);
+    assertNoStore(part, "a part");
+    origin.on("/stale", (record, n) => ({ headers: { "cache-control": "max-age=1, stale-while-revalidate=60" }, body: `stale #${n}` }));
+    await worker.fetch("/stale");
+    await worker.stored("/stale");
+    await new Promise((r) => setTimeout(r, 2100));
+    const stale = await worker.fetch("/stale");
+    assert.match(stale.cacheStatus, /detail=stale-while-revalidate/);
+    assertNoStore(stale, "a stale answer");
+  });
+
+  it("says no-store for a response holding fields its entry leaves out, and shares the entry", async () => {
+    origin.on("/withheld", { headers: { "cache-control": 'max-age=60, private="x-user"', "x-user": "alice" } });
+    const miss = await worker.fetch("/withheld");
+    assert.equal(miss.headers.get("x-user"), "alice");
+    assertNoStore(miss, "the origin's answer with x-user");
+    await worker.stored("/withheld");
+    const hit = await worker.fetch("/withheld");
+    assert.equal(hit.headers.get("x-user"), null);
+    maxAge(hit);
+  });
+
+  it("says no-store for an entry revalidated on every use", async () => {
+    origin.on("/revalidated", { headers: { "cache-control": "no-cache", etag: '"v1"' } });
+    const got = await worker.fetch("/revalidated");
+    assert.match(got.cacheStatus, /stored/);
+    assertNoStore(got, "no-cache");
+  });
+
+  it("says no-store for pages assembled from fragments, personalised or not", async () => {
+    origin.on("/pages/home", { headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: 'a <esi:include src="/frag/nav"/> b' });
+    origin.on("/pages/account", { headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: 'a <esi:include src="/frag/user" vary-cookies="user"/> b' });
+    origin.on("/frag/nav", { headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: "nav" });
+    origin.on("/frag/user", (record) => ({ headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: record.headers.cookie ?? "anonymous" }));
+    const home = await worker.fetch("/pages/home");
+    assert.equal(home.body, "a nav b");
+    assertNoStore(home, "an assembled page");
+    const account = await worker.fetch("/pages/account", { headers: { cookie: "user=alice" } });
+    assert.equal(account.body, "a user=alice b");
+    assertNoStore(account, "a page with a personalised fragment");
+  });
+});
+
+describe("Workers Cache off", () => {
+  it("sets no Workers Cache fields and hides the origin's Cloudflare-CDN-Cache-Control", async () => {
+    const origin = await startOrigin();
+    const worker = await startWorker({ origin, config: { backends: ["memory"] } });
+    try {
+      origin.on("/plain", { headers: { "cache-control": "max-age=60", [CDN]: "max-age=600" } });
+      const got = await worker.fetch("/plain");
+      assert.equal(got.headers.get(CDN), null);
+      assert.equal(got.headers.get("cache-tag"), null);
+    } finally {
+      await worker.dispose();
+      await origin.close();
+    }
+  });
+});
+
+describe("Workers Cache purges", () => {
+  let origin, worker;
+  before(async () => {
+    origin = await startOrigin();
+    worker = await startWorker({ origin, entry: STAND_IN_ENTRY, bindings: { ADMIN_TOKEN: TOKEN }, config: CONFIG });
+  });
+  after(async () => {
+    await worker.dispose();
+    await origin.close();
+  });
+
+  async function purge(body) {
+    const got = await worker.fetch("/_edgecache/purge", { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+    assert.equal(got.status, 200, got.body);
+    return JSON.parse(got.body);
+  }
+  const recorded = async () => JSON.parse((await worker.fetch("/__stand-in/purges")).body);
+
+  it("purges a URL by the tag its responses carried", async () => {
+    origin.on("/blog/post", { headers: { "cache-control": "max-age=60" } });
+    const served = await worker.fetch("/blog/post?page=2");
+    const tag = served.headers.get("cache-tag").split(",")[0];
+    await purge({ urls: [`${SITE}/blog/post?page=2`] });
+    assert.deepEqual(await recorded(), [{ tags: [tag] }]);
+    assert.equal(tag, urlTag("/blog/post?page=2"));
+  });
+
+  it("purges a URL spelled otherwise by the tag of the URL as the key holds it", async () => {
+    await purge({ urls: [`${SITE}/blog/%70ost?page=2`] });
+    assert.deepEqual(await recorded(), [{ tags: [urlTag("/blog/post?page=2")] }]);
+  });
+
+  it("asks nothing for URLs and URL prefixes of another site", async () => {
+    await purge({ urls: ["https://other.example/blog/post"], prefixes: ["https://other.example/blog/"] });
+    assert.deepEqual(await recorded(), []);
+  });
+
+  it("purges prefixes as path prefixes and tags as tags, soft or not", async () => {
+    for (const soft of [false, true]) {
+      await purge({ prefixes: ["/blog/", `${SITE}/shop/`, "/search?q="], tags: ["catalog"], soft });
+      assert.deepEqual(await recorded(), [{ tags: ["catalog"], pathPrefixes: ["/blog/", "/shop/", "/search"] }], `soft: ${soft}`);
+    }
+  });
+
+  it("purges everything with purgeEverything", async () => {
+    await purge({ all: true });
+    assert.deepEqual(await recorded(), [{ purgeEverything: true }]);
+  });
+
+  it("splits a large purge into calls of at most 100 operations", async () => {
+    const urls = Array.from({ length: 100 }, (_, i) => `${SITE}/p${i}`);
+    const tags = Array.from({ length: 100 }, (_, i) => `t${i}`);
+    await purge({ urls, tags });
+    const calls = await recorded();
+    assert.equal(calls.length, 2);
+    for (const call of calls) assert.ok((call.tags?.length ?? 0) + (call.pathPrefixes?.length ?? 0) <= 100);
+    assert.deepEqual(calls.flatMap((c) => c.tags), [...urls.map((u) => urlTag(new URL(u).pathname)), ...tags]);
+  });
+
+  it("logs a purge Workers Cache refuses, and still answers the purge", async () => {
+    await worker.fetch("/__stand-in/refuse");
+    const answer = await purge({ tags: ["late"] });
+    assert.equal(answer.ok, true);
+    assert.deepEqual(await recorded(), [{ tags: ["late"] }]);
+    const deadline = Date.now() + 3000;
+    const failed = () => worker.logs.find((l) => l.includes('"runtime-cache-purge-failed"'));
+    while (!failed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.match(failed() ?? "", /purge rate limit exceeded/);
+  });
+});
+
+describe("the local runtime", () => {
+  it("has no ctx.cache, which is why purge calls are checked against a stand-in", async () => {
+    const worker = await startWorker({ entry: PROBE_ENTRY });
+    try {
+      assert.deepEqual(JSON.parse((await worker.fetch("/__probe")).body), { has: true, type: "undefined" });
+    } finally {
+      await worker.dispose();
+    }
+  });
+});
