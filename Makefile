@@ -35,13 +35,15 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean
+.PHONY: help deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
 	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin)"
 	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration and browser tests"
 	@echo "make check   validate the cache policy in wrangler.toml"
+	@echo "make deploy  make check, create the KV namespace and an admin token if missing, wrangler deploy"
+	@echo "             (make deploy DRY_RUN=1 builds the bundle wrangler would upload and checks its size, offline)"
 	@echo "make build   build the release worker into build/"
 	@echo "make build-example  build the example worker that uses edgecache as a library (examples/lowlevel)"
 	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers"
@@ -116,6 +118,22 @@ dev: build
 check:
 	cargo run --quiet --features check --bin edgecache-check -- wrangler.toml
 
+# Deploys the top-level policy (scripts/deploy.sh): the KV namespace created and its id written
+# into wrangler.toml if it is still the placeholder, an ADMIN_TOKEN secret generated (and shown
+# once) if the worker has none, then wrangler deploy, which applies any [[migrations]].
+# DRY_RUN=1: wrangler deploy --dry-run into $(DEPLOY_OUTDIR), no login or network, and the
+# bundle's size against Cloudflare's limits (scripts/bundle-size.mjs).
+DRY_RUN ?=
+DEPLOY_OUTDIR ?= build/deploy-dry-run
+deploy: deps check
+	@DRY_RUN='$(DRY_RUN)' OUTDIR='$(DEPLOY_OUTDIR)' scripts/deploy.sh
+
+# The dry run of make deploy on the real bundle, and the deploy script against a stand-in
+# for wrangler (tests/deploy/: no Cloudflare account here).
+test-deploy: deps
+	$(MAKE) deploy DRY_RUN=1
+	node --test --test-concurrency=1 'tests/deploy/*.test.mjs'
+
 # Clippy also checks the library as other workers use it (without the proxy's entry point),
 # and the example worker that does so.
 lint: toolchain
@@ -170,7 +188,7 @@ fuzz: fuzz-tool
 		grep -h '^Done ' target/fuzz-$$t.log; \
 	done
 
-test: deps lint check test-host test-wasm test-integration test-browser soak fuzz
+test: deps lint check test-host test-wasm test-integration test-deploy test-browser soak fuzz
 
 clean:
 	cargo clean
