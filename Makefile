@@ -35,7 +35,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy
+.PHONY: help deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -44,6 +44,7 @@ help:
 	@echo "make check   validate the cache policy in wrangler.toml"
 	@echo "make deploy  make check, create the KV namespace and an admin token if missing, wrangler deploy"
 	@echo "             (make deploy DRY_RUN=1 builds the bundle wrangler would upload and checks its size, offline)"
+	@echo "make purge URL=… PREFIX=… TAG=… ALL=1 [SOFT=1]  purge through the running worker's API (several targets at once)"
 	@echo "make build   build the release worker into build/"
 	@echo "make build-example  build the example worker that uses edgecache as a library (examples/lowlevel)"
 	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers"
@@ -127,6 +128,18 @@ DRY_RUN ?=
 DEPLOY_OUTDIR ?= build/deploy-dry-run
 deploy: deps check
 	@DRY_RUN='$(DRY_RUN)' OUTDIR='$(DEPLOY_OUTDIR)' scripts/deploy.sh
+
+# Purges through a running worker's API (scripts/purge.mjs): EDGECACHE_URL (default
+# http://127.0.0.1:$(PORT), make dev's) and ADMIN_TOKEN (default: .dev.vars) from the
+# environment; URL, PREFIX and TAG take several space-separated targets. Only what is given on
+# make's command line counts: a PREFIX or URL the shell happens to export is not a target.
+given = $(if $(filter command line,$(origin $(1))),$($(1)))
+quote = '$(subst ','\'',$(1))'
+purge: node
+	@PORT='$(PORT)' node scripts/purge.mjs $(foreach u,$(call given,URL),--url $(call quote,$(u))) \
+		$(foreach p,$(call given,PREFIX),--prefix $(call quote,$(p))) \
+		$(foreach t,$(call given,TAG),--tag $(call quote,$(t))) \
+		$(if $(call given,ALL),--all) $(if $(call given,SOFT),--soft)
 
 # The dry run of make deploy on the real bundle, and the deploy script against a stand-in
 # for wrangler (tests/deploy/: no Cloudflare account here).
