@@ -191,11 +191,10 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
     } else if let Some(text) = raw.as_string() {
         Config::from_json(&text)
     } else {
-        let text = js_sys::JSON::stringify(&raw)
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default();
-        Config::from_json(&text)
+        // The object wrangler.toml's table becomes, read as it is (no JSON text in between).
+        serde_wasm_bindgen::from_value::<serde_json::Value>(raw)
+            .map_err(|e| config::ConfigError::Syntax(e.to_string()))
+            .and_then(Config::from_value)
     }
     .map_err(|e| e.to_string())?;
     let origin = js_sys::Reflect::get(env, &JsValue::from_str(ORIGIN_VAR))
