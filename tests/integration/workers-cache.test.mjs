@@ -83,7 +83,8 @@ const CONFIG = {
     { path: "/codes/**", ttl_by_status: { 404: 120 } },
     { path: "/team/**", vary_cookies: ["team"] },
     { path: "/device/**", vary_headers: ["x-device"] },
-    { path: "/pages/**", esi: true },
+    { path: "/pages/**", esi: true, esi_includes: ["/frag/**"] },
+    { path: "/frag/user", vary_cookies: ["user"] },
     { path: "/api/**", bypass: true },
     { path: "/search", query_ignore: ["utm_*"] },
     { path: "/**", tags: ["site"] },
@@ -263,7 +264,7 @@ describe("Workers Cache fields", () => {
 
   it("says no-store for pages assembled from fragments, personalised or not", async () => {
     origin.on("/pages/home", { headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: 'a <esi:include src="/frag/nav"/> b' });
-    origin.on("/pages/account", { headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: 'a <esi:include src="/frag/user" vary-cookies="user"/> b' });
+    origin.on("/pages/account", { headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: 'a <esi:include src="/frag/user"/> b' });
     origin.on("/frag/nav", { headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: "nav" });
     origin.on("/frag/user", (record) => ({ headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: record.headers.cookie ?? "anonymous" }));
     const home = await worker.fetch("/pages/home");
