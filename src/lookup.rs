@@ -82,6 +82,9 @@ pub struct Lookup {
     pub found: Option<Found>,
     /// Some tier knew the URL's variants but not this request's.
     pub vary_miss: bool,
+    /// The registry is unknown (the control plane could not be asked for too long): no
+    /// tier was read, as no entry is known not to be purged.
+    pub standing_unknown: bool,
 }
 
 /// Reads the tiers in order; the first entry for the request that no purge has removed
@@ -94,6 +97,13 @@ pub async fn lookup(
     registry: &Registry,
     errors: &mut Vec<String>,
 ) -> Lookup {
+    if registry.unknown {
+        return Lookup {
+            found: None,
+            vary_miss: false,
+            standing_unknown: true,
+        };
+    }
     let mut vary_miss = false;
     for (index, tier) in tiers.iter().enumerate() {
         let (Read { entry, unread }, marker) = match find(tier, plan, headers, errors).await {
@@ -106,7 +116,7 @@ pub async fn lookup(
         };
         let meta = &entry.meta;
         let soft_purged = match registry.standing(&meta.url, &meta.tags, meta.stored_at) {
-            Standing::Purged => continue,
+            Standing::Purged | Standing::Unknown => continue,
             Standing::Stale => true,
             Standing::Valid => false,
         };
@@ -119,11 +129,13 @@ pub async fn lookup(
                 soft_purged,
             }),
             vary_miss,
+            standing_unknown: false,
         };
     }
     Lookup {
         found: None,
         vary_miss,
+        standing_unknown: false,
     }
 }
 

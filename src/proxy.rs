@@ -132,7 +132,8 @@ pub async fn handle(
 
     let plan = Plan::new(config, route, url, &headers, fragment.map(|f| &f.keyed_on));
     let tiers = plan.open_tiers(env, url, config.memory_max_bytes, &mut notes.errors);
-    let registry = invalidation::current(env, config).await;
+    let host = url.host_str().unwrap_or_default();
+    let registry = invalidation::current(env, ctx, config, host).await;
     let job = Rc::new(Job {
         plan,
         tiers,
@@ -192,6 +193,7 @@ async fn serve_cacheable(
     )
     .await;
     let vary_miss = found.vary_miss;
+    let standing_unknown = found.standing_unknown;
     let mut stale = None;
     'found: {
         let Some(mut found) = found.found else {
@@ -302,13 +304,16 @@ async fn serve_cacheable(
                     runtime::wait_for(&ticket, config.origin_timeout_ms).await
                 {
                     if entry.meta.key == job.plan.variant_key(&entry.meta.vary, &job.headers) {
-                        let outcome = Outcome::Forward {
+                        let mut outcome = Outcome::Forward {
                             fwd,
                             status: Some(entry.meta.status),
                             stored: false,
                             collapsed: true,
                             reason: None,
                         };
+                        if standing_unknown {
+                            say_standing_unknown(&mut outcome);
+                        }
                         notes.outcome = Some(outcome.clone());
                         notes.bytes_from_cache = entry.body.len() as u64;
                         return respond_with_entry(job, &entry, None, head, &outcome, true, notes);
@@ -319,7 +324,12 @@ async fn serve_cacheable(
         }
     };
 
-    let answer = fill(job, ctx, stale.as_ref(), fwd, head, !head, leader).await;
+    let mut answer = fill(job, ctx, stale.as_ref(), fwd, head, !head, leader).await;
+    if standing_unknown {
+        if let Answer::Entry { outcome, .. } | Answer::Origin { outcome, .. } = &mut answer {
+            say_standing_unknown(outcome);
+        }
+    }
     notes.outcome = answer.outcome().cloned();
     match answer {
         Answer::Entry {
@@ -345,6 +355,19 @@ async fn serve_cacheable(
             reply::from_origin(&origin, body.as_ref(), not_modified, &decoration)
         }
         Answer::Failed(error) => origin_failed(job, stale, fwd, error, head, notes),
+    }
+}
+
+/// Says that a request went to the origin because no stored entry's purge standing is known
+/// (the control plane could not be asked for longer than the grace), unless another reason
+/// already explains its answer.
+fn say_standing_unknown(outcome: &mut Outcome) {
+    if let Outcome::Forward {
+        reason: reason @ None,
+        ..
+    } = outcome
+    {
+        *reason = Some(Reason::PurgeStandingUnknown);
     }
 }
 

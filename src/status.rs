@@ -69,6 +69,9 @@ pub enum Reason {
     StaleIfError,
     SoftPurged,
     Admin,
+    /// The control plane could not be asked for longer than `purge_grace_s`: no stored entry
+    /// is known not to be purged, so none is served.
+    PurgeStandingUnknown,
 }
 
 impl Reason {
@@ -102,6 +105,7 @@ impl Reason {
             Reason::StaleIfError => "stale-if-error",
             Reason::SoftPurged => "soft-purged",
             Reason::Admin => "admin",
+            Reason::PurgeStandingUnknown => "purge-standing-unknown",
         }
     }
 }
