@@ -16,11 +16,10 @@ use worker::{Context, Env};
 
 use crate::config::Config;
 use crate::control_plane::{self, REGISTRY_TIMEOUT_MS};
+use crate::propagation::{keeps_new, may_ask, Checked, Timing};
 use crate::purge::Registry;
 use crate::runtime::{now_ms, Sleep};
 
-/// After a failed ask, requests use what they have for this long before one asks again.
-const RETRY_MS: i64 = 1_000;
 /// How often a request waiting for another's ask looks whether it has ended.
 const POLL_MS: u64 = 5;
 
@@ -29,6 +28,15 @@ struct Copy {
     registry: Rc<Registry>,
     /// When the control plane was asked for it (ms): the copy says nothing of later purges.
     checked_at: i64,
+}
+
+impl Copy {
+    fn checked(&self) -> Checked {
+        Checked {
+            seq: self.registry.seq,
+            at: self.checked_at,
+        }
+    }
 }
 
 thread_local! {
@@ -63,38 +71,14 @@ impl Drop for AskingGuard {
     }
 }
 
-fn interval_ms(config: &Config) -> i64 {
-    config.purge_propagation_s as i64 * 1000
-}
-
-/// This isolate's copy, if it may answer a request that arrived at `arrived`: younger than
-/// the interval, or (interval 0) asked for at or after the request's arrival.
-fn usable(arrived: i64, interval: i64) -> Option<Rc<Registry>> {
+/// This isolate's copy, if `keep` says it may be used.
+fn copy_if(keep: impl Fn(Checked) -> bool) -> Option<Rc<Registry>> {
     COPY.with(|c| {
         c.borrow()
             .as_ref()
-            .filter(|copy| {
-                if interval == 0 {
-                    copy.checked_at >= arrived
-                } else {
-                    arrived - copy.checked_at < interval
-                }
-            })
+            .filter(|copy| keep(copy.checked()))
             .map(|copy| copy.registry.clone())
     })
-}
-
-/// What a request uses when no current copy could be had: the last copy within the grace,
-/// else the unknown registry.
-fn fallback(now: i64, config: &Config) -> Rc<Registry> {
-    let limit = interval_ms(config) + config.purge_grace_s as i64 * 1000;
-    COPY.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|copy| now - copy.checked_at < limit)
-            .map(|copy| copy.registry.clone())
-    })
-    .unwrap_or_else(|| Rc::new(Registry::unknown()))
 }
 
 /// Keeps `copy` unless this isolate already knows a later purge (one it recorded itself
@@ -102,11 +86,7 @@ fn fallback(now: i64, config: &Config) -> Rc<Registry> {
 fn keep(copy: Copy) {
     COPY.with(|c| {
         let mut current = c.borrow_mut();
-        let newer = current.as_ref().is_none_or(|known| {
-            copy.registry.seq > known.registry.seq
-                || (copy.registry.seq == known.registry.seq && copy.checked_at >= known.checked_at)
-        });
-        if newer {
+        if keeps_new(copy.checked(), current.as_ref().map(Copy::checked)) {
             *current = Some(copy);
         }
     });
@@ -115,8 +95,9 @@ fn keep(copy: Copy) {
 /// The registry a request that arrived now is checked against (see the module's doc).
 pub async fn current(env: &Env, ctx: &Context, config: &Config, host: &str) -> Rc<Registry> {
     let arrived = now_ms();
-    let interval = interval_ms(config);
-    if let Some(registry) = usable(arrived, interval) {
+    let timing = Timing::of(config);
+    let usable = || copy_if(|copy| timing.current(copy, arrived));
+    if let Some(registry) = usable() {
         return registry;
     }
     loop {
@@ -128,12 +109,12 @@ pub async fn current(env: &Env, ctx: &Context, config: &Config, host: &str) -> R
                 break;
             }
             Sleep::new(POLL_MS).await;
-            if let Some(registry) = usable(arrived, interval) {
+            if let Some(registry) = usable() {
                 return registry;
             }
             continue;
         }
-        if failing.is_some_and(|at| now_ms() - at < RETRY_MS) {
+        if !may_ask(failing, now_ms()) {
             break;
         }
         ASKING.with(|a| a.set(Some(now_ms())));
@@ -151,30 +132,35 @@ pub async fn current(env: &Env, ctx: &Context, config: &Config, host: &str) -> R
                 );
             }
         }
-        if let Some(registry) = usable(arrived, interval) {
+        if let Some(registry) = usable() {
             return registry;
         }
         break;
     }
-    fallback(now_ms(), config)
+    // No current copy could be had: the last one within the grace, else the unknown registry.
+    let now = now_ms();
+    copy_if(|copy| timing.within_grace(copy, now)).unwrap_or_else(|| Rc::new(Registry::unknown()))
 }
 
 /// A copy at least as new as this isolate's: the location's, when it is fresh, else the
 /// control plane's (which is then shared with the location).
 async fn refresh(env: &Env, ctx: &Context, config: &Config, host: &str) -> Result<Copy, String> {
     let started = now_ms();
-    let interval = interval_ms(config);
-    let known = COPY.with(|c| c.borrow().as_ref().map(|c| c.registry.clone()));
+    let timing = Timing::of(config);
+    let known = COPY.with(|c| c.borrow().clone());
     let url = shared_url(host, &config.key_prefix);
-    if interval > 0 {
+    if timing.interval_ms > 0 {
         let shared = JsFuture::from(glue::read_shared(&url))
             .await
             .ok()
             .and_then(|text| text.as_string())
             .and_then(|text| serde_json::from_str::<SharedCopy>(&text).ok());
         if let Some(shared) = shared {
-            let current = known.as_ref().is_none_or(|k| shared.registry.seq >= k.seq);
-            if current && started - shared.checked_at < interval {
+            let checked = Checked {
+                seq: shared.registry.seq,
+                at: shared.checked_at,
+            };
+            if timing.shared_usable(checked, known.as_ref().map(Copy::checked), started) {
                 return Ok(Copy {
                     registry: Rc::new(shared.registry),
                     checked_at: shared.checked_at,
@@ -182,6 +168,7 @@ async fn refresh(env: &Env, ctx: &Context, config: &Config, host: &str) -> Resul
             }
         }
     }
+    let known = known.map(|copy| copy.registry);
     let path = match &known {
         Some(registry) => format!("/registry?known={}", registry.seq),
         None => "/registry".to_string(),
@@ -210,7 +197,7 @@ async fn refresh(env: &Env, ctx: &Context, config: &Config, host: &str) -> Resul
         registry,
         checked_at: started,
     };
-    if interval > 0 {
+    if timing.interval_ms > 0 {
         share(ctx, config, &url, &copy);
     }
     Ok(copy)

@@ -16,6 +16,7 @@ pub mod esi;
 pub mod key;
 pub mod lru;
 pub mod policy;
+pub mod propagation;
 pub mod purge;
 pub mod range;
 pub mod route;
