@@ -198,7 +198,10 @@ async fn purge(
         token: label.to_string(),
         at: now_ms(),
     };
-    let command = serde_json::to_string(&command).map_err(|e| JsValue::from(e.to_string()))?;
+    let command = match serde_json::to_string(&command) {
+        Ok(command) => command,
+        Err(e) => return not_recorded(&e.to_string()),
+    };
     let answer = control_plane::ask(
         env,
         &config.key_prefix,
