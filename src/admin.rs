@@ -53,7 +53,7 @@ pub async fn handle(
         ("POST", "/purge") => purge(request, url, env, ctx, config, &label).await,
         (_, "/purge") => respond(405, &json!({ "error": "use POST" })),
         ("GET", "/stats") => stats(env, config).await,
-        ("GET", "/inspect") => inspect(url, env, ctx, config).await,
+        ("GET", "/inspect") => inspect(url, env, config).await,
         ("GET", "/purges") => purge_log(url, env, config).await,
         _ => respond(
             404,
@@ -411,12 +411,7 @@ async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
 
 /// `GET /inspect?url=…&header=Name:Value`: the key a request would use and what each of its
 /// route's tiers holds under it.
-async fn inspect(
-    url: &Url,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
-) -> Result<Response, JsValue> {
+async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsValue> {
     let params: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -453,8 +448,7 @@ async fn inspect(
     let plan = Plan::new(config, route, &target, &headers, None);
     let mut errors = Vec::new();
     let tiers = plan.open_tiers(env, &target, config.memory_max_bytes, &mut errors);
-    let registry =
-        invalidation::current(env, ctx, config, target.host_str().unwrap_or_default()).await;
+    let registry = invalidation::current(env, config, target.host_str().unwrap_or_default()).await;
     let now = now_ms();
     let mut found = Vec::new();
     for tier in &tiers {

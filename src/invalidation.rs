@@ -47,12 +47,19 @@ thread_local! {
     static FAILED_AT: Cell<Option<i64>> = const { Cell::new(None) };
 }
 
-/// The location's copy, as stored in the Cache API.
-#[derive(Serialize, Deserialize)]
+/// The location's copy, as stored in the Cache API: the registry as last asked for (none
+/// before the first answer), and until when an isolate of the location is asking the control
+/// plane for a newer one, so that the others wait for its answer instead of asking too.
+#[derive(Serialize, Deserialize, Default)]
 struct SharedCopy {
     checked_at: i64,
-    registry: Registry,
+    registry: Option<Registry>,
+    #[serde(default)]
+    asking_until: i64,
 }
+
+/// How often an isolate waiting for another's ask reads the location's copy.
+const SHARED_POLL_MS: u64 = 10;
 
 /// The control plane's answer to `GET /registry?known=N`.
 #[derive(Deserialize)]
@@ -93,7 +100,7 @@ fn keep(copy: Copy) {
 }
 
 /// The registry a request that arrived now is checked against (see the module's doc).
-pub async fn current(env: &Env, ctx: &Context, config: &Config, host: &str) -> Rc<Registry> {
+pub async fn current(env: &Env, config: &Config, host: &str) -> Rc<Registry> {
     let arrived = now_ms();
     let timing = Timing::of(config);
     let usable = || copy_if(|copy| timing.current(copy, arrived));
@@ -119,7 +126,7 @@ pub async fn current(env: &Env, ctx: &Context, config: &Config, host: &str) -> R
         }
         ASKING.with(|a| a.set(Some(now_ms())));
         let _guard = AskingGuard;
-        match refresh(env, ctx, config, host).await {
+        match refresh(env, config, host).await {
             Ok(copy) => {
                 FAILED_AT.with(|f| f.set(None));
                 keep(copy);
@@ -142,33 +149,76 @@ pub async fn current(env: &Env, ctx: &Context, config: &Config, host: &str) -> R
     copy_if(|copy| timing.within_grace(copy, now)).unwrap_or_else(|| Rc::new(Registry::unknown()))
 }
 
-/// A copy at least as new as this isolate's: the location's, when it is fresh, else the
-/// control plane's (which is then shared with the location).
-async fn refresh(env: &Env, ctx: &Context, config: &Config, host: &str) -> Result<Copy, String> {
+/// A copy at least as new as this isolate's: the location's, when it is fresh (or once the
+/// isolate of the location that is asking has its answer), else the control plane's, which is
+/// then shared with the location.
+async fn refresh(env: &Env, config: &Config, host: &str) -> Result<Copy, String> {
     let started = now_ms();
     let timing = Timing::of(config);
     let known = COPY.with(|c| c.borrow().clone());
     let url = shared_url(host, &config.key_prefix);
+    let mut last_shared = SharedCopy::default();
     if timing.interval_ms > 0 {
-        let shared = JsFuture::from(glue::read_shared(&url))
-            .await
-            .ok()
-            .and_then(|text| text.as_string())
-            .and_then(|text| serde_json::from_str::<SharedCopy>(&text).ok());
-        if let Some(shared) = shared {
-            let checked = Checked {
-                seq: shared.registry.seq,
-                at: shared.checked_at,
+        let deadline = started + REGISTRY_TIMEOUT_MS as i64;
+        loop {
+            let Some(shared) = read_shared(&url).await else {
+                break;
             };
-            if timing.shared_usable(checked, known.as_ref().map(Copy::checked), started) {
-                return Ok(Copy {
-                    registry: Rc::new(shared.registry),
-                    checked_at: shared.checked_at,
-                });
+            if let Some(registry) = &shared.registry {
+                let checked = Checked {
+                    seq: registry.seq,
+                    at: shared.checked_at,
+                };
+                if timing.shared_usable(checked, known.as_ref().map(Copy::checked), started) {
+                    return Ok(Copy {
+                        registry: Rc::new(registry.clone()),
+                        checked_at: shared.checked_at,
+                    });
+                }
             }
+            last_shared = shared;
+            let now = now_ms();
+            if last_shared.asking_until <= now || now >= deadline {
+                break;
+            }
+            Sleep::new(SHARED_POLL_MS).await;
         }
+        // This isolate asks: the location's other isolates are told so until it answers.
+        let claim = SharedCopy {
+            asking_until: now_ms() + REGISTRY_TIMEOUT_MS as i64,
+            ..last_shared
+        };
+        write_shared(config, &url, &claim).await;
+        last_shared = claim;
     }
-    let known = known.map(|copy| copy.registry);
+    let asked = ask(env, config, known.map(|copy| copy.registry)).await;
+    if timing.interval_ms > 0 {
+        // The answer, or on failure the copy as it was, with the claim withdrawn.
+        let shared = match &asked {
+            Ok(registry) => SharedCopy {
+                checked_at: started,
+                registry: Some((**registry).clone()),
+                asking_until: 0,
+            },
+            Err(_) => SharedCopy {
+                asking_until: 0,
+                ..last_shared
+            },
+        };
+        write_shared(config, &url, &shared).await;
+    }
+    Ok(Copy {
+        registry: asked?,
+        checked_at: started,
+    })
+}
+
+/// The control plane's registry: its sequence number alone when it is `known`'s.
+async fn ask(
+    env: &Env,
+    config: &Config,
+    known: Option<Rc<Registry>>,
+) -> Result<Rc<Registry>, String> {
     let path = match &known {
         Some(registry) => format!("/registry?known={}", registry.seq),
         None => "/registry".to_string(),
@@ -185,22 +235,14 @@ async fn refresh(env: &Env, ctx: &Context, config: &Config, host: &str) -> Resul
     .map_err(|e| e.to_string())?;
     let answer: RegistryAnswer = serde_json::from_str(&text)
         .map_err(|e| format!("the control plane's registry is unreadable: {e}"))?;
-    let registry = match (answer.registry, known) {
+    match (answer.registry, known) {
         (Some(mut registry), _) => {
             registry.seq = answer.seq;
-            Rc::new(registry)
+            Ok(Rc::new(registry))
         }
-        (None, Some(known)) if known.seq == answer.seq => known,
-        (None, _) => return Err("the control plane sent no registry".into()),
-    };
-    let copy = Copy {
-        registry,
-        checked_at: started,
-    };
-    if timing.interval_ms > 0 {
-        share(ctx, config, &url, &copy);
+        (None, Some(known)) if known.seq == answer.seq => Ok(known),
+        (None, _) => Err("the control plane sent no registry".into()),
     }
-    Ok(copy)
 }
 
 /// Where a location keeps its shared copy: in the Cache API, under the site's own host.
@@ -208,20 +250,22 @@ fn shared_url(host: &str, key_prefix: &str) -> String {
     format!("https://{host}/__edgecache/registry/{key_prefix}")
 }
 
-/// Writes the location's copy in the background, kept as long as it may be used at all.
-fn share(ctx: &Context, config: &Config, url: &str, copy: &Copy) {
-    let shared = SharedCopy {
-        checked_at: copy.checked_at,
-        registry: (*copy.registry).clone(),
-    };
-    let Ok(text) = serde_json::to_string(&shared) else {
+async fn read_shared(url: &str) -> Option<SharedCopy> {
+    JsFuture::from(glue::read_shared(url))
+        .await
+        .ok()
+        .and_then(|text| text.as_string())
+        .and_then(|text| serde_json::from_str::<SharedCopy>(&text).ok())
+}
+
+/// Writes the location's copy, kept as long as it may be used at all. Failures are ignored:
+/// the control plane is asked instead.
+async fn write_shared(config: &Config, url: &str, shared: &SharedCopy) {
+    let Ok(text) = serde_json::to_string(shared) else {
         return;
     };
     let keep_s = (config.purge_propagation_s + config.purge_grace_s).max(1);
-    let written = glue::write_shared(url, &text, keep_s as f64);
-    ctx.wait_until(async move {
-        let _ = JsFuture::from(written).await;
-    });
+    let _ = JsFuture::from(glue::write_shared(url, &text, keep_s as f64)).await;
 }
 
 /// A purge this isolate has just had recorded: its registry applies here at once and, through
@@ -231,9 +275,16 @@ pub fn adopt(ctx: &Context, config: &Config, host: &str, registry: Registry) {
         registry: Rc::new(registry),
         checked_at: now_ms(),
     };
-    keep(copy.clone());
+    let shared = SharedCopy {
+        checked_at: copy.checked_at,
+        registry: Some((*copy.registry).clone()),
+        asking_until: 0,
+    };
+    keep(copy);
     if config.purge_propagation_s > 0 {
-        share(ctx, config, &shared_url(host, &config.key_prefix), &copy);
+        let config = config.clone();
+        let url = shared_url(host, &config.key_prefix);
+        ctx.wait_until(async move { write_shared(&config, &url, &shared).await });
     }
 }
 

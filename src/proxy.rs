@@ -133,7 +133,7 @@ pub async fn handle(
     let plan = Plan::new(config, route, url, &headers, fragment.map(|f| &f.keyed_on));
     let tiers = plan.open_tiers(env, url, config.memory_max_bytes, &mut notes.errors);
     let host = url.host_str().unwrap_or_default();
-    let registry = invalidation::current(env, ctx, config, host).await;
+    let registry = invalidation::current(env, config, host).await;
     let job = Rc::new(Job {
         plan,
         tiers,

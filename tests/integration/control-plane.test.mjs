@@ -308,3 +308,36 @@ describe("an upgrade from the registry and purge log kept in KV", () => {
     }
   });
 });
+
+describe("isolates of one location", () => {
+  it("share one copy of the registry: the location asks the control plane about once per purge_propagation_s", async () => {
+    const origin = await startOrigin();
+    const deployment = await startLocations({ count: 2, oneLocation: true, origin, config: { backends: ["memory"], purge_propagation_s: 1 } });
+    try {
+      const isolates = deployment.locations;
+      for (const isolate of isolates) await isolate.fetch("/warm");
+      const before = await Promise.all(isolates.map(async (i) => (await i.control()).requests));
+      const started = Date.now();
+      const SECONDS = 6;
+      await Promise.all(
+        isolates.map(async (isolate, n) => {
+          while (Date.now() - started < SECONDS * 1000) {
+            assert.equal((await isolate.fetch(`/page/${n}`)).status, 200);
+            await sleep(25);
+          }
+        }),
+      );
+      const after = await Promise.all(isolates.map(async (i) => (await i.control()).requests));
+      const asked = after.map((n, i) => n - before[i]);
+      const total = asked[0] + asked[1];
+      console.log(`two isolates of one location, ${SECONDS} s at purge_propagation_s = 1: ${asked.join(" + ")} = ${total} requests to the control plane`);
+      // Alone, each isolate would ask once a second: 12 in all. Sharing, the location asks
+      // once a second (the isolate that asks tells the other, which waits for its answer),
+      // and no stats report is due within 10 s of the start.
+      assert.ok(total <= SECONDS + 1, `${total} requests, not ${SECONDS}`);
+    } finally {
+      await deployment.dispose();
+      await origin.close();
+    }
+  });
+});

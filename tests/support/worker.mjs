@@ -87,7 +87,7 @@ function scriptOptions(scriptPath, entry, name = "test-entry") {
  * its own, `/__test__/control`, that reads the count (GET) or sets the fault (POST
  * `{"fault": null | "fail" | "hang"}`).
  */
-function locationEntry(name) {
+function locationEntry(name, cacheName = name) {
   return `
 import worker from "./index.js";
 export { ${CONTROL_CLASS} } from "./index.js";
@@ -113,7 +113,7 @@ function control(namespace) {
 export default {
   async fetch(request, env, ctx) {
     if (!ownCache) {
-      const cache = await caches.open("location:" + LOCATION);
+      const cache = await caches.open(${JSON.stringify(`location:${cacheName}`)});
       Object.defineProperty(caches, "default", { value: cache, configurable: true });
       ownCache = cache;
     }
@@ -128,12 +128,13 @@ export default {
 }
 
 /**
- * Several locations of one deployment (see \`locationEntry\`): workers in one Miniflare sharing
+ * Several locations of one deployment (see `locationEntry`): workers in one Miniflare sharing
  * one control plane (hosted by the first) and one KV namespace, each with its own Cache API
- * and isolate. Each location has the interface of \`startWorker\`'s worker, plus
- * \`control()\` (the requests it made to the control plane) and \`fault(kind)\`.
+ * and isolate. Each location has the interface of `startWorker`'s worker, plus
+ * `control()` (the requests it made to the control plane) and `fault(kind)`.
+ * `oneLocation`: the workers are isolates of one location instead, sharing one Cache API.
  */
-export async function startLocations({ count = 2, origin, config = {}, bindings = {}, scriptPath = DEFAULT_SCRIPT } = {}) {
+export async function startLocations({ count = 2, origin, config = {}, bindings = {}, scriptPath = DEFAULT_SCRIPT, oneLocation = false } = {}) {
   const logs = [];
   const names = Array.from({ length: count }, (_, i) => `location-${i}`);
   const mf = new Miniflare({
@@ -145,7 +146,7 @@ export async function startLocations({ count = 2, origin, config = {}, bindings 
     cf: false,
     workers: names.map((name, i) => ({
       name,
-      ...scriptOptions(scriptPath, locationEntry(name), name),
+      ...scriptOptions(scriptPath, locationEntry(name, oneLocation ? "shared" : name), name),
       compatibilityDate: COMPATIBILITY_DATE,
       kvNamespaces: { EDGECACHE_KV: "edgecache-kv" },
       durableObjects: { [CONTROL_BINDING]: { className: CONTROL_CLASS, useSQLite: true, ...(i > 0 ? { scriptName: names[0] } : {}) } },
