@@ -341,3 +341,44 @@ describe("isolates of one location", () => {
     }
   });
 });
+
+describe("stats in the control plane", () => {
+  it("sums what every location reported, per route and per host, with no KV write", async () => {
+    const origin = await startOrigin();
+    origin.on("/private", { headers: { "cache-control": "private" }, body: "mine" });
+    const deployment = await startLocations({ count: 2, origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory"], routes: [{ path: "/api/**", bypass: true }] } });
+    try {
+      const [here, there] = deployment.locations;
+      await here.fetchStored("/a");
+      await here.fetch("/a");
+      await here.fetch("/api/x");
+      await there.fetch("http://other.test/private");
+      await there.fetch("http://other.test/private");
+      // `there` reports at its first request 10 s after it started counting.
+      await sleep(10_100);
+      await there.fetch("http://other.test/private");
+      let stats;
+      for (let i = 0; i < 50; i++) {
+        stats = JSON.parse((await here.fetch("/_edgecache/stats", { headers: auth })).body);
+        if (stats.hour.total.misses >= 4) break;
+        await sleep(100);
+      }
+      assert.deepEqual(
+        [stats.hour.total.hits, stats.hour.total.misses, stats.hour.total.bypasses],
+        [1, 4, 1],
+        "here: a miss, a hit and a bypass; there: three private misses",
+      );
+      assert.equal(stats.hour.hosts["other.test"].misses, 3);
+      assert.equal(stats.hour.hosts["other.test"].reasons.private, 3);
+      assert.equal(stats.hour.hosts["edge.test"].hits, 1);
+      assert.equal(stats.hour.routes["/api/**"].reasons["route-bypass"], 1);
+      assert.equal(stats.day.routes.default.misses, 4);
+      assert.deepEqual(stats.total, stats.day.total);
+      const kv = await deployment.mf.getKVNamespace("EDGECACHE_KV", "location-0");
+      assert.deepEqual((await kv.list()).keys, [], "nothing was written to KV");
+    } finally {
+      await deployment.dispose();
+      await origin.close();
+    }
+  });
+});
