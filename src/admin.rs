@@ -14,7 +14,7 @@ use worker::{Context, Env};
 use crate::auth::authorize;
 use crate::config::{Backend, Config};
 use crate::control::{Page, PurgeCommand};
-use crate::control_plane::{self, PURGE_TIMEOUT_MS, REGISTRY_TIMEOUT_MS};
+use crate::control_plane::{self, Unreachable, PURGE_TIMEOUT_MS, REGISTRY_TIMEOUT_MS};
 use crate::entry::Kind;
 use crate::invalidation;
 use crate::plan::Plan;
@@ -214,9 +214,10 @@ async fn purge(
     let recorded: Recorded = match answer.map(|text| serde_json::from_str(&text)) {
         Ok(Ok(recorded)) => recorded,
         Ok(Err(e)) => {
-            return not_recorded(&format!("the control plane's answer is unreadable: {e}"))
+            return not_answered(&format!("the control plane's answer is unreadable: {e}"))
         }
-        Err(error) => return not_recorded(&error.to_string()),
+        Err(error @ Unreachable::NoAnswer(_)) => return not_answered(&error.to_string()),
+        Err(error @ Unreachable::Failed(_)) => return not_recorded(&error.to_string()),
     };
     let at = recorded.entry.at;
     let seq = recorded.entry.seq;
@@ -305,6 +306,20 @@ fn not_recorded(error: &str) -> Result<Response, JsValue> {
     respond(
         503,
         &json!({ "error": format!("the purge was not recorded, nothing was purged: {error}"), "recorded": false }),
+    )
+}
+
+/// A purge the control plane may have recorded (in one transaction: whole, if at all) without
+/// its answer reaching this isolate: nothing was purged here. Sending it again is harmless;
+/// the purge log says whether it was recorded.
+fn not_answered(error: &str) -> Result<Response, JsValue> {
+    worker::console_error!(
+        "{}",
+        json!({ "edgecache": "purge-unanswered", "error": error })
+    );
+    respond(
+        503,
+        &json!({ "error": format!("the purge may have been recorded or not (whole if at all: see /purges), and nothing was purged here: {error}"), "recorded": null }),
     )
 }
 

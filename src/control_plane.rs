@@ -22,17 +22,31 @@ pub const REGISTRY_TIMEOUT_MS: u64 = 2_000;
 /// How long a stats report or read may take.
 pub const STATS_TIMEOUT_MS: u64 = 5_000;
 
-/// The control plane could not answer.
+/// The control plane did not answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unreachable(pub String);
+pub enum Unreachable {
+    /// It could not be asked, or answered with an error: what was asked did not happen.
+    Failed(String),
+    /// No answer came in time (ms): what was asked may have happened all the same.
+    NoAnswer(u64),
+}
 
 impl fmt::Display for Unreachable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the control plane ({BINDING}) could not be reached: {}",
-            self.0
-        )
+        match self {
+            Unreachable::Failed(reason) => {
+                write!(
+                    f,
+                    "the control plane ({BINDING}) could not be reached: {reason}"
+                )
+            }
+            Unreachable::NoAnswer(ms) => {
+                write!(
+                    f,
+                    "the control plane ({BINDING}) did not answer within {ms} ms"
+                )
+            }
+        }
     }
 }
 
@@ -42,8 +56,8 @@ fn object_name(key_prefix: &str) -> String {
 }
 
 /// Sends one request to the deployment's object and returns its JSON text; a missing
-/// binding, a thrown error, an answer that is not a 2xx and no answer within `timeout_ms` are
-/// all `Unreachable`.
+/// binding, a thrown error or an answer that is not a 2xx is `Failed`, no answer within
+/// `timeout_ms` is `NoAnswer`.
 pub async fn ask(
     env: &Env,
     key_prefix: &str,
@@ -63,11 +77,15 @@ pub async fn ask(
         body,
         timeout_ms as f64,
     );
-    JsFuture::from(answer)
+    let answer = JsFuture::from(answer)
         .await
-        .map_err(|e| Unreachable(describe(&e)))?
+        .map_err(|e| Unreachable::Failed(describe(&e)))?;
+    if answer.is_null() {
+        return Err(Unreachable::NoAnswer(timeout_ms));
+    }
+    answer
         .as_string()
-        .ok_or_else(|| Unreachable("an answer that is not text".into()))
+        .ok_or_else(|| Unreachable::Failed("an answer that is not text".into()))
 }
 
 mod glue {
@@ -79,8 +97,8 @@ mod glue {
     #[wasm_bindgen(inline_js = "
 export function askControl(env, binding, name, prefix, method, path, body, ms) {
   let timer;
-  const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
   });
   const asked = (async () => {
     const namespace = env[binding];
@@ -99,7 +117,8 @@ export function askControl(env, binding, name, prefix, method, path, body, ms) {
 }
 ")]
     extern "C" {
-        /// The object's answer as text; rejects when it cannot be had within `ms`.
+        /// The object's answer as text, `null` when none came within `ms`; rejects when it
+        /// could not be asked or answered with an error.
         #[wasm_bindgen(js_name = askControl)]
         #[allow(clippy::too_many_arguments)]
         pub fn ask_control(

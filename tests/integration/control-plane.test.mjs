@@ -190,6 +190,9 @@ describe("when the control plane cannot be reached", () => {
       const refused = await purge(here, { tags: ["hung"] });
       assert.equal(refused.status, 503);
       assert.ok(Date.now() - started < 12000);
+      // Without an answer the worker cannot tell whether the object recorded it.
+      assert.equal(JSON.parse(refused.body).recorded, null);
+      assert.match(JSON.parse(refused.body).error, /did not answer within 10000 ms/);
     } finally {
       await here.fault(null);
     }
