@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 use edgecache::config::Config;
+use edgecache::control_plane::{BINDING, CLASS};
 use edgecache::{parse_origin, CONFIG_VAR, ORIGIN_VAR};
 
 fn main() -> ExitCode {
@@ -27,16 +28,22 @@ fn main() -> ExitCode {
         }
     };
 
-    let mut sections = vec![("[vars]".to_string(), manifest.get("vars"))];
+    let mut sections = vec![("[vars]".to_string(), manifest.get("vars"), Some(&manifest))];
     if let Some(envs) = manifest.get("env").and_then(|e| e.as_table()) {
         for (name, env) in envs {
-            sections.push((format!("[env.{name}.vars]"), env.get("vars")));
+            sections.push((
+                format!("[env.{name}.vars]"),
+                env.get("vars"),
+                env.as_table(),
+            ));
         }
     }
 
     let mut failed = false;
-    for (section, vars) in sections {
-        match check_vars(vars) {
+    for (section, vars, table) in sections {
+        match check_vars(vars)
+            .and_then(|summary| check_control_plane(table, &manifest).map(|()| summary))
+        {
             Ok(summary) => println!("{path} {section}: ok ({summary})"),
             Err(problem) => {
                 eprintln!("{path} {section}: {problem}");
@@ -78,4 +85,42 @@ fn check_vars(vars: Option<&toml::Value>) -> Result<String, String> {
             .collect::<Vec<_>>(),
         origin.map_or("= the request's own URL".to_string(), |o| o.to_string())
     ))
+}
+
+/// The control plane's Durable Object must be bound in every environment (bindings are not
+/// inherited) and created by a `new_sqlite_classes` migration (the environment's own, or the
+/// top level's when it has none).
+fn check_control_plane(env: Option<&toml::Table>, top: &toml::Table) -> Result<(), String> {
+    let bound = env
+        .and_then(|e| e.get("durable_objects"))
+        .and_then(|d| d.get("bindings"))
+        .and_then(|b| b.as_array())
+        .is_some_and(|bindings| {
+            bindings.iter().any(|b| {
+                b.get("name").and_then(|n| n.as_str()) == Some(BINDING)
+                    && b.get("class_name").and_then(|c| c.as_str()) == Some(CLASS)
+            })
+        });
+    if !bound {
+        return Err(format!(
+            "no Durable Object binding {BINDING} of class {CLASS} ([[durable_objects.bindings]]): purges, the purge log and stats need it"
+        ));
+    }
+    let migrations = env
+        .and_then(|e| e.get("migrations"))
+        .or_else(|| top.get("migrations"))
+        .and_then(|m| m.as_array());
+    let created = migrations.is_some_and(|list| {
+        list.iter().any(|m| {
+            m.get("new_sqlite_classes")
+                .and_then(|c| c.as_array())
+                .is_some_and(|classes| classes.iter().any(|c| c.as_str() == Some(CLASS)))
+        })
+    });
+    if !created {
+        return Err(format!(
+            "no migration creates {CLASS} with SQLite storage ([[migrations]] new_sqlite_classes = [\"{CLASS}\"])"
+        ));
+    }
+    Ok(())
 }
