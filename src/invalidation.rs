@@ -2,7 +2,9 @@
 //! `purge_propagation_s`. When the copy is older, one request of the isolate at a time finds a
 //! newer one: first the location's shared copy in the Cache API (written by whichever isolate
 //! of the location last asked), then the control plane, which answers with its sequence
-//! number alone when the isolate's copy is current. A hit never waits while the copy is
+//! number alone when the isolate's copy is current. The isolate that asks marks the shared
+//! copy first and reads its mark back: the others wait for the answer of the one whose mark
+//! was kept. A hit never waits while the copy is
 //! fresh. When the control plane cannot be reached the last copy is used for
 //! `purge_grace_s` more; after that (and in an isolate that never read one) the registry is
 //! unknown and no stored entry is served.
@@ -16,7 +18,7 @@ use worker::{Context, Env};
 
 use crate::config::Config;
 use crate::control_plane::{self, REGISTRY_TIMEOUT_MS};
-use crate::propagation::{keeps_new, may_ask, Checked, Timing};
+use crate::propagation::{keeps_new, may_ask, yields_to, Checked, Timing};
 use crate::purge::Registry;
 use crate::runtime::{now_ms, Sleep};
 
@@ -56,6 +58,10 @@ struct SharedCopy {
     registry: Option<Registry>,
     #[serde(default)]
     asking_until: i64,
+    /// The mark of the isolate that is asking (random, 0 when none is): an isolate whose
+    /// mark another overwrote leaves the asking to it.
+    #[serde(default)]
+    asker: u64,
 }
 
 /// How often an isolate waiting for another's ask reads the location's copy.
@@ -160,36 +166,50 @@ async fn refresh(env: &Env, config: &Config, host: &str) -> Result<Copy, String>
     let mut last_shared = SharedCopy::default();
     if timing.interval_ms > 0 {
         let deadline = started + REGISTRY_TIMEOUT_MS as i64;
-        loop {
-            let Some(shared) = read_shared(&url).await else {
-                break;
-            };
-            if let Some(registry) = &shared.registry {
-                let checked = Checked {
-                    seq: registry.seq,
-                    at: shared.checked_at,
+        let asker = mark();
+        'claim: loop {
+            loop {
+                let Some(shared) = read_shared(&url).await else {
+                    break;
                 };
-                if timing.shared_usable(checked, known.as_ref().map(Copy::checked), started) {
-                    return Ok(Copy {
-                        registry: Rc::new(registry.clone()),
-                        checked_at: shared.checked_at,
-                    });
+                if let Some(registry) = &shared.registry {
+                    let checked = Checked {
+                        seq: registry.seq,
+                        at: shared.checked_at,
+                    };
+                    if timing.shared_usable(checked, known.as_ref().map(Copy::checked), started) {
+                        return Ok(Copy {
+                            registry: Rc::new(registry.clone()),
+                            checked_at: shared.checked_at,
+                        });
+                    }
+                }
+                last_shared = shared;
+                let now = now_ms();
+                if last_shared.asking_until <= now || now >= deadline {
+                    break;
+                }
+                Sleep::new(SHARED_POLL_MS).await;
+            }
+            // This isolate asks: the location's other isolates are told so until it answers.
+            let claim = SharedCopy {
+                asking_until: now_ms() + REGISTRY_TIMEOUT_MS as i64,
+                asker,
+                ..last_shared
+            };
+            write_shared(config, &url, &claim).await;
+            last_shared = claim;
+            // Another isolate may have found the copy unmarked too, and marked it since: the
+            // mark read back is the one kept, and only its isolate asks.
+            if now_ms() < deadline {
+                if let Some(seen) = read_shared(&url).await {
+                    if yields_to(asker, seen.asker, seen.asking_until, now_ms()) {
+                        continue 'claim;
+                    }
                 }
             }
-            last_shared = shared;
-            let now = now_ms();
-            if last_shared.asking_until <= now || now >= deadline {
-                break;
-            }
-            Sleep::new(SHARED_POLL_MS).await;
+            break;
         }
-        // This isolate asks: the location's other isolates are told so until it answers.
-        let claim = SharedCopy {
-            asking_until: now_ms() + REGISTRY_TIMEOUT_MS as i64,
-            ..last_shared
-        };
-        write_shared(config, &url, &claim).await;
-        last_shared = claim;
     }
     let asked = ask(env, config, known.map(|copy| copy.registry)).await;
     if timing.interval_ms > 0 {
@@ -199,9 +219,11 @@ async fn refresh(env: &Env, config: &Config, host: &str) -> Result<Copy, String>
                 checked_at: started,
                 registry: Some((**registry).clone()),
                 asking_until: 0,
+                asker: 0,
             },
             Err(_) => SharedCopy {
                 asking_until: 0,
+                asker: 0,
                 ..last_shared
             },
         };
@@ -245,6 +267,11 @@ async fn ask(
     }
 }
 
+/// A mark for one ask of this isolate: random, never 0 (no asker).
+fn mark() -> u64 {
+    1 + (js_sys::Math::random() * (1u64 << 52) as f64) as u64
+}
+
 /// Where a location keeps its shared copy: in the Cache API, under the site's own host.
 fn shared_url(host: &str, key_prefix: &str) -> String {
     format!("https://{host}/__edgecache/registry/{key_prefix}")
@@ -279,6 +306,7 @@ pub fn adopt(ctx: &Context, config: &Config, host: &str, registry: Registry) {
         checked_at: copy.checked_at,
         registry: Some((*copy.registry).clone()),
         asking_until: 0,
+        asker: 0,
     };
     keep(copy);
     if config.purge_propagation_s > 0 {

@@ -63,6 +63,15 @@ pub fn may_ask(failed_at: Option<i64>, now: i64) -> bool {
     failed_at.is_none_or(|at| now - at >= RETRY_MS)
 }
 
+/// Whether an isolate that has just marked the location's copy as being asked for (with
+/// `own`, its mark) should wait for another's answer instead of asking: reading the copy back,
+/// it finds another isolate's mark (`seen`, live until `seen_until`). Two isolates can both
+/// find the copy unmarked before either mark is written; the Cache API keeps the one written
+/// last, and only its writer asks.
+pub fn yields_to(own: u64, seen: u64, seen_until: i64, now: i64) -> bool {
+    seen != own && seen_until > now
+}
+
 /// Which copy to keep: the one that knows more purges, and of two that know the same, the
 /// one asked for later. An ask that began before this isolate recorded a purge of its own
 /// must not replace the registry that purge returned.
@@ -131,6 +140,23 @@ mod tests {
         assert!(may_ask(None, T));
         assert!(!may_ask(Some(T), T + 999));
         assert!(may_ask(Some(T), T + 1_000));
+    }
+
+    #[test]
+    fn an_isolate_whose_mark_was_overwritten_waits_for_the_other_isolates_answer() {
+        assert!(
+            yields_to(7, 9, T + 2_000, T),
+            "the other isolate's mark is the one kept"
+        );
+        assert!(!yields_to(7, 7, T + 2_000, T), "its own mark: it asks");
+        assert!(
+            !yields_to(7, 9, T, T),
+            "the other's mark has run out: it asks"
+        );
+        assert!(
+            !yields_to(7, 0, 0, T),
+            "the other isolate already answered (and withdrew its mark)"
+        );
     }
 
     #[test]
