@@ -7,14 +7,14 @@
 //   PROFILE_PATH=/private PROFILE_BACKENDS=memory PROFILE_SECONDS=6 make profile
 //   PROFILE_BACKENDS=cache make profile
 import { spawn, execFile } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
 import workerdPackage from "workerd";
 import { startOrigin } from "./origin.mjs";
-import { COMPATIBILITY_DATE, plainBindings } from "../tests/support/worker.mjs";
+import { COMPATIBILITY_DATE, controlPlane, plainBindings } from "../tests/support/worker.mjs";
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -34,14 +34,18 @@ const inMiniflare = BACKENDS.some((b) => b !== "memory");
 
 /** Raw workerd with the inspector on: one worker, `edgecache`. */
 async function startWorkerd() {
-  await mkdir(results, { recursive: true });
+  // The control plane's SQLite files, made anew each run.
+  const objects = path.join(results, "profile-objects");
+  await rm(objects, { recursive: true, force: true });
+  await mkdir(objects, { recursive: true });
   const capnp = path.join(results, "profile.capnp");
   const embed = (file) => path.relative(results, path.join(root, file));
   await writeFile(
     capnp,
     `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [(name = "edgecache", worker = (modules = [(name = "index.js", esModule = embed "${embed("build-profile/index.js")}"), (name = "index_bg.wasm", wasm = embed "${embed("build-profile/index_bg.wasm")}")], compatibilityDate = "${COMPATIBILITY_DATE}", bindings = [(name = "ORIGIN", text = "${origin.url}"), (name = "EDGECACHE", json = ${JSON.stringify(JSON.stringify(config))})], globalOutbound = "net")),
+  services = [(name = "edgecache", worker = (modules = [(name = "index.js", esModule = embed "${embed("build-profile/index.js")}"), (name = "index_bg.wasm", wasm = embed "${embed("build-profile/index_bg.wasm")}")], compatibilityDate = "${COMPATIBILITY_DATE}", bindings = [(name = "ORIGIN", text = "${origin.url}"), (name = "EDGECACHE", json = ${JSON.stringify(JSON.stringify(config))}), (name = "EDGECACHE_CONTROL", durableObjectNamespace = (className = "ControlPlane"))], durableObjectNamespaces = [(className = "ControlPlane", uniqueKey = "edgecache-control", enableSql = true)], durableObjectStorage = (localDisk = "objects"), globalOutbound = "net")),
+    (name = "objects", disk = (path = "${objects}", writable = true)),
     (name = "net", network = (allow = ["public", "private", "local"]))],
   sockets = [(name = "edgecache", address = "127.0.0.1:${PORT}", http = (), service = "edgecache")]
 );
@@ -71,7 +75,8 @@ async function startMiniflare() {
               "index_bg.wasm": { type: "wasm", contents: new Uint8Array(readFileSync(path.join(root, "build-profile/index_bg.wasm"))) },
             },
           },
-          env: { EDGECACHE_KV: { type: "kv", id: "EDGECACHE_KV" }, ...plainBindings({ ORIGIN: origin.url, EDGECACHE: config }) },
+          exports: controlPlane.exports,
+          env: { EDGECACHE_KV: { type: "kv", id: "EDGECACHE_KV" }, ...controlPlane.binding("edgecache"), ...plainBindings({ ORIGIN: origin.url, EDGECACHE: config }) },
         },
         dev: { cacheAPI: true },
       },

@@ -3,7 +3,7 @@
 // the Cache API and KV exist locally only through Miniflare. Load comes from oha on loopback,
 // bounded in time. Prints a table, the ratios and the Wasm size; writes bench/results/.
 import { spawn, execFile } from "node:child_process";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { Miniflare } from "miniflare";
 import workerdPackage from "workerd";
 import { startOrigin } from "./origin.mjs";
-import { COMPATIBILITY_DATE, plainBindings } from "../tests/support/worker.mjs";
+import { COMPATIBILITY_DATE, controlPlane, plainBindings } from "../tests/support/worker.mjs";
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -42,6 +42,7 @@ const rawWorkers = {
     modules: [["index.js", "esModule", "build/index.js"], ["index_bg.wasm", "wasm", "build/index_bg.wasm"]],
     origin: true,
     config: edgecacheConfig(["memory"]),
+    control: true,
   },
 };
 const rawPorts = {};
@@ -54,10 +55,18 @@ for (const [name, w] of Object.entries(rawWorkers)) {
   const bindings = [];
   if (w.origin) bindings.push(`(name = "ORIGIN", text = "${ORIGIN}")`);
   if (w.config) bindings.push(`(name = "EDGECACHE", json = ${JSON.stringify(w.config)})`);
-  services.push(`(name = "${name}", worker = (modules = [${modules}], compatibilityDate = "${DATE}", bindings = [${bindings.join(", ")}], globalOutbound = "net"))`);
+  // edgecache's control plane: its Durable Object, with SQLite storage in bench/results/objects.
+  if (w.control) bindings.push(`(name = "EDGECACHE_CONTROL", durableObjectNamespace = (className = "ControlPlane"))`);
+  const objects = w.control ? `, durableObjectNamespaces = [(className = "ControlPlane", uniqueKey = "edgecache-control", enableSql = true)], durableObjectStorage = (localDisk = "objects")` : "";
+  services.push(`(name = "${name}", worker = (modules = [${modules}], compatibilityDate = "${DATE}", bindings = [${bindings.join(", ")}]${objects}, globalOutbound = "net"))`);
   sockets.push(`(name = "${name}", address = "127.0.0.1:${port}", http = (), service = "${name}")`);
 }
 services.push(`(name = "net", network = (allow = ["public", "private", "local"]))`);
+// The control plane's SQLite files, made anew each run.
+const objects = path.join(results, "objects");
+await rm(objects, { recursive: true, force: true });
+await mkdir(objects, { recursive: true });
+services.push(`(name = "objects", disk = (path = "${objects}", writable = true))`);
 await mkdir(results, { recursive: true });
 const capnp = path.join(results, "workerd.capnp");
 await writeFile(capnp, `using Workerd = import "/workerd/workerd.capnp";\nconst config :Workerd.Config = (\n  services = [${services.join(",\n    ")}],\n  sockets = [${sockets.join(",\n    ")}]\n);\n`);
@@ -90,7 +99,9 @@ for (const [name, w] of Object.entries(mfWorkers)) {
           name,
           compatibilityDate: DATE,
           manifest: { mainModule: Object.keys(modules)[0], modules },
-          env: { EDGECACHE_KV: { type: "kv", id: "EDGECACHE_KV" }, ...plainBindings(vars) },
+          // edgecache's control plane: its Durable Object, with SQLite storage.
+          ...(w.script ? {} : { exports: controlPlane.exports }),
+          env: { EDGECACHE_KV: { type: "kv", id: "EDGECACHE_KV" }, ...(w.script ? {} : controlPlane.binding(name)), ...plainBindings(vars) },
         },
         dev: { cacheAPI: true },
       },

@@ -30,7 +30,7 @@ wasm-bindgen --target module --out-dir "$staging" --out-name index \
 features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
 "$bin/wasm-opt" -Oz ${KEEP_NAMES:+-g} "${features[@]/#/--enable-}" \
   "$staging/index_bg.wasm" -o "$out/index_bg.wasm"
-cp "$root/src/entry.mjs" "$staging/entry.mjs"
+cp "$root/src/entry.mjs" "$root/src/control_object.mjs" "$staging/"
 "$bin/esbuild" "$staging/entry.mjs" --bundle --format=esm --minify --log-level=warning \
   --external:./index_bg.wasm --external:'cloudflare:*' --outfile="$staging/bundle.js"
 # workerd takes the Wasm module as a plain import (plain `sed`, no `-i`: BSD and GNU alike).

@@ -14,21 +14,20 @@ use worker::{Context, Env};
 use crate::auth::{authorize, client_address};
 use crate::auth_limit;
 use crate::config::{Backend, Config};
+use crate::control::{Page, PurgeCommand};
+use crate::control_plane::{self, Unreachable, PURGE_TIMEOUT_MS, REGISTRY_TIMEOUT_MS};
 use crate::entry::Kind;
-use crate::invalidation::{self, KV_PROPAGATION_S, REGISTRY_TTL_MS};
+use crate::invalidation;
 use crate::plan::Plan;
 use crate::proxy::Settings;
-use crate::purge::{PurgeRequest, Standing};
+use crate::purge::{PurgeRequest, Registry, Standing};
 use crate::runtime::{describe, headers_from, now_ms};
-use crate::stats::Stats;
 use crate::status::{Outcome, Reason};
-use crate::store::{open_tiers, MemoryStore, Store, KV_BINDING};
-use crate::target::{canonical_prefix, Target};
+use crate::store::{open_tiers, MemoryStore, Store};
+use crate::target::{canonical_host, canonical_prefix, Target};
 
 /// Purge bodies larger than this are refused.
 const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Purge log entries kept.
-const LOG_ENTRIES: usize = 200;
 
 /// Answers an admin request and logs one line for it (`admin_log`), failed ones included.
 pub async fn handle(
@@ -87,11 +86,11 @@ async fn answer(
     };
     *token = Some(label.clone());
     match (request.method().as_str(), route) {
-        ("POST", "/purge") => purge(request, env, ctx, config, &label).await,
+        ("POST", "/purge") => purge(request, url, env, ctx, config, &label).await,
         (_, "/purge") => respond(405, &json!({ "error": "use POST" })),
         ("GET", "/stats") => stats(env, config).await,
         ("GET", "/inspect") => inspect(url, env, config).await,
-        ("GET", "/purges") => respond(200, &json!({ "purges": read_log(env, config).await })),
+        ("GET", "/purges") => purge_log(url, env, config).await,
         _ => respond(
             404,
             &json!({ "error": format!("no admin route {route:?}") }),
@@ -177,8 +176,16 @@ fn too_many_failures(wait_secs: u64) -> Result<Response, JsValue> {
     Ok(response)
 }
 
+/// The control plane's answer to a purge.
+#[derive(serde::Deserialize)]
+struct Recorded {
+    registry: Registry,
+    entry: crate::control::LogEntry,
+}
+
 async fn purge(
     request: &Request,
+    admin_url: &Url,
     env: &Env,
     ctx: &Rc<Context>,
     config: &Config,
@@ -233,11 +240,37 @@ async fn purge(
         *prefix = canonical_prefix(prefix, config.case_insensitive_paths);
     }
 
-    let at = now_ms();
-    let registry = match invalidation::record(env, config, &purge, at).await {
-        Ok(registry) => registry,
-        Err(error) => return respond(503, &json!({ "error": error })),
+    // The control plane records the purge (registry and log, in one transaction) or nothing:
+    // without its answer the purge is refused, and no tier is touched.
+    let command = PurgeCommand {
+        request: purge.clone(),
+        token: label.to_string(),
+        at: now_ms(),
     };
+    let command = match serde_json::to_string(&command) {
+        Ok(command) => command,
+        Err(e) => return not_recorded(&e.to_string()),
+    };
+    let answer = control_plane::ask(
+        env,
+        &config.key_prefix,
+        "POST",
+        "/purge",
+        Some(&command),
+        PURGE_TIMEOUT_MS,
+    )
+    .await;
+    let recorded: Recorded = match answer.map(|text| serde_json::from_str(&text)) {
+        Ok(Ok(recorded)) => recorded,
+        Ok(Err(e)) => {
+            return not_answered(&format!("the control plane's answer is unreadable: {e}"))
+        }
+        Err(error @ Unreachable::NoAnswer(_)) => return not_answered(&error.to_string()),
+        Err(error @ Unreachable::Failed(_)) => return not_recorded(&error.to_string()),
+    };
+    let at = recorded.entry.at;
+    let seq = recorded.entry.seq;
+    let registry = recorded.registry;
     let removed_from_memory = if purge.soft {
         0
     } else {
@@ -286,130 +319,119 @@ async fn purge(
     if purge.all {
         results.push(json!({ "type": "all", "effect": effect }));
     }
-    let entry = json!({
-        "at": at,
-        "token": label,
-        "urls": purge.urls,
-        "prefixes": purge.prefixes,
-        "tags": purge.tags,
-        "all": purge.all,
-        "soft": purge.soft,
-        "removed_from_memory": removed_from_memory,
-    });
+    invalidation::adopt(ctx, config, &canonical_host(admin_url), registry);
     let site = config.workers_cache.as_deref();
     if let Some(done) = crate::workers_cache::runtime::purge(ctx, &purge, site) {
         ctx.wait_until(done);
     }
-    let env_for_log = env.clone();
-    let log_key = log_key(config);
-    ctx.wait_until(async move { append_log(&env_for_log, &log_key, entry).await });
 
     respond(
         200,
         &json!({
             "ok": true,
+            "seq": seq,
             "at": at,
             "soft": purge.soft,
             "results": results,
             "removed_from_memory": removed_from_memory,
             "effective_here": "now",
-            "effective_everywhere_within_s": KV_PROPAGATION_S + REGISTRY_TTL_MS / 1000,
+            "effective_everywhere_within_s": config.purge_propagation_s,
         }),
     )
 }
 
-fn log_key(config: &Config) -> String {
-    format!("{}:__edgecache:purges", config.key_prefix)
-}
-
-async fn read_log(env: &Env, config: &Config) -> Vec<Value> {
-    let Ok(kv) = env.kv(KV_BINDING) else {
-        return Vec::new();
-    };
-    let text = kv.get(&log_key(config)).text().await.ok().flatten();
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
-}
-
-/// Prepends a purge to the log kept in KV (newest first, bounded). Best effort: the purge has
-/// already taken effect whether or not its log line is written.
-async fn append_log(env: &Env, key: &str, entry: Value) {
-    let Ok(kv) = env.kv(KV_BINDING) else { return };
-    let mut log: Vec<Value> = match kv.get(key).text().await {
-        Ok(text) => text
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default(),
-        Err(_) => Vec::new(),
-    };
-    log.insert(0, entry);
-    log.truncate(LOG_ENTRIES);
-    if let Ok(put) = kv.put(key, serde_json::to_string(&log).unwrap_or_default()) {
-        if let Err(e) = put.execute().await {
-            worker::console_error!(
-                "{}",
-                json!({ "edgecache": "purge-log-failed", "error": crate::redact::text(&e.to_string()) })
-            );
-        }
-    }
-}
-
-/// Counts from every isolate that reported in the last day, with this one's live counts.
-async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
-    let (own_key, live) = crate::stats_flush::snapshot(config);
-    let mut total = live.clone();
-    let mut isolates = 1;
-    if let Ok(kv) = env.kv(KV_BINDING) {
-        let prefix = crate::stats_flush::key_prefix(config);
-        if let Ok(list) = kv.list().prefix(prefix).limit(100).execute().await {
-            for key in list.keys.iter().filter(|k| k.name != own_key) {
-                if let Ok(Some(text)) = kv.get(&key.name).text().await {
-                    if let Ok(other) = serde_json::from_str::<Stats>(&text) {
-                        total.merge(&other);
-                        isolates += 1;
-                    }
-                }
-            }
-        }
-    }
-    let with_ratio = |c: &crate::stats::Counters| {
-        let mut value = serde_json::to_value(c).unwrap_or_default();
-        value["hit_ratio"] = json!(c.hit_ratio());
-        value
-    };
-    let routes: serde_json::Map<String, Value> = total
-        .routes
-        .iter()
-        .map(|(k, c)| (k.clone(), with_ratio(c)))
-        .collect();
-    let backends: serde_json::Map<String, Value> = total
-        .backends
-        .iter()
-        .map(|(k, c)| (k.clone(), with_ratio(c)))
-        .collect();
+/// A purge the control plane did not record: nothing was changed anywhere, so the client may
+/// send it again.
+fn not_recorded(error: &str) -> Result<Response, JsValue> {
+    worker::console_error!(
+        "{}",
+        json!({ "edgecache": "purge-not-recorded", "error": error })
+    );
     respond(
-        200,
-        &json!({
-            "since": total.since,
-            "isolates": isolates,
-            "total": with_ratio(&total.total),
-            "routes": routes,
-            "backends": backends,
-            "minutes": total.minutes,
-            "memory_bytes": MemoryStore::used(),
-            "config": {
-                "routes": config.routes.iter().map(|r| json!({
-                    "path": r.path.as_str(),
-                    "ttl": r.ttl,
-                    "browser_ttl": r.browser_ttl,
-                    "bypass": r.bypass,
-                    "backends": r.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
-                    "tags": r.tags,
-                })).collect::<Vec<_>>(),
-                "backends": config.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
-                "version": config.version,
-            },
-        }),
+        503,
+        &json!({ "error": format!("the purge was not recorded, nothing was purged: {error}"), "recorded": false }),
     )
+}
+
+/// A purge the control plane may have recorded (in one transaction: whole, if at all) without
+/// its answer reaching this isolate: nothing was purged here. Sending it again is harmless;
+/// the purge log says whether it was recorded.
+fn not_answered(error: &str) -> Result<Response, JsValue> {
+    worker::console_error!(
+        "{}",
+        json!({ "edgecache": "purge-unanswered", "error": error })
+    );
+    respond(
+        503,
+        &json!({ "error": format!("the purge may have been recorded or not (whole if at all: see /purges), and nothing was purged here: {error}"), "recorded": null }),
+    )
+}
+
+/// `GET /purges?before=&limit=`: the purge log, newest first, a page at a time; `next` is
+/// the `before` of the following page.
+async fn purge_log(url: &Url, env: &Env, config: &Config) -> Result<Response, JsValue> {
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let page = match Page::parse(param("before").as_deref(), param("limit").as_deref()) {
+        Ok(page) => page,
+        Err(error) => return respond(400, &json!({ "error": error })),
+    };
+    let path = format!("/purges?before={}&limit={}", page.before, page.limit);
+    let answer = control_plane::ask(
+        env,
+        &config.key_prefix,
+        "GET",
+        &path,
+        None,
+        REGISTRY_TIMEOUT_MS,
+    )
+    .await;
+    #[derive(serde::Deserialize)]
+    struct Purges {
+        purges: Vec<crate::control::LogEntry>,
+    }
+    match answer.map(|text| serde_json::from_str::<Purges>(&text)) {
+        Ok(Ok(log)) => {
+            let seqs: Vec<u64> = log.purges.iter().map(|e| e.seq).collect();
+            respond(
+                200,
+                &json!({ "purges": log.purges, "next": page.next(&seqs) }),
+            )
+        }
+        Ok(Err(e)) => respond(
+            503,
+            &json!({ "error": format!("the control plane's purge log is unreadable: {e}") }),
+        ),
+        Err(error) => respond(503, &json!({ "error": error.to_string() })),
+    }
+}
+
+/// Every isolate's counts for the last hour and the last day, read from the control plane in
+/// one request (which also carries this isolate's unreported counts).
+async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
+    let sums = match crate::stats_flush::read(env, &config.key_prefix).await {
+        Ok(sums) => sums,
+        Err(error) => return respond(503, &json!({ "error": error })),
+    };
+    let mut report = crate::stats::report(&sums);
+    report["memory_bytes"] = json!(MemoryStore::used());
+    report["purge_propagation_s"] = json!(config.purge_propagation_s);
+    report["config"] = json!({
+        "routes": config.routes.iter().map(|r| json!({
+            "path": r.path.as_str(),
+            "ttl": r.ttl,
+            "browser_ttl": r.browser_ttl,
+            "bypass": r.bypass,
+            "backends": r.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
+            "tags": r.tags,
+        })).collect::<Vec<_>>(),
+        "backends": config.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
+        "version": config.version,
+    });
+    respond(200, &report)
 }
 
 /// `GET /inspect?url=…&header=Name:Value`: the key a request would use and what each of its
@@ -453,7 +475,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
     let plan = Plan::new(config, &routing, &target, &headers, None);
     let mut errors = Vec::new();
     let tiers = plan.open_tiers(env, config.memory_max_bytes, &mut errors);
-    let registry = invalidation::current(env, config).await;
+    let registry = invalidation::current(env, config, &target.host).await;
     let now = now_ms();
     let mut found = Vec::new();
     for tier in &tiers {
@@ -482,6 +504,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
                     Standing::Valid => "valid",
                     Standing::Stale => "soft-purged",
                     Standing::Purged => "purged",
+                    Standing::Unknown => "unknown",
                 };
                 json!({
                     "backend": backend,

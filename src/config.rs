@@ -17,6 +17,11 @@ use crate::route::{GlobError, HostPattern, PathPattern};
 pub const KV_MIN_TTL: u64 = 60;
 /// Workers KV refuses values above 25 MiB.
 pub const KV_MAX_VALUE_BYTES: u64 = 25 * 1024 * 1024;
+/// A purge must reach every location within minutes at worst.
+pub const MAX_PURGE_PROPAGATION_S: u64 = 300;
+/// A location cut off from the control plane serves its last copy of the registry for at
+/// most an hour.
+pub const MAX_PURGE_GRACE_S: u64 = 3600;
 
 /// Where entries are kept. Several backends form tiers, read in the order given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -107,6 +112,12 @@ pub struct Config {
     /// (`https://example.com`): edgecache tells it what it may keep of that site's answers,
     /// and `no-store` for everything else (`crate::workers_cache`).
     pub workers_cache: Option<String>,
+    /// Seconds an isolate (and its location) trusts its copy of the purge registry before
+    /// asking the control plane again; 0: asked on every request.
+    pub purge_propagation_s: u64,
+    /// Seconds past `purge_propagation_s` a copy is still used when the control plane cannot
+    /// be reached; after that no stored entry is served (its purge standing is unknown).
+    pub purge_grace_s: u64,
 }
 
 /// Fields the origin may choose a representation by (RFC 9110 §12.5), and `Origin`, which
@@ -308,6 +319,8 @@ impl Default for Config {
             ignore_client_no_cache: false,
             client_refresh_interval: 5,
             workers_cache: None,
+            purge_propagation_s: 2,
+            purge_grace_s: 30,
         }
     }
 }
@@ -358,6 +371,8 @@ struct RawConfig {
     ignore_client_no_cache: Option<bool>,
     client_refresh_interval: Option<i64>,
     workers_cache: Option<String>,
+    purge_propagation_s: Option<i64>,
+    purge_grace_s: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -511,6 +526,23 @@ impl Config {
             None | Some("") => None,
             Some(site) => Some(workers_cache_site(site).map_err(|r| field("workers_cache", r))?),
         };
+        let purge_propagation_s =
+            non_negative(raw.purge_propagation_s, defaults.purge_propagation_s)
+                .map_err(|r| field("purge_propagation_s", r))?;
+        if purge_propagation_s > MAX_PURGE_PROPAGATION_S {
+            return Err(field(
+                "purge_propagation_s",
+                format!("{purge_propagation_s} s is more than {MAX_PURGE_PROPAGATION_S} s"),
+            ));
+        }
+        let purge_grace_s = non_negative(raw.purge_grace_s, defaults.purge_grace_s)
+            .map_err(|r| field("purge_grace_s", r))?;
+        if purge_grace_s > MAX_PURGE_GRACE_S {
+            return Err(field(
+                "purge_grace_s",
+                format!("{purge_grace_s} s is more than {MAX_PURGE_GRACE_S} s"),
+            ));
+        }
 
         let mut routes = Vec::with_capacity(raw.routes.len());
         for (index, value) in raw.routes.into_iter().enumerate() {
@@ -558,6 +590,8 @@ impl Config {
                 .unwrap_or(defaults.ignore_client_no_cache),
             client_refresh_interval,
             workers_cache,
+            purge_propagation_s,
+            purge_grace_s,
         })
     }
 }
@@ -1310,5 +1344,22 @@ mod tests {
             );
         }
         assert!(Config::from_json(r#"{"workers_cache": true}"#).is_err());
+    }
+
+    #[test]
+    fn purge_propagation_defaults_to_two_seconds_and_is_bounded() {
+        let config = Config::default();
+        assert_eq!((config.purge_propagation_s, config.purge_grace_s), (2, 30));
+        let config =
+            Config::from_json(r#"{"purge_propagation_s": 0, "purge_grace_s": 5}"#).unwrap();
+        assert_eq!((config.purge_propagation_s, config.purge_grace_s), (0, 5));
+        assert_eq!(
+            error_of(r#"{"purge_propagation_s": 301}"#),
+            "EDGECACHE.purge_propagation_s: 301 s is more than 300 s"
+        );
+        assert_eq!(
+            error_of(r#"{"purge_grace_s": -1}"#),
+            "EDGECACHE.purge_grace_s: -1 is negative"
+        );
     }
 }

@@ -6,6 +6,10 @@
 // instance instead of a poisoned one.
 import * as wasm from "./index.js";
 
+// The control plane's Durable Object class (bound as EDGECACHE_CONTROL in wrangler.toml): a
+// Durable Object class must be exported by the worker's main module.
+export { ControlPlane } from "./control_object.mjs";
+
 const init = wasm.__worker_init_state();
 
 function reinitialiseAfterCrash() {

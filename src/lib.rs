@@ -11,6 +11,7 @@ pub mod admin_log;
 pub mod auth;
 pub mod conditional;
 pub mod config;
+pub mod control;
 pub mod entry;
 pub mod esi;
 pub mod grant;
@@ -18,6 +19,7 @@ pub mod heap;
 pub mod key;
 pub mod lru;
 pub mod policy;
+pub mod propagation;
 pub mod purge;
 pub mod range;
 pub mod redact;
@@ -32,6 +34,7 @@ pub mod workers_cache;
 pub mod assemble;
 pub mod auth_limit;
 pub mod coalesce;
+pub mod control_plane;
 pub mod fill;
 pub mod invalidation;
 pub mod lookup;
@@ -43,6 +46,10 @@ pub mod proxy;
 pub mod reply;
 pub mod runtime;
 pub mod store;
+
+/// The functions the control plane's Durable Object calls, exported with the proxy only.
+#[cfg(feature = "proxy")]
+pub mod control_object;
 
 #[cfg(feature = "proxy")]
 use std::rc::Rc;
@@ -169,13 +176,14 @@ async fn serve(
     }
     if let (Ok(settings), Some(outcome)) = (&settings, &notes.outcome) {
         let due = stats_flush::record(
-            &settings.config,
             notes.route.as_deref(),
+            &target::canonical_host(&url),
             outcome,
             notes.bytes_from_cache,
         );
-        if let Some((key, text)) = due {
-            ctx.wait_until(stats_flush::flush(env.clone(), key, text));
+        if let Some(delta) = due {
+            let key_prefix = settings.config.key_prefix.clone();
+            ctx.wait_until(stats_flush::flush(env.clone(), key_prefix, delta));
         }
     }
     response

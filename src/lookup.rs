@@ -85,6 +85,9 @@ pub struct Lookup {
     /// The fields the URL's responses vary on, as a tier's marker names them: the origin is
     /// sent them, so the answer can be stored under this request's variant.
     pub vary: Vec<String>,
+    /// The registry is unknown (the control plane could not be asked for too long): no
+    /// tier was read, as no entry is known not to be purged.
+    pub standing_unknown: bool,
 }
 
 /// Reads the tiers in order; the first entry for the request that no purge has removed
@@ -97,6 +100,14 @@ pub async fn lookup(
     registry: &Registry,
     errors: &mut Vec<String>,
 ) -> Lookup {
+    if registry.unknown {
+        return Lookup {
+            found: None,
+            vary_miss: false,
+            vary: Vec::new(),
+            standing_unknown: true,
+        };
+    }
     let mut vary_miss = false;
     let mut vary = Vec::new();
     for (index, tier) in tiers.iter().enumerate() {
@@ -111,7 +122,7 @@ pub async fn lookup(
         };
         let meta = &entry.meta;
         let soft_purged = match registry.standing(&meta.url, &meta.tags, meta.stored_at) {
-            Standing::Purged => continue,
+            Standing::Purged | Standing::Unknown => continue,
             Standing::Stale => true,
             Standing::Valid => false,
         };
@@ -125,12 +136,14 @@ pub async fn lookup(
             }),
             vary_miss,
             vary,
+            standing_unknown: false,
         };
     }
     Lookup {
         found: None,
         vary_miss,
         vary,
+        standing_unknown: false,
     }
 }
 

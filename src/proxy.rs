@@ -142,7 +142,7 @@ pub async fn handle(
     let keyed_on = fragment.map(|f| &f.keyed_on);
     let plan = Plan::new(config, &routing, &target, &headers, keyed_on);
     let tiers = plan.open_tiers(env, config.memory_max_bytes, &mut notes.errors);
-    let registry = invalidation::current(env, config).await;
+    let registry = invalidation::current(env, config, &target.host).await;
     let forward = Forward::for_key(
         request,
         &plan,
@@ -222,6 +222,7 @@ async fn serve_cacheable(
     .await;
     let vary_miss = found.vary_miss;
     let vary = found.vary;
+    let standing_unknown = found.standing_unknown;
     let mut stale = None;
     'found: {
         let Some(mut found) = found.found else {
@@ -338,13 +339,16 @@ async fn serve_cacheable(
                     runtime::wait_for(&ticket, config.origin_timeout_ms).await
                 {
                     if entry.meta.key == job.plan.variant_key(&entry.meta.vary, &job.headers) {
-                        let outcome = Outcome::Forward {
+                        let mut outcome = Outcome::Forward {
                             fwd,
                             status: Some(entry.meta.status),
                             stored: false,
                             collapsed: true,
                             reason: None,
                         };
+                        if standing_unknown {
+                            say_standing_unknown(&mut outcome);
+                        }
                         notes.outcome = Some(outcome.clone());
                         notes.bytes_from_cache = entry.body.len() as u64;
                         return respond_with_entry(job, &entry, None, head, &outcome, true, notes);
@@ -362,7 +366,12 @@ async fn serve_cacheable(
         client_body: !head,
         vary: &vary,
     };
-    let answer = fill(job, ctx, start, leader).await;
+    let mut answer = fill(job, ctx, start, leader).await;
+    if standing_unknown {
+        if let Answer::Entry { outcome, .. } | Answer::Origin { outcome, .. } = &mut answer {
+            say_standing_unknown(outcome);
+        }
+    }
     notes.outcome = answer.outcome().cloned();
     match answer {
         Answer::Entry {
@@ -390,6 +399,19 @@ async fn serve_cacheable(
             reply::from_origin(&origin, body.as_ref(), not_modified, &decoration)
         }
         Answer::Failed(error) => origin_failed(job, stale, fwd, error, head, notes),
+    }
+}
+
+/// Says that a request went to the origin because no stored entry's purge standing is known
+/// (the control plane could not be asked for longer than the grace), unless another reason
+/// already explains its answer.
+fn say_standing_unknown(outcome: &mut Outcome) {
+    if let Outcome::Forward {
+        reason: reason @ None,
+        ..
+    } = outcome
+    {
+        *reason = Some(Reason::PurgeStandingUnknown);
     }
 }
 

@@ -75,6 +75,13 @@ pub struct Registry {
     pub soft_floor: i64,
     #[serde(default)]
     pub records: Vec<Record>,
+    /// The control plane's sequence number of the last purge recorded (0: none yet).
+    #[serde(default)]
+    pub seq: u64,
+    /// Not a registry but the lack of one: the control plane could not be asked for longer
+    /// than the grace allows, so every entry's standing is unknown.
+    #[serde(skip)]
+    pub unknown: bool,
 }
 
 /// Where a stored entry stands against the purges made since it was stored.
@@ -84,6 +91,8 @@ pub enum Standing {
     /// Soft-purged: usable only as a stale response while it is refreshed.
     Stale,
     Purged,
+    /// No registry is known: a purge may have been made that this isolate has not heard of.
+    Unknown,
 }
 
 impl Registry {
@@ -98,8 +107,20 @@ impl Registry {
             })
     }
 
+    /// The registry of an isolate that cannot tell which purges were made.
+    pub fn unknown() -> Registry {
+        Registry {
+            v: REGISTRY_FORMAT,
+            unknown: true,
+            ..Registry::default()
+        }
+    }
+
     /// An entry for `url` with `tags`, stored at `stored_at` (ms).
     pub fn standing(&self, url: &str, tags: &[String], stored_at: i64) -> Standing {
+        if self.unknown {
+            return Standing::Unknown;
+        }
         if stored_at <= self.floor {
             return Standing::Purged;
         }
@@ -152,7 +173,7 @@ impl Registry {
 }
 
 /// `POST /_edgecache/purge`'s body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PurgeRequest {
     #[serde(default)]
@@ -360,6 +381,16 @@ mod tests {
             registry.standing(URL, &[], 5),
             Standing::Purged,
             "over-invalidates, never under"
+        );
+    }
+
+    #[test]
+    fn an_unknown_registry_knows_no_entry_standing() {
+        let registry = Registry::unknown();
+        assert_eq!(registry.standing(URL, &[], i64::MAX), Standing::Unknown);
+        assert!(
+            !Registry::parse(&serde_json::to_string(&registry).unwrap()).unknown,
+            "the flag is never stored"
         );
     }
 

@@ -1,14 +1,13 @@
-//! Request counters for `/_edgecache/stats`: per route, per backend, and per minute, counted
-//! in each isolate and summed across isolates when asked.
+//! Request counters for `/_edgecache/stats`. Each isolate counts its requests per minute and
+//! per route, host and backend (a `Delta`), and sends what it counted to the control plane,
+//! which keeps one row per minute and name for a day; `Report` reads its sums back.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
 use crate::status::{Fwd, Outcome, Reason};
-
-/// Minutes of history kept for the hit-ratio chart.
-pub const MINUTES_KEPT: usize = 60;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
@@ -27,7 +26,7 @@ pub struct Counters {
 }
 
 impl Counters {
-    fn add(&mut self, other: &Counters) {
+    pub fn add(&mut self, other: &Counters) {
         self.hits += other.hits;
         self.stale += other.stale;
         self.misses += other.misses;
@@ -48,23 +47,6 @@ impl Counters {
             served as f64 / total as f64
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Minute {
-    /// Start of the minute, milliseconds since the epoch.
-    pub at: i64,
-    pub hits: u64,
-    pub misses: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Stats {
-    pub since: i64,
-    pub total: Counters,
-    pub routes: BTreeMap<String, Counters>,
-    pub backends: BTreeMap<String, Counters>,
-    pub minutes: Vec<Minute>,
 }
 
 /// How one outcome counts.
@@ -99,28 +81,62 @@ fn classify(outcome: &Outcome) -> (Kind, Option<&'static str>) {
     }
 }
 
-impl Stats {
-    pub fn new(now_ms: i64) -> Stats {
-        Stats {
-            since: now_ms,
-            ..Stats::default()
-        }
-    }
+/// Milliseconds in a minute: the unit of every count kept.
+pub const MINUTE_MS: i64 = 60_000;
+/// Minutes in the short window (the last hour, this minute included).
+pub const HOUR_MINUTES: i64 = 60;
+/// Minutes kept by the control plane (a day).
+pub const DAY_MINUTES: i64 = 1_440;
 
-    /// Counts one request on `route` (its pattern, or `default`), with `bytes` served from
-    /// storage.
-    pub fn record(&mut self, route: &str, outcome: &Outcome, bytes: u64, now_ms: i64) {
+/// What a row counts requests by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dimension {
+    /// The matching route's path pattern, or `default`: every request counts under one.
+    Route,
+    /// The request's host.
+    Host,
+    /// The tier a hit came from (hits only).
+    Backend,
+}
+
+/// The counts of one minute for one name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    /// Start of the minute, milliseconds since the epoch.
+    pub minute: i64,
+    pub kind: Dimension,
+    pub name: String,
+    #[serde(flatten)]
+    pub counters: Counters,
+}
+
+/// The start of the minute holding `ms`.
+pub fn minute_of(ms: i64) -> i64 {
+    ms - ms.rem_euclid(MINUTE_MS)
+}
+
+/// What an isolate has counted since it last reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delta {
+    cells: BTreeMap<(i64, Dimension, String), Counters>,
+}
+
+impl Delta {
+    /// Counts one request on `route` (its pattern, or `default`) for `host`, with `bytes`
+    /// served from storage.
+    pub fn record(&mut self, route: &str, host: &str, outcome: &Outcome, bytes: u64, now_ms: i64) {
         let (kind, reason) = classify(outcome);
-        let tier = match outcome {
-            Outcome::Hit { tier, .. } => Some(tier.as_str()),
-            _ => None,
-        };
-        let mut counters = vec![&mut self.total];
-        let route_counters = self.routes.entry(route.to_string()).or_default();
-        counters.push(route_counters);
-        let backend_counters = tier.map(|t| self.backends.entry(t.to_string()).or_default());
-        counters.extend(backend_counters);
-        for c in counters {
+        let minute = minute_of(now_ms);
+        let mut names = vec![(Dimension::Route, route), (Dimension::Host, host)];
+        if let Outcome::Hit { tier, .. } = outcome {
+            names.push((Dimension::Backend, tier.as_str()));
+        }
+        for (dimension, name) in names {
+            let c = self
+                .cells
+                .entry((minute, dimension, name.to_string()))
+                .or_default();
             match kind {
                 Kind::Hit => c.hits += 1,
                 Kind::Stale => c.stale += 1,
@@ -134,51 +150,125 @@ impl Stats {
                 *c.reasons.entry(reason.to_string()).or_default() += 1;
             }
         }
-        let (hit, miss) = match kind {
-            Kind::Hit | Kind::Stale => (1, 0),
-            Kind::Miss => (0, 1),
-            Kind::Bypass => (0, 0),
-        };
-        self.count_minute(Minute {
-            at: now_ms - now_ms.rem_euclid(60_000),
-            hits: hit,
-            misses: miss,
-        });
     }
 
-    fn count_minute(&mut self, minute: Minute) {
-        match self.minutes.iter_mut().find(|m| m.at == minute.at) {
-            Some(m) => {
-                m.hits += minute.hits;
-                m.misses += minute.misses;
-            }
-            None => {
-                self.minutes.push(minute);
-                self.minutes.sort_by_key(|m| m.at);
-                let excess = self.minutes.len().saturating_sub(MINUTES_KEPT);
-                self.minutes.drain(..excess);
-            }
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Adds counts that could not be reported (a failed send) back in.
+    pub fn merge(&mut self, other: Delta) {
+        for (cell, counters) in other.cells {
+            self.cells.entry(cell).or_default().add(&counters);
         }
     }
 
-    /// Adds another isolate's counts.
-    pub fn merge(&mut self, other: &Stats) {
-        self.since = if self.since == 0 {
-            other.since
-        } else {
-            self.since.min(other.since)
-        };
-        self.total.add(&other.total);
-        for (route, c) in &other.routes {
-            self.routes.entry(route.clone()).or_default().add(c);
-        }
-        for (backend, c) in &other.backends {
-            self.backends.entry(backend.clone()).or_default().add(c);
-        }
-        for minute in &other.minutes {
-            self.count_minute(*minute);
+    /// Forgets minutes the control plane no longer keeps, so that counts held back while it
+    /// cannot be reached take bounded memory.
+    pub fn forget_before(&mut self, now_ms: i64) {
+        let oldest = minute_of(now_ms) - (DAY_MINUTES - 1) * MINUTE_MS;
+        self.cells.retain(|(minute, _, _), _| *minute >= oldest);
+    }
+
+    pub fn rows(&self) -> Vec<Row> {
+        self.cells
+            .iter()
+            .map(|((minute, kind, name), counters)| Row {
+                minute: *minute,
+                kind: *kind,
+                name: name.clone(),
+                counters: counters.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Where the two windows start: the last hour's and the last day's first minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Windows {
+    pub hour_from: i64,
+    pub day_from: i64,
+}
+
+impl Windows {
+    pub fn at(now_ms: i64) -> Windows {
+        let minute = minute_of(now_ms);
+        Windows {
+            hour_from: minute - (HOUR_MINUTES - 1) * MINUTE_MS,
+            day_from: minute - (DAY_MINUTES - 1) * MINUTE_MS,
         }
     }
+}
+
+/// One minute's counts over every route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinuteTotals {
+    pub minute: i64,
+    pub hits: u64,
+    pub stale: u64,
+    pub misses: u64,
+    pub bypasses: u64,
+}
+
+/// The control plane's sums: per name over each window (`minute` unused), and per minute.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sums {
+    pub hour: Vec<Row>,
+    pub day: Vec<Row>,
+    pub minutes: Vec<MinuteTotals>,
+}
+
+fn with_ratio(c: &Counters) -> Value {
+    let mut value = serde_json::to_value(c).unwrap_or_default();
+    value["hit_ratio"] = json!(c.hit_ratio());
+    value
+}
+
+/// One window: its total (the sum of its routes, as every request has one) and its counts
+/// per route, host and backend.
+fn window(rows: &[Row]) -> Value {
+    let mut total = Counters::default();
+    let mut by: [BTreeMap<&str, Counters>; 3] = Default::default();
+    for row in rows {
+        let index = match row.kind {
+            Dimension::Route => {
+                total.add(&row.counters);
+                0
+            }
+            Dimension::Host => 1,
+            Dimension::Backend => 2,
+        };
+        by[index].entry(&row.name).or_default().add(&row.counters);
+    }
+    let [routes, hosts, backends] = by.map(|names| {
+        names
+            .iter()
+            .map(|(name, c)| (name.to_string(), with_ratio(c)))
+            .collect::<Map<String, Value>>()
+    });
+    json!({ "total": with_ratio(&total), "routes": routes, "hosts": hosts, "backends": backends })
+}
+
+/// `/stats`'s answer: the last hour and the last day, per route, host and backend; at the top
+/// level the day's figures (as `/stats` has always answered) and the day's minutes.
+pub fn report(sums: &Sums) -> Value {
+    let hour = window(&sums.hour);
+    let day = window(&sums.day);
+    let minutes: Vec<Value> = sums
+        .minutes
+        .iter()
+        .map(|m| json!({ "at": m.minute, "hits": m.hits + m.stale, "stale": m.stale, "misses": m.misses, "bypasses": m.bypasses }))
+        .collect();
+    json!({
+        "since": sums.minutes.first().map(|m| m.minute),
+        "total": day["total"],
+        "routes": day["routes"],
+        "hosts": day["hosts"],
+        "backends": day["backends"],
+        "hour": hour,
+        "day": day,
+        "minutes": minutes,
+    })
 }
 
 #[cfg(test)]
@@ -188,88 +278,114 @@ mod tests {
 
     const NOW: i64 = 1_700_000_000_000;
 
-    #[test]
-    fn outcomes_are_counted_per_route_backend_and_minute() {
-        let mut stats = Stats::new(NOW);
-        let hit = Outcome::Hit {
+    fn hit(tier: Backend) -> Outcome {
+        Outcome::Hit {
             ttl: 5,
-            tier: Backend::Memory,
+            tier,
             stale: None,
-        };
-        stats.record("/static/**", &hit, 100, NOW);
-        stats.record("/static/**", &hit, 100, NOW + 1);
-        stats.record(
-            "/static/**",
-            &Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::Private)),
-            0,
-            NOW,
-        );
-        stats.record(
-            "default",
-            &Outcome::bypass(Reason::RouteBypass),
-            0,
-            NOW + 61_000,
-        );
-        assert_eq!(stats.total.hits, 2);
-        assert_eq!(stats.total.misses, 1);
-        assert_eq!(stats.total.bypasses, 1);
-        assert_eq!(stats.total.bytes_from_cache, 200);
-        assert_eq!(stats.routes["/static/**"].reasons["private"], 1);
-        assert_eq!(stats.backends["memory"].hits, 2);
-        assert!((stats.routes["/static/**"].hit_ratio() - 2.0 / 3.0).abs() < 1e-9);
-        assert_eq!(stats.minutes.len(), 2);
-        assert_eq!((stats.minutes[0].hits, stats.minutes[0].misses), (2, 1));
-    }
-
-    #[test]
-    fn isolates_are_summed() {
-        let mut a = Stats::new(NOW);
-        let mut b = Stats::new(NOW - 5);
-        a.record(
-            "default",
-            &Outcome::Hit {
-                ttl: 1,
-                tier: Backend::Kv,
-                stale: None,
-            },
-            10,
-            NOW,
-        );
-        b.record(
-            "default",
-            &Outcome::Hit {
-                ttl: 1,
-                tier: Backend::Kv,
-                stale: Some(Reason::MaxStale),
-            },
-            10,
-            NOW,
-        );
-        a.merge(&b);
-        assert_eq!((a.total.hits, a.total.stale), (1, 1));
-        assert_eq!(a.since, NOW - 5);
-        assert_eq!(
-            a.minutes,
-            vec![Minute {
-                at: NOW - NOW.rem_euclid(60_000),
-                hits: 2,
-                misses: 0
-            }]
-        );
-    }
-
-    #[test]
-    fn only_the_last_hour_is_kept() {
-        let mut stats = Stats::new(NOW);
-        for i in 0..100 {
-            stats.record(
-                "default",
-                &Outcome::forward(Fwd::Miss, Some(200), true, None),
-                0,
-                NOW + i * 60_000,
-            );
         }
-        assert_eq!(stats.minutes.len(), MINUTES_KEPT);
-        assert_eq!(stats.total.misses, 100);
+    }
+
+    fn find<'a>(rows: &'a [Row], kind: Dimension, name: &str) -> Vec<&'a Row> {
+        rows.iter()
+            .filter(|r| r.kind == kind && r.name == name)
+            .collect()
+    }
+
+    #[test]
+    fn outcomes_are_counted_per_minute_route_host_and_backend() {
+        let mut delta = Delta::default();
+        delta.record("/static/**", "a.test", &hit(Backend::Memory), 100, NOW);
+        delta.record("/static/**", "a.test", &hit(Backend::Memory), 100, NOW + 1);
+        let private = Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::Private));
+        delta.record("/static/**", "b.test", &private, 0, NOW);
+        let bypass = Outcome::bypass(Reason::RouteBypass);
+        delta.record("default", "a.test", &bypass, 0, NOW + MINUTE_MS);
+        let rows = delta.rows();
+        let route = find(&rows, Dimension::Route, "/static/**");
+        assert_eq!(route.len(), 1, "one minute");
+        let c = &route[0].counters;
+        assert_eq!((c.hits, c.misses, c.bytes_from_cache), (2, 1, 200));
+        assert_eq!(c.reasons["private"], 1);
+        assert_eq!(route[0].minute, minute_of(NOW));
+        assert_eq!(
+            find(&rows, Dimension::Host, "a.test").len(),
+            2,
+            "two minutes"
+        );
+        assert_eq!(find(&rows, Dimension::Host, "b.test")[0].counters.misses, 1);
+        assert_eq!(
+            find(&rows, Dimension::Backend, "memory")[0].counters.hits,
+            2
+        );
+        let default = find(&rows, Dimension::Route, "default");
+        assert_eq!(default[0].counters.reasons["route-bypass"], 1);
+        assert_eq!(default[0].minute, minute_of(NOW) + MINUTE_MS);
+    }
+
+    #[test]
+    fn unsent_counts_are_merged_back_and_forgotten_after_a_day() {
+        let mut sent = Delta::default();
+        sent.record("default", "a.test", &hit(Backend::Kv), 10, NOW);
+        let mut pending = Delta::default();
+        pending.record("default", "a.test", &hit(Backend::Kv), 10, NOW);
+        pending.merge(sent);
+        let rows = pending.rows();
+        assert_eq!(find(&rows, Dimension::Route, "default")[0].counters.hits, 2);
+        pending.forget_before(NOW + (DAY_MINUTES - 1) * MINUTE_MS);
+        assert!(!pending.is_empty(), "still within the day");
+        pending.forget_before(NOW + DAY_MINUTES * MINUTE_MS);
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn windows_start_an_hour_and_a_day_of_minutes_back() {
+        let w = Windows::at(NOW);
+        assert_eq!(minute_of(NOW) - w.hour_from, 59 * MINUTE_MS);
+        assert_eq!(minute_of(NOW) - w.day_from, 1439 * MINUTE_MS);
+    }
+
+    #[test]
+    fn the_report_sums_routes_into_totals_per_window() {
+        let mut delta = Delta::default();
+        delta.record("/a", "a.test", &hit(Backend::Memory), 5, NOW);
+        delta.record("/a", "a.test", &hit(Backend::Memory), 5, NOW);
+        let miss = Outcome::forward(Fwd::Miss, Some(200), true, None);
+        delta.record("/b", "b.test", &miss, 0, NOW);
+        let mut old = Delta::default();
+        old.record("/b", "b.test", &miss, 0, NOW - 2 * 3_600_000);
+        let sums = Sums {
+            hour: delta.rows(),
+            day: {
+                let mut day = delta.clone();
+                day.merge(old);
+                day.rows()
+            },
+            minutes: vec![MinuteTotals {
+                minute: minute_of(NOW),
+                hits: 2,
+                stale: 1,
+                misses: 1,
+                bypasses: 0,
+            }],
+        };
+        let report = report(&sums);
+        assert_eq!(report["hour"]["total"]["hits"], 2);
+        assert_eq!(report["hour"]["total"]["misses"], 1);
+        assert_eq!(
+            report["day"]["total"]["misses"], 2,
+            "the rows of both minutes"
+        );
+        assert_eq!(report["total"], report["day"]["total"]);
+        assert_eq!(report["hour"]["hosts"]["a.test"]["hits"], 2);
+        assert_eq!(report["day"]["routes"]["/b"]["misses"], 2);
+        assert_eq!(report["backends"]["memory"]["hits"], 2);
+        let ratio = report["hour"]["total"]["hit_ratio"].as_f64().unwrap();
+        assert!((ratio - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(
+            report["minutes"][0]["hits"], 3,
+            "stale answers count as served"
+        );
+        assert_eq!(report["since"], minute_of(NOW));
     }
 }

@@ -1,83 +1,115 @@
-//! Where the stats live: counted in each isolate, and written to KV at most every
-//! `FLUSH_EVERY_MS` under a key of the isolate's own (one write per key per second is KV's
-//! limit), kept a day. `/_edgecache/stats` sums them.
+//! Where the stats go: each isolate counts its requests (`stats::Delta`) and reports what it
+//! counted to the control plane at most every `FLUSH_EVERY_MS`, only when it counted
+//! something, in one request, one report at a time. Counts the control plane did not take are
+//! kept for the next report (a day at most). No KV write is made.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
+use serde_json::json;
 use worker::Env;
 
-use crate::config::Config;
+use crate::control_plane::{self, STATS_TIMEOUT_MS};
 use crate::runtime::now_ms;
-use crate::stats::Stats;
+use crate::stats::{Delta, Sums, Windows};
 use crate::status::Outcome;
-use crate::store::KV_BINDING;
 
-/// How often an isolate writes its counters.
+/// How often an isolate reports its counts at most.
 pub const FLUSH_EVERY_MS: i64 = 10_000;
-/// How long an isolate's counters outlive its last write.
-const KEEP_SECS: u64 = 86_400;
-
-struct Local {
-    id: String,
-    stats: Stats,
-    flushed_at: i64,
-}
 
 thread_local! {
-    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+    static PENDING: RefCell<Delta> = RefCell::new(Delta::default());
+    /// When the last report began (the isolate's start before the first).
+    static FLUSHED_AT: Cell<Option<i64>> = const { Cell::new(None) };
+    static SENDING: Cell<bool> = const { Cell::new(false) };
 }
 
-pub fn key_prefix(config: &Config) -> String {
-    format!("{}:__edgecache:stats:", config.key_prefix)
-}
-
-fn with_local<T>(f: impl FnOnce(&mut Local) -> T) -> T {
-    LOCAL.with(|l| {
-        let mut local = l.borrow_mut();
-        let local = local.get_or_insert_with(|| Local {
-            id: format!("{:016x}", (js_sys::Math::random() * 2f64.powi(53)) as u64),
-            stats: Stats::new(now_ms()),
-            flushed_at: now_ms(),
-        });
-        f(local)
-    })
-}
-
-/// Counts one request. Returns the write to make when a flush is due.
-pub fn record(
-    config: &Config,
-    route: Option<&str>,
-    outcome: &Outcome,
-    bytes: u64,
-) -> Option<(String, String)> {
+/// Counts one request. Returns the counts to report when a report is due.
+pub fn record(route: Option<&str>, host: &str, outcome: &Outcome, bytes: u64) -> Option<Delta> {
     let now = now_ms();
-    with_local(|local| {
-        local
-            .stats
-            .record(route.unwrap_or("default"), outcome, bytes, now);
-        if now - local.flushed_at < FLUSH_EVERY_MS {
-            return None;
+    PENDING.with(|p| {
+        p.borrow_mut()
+            .record(route.unwrap_or("default"), host, outcome, bytes, now)
+    });
+    let flushed_at = FLUSHED_AT.with(|f| *f.get().get_or_insert(now));
+    FLUSHED_AT.with(|f| f.set(Some(flushed_at)));
+    if now - flushed_at < FLUSH_EVERY_MS || SENDING.with(Cell::get) {
+        return None;
+    }
+    FLUSHED_AT.with(|f| f.set(Some(now)));
+    SENDING.with(|s| s.set(true));
+    Some(take())
+}
+
+/// Takes the counts not yet reported.
+fn take() -> Delta {
+    PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()))
+}
+
+/// Puts counts the control plane did not take back, for the next report.
+fn restore(delta: Delta) {
+    PENDING.with(|p| {
+        let mut pending = p.borrow_mut();
+        pending.merge(delta);
+        pending.forget_before(now_ms());
+    });
+}
+
+/// Clears `SENDING` however the report ends.
+struct SendingGuard;
+
+impl Drop for SendingGuard {
+    fn drop(&mut self) {
+        SENDING.with(|s| s.set(false));
+    }
+}
+
+/// The body of a stats request: the counts to add, and (to read) the windows to sum.
+fn body(delta: &Delta, read: Option<Windows>) -> String {
+    json!({ "rows": delta.rows(), "read": read }).to_string()
+}
+
+/// Reports `delta` (from `record`); on failure the counts wait for the next report.
+pub async fn flush(env: Env, key_prefix: String, delta: Delta) {
+    let _guard = SendingGuard;
+    if delta.is_empty() {
+        return;
+    }
+    let sent = control_plane::ask(
+        &env,
+        &key_prefix,
+        "POST",
+        "/stats",
+        Some(&body(&delta, None)),
+        STATS_TIMEOUT_MS,
+    )
+    .await;
+    if let Err(error) = sent {
+        restore(delta);
+        worker::console_warn!(
+            "{}",
+            json!({ "edgecache": "stats-report-failed", "error": error.to_string() })
+        );
+    }
+}
+
+/// Reports this isolate's counts and reads the sums of every isolate's, in one request.
+pub async fn read(env: &Env, key_prefix: &str) -> Result<Sums, String> {
+    let delta = take();
+    let answer = control_plane::ask(
+        env,
+        key_prefix,
+        "POST",
+        "/stats",
+        Some(&body(&delta, Some(Windows::at(now_ms())))),
+        STATS_TIMEOUT_MS,
+    )
+    .await;
+    match answer {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| format!("the control plane's stats are unreadable: {e}")),
+        Err(error) => {
+            restore(delta);
+            Err(error.to_string())
         }
-        local.flushed_at = now;
-        let text = serde_json::to_string(&local.stats).ok()?;
-        Some((format!("{}{}", key_prefix(config), local.id), text))
-    })
-}
-
-/// This isolate's KV key and live counters.
-pub fn snapshot(config: &Config) -> (String, Stats) {
-    with_local(|local| {
-        (
-            format!("{}{}", key_prefix(config), local.id),
-            local.stats.clone(),
-        )
-    })
-}
-
-/// Writes a flush; failures only cost freshness of the totals.
-pub async fn flush(env: Env, key: String, text: String) {
-    let Ok(kv) = env.kv(KV_BINDING) else { return };
-    if let Ok(put) = kv.put(&key, text) {
-        let _ = put.expiration_ttl(KEEP_SECS).execute().await;
     }
 }

@@ -78,6 +78,9 @@ pub enum Reason {
     Credentials,
     /// The answer varies on a field the origin was not sent, even when asked again.
     VaryUnsent,
+    /// The control plane could not be asked for longer than `purge_grace_s`: no stored entry
+    /// is known not to be purged, so none is served.
+    PurgeStandingUnknown,
 }
 
 impl Reason {
@@ -115,6 +118,7 @@ impl Reason {
             Reason::RefreshLimited => "refresh-limited",
             Reason::Credentials => "credentials",
             Reason::VaryUnsent => "vary-unsent",
+            Reason::PurgeStandingUnknown => "purge-standing-unknown",
         }
     }
 }

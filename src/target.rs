@@ -91,8 +91,7 @@ fn decoded_name(piece: &str) -> String {
 impl Target {
     /// The canonical target of `url`, as the runtime's URL parser gave it.
     pub fn of(url: &Url, case_insensitive_paths: bool) -> Target {
-        let host = url.host_str().unwrap_or_default();
-        let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+        let host = canonical_host(url);
         let mut path = remove_dot_segments(&normalize_percent(url.path()));
         if case_insensitive_paths {
             path = lowercase_outside_escapes(&path);
@@ -187,6 +186,13 @@ impl Target {
         }
         readings
     }
+}
+
+/// `url`'s host as `Target` holds it: lower-case, without a trailing dot. What the control
+/// plane's per-host stats and a location's shared registry copy are named by.
+pub fn canonical_host(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
 }
 
 /// A purge prefix in the form keys hold: a URL prefix (`https://Example.com./%7Eblog/`) with
@@ -441,6 +447,8 @@ mod tests {
         let t = target("https://API.Example.com.:8443/x");
         assert_eq!(t.host, "api.example.com");
         assert_eq!(t.authority(), "api.example.com:8443");
+        let url = Url::parse("https://API.Example.com.:8443/x").unwrap();
+        assert_eq!(canonical_host(&url), t.host);
         assert_eq!(
             target("https://example.com:443/").authority(),
             "example.com"

@@ -58,16 +58,20 @@ function cell(text, className) {
   return td;
 }
 
-function renderCards(stats) {
-  const t = stats.total;
+/** The window shown: "hour" or "day"; the last stats read, to switch without asking again. */
+let shown = "hour";
+let lastStats = null;
+
+function renderCards(window) {
+  const t = window.total;
   const cards = [
     ["Hit ratio", pct(t.hit_ratio)],
+    ["Requests", fmt.format(t.hits + t.stale + t.misses + t.bypasses)],
     ["Hits", fmt.format(t.hits)],
     ["Stale served", fmt.format(t.stale)],
     ["Misses", fmt.format(t.misses)],
     ["Bypasses", fmt.format(t.bypasses)],
     ["Served from cache", bytes(t.bytes_from_cache)],
-    ["Isolates reporting", fmt.format(stats.isolates)],
   ];
   $("cards").replaceChildren(
     ...cards.map(([label, value]) => {
@@ -83,49 +87,82 @@ function renderCards(stats) {
   );
 }
 
-/** An inline SVG bar chart of the hit ratio per minute. */
-function renderChart(minutes) {
+/**
+ * The minutes as `slots` bars of `slotMs` each, ending with the newest: the hour as 60 bars of
+ * a minute, the day as 48 bars of half an hour.
+ */
+function bars(minutes, slots, slotMs) {
+  const last = minutes.length ? minutes[minutes.length - 1].at : Date.now();
+  const end = last - (last % slotMs) + slotMs;
+  const out = Array.from({ length: slots }, (_, i) => ({ at: end - (slots - i) * slotMs, hits: 0, misses: 0 }));
+  for (const minute of minutes) {
+    const index = slots - 1 - Math.floor((end - 1 - minute.at) / slotMs);
+    if (index < 0 || index >= slots) continue;
+    out[index].hits += minute.hits;
+    out[index].misses += minute.misses;
+  }
+  return out;
+}
+
+/** An inline SVG bar chart of the hit ratio per slot. */
+function renderChart(minutes, window) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   const width = 600;
   const height = 160;
   svg.setAttribute("viewBox", `0 0 ${width} ${height + 20}`);
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "Hit ratio per minute");
+  const day = window === "day";
+  svg.setAttribute("aria-label", day ? "Hit ratio per half hour" : "Hit ratio per minute");
   const axis = document.createElementNS(ns, "line");
   Object.entries({ x1: 0, y1: height, x2: width, y2: height, stroke: "#dde3e8" }).forEach(([k, v]) => axis.setAttribute(k, v));
   svg.append(axis);
-  const slot = width / 60;
-  const last = minutes.length ? minutes[minutes.length - 1].at : Date.now();
-  for (const minute of minutes) {
-    const total = minute.hits + minute.misses;
-    if (!total) continue;
-    const ratio = minute.hits / total;
-    const index = 59 - Math.round((last - minute.at) / 60000);
-    if (index < 0) continue;
+  const slots = day ? bars(minutes, 48, 1800000) : bars(minutes, 60, 60000);
+  const slot = width / slots.length;
+  slots.forEach((s, index) => {
+    const total = s.hits + s.misses;
+    if (!total) return;
+    const ratio = s.hits / total;
     const bar = document.createElementNS(ns, "rect");
     const h = Math.max(2, ratio * height);
     Object.entries({ x: index * slot + 1, y: height - h, width: slot - 2, height: h, fill: "#0b6bcb" }).forEach(([k, v]) => bar.setAttribute(k, v));
     const title = document.createElementNS(ns, "title");
-    title.textContent = `${new Date(minute.at).toLocaleTimeString()}: ${pct(ratio)} of ${total}`;
+    title.textContent = `${new Date(s.at).toLocaleTimeString()}: ${pct(ratio)} of ${total}`;
     bar.append(title);
     svg.append(bar);
-  }
+  });
   const label = document.createElementNS(ns, "text");
   label.setAttribute("x", 0);
   label.setAttribute("y", height + 16);
   label.setAttribute("font-size", "11");
   label.setAttribute("fill", "#5f6b73");
-  label.textContent = minutes.length ? "60 min ago → now" : "no traffic yet";
+  label.textContent = minutes.length ? (day ? "24 h ago → now" : "60 min ago → now") : "no traffic yet";
   svg.append(label);
   $("chart").replaceChildren(svg);
+  $("chart-caption").textContent = day
+    ? "Hit ratio per half hour over the last 24 hours (cacheable requests; bypasses left out)."
+    : "Hit ratio per minute over the last hour (cacheable requests; bypasses left out).";
 }
 
-function renderRoutes(stats) {
+/** The reasons requests were not stored (or not looked up), most frequent first. */
+function why(counters) {
+  return Object.entries(counters.reasons || {})
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${reason} ${fmt.format(n)}`)
+    .join(", ");
+}
+
+const EMPTY = { hits: 0, stale: 0, misses: 0, bypasses: 0, hit_ratio: 0, reasons: {} };
+
+function countCells(c) {
+  return [cell(fmt.format(c.hits), "num"), cell(fmt.format(c.stale), "num"), cell(fmt.format(c.misses), "num"), cell(fmt.format(c.bypasses), "num"), cell(pct(c.hit_ratio), "num"), cell(why(c), "why")];
+}
+
+function renderRoutes(stats, window) {
+  const counts = stats[window].routes;
   const rules = new Map(stats.config.routes.map((r) => [r.path, r]));
-  const names = new Set([...stats.config.routes.map((r) => r.path), ...Object.keys(stats.routes)]);
+  const names = new Set([...stats.config.routes.map((r) => r.path), ...Object.keys(counts)]);
   const rows = [...names].map((name) => {
-    const c = stats.routes[name] || { hits: 0, stale: 0, misses: 0, bypasses: 0, hit_ratio: 0 };
     const rule = rules.get(name);
     const describe = rule
       ? [rule.bypass ? "bypass" : null, rule.ttl != null ? `ttl ${rule.ttl}s` : null, rule.browser_ttl != null ? `browser ${rule.browser_ttl}s` : null, rule.backends.join(" → "), rule.tags.length ? `tags ${rule.tags.join(", ")}` : null]
@@ -133,30 +170,64 @@ function renderRoutes(stats) {
           .join("; ")
       : `default policy (${stats.config.backends.join(" → ")})`;
     const tr = document.createElement("tr");
-    tr.append(cell(name), cell(describe), cell(fmt.format(c.hits), "num"), cell(fmt.format(c.stale), "num"), cell(fmt.format(c.misses), "num"), cell(fmt.format(c.bypasses), "num"), cell(pct(c.hit_ratio), "num"));
+    tr.append(cell(name), cell(describe), ...countCells(counts[name] || EMPTY));
     return tr;
   });
   $("routes").tBodies[0].replaceChildren(...rows);
 }
 
-async function loadLog() {
-  const { purges } = await api("/purges");
+function renderHosts(stats, window) {
+  const counts = stats[window].hosts;
+  const rows = Object.keys(counts)
+    .sort()
+    .map((host) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(host), ...countCells(counts[host]));
+      return tr;
+    });
+  $("hosts").tBodies[0].replaceChildren(...rows);
+}
+
+function render() {
+  if (!lastStats) return;
+  for (const button of document.querySelectorAll(".window button")) button.setAttribute("aria-pressed", String(button.dataset.window === shown));
+  renderCards(lastStats[shown]);
+  renderChart(lastStats.minutes, shown);
+  renderRoutes(lastStats, shown);
+  renderHosts(lastStats, shown);
+}
+
+/** The purge log, newest first; `older` appends the next page. */
+let logCursor = null;
+async function loadLog(older = false) {
+  const query = older && logCursor != null ? `?before=${logCursor}` : "";
+  const { purges, next } = await api(`/purges${query}`);
+  logCursor = next;
+  $("log-older").hidden = next == null;
   const rows = purges.map((p) => {
     const what = [p.all ? "everything" : null, ...p.urls.map((u) => `url ${u}`), ...p.prefixes.map((x) => `prefix ${x}`), ...p.tags.map((t) => `tag ${t}`)].filter(Boolean).join(", ");
     const tr = document.createElement("tr");
-    tr.append(cell(new Date(p.at).toLocaleString()), cell(p.token), cell(what), cell(p.soft ? "soft" : "hard"), cell(String(p.removed_from_memory), "num"));
+    tr.append(cell(String(p.seq), "num"), cell(new Date(p.at).toLocaleString()), cell(p.token), cell(what), cell(p.soft ? "soft" : "hard"));
     return tr;
   });
-  $("log").tBodies[0].replaceChildren(...rows);
+  if (older) $("log").tBodies[0].append(...rows);
+  else $("log").tBodies[0].replaceChildren(...rows);
 }
 
 async function refresh() {
-  const stats = await api("/stats");
-  renderCards(stats);
-  renderChart(stats.minutes);
-  renderRoutes(stats);
+  lastStats = await api("/stats");
+  render();
   await loadLog();
 }
+
+for (const button of document.querySelectorAll(".window button")) {
+  button.addEventListener("click", () => {
+    shown = button.dataset.window;
+    render();
+  });
+}
+
+$("log-older").addEventListener("click", () => loadLog(true).catch((error) => show(error.message)));
 
 async function signIn(value) {
   sessionStorage.setItem(TOKEN_KEY, value);

@@ -4,7 +4,10 @@
 #![no_main]
 
 use arbitrary::{Result, Unstructured};
-use edgecache::config::{check_tag, Backend, Config, ConfigError, KV_MAX_VALUE_BYTES, KV_MIN_TTL};
+use edgecache::config::{
+    check_tag, Backend, Config, ConfigError, KV_MAX_VALUE_BYTES, KV_MIN_TTL, MAX_PURGE_GRACE_S,
+    MAX_PURGE_PROPAGATION_S,
+};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 
@@ -24,6 +27,8 @@ const TOP: &[&str] = &[
     "expose_tags",
     "routes",
     "workers_cache",
+    "purge_propagation_s",
+    "purge_grace_s",
 ];
 const ROUTE: &[&str] = &[
     "path",
@@ -126,6 +131,9 @@ fn check(config: &Config) {
         .chars()
         .any(|c| c.is_control() || c == ':'));
     assert!(config.origin_timeout_ms >= 1);
+    // Bounded, so that a copy of the purge registry is never trusted for long.
+    assert!(config.purge_propagation_s <= MAX_PURGE_PROPAGATION_S);
+    assert!(config.purge_grace_s <= MAX_PURGE_GRACE_S);
     let admin = &config.admin_path;
     assert!(admin.len() > 1 && admin.starts_with('/') && !admin.ends_with('/'));
     // `default_ttl` 0 guesses no lifetime at all, so KV's minimum does not apply to it.

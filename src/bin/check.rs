@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use edgecache::auth_limit;
 use edgecache::config::Config;
+use edgecache::control_plane::{BINDING, CLASS};
 use edgecache::{parse_origin, CONFIG_VAR, ORIGIN_VAR};
 
 fn main() -> ExitCode {
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         manifest.get("vars"),
         manifest.get("ratelimits"),
         ("[cache]".to_string(), top_cache.unwrap_or(false)),
+        Some(&manifest),
     )];
     if let Some(envs) = manifest.get("env").and_then(|e| e.as_table()) {
         for (name, env) in envs {
@@ -51,16 +53,19 @@ fn main() -> ExitCode {
                 env.get("vars"),
                 env.get("ratelimits"),
                 cache,
+                env.as_table(),
             ));
         }
     }
 
     let mut failed = false;
-    for (section, vars, ratelimits, (cache_section, enabled)) in sections {
+    for (section, vars, ratelimits, (cache_section, enabled), table) in sections {
         if !has_admin_limiter(ratelimits) {
             eprintln!("{path} {section}: note: no [[ratelimits]] binding {}: each isolate limits failed admin logins itself", auth_limit::BINDING);
         }
-        match check_vars(vars) {
+        match check_vars(vars)
+            .and_then(|checked| check_control_plane(table, &manifest).map(|()| checked))
+        {
             Ok((summary, site)) => {
                 println!("{path} {section}: ok ({summary})");
                 if let Some(warning) =
@@ -197,4 +202,42 @@ mod tests {
         assert_eq!(site.as_deref(), Some("https://example.com"));
         assert!(summary.ends_with("Workers Cache for https://example.com"));
     }
+}
+
+/// The control plane's Durable Object must be bound in every environment (bindings are not
+/// inherited) and created by a `new_sqlite_classes` migration (the environment's own, or the
+/// top level's when it has none).
+fn check_control_plane(env: Option<&toml::Table>, top: &toml::Table) -> Result<(), String> {
+    let bound = env
+        .and_then(|e| e.get("durable_objects"))
+        .and_then(|d| d.get("bindings"))
+        .and_then(|b| b.as_array())
+        .is_some_and(|bindings| {
+            bindings.iter().any(|b| {
+                b.get("name").and_then(|n| n.as_str()) == Some(BINDING)
+                    && b.get("class_name").and_then(|c| c.as_str()) == Some(CLASS)
+            })
+        });
+    if !bound {
+        return Err(format!(
+            "no Durable Object binding {BINDING} of class {CLASS} ([[durable_objects.bindings]]): purges, the purge log and stats need it"
+        ));
+    }
+    let migrations = env
+        .and_then(|e| e.get("migrations"))
+        .or_else(|| top.get("migrations"))
+        .and_then(|m| m.as_array());
+    let created = migrations.is_some_and(|list| {
+        list.iter().any(|m| {
+            m.get("new_sqlite_classes")
+                .and_then(|c| c.as_array())
+                .is_some_and(|classes| classes.iter().any(|c| c.as_str() == Some(CLASS)))
+        })
+    });
+    if !created {
+        return Err(format!(
+            "no migration creates {CLASS} with SQLite storage ([[migrations]] new_sqlite_classes = [\"{CLASS}\"])"
+        ));
+    }
+    Ok(())
 }

@@ -19,6 +19,7 @@ describe("dashboard", () => {
     origin = await startOrigin();
     origin.on("/page", (record, n) => ({ headers: { "cache-control": "max-age=600", "content-type": "text/plain" }, body: `page #${n}` }));
     origin.on("/product", (record, n) => ({ headers: { "cache-control": "max-age=600", "cache-tag": "product" }, body: `product #${n}` }));
+    origin.on("/account", { headers: { "cache-control": "private, max-age=60" }, body: "yours" });
     worker = await startWorker({
       origin,
       bindings: { ADMIN_TOKEN: TOKEN },
@@ -65,10 +66,11 @@ describe("dashboard", () => {
     await page.screenshot({ path: path.join(shots, "dashboard-401.png") });
   });
 
-  it("shows stats, the hit-ratio chart and the routes once signed in", async () => {
+  it("shows stats, the hit-ratio chart, the routes and the hosts once signed in", async () => {
     await visit("/page");
     await settleStored("/page");
     await visit("/page");
+    await visit("/account");
     await page.fill("#token", TOKEN);
     await page.click("#login-form button");
     await page.waitForSelector("#app:not([hidden])");
@@ -79,7 +81,23 @@ describe("dashboard", () => {
     const routes = await page.textContent("#routes");
     assert.match(routes, /\/static\/\*\*/);
     assert.match(routes, /ttl 86400s/);
+    assert.match(routes, /private 1/, "why a response was not stored");
+    const hosts = await page.textContent("#hosts");
+    assert.match(hosts, /127\.0\.0\.1/);
+    assert.match(hosts, /private 1/);
+    assert.equal(await page.getAttribute("#window-hour", "aria-pressed"), "true");
     await page.screenshot({ path: path.join(shots, "dashboard.png"), fullPage: true });
+  });
+
+  it("switches between the last hour and the last 24 hours", async () => {
+    await page.click("#window-day");
+    assert.equal(await page.getAttribute("#window-day", "aria-pressed"), "true");
+    assert.match(await page.textContent("#chart-caption"), /last 24 hours/);
+    assert.ok((await page.locator("#chart svg rect").count()) >= 1, "a bar for this half hour");
+    assert.match(await page.textContent("#hosts"), /127\.0\.0\.1/);
+    await page.screenshot({ path: path.join(shots, "dashboard-day.png"), fullPage: true });
+    await page.click("#window-hour");
+    assert.match(await page.textContent("#chart-caption"), /last hour/);
   });
 
   it("purges a URL, and the next request is a miss", async () => {

@@ -1,10 +1,8 @@
 // The admin API: authentication, purge by URL, prefix, tag and everything (hard and soft),
-// on every backend and across locations; the purge log, stats and key inspection.
+// on every backend; the purge log, stats and key inspection. Purges across locations, and
+// the control plane that records them, are control-plane.test.mjs's.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { startOrigin } from "../support/origin.mjs";
 import { startWorker } from "../support/worker.mjs";
 
@@ -184,43 +182,6 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) {
     });
   });
 }
-
-describe("purges across locations", () => {
-  let origin, dir;
-  before(async () => {
-    origin = await startOrigin();
-    dir = await mkdtemp(path.join(os.tmpdir(), "edgecache-purge-"));
-  });
-  after(async () => {
-    await origin.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it("reaches another location's Cache API entries within the stated bound", async () => {
-    // Two locations: separate Cache API storage, one KV namespace.
-    const here = await startWorker({ origin, bindings: { ADMIN_TOKEN: TOKEN }, persist: path.join(dir, "here"), kvPersist: path.join(dir, "kv"), config: { backends: ["cache"] } });
-    const there = await startWorker({ origin, bindings: { ADMIN_TOKEN: TOKEN }, persist: path.join(dir, "there"), kvPersist: path.join(dir, "kv"), config: { backends: ["cache"] } });
-    try {
-      await there.fetchStored("/far");
-      assert.match((await there.fetch("/far")).cacheStatus, /; hit;/);
-      const issued = Date.now();
-      await purge(here, { urls: ["http://edge.test/far"] });
-      let missed = false;
-      while (Date.now() - issued < 8000) {
-        if (/fwd=miss/.test((await there.fetch("/far")).cacheStatus)) {
-          missed = true;
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(missed, "the other location stopped serving the entry");
-      assert.ok(Date.now() - issued < 8000);
-    } finally {
-      await here.dispose();
-      await there.dispose();
-    }
-  });
-});
 
 describe("stats and inspection", () => {
   let origin, worker;

@@ -8,7 +8,7 @@
 //   node tests/soak/soak.mjs [--seconds 45] [--connections 1000]
 import http from "node:http";
 import { parseArgs } from "node:util";
-import { startWorker } from "../support/worker.mjs";
+import { startLocations } from "../support/worker.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -61,11 +61,16 @@ const origin = http.createServer((req, res) => {
 origin.keepAliveTimeout = 30000;
 await new Promise((r) => origin.listen(0, "127.0.0.1", r));
 
-const worker = await startWorker({
+// One location (tests/support/worker.mjs): its entry module counts the requests made to the
+// control plane, which are compared with the rate the README states.
+const PROPAGATION_S = 2;
+const deployment = await startLocations({
+  count: 1,
   origin: { url: `http://127.0.0.1:${origin.address().port}` },
-  config: { backends: ["memory"], memory_max_bytes: MEMORY_MAX_BYTES },
+  config: { backends: ["memory"], memory_max_bytes: MEMORY_MAX_BYTES, purge_propagation_s: PROPAGATION_S },
   bindings: { ADMIN_TOKEN: TOKEN },
 });
+const [worker] = deployment.locations;
 const base = new URL(worker.url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS, maxFreeSockets: CONNECTIONS });
 
@@ -83,7 +88,7 @@ function request(method, path, { headers = {}, body } = {}) {
   });
 }
 
-const stats = { requests: 0, hits: 0, collapsed: 0, misses: 0, purges: 0, errors: 0, maxMemory: 0, memorySamples: 0 };
+const stats = { requests: 0, hits: 0, collapsed: 0, misses: 0, purges: 0, statsReads: 0, errors: 0, maxMemory: 0, memorySamples: 0 };
 const failures = [];
 const fail = (what) => {
   stats.errors++;
@@ -124,6 +129,7 @@ async function purger() {
 async function watcher() {
   while (Date.now() < deadline) {
     const got = await request("GET", "/_edgecache/stats", { headers: { authorization: `Bearer ${TOKEN}` } });
+    stats.statsReads++;
     if (got.status !== 200) fail(`stats: ${got.status}`);
     else {
       const used = JSON.parse(got.body).memory_bytes;
@@ -140,12 +146,42 @@ let exitCode = 0;
 try {
   await Promise.all([...Array.from({ length: CONNECTIONS }, (_, i) => client(i)), purger(), watcher()]);
   const seconds = (Date.now() - started) / 1000;
+
+  // The control plane's totals are the outcomes the clients saw: each request counted once.
+  // (`/stats` carries this isolate's unreported counts; a report still on its way is waited for.)
+  let totals;
+  for (let i = 0; i < 30; i++) {
+    const got = await request("GET", "/_edgecache/stats", { headers: { authorization: `Bearer ${TOKEN}` } });
+    stats.statsReads++;
+    totals = got.status === 200 ? JSON.parse(got.body).day.total : null;
+    // Requests that failed on the way never reached the worker, or were counted there but not
+    // seen here: either way they already fail the soak.
+    if (totals && totals.hits + totals.stale + totals.misses + totals.bypasses >= stats.hits + stats.collapsed + stats.misses) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const counted = totals ? { served: totals.hits + totals.stale, misses: totals.misses, bypasses: totals.bypasses } : null;
+  const seen = { served: stats.hits + stats.collapsed, misses: stats.misses, bypasses: 0 };
+  if (JSON.stringify(counted) !== JSON.stringify(seen)) fail(`stats totals ${JSON.stringify(counted)} are not what the clients saw, ${JSON.stringify(seen)}`);
+
+  // Requests to the control plane: one per purge and per /stats read, and otherwise at most one
+  // registry check per purge_propagation_s and one stats report per 10 s (README).
+  const control = (await worker.control()).requests;
+  const background = control - stats.purges - stats.statsReads;
+  const allowed = Math.ceil(seconds / PROPAGATION_S) + Math.ceil(seconds / 10) + 2;
+  const perMinute = (n) => ((n * 60) / seconds).toFixed(1);
+  console.log(
+    `soak: control plane asked ${control} times in ${seconds.toFixed(1)} s: ${stats.purges} purges, ${stats.statsReads} stats reads, ` +
+      `${background} registry checks and stats reports (${perMinute(background)} per minute; stated at most ${60 / PROPAGATION_S + 6} per location and isolate; ${perMinute(control)} per minute in all)`,
+  );
+  if (background > allowed) fail(`${background} registry checks and stats reports in ${seconds.toFixed(1)} s, over the stated ${allowed}`);
+
   const serverErrors = worker.logs.filter((l) => l.includes('"status":500') || l.includes("panicked")).length;
   if (serverErrors) fail(`${serverErrors} log lines show a 500 or a panic`);
   console.log(
     `soak: ${CONNECTIONS} connections, ${seconds.toFixed(1)} s, ${stats.requests} requests (${Math.round(stats.requests / seconds)}/s), ` +
       `${stats.hits} hits, ${stats.collapsed} collapsed, ${stats.misses} misses, ${stats.purges} purges, ${originRequests} origin requests, ` +
-      `memory tier max ${stats.maxMemory} of ${MEMORY_MAX_BYTES} bytes over ${stats.memorySamples} samples, ${stats.errors} errors`,
+      `memory tier max ${stats.maxMemory} of ${MEMORY_MAX_BYTES} bytes over ${stats.memorySamples} samples, ` +
+      `stats totals ${JSON.stringify(counted)}, ${stats.errors} errors`,
   );
   if (stats.errors) {
     console.error(failures.join("\n"));
@@ -159,7 +195,7 @@ try {
   }
 } finally {
   agent.destroy();
-  await worker.dispose();
+  await deployment.dispose();
   origin.closeAllConnections();
   await new Promise((r) => origin.close(r));
 }

@@ -1,5 +1,6 @@
 // Runs the built worker (build/index.js + Wasm) on workerd through Miniflare, with real
-// local KV and Cache API storage, in front of a test origin.
+// local KV and Cache API storage and the control plane's Durable Object, in front of a test
+// origin.
 import { Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
 import fs from "node:fs";
@@ -11,6 +12,10 @@ export const HOST = "http://edge.test";
 
 /** The compatibility date of wrangler.toml: tests run the worker as it is deployed. */
 export const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([0-9-]+)"/m.exec(fs.readFileSync(path.join(root, "wrangler.toml"), "utf8"))[1];
+
+const DEFAULT_SCRIPT = path.join(root, "build/index.js");
+const CONTROL_BINDING = "EDGECACHE_CONTROL";
+const CONTROL_CLASS = "ControlPlane";
 
 /**
  * Miniflare bindings from plain values, as Miniflare 4's `bindings` made them: a string is a
@@ -34,6 +39,16 @@ export function rateLimitBindings(ratelimits = {}) {
   );
 }
 
+/**
+ * The control plane's Durable Object in Miniflare 5 (as wrangler.toml declares it): `exports`
+ * for the worker that hosts the class, with SQLite storage, and `binding(host)` for every
+ * worker that asks it, the host included.
+ */
+export const controlPlane = {
+  exports: { [CONTROL_CLASS]: { type: "durable-object", storage: "sqlite" } },
+  binding: (host) => ({ [CONTROL_BINDING]: { type: "durable-object", worker: host, exportName: CONTROL_CLASS } }),
+};
+
 /** A path as keys hold it (RFC 3986 §6.2.2): unreserved characters decoded, other escapes in upper case. */
 export function canonicalPath(path) {
   return path.replace(/%([0-9a-fA-F]{2})/g, (escape, hex) => {
@@ -43,26 +58,23 @@ export function canonicalPath(path) {
 }
 
 /**
- * `persist`: a folder for KV and Cache API data, so that several workers (or restarts with
- * another configuration) share storage; `kvPersist` a folder for KV alone. Without them,
- * storage lives and dies with the worker.
+ * `persist`: a folder for KV, Cache API and Durable Object data, so that several workers (or
+ * restarts with another configuration) share storage; `kvPersist` a folder for KV alone.
+ * Without them, storage lives and dies with the worker.
  * `scriptPath`: another built worker (e.g. an example's `build/index.js`) instead of edgecache.
  * The worker's log lines are collected in `worker.logs` (printed too with EDGECACHE_TEST_LOGS=1).
  * `entry`: the source of a module run as the worker's entry point instead of `scriptPath`,
- * which it imports as "./index.js" (to wrap bindings and inject faults).
+ * which it imports as "./index.js" (to wrap bindings and inject faults); it re-exports the
+ * control plane's class unless it does so itself.
+ * `control`: run the control plane's Durable Object (`EDGECACHE_CONTROL`, SQLite); on by
+ * default for edgecache's own build.
  * `inspectorPort`: opens workerd's V8 inspector there, 0 for any free port
  * (`worker.inspectorUrl()`, tests/support/inspector.mjs).
  * `ratelimits`: Rate Limiting bindings, as wrangler.toml's `[[ratelimits]]` declare them
  * (`{ EDGECACHE_ADMIN_LIMITER: { simple: { limit: 10, period: 60 } } }`); none by default.
  */
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = path.join(root, "build/index.js"), entry, inspectorPort, ratelimits } = {}) {
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = DEFAULT_SCRIPT, entry, control = scriptPath === DEFAULT_SCRIPT, inspectorPort, ratelimits } = {}) {
   const logs = [];
-  const collect = ({ message }) => {
-    for (const line of message.split("\n")) {
-      logs.push(line);
-      if (process.env.EDGECACHE_TEST_LOGS) console.log(line);
-    }
-  };
   // Miniflare 5 keeps every resource under one folder (`<folder>/kv`, `<folder>/cache`). A KV
   // folder of its own (two workers sharing it act as two locations of one deployment, each
   // with its own Cache API) is linked in as `kv` of a folder that is this worker's alone.
@@ -75,15 +87,9 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     fs.rmSync(path.join(storage, "kv"), { recursive: true, force: true });
     fs.symlinkSync(path.resolve(kvPersist), path.join(storage, "kv"), "dir");
   }
-  // The built worker (`index.js` and its Wasm beside it), or `entry` in front of it.
-  const dir = path.dirname(scriptPath);
-  const modules = {
-    "index.js": { type: "esm", contents: fs.readFileSync(scriptPath, "utf8") },
-    "index_bg.wasm": { type: "wasm", contents: new Uint8Array(fs.readFileSync(path.join(dir, "index_bg.wasm"))) },
-  };
-  if (entry) modules["test-entry.mjs"] = { type: "esm", contents: entry };
+  const name = "edgecache";
   const mf = new Miniflare({
-    handleStructuredLogs: collect,
+    handleStructuredLogs: collector(logs),
     ...(storage ? { resourcePersistencePath: storage } : {}),
     // No discovery of, or by, other Miniflare or wrangler processes on this machine.
     enableDevRegistry: false,
@@ -94,12 +100,14 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     workers: [
       {
         config: {
-          name: "edgecache",
+          name,
           compatibilityDate: COMPATIBILITY_DATE,
-          manifest: { mainModule: entry ? "test-entry.mjs" : "index.js", modulesRoot: dir, modules },
+          manifest: manifest(scriptPath, entry && control ? withControlExport(entry) : entry),
+          ...(control ? { exports: controlPlane.exports } : {}),
           env: {
             ...Object.fromEntries(kvNamespaces.map((name) => [name, { type: "kv", id: name }])),
             ...rateLimitBindings(ratelimits),
+            ...(control ? controlPlane.binding(name) : {}),
             ...plainBindings({ ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings }),
           },
         },
@@ -108,7 +116,133 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     ],
   });
   const url = await mf.ready;
+  return client(mf, logs, url, (url, init) => mf.dispatchFetch(url, init), async () => {
+    await mf.dispose();
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+  });
+}
 
+/** Collects the runtime's log lines into `logs` (and prints them with EDGECACHE_TEST_LOGS=1). */
+function collector(logs) {
+  return ({ message }) => {
+    for (const line of message.split("\n")) {
+      logs.push(line);
+      if (process.env.EDGECACHE_TEST_LOGS) console.log(line);
+    }
+  };
+}
+
+function withControlExport(entry) {
+  return entry.includes(CONTROL_CLASS) ? entry : `${entry}\nexport { ${CONTROL_CLASS} } from "./index.js";\n`;
+}
+
+/**
+ * The manifest of the built worker (`index.js` and its Wasm beside it), or of `entry` (a
+ * module named `<entryName>.mjs`) in front of it.
+ */
+function manifest(scriptPath, entry, entryName = "test-entry") {
+  const dir = path.dirname(scriptPath);
+  const modules = {
+    "index.js": { type: "esm", contents: fs.readFileSync(scriptPath, "utf8") },
+    "index_bg.wasm": { type: "wasm", contents: new Uint8Array(fs.readFileSync(path.join(dir, "index_bg.wasm"))) },
+  };
+  if (entry) modules[`${entryName}.mjs`] = { type: "esm", contents: entry };
+  return { mainModule: entry ? `${entryName}.mjs` : "index.js", modulesRoot: dir, modules };
+}
+
+/**
+ * A test stand-in for one location of a deployment, as the entry module of one of several
+ * workers in one Miniflare: its own Cache API (`caches.default` is replaced by a cache named
+ * for the location, as every location of the real platform has its own), the control plane's
+ * binding wrapped to count the requests made to it and to inject its faults, and a route of
+ * its own, `/__test__/control`, that reads the count (GET) or sets the fault (POST
+ * `{"fault": null | "fail" | "hang"}`).
+ */
+function locationEntry(name, cacheName = name) {
+  return `
+import worker from "./index.js";
+export { ${CONTROL_CLASS} } from "./index.js";
+const LOCATION = ${JSON.stringify(name)};
+const test = { requests: 0, fault: null };
+let ownCache;
+function control(namespace) {
+  return {
+    idFromName: (id) => namespace.idFromName(id),
+    get(id) {
+      const stub = namespace.get(id);
+      return {
+        fetch(...args) {
+          test.requests++;
+          if (test.fault === "fail") return Promise.reject(new Error("injected fault: the control plane is unreachable"));
+          if (test.fault === "hang") return new Promise(() => {});
+          return stub.fetch(...args);
+        },
+      };
+    },
+  };
+}
+export default {
+  async fetch(request, env, ctx) {
+    if (!ownCache) {
+      const cache = await caches.open(${JSON.stringify(`location:${cacheName}`)});
+      Object.defineProperty(caches, "default", { value: cache, configurable: true });
+      ownCache = cache;
+    }
+    if (new URL(request.url).pathname === "/__test__/control") {
+      if (request.method === "POST") test.fault = (await request.json()).fault;
+      return Response.json(test);
+    }
+    return worker.fetch(request, { ...env, ${CONTROL_BINDING}: control(env.${CONTROL_BINDING}) }, ctx);
+  },
+};
+`;
+}
+
+/**
+ * Several locations of one deployment (see `locationEntry`): workers in one Miniflare sharing
+ * one control plane (hosted by the first) and one KV namespace, each with its own Cache API
+ * and isolate. Each location has the interface of `startWorker`'s worker, plus
+ * `control()` (the requests it made to the control plane) and `fault(kind)`.
+ * `oneLocation`: the workers are isolates of one location instead, sharing one Cache API.
+ */
+export async function startLocations({ count = 2, origin, config = {}, bindings = {}, scriptPath = DEFAULT_SCRIPT, oneLocation = false } = {}) {
+  const logs = [];
+  const names = Array.from({ length: count }, (_, i) => `location-${i}`);
+  const mf = new Miniflare({
+    handleStructuredLogs: collector(logs),
+    enableDevRegistry: false,
+    cf: false,
+    workers: names.map((name, i) => ({
+      config: {
+        name,
+        compatibilityDate: COMPATIBILITY_DATE,
+        manifest: manifest(scriptPath, locationEntry(name, oneLocation ? "shared" : name), name),
+        // The first location hosts the object; every location (the first too) binds it.
+        ...(i === 0 ? { exports: controlPlane.exports } : {}),
+        env: {
+          EDGECACHE_KV: { type: "kv", id: "edgecache-kv" },
+          ...controlPlane.binding(names[0]),
+          ...plainBindings({ ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings }),
+        },
+      },
+      dev: { cacheAPI: true },
+    })),
+  });
+  const url = await mf.ready;
+  const locations = [];
+  for (const name of names) {
+    const fetcher = await mf.getWorker(name);
+    const location = client(mf, logs, url, (url, init) => fetcher.fetch(url, init), async () => {});
+    location.name = name;
+    location.control = async () => JSON.parse((await location.fetch("/__test__/control")).body);
+    location.fault = async (fault) => location.fetch("/__test__/control", { method: "POST", body: JSON.stringify({ fault }) });
+    locations.push(location);
+  }
+  return { mf, logs, locations, dispose: () => mf.dispose() };
+}
+
+/** The interface tests use: `fetch`, `stored`, `fetchStored` and `dispose`, over `send`. */
+function client(mf, logs, url, send, dispose) {
   const worker = {
     mf,
     logs,
@@ -119,7 +253,7 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
     /** Fetches `path` through the worker; redirects are returned, not followed. */
     async fetch(target, init = {}) {
       const url = target.startsWith("http") ? target : HOST + target;
-      const response = await mf.dispatchFetch(url, { redirect: "manual", ...init });
+      const response = await send(url, { redirect: "manual", ...init });
       const body = await response.text();
       return { status: response.status, headers: response.headers, body, cacheStatus: response.headers.get("cache-status") ?? "" };
     },
@@ -158,10 +292,7 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
       }
       return response;
     },
-    async dispose() {
-      await mf.dispose();
-      if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
-    },
+    dispose,
   };
   return worker;
 }
