@@ -162,6 +162,44 @@ fn check_vars(vars: Option<&toml::Value>) -> Result<(String, Option<String>), St
     Ok((summary, config.workers_cache))
 }
 
+/// The control plane's Durable Object must be bound in every environment (bindings are not
+/// inherited) and created by a `new_sqlite_classes` migration (the environment's own, or the
+/// top level's when it has none).
+fn check_control_plane(env: Option<&toml::Table>, top: &toml::Table) -> Result<(), String> {
+    let bound = env
+        .and_then(|e| e.get("durable_objects"))
+        .and_then(|d| d.get("bindings"))
+        .and_then(|b| b.as_array())
+        .is_some_and(|bindings| {
+            bindings.iter().any(|b| {
+                b.get("name").and_then(|n| n.as_str()) == Some(BINDING)
+                    && b.get("class_name").and_then(|c| c.as_str()) == Some(CLASS)
+            })
+        });
+    if !bound {
+        return Err(format!(
+            "no Durable Object binding {BINDING} of class {CLASS} ([[durable_objects.bindings]]): purges, the purge log and stats need it"
+        ));
+    }
+    let migrations = env
+        .and_then(|e| e.get("migrations"))
+        .or_else(|| top.get("migrations"))
+        .and_then(|m| m.as_array());
+    let created = migrations.is_some_and(|list| {
+        list.iter().any(|m| {
+            m.get("new_sqlite_classes")
+                .and_then(|c| c.as_array())
+                .is_some_and(|classes| classes.iter().any(|c| c.as_str() == Some(CLASS)))
+        })
+    });
+    if !created {
+        return Err(format!(
+            "no migration creates {CLASS} with SQLite storage ([[migrations]] new_sqlite_classes = [\"{CLASS}\"])"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,42 +240,4 @@ mod tests {
         assert_eq!(site.as_deref(), Some("https://example.com"));
         assert!(summary.ends_with("Workers Cache for https://example.com"));
     }
-}
-
-/// The control plane's Durable Object must be bound in every environment (bindings are not
-/// inherited) and created by a `new_sqlite_classes` migration (the environment's own, or the
-/// top level's when it has none).
-fn check_control_plane(env: Option<&toml::Table>, top: &toml::Table) -> Result<(), String> {
-    let bound = env
-        .and_then(|e| e.get("durable_objects"))
-        .and_then(|d| d.get("bindings"))
-        .and_then(|b| b.as_array())
-        .is_some_and(|bindings| {
-            bindings.iter().any(|b| {
-                b.get("name").and_then(|n| n.as_str()) == Some(BINDING)
-                    && b.get("class_name").and_then(|c| c.as_str()) == Some(CLASS)
-            })
-        });
-    if !bound {
-        return Err(format!(
-            "no Durable Object binding {BINDING} of class {CLASS} ([[durable_objects.bindings]]): purges, the purge log and stats need it"
-        ));
-    }
-    let migrations = env
-        .and_then(|e| e.get("migrations"))
-        .or_else(|| top.get("migrations"))
-        .and_then(|m| m.as_array());
-    let created = migrations.is_some_and(|list| {
-        list.iter().any(|m| {
-            m.get("new_sqlite_classes")
-                .and_then(|c| c.as_array())
-                .is_some_and(|classes| classes.iter().any(|c| c.as_str() == Some(CLASS)))
-        })
-    });
-    if !created {
-        return Err(format!(
-            "no migration creates {CLASS} with SQLite storage ([[migrations]] new_sqlite_classes = [\"{CLASS}\"])"
-        ));
-    }
-    Ok(())
 }
