@@ -15,6 +15,9 @@ const rule = (name, ...args) => wasm[name](...args);
 
 /** Counts older than a day (and one minute) are deleted as new ones arrive. */
 const KEEP_MS = 86_400_000 + 60_000;
+/** Hosts the object counts by name per minute; the rest count under OTHER_HOSTS (stats.rs). */
+const MAX_HOSTS = 256;
+const OTHER_HOSTS = "(other hosts)";
 
 const json = (body, status = 200) =>
   new Response(typeof body === "string" ? body : JSON.stringify(body), {
@@ -131,6 +134,13 @@ export class ControlPlane extends DurableObject {
     const { rows = [], read = null } = JSON.parse(body);
     this.ctx.storage.transactionSync(() => {
       for (const r of rows) {
+        // Each isolate counts at most 64 hosts a minute by name; across isolates the object
+        // keeps at most MAX_HOSTS, so made-up hosts cannot fill its storage.
+        if (r.kind === "host" && r.name !== OTHER_HOSTS) {
+          const known = this.sql.exec("SELECT 1 FROM counts WHERE minute = ? AND kind = 'host' AND name = ?", r.minute, r.name).toArray().length > 0;
+          const counted = this.sql.exec("SELECT COUNT(*) AS n FROM counts WHERE minute = ? AND kind = 'host'", r.minute).one().n;
+          if (!known && counted >= MAX_HOSTS) r.name = OTHER_HOSTS;
+        }
         this.sql.exec(
           `INSERT INTO counts (minute, kind, name, hits, stale, misses, bypasses, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (minute, kind, name) DO UPDATE SET hits = hits + excluded.hits, stale = stale + excluded.stale,

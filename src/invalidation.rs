@@ -18,7 +18,7 @@ use worker::{Context, Env};
 
 use crate::config::Config;
 use crate::control_plane::{self, REGISTRY_TIMEOUT_MS};
-use crate::propagation::{keeps_new, may_ask, yields_to, Checked, Timing};
+use crate::propagation::{keeps_new, may_ask, shared_poll_delay_ms, yields_to, Checked, Timing};
 use crate::purge::Registry;
 use crate::runtime::{now_ms, Sleep};
 
@@ -63,9 +63,6 @@ struct SharedCopy {
     #[serde(default)]
     asker: u64,
 }
-
-/// How often an isolate waiting for another's ask reads the location's copy.
-const SHARED_POLL_MS: u64 = 10;
 
 /// The control plane's answer to `GET /registry?known=N`.
 #[derive(Deserialize)]
@@ -168,6 +165,7 @@ async fn refresh(env: &Env, config: &Config, host: &str) -> Result<Copy, String>
         let deadline = started + REGISTRY_TIMEOUT_MS as i64;
         let asker = mark();
         'claim: loop {
+            let mut polls = 0;
             loop {
                 let Some(shared) = read_shared(&url).await else {
                     break;
@@ -189,7 +187,8 @@ async fn refresh(env: &Env, config: &Config, host: &str) -> Result<Copy, String>
                 if last_shared.asking_until <= now || now >= deadline {
                     break;
                 }
-                Sleep::new(SHARED_POLL_MS).await;
+                Sleep::new(shared_poll_delay_ms(polls)).await;
+                polls += 1;
             }
             // This isolate asks: the location's other isolates are told so until it answers.
             let claim = SharedCopy {

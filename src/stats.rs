@@ -116,6 +116,13 @@ pub fn minute_of(ms: i64) -> i64 {
     ms - ms.rem_euclid(MINUTE_MS)
 }
 
+/// Hosts counted by name per minute; requests for further hosts count under `OTHER_HOSTS`.
+/// A wildcard route (`*.example.com/*`) lets any client choose the host, so without a bound
+/// one client could fill the control plane's storage with a row per made-up host.
+pub const MAX_HOSTS_PER_MINUTE: usize = 64;
+/// Where requests for hosts past `MAX_HOSTS_PER_MINUTE` are counted.
+pub const OTHER_HOSTS: &str = "(other hosts)";
+
 /// What an isolate has counted since it last reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delta {
@@ -128,6 +135,7 @@ impl Delta {
     pub fn record(&mut self, route: &str, host: &str, outcome: &Outcome, bytes: u64, now_ms: i64) {
         let (kind, reason) = classify(outcome);
         let minute = minute_of(now_ms);
+        let host = self.host_name(minute, host);
         let mut names = vec![(Dimension::Route, route), (Dimension::Host, host)];
         if let Outcome::Hit { tier, .. } = outcome {
             names.push((Dimension::Backend, tier.as_str()));
@@ -149,6 +157,24 @@ impl Delta {
             if let Some(reason) = reason {
                 *c.reasons.entry(reason.to_string()).or_default() += 1;
             }
+        }
+    }
+
+    /// `host`, or `OTHER_HOSTS` when `minute` already counts `MAX_HOSTS_PER_MINUTE` others.
+    fn host_name<'a>(&self, minute: i64, host: &'a str) -> &'a str {
+        let cell = (minute, Dimension::Host, host.to_string());
+        if self.cells.contains_key(&cell) {
+            return host;
+        }
+        let counted = self
+            .cells
+            .range((minute, Dimension::Host, String::new())..)
+            .take_while(|((m, d, _), _)| *m == minute && *d == Dimension::Host)
+            .count();
+        if counted >= MAX_HOSTS_PER_MINUTE {
+            OTHER_HOSTS
+        } else {
+            host
         }
     }
 
@@ -387,5 +413,34 @@ mod tests {
             "stale answers count as served"
         );
         assert_eq!(report["since"], minute_of(NOW));
+    }
+
+    #[test]
+    fn made_up_hosts_past_the_bound_count_as_one() {
+        let mut delta = Delta::default();
+        let hit = Outcome::Hit {
+            ttl: 1,
+            tier: crate::config::Backend::Memory,
+            stale: None,
+        };
+        for n in 0..500 {
+            delta.record("default", &format!("h{n}.example.com"), &hit, 0, 60_000);
+        }
+        delta.record("default", "h3.example.com", &hit, 0, 60_000);
+        let hosts: Vec<Row> = delta
+            .rows()
+            .into_iter()
+            .filter(|r| r.kind == Dimension::Host)
+            .collect();
+        assert_eq!(hosts.len(), MAX_HOSTS_PER_MINUTE + 1);
+        let other = hosts.iter().find(|r| r.name == OTHER_HOSTS).unwrap();
+        assert_eq!(other.counters.hits, 500 - MAX_HOSTS_PER_MINUTE as u64);
+        let h3 = hosts.iter().find(|r| r.name == "h3.example.com").unwrap();
+        assert_eq!(h3.counters.hits, 2, "a host already counted keeps its row");
+        delta.record("default", "new.example.com", &hit, 0, 120_000);
+        assert!(
+            delta.rows().iter().any(|r| r.name == "new.example.com"),
+            "a new minute, a new bound"
+        );
     }
 }
