@@ -35,7 +35,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge
+.PHONY: help architecture deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -149,13 +149,17 @@ test-deploy: deps
 
 # Clippy also checks the library as other workers use it (without the proxy's entry point),
 # and the example worker that does so.
-lint: toolchain
+lint: toolchain architecture
 	cargo fmt --check
 	cargo fmt --check --manifest-path examples/lowlevel/Cargo.toml
 	cargo clippy --all-targets --features check -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
 	cd examples/lowlevel && cargo clippy --target wasm32-unknown-unknown -- -D warnings
+
+# The module graph, read from the `use` lines (scripts/module-graph.mjs): no import cycle.
+architecture: node
+	node scripts/module-graph.mjs src
 
 test-host:
 	cargo test --features check

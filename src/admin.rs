@@ -19,9 +19,9 @@ use crate::control_plane::{self, Unreachable, PURGE_TIMEOUT_MS, REGISTRY_TIMEOUT
 use crate::entry::Kind;
 use crate::invalidation;
 use crate::plan::Plan;
-use crate::proxy::Settings;
 use crate::purge::{PurgeRequest, Registry, Standing};
 use crate::runtime::{describe, headers_from, now_ms};
+use crate::settings::Settings;
 use crate::status::{Outcome, Reason};
 use crate::store::{open_tiers, MemoryStore, Store};
 use crate::target::{canonical_host, canonical_prefix, Target};

@@ -19,24 +19,37 @@ use std::pin::pin;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
-use futures_util::future::{join_all, select, Either};
+use futures_util::future::{join_all, select, Either, LocalBoxFuture};
 use url::Url;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
-use worker::{Context, Env};
+use worker::Context;
 
 use crate::esi::{self, Include, IncludeBudget, Part, SHELL_ONLY_FIELDS};
 use crate::grant;
 use crate::key::cookie_value;
+use crate::notes::Notes;
 use crate::plan::KeyedOn;
-use crate::proxy::{handle, Notes, Settings};
 use crate::reply;
 use crate::runtime::{describe, read_limited, Body, Sleep};
+use crate::settings::Settings;
 use crate::status::{Outcome, Reason};
 
 /// The response field listing each fragment's lookup, like `Cache-Status` for the page.
 pub const FRAGMENTS_FIELD: &str = "edgecache-fragments";
+
+/// How a page's fragments are fetched: each as a request of its own through the whole request
+/// flow (`proxy::handle`), handed in by the flow, which assembling is a part of.
+pub trait FragmentFlow {
+    fn fetch<'a>(
+        &'a self,
+        request: &'a Request,
+        url: &'a Url,
+        fragment: &'a Fragment,
+        notes: &'a mut Notes,
+    ) -> LocalBoxFuture<'a, Result<Response, JsValue>>;
+}
 
 /// A fragment request's place in the page being assembled.
 pub struct Fragment {
@@ -63,7 +76,7 @@ pub async fn page(
     shell: Response,
     url: &Url,
     client: &Headers,
-    env: &Env,
+    flow: Rc<dyn FragmentFlow>,
     ctx: &Rc<Context>,
     settings: &Rc<Settings>,
     fragment: Option<&Fragment>,
@@ -154,8 +167,7 @@ pub async fn page(
             include: include.clone(),
             page: url.clone(),
             client: client.clone(),
-            env: env.clone(),
-            ctx: ctx.clone(),
+            flow: flow.clone(),
             settings: settings.clone(),
             depth: depth + 1,
             budget: budget.clone(),
@@ -288,8 +300,7 @@ struct Task {
     include: Include,
     page: Url,
     client: Headers,
-    env: Env,
-    ctx: Rc<Context>,
+    flow: Rc<dyn FragmentFlow>,
     settings: Rc<Settings>,
     depth: u64,
     budget: Rc<IncludeBudget>,
@@ -356,17 +367,11 @@ impl Task {
             keyed_on,
             budget: self.budget.clone(),
         };
-        let response = Box::pin(handle(
-            &request,
-            &url,
-            &self.env,
-            &self.ctx,
-            &self.settings,
-            notes,
-            Some(&fragment),
-        ))
-        .await
-        .map_err(|e| describe(&e))?;
+        let response = self
+            .flow
+            .fetch(&request, &url, &fragment, notes)
+            .await
+            .map_err(|e| describe(&e))?;
         if !(200..300).contains(&response.status()) {
             return Err(format!("{src:?} answered {}", response.status()));
         }

@@ -8,8 +8,6 @@
 use sha2::{Digest, Sha256};
 use url::form_urlencoded;
 
-use crate::route::glob_match;
-
 /// Workers KV refuses keys longer than 512 bytes.
 pub const KV_MAX_KEY_BYTES: usize = 512;
 
@@ -101,13 +99,6 @@ pub fn digest(text: &str) -> String {
         hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
     }
     hex
-}
-
-/// Whether `name` matches one of `globs` (`utm_*`), as query rules match parameter names.
-pub fn matches_any(globs: &[String], name: &str) -> bool {
-    globs
-        .iter()
-        .any(|glob| glob_match(glob.as_bytes(), name.as_bytes(), None))
 }
 
 /// A request header's value as a variant, normalised only where RFC 9111 §4.1 allows ("in a

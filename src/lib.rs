@@ -14,6 +14,7 @@ pub mod config;
 pub mod control;
 pub mod entry;
 pub mod esi;
+pub mod glob;
 pub mod grant;
 pub mod heap;
 pub mod key;
@@ -33,6 +34,7 @@ pub mod workers_cache;
 
 pub mod assemble;
 pub mod auth_limit;
+pub mod client_fields;
 pub mod coalesce;
 pub mod control_plane;
 pub mod fill;
@@ -40,11 +42,13 @@ pub mod invalidation;
 pub mod lookup;
 pub mod lowlevel;
 pub mod markers;
+pub mod notes;
 pub mod origin;
 pub mod plan;
 pub mod proxy;
 pub mod reply;
 pub mod runtime;
+pub mod settings;
 pub mod store;
 
 /// The functions the control plane's Durable Object calls, exported with the proxy only.
@@ -63,9 +67,11 @@ use worker::{Context, Env};
 #[cfg(feature = "proxy")]
 use config::{Config, RequestLog};
 #[cfg(feature = "proxy")]
-use proxy::{Notes, Settings};
+use notes::Notes;
 #[cfg(feature = "proxy")]
 use runtime::now_ms;
+#[cfg(feature = "proxy")]
+use settings::Settings;
 #[cfg(feature = "proxy")]
 use status::{Outcome, Reason};
 

@@ -9,9 +9,9 @@ use wasm_bindgen::JsValue;
 use web_sys::{Headers, Request, Response};
 use worker::{Context, Env};
 
-use futures_channel::oneshot;
+use futures_util::future::LocalBoxFuture;
 
-use crate::assemble::{self, Fragment};
+use crate::assemble::{self, Fragment, FragmentFlow};
 use crate::coalesce::{self, Flight, Settled};
 use crate::conditional::is_not_modified;
 use crate::config::Config;
@@ -20,6 +20,7 @@ use crate::esi;
 use crate::fill::{fill, keep_secs, Answer, Job, Start};
 use crate::invalidation;
 use crate::lookup::{backfill, delete_all, lookup, Found, Unusable};
+use crate::notes::Notes;
 use crate::origin::{Forward, OriginError, HOP_HEADER};
 use crate::plan::{KeyedOn, Plan};
 use crate::policy::reuse::usable_on_error;
@@ -29,47 +30,10 @@ use crate::policy::{RequestFacts, Verdict};
 use crate::range::{self, RangeAnswer};
 use crate::reply::{self, Decoration, Unread};
 use crate::runtime::{self, now_ms, FieldSet, PickedFields};
+use crate::settings::Settings;
 use crate::status::{Fwd, Outcome, Reason};
 use crate::target::Target;
-use crate::workers_cache::fields::{Asked, Kept};
-
-/// Everything read from the environment once per isolate.
-pub struct Settings {
-    pub config: Config,
-    /// `ORIGIN`: where requests go; `None` forwards to the request's own URL.
-    pub origin: Option<Url>,
-    /// Admin tokens, from secrets.
-    pub tokens: Vec<crate::auth::Token>,
-}
-
-/// What the request log line and the stats report beyond the response itself.
-#[derive(Default)]
-pub struct Notes {
-    /// The response is an ESI template, to be assembled before it is sent.
-    pub template: bool,
-    /// For a fragment's request: told as soon as it is known whether the fragment comes from
-    /// storage or from the origin, so the page can send its fields before fragments arrive.
-    pub decided: Option<oneshot::Sender<Outcome>>,
-    pub outcome: Option<Outcome>,
-    pub errors: Vec<String>,
-    /// The matching route's path pattern.
-    pub route: Option<String>,
-    /// Body bytes served from storage.
-    pub bytes_from_cache: u64,
-    /// With `workers_cache`: what Workers Cache must know of the request (a cacheable one).
-    pub asked: Option<Asked>,
-    /// With `workers_cache`: the entry behind the answer, when edgecache keeps it for everyone.
-    pub kept: Option<Kept>,
-}
-
-impl Notes {
-    /// Reports how the request is being answered, once (see `decided`).
-    pub fn decide(&mut self, outcome: &Outcome) {
-        if let Some(sender) = self.decided.take() {
-            let _ = sender.send(outcome.clone());
-        }
-    }
-}
+use crate::workers_cache::fields::Kept;
 
 /// RFC 9110 §9.2.1: the methods defined as safe. Any other method may change state.
 fn is_safe(method: &str) -> bool {
@@ -184,16 +148,48 @@ pub async fn handle(
     if head {
         return assemble::head(&response);
     }
+    let flow = Rc::new(Flow {
+        env: env.clone(),
+        ctx: ctx.clone(),
+        settings: settings.clone(),
+    });
     assemble::page(
         response,
         url,
         job.headers.headers(),
-        env,
+        flow,
         ctx,
         settings,
         fragment,
     )
     .await
+}
+
+/// The request flow as a page's fragments go through it.
+struct Flow {
+    env: Env,
+    ctx: Rc<Context>,
+    settings: Rc<Settings>,
+}
+
+impl FragmentFlow for Flow {
+    fn fetch<'a>(
+        &'a self,
+        request: &'a Request,
+        url: &'a Url,
+        fragment: &'a Fragment,
+        notes: &'a mut Notes,
+    ) -> LocalBoxFuture<'a, Result<Response, JsValue>> {
+        Box::pin(handle(
+            request,
+            url,
+            &self.env,
+            &self.ctx,
+            &self.settings,
+            notes,
+            Some(fragment),
+        ))
+    }
 }
 
 /// Whether a response is an ESI template: its origin asked (`Surrogate-Control`), or its

@@ -4,8 +4,8 @@
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, ReadableStream, Response};
 
+use crate::client_fields::ClientFields;
 use crate::conditional::NOT_MODIFIED_FIELDS;
-use crate::entry::Meta;
 use crate::policy::CONSUMED_FIELDS;
 use crate::purge::TAG_FIELDS;
 use crate::range::RangeAnswer;
@@ -20,12 +20,6 @@ pub struct Decoration<'a> {
     pub browser_ttl: Option<u64>,
     /// Keep `Cache-Tag` and `Surrogate-Key` (configuration `expose_tags`).
     pub expose_tags: bool,
-}
-
-/// Fields that are for edgecache, not clients: the targeted fields it consumes (RFC 9213), and
-/// the tag fields unless `expose_tags`.
-fn is_for_caches(name: &str, expose_tags: bool) -> bool {
-    CONSUMED_FIELDS.contains(&name) || (!expose_tags && TAG_FIELDS.contains(&name))
 }
 
 thread_local! {
@@ -91,28 +85,6 @@ impl Stamps {
         }
         if let Some(value) = &self.content_range {
             let _ = headers.set("content-range", value);
-        }
-    }
-}
-
-/// A stored response's fields as every client sees them, before what each hit adds (`Age`,
-/// `Cache-Status`, `browser_ttl`); built once per entry (`Entry::client_fields`).
-pub struct ClientFields {
-    headers: Headers,
-    upstream_status: Option<String>,
-}
-
-impl ClientFields {
-    fn of(meta: &Meta, expose_tags: bool) -> ClientFields {
-        let kept: Vec<(String, String)> = meta
-            .headers
-            .iter()
-            .filter(|(n, _)| !is_for_caches(n, expose_tags) && n != "cache-status")
-            .cloned()
-            .collect();
-        ClientFields {
-            headers: headers_from(&kept),
-            upstream_status: crate::policy::Fields::field(meta, "cache-status"),
         }
     }
 }

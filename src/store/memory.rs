@@ -7,12 +7,12 @@ use std::cell::{OnceCell, RefCell};
 use std::mem::size_of;
 
 use super::{Entry, Store, StoreError};
+use crate::client_fields::ClientFields;
 use crate::entry::{Kind, Meta};
 use crate::heap;
 use crate::lru::Lru;
 use crate::policy::Fields;
 use crate::purge::{Registry, Standing};
-use crate::reply::ClientFields;
 use crate::runtime::now_ms;
 
 thread_local! {
@@ -60,7 +60,7 @@ impl MemoryStore {
 }
 
 /// Bytes the runtime holds for one entry's client fields once a hit has built them
-/// (`reply::ClientFields`, a JavaScript `Headers`): measured in workerd as about 1.7 KB per
+/// (`client_fields::ClientFields`, a JavaScript `Headers`): measured in workerd as about 1.7 KB per
 /// `Headers` object and 250 to 280 bytes per field beyond its name and value (the process's
 /// memory growth over 20,000 objects of 1 to 64 fields), rounded up.
 const JS_HEADERS_BYTES: usize = 2048;
@@ -70,7 +70,7 @@ const JS_FIELD_BYTES: usize = 320;
 /// every allocation it owns (the body; each string of its metadata at its capacity: key, URL,
 /// header fields, tags, `Vary` names), the boxes its parts are shared through, the LRU's two
 /// copies of the key with their slots, and, for a response, the client fields a hit builds
-/// (`reply::ClientFields`): the `Cache-Status` it keeps in Wasm and the `Headers` object the
+/// (`client_fields::ClientFields`): the `Cache-Status` it keeps in Wasm and the `Headers` object the
 /// runtime keeps, counted from the start, built or not.
 pub fn footprint(key: &str, entry: &Entry) -> u64 {
     footprint_of(key, &entry.meta, entry.body.len())

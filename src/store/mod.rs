@@ -14,9 +14,9 @@ use std::rc::Rc;
 
 use worker::Env;
 
+use crate::client_fields::ClientFields;
 use crate::config::Backend;
 use crate::entry::Meta;
-use crate::reply::ClientFields;
 
 pub use cache_api::{read_body, read_part, unread_body, CacheApiStore};
 pub use kv::{KvBackend, KV_BINDING};

@@ -1,0 +1,37 @@
+//! A stored response's fields as clients see them, built in JavaScript once per entry and
+//! kept with it (`store::Entry::client_fields`), so a memory-tier hit copies them in one call.
+
+use web_sys::Headers;
+
+use crate::entry::Meta;
+use crate::policy::CONSUMED_FIELDS;
+use crate::purge::TAG_FIELDS;
+use crate::runtime::headers_from;
+
+/// Fields that are for edgecache, not clients: the targeted fields it consumes (RFC 9213), and
+/// the tag fields unless `expose_tags`.
+pub fn is_for_caches(name: &str, expose_tags: bool) -> bool {
+    CONSUMED_FIELDS.contains(&name) || (!expose_tags && TAG_FIELDS.contains(&name))
+}
+
+/// A stored response's fields as every client sees them, before what each hit adds (`Age`,
+/// `Cache-Status`, `browser_ttl`); built once per entry (`Entry::client_fields`).
+pub struct ClientFields {
+    pub headers: Headers,
+    pub upstream_status: Option<String>,
+}
+
+impl ClientFields {
+    pub fn of(meta: &Meta, expose_tags: bool) -> ClientFields {
+        let kept: Vec<(String, String)> = meta
+            .headers
+            .iter()
+            .filter(|(n, _)| !is_for_caches(n, expose_tags) && n != "cache-status")
+            .cloned()
+            .collect();
+        ClientFields {
+            headers: headers_from(&kept),
+            upstream_status: crate::policy::Fields::field(meta, "cache-status"),
+        }
+    }
+}
