@@ -474,7 +474,13 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
     let route = routing.route;
     let plan = Plan::new(config, &routing, &target, &headers, None);
     let mut errors = Vec::new();
-    let tiers = plan.open_tiers(env, config.memory_max_bytes, &mut errors);
+    let tiers = open_tiers(
+        &plan.backends,
+        env,
+        &plan.url_base,
+        config.memory_max_bytes,
+        &mut errors,
+    );
     let registry = invalidation::current(env, config, &target.host).await;
     let now = now_ms();
     let mut found = Vec::new();

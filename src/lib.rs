@@ -49,6 +49,7 @@ pub mod proxy;
 pub mod reply;
 pub mod runtime;
 pub mod settings;
+pub mod storage_error;
 pub mod store;
 
 /// The functions the control plane's Durable Object calls, exported with the proxy only.

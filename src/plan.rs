@@ -3,13 +3,10 @@
 
 use std::rc::Rc;
 
-use worker::Env;
-
 use crate::config::{Backend, Config, Route};
 use crate::key::{cookie_value, normalize_header_value, CacheKey, Variant};
 use crate::policy::{Fields, Overrides};
 use crate::route::Routing;
-use crate::store::{open_tiers, Tier};
 use crate::target::Target;
 
 /// The request headers and cookies whose values join a key.
@@ -175,11 +172,6 @@ impl Plan {
         } else {
             self.key.with_variance(variance).render()
         }
-    }
-
-    /// Opens the route's tiers; one that cannot be opened is reported and left out.
-    pub fn open_tiers(&self, env: &Env, memory_budget: u64, errors: &mut Vec<String>) -> Vec<Tier> {
-        open_tiers(&self.backends, env, &self.url_base, memory_budget, errors)
     }
 }
 

@@ -32,6 +32,7 @@ use crate::reply::{self, Decoration, Unread};
 use crate::runtime::{self, now_ms, FieldSet, PickedFields};
 use crate::settings::Settings;
 use crate::status::{Fwd, Outcome, Reason};
+use crate::store::open_tiers;
 use crate::target::Target;
 use crate::workers_cache::fields::Kept;
 
@@ -105,7 +106,13 @@ pub async fn handle(
 
     let keyed_on = fragment.map(|f| &f.keyed_on);
     let plan = Plan::new(config, &routing, &target, &headers, keyed_on);
-    let tiers = plan.open_tiers(env, config.memory_max_bytes, &mut notes.errors);
+    let tiers = open_tiers(
+        &plan.backends,
+        env,
+        &plan.url_base,
+        config.memory_max_bytes,
+        &mut notes.errors,
+    );
     let registry = invalidation::current(env, config, &target.host).await;
     let forward = Forward::for_key(
         request,
@@ -563,7 +570,13 @@ async fn invalidate(
             continue;
         }
         let plan = Plan::new(config, &routing, &target, request, None);
-        let tiers = plan.open_tiers(env, config.memory_max_bytes, &mut notes.errors);
+        let tiers = open_tiers(
+            &plan.backends,
+            env,
+            &plan.url_base,
+            config.memory_max_bytes,
+            &mut notes.errors,
+        );
         delete_all(&tiers, &plan.primary).await;
         coalesce::clear_pass(&plan.primary);
     }

@@ -18,6 +18,7 @@ use crate::client_fields::ClientFields;
 use crate::config::Backend;
 use crate::entry::Meta;
 
+pub use crate::storage_error::{StoreError, KEEP_FOREVER};
 pub use cache_api::{read_body, read_part, unread_body, CacheApiStore};
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::{footprint, footprint_of, MemoryStore};
@@ -51,27 +52,6 @@ impl fmt::Debug for Entry {
             .finish()
     }
 }
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    /// The binding a backend needs is missing or of the wrong type.
-    Binding(String),
-    /// The backend refused or failed an operation.
-    Backend { backend: Backend, reason: String },
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Binding(reason) => write!(f, "binding: {reason}"),
-            StoreError::Backend { backend, reason } => write!(f, "{}: {reason}", backend.as_str()),
-        }
-    }
-}
-
-/// `keep_secs` asking a backend to keep an entry with no expiry of its own (KV: no
-/// `expirationTtl`; Cache API: the longest `max-age` HTTP allows; memory: until evicted).
-pub const KEEP_FOREVER: u64 = u64::MAX;
 
 /// get / put / delete. Workers futures are not `Send`, so neither is this trait.
 #[allow(async_fn_in_trait)]
