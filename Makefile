@@ -150,18 +150,24 @@ test-deploy: deps
 # Clippy also checks the library as other workers use it (without the proxy's entry point),
 # and the example worker that does so.
 lint: toolchain architecture
-	cargo fmt --check
+	cargo fmt --all --check
 	cargo fmt --check --manifest-path examples/lowlevel/Cargo.toml
+	cargo clippy -p edgecache-core --all-targets -- -D warnings
 	cargo clippy --all-targets --features check -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
 	cd examples/lowlevel && cargo clippy --target wasm32-unknown-unknown -- -D warnings
 
-# The module graph, read from the `use` lines (scripts/module-graph.mjs): no import cycle.
+# The module graph, read from the `use` lines (scripts/module-graph.mjs): no import cycle in
+# either crate, and nothing of the Workers runtime in the core (which has no such dependency).
 architecture: node
 	node scripts/module-graph.mjs src
+	node scripts/module-graph.mjs core/src --pure-crate
 
+# The core's tests need no Wasm target; the worker crate's host tests are few (its glue runs
+# in workerd: test-wasm, test-integration).
 test-host:
+	cargo test -p edgecache-core
 	cargo test --features check
 
 # wasm-bindgen-test tests run inside workerd (Miniflare), with a real local KV namespace and

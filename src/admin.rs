@@ -11,20 +11,20 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, Response};
 use worker::{Context, Env};
 
-use crate::auth::{authorize, client_address};
 use crate::auth_limit;
-use crate::config::{Backend, Config};
-use crate::control::{Page, PurgeCommand};
 use crate::control_plane::{self, Unreachable, PURGE_TIMEOUT_MS, REGISTRY_TIMEOUT_MS};
-use crate::entry::Kind;
 use crate::invalidation;
-use crate::plan::Plan;
-use crate::purge::{PurgeRequest, Registry, Standing};
-use crate::runtime::{describe, headers_from, now_ms};
+use crate::runtime::{describe, headers_from, now_ms, JsFields};
 use crate::settings::Settings;
-use crate::status::{Outcome, Reason};
 use crate::store::{open_tiers, MemoryStore, Store};
-use crate::target::{canonical_host, canonical_prefix, Target};
+use edgecache_core::admin::auth::{authorize, client_address};
+use edgecache_core::config::{Backend, Config};
+use edgecache_core::control::registry::{PurgeRequest, Registry, Standing};
+use edgecache_core::control::rules::{Page, PurgeCommand};
+use edgecache_core::request::plan::Plan;
+use edgecache_core::request::target::{canonical_host, canonical_prefix, Target};
+use edgecache_core::status::{Outcome, Reason};
+use edgecache_core::storage::record::Kind;
 
 /// Purge bodies larger than this are refused.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -43,7 +43,13 @@ pub async fn handle(
     let answer = answer(request, url, env, ctx, settings, &client, &mut token).await;
     let status = answer.as_ref().map_or(500, |r| r.status());
     let route = &url.path()[settings.config.admin_path.len()..];
-    let line = crate::admin_log::line(&request.method(), route, &client, token.as_deref(), status);
+    let line = edgecache_core::admin::log::line(
+        &request.method(),
+        route,
+        &client,
+        token.as_deref(),
+        status,
+    );
     if status < 400 {
         worker::console_log!("{line}");
     } else {
@@ -180,7 +186,7 @@ fn too_many_failures(wait_secs: u64) -> Result<Response, JsValue> {
 #[derive(serde::Deserialize)]
 struct Recorded {
     registry: Registry,
-    entry: crate::control::LogEntry,
+    entry: edgecache_core::control::rules::LogEntry,
 }
 
 async fn purge(
@@ -230,7 +236,7 @@ async fn purge(
             config,
             &config.routing(&canonical),
             &canonical,
-            &empty,
+            &JsFields(&empty),
             None,
         );
         *target = plan.key.url();
@@ -321,7 +327,7 @@ async fn purge(
     }
     invalidation::adopt(ctx, config, &canonical_host(admin_url), registry);
     let site = config.workers_cache.as_deref();
-    if let Some(done) = crate::workers_cache::runtime::purge(ctx, &purge, site) {
+    if let Some(done) = crate::workers_cache::purge(ctx, &purge, site) {
         ctx.wait_until(done);
     }
 
@@ -391,7 +397,7 @@ async fn purge_log(url: &Url, env: &Env, config: &Config) -> Result<Response, Js
     .await;
     #[derive(serde::Deserialize)]
     struct Purges {
-        purges: Vec<crate::control::LogEntry>,
+        purges: Vec<edgecache_core::control::rules::LogEntry>,
     }
     match answer.map(|text| serde_json::from_str::<Purges>(&text)) {
         Ok(Ok(log)) => {
@@ -416,7 +422,7 @@ async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
         Ok(sums) => sums,
         Err(error) => return respond(503, &json!({ "error": error })),
     };
-    let mut report = crate::stats::report(&sums);
+    let mut report = edgecache_core::control::stats::report(&sums);
     report["memory_bytes"] = json!(MemoryStore::used());
     report["purge_propagation_s"] = json!(config.purge_propagation_s);
     report["config"] = json!({
@@ -472,7 +478,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
     let target = Target::of(&target, config.case_insensitive_paths);
     let routing = config.routing(&target);
     let route = routing.route;
-    let plan = Plan::new(config, &routing, &target, &headers, None);
+    let plan = Plan::new(config, &routing, &target, &JsFields(&headers), None);
     let mut errors = Vec::new();
     let tiers = open_tiers(
         &plan.backends,
@@ -494,7 +500,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             .ok()
             .flatten();
         if let Some(marker) = entry.as_ref().filter(|e| e.meta.kind == Kind::Variants) {
-            key = plan.variant_key(&marker.meta.vary, &headers);
+            key = plan.variant_key(&marker.meta.vary, &JsFields(&headers));
             entry = tier
                 .get(&key)
                 .await

@@ -26,15 +26,15 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
 use worker::Context;
 
-use crate::esi::{self, Include, IncludeBudget, Part, SHELL_ONLY_FIELDS};
-use crate::grant;
-use crate::key::cookie_value;
 use crate::notes::Notes;
-use crate::plan::KeyedOn;
 use crate::reply;
 use crate::runtime::{describe, read_limited, Body, Sleep};
 use crate::settings::Settings;
-use crate::status::{Outcome, Reason};
+use edgecache_core::esi::grant;
+use edgecache_core::esi::template::{self as esi, Include, IncludeBudget, Part, SHELL_ONLY_FIELDS};
+use edgecache_core::request::key::cookie_value;
+use edgecache_core::request::plan::KeyedOn;
+use edgecache_core::status::{Outcome, Reason};
 
 /// The response field listing each fragment's lookup, like `Cache-Status` for the page.
 pub const FRAGMENTS_FIELD: &str = "edgecache-fragments";
@@ -475,6 +475,6 @@ fn log_not_granted(page: &Url, fragment: &Url, ignored: &[String]) {
 fn log_failure(url: &Url, src: &str, reason: &str) {
     worker::console_warn!(
         "{}",
-        serde_json::json!({ "edgecache": "esi-failed", "page": url.path(), "src": crate::redact::url(src), "error": crate::redact::text(reason) })
+        serde_json::json!({ "edgecache": "esi-failed", "page": url.path(), "src": edgecache_core::redact::url(src), "error": edgecache_core::redact::text(reason) })
     );
 }

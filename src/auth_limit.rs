@@ -14,7 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::runtime::{describe, now_ms};
-use crate::throttle::Throttle;
+use edgecache_core::admin::throttle::Throttle;
 
 /// The Rate Limiting binding's name.
 pub const BINDING: &str = "EDGECACHE_ADMIN_LIMITER";

@@ -3,10 +3,10 @@
 
 use web_sys::Headers;
 
-use crate::entry::Meta;
-use crate::policy::CONSUMED_FIELDS;
-use crate::purge::TAG_FIELDS;
 use crate::runtime::headers_from;
+use edgecache_core::control::registry::TAG_FIELDS;
+use edgecache_core::http::CONSUMED_FIELDS;
+use edgecache_core::storage::record::Meta;
 
 /// Fields that are for edgecache, not clients: the targeted fields it consumes (RFC 9213), and
 /// the tag fields unless `expose_tags`.
@@ -31,7 +31,7 @@ impl ClientFields {
             .collect();
         ClientFields {
             headers: headers_from(&kept),
-            upstream_status: crate::policy::Fields::field(meta, "cache-status"),
+            upstream_status: edgecache_core::http::Fields::field(meta, "cache-status"),
         }
     }
 }

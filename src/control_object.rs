@@ -4,7 +4,7 @@
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
-use crate::control::{apply_purge, import_legacy, PurgeCommand};
+use edgecache_core::control::rules::{apply_purge, import_legacy, PurgeCommand};
 
 /// Records a purge: `registry` as stored (absent before the first), the worker's command,
 /// and the object's clock. Returns `control::Applied` as JSON, or `{"error": …}`.

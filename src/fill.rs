@@ -10,19 +10,23 @@ use web_sys::{ReadableStream, Response};
 use worker::Context;
 
 use crate::coalesce::{self, Leader, Settled};
-use crate::config::Backend;
-use crate::entry::{Kind, Meta, FORMAT};
 use crate::lookup::{delete_all, write_all, Found};
 use crate::origin::{Forward, OriginError};
-use crate::plan::Plan;
-use crate::policy::reuse::{usable_on_error, RefreshPolicy};
-use crate::policy::revalidate::{conditional_fields, merge_not_modified, names_other_response};
-use crate::policy::{fields_to_store, storability, Exchange, Fields, RequestFacts, Storability};
-use crate::purge::{response_tags, Registry};
-use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, PickedFields};
-use crate::status::{Fwd, Outcome, Reason};
+use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
 use crate::store::{Entry, Tier};
-use crate::workers_cache::fields::Kept;
+use edgecache_core::config::Backend;
+use edgecache_core::control::registry::{response_tags, Registry};
+use edgecache_core::http::reuse::{usable_on_error, RefreshPolicy};
+use edgecache_core::http::revalidate::{
+    conditional_fields, merge_not_modified, names_other_response,
+};
+use edgecache_core::http::{
+    fields_to_store, storability, Exchange, Fields, RequestFacts, Storability,
+};
+use edgecache_core::request::plan::Plan;
+use edgecache_core::status::{Fwd, Outcome, Reason};
+use edgecache_core::storage::record::{Kind, Meta, FORMAT};
+use edgecache_core::workers_cache::fields::Kept;
 
 /// What one request needs to fill the cache, shared with the background work it starts.
 pub struct Job {
@@ -482,7 +486,9 @@ async fn fetch(
     let request_ms = now_ms();
     let mut origin = forward.send().await?;
     if let Some(found) = revalidating {
-        if origin.status() == 304 && names_other_response(&*found.entry.meta, &origin.headers()) {
+        if origin.status() == 304
+            && names_other_response(&*found.entry.meta, &JsFields(&origin.headers()))
+        {
             forward.validators.clear();
             origin = forward.send().await?;
         }
@@ -567,7 +573,7 @@ fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>) {
     }
     worker::console_warn!(
         "{}",
-        serde_json::json!({ "edgecache": "not-stored", "key": crate::redact::key(key), "id": crate::redact::id(key), "reason": reason.as_str() })
+        serde_json::json!({ "edgecache": "not-stored", "key": edgecache_core::redact::key(key), "id": edgecache_core::redact::id(key), "reason": reason.as_str() })
     );
 }
 

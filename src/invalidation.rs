@@ -16,11 +16,13 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env};
 
-use crate::config::Config;
 use crate::control_plane::{self, REGISTRY_TIMEOUT_MS};
-use crate::propagation::{keeps_new, may_ask, shared_poll_delay_ms, yields_to, Checked, Timing};
-use crate::purge::Registry;
 use crate::runtime::{now_ms, Sleep};
+use edgecache_core::config::Config;
+use edgecache_core::control::propagation::{
+    keeps_new, may_ask, shared_poll_delay_ms, yields_to, Checked, Timing,
+};
+use edgecache_core::control::registry::Registry;
 
 /// How often a request waiting for another's ask looks whether it has ended.
 const POLL_MS: u64 = 5;

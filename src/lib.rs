@@ -7,29 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod admin_log;
-pub mod auth;
-pub mod conditional;
-pub mod config;
-pub mod control;
-pub mod entry;
-pub mod esi;
-pub mod glob;
-pub mod grant;
-pub mod heap;
-pub mod key;
-pub mod lru;
-pub mod policy;
-pub mod propagation;
-pub mod purge;
-pub mod range;
-pub mod redact;
-pub mod route;
-pub mod stats;
 pub mod stats_flush;
-pub mod status;
-pub mod target;
-pub mod throttle;
 pub mod workers_cache;
 
 pub mod assemble;
@@ -44,12 +22,10 @@ pub mod lowlevel;
 pub mod markers;
 pub mod notes;
 pub mod origin;
-pub mod plan;
 pub mod proxy;
 pub mod reply;
 pub mod runtime;
 pub mod settings;
-pub mod storage_error;
 pub mod store;
 
 /// The functions the control plane's Durable Object calls, exported with the proxy only.
@@ -66,15 +42,15 @@ use wasm_bindgen::JsValue;
 use worker::{Context, Env};
 
 #[cfg(feature = "proxy")]
-use config::{Config, RequestLog};
+use edgecache_core::config::{Config, RequestLog};
+#[cfg(feature = "proxy")]
+use edgecache_core::status::{Outcome, Reason};
 #[cfg(feature = "proxy")]
 use notes::Notes;
 #[cfg(feature = "proxy")]
 use runtime::now_ms;
 #[cfg(feature = "proxy")]
 use settings::Settings;
-#[cfg(feature = "proxy")]
-use status::{Outcome, Reason};
 
 /// The `[vars]` entry holding the cache policy.
 pub const CONFIG_VAR: &str = "EDGECACHE";
@@ -149,7 +125,7 @@ async fn serve(
                 "{}",
                 serde_json::json!({
                     "edgecache": "config-error",
-                    "error": redact::text(error),
+                    "error": edgecache_core::redact::text(error),
                     "fix": format!("wrangler.toml ([vars] {CONFIG_VAR} / {ORIGIN_VAR}); `make check` validates it before a deploy"),
                 })
             );
@@ -166,7 +142,7 @@ async fn serve(
     });
     if let (Ok(settings), Ok(response)) = (&settings, &response) {
         if settings.config.workers_cache.is_some() {
-            workers_cache::runtime::tell(
+            workers_cache::tell(
                 response,
                 notes.asked.as_ref(),
                 notes.kept.as_ref(),
@@ -184,7 +160,7 @@ async fn serve(
     if let (Ok(settings), Some(outcome)) = (&settings, &notes.outcome) {
         let due = stats_flush::record(
             notes.route.as_deref(),
-            &target::canonical_host(&url),
+            &edgecache_core::request::target::canonical_host(&url),
             outcome,
             notes.bytes_from_cache,
         );
@@ -208,7 +184,7 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
     } else {
         // The object wrangler.toml's table becomes, read as it is (no JSON text in between).
         serde_wasm_bindgen::from_value::<serde_json::Value>(raw)
-            .map_err(|e| config::ConfigError::Syntax(e.to_string()))
+            .map_err(|e| edgecache_core::config::ConfigError::Syntax(e.to_string()))
             .and_then(Config::from_value)
     }
     .map_err(|e| e.to_string())?;
@@ -221,7 +197,7 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
             .ok()
             .and_then(|v| v.as_string())
     };
-    let tokens = auth::tokens(
+    let tokens = edgecache_core::admin::auth::tokens(
         secret(ADMIN_TOKEN_VAR).as_deref(),
         secret(ADMIN_TOKENS_VAR).as_deref(),
     );
@@ -270,7 +246,11 @@ fn log_request(
         None => ("null".into(), "null".into()),
     };
     // Errors may quote a URL or a key: their values are hidden (`redact`).
-    let errors: Vec<String> = notes.errors.iter().map(|e| redact::text(e)).collect();
+    let errors: Vec<String> = notes
+        .errors
+        .iter()
+        .map(|e| edgecache_core::redact::text(e))
+        .collect();
     let errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
     let line = format!(
         "{{\"edgecache\":\"request\",\"method\":{},\"host\":{},\"path\":{},\"status\":{status},\"cache\":{cache},\"cache_status\":{cache_status},\"errors\":{errors},\"ms\":{}}}",

@@ -1,14 +1,14 @@
 //! Finding a request's entry in its tiers, and copying entries between tiers.
 
-use crate::entry::Kind;
 use crate::markers;
-use crate::plan::Plan;
-use crate::policy::Fields;
-use crate::purge::{Registry, Standing};
-use crate::range::RangeAnswer;
 use crate::reply::Unread;
 use crate::runtime::now_ms;
 use crate::store::{read_body, read_part, unread_body, Entry, Read, Store, StoreError, Tier};
+use edgecache_core::control::registry::{Registry, Standing};
+use edgecache_core::http::range::RangeAnswer;
+use edgecache_core::http::Fields;
+use edgecache_core::request::plan::Plan;
+use edgecache_core::storage::record::Kind;
 
 /// A stored response for the request, fresh or not.
 pub struct Found {
@@ -233,9 +233,9 @@ pub async fn write_all(
         "{}",
         serde_json::json!({
             "edgecache": "stored",
-            "key": crate::redact::key(&entry.meta.key),
-            "id": crate::redact::id(&entry.meta.key),
-            "url": truncated(&crate::redact::url(&entry.meta.url), 512),
+            "key": edgecache_core::redact::key(&entry.meta.key),
+            "id": edgecache_core::redact::id(&entry.meta.key),
+            "url": truncated(&edgecache_core::redact::url(&entry.meta.url), 512),
             "tiers": written,
             "bytes": entry.body.len(),
             "keep": keep_secs,
@@ -281,7 +281,7 @@ pub fn log_failure(result: Result<(), StoreError>) -> bool {
         Err(e) => {
             worker::console_error!(
                 "{}",
-                serde_json::json!({ "edgecache": "store-failed", "error": crate::redact::text(&e.to_string()) })
+                serde_json::json!({ "edgecache": "store-failed", "error": edgecache_core::redact::text(&e.to_string()) })
             );
             false
         }

@@ -10,9 +10,9 @@
 
 use std::cell::RefCell;
 
-use crate::config::Backend;
-use crate::lru::Lru;
 use crate::store::Entry;
+use edgecache_core::config::Backend;
+use edgecache_core::storage::lru::Lru;
 
 /// How long an isolate trusts a marker it has not read again.
 pub const MARKER_TTL_MS: i64 = 5_000;
@@ -66,7 +66,7 @@ pub fn forget(primary: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::{Kind, Meta, FORMAT};
+    use edgecache_core::storage::record::{Kind, Meta, FORMAT};
 
     fn marker(key: &str) -> Entry {
         Entry::new(

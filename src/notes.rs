@@ -3,8 +3,8 @@
 
 use futures_channel::oneshot;
 
-use crate::status::Outcome;
-use crate::workers_cache::fields::{Asked, Kept};
+use edgecache_core::status::Outcome;
+use edgecache_core::workers_cache::fields::{Asked, Kept};
 
 /// What the request log line and the stats report beyond the response itself.
 #[derive(Default)]

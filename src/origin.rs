@@ -20,11 +20,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, Response};
 
-use crate::key::cookie_value;
-use crate::plan::Plan;
-use crate::policy::SURROGATE_NAME;
 use crate::runtime::{copy_only, describe, name_list};
-use crate::target::Target;
+use edgecache_core::http::SURROGATE_NAME;
+use edgecache_core::request::key::cookie_value;
+use edgecache_core::request::plan::Plan;
+use edgecache_core::request::target::Target;
 
 /// Marks requests edgecache sends, so a worker that forwards to itself stops at once.
 pub const HOP_HEADER: &str = "x-edgecache-hop";

@@ -13,28 +13,28 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::assemble::{self, Fragment, FragmentFlow};
 use crate::coalesce::{self, Flight, Settled};
-use crate::conditional::is_not_modified;
-use crate::config::Config;
-use crate::entry::Meta;
-use crate::esi;
 use crate::fill::{fill, keep_secs, Answer, Job, Start};
 use crate::invalidation;
 use crate::lookup::{backfill, delete_all, lookup, Found, Unusable};
 use crate::notes::Notes;
 use crate::origin::{Forward, OriginError, HOP_HEADER};
-use crate::plan::{KeyedOn, Plan};
-use crate::policy::reuse::usable_on_error;
-use crate::policy::reuse::{client_verdict, Forcing, RefreshPolicy};
-use crate::policy::Fields;
-use crate::policy::{RequestFacts, Verdict};
-use crate::range::{self, RangeAnswer};
 use crate::reply::{self, Decoration, Unread};
-use crate::runtime::{self, now_ms, FieldSet, PickedFields};
+use crate::runtime::{self, now_ms, FieldSet, JsFields, PickedFields};
 use crate::settings::Settings;
-use crate::status::{Fwd, Outcome, Reason};
 use crate::store::open_tiers;
-use crate::target::Target;
-use crate::workers_cache::fields::Kept;
+use edgecache_core::config::Config;
+use edgecache_core::esi::template as esi;
+use edgecache_core::http::conditional::is_not_modified;
+use edgecache_core::http::range::{self, RangeAnswer};
+use edgecache_core::http::reuse::usable_on_error;
+use edgecache_core::http::reuse::{client_verdict, Forcing, RefreshPolicy};
+use edgecache_core::http::Fields;
+use edgecache_core::http::{RequestFacts, Verdict};
+use edgecache_core::request::plan::{KeyedOn, Plan};
+use edgecache_core::request::target::Target;
+use edgecache_core::status::{Fwd, Outcome, Reason};
+use edgecache_core::storage::record::Meta;
+use edgecache_core::workers_cache::fields::Kept;
 
 /// RFC 9110 §9.2.1: the methods defined as safe. Any other method may change state.
 fn is_safe(method: &str) -> bool {
@@ -144,9 +144,7 @@ pub async fn handle(
     });
     let head = method == "HEAD";
     if let (Some(site), None) = (&config.workers_cache, fragment) {
-        notes.asked = Some(crate::workers_cache::runtime::asked(
-            site, url, &target, &job, head,
-        ));
+        notes.asked = Some(crate::workers_cache::asked(site, url, &target, &job, head));
     }
     let response = serve_cacheable(&job, ctx, head, config, notes).await?;
     if !notes.template {
@@ -391,9 +389,10 @@ async fn serve_cacheable(
             notes.kept = kept;
             let stored = matches!(outcome, Outcome::Forward { stored: true, .. });
             let fields = origin.headers();
-            notes.template = is_template(job, origin.status(), &fields);
-            let not_modified =
-                origin.status() == 200 && !notes.template && is_not_modified(&job.headers, &fields);
+            notes.template = is_template(job, origin.status(), &JsFields(&fields));
+            let not_modified = origin.status() == 200
+                && !notes.template
+                && is_not_modified(&job.headers, &JsFields(&fields));
             let decoration = Decoration {
                 outcome: &outcome,
                 browser_ttl: job.plan.browser_ttl.filter(|_| stored),
@@ -510,7 +509,7 @@ async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
     if let Answer::Failed(error) = fill(&job, &ctx, start, Some(leader)).await {
         worker::console_warn!(
             "{}",
-            serde_json::json!({ "edgecache": "refresh-failed", "key": crate::redact::key(&job.plan.primary), "id": crate::redact::id(&job.plan.primary), "error": crate::redact::text(&error.to_string()) })
+            serde_json::json!({ "edgecache": "refresh-failed", "key": edgecache_core::redact::key(&job.plan.primary), "id": edgecache_core::redact::id(&job.plan.primary), "error": edgecache_core::redact::text(&error.to_string()) })
         );
     }
 }
@@ -569,7 +568,7 @@ async fn invalidate(
         if routing.bypass {
             continue;
         }
-        let plan = Plan::new(config, &routing, &target, request, None);
+        let plan = Plan::new(config, &routing, &target, &JsFields(request), None);
         let tiers = open_tiers(
             &plan.backends,
             env,

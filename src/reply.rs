@@ -5,13 +5,13 @@ use wasm_bindgen::JsValue;
 use web_sys::{Headers, ReadableStream, Response};
 
 use crate::client_fields::ClientFields;
-use crate::conditional::NOT_MODIFIED_FIELDS;
-use crate::policy::CONSUMED_FIELDS;
-use crate::purge::TAG_FIELDS;
-use crate::range::RangeAnswer;
 use crate::runtime::{copy_without, header_list, headers_from, name_list, reissue, respond};
-use crate::status::{append_cache_status, Outcome};
 use crate::store::Entry;
+use edgecache_core::control::registry::TAG_FIELDS;
+use edgecache_core::http::conditional::NOT_MODIFIED_FIELDS;
+use edgecache_core::http::range::RangeAnswer;
+use edgecache_core::http::CONSUMED_FIELDS;
+use edgecache_core::status::{append_cache_status, Outcome};
 
 /// What to change in the headers on the way out.
 pub struct Decoration<'a> {

@@ -2,7 +2,7 @@
 
 use url::Url;
 
-use crate::config::Config;
+use edgecache_core::config::Config;
 
 /// Everything read from the environment once per isolate.
 pub struct Settings {
@@ -10,5 +10,5 @@ pub struct Settings {
     /// `ORIGIN`: where requests go; `None` forwards to the request's own URL.
     pub origin: Option<Url>,
     /// Admin tokens, from secrets.
-    pub tokens: Vec<crate::auth::Token>,
+    pub tokens: Vec<edgecache_core::admin::auth::Token>,
 }

@@ -10,8 +10,8 @@ use worker::Env;
 
 use crate::control_plane::{self, STATS_TIMEOUT_MS};
 use crate::runtime::now_ms;
-use crate::stats::{Delta, Sums, Windows};
-use crate::status::Outcome;
+use edgecache_core::control::stats::{Delta, Sums, Windows};
+use edgecache_core::status::Outcome;
 
 /// How often an isolate reports its counts at most.
 pub const FLUSH_EVERY_MS: i64 = 10_000;

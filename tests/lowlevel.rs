@@ -7,9 +7,9 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 
-use edgecache::config::Backend;
 use edgecache::lowlevel::{Cache, Error};
 use edgecache::store::StoreError;
+use edgecache_core::config::Backend;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -63,9 +63,9 @@ fn profile() -> Profile {
 /// One `#[wasm_bindgen_test]` per backend for each `async fn name(backend)` listed.
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
-        mod memory { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache::config::Backend::Memory).await } )* }
-        mod cache_api { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache::config::Backend::Cache).await } )* }
-        mod kv { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache::config::Backend::Kv).await } )* }
+        mod memory { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::Memory).await } )* }
+        mod cache_api { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::Cache).await } )* }
+        mod kv { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::Kv).await } )* }
     };
 }
 
@@ -535,8 +535,8 @@ async fn a_missing_or_wrong_kv_binding_is_a_typed_error() {
 
 #[wasm_bindgen_test]
 async fn a_proxy_response_under_the_same_key_reads_as_absent() {
-    use edgecache::entry::{Kind, Meta, FORMAT};
     use edgecache::store::{Entry, KvBackend, Store};
+    use edgecache_core::storage::record::{Kind, Meta, FORMAT};
     let cache = Cache::kv(&env(), "TEST_KV").unwrap().with_prefix("foreign");
     let key = cache.make_key("k").await.unwrap();
     let meta = Meta {

@@ -3,10 +3,12 @@
 //! memory tier through the `Store` trait, and cutting a part of a stored body.
 #![cfg(target_arch = "wasm32")]
 
-use edgecache::entry::{Kind, Meta, FORMAT};
-use edgecache::policy::Fields;
-use edgecache::runtime::{header_list, headers_from, read_limited, Body, FieldSet, PickedFields};
+use edgecache::runtime::{
+    header_list, headers_from, read_limited, Body, FieldSet, JsFields, PickedFields,
+};
 use edgecache::store::{read_part, Entry, MemoryStore, Store};
+use edgecache_core::http::Fields;
+use edgecache_core::storage::record::{Kind, Meta, FORMAT};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 /// The memory tier's budget in these tests (the tier is one per isolate: the first test to
@@ -43,10 +45,10 @@ fn header_lists_round_trip_through_js_headers() {
     let headers = headers_from(&list);
     assert_eq!(header_list(&headers), list);
     assert_eq!(
-        headers.field("Cache-Control").as_deref(),
+        JsFields(&headers).field("Cache-Control").as_deref(),
         Some("max-age=60")
     );
-    assert_eq!(headers.field("missing"), None);
+    assert_eq!(JsFields(&headers).field("missing"), None);
 }
 
 #[wasm_bindgen_test]
@@ -70,7 +72,7 @@ fn picked_fields_read_picked_and_other_fields_alike() {
         "x-edgecache-hop",
         "x-missing",
     ] {
-        assert_eq!(fields.field(name), headers.field(name), "{name}");
+        assert_eq!(fields.field(name), JsFields(&headers).field(name), "{name}");
     }
     assert_eq!(
         fields.field("if-none-match").as_deref(),

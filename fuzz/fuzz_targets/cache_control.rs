@@ -3,7 +3,7 @@
 //! later field line (the runtime joins lines with ", ") is never swallowed by a broken one.
 #![no_main]
 
-use edgecache::policy::directives::{delta_seconds, CacheControl, DELTA_SECONDS_MAX};
+use edgecache_core::http::directives::{delta_seconds, CacheControl, DELTA_SECONDS_MAX};
 use libfuzzer_sys::fuzz_target;
 
 fn is_tchar(b: u8) -> bool {

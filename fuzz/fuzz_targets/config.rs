@@ -4,7 +4,7 @@
 #![no_main]
 
 use arbitrary::{Result, Unstructured};
-use edgecache::config::{
+use edgecache_core::config::{
     check_tag, Backend, Config, ConfigError, KV_MAX_VALUE_BYTES, KV_MIN_TTL, MAX_PURGE_GRACE_S,
     MAX_PURGE_PROPAGATION_S,
 };

@@ -4,7 +4,7 @@
 //! stored fields hold) and reads back as the same metadata.
 #![no_main]
 
-use edgecache::entry::{decode, encode, Meta};
+use edgecache_core::storage::record::{decode, encode, Meta};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,9 +8,9 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use edgecache::config::QueryRule;
-use edgecache::key::{cookie_value, normalize_header_value, CacheKey, Variant, KV_MAX_KEY_BYTES};
-use edgecache::target::Target;
+use edgecache_core::config::QueryRule;
+use edgecache_core::request::key::{cookie_value, normalize_header_value, CacheKey, Variant, KV_MAX_KEY_BYTES};
+use edgecache_core::request::target::Target;
 use libfuzzer_sys::fuzz_target;
 use url::Url;
 

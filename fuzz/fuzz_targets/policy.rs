@@ -9,12 +9,12 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use edgecache::policy::directives::DELTA_SECONDS_MAX;
-use edgecache::config::StatusTtl;
-use edgecache::policy::deception::content_type_agrees;
-use edgecache::policy::reuse::{client_verdict, usable_on_error, Forcing, RefreshPolicy};
-use edgecache::policy::revalidate::merge_not_modified;
-use edgecache::policy::{
+use edgecache_core::http::directives::DELTA_SECONDS_MAX;
+use edgecache_core::config::StatusTtl;
+use edgecache_core::http::deception::content_type_agrees;
+use edgecache_core::http::reuse::{client_verdict, usable_on_error, Forcing, RefreshPolicy};
+use edgecache_core::http::revalidate::merge_not_modified;
+use edgecache_core::http::{
     fields_to_store, format_http_date, governing_directives, storability, verdict, Exchange,
     Fields, Overrides, RequestFacts, StatusOverride, Storability, Verdict, UNSTORED_FIELDS,
 };

@@ -4,11 +4,11 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use edgecache::policy::directives::DELTA_SECONDS_MAX;
-use edgecache::policy::{
+use edgecache_core::http::directives::DELTA_SECONDS_MAX;
+use edgecache_core::http::{
     corrected_initial_age, format_http_date, http_date, vary_fields, Exchange,
 };
-use edgecache::range::{answer, RangeAnswer};
+use edgecache_core::http::range::{answer, RangeAnswer};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -9,9 +9,9 @@
 use std::process::ExitCode;
 
 use edgecache::auth_limit;
-use edgecache::config::Config;
 use edgecache::control_plane::{BINDING, CLASS};
 use edgecache::{parse_origin, CONFIG_VAR, ORIGIN_VAR};
+use edgecache_core::config::Config;
 
 fn main() -> ExitCode {
     let path = std::env::args()

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::config::Backend;
-use crate::store::StoreError;
+use edgecache_core::config::Backend;
+use edgecache_core::storage::error::StoreError;
 
 /// Everything a low-level cache call can fail with. Runtime limits (KV's key and value sizes,
 /// its minimum TTL) are handled before a call reaches the backend, so what the runtime would

@@ -1,11 +1,11 @@
 //! Key making for the low-level API, as Django's `make_key`: a key function turns
 //! (prefix, version, key) into the stored key, `prefix:version:key` by default, and keys over
 //! KV's 512-byte limit are hashed by the same rule as the proxy's cache keys
-//! (`crate::key::fit_kv_limit`). Pure: tested on the host.
+//! (`edgecache_core::request::key::fit_kv_limit`). Pure: tested on the host.
 
 use std::rc::Rc;
 
-use crate::key::{digest, fit_kv_limit, KV_MAX_KEY_BYTES};
+use edgecache_core::request::key::{digest, fit_kv_limit, KV_MAX_KEY_BYTES};
 
 use super::error::{Error, Result};
 

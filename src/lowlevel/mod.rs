@@ -60,9 +60,9 @@ use worker::kv::KvStore;
 use worker::Env;
 
 use crate::coalesce::{self, Flight, Settled};
-use crate::config::Backend;
 use crate::runtime::now_ms;
 use crate::store::{CacheApiStore, Entry, KvBackend, MemoryStore, Store, Tier};
+use edgecache_core::config::Backend;
 
 pub use error::{Error, Result};
 pub use keys::{default_key_function, KeyFunction};
@@ -161,9 +161,9 @@ impl Cache {
     /// `Error::Store(StoreError::Binding(..))`.
     pub fn kv(env: &Env, binding: &str) -> Result<Cache> {
         let kv = env.kv(binding).map_err(|e| {
-            Error::Store(crate::store::StoreError::Binding(format!(
-                "KV namespace {binding}: {e}"
-            )))
+            Error::Store(edgecache_core::storage::error::StoreError::Binding(
+                format!("KV namespace {binding}: {e}"),
+            ))
         })?;
         Ok(Cache::kv_store(kv))
     }

@@ -8,9 +8,9 @@
 //! entries longer than asked: KV at least 60 s, the Cache API by whole seconds. A 1 s timeout
 //! therefore means 1 s on every backend.
 
-use crate::config::{Backend, KV_MIN_TTL};
-use crate::entry::{encode, Kind, Meta, FORMAT};
-use crate::store::KEEP_FOREVER;
+use edgecache_core::config::{Backend, KV_MIN_TTL};
+use edgecache_core::storage::error::KEEP_FOREVER;
+use edgecache_core::storage::record::{encode, Kind, Meta, FORMAT};
 
 use super::error::{Error, Result};
 

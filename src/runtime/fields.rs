@@ -6,12 +6,14 @@
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Headers, ReadableStream, Response};
 
-use crate::policy::Fields;
+use edgecache_core::http::Fields;
 
-/// A JS `Headers` read through the core's `Fields` trait.
-impl Fields for Headers {
+/// A JS `Headers` read through the core's `Fields` trait, one field per call.
+pub struct JsFields<'a>(pub &'a Headers);
+
+impl Fields for JsFields<'_> {
     fn field(&self, name: &str) -> Option<String> {
-        self.get(name).ok().flatten()
+        self.0.get(name).ok().flatten()
     }
 }
 

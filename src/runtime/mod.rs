@@ -9,7 +9,7 @@ use web_sys::{ReadableStream, ReadableStreamDefaultReader};
 
 pub use fields::{
     copy_only, copy_without, header_list, headers_from, name_list, reissue, respond, FieldSet,
-    PickedFields,
+    JsFields, PickedFields,
 };
 pub use tasks::{now_or_later, wait_for, Sleep};
 

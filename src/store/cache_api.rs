@@ -14,11 +14,11 @@ use web_sys::{ReadableStream, Response as JsResponse, ResponseInit};
 use worker::Cache;
 
 use super::{Entry, Store, StoreError};
-use crate::config::Backend;
-use crate::entry::Meta;
-use crate::key::digest;
-use crate::lru::Lru;
 use crate::runtime::{describe, headers_from};
+use edgecache_core::config::Backend;
+use edgecache_core::request::key::digest;
+use edgecache_core::storage::lru::Lru;
+use edgecache_core::storage::record::Meta;
 
 const META_HEADER: &str = "x-edgecache-meta";
 const MAX_DELTA_SECONDS: u64 = 1 << 31;

@@ -7,8 +7,8 @@ use worker::kv::KvStore;
 use worker::Env;
 
 use super::{Entry, Store, StoreError, KEEP_FOREVER};
-use crate::config::{Backend, KV_MIN_TTL};
-use crate::entry::{decode, encode};
+use edgecache_core::config::{Backend, KV_MIN_TTL};
+use edgecache_core::storage::record::{decode, encode};
 
 /// The KV namespace binding edgecache uses, as named in `wrangler.toml`.
 pub const KV_BINDING: &str = "EDGECACHE_KV";

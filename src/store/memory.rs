@@ -8,12 +8,12 @@ use std::mem::size_of;
 
 use super::{Entry, Store, StoreError};
 use crate::client_fields::ClientFields;
-use crate::entry::{Kind, Meta};
-use crate::heap;
-use crate::lru::Lru;
-use crate::policy::Fields;
-use crate::purge::{Registry, Standing};
 use crate::runtime::now_ms;
+use edgecache_core::control::registry::{Registry, Standing};
+use edgecache_core::http::Fields;
+use edgecache_core::storage::heap;
+use edgecache_core::storage::lru::Lru;
+use edgecache_core::storage::record::{Kind, Meta};
 
 thread_local! {
     static MEMORY: RefCell<Option<Lru<Entry>>> = const { RefCell::new(None) };
@@ -120,7 +120,7 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::FORMAT;
+    use edgecache_core::storage::record::FORMAT;
 
     fn entry(url: &str, tags: usize, body: usize) -> Entry {
         Entry::new(

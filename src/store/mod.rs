@@ -15,11 +15,11 @@ use std::rc::Rc;
 use worker::Env;
 
 use crate::client_fields::ClientFields;
-use crate::config::Backend;
-use crate::entry::Meta;
+use edgecache_core::config::Backend;
+use edgecache_core::storage::record::Meta;
 
-pub use crate::storage_error::{StoreError, KEEP_FOREVER};
 pub use cache_api::{read_body, read_part, unread_body, CacheApiStore};
+pub use edgecache_core::storage::error::{StoreError, KEEP_FOREVER};
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::{footprint, footprint_of, MemoryStore};
 

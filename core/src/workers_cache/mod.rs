@@ -4,12 +4,11 @@
 //! in front (configuration `workers_cache`) edgecache tells it, per response, what it may keep
 //! and for how long (`fields`), and asks it to forget what edgecache purges (`purge`).
 //!
-//! `fields` and `purge` are pure and tested on the host; `runtime` is the glue that sets the
-//! fields on a response and calls `ctx.cache.purge`.
+//! `fields` and `purge` are pure and tested on the host; the worker crate's `workers_cache`
+//! is the glue that sets the fields on a response and calls `ctx.cache.purge`.
 
 pub mod fields;
 pub mod purge;
-pub mod runtime;
 
 /// The site Workers Cache serves, as `workers_cache` holds it (`https://example.com`, a
 /// port only when it is not the scheme's default), for a request's scheme and authority.

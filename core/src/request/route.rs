@@ -6,7 +6,7 @@
 //! origin could make escapes a bypass rule.
 
 use crate::config::{Config, Route};
-use crate::target::Target;
+use crate::request::target::Target;
 
 impl Config {
     /// The first route whose host and path match, if any.

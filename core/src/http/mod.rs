@@ -2,8 +2,10 @@
 //! long is it fresh, and how old is it now. Pure functions of headers and the time, which is
 //! always passed in (`SystemTime::now()` panics on wasm32).
 
+pub mod conditional;
 pub mod deception;
 pub mod directives;
+pub mod range;
 pub mod reuse;
 pub mod revalidate;
 mod targeted;

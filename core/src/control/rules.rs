@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::purge::{PurgeRequest, Registry};
+use crate::control::registry::{PurgeRequest, Registry};
 
 /// Purge log entries the object keeps; older ones are deleted as newer ones arrive.
 pub const LOG_KEEP: u64 = 10_000;
@@ -58,7 +58,7 @@ pub struct Applied {
 /// asked for it had already stored, and purges stay in order.
 pub fn apply_purge(registry: Option<&str>, command: &PurgeCommand, now: i64) -> Applied {
     let mut registry = registry.map(Registry::parse).unwrap_or_else(|| Registry {
-        v: crate::purge::REGISTRY_FORMAT,
+        v: crate::control::registry::REGISTRY_FORMAT,
         ..Registry::default()
     });
     let last = registry.records.iter().map(|r| r.at).max().unwrap_or(0);
@@ -160,7 +160,7 @@ pub struct Imported {
 /// anything, so that every isolate reads it). Unreadable values import as nothing.
 pub fn import_legacy(registry: Option<&str>, log: Option<&str>) -> Imported {
     let mut registry = registry.map(Registry::parse).unwrap_or_else(|| Registry {
-        v: crate::purge::REGISTRY_FORMAT,
+        v: crate::control::registry::REGISTRY_FORMAT,
         ..Registry::default()
     });
     let legacy: Vec<LegacyEntry> = log
@@ -190,7 +190,7 @@ pub fn import_legacy(registry: Option<&str>, log: Option<&str>) -> Imported {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::purge::Standing;
+    use crate::control::registry::Standing;
 
     fn command(json: &str, at: i64) -> PurgeCommand {
         PurgeCommand {
@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn the_log_keeps_the_last_ten_thousand_entries() {
         let stored = serde_json::to_string(&Registry {
-            v: crate::purge::REGISTRY_FORMAT,
+            v: crate::control::registry::REGISTRY_FORMAT,
             seq: LOG_KEEP + 41,
             ..Registry::default()
         })
@@ -277,7 +277,7 @@ mod tests {
         let mut registry = Registry::default();
         registry.add(&PurgeRequest::parse(r#"{"tags": ["old"]}"#).unwrap(), 10);
         let registry = serde_json::to_string(&Registry {
-            v: crate::purge::REGISTRY_FORMAT,
+            v: crate::control::registry::REGISTRY_FORMAT,
             ..registry
         })
         .unwrap();

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::check_tag;
-use crate::policy::Fields;
+use crate::http::Fields;
 
 /// Format of the stored registry; another version reads as empty.
 pub const REGISTRY_FORMAT: u32 = 1;
@@ -268,7 +268,7 @@ pub const TAG_FIELDS: &[&str] = &["cache-tag", "surrogate-key"];
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::field_list;
+    use crate::http::field_list;
 
     fn purge(json: &str) -> PurgeRequest {
         PurgeRequest::parse(json).unwrap()

@@ -1,7 +1,7 @@
 //! Conditional requests answered by the cache (RFC 9110 §13): a client that already holds
 //! the stored representation gets a `304 Not Modified` instead of the body.
 
-use crate::policy::{http_date, Fields};
+use crate::http::{http_date, Fields};
 
 /// RFC 9110 §13.2.2: evaluate `If-None-Match`, and only when it is absent,
 /// `If-Modified-Since`, against the selected (stored) response's validators.
@@ -57,7 +57,7 @@ pub const NOT_MODIFIED_FIELDS: &[&str] = &[
 mod tests {
     use super::*;
 
-    use crate::policy::field_list as h;
+    use crate::http::field_list as h;
 
     #[test]
     fn if_none_match_uses_weak_comparison() {

@@ -65,7 +65,7 @@ pub fn merge_not_modified(
 mod tests {
     use super::*;
 
-    use crate::policy::field_list as h;
+    use crate::http::field_list as h;
 
     #[test]
     fn validators_become_conditional_fields() {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::mem::size_of;
 
-use crate::heap;
+use crate::storage::heap;
 
 pub struct Lru<V> {
     budget: u64,

@@ -18,9 +18,9 @@
 use url::Url;
 
 use crate::config::Config;
-use crate::esi::Include;
-use crate::plan::KeyedOn;
-use crate::target::Target;
+use crate::esi::template::Include;
+use crate::request::plan::KeyedOn;
+use crate::request::target::Target;
 
 /// An include that may be fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,8 +141,8 @@ mod tests {
 
     fn include(attributes: &str) -> Include {
         let doc = format!("<esi:include src=\"/x\" {attributes}/>");
-        match crate::esi::parse(doc.as_bytes()).parts.remove(0) {
-            crate::esi::Part::Include(include) => include,
+        match crate::esi::template::parse(doc.as_bytes()).parts.remove(0) {
+            crate::esi::template::Part::Include(include) => include,
             other => panic!("not an include: {other:?}"),
         }
     }

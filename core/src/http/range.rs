@@ -7,7 +7,7 @@
 //! every client accepts. `If-Range` (§13.1.5) guards a resumed download against a changed
 //! file: unless it names the stored response by a strong validator, the full response goes.
 
-use crate::policy::{http_date, Fields};
+use crate::http::{http_date, Fields};
 
 /// What a request gets from a stored full response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::heap;
-use crate::policy::{Fields, Reuse};
+use crate::http::{Fields, Reuse};
+use crate::storage::heap;
 
 /// Bumped whenever `Meta` changes incompatibly.
 pub const FORMAT: u32 = 1;

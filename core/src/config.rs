@@ -11,7 +11,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::glob::{GlobError, HostPattern, PathPattern};
+use crate::request::glob::{GlobError, HostPattern, PathPattern};
 
 /// Workers KV refuses an `expirationTtl` below 60 seconds.
 pub const KV_MIN_TTL: u64 = 60;

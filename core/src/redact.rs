@@ -16,7 +16,7 @@
 //!   key) is scrubbed by the same rules wherever a `?` or `#` follows a non-space character,
 //!   and `user:password@` in a URL becomes `*@`.
 
-use crate::key::digest;
+use crate::request::key::digest;
 
 /// Names longer than this are shown as `*`.
 pub const MAX_NAME_BYTES: usize = 64;
@@ -168,7 +168,7 @@ fn ends_a_token(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{CacheKey, Variant};
+    use crate::request::key::{CacheKey, Variant};
 
     const SECRETS: [&str; 4] = ["tok3n-s3cret", "c00kie-s3cret", "h3ader-s3cret", "pa55word"];
 

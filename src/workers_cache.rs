@@ -13,13 +13,13 @@ use worker::Context;
 use url::Url;
 
 use crate::fill::Job;
-use crate::policy::Fields;
-use crate::purge::PurgeRequest;
 use crate::runtime::describe;
-use crate::target::Target;
-use crate::workers_cache::fields::{emit, Asked, Case, Kept, CDN_FIELD, TAG_FIELD};
-use crate::workers_cache::purge::{calls, PurgeCall};
-use crate::workers_cache::site_of;
+use edgecache_core::control::registry::PurgeRequest;
+use edgecache_core::http::Fields;
+use edgecache_core::request::target::Target;
+use edgecache_core::workers_cache::fields::{emit, Asked, Case, Kept, CDN_FIELD, TAG_FIELD};
+use edgecache_core::workers_cache::purge::{calls, PurgeCall};
+use edgecache_core::workers_cache::site_of;
 
 /// What Workers Cache must know of a cacheable request for `url` (canonically `target`),
 /// `site` being `workers_cache`.
@@ -103,7 +103,7 @@ pub fn purge(
             if let Some(error) = failure(result) {
                 worker::console_warn!(
                     "{}",
-                    json!({ "edgecache": "runtime-cache-purge-failed", "error": crate::redact::text(&error) })
+                    json!({ "edgecache": "runtime-cache-purge-failed", "error": edgecache_core::redact::text(&error) })
                 );
             }
         }

@@ -23,7 +23,7 @@
 
 use std::cell::Cell;
 
-use crate::policy::Fields;
+use crate::http::Fields;
 
 /// One piece of a template, in document order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@
 //! - A soft purge is a hard one there: the next request reaches edgecache, which serves its
 //!   stale entry once while one refresh goes to the origin.
 
-use crate::purge::PurgeRequest;
+use crate::control::registry::PurgeRequest;
 use crate::workers_cache::fields::{path_and_query, url_tag};
 
 /// Cloudflare's purge API takes at most 100 operations (tags, prefixes) per request, on every

@@ -13,7 +13,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::policy::Reuse;
+use crate::http::Reuse;
 
 /// The targeted field Workers Cache reads first (Cloudflare's own, RFC 9213); Cloudflare
 /// consumes it, so clients never see it.
@@ -48,7 +48,7 @@ pub struct Kept {
 
 impl Kept {
     /// The entry behind a hit (or a revalidated or collapsed answer), `now_ms` being now.
-    pub fn of(meta: &crate::entry::Meta, now_ms: i64) -> Kept {
+    pub fn of(meta: &crate::storage::record::Meta, now_ms: i64) -> Kept {
         Kept {
             fresh_secs: meta.ttl(now_ms),
             reuse: meta.reuse,
@@ -533,7 +533,7 @@ mod tests {
             emit(&case(None, None)),
         ] {
             let fields = vec![(CDN_FIELD.to_string(), emitted.cdn_cache_control.clone())];
-            let governing = crate::policy::governing_directives(&fields);
+            let governing = crate::http::governing_directives(&fields);
             assert!(governing.targeted, "{}", emitted.cdn_cache_control);
         }
     }

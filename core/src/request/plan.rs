@@ -4,10 +4,10 @@
 use std::rc::Rc;
 
 use crate::config::{Backend, Config, Route};
-use crate::key::{cookie_value, normalize_header_value, CacheKey, Variant};
-use crate::policy::{Fields, Overrides};
-use crate::route::Routing;
-use crate::target::Target;
+use crate::http::{Fields, Overrides};
+use crate::request::key::{cookie_value, normalize_header_value, CacheKey, Variant};
+use crate::request::route::Routing;
+use crate::request::target::Target;
 
 /// The request headers and cookies whose values join a key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use url::form_urlencoded;
 use url::Url;
 
 use crate::config::QueryRule;
-use crate::glob::matches_any;
+use crate::request::glob::matches_any;
 
 /// One request's target, canonical.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,4 @@
+//! Edge Side Includes: templates and what an include may fetch.
+
+pub mod grant;
+pub mod template;

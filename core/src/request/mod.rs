@@ -1,0 +1,8 @@
+//! What a request is to the cache: its canonical target (`target`), the rule that applies
+//! (`glob`, `route`), its key (`key`), and the plan that follows from them (`plan`).
+
+pub mod glob;
+pub mod key;
+pub mod plan;
+pub mod route;
+pub mod target;

@@ -1,0 +1,7 @@
+//! What is stored and what storing costs: the record and its format (`record`), the memory
+//! tier's LRU (`lru`) and byte counts (`heap`), and the errors a backend reports (`error`).
+
+pub mod error;
+pub mod heap;
+pub mod lru;
+pub mod record;
