@@ -3,7 +3,7 @@
 // and the stats, and takes over an older deployment's KV registry and purge log once.
 //
 // The rules are Rust's (src/control.rs, called through the Wasm exports of
-// src/control_object.rs); this class stores what they return and reads it back. Each purge is
+// src/control/object.rs); this class stores what they return and reads it back. Each purge is
 // one synchronous SQLite transaction: registry, sequence number and log entry are written
 // together or not at all.
 import { DurableObject } from "cloudflare:workers";

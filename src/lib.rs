@@ -1,36 +1,26 @@
 //! edgecache: Django's cache framework, rebuilt for the edge.
 //!
-//! The pure core (configuration, keys, HTTP caching policy, conditional requests,
-//! `Cache-Status`, the stored entry format, the LRU) has no `worker` dependency and is tested
-//! on the host. The glue that talks to the Workers runtime (`runtime`, `store`, `origin`,
-//! `reply`, `proxy` and the entry point below) is thin and sits on top.
+//! This crate is the glue that carries out on the Workers runtime what the pure core
+//! (`edgecache_core`: HTTP caching semantics, keys, routing, configuration, purges, ESI
+//! parsing) decides:
+//!
+//! - `flow`: a request from lookup to answer: serve, revalidate, coalesce, fetch and store,
+//!   assemble ESI pages;
+//! - `store`: the storage backends (memory, Cache API, KV) behind one trait;
+//! - `control`: the control plane's Durable Object and each isolate's copy of what it holds;
+//! - `admin`: the admin API and the dashboard;
+//! - `runtime`: adapters to JavaScript; `lowlevel`: Django's low-level cache API;
+//!   `workers_cache`: Workers Cache in front; the fetch entry point below.
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod stats_flush;
-pub mod workers_cache;
-
-pub mod assemble;
-pub mod auth_limit;
-pub mod client_fields;
-pub mod coalesce;
-pub mod control_plane;
-pub mod fill;
-pub mod invalidation;
-pub mod lookup;
+pub mod control;
+pub mod flow;
 pub mod lowlevel;
-pub mod markers;
-pub mod notes;
-pub mod origin;
-pub mod proxy;
-pub mod reply;
 pub mod runtime;
 pub mod settings;
 pub mod store;
-
-/// The functions the control plane's Durable Object calls, exported with the proxy only.
-#[cfg(feature = "proxy")]
-pub mod control_object;
+pub mod workers_cache;
 
 #[cfg(feature = "proxy")]
 use std::rc::Rc;
@@ -46,7 +36,7 @@ use edgecache_core::config::{Config, RequestLog};
 #[cfg(feature = "proxy")]
 use edgecache_core::status::{Outcome, Reason};
 #[cfg(feature = "proxy")]
-use notes::Notes;
+use flow::notes::Notes;
 #[cfg(feature = "proxy")]
 use runtime::now_ms;
 #[cfg(feature = "proxy")]
@@ -105,7 +95,11 @@ async fn serve(
         Ok(url) => url,
         Err(e) => {
             let outcome = Outcome::bypass(Reason::RouteBypass);
-            return reply::plain(400, &format!("edgecache: bad request URL: {e}\n"), &outcome);
+            return flow::reply::plain(
+                400,
+                &format!("edgecache: bad request URL: {e}\n"),
+                &outcome,
+            );
         }
     };
     if let Ok(settings) = &settings {
@@ -114,7 +108,7 @@ async fn serve(
         }
     }
     let response = match &settings {
-        Ok(settings) => proxy::handle(&request, &url, &env, &ctx, settings, &mut notes, None).await,
+        Ok(settings) => flow::handle(&request, &url, &env, &ctx, settings, &mut notes, None).await,
         Err(error) => {
             // The public learns nothing of the configuration; the operator finds it in the
             // log (and in `make check` before a deploy).
@@ -129,12 +123,12 @@ async fn serve(
                     "fix": format!("wrangler.toml ([vars] {CONFIG_VAR} / {ORIGIN_VAR}); `make check` validates it before a deploy"),
                 })
             );
-            reply::plain(500, CONFIG_ERROR_PAGE, &outcome)
+            flow::reply::plain(500, CONFIG_ERROR_PAGE, &outcome)
         }
     };
     let response = response.or_else(|e| {
         notes.errors.push(runtime::describe(&e));
-        reply::plain(
+        flow::reply::plain(
             502,
             "edgecache: could not build a response\n",
             &Outcome::bypass(Reason::BodyError),
@@ -158,7 +152,7 @@ async fn serve(
         log_request(&request.method(), &url, &response, &notes, started);
     }
     if let (Ok(settings), Some(outcome)) = (&settings, &notes.outcome) {
-        let due = stats_flush::record(
+        let due = control::stats_report::record(
             notes.route.as_deref(),
             &edgecache_core::request::target::canonical_host(&url),
             outcome,
@@ -166,7 +160,7 @@ async fn serve(
         );
         if let Some(delta) = due {
             let key_prefix = settings.config.key_prefix.clone();
-            ctx.wait_until(stats_flush::flush(env.clone(), key_prefix, delta));
+            ctx.wait_until(control::stats_report::flush(env.clone(), key_prefix, delta));
         }
     }
     response

@@ -8,8 +8,8 @@
 
 use std::process::ExitCode;
 
-use edgecache::auth_limit;
-use edgecache::control_plane::{BINDING, CLASS};
+use edgecache::admin::limit;
+use edgecache::control::plane::{BINDING, CLASS};
 use edgecache::{parse_origin, CONFIG_VAR, ORIGIN_VAR};
 use edgecache_core::config::Config;
 
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     let mut failed = false;
     for (section, vars, ratelimits, (cache_section, enabled), table) in sections {
         if !has_admin_limiter(ratelimits) {
-            eprintln!("{path} {section}: note: no [[ratelimits]] binding {}: each isolate limits failed admin logins itself", auth_limit::BINDING);
+            eprintln!("{path} {section}: note: no [[ratelimits]] binding {}: each isolate limits failed admin logins itself", limit::BINDING);
         }
         match check_vars(vars)
             .and_then(|checked| check_control_plane(table, &manifest).map(|()| checked))
@@ -91,7 +91,7 @@ fn main() -> ExitCode {
 fn has_admin_limiter(ratelimits: Option<&toml::Value>) -> bool {
     ratelimits.and_then(|r| r.as_array()).is_some_and(|list| {
         list.iter()
-            .any(|b| b.get("name").and_then(|n| n.as_str()) == Some(auth_limit::BINDING))
+            .any(|b| b.get("name").and_then(|n| n.as_str()) == Some(limit::BINDING))
     })
 }
 

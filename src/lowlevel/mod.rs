@@ -59,7 +59,7 @@ use serde::Serialize;
 use worker::kv::KvStore;
 use worker::Env;
 
-use crate::coalesce::{self, Flight, Settled};
+use crate::flow::coalesce::{self, Flight, Settled};
 use crate::runtime::now_ms;
 use crate::store::{CacheApiStore, Entry, KvBackend, MemoryStore, Store, Tier};
 use edgecache_core::config::Backend;
@@ -379,7 +379,7 @@ impl Cache {
             return Ok(Self::from_json(key, &entry.body)?);
         }
         // Concurrent misses for one key in this isolate share one production: the first
-        // leads, the others wait for its value (see `crate::coalesce`).
+        // leads, the others wait for its value (see `crate::flow::coalesce`).
         let flight_key = format!("lowlevel\u{0}{}", stored.key);
         let leader = match coalesce::join(&flight_key, now_ms()) {
             Flight::Leader(leader) => Some(leader),

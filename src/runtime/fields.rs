@@ -46,7 +46,7 @@ const REQUEST_FIELDS: &[&str] = &[
     "if-modified-since",
     "accept-encoding",
     "range",
-    crate::origin::HOP_HEADER,
+    crate::flow::origin::HOP_HEADER,
 ];
 
 const RESPONSE_FIELDS: &[&str] = &[

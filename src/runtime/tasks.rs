@@ -12,7 +12,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::WorkerGlobalScope;
 
 use super::now_ms;
-use crate::coalesce::{Settled, Ticket};
+use crate::flow::coalesce::{Settled, Ticket};
 
 /// Polls a coalesced follower's ticket on this request's own timer, giving up after
 /// `timeout_ms` (then the follower does the work itself). On Workers a request resumed from

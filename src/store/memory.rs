@@ -7,7 +7,7 @@ use std::cell::{OnceCell, RefCell};
 use std::mem::size_of;
 
 use super::{Entry, Store, StoreError};
-use crate::client_fields::ClientFields;
+use crate::flow::client_fields::ClientFields;
 use crate::runtime::now_ms;
 use edgecache_core::control::registry::{Registry, Standing};
 use edgecache_core::http::Fields;

@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use worker::Env;
 
-use crate::client_fields::ClientFields;
+use crate::flow::client_fields::ClientFields;
 use edgecache_core::config::Backend;
 use edgecache_core::storage::record::Meta;
 

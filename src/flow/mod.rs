@@ -2,6 +2,16 @@
 //! per key (coalescing concurrent misses), stream the answer to the client and store it in
 //! the background when HTTP semantics allow. Unsafe methods invalidate what they change.
 
+pub mod assemble;
+pub mod client_fields;
+pub mod coalesce;
+pub mod fill;
+pub mod lookup;
+pub mod markers;
+pub mod notes;
+pub mod origin;
+pub mod reply;
+
 use std::rc::Rc;
 
 use url::Url;
@@ -11,17 +21,12 @@ use worker::{Context, Env};
 
 use futures_util::future::LocalBoxFuture;
 
-use crate::assemble::{self, Fragment, FragmentFlow};
-use crate::coalesce::{self, Flight, Settled};
-use crate::fill::{fill, keep_secs, Answer, Job, Start};
-use crate::invalidation;
-use crate::lookup::{backfill, delete_all, lookup, Found, Unusable};
-use crate::notes::Notes;
-use crate::origin::{Forward, OriginError, HOP_HEADER};
-use crate::reply::{self, Decoration, Unread};
+use crate::control::registry_copy;
 use crate::runtime::{self, now_ms, FieldSet, JsFields, PickedFields};
 use crate::settings::Settings;
 use crate::store::open_tiers;
+use assemble::{Fragment, FragmentFlow};
+use coalesce::{Flight, Settled};
 use edgecache_core::config::Config;
 use edgecache_core::esi::template as esi;
 use edgecache_core::http::conditional::is_not_modified;
@@ -35,6 +40,11 @@ use edgecache_core::request::target::Target;
 use edgecache_core::status::{Fwd, Outcome, Reason};
 use edgecache_core::storage::record::Meta;
 use edgecache_core::workers_cache::fields::Kept;
+use fill::{fill, keep_secs, Answer, Job, Start};
+use lookup::{backfill, delete_all, lookup, Found, Unusable};
+use notes::Notes;
+use origin::{Forward, OriginError, HOP_HEADER};
+use reply::{Decoration, Unread};
 
 /// RFC 9110 §9.2.1: the methods defined as safe. Any other method may change state.
 fn is_safe(method: &str) -> bool {
@@ -113,7 +123,7 @@ pub async fn handle(
         config.memory_max_bytes,
         &mut notes.errors,
     );
-    let registry = invalidation::current(env, config, &target.host).await;
+    let registry = registry_copy::current(env, config, &target.host).await;
     let forward = Forward::for_key(
         request,
         &plan,

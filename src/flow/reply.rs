@@ -4,7 +4,7 @@
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, ReadableStream, Response};
 
-use crate::client_fields::ClientFields;
+use crate::flow::client_fields::ClientFields;
 use crate::runtime::{copy_without, header_list, headers_from, name_list, reissue, respond};
 use crate::store::Entry;
 use edgecache_core::control::registry::TAG_FIELDS;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env};
 
-use crate::control_plane::{self, REGISTRY_TIMEOUT_MS};
+use crate::control::plane::{self, REGISTRY_TIMEOUT_MS};
 use crate::runtime::{now_ms, Sleep};
 use edgecache_core::config::Config;
 use edgecache_core::control::propagation::{
@@ -246,7 +246,7 @@ async fn ask(
         Some(registry) => format!("/registry?known={}", registry.seq),
         None => "/registry".to_string(),
     };
-    let text = control_plane::ask(
+    let text = plane::ask(
         env,
         &config.key_prefix,
         "GET",

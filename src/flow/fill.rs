@@ -9,9 +9,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{ReadableStream, Response};
 use worker::Context;
 
-use crate::coalesce::{self, Leader, Settled};
-use crate::lookup::{delete_all, write_all, Found};
-use crate::origin::{Forward, OriginError};
+use crate::flow::coalesce::{self, Leader, Settled};
+use crate::flow::lookup::{delete_all, write_all, Found};
+use crate::flow::origin::{Forward, OriginError};
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
 use crate::store::{Entry, Tier};
 use edgecache_core::config::Backend;

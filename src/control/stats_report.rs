@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use serde_json::json;
 use worker::Env;
 
-use crate::control_plane::{self, STATS_TIMEOUT_MS};
+use crate::control::plane::{self, STATS_TIMEOUT_MS};
 use crate::runtime::now_ms;
 use edgecache_core::control::stats::{Delta, Sums, Windows};
 use edgecache_core::status::Outcome;
@@ -74,7 +74,7 @@ pub async fn flush(env: Env, key_prefix: String, delta: Delta) {
     if delta.is_empty() {
         return;
     }
-    let sent = control_plane::ask(
+    let sent = plane::ask(
         &env,
         &key_prefix,
         "POST",
@@ -95,7 +95,7 @@ pub async fn flush(env: Env, key_prefix: String, delta: Delta) {
 /// Reports this isolate's counts and reads the sums of every isolate's, in one request.
 pub async fn read(env: &Env, key_prefix: &str) -> Result<Sums, String> {
     let delta = take();
-    let answer = control_plane::ask(
+    let answer = plane::ask(
         env,
         key_prefix,
         "POST",

@@ -2,6 +2,8 @@
 //! and the purge log. Every route needs `Authorization: Bearer <token>`; answers are JSON,
 //! `Cache-Control: no-store`, and never touch the origin or the cache's own entries.
 
+pub mod limit;
+
 use std::rc::Rc;
 
 use serde_json::{json, Value};
@@ -11,9 +13,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, Response};
 use worker::{Context, Env};
 
-use crate::auth_limit;
-use crate::control_plane::{self, Unreachable, PURGE_TIMEOUT_MS, REGISTRY_TIMEOUT_MS};
-use crate::invalidation;
+use crate::control::plane::{self, Unreachable, PURGE_TIMEOUT_MS, REGISTRY_TIMEOUT_MS};
+use crate::control::registry_copy;
 use crate::runtime::{describe, headers_from, now_ms, JsFields};
 use crate::settings::Settings;
 use crate::store::{open_tiers, MemoryStore, Store};
@@ -79,12 +80,12 @@ async fn answer(
         }
     }
     // A client over the limit of failed attempts is refused before any token is compared.
-    if let Some(wait) = auth_limit::blocked(client) {
+    if let Some(wait) = limit::blocked(client) {
         return too_many_failures(wait);
     }
     let authorization = request.headers().get("authorization").ok().flatten();
     let Some(label) = authorize(authorization.as_deref(), &settings.tokens) else {
-        if let Some(wait) = auth_limit::failed(env, client).await {
+        if let Some(wait) = limit::failed(env, client).await {
             return too_many_failures(wait);
         }
         // No detail: which part was wrong is nobody's business.
@@ -110,13 +111,16 @@ fn dashboard_file(route: &str) -> Option<(&'static str, &'static str)> {
     match route {
         "/" | "/index.html" => Some((
             "text/html; charset=utf-8",
-            include_str!("../www/index.html"),
+            include_str!("../../www/index.html"),
         )),
         "/app.js" => Some((
             "text/javascript; charset=utf-8",
-            include_str!("../www/app.js"),
+            include_str!("../../www/app.js"),
         )),
-        "/style.css" => Some(("text/css; charset=utf-8", include_str!("../www/style.css"))),
+        "/style.css" => Some((
+            "text/css; charset=utf-8",
+            include_str!("../../www/style.css"),
+        )),
         _ => None,
     }
 }
@@ -257,7 +261,7 @@ async fn purge(
         Ok(command) => command,
         Err(e) => return not_recorded(&e.to_string()),
     };
-    let answer = control_plane::ask(
+    let answer = plane::ask(
         env,
         &config.key_prefix,
         "POST",
@@ -297,8 +301,8 @@ async fn purge(
                 config.memory_max_bytes,
                 &mut errors,
             );
-            crate::lookup::delete_all(&tiers, &plan.primary).await;
-            crate::coalesce::clear_pass(&plan.primary);
+            crate::flow::lookup::delete_all(&tiers, &plan.primary).await;
+            crate::flow::coalesce::clear_pass(&plan.primary);
         }
     }
 
@@ -325,7 +329,7 @@ async fn purge(
     if purge.all {
         results.push(json!({ "type": "all", "effect": effect }));
     }
-    invalidation::adopt(ctx, config, &canonical_host(admin_url), registry);
+    registry_copy::adopt(ctx, config, &canonical_host(admin_url), registry);
     let site = config.workers_cache.as_deref();
     if let Some(done) = crate::workers_cache::purge(ctx, &purge, site) {
         ctx.wait_until(done);
@@ -386,7 +390,7 @@ async fn purge_log(url: &Url, env: &Env, config: &Config) -> Result<Response, Js
         Err(error) => return respond(400, &json!({ "error": error })),
     };
     let path = format!("/purges?before={}&limit={}", page.before, page.limit);
-    let answer = control_plane::ask(
+    let answer = plane::ask(
         env,
         &config.key_prefix,
         "GET",
@@ -418,7 +422,7 @@ async fn purge_log(url: &Url, env: &Env, config: &Config) -> Result<Response, Js
 /// Every isolate's counts for the last hour and the last day, read from the control plane in
 /// one request (which also carries this isolate's unreported counts).
 async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
-    let sums = match crate::stats_flush::read(env, &config.key_prefix).await {
+    let sums = match crate::control::stats_report::read(env, &config.key_prefix).await {
         Ok(sums) => sums,
         Err(error) => return respond(503, &json!({ "error": error })),
     };
@@ -487,7 +491,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
         config.memory_max_bytes,
         &mut errors,
     );
-    let registry = invalidation::current(env, config, &target.host).await;
+    let registry = registry_copy::current(env, config, &target.host).await;
     let now = now_ms();
     let mut found = Vec::new();
     for tier in &tiers {

@@ -1,7 +1,7 @@
 //! Finding a request's entry in its tiers, and copying entries between tiers.
 
-use crate::markers;
-use crate::reply::Unread;
+use crate::flow::markers;
+use crate::flow::reply::Unread;
 use crate::runtime::now_ms;
 use crate::store::{read_body, read_part, unread_body, Entry, Read, Store, StoreError, Tier};
 use edgecache_core::control::registry::{Registry, Standing};

@@ -26,8 +26,8 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
 use worker::Context;
 
-use crate::notes::Notes;
-use crate::reply;
+use crate::flow::notes::Notes;
+use crate::flow::reply;
 use crate::runtime::{describe, read_limited, Body, Sleep};
 use crate::settings::Settings;
 use edgecache_core::esi::grant;
