@@ -1,0 +1,69 @@
+//! `ttl_by_status`: lifetimes by status, status range or class.
+
+use serde_json::Value;
+
+use super::fields::{check_kv_ttl, seconds};
+use super::StatusTtl;
+
+/// `ttl_by_status`: `{"200": 3600, "404": 60, "500-599": 0, "5xx": 0}`. Statuses 100 to 599,
+/// ranges that do not overlap, durations in seconds (0: never stored; with KV, 0 or at
+/// least its 60 s minimum).
+pub(super) fn status_ttls(
+    map: serde_json::Map<String, Value>,
+    kv: bool,
+) -> Result<Vec<StatusTtl>, String> {
+    let mut rules: Vec<StatusTtl> = Vec::with_capacity(map.len());
+    for (range, value) in map {
+        let (first, last) = status_range(&range)?;
+        let ttl = value
+            .as_i64()
+            .ok_or_else(|| format!("{range:?}: {value} is not a number of seconds"))?;
+        let ttl = seconds(Some(ttl), 0).map_err(|r| format!("{range:?}: {r}"))?;
+        if kv && ttl > 0 {
+            check_kv_ttl(ttl).map_err(|r| format!("{range:?}: {r}"))?;
+        }
+        let rule = StatusTtl { first, last, ttl };
+        if let Some(other) = rules
+            .iter()
+            .find(|o| o.first <= rule.last && rule.first <= o.last)
+        {
+            return Err(format!("{range:?} overlaps {}-{}", other.first, other.last));
+        }
+        rules.push(rule);
+    }
+    rules.sort_by_key(|r| r.first);
+    Ok(rules)
+}
+
+/// `"404"`, `"500-599"` or `"5xx"`.
+fn status_range(text: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("{text:?} is not a status (404), a range (500-599) or a class (5xx)");
+    let status = |s: &str| -> Result<u16, String> {
+        let s = s.trim();
+        if s.len() != 3 {
+            return Err(bad());
+        }
+        s.parse::<u16>()
+            .ok()
+            .filter(|n| (100..=599).contains(n))
+            .ok_or_else(bad)
+    };
+    let text_trimmed = text.trim();
+    if let Some(class) = text_trimmed
+        .strip_suffix("xx")
+        .or_else(|| text_trimmed.strip_suffix("XX"))
+    {
+        let digit = class.parse::<u16>().ok().filter(|d| (1..=5).contains(d));
+        return digit.map(|d| (d * 100, d * 100 + 99)).ok_or_else(bad);
+    }
+    match text_trimmed.split_once('-') {
+        Some((first, last)) => {
+            let (first, last) = (status(first)?, status(last)?);
+            if first > last {
+                return Err(bad());
+            }
+            Ok((first, last))
+        }
+        None => status(text_trimmed).map(|s| (s, s)),
+    }
+}
