@@ -34,6 +34,8 @@ use worker::{Context, Env};
 #[cfg(feature = "proxy")]
 use edgecache_core::config::{Config, RequestLog};
 #[cfg(feature = "proxy")]
+use edgecache_core::decide::arrival::{at_entry, AtEntry, Entry};
+#[cfg(feature = "proxy")]
 use edgecache_core::status::{Outcome, Reason};
 #[cfg(feature = "proxy")]
 use flow::notes::Notes;
@@ -91,28 +93,28 @@ async fn serve(
     let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
     let mut notes = Notes::default();
     // Parsed once, here: the admin check, the proxy and the log line all read it.
-    let url = match Url::parse(&request.url()) {
-        Ok(url) => url,
-        Err(e) => {
-            let outcome = Outcome::bypass(Reason::RouteBypass);
-            return flow::reply::plain(
-                400,
-                &format!("edgecache: bad request URL: {e}\n"),
-                &outcome,
-            );
-        }
+    let url = Url::parse(&request.url()).map_err(|e| e.to_string());
+    let entry = Entry {
+        url_valid: url.is_ok(),
+        config_valid: settings.is_ok(),
+        admin: matches!((&url, &settings), (Ok(url), Ok(s)) if s.config.is_admin_path(url.path())),
     };
-    if let Ok(settings) = &settings {
-        if settings.config.is_admin_path(url.path()) {
+    let (url, response) = match (at_entry(&entry), url, &settings) {
+        (AtEntry::Refuse { status, outcome }, Err(e), _) => {
+            let page = format!("edgecache: bad request URL: {e}\n");
+            return flow::reply::plain(status, &page, &outcome);
+        }
+        (AtEntry::Admin { .. }, Ok(url), Ok(settings)) => {
             return admin::handle(&request, &url, &env, &ctx, settings).await;
         }
-    }
-    let response = match &settings {
-        Ok(settings) => flow::handle(&request, &url, &env, &ctx, settings, &mut notes, None).await,
-        Err(error) => {
+        (AtEntry::Flow, Ok(url), Ok(settings)) => {
+            let response =
+                flow::handle(&request, &url, &env, &ctx, settings, &mut notes, None).await;
+            (url, response)
+        }
+        (AtEntry::Refuse { status, outcome }, Ok(url), Err(error)) => {
             // The public learns nothing of the configuration; the operator finds it in the
             // log (and in `make check` before a deploy).
-            let outcome = Outcome::bypass(Reason::ConfigError);
             notes.errors.push(error.clone());
             notes.outcome = Some(outcome.clone());
             worker::console_error!(
@@ -123,7 +125,12 @@ async fn serve(
                     "fix": format!("wrangler.toml ([vars] {CONFIG_VAR} / {ORIGIN_VAR}); `make check` validates it before a deploy"),
                 })
             );
-            flow::reply::plain(500, CONFIG_ERROR_PAGE, &outcome)
+            (url, flow::reply::plain(status, CONFIG_ERROR_PAGE, &outcome))
+        }
+        (at, _, _) => {
+            return Err(JsValue::from_str(&format!(
+                "edgecache: no way to answer {at:?}"
+            )))
         }
     };
     let response = response.or_else(|e| {

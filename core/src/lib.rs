@@ -8,6 +8,7 @@
 //! - `request`: what a request is to the cache: its canonical target, the route that applies,
 //!   its key, and the plan for it.
 //! - `config`: the policy in `wrangler.toml`, parsed and validated once.
+//! - `decide`: the request flow's choices: before a lookup, after it, after the origin answered.
 //! - `status`: outcomes and reasons, as `Cache-Status`, the logs and the stats report them.
 //! - `storage`: the stored record and its format, the memory tier's LRU and its byte counts,
 //!   storage errors.
@@ -21,6 +22,7 @@
 pub mod admin;
 pub mod config;
 pub mod control;
+pub mod decide;
 pub mod esi;
 pub mod http;
 pub mod redact;

@@ -25,6 +25,16 @@ pub enum Fwd {
 }
 
 impl Fwd {
+    /// Every kind of forward.
+    pub const ALL: [Fwd; 6] = [
+        Fwd::Bypass,
+        Fwd::Method,
+        Fwd::Miss,
+        Fwd::VaryMiss,
+        Fwd::Stale,
+        Fwd::Request,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Fwd::Bypass => "bypass",
@@ -44,7 +54,6 @@ pub enum Reason {
     ConfigError,
     LoopDetected,
     RequestNoStore,
-    RequestNoCache,
     HeadNotStored,
     /// A `Range` request that no stored response answered: forwarded as it is.
     Range,
@@ -84,13 +93,87 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in the order `position` numbers them.
+    pub const ALL: [Reason; 32] = [
+        Reason::RouteBypass,
+        Reason::ConfigError,
+        Reason::LoopDetected,
+        Reason::RequestNoStore,
+        Reason::HeadNotStored,
+        Reason::Range,
+        Reason::NoStore,
+        Reason::Private,
+        Reason::SetCookie,
+        Reason::CookieWithoutFreshness,
+        Reason::VaryStar,
+        Reason::Authorization,
+        Reason::PartialContent,
+        Reason::UncacheableStatus,
+        Reason::NoCache,
+        Reason::StaleOnArrival,
+        Reason::TooLarge,
+        Reason::BodyError,
+        Reason::StorageError,
+        Reason::OriginUnreachable,
+        Reason::OriginTimeout,
+        Reason::OnlyIfCached,
+        Reason::StaleWhileRevalidate,
+        Reason::MaxStale,
+        Reason::StaleIfError,
+        Reason::SoftPurged,
+        Reason::Admin,
+        Reason::ContentTypeMismatch,
+        Reason::RefreshLimited,
+        Reason::Credentials,
+        Reason::VaryUnsent,
+        Reason::PurgeStandingUnknown,
+    ];
+
+    /// Its place in `ALL`. The match is exhaustive, so a new reason cannot be left out of it,
+    /// and a test checks that `ALL` holds every position.
+    pub fn position(self) -> usize {
+        match self {
+            Reason::RouteBypass => 0,
+            Reason::ConfigError => 1,
+            Reason::LoopDetected => 2,
+            Reason::RequestNoStore => 3,
+            Reason::HeadNotStored => 4,
+            Reason::Range => 5,
+            Reason::NoStore => 6,
+            Reason::Private => 7,
+            Reason::SetCookie => 8,
+            Reason::CookieWithoutFreshness => 9,
+            Reason::VaryStar => 10,
+            Reason::Authorization => 11,
+            Reason::PartialContent => 12,
+            Reason::UncacheableStatus => 13,
+            Reason::NoCache => 14,
+            Reason::StaleOnArrival => 15,
+            Reason::TooLarge => 16,
+            Reason::BodyError => 17,
+            Reason::StorageError => 18,
+            Reason::OriginUnreachable => 19,
+            Reason::OriginTimeout => 20,
+            Reason::OnlyIfCached => 21,
+            Reason::StaleWhileRevalidate => 22,
+            Reason::MaxStale => 23,
+            Reason::StaleIfError => 24,
+            Reason::SoftPurged => 25,
+            Reason::Admin => 26,
+            Reason::ContentTypeMismatch => 27,
+            Reason::RefreshLimited => 28,
+            Reason::Credentials => 29,
+            Reason::VaryUnsent => 30,
+            Reason::PurgeStandingUnknown => 31,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::RouteBypass => "route-bypass",
             Reason::ConfigError => "config-error",
             Reason::LoopDetected => "loop-detected",
             Reason::RequestNoStore => "request-no-store",
-            Reason::RequestNoCache => "request-no-cache",
             Reason::HeadNotStored => "head-not-stored",
             Reason::Range => "range",
             Reason::NoStore => "no-store",
@@ -194,6 +277,14 @@ impl Outcome {
         }
     }
 
+    /// Why the request was answered as it was, if a reason says it.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Outcome::Hit { stale, .. } => *stale,
+            Outcome::Forward { reason, .. } => *reason,
+        }
+    }
+
     /// A short word for logs and stats: `hit`, `miss`, `bypass`, …
     pub fn label(&self) -> &'static str {
         match self {
@@ -294,5 +385,15 @@ mod tests {
             append_cache_status(Some("OriginCache; hit"), "edgecache; fwd=miss"),
             "OriginCache; hit, edgecache; fwd=miss"
         );
+    }
+
+    #[test]
+    fn every_reason_is_listed_once_in_order() {
+        for (i, reason) in Reason::ALL.iter().enumerate() {
+            assert_eq!(reason.position(), i, "{reason:?}");
+        }
+        let names: std::collections::BTreeSet<&str> =
+            Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), Reason::ALL.len(), "names are distinct");
     }
 }

@@ -16,6 +16,9 @@ use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields
 use crate::store::{Entry, Tier};
 use edgecache_core::config::Backend;
 use edgecache_core::control::registry::{response_tags, Registry};
+use edgecache_core::decide::answer::{
+    after_not_modified, body_not_stored, judge, AfterNotModified, Answered, Judgement,
+};
 use edgecache_core::http::reuse::{usable_on_error, RefreshPolicy};
 use edgecache_core::http::revalidate::{
     conditional_fields, merge_not_modified, names_other_response,
@@ -81,6 +84,33 @@ impl Answer {
             Answer::Failed(_) => None,
         }
     }
+
+    /// The same answer, reporting `change(outcome)`.
+    pub fn map_outcome(self, change: impl FnOnce(Outcome) -> Outcome) -> Answer {
+        match self {
+            Answer::Entry {
+                entry,
+                outcome,
+                shareable,
+            } => Answer::Entry {
+                entry,
+                outcome: change(outcome),
+                shareable,
+            },
+            Answer::Origin {
+                origin,
+                body,
+                outcome,
+                kept,
+            } => Answer::Origin {
+                origin,
+                body,
+                outcome: change(outcome),
+                kept,
+            },
+            failed @ Answer::Failed(_) => failed,
+        }
+    }
 }
 
 /// An unchanged or still fresh entry is rewritten to KV at most this often (ms): KV takes
@@ -108,22 +138,6 @@ fn tiers_to_write(job: &Job, replacing: Option<Replacing>) -> impl Iterator<Item
     job.tiers
         .iter()
         .filter(move |tier| !(skip_kv && tier.backend() == Backend::Kv))
-}
-
-/// Reasons that belong to the response, whoever asks: worth remembering as hit-for-pass.
-fn is_response_reason(reason: Reason) -> bool {
-    matches!(
-        reason,
-        Reason::NoStore
-            | Reason::Private
-            | Reason::SetCookie
-            | Reason::VaryStar
-            | Reason::UncacheableStatus
-            | Reason::NoCache
-            | Reason::StaleOnArrival
-            | Reason::TooLarge
-            | Reason::PartialContent
-    )
 }
 
 /// Where a fill starts from.
@@ -168,83 +182,27 @@ pub async fn fill(
     // The origin is sent every field the URL's responses are known to vary on, so that
     // its answer can be stored under this request's variant.
     forward.vary_fields = stale.map_or_else(|| vary.to_vec(), |s| s.entry.meta.vary.clone());
-    let mut discovered = false;
+    let mut asked_again = false;
     let (origin, exchange, origin_fields, verdict) = loop {
         let (origin, exchange) = match fetch(&mut forward, revalidating).await {
             Ok(answer) => answer,
             Err(error) => return Answer::Failed(error),
         };
-        let status = origin.status();
-
-        if let (Some(found), 304) = (revalidating, status) {
-            if forward.validators.is_empty() {
-                return pass(
-                    job,
-                    ctx,
-                    stale,
-                    origin,
-                    fwd,
-                    Reason::UncacheableStatus,
-                    leader,
-                );
-            }
-            let update = header_list(&origin.headers());
-            return not_modified(
-                job,
-                ctx,
-                found,
-                &update,
-                exchange,
-                fwd,
-                leader,
-                for_client_only,
-            );
-        }
-
-        // RFC 5861 §4: "an error is any situation that would result in a 500, 502, 503, or
-        // 504 HTTP response status code being returned".
-        if let Some(found) = stale {
-            let meta = &found.entry.meta;
-            if matches!(status, 500 | 502 | 503 | 504)
-                && usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
-            {
-                if let Some(body) = origin.body() {
-                    let _ = body.cancel();
-                }
-                let outcome =
-                    Outcome::forward(Fwd::Stale, Some(status), false, Some(Reason::StaleIfError));
-                return Answer::Entry {
-                    entry: found.entry.clone(),
-                    outcome,
-                    shareable: true,
-                };
-            }
-        }
-
         // Judged on the fields storability reads, fetched in one call; all of them are
         // listed only for a response that is kept.
         let origin_fields = PickedFields::read(origin.headers(), FieldSet::Response);
-        let verdict = if head && stale.is_none() {
-            Storability::DontStore(Reason::HeadNotStored)
-        } else if for_client_only {
-            Storability::DontStore(Reason::Credentials)
-        } else if job.tiers.is_empty() {
-            Storability::DontStore(Reason::StorageError)
-        } else if content_length(&origin_fields).is_some_and(|len| len > job.max_body_bytes) {
-            Storability::DontStore(Reason::TooLarge)
-        } else {
-            storability(
-                &job.facts,
-                status,
-                &origin_fields,
-                &job.plan.overrides,
-                exchange,
-            )
-        };
+        let status = origin.status();
+        let verdict = storability(
+            &job.facts,
+            status,
+            &origin_fields,
+            &job.plan.overrides,
+            exchange,
+        );
         // The answer varies on a field the client sent and the origin was not sent: it was
-        // chosen without it, so it is not this client's variant. Asked once more, with it.
-        if let Storability::Store { vary, .. } = &verdict {
-            let unsent: Vec<String> = vary
+        // chosen without it, so it is not this client's variant.
+        let unsent: Vec<String> = match &verdict {
+            Storability::Store { vary, .. } => vary
                 .iter()
                 .filter(|name| {
                     !job.plan.forwards(name)
@@ -252,38 +210,87 @@ pub async fn fill(
                         && job.headers.field(name).is_some()
                 })
                 .cloned()
-                .collect();
-            if !unsent.is_empty() {
-                if discovered {
-                    break (
-                        origin,
-                        exchange,
-                        origin_fields,
-                        Storability::DontStore(Reason::VaryUnsent),
-                    );
+                .collect(),
+            Storability::DontStore(_) => Vec::new(),
+        };
+        let answered = Answered {
+            fwd,
+            status,
+            conditional: revalidating.is_some() && !forward.validators.is_empty(),
+            stale_usable_on_error: stale.is_some_and(|found| {
+                let meta = &found.entry.meta;
+                usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
+            }),
+            head_without_entry: head && stale.is_none(),
+            for_client_only,
+            no_tiers: job.tiers.is_empty(),
+            too_large: content_length(&origin_fields).is_some_and(|len| len > job.max_body_bytes),
+            varies_on_unsent: !unsent.is_empty(),
+            asked_again,
+            verdict,
+        };
+        match judge(&answered) {
+            Judgement::NotModified => {
+                let Some(found) = revalidating else {
+                    return Answer::Failed(OriginError::Unreachable(
+                        "a 304 to a request without validators".into(),
+                    ));
+                };
+                let update = header_list(&origin.headers());
+                return not_modified(
+                    job,
+                    ctx,
+                    found,
+                    &update,
+                    exchange,
+                    fwd,
+                    leader,
+                    for_client_only,
+                );
+            }
+            Judgement::ServeStale(outcome) => {
+                if let Some(body) = origin.body() {
+                    let _ = body.cancel();
                 }
+                if let Some(found) = stale {
+                    return Answer::Entry {
+                        entry: found.entry.clone(),
+                        outcome,
+                        shareable: true,
+                    };
+                }
+                return pass(job, ctx, stale, origin, outcome, false, leader);
+            }
+            Judgement::AskAgain => {
                 if let Some(body) = origin.body() {
                     let _ = body.cancel();
                 }
                 forward.vary_fields.extend(unsent);
-                discovered = true;
-                continue;
+                asked_again = true;
+            }
+            Judgement::UnexpectedNotModified(outcome) => {
+                return pass(job, ctx, stale, origin, outcome, true, leader)
+            }
+            Judgement::Pass {
+                outcome,
+                response_says,
+            } => return pass(job, ctx, stale, origin, outcome, response_says, leader),
+            Judgement::Store(outcome) => {
+                break (origin, exchange, origin_fields, (answered.verdict, outcome))
             }
         }
-        break (origin, exchange, origin_fields, verdict);
     };
     let status = origin.status();
-    let (lifetime, initial_age, strip_fields, vary, reuse) = match verdict {
-        Storability::Store {
-            lifetime,
-            initial_age,
-            strip_fields,
-            vary,
-            reuse,
-        } => (lifetime, initial_age, strip_fields, vary, reuse),
-        Storability::DontStore(reason) => {
-            return pass(job, ctx, stale, origin, fwd, reason, leader)
-        }
+    let (verdict, outcome) = verdict;
+    let Storability::Store {
+        lifetime,
+        initial_age,
+        strip_fields,
+        vary,
+        reuse,
+    } = verdict
+    else {
+        return pass(job, ctx, stale, origin, outcome, false, leader);
     };
 
     coalesce::clear_pass(&job.plan.primary);
@@ -328,7 +335,6 @@ pub async fn fill(
             fresh: true,
         });
     ctx.wait_until(store(job.clone(), meta, store_branch, leader, replacing));
-    let outcome = Outcome::forward(fwd, Some(status), true, None);
     Answer::Origin {
         origin,
         body: client,
@@ -353,16 +359,38 @@ fn not_modified(
 ) -> Answer {
     let stored = &found.entry.meta;
     let merged = merge_not_modified(stored.headers.clone(), update);
-    let verdict = if for_client_only {
-        Storability::DontStore(Reason::Credentials)
-    } else {
-        storability(
-            &job.facts,
-            stored.status,
-            &merged,
-            &job.plan.overrides,
-            exchange,
-        )
+    let verdict = storability(
+        &job.facts,
+        stored.status,
+        &merged,
+        &job.plan.overrides,
+        exchange,
+    );
+    let outcome = match after_not_modified(fwd, &verdict, for_client_only) {
+        AfterNotModified::Refresh(outcome) => outcome,
+        AfterNotModified::AnswerAlone {
+            outcome,
+            drop_stored,
+        } => {
+            drop(leader);
+            if drop_stored {
+                let tiers = job.clone();
+                let key = found.entry.meta.key.clone();
+                ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
+            }
+            let entry = Entry::new(
+                Meta {
+                    headers: merged,
+                    ..Meta::clone(stored)
+                },
+                found.entry.body.clone(),
+            );
+            return Answer::Entry {
+                entry,
+                outcome,
+                shareable: false,
+            };
+        }
     };
     let Storability::Store {
         lifetime,
@@ -372,28 +400,8 @@ fn not_modified(
         ..
     } = verdict
     else {
-        let Storability::DontStore(reason) = verdict else {
-            unreachable!()
-        };
-        // Not storable for this request: answer this client alone. Only when the response
-        // itself forbids storing (it added `no-store` or `Set-Cookie`, say) is the old entry
-        // dropped; the request's own `no-store` or credentials never remove what others get.
-        drop(leader);
-        if is_response_reason(reason) {
-            let tiers = job.clone();
-            let key = found.entry.meta.key.clone();
-            ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
-        }
-        let entry = Entry::new(
-            Meta {
-                headers: merged,
-                ..Meta::clone(stored)
-            },
-            found.entry.body.clone(),
-        );
-        let outcome = Outcome::forward(fwd, Some(304), false, Some(reason));
         return Answer::Entry {
-            entry,
+            entry: found.entry.clone(),
             outcome,
             shareable: false,
         };
@@ -430,7 +438,6 @@ fn not_modified(
         write_all(tiers, &written, marker.as_ref(), keep).await;
         drop(leader);
     });
-    let outcome = Outcome::forward(fwd, Some(304), true, None);
     Answer::Entry {
         entry,
         outcome,
@@ -439,18 +446,18 @@ fn not_modified(
 }
 
 /// The answer cannot be stored: stream it through, tell followers to fetch for themselves,
-/// remember the key as hit-for-pass when the response itself is to blame, and drop a stale
-/// entry that the origin no longer allows to be shared.
+/// and when the response itself is to blame (`response_says`) remember the key as
+/// hit-for-pass and drop a stale entry that the origin no longer allows to be shared.
 fn pass(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
     stale: Option<&Found>,
     origin: Response,
-    fwd: Fwd,
-    reason: Reason,
+    outcome: Outcome,
+    response_says: bool,
     leader: Option<Leader>,
 ) -> Answer {
-    if is_response_reason(reason) {
+    if response_says {
         let now = now_ms();
         coalesce::mark_pass(
             &job.plan.primary,
@@ -466,7 +473,6 @@ fn pass(
     if let Some(leader) = leader {
         leader.settle(Settled::Pass);
     }
-    let outcome = Outcome::forward(fwd, Some(origin.status()), false, Some(reason));
     let body = origin.body();
     Answer::Origin {
         origin,
@@ -520,8 +526,10 @@ async fn store(
         None => Vec::new(),
         Some(stream) => match read_limited(stream, job.max_body_bytes).await {
             Ok(Body::Complete(bytes)) => bytes,
-            Ok(Body::TooLarge) => return not_stored(&job, &meta.key, Reason::TooLarge, leader),
-            Err(_) => return not_stored(&job, &meta.key, Reason::BodyError, leader),
+            Ok(Body::TooLarge) => {
+                return not_stored(&job, &meta.key, body_not_stored(false), leader)
+            }
+            Err(_) => return not_stored(&job, &meta.key, body_not_stored(true), leader),
         },
     };
     let entry = Entry::new(

@@ -28,13 +28,17 @@ use crate::store::open_tiers;
 use assemble::{Fragment, FragmentFlow};
 use coalesce::{Flight, Settled};
 use edgecache_core::config::Config;
+use edgecache_core::decide::answer::{on_failure, Failure, OnFailure};
+use edgecache_core::decide::arrival::{before_lookup, Arrival, Before};
+use edgecache_core::decide::stored::{
+    after_lookup, collapsed, with_unknown_standing, AfterLookup, Asked, Stored, Then,
+};
 use edgecache_core::esi::template as esi;
 use edgecache_core::http::conditional::is_not_modified;
 use edgecache_core::http::range::{self, RangeAnswer};
-use edgecache_core::http::reuse::usable_on_error;
-use edgecache_core::http::reuse::{client_verdict, Forcing, RefreshPolicy};
+use edgecache_core::http::reuse::{usable_on_error, RefreshPolicy};
 use edgecache_core::http::Fields;
-use edgecache_core::http::{RequestFacts, Verdict};
+use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::{KeyedOn, Plan};
 use edgecache_core::request::target::Target;
 use edgecache_core::status::{Fwd, Outcome, Reason};
@@ -45,11 +49,6 @@ use lookup::{backfill, delete_all, lookup, Found, Unusable};
 use notes::Notes;
 use origin::{Forward, OriginError, HOP_HEADER};
 use reply::{Decoration, Unread};
-
-/// RFC 9110 §9.2.1: the methods defined as safe. Any other method may change state.
-fn is_safe(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
-}
 
 /// Answers one request. `fragment` is set when the request is an ESI include of a page being
 /// assembled, and says what else its key carries.
@@ -63,13 +62,6 @@ pub async fn handle(
     fragment: Option<&Fragment>,
 ) -> Result<Response, JsValue> {
     let headers = PickedFields::read(request.headers(), FieldSet::Request);
-    if headers.field(HOP_HEADER).is_some() {
-        let outcome = Outcome::bypass(Reason::LoopDetected);
-        notes.outcome = Some(outcome.clone());
-        let message = "edgecache: this request came from edgecache itself (a forwarding loop); set ORIGIN to the site to cache\n";
-        return reply::plain(508, message, &outcome);
-    }
-
     let config = &settings.config;
     let target = Target::of(url, config.case_insensitive_paths);
     let routing = config.routing(&target);
@@ -87,31 +79,36 @@ pub async fn handle(
         forward.esi = esi_route;
         forward
     };
-    if method != "GET" && method != "HEAD" {
-        let response =
-            pass_through(as_sent(), Fwd::Method, None, config.expose_tags, notes).await?;
-        if !is_safe(&method) && (200..400).contains(&response.status()) {
-            invalidate(
-                env,
-                config,
-                url,
-                headers.headers(),
-                &response.headers(),
-                notes,
-            )
-            .await;
+    let arrival = Arrival {
+        looped: headers.field(HOP_HEADER).is_some(),
+        method: &method,
+        bypass: routing.bypass,
+    };
+    match before_lookup(&arrival) {
+        Before::Refuse { status, outcome } => {
+            notes.outcome = Some(outcome.clone());
+            return reply::plain(status, &refusal(&outcome), &outcome);
         }
-        return Ok(response);
-    }
-    if routing.bypass {
-        return pass_through(
-            as_sent(),
-            Fwd::Bypass,
-            Some(Reason::RouteBypass),
-            config.expose_tags,
-            notes,
-        )
-        .await;
+        Before::Pass {
+            fwd,
+            reason,
+            invalidates,
+        } => {
+            let response = pass_through(as_sent(), fwd, reason, config.expose_tags, notes).await?;
+            if invalidates && (200..400).contains(&response.status()) {
+                invalidate(
+                    env,
+                    config,
+                    url,
+                    headers.headers(),
+                    &response.headers(),
+                    notes,
+                )
+                .await;
+            }
+            return Ok(response);
+        }
+        Before::Lookup => {}
     }
 
     let keyed_on = fragment.map(|f| &f.keyed_on);
@@ -215,7 +212,22 @@ fn is_template(job: &Job, status: u16, fields: &impl Fields) -> bool {
             || (job.esi_route && esi::is_textual(fields.field("content-type").as_deref())))
 }
 
-/// GET and HEAD on a cacheable route.
+/// The lookup's entry as the choice after it sees it.
+fn stored_of(found: &Found, job: &Job, now: i64) -> Stored {
+    let meta = &found.entry.meta;
+    Stored {
+        reuse: meta.reuse,
+        age: meta.age(now),
+        lifetime: meta.lifetime,
+        resident: ((now - meta.stored_at).max(0) / 1000) as u64,
+        soft_purged: found.soft_purged,
+        tier: job.tiers[found.tier].backend(),
+        lower_tier: found.tier > 0,
+    }
+}
+
+/// GET and HEAD on a cacheable route: looks the request up, and carries out what
+/// `decide::stored::after_lookup` chooses.
 async fn serve_cacheable(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
@@ -234,141 +246,107 @@ async fn serve_cacheable(
     let vary_miss = found.vary_miss;
     let vary = found.vary;
     let standing_unknown = found.standing_unknown;
-    let mut stale = None;
-    'found: {
-        let Some(mut found) = found.found else {
-            break 'found;
-        };
-        let now = now_ms();
-        let meta = found.entry.meta.clone();
-        let ttl = meta.ttl(now);
-        let tier = job.tiers[found.tier].backend();
-        let hit = |stale: Option<Reason>| Outcome::Hit { ttl, tier, stale };
-        let found_bytes = meta.body_len;
-        let resident_secs = ((now - meta.stored_at).max(0) / 1000) as u64;
-        let (mut reuse, forcing) = client_verdict(
-            &meta.reuse,
-            meta.age(now),
-            meta.lifetime,
-            &job.facts.cache_control,
-            resident_secs,
-            job.refresh,
-        );
-        if found.soft_purged && matches!(reuse, Verdict::Fresh | Verdict::StaleAccepted) {
-            // A soft purge: served once more, stale, while one refresh goes to the origin.
-            reuse = if meta.reuse.must_revalidate {
-                Verdict::Revalidate
-            } else {
-                Verdict::StaleWhileRevalidate
-            };
-        }
-        let outcome = match reuse {
-            Verdict::Fresh if forcing == Forcing::Limited => {
-                Some(hit(Some(Reason::RefreshLimited)))
-            }
-            Verdict::Fresh => Some(hit(None)),
-            Verdict::StaleAccepted => Some(hit(Some(Reason::MaxStale))),
-            Verdict::StaleWhileRevalidate if found.soft_purged => {
-                Some(hit(Some(Reason::SoftPurged)))
-            }
-            Verdict::StaleWhileRevalidate => Some(hit(Some(Reason::StaleWhileRevalidate))),
-            Verdict::Revalidate => None,
+    let asked = Asked {
+        cache_control: job.facts.cache_control.clone(),
+        range: job.headers.field("range").is_some(),
+        head,
+        refresh: job.refresh,
+    };
+    // An entry whose body turns out unusable (cut short, unreadable) counts as not found.
+    let mut found = found.found;
+    let (decision, unread) = loop {
+        let stored = found.as_ref().map(|f| stored_of(f, job, now_ms()));
+        let decision = after_lookup(stored.as_ref(), vary_miss, &asked);
+        let Some(entry) = found.as_mut() else {
+            break (decision, None);
         };
         // A hit that nothing else will read (no refresh, no copy to a faster tier) is sent
         // from storage unread (whole, or the part a Range asks for); anything else reads the
         // body first.
-        let unread =
-            if outcome.is_some() && reuse != Verdict::StaleWhileRevalidate && found.tier == 0 {
-                let meta = &found.entry.meta;
-                let range = range_for(job, meta, is_template(job, meta.status, &**meta));
-                match found.take_unread(range, &mut notes.errors).await {
-                    Ok(unread) => unread,
-                    Err(Unusable) => break 'found,
+        let unread = if let AfterLookup::Serve { unread: true, .. } = decision {
+            let meta = &entry.entry.meta;
+            let range = range_for(job, meta, is_template(job, meta.status, &**meta));
+            match entry.take_unread(range, &mut notes.errors).await {
+                Ok(unread) => unread,
+                Err(Unusable) => {
+                    found = None;
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        if unread.is_none() && !entry.complete(&mut notes.errors).await {
+            found = None;
+            continue;
+        }
+        break (decision, unread);
+    };
+
+    let fwd = match decision {
+        AfterLookup::Serve { outcome, then, .. } => {
+            let Some(found) = found else {
+                return Err(JsValue::from_str("edgecache: a hit without an entry"));
+            };
+            notes.decide(&outcome);
+            let response =
+                respond_with_entry(job, &found.entry, unread, head, &outcome, true, notes);
+            notes.bytes_from_cache = found.entry.meta.body_len;
+            notes.outcome = Some(outcome);
+            match then {
+                Then::Refresh => ctx.wait_until(refresh(job.clone(), ctx.clone(), found)),
+                Then::CopyUp => {
+                    let keep = keep_secs(&found.entry.meta, job.keep_stale);
+                    let job = job.clone();
+                    ctx.wait_until(async move { backfill(&job.tiers, found, keep).await });
+                }
+                Then::Nothing => {}
+            }
+            return response;
+        }
+        AfterLookup::Refuse { status, outcome } => {
+            notes.outcome = Some(outcome.clone());
+            return reply::plain(status, &refusal(&outcome), &outcome);
+        }
+        AfterLookup::Pass { fwd, reason } => {
+            let forward = job.pass.clone();
+            return pass_through(forward, fwd, Some(reason), job.expose_tags, notes).await;
+        }
+        AfterLookup::Fetch { fwd, coalesce } => {
+            notes.decide(&Outcome::forward(fwd, None, false, None));
+            let leader = if coalesce {
+                match coalesce::join(&job.plan.primary, now_ms()) {
+                    Flight::Leader(leader) => Some(leader),
+                    Flight::Pass => None,
+                    Flight::Follower(ticket) => {
+                        if let Some(Settled::Stored(entry)) =
+                            runtime::wait_for(&ticket, config.origin_timeout_ms).await
+                        {
+                            if entry.meta.key
+                                == job.plan.variant_key(&entry.meta.vary, &job.headers)
+                            {
+                                let mut outcome = collapsed(fwd, entry.meta.status);
+                                if standing_unknown {
+                                    outcome = with_unknown_standing(outcome);
+                                }
+                                notes.outcome = Some(outcome.clone());
+                                notes.bytes_from_cache = entry.body.len() as u64;
+                                return respond_with_entry(
+                                    job, &entry, None, head, &outcome, true, notes,
+                                );
+                            }
+                        }
+                        None
+                    }
                 }
             } else {
                 None
             };
-        if unread.is_none() && !found.complete(&mut notes.errors).await {
-            break 'found;
-        }
-        if let Some(outcome) = outcome {
-            notes.decide(&outcome);
-            let response =
-                respond_with_entry(job, &found.entry, unread, head, &outcome, true, notes);
-            if reuse == Verdict::StaleWhileRevalidate {
-                ctx.wait_until(refresh(job.clone(), ctx.clone(), found));
-            } else if found.tier > 0 {
-                let keep = keep_secs(&found.entry.meta, job.keep_stale);
-                let job = job.clone();
-                ctx.wait_until(async move { backfill(&job.tiers, found, keep).await });
-            }
-            notes.outcome = Some(outcome);
-            notes.bytes_from_cache = found_bytes;
-            return response;
-        }
-        stale = Some(found);
-    }
-
-    // RFC 9111 §5.2.1.7: only-if-cached: "respond using a stored response or ... with a
-    // 504 (Gateway Timeout) status code".
-    if job.facts.cache_control.only_if_cached {
-        let outcome = Outcome::forward(Fwd::Miss, None, false, Some(Reason::OnlyIfCached));
-        notes.outcome = Some(outcome.clone());
-        return reply::plain(
-            504,
-            "edgecache: no stored response (only-if-cached)\n",
-            &outcome,
-        );
-    }
-
-    let fwd = match &stale {
-        // Fresh, but the request asked for more: RFC 9211's `fwd=request`.
-        Some(found) if found.entry.meta.is_fresh(now_ms()) && !found.entry.meta.reuse.no_cache => {
-            Fwd::Request
-        }
-        Some(_) => Fwd::Stale,
-        None if vary_miss => Fwd::VaryMiss,
-        None => Fwd::Miss,
-    };
-    // A Range request that nothing stored answers goes to the origin as it is, on its own:
-    // its 206 is a part, not stored, and says nothing about the URL (no hit-for-pass), and
-    // no full request should wait for it. The next full request fills the cache.
-    if job.headers.field("range").is_some() {
-        let forward = job.pass.clone();
-        return pass_through(forward, fwd, Some(Reason::Range), job.expose_tags, notes).await;
-    }
-    notes.decide(&Outcome::forward(fwd, None, false, None));
-    // A HEAD with nothing stored is forwarded as HEAD: nobody to share a fetch with.
-    let leader = if head && stale.is_none() {
-        None
-    } else {
-        match coalesce::join(&job.plan.primary, now_ms()) {
-            Flight::Leader(leader) => Some(leader),
-            Flight::Pass => None,
-            Flight::Follower(ticket) => {
-                if let Some(Settled::Stored(entry)) =
-                    runtime::wait_for(&ticket, config.origin_timeout_ms).await
-                {
-                    if entry.meta.key == job.plan.variant_key(&entry.meta.vary, &job.headers) {
-                        let mut outcome = Outcome::Forward {
-                            fwd,
-                            status: Some(entry.meta.status),
-                            stored: false,
-                            collapsed: true,
-                            reason: None,
-                        };
-                        if standing_unknown {
-                            say_standing_unknown(&mut outcome);
-                        }
-                        notes.outcome = Some(outcome.clone());
-                        notes.bytes_from_cache = entry.body.len() as u64;
-                        return respond_with_entry(job, &entry, None, head, &outcome, true, notes);
-                    }
-                }
-                None
-            }
+            (fwd, leader)
         }
     };
+    let (fwd, leader) = fwd;
+    let stale = found;
 
     let start = Start {
         stale: stale.as_ref(),
@@ -377,12 +355,12 @@ async fn serve_cacheable(
         client_body: !head,
         vary: &vary,
     };
-    let mut answer = fill(job, ctx, start, leader).await;
-    if standing_unknown {
-        if let Answer::Entry { outcome, .. } | Answer::Origin { outcome, .. } = &mut answer {
-            say_standing_unknown(outcome);
-        }
-    }
+    let answer = fill(job, ctx, start, leader).await;
+    let answer = if standing_unknown {
+        answer.map_outcome(with_unknown_standing)
+    } else {
+        answer
+    };
     notes.outcome = answer.outcome().cloned();
     match answer {
         Answer::Entry {
@@ -414,16 +392,12 @@ async fn serve_cacheable(
     }
 }
 
-/// Says that a request went to the origin because no stored entry's purge standing is known
-/// (the control plane could not be asked for longer than the grace), unless another reason
-/// already explains its answer.
-fn say_standing_unknown(outcome: &mut Outcome) {
-    if let Outcome::Forward {
-        reason: reason @ None,
-        ..
-    } = outcome
-    {
-        *reason = Some(Reason::PurgeStandingUnknown);
+/// The body of a refusal: what the client asked for that the cache could not give.
+fn refusal(outcome: &Outcome) -> String {
+    match outcome.reason() {
+        Some(Reason::OnlyIfCached) => "edgecache: no stored response (only-if-cached)\n".into(),
+        Some(Reason::LoopDetected) => "edgecache: this request came from edgecache itself (a forwarding loop); set ORIGIN to the site to cache\n".into(),
+        _ => "edgecache: refused\n".into(),
     }
 }
 
@@ -481,24 +455,36 @@ fn origin_failed(
     head: bool,
     notes: &mut Notes,
 ) -> Result<Response, JsValue> {
-    notes.errors.push(error.to_string());
-    if let Some(found) = stale {
+    let usable = stale.as_ref().filter(|found| {
         let meta = &found.entry.meta;
-        if usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime) {
-            let outcome = Outcome::forward(Fwd::Stale, None, false, Some(Reason::StaleIfError));
+        usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
+    });
+    match (
+        on_failure(fwd, failure_of(&error), usable.is_some()),
+        usable,
+    ) {
+        (OnFailure::ServeStale(outcome), Some(found)) => {
+            notes.errors.push(error.to_string());
             notes.outcome = Some(outcome.clone());
-            return respond_with_entry(job, &found.entry, None, head, &outcome, true, notes);
+            respond_with_entry(job, &found.entry, None, head, &outcome, true, notes)
         }
+        _ => error_page(fwd, error, notes),
     }
-    error_page(fwd, error, notes)
+}
+
+fn failure_of(error: &OriginError) -> Failure {
+    match error {
+        OriginError::Timeout(_) => Failure::Timeout,
+        OriginError::Unreachable(_) => Failure::Unreachable,
+    }
 }
 
 fn error_page(fwd: Fwd, error: OriginError, notes: &mut Notes) -> Result<Response, JsValue> {
-    let (status, reason) = match error {
-        OriginError::Timeout(_) => (504, Reason::OriginTimeout),
-        OriginError::Unreachable(_) => (502, Reason::OriginUnreachable),
+    notes.errors.push(error.to_string());
+    let (status, outcome) = match on_failure(fwd, failure_of(&error), false) {
+        OnFailure::ErrorPage { status, outcome } => (status, outcome),
+        OnFailure::ServeStale(outcome) => (502, outcome),
     };
-    let outcome = Outcome::forward(fwd, None, false, Some(reason));
     notes.outcome = Some(outcome.clone());
     reply::plain(status, &format!("edgecache: {error}\n"), &outcome)
 }

@@ -30,7 +30,7 @@ pub enum Forcing {
 /// How edgecache treats a client's forced refresh (`no-cache`, `max-age`, `min-fresh`,
 /// `Pragma: no-cache`): each one costs an origin request and a write, so anyone could spend
 /// the origin's capacity and KV's write budget with a loop of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RefreshPolicy {
     /// Never let a client's directives bypass a usable entry, as most CDNs do.
     pub ignore: bool,

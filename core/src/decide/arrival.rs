@@ -1,0 +1,103 @@
+//! Before any lookup: whether a request is refused, goes to the admin API, is passed on as the
+//! client sent it, or is looked up in the cache.
+
+use crate::status::{Fwd, Outcome, Reason};
+
+/// What the entry point knows of a request when it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The runtime's URL could be parsed.
+    pub url_valid: bool,
+    /// The policy in `wrangler.toml` is valid.
+    pub config_valid: bool,
+    /// It is under the admin path.
+    pub admin: bool,
+}
+
+/// Who answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtEntry {
+    /// Answer at once with `status`, asking the origin nothing.
+    Refuse { status: u16, outcome: Outcome },
+    /// The admin API, reporting `outcome`.
+    Admin { outcome: Outcome },
+    /// The request flow.
+    Flow,
+}
+
+pub fn at_entry(entry: &Entry) -> AtEntry {
+    if !entry.url_valid {
+        return AtEntry::Refuse {
+            status: 400,
+            outcome: Outcome::bypass(Reason::RouteBypass),
+        };
+    }
+    if !entry.config_valid {
+        // A broken policy serves nothing from cache and asks the origin nothing.
+        return AtEntry::Refuse {
+            status: 500,
+            outcome: Outcome::bypass(Reason::ConfigError),
+        };
+    }
+    if entry.admin {
+        return AtEntry::Admin {
+            outcome: Outcome::bypass(Reason::Admin),
+        };
+    }
+    AtEntry::Flow
+}
+
+/// What the flow knows of a request before looking it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival<'a> {
+    /// It carries edgecache's own hop field: edgecache sent it (a worker forwarding to itself).
+    pub looped: bool,
+    pub method: &'a str,
+    /// A bypass rule matches its path or a reading of it.
+    pub bypass: bool,
+}
+
+/// What the flow does with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Before {
+    /// Answer at once with `status`, asking the origin nothing.
+    Refuse { status: u16, outcome: Outcome },
+    /// Send it to the origin as the client sent it and store nothing; `invalidates`: a
+    /// success invalidates what its URL names (RFC 9111 §4.4).
+    Pass {
+        fwd: Fwd,
+        reason: Option<Reason>,
+        invalidates: bool,
+    },
+    /// Look it up.
+    Lookup,
+}
+
+/// RFC 9110 §9.2.1: the methods defined as safe. Any other method may change state.
+pub fn is_safe(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
+}
+
+pub fn before_lookup(arrival: &Arrival) -> Before {
+    if arrival.looped {
+        return Before::Refuse {
+            status: 508,
+            outcome: Outcome::bypass(Reason::LoopDetected),
+        };
+    }
+    if arrival.method != "GET" && arrival.method != "HEAD" {
+        return Before::Pass {
+            fwd: Fwd::Method,
+            reason: None,
+            invalidates: !is_safe(arrival.method),
+        };
+    }
+    if arrival.bypass {
+        return Before::Pass {
+            fwd: Fwd::Bypass,
+            reason: Some(Reason::RouteBypass),
+            invalidates: false,
+        };
+    }
+    Before::Lookup
+}

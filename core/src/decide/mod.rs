@@ -1,0 +1,18 @@
+//! The request flow's choices, as pure functions of what is known: the request, what the
+//! lookup found, the configuration and the time. Each returns what to do, with the `Outcome`
+//! that `Cache-Status`, the log line and the stats will report; the worker's `flow` carries it
+//! out and decides nothing of its own (after the manner of http-cache-semantics'
+//! `before_request`/`after_response` and pingora-cache's phases).
+//!
+//! - `arrival`: before any lookup: refuse, pass the request on as it is, or look it up;
+//! - `stored`: after the lookup: serve what was found (and refresh or copy it up after), go
+//!   to the origin for it, or refuse;
+//! - `answer`: after the origin answered: store it, pass it on, merge a 304, serve stale, or
+//!   ask again; and what a failed origin, a pass-through or a collapsed wait report.
+
+pub mod answer;
+pub mod arrival;
+pub mod stored;
+
+#[cfg(test)]
+mod tests;

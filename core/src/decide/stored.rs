@@ -1,0 +1,191 @@
+//! After the lookup: serve what was found, go to the origin for it, or refuse.
+
+use crate::config::Backend;
+use crate::http::directives::CacheControl;
+use crate::http::reuse::{client_verdict, Forcing, RefreshPolicy, Verdict};
+use crate::http::Reuse;
+use crate::status::{Fwd, Outcome, Reason};
+
+/// A stored entry the lookup found, as the choice needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub reuse: Reuse,
+    /// Seconds old now (RFC 9111 §4.2.3).
+    pub age: u64,
+    /// Its freshness lifetime, seconds.
+    pub lifetime: u64,
+    /// Seconds since it was stored (or last revalidated).
+    pub resident: u64,
+    /// Soft-purged since it was stored: usable only stale, while it is refreshed.
+    pub soft_purged: bool,
+    /// The tier that held it, and whether a faster tier above it did not.
+    pub tier: Backend,
+    pub lower_tier: bool,
+}
+
+impl Stored {
+    /// Seconds of freshness left; negative once stale.
+    pub fn ttl(&self) -> i64 {
+        self.lifetime as i64 - self.age as i64
+    }
+
+    fn fresh(&self) -> bool {
+        self.ttl() > 0
+    }
+}
+
+/// What the request asks of the cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asked {
+    pub cache_control: CacheControl,
+    /// It carries `Range`.
+    pub range: bool,
+    pub head: bool,
+    /// What a client's forced refresh may do.
+    pub refresh: RefreshPolicy,
+}
+
+/// What to do once the lookup is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterLookup {
+    /// Answer from the entry found; then `then`. `unread`: nothing else reads the body, so it
+    /// may be sent without passing through Wasm.
+    Serve {
+        outcome: Outcome,
+        then: Then,
+        unread: bool,
+    },
+    /// Answer at once with `status`, asking the origin nothing.
+    Refuse { status: u16, outcome: Outcome },
+    /// Send the request as the client sent it, alone, and store nothing.
+    Pass { fwd: Fwd, reason: Reason },
+    /// Go to the origin for the key (revalidating or replacing the entry found, if any) and
+    /// store what may be stored; `coalesce`: requests for the key share one fetch.
+    Fetch { fwd: Fwd, coalesce: bool },
+}
+
+/// Background work after serving an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    Nothing,
+    /// One refresh from the origin (RFC 5861 §3; a soft purge).
+    Refresh,
+    /// A copy into the faster tiers above the one that held it.
+    CopyUp,
+}
+
+/// The choice after a lookup that found `stored` (or nothing; `vary_miss`: a tier knew the
+/// URL's variants but not this request's).
+pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> AfterLookup {
+    if let Some(stored) = stored {
+        if let Some(serve) = serve(stored, asked) {
+            return serve;
+        }
+    }
+    // RFC 9111 §5.2.1.7: only-if-cached: "respond using a stored response or ... with a 504
+    // (Gateway Timeout) status code".
+    if asked.cache_control.only_if_cached {
+        return AfterLookup::Refuse {
+            status: 504,
+            outcome: Outcome::forward(Fwd::Miss, None, false, Some(Reason::OnlyIfCached)),
+        };
+    }
+    let fwd = match stored {
+        // Fresh, but the request asked for more: RFC 9211's `fwd=request`.
+        Some(stored) if stored.fresh() && !stored.reuse.no_cache => Fwd::Request,
+        Some(_) => Fwd::Stale,
+        None if vary_miss => Fwd::VaryMiss,
+        None => Fwd::Miss,
+    };
+    // A Range request that nothing stored answers goes as it is, on its own: its 206 is a
+    // part, not stored, and says nothing about the URL (no hit-for-pass), and no full request
+    // should wait for it. The next full request fills the cache.
+    if asked.range {
+        return AfterLookup::Pass {
+            fwd,
+            reason: Reason::Range,
+        };
+    }
+    AfterLookup::Fetch {
+        fwd,
+        // A HEAD with nothing stored is forwarded as HEAD: nobody to share a fetch with.
+        coalesce: !(asked.head && stored.is_none()),
+    }
+}
+
+/// The entry answers the request, if it may.
+fn serve(stored: &Stored, asked: &Asked) -> Option<AfterLookup> {
+    let (mut verdict, forcing) = client_verdict(
+        &stored.reuse,
+        stored.age,
+        stored.lifetime,
+        &asked.cache_control,
+        stored.resident,
+        asked.refresh,
+    );
+    if stored.soft_purged && matches!(verdict, Verdict::Fresh | Verdict::StaleAccepted) {
+        // A soft purge: served once more, stale, while one refresh goes to the origin.
+        verdict = if stored.reuse.must_revalidate {
+            Verdict::Revalidate
+        } else {
+            Verdict::StaleWhileRevalidate
+        };
+    }
+    let detail = match verdict {
+        Verdict::Fresh if forcing == Forcing::Limited => Some(Reason::RefreshLimited),
+        Verdict::Fresh => None,
+        Verdict::StaleAccepted => Some(Reason::MaxStale),
+        Verdict::StaleWhileRevalidate if stored.soft_purged => Some(Reason::SoftPurged),
+        Verdict::StaleWhileRevalidate => Some(Reason::StaleWhileRevalidate),
+        Verdict::Revalidate => return None,
+    };
+    let then = if verdict == Verdict::StaleWhileRevalidate {
+        Then::Refresh
+    } else if stored.lower_tier {
+        Then::CopyUp
+    } else {
+        Then::Nothing
+    };
+    Some(AfterLookup::Serve {
+        outcome: Outcome::Hit {
+            ttl: stored.ttl(),
+            tier: stored.tier,
+            stale: detail,
+        },
+        then,
+        unread: then == Then::Nothing,
+    })
+}
+
+/// What a request reports that waited for another's fetch and got the entry it stored.
+pub fn collapsed(fwd: Fwd, status: u16) -> Outcome {
+    Outcome::Forward {
+        fwd,
+        status: Some(status),
+        stored: false,
+        collapsed: true,
+        reason: None,
+    }
+}
+
+/// Says that a request went to the origin because no stored entry's purge standing is known
+/// (the control plane could not be asked for longer than the grace), unless another reason
+/// already explains its answer.
+pub fn with_unknown_standing(outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::Forward {
+            fwd,
+            status,
+            stored,
+            collapsed,
+            reason: None,
+        } => Outcome::Forward {
+            fwd,
+            status,
+            stored,
+            collapsed,
+            reason: Some(Reason::PurgeStandingUnknown),
+        },
+        other => other,
+    }
+}
