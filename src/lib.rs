@@ -38,7 +38,7 @@ use edgecache_core::decide::arrival::{at_entry, AtEntry, Entry};
 #[cfg(feature = "proxy")]
 use edgecache_core::status::{Outcome, Reason};
 #[cfg(feature = "proxy")]
-use flow::notes::Notes;
+use flow::report::{Handled, Report};
 #[cfg(feature = "proxy")]
 use runtime::now_ms;
 #[cfg(feature = "proxy")]
@@ -91,7 +91,6 @@ async fn serve(
     let started = now_ms();
     let ctx = Rc::new(ctx);
     let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
-    let mut notes = Notes::default();
     // Parsed once, here: the admin check, the proxy and the log line all read it.
     let url = Url::parse(&request.url()).map_err(|e| e.to_string());
     let entry = Entry {
@@ -99,7 +98,7 @@ async fn serve(
         config_valid: settings.is_ok(),
         admin: matches!((&url, &settings), (Ok(url), Ok(s)) if s.config.is_admin_path(url.path())),
     };
-    let (url, response) = match (at_entry(&entry), url, &settings) {
+    let (url, handled) = match (at_entry(&entry), url, &settings) {
         (AtEntry::Refuse { status, outcome }, Err(e), _) => {
             let page = format!("edgecache: bad request URL: {e}\n");
             return flow::reply::plain(status, &page, &outcome);
@@ -108,15 +107,12 @@ async fn serve(
             return admin::handle(&request, &url, &env, &ctx, settings).await;
         }
         (AtEntry::Flow, Ok(url), Ok(settings)) => {
-            let response =
-                flow::handle(&request, &url, &env, &ctx, settings, &mut notes, None).await;
-            (url, response)
+            let handled = flow::handle(&request, &url, &env, &ctx, settings, None).await;
+            (url, handled)
         }
         (AtEntry::Refuse { status, outcome }, Ok(url), Err(error)) => {
             // The public learns nothing of the configuration; the operator finds it in the
             // log (and in `make check` before a deploy).
-            notes.errors.push(error.clone());
-            notes.outcome = Some(outcome.clone());
             worker::console_error!(
                 "{}",
                 serde_json::json!({
@@ -125,7 +121,9 @@ async fn serve(
                     "fix": format!("wrangler.toml ([vars] {CONFIG_VAR} / {ORIGIN_VAR}); `make check` validates it before a deploy"),
                 })
             );
-            (url, flow::reply::plain(status, CONFIG_ERROR_PAGE, &outcome))
+            let response = flow::reply::plain(status, CONFIG_ERROR_PAGE, &outcome);
+            let report = Report::of(outcome, vec![error.clone()]);
+            (url, Handled { response, report })
         }
         (at, _, _) => {
             return Err(JsValue::from_str(&format!(
@@ -133,8 +131,12 @@ async fn serve(
             )))
         }
     };
+    let Handled {
+        response,
+        mut report,
+    } = handled;
     let response = response.or_else(|e| {
-        notes.errors.push(runtime::describe(&e));
+        report.errors.push(runtime::describe(&e));
         flow::reply::plain(
             502,
             "edgecache: could not build a response\n",
@@ -145,25 +147,25 @@ async fn serve(
         if settings.config.workers_cache.is_some() {
             workers_cache::tell(
                 response,
-                notes.asked.as_ref(),
-                notes.kept.as_ref(),
-                notes.template,
+                report.asked.as_ref(),
+                report.kept.as_ref(),
+                report.template,
             );
         }
     }
-    let hit = matches!(notes.outcome, Some(Outcome::Hit { .. }));
+    let hit = matches!(report.outcome, Outcome::Hit { .. });
     let request_log = settings
         .as_ref()
         .map_or(RequestLog::All, |s| s.config.request_log);
-    if request_log.wants(hit, !notes.errors.is_empty()) {
-        log_request(&request.method(), &url, &response, &notes, started);
+    if request_log.wants(hit, !report.errors.is_empty()) {
+        log_request(&request.method(), &url, &response, &report, started);
     }
-    if let (Ok(settings), Some(outcome)) = (&settings, &notes.outcome) {
+    if let Ok(settings) = &settings {
         let due = control::stats_report::record(
-            notes.route.as_deref(),
+            report.route.as_deref(),
             &edgecache_core::request::target::canonical_host(&url),
-            outcome,
-            notes.bytes_from_cache,
+            &report.outcome,
+            report.bytes_from_cache,
         );
         if let Some(delta) = due {
             let key_prefix = settings.config.key_prefix.clone();
@@ -237,17 +239,17 @@ fn log_request(
     method: &str,
     url: &Url,
     response: &Result<web_sys::Response, JsValue>,
-    notes: &Notes,
+    report: &Report,
     started: i64,
 ) {
     let text = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     let status = response.as_ref().map_or(0, |r| r.status());
-    let (cache, cache_status) = match &notes.outcome {
-        Some(outcome) => (text(outcome.label()), text(&outcome.cache_status())),
-        None => ("null".into(), "null".into()),
-    };
+    let (cache, cache_status) = (
+        text(report.outcome.label()),
+        text(&report.outcome.cache_status()),
+    );
     // Errors may quote a URL or a key: their values are hidden (`redact`).
-    let errors: Vec<String> = notes
+    let errors: Vec<String> = report
         .errors
         .iter()
         .map(|e| edgecache_core::redact::text(e))
@@ -260,7 +262,7 @@ fn log_request(
         text(url.path()),
         now_ms() - started,
     );
-    if notes.errors.is_empty() {
+    if report.errors.is_empty() {
         worker::console_log!("{line}");
     } else {
         worker::console_warn!("{line}");

@@ -15,6 +15,7 @@
 //! One budget of includes (`esi_max_includes`) covers the whole client request: the page's
 //! includes, theirs, and every `alt` tried.
 
+use std::cell::RefCell;
 use std::pin::pin;
 use std::rc::Rc;
 
@@ -26,8 +27,8 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
 use worker::Context;
 
-use crate::flow::notes::Notes;
 use crate::flow::reply;
+use crate::flow::report::Handled;
 use crate::runtime::{describe, read_limited, Body, Sleep};
 use crate::settings::Settings;
 use edgecache_core::esi::grant;
@@ -40,15 +41,14 @@ use edgecache_core::status::{Outcome, Reason};
 pub const FRAGMENTS_FIELD: &str = "edgecache-fragments";
 
 /// How a page's fragments are fetched: each as a request of its own through the whole request
-/// flow (`proxy::handle`), handed in by the flow, which assembling is a part of.
+/// flow (`flow::handle`), handed in by the flow, which assembling is a part of.
 pub trait FragmentFlow {
     fn fetch<'a>(
         &'a self,
         request: &'a Request,
         url: &'a Url,
         fragment: &'a Fragment,
-        notes: &'a mut Notes,
-    ) -> LocalBoxFuture<'a, Result<Response, JsValue>>;
+    ) -> LocalBoxFuture<'a, Handled>;
 }
 
 /// A fragment request's place in the page being assembled.
@@ -59,6 +59,34 @@ pub struct Fragment {
     pub keyed_on: KeyedOn,
     /// The client request's includes, shared by every template within it.
     pub budget: Rc<IncludeBudget>,
+    /// Told as soon as it is known whether the fragment comes from storage or from the
+    /// origin, so the page can send its fields before fragments arrive.
+    pub decided: Rc<Decided>,
+}
+
+/// Hears, once, how a fragment's request is being answered.
+#[derive(Default)]
+pub struct Decided(RefCell<Option<oneshot::Sender<Outcome>>>);
+
+impl Decided {
+    pub fn new(sender: Option<oneshot::Sender<Outcome>>) -> Rc<Decided> {
+        Rc::new(Decided(RefCell::new(sender)))
+    }
+
+    /// Says how the request is being answered, if nobody has said it yet.
+    pub fn tell(&self, outcome: &Outcome) {
+        if let Some(sender) = self.0.borrow_mut().take() {
+            let _ = sender.send(outcome.clone());
+        }
+    }
+}
+
+/// Tells a fragment's page how the fragment is being answered (nothing for a page's own
+/// request).
+pub fn tell(fragment: Option<&Fragment>, outcome: &Outcome) {
+    if let Some(fragment) = fragment {
+        fragment.decided.tell(outcome);
+    }
 }
 
 /// A template answered to HEAD: the page's fields, without assembling anything.
@@ -325,15 +353,12 @@ impl Task {
     }
 
     async fn fetch(&self, src: &str, decided: Option<oneshot::Sender<Outcome>>) -> Fetched {
-        let mut notes = Notes {
-            decided,
-            ..Notes::default()
-        };
+        let decided = Decided::new(decided);
         // `origin_timeout_ms` bounds the whole fragment, body included: a fragment whose body
         // stalls after its headers must not hold the page open for ever.
         let timeout_ms = self.settings.config.origin_timeout_ms;
         let result = {
-            let work = pin!(self.fetch_with(src, &mut notes));
+            let work = pin!(self.fetch_with(src, &decided));
             let deadline = pin!(Sleep::new(timeout_ms));
             match select(work, deadline).await {
                 Either::Left((result, _)) => result,
@@ -343,15 +368,11 @@ impl Task {
             }
         };
         // Whatever happened, the page must not wait for this fragment's fields any longer.
-        let outcome = notes
-            .outcome
-            .clone()
-            .unwrap_or_else(|| Outcome::bypass(Reason::BodyError));
-        notes.decide(&outcome);
+        decided.tell(&Outcome::bypass(Reason::BodyError));
         result
     }
 
-    async fn fetch_with(&self, src: &str, notes: &mut Notes) -> Fetched {
+    async fn fetch_with(&self, src: &str, decided: &Rc<Decided>) -> Fetched {
         let config = &self.settings.config;
         let grant::Admitted {
             url,
@@ -366,12 +387,11 @@ impl Task {
             depth: self.depth,
             keyed_on,
             budget: self.budget.clone(),
+            decided: decided.clone(),
         };
-        let response = self
-            .flow
-            .fetch(&request, &url, &fragment, notes)
-            .await
-            .map_err(|e| describe(&e))?;
+        let handled = self.flow.fetch(&request, &url, &fragment).await;
+        decided.tell(&handled.report.outcome);
+        let response = handled.response.map_err(|e| describe(&e))?;
         if !(200..300).contains(&response.status()) {
             return Err(format!("{src:?} answered {}", response.status()));
         }

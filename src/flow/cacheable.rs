@@ -1,0 +1,332 @@
+//! GET and HEAD on a cacheable route: look the request up, then serve what was found, go to
+//! the origin for it (once per key), or refuse, as `decide::stored` chooses; and what a failed
+//! origin or a stored entry is answered with.
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsValue;
+use worker::Context;
+
+use crate::flow::assemble::{self, Fragment};
+use crate::flow::coalesce::{self, Flight, Settled};
+use crate::flow::fill::{fill, keep_secs, Answer, Job, Start};
+use crate::flow::lookup::{backfill, lookup, Found, Unusable};
+use crate::flow::origin::OriginError;
+use crate::flow::reply::{self, Decoration, Unread};
+use crate::flow::report::Served;
+use crate::runtime::{self, now_ms, JsFields};
+use crate::store::Entry;
+use edgecache_core::config::Config;
+use edgecache_core::decide::answer::{on_failure, Failure, OnFailure};
+use edgecache_core::decide::stored::{
+    after_lookup, collapsed, with_unknown_standing, AfterLookup, Asked, Stored, Then,
+};
+use edgecache_core::esi::template as esi;
+use edgecache_core::http::conditional::is_not_modified;
+use edgecache_core::http::range::{self, RangeAnswer};
+use edgecache_core::http::reuse::usable_on_error;
+use edgecache_core::http::Fields;
+use edgecache_core::status::{Fwd, Outcome, Reason};
+use edgecache_core::storage::record::Meta;
+use edgecache_core::workers_cache::fields::Kept;
+
+/// Looks the request up and carries out what `decide::stored::after_lookup` chooses.
+/// `errors` collects what went wrong on the way (storage, the origin) for the log line.
+pub async fn serve_cacheable(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    head: bool,
+    config: &Config,
+    fragment: Option<&Fragment>,
+    errors: &mut Vec<String>,
+) -> Served {
+    let found = lookup(&job.tiers, &job.plan, &job.headers, &job.registry, errors).await;
+    let vary_miss = found.vary_miss;
+    let vary = found.vary;
+    let standing_unknown = found.standing_unknown;
+    let asked = Asked {
+        cache_control: job.facts.cache_control.clone(),
+        range: job.headers.field("range").is_some(),
+        head,
+        refresh: job.refresh,
+    };
+    // An entry whose body turns out unusable (cut short, unreadable) counts as not found.
+    let mut found = found.found;
+    let (decision, unread) = loop {
+        let stored = found.as_ref().map(|f| stored_of(f, job, now_ms()));
+        let decision = after_lookup(stored.as_ref(), vary_miss, &asked);
+        let Some(entry) = found.as_mut() else {
+            break (decision, None);
+        };
+        // A hit that nothing else will read (no refresh, no copy to a faster tier) is sent
+        // from storage unread (whole, or the part a Range asks for); anything else reads the
+        // body first.
+        let unread = if let AfterLookup::Serve { unread: true, .. } = decision {
+            let meta = &entry.entry.meta;
+            let range = range_for(job, meta, is_template(job, meta.status, &**meta));
+            match entry.take_unread(range, errors).await {
+                Ok(unread) => unread,
+                Err(Unusable) => {
+                    found = None;
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        if unread.is_none() && !entry.complete(errors).await {
+            found = None;
+            continue;
+        }
+        break (decision, unread);
+    };
+
+    let (fwd, leader) = match (decision, found) {
+        (AfterLookup::Serve { outcome, then, .. }, Some(found)) => {
+            assemble::tell(fragment, &outcome);
+            let mut served = respond_with_entry(job, &found.entry, unread, head, outcome, true);
+            served.bytes_from_cache = found.entry.meta.body_len;
+            match then {
+                Then::Refresh => ctx.wait_until(refresh(job.clone(), ctx.clone(), found)),
+                Then::CopyUp => {
+                    let keep = keep_secs(&found.entry.meta, job.keep_stale);
+                    let job = job.clone();
+                    ctx.wait_until(async move { backfill(&job.tiers, found, keep).await });
+                }
+                Then::Nothing => {}
+            }
+            return served;
+        }
+        (AfterLookup::Serve { outcome, .. }, None) => {
+            let error = JsValue::from_str("edgecache: a hit without its entry");
+            return Served::new(Err(error), outcome);
+        }
+        (AfterLookup::Refuse { status, outcome }, _) => {
+            let response = reply::plain(status, &refusal(&outcome), &outcome);
+            return Served::new(response, outcome);
+        }
+        (AfterLookup::Pass { fwd, reason }, _) => {
+            let forward = job.pass.clone();
+            return super::pass_through(
+                forward,
+                fwd,
+                Some(reason),
+                job.expose_tags,
+                fragment,
+                errors,
+            )
+            .await;
+        }
+        (AfterLookup::Fetch { fwd, coalesce }, stale) => {
+            assemble::tell(fragment, &Outcome::forward(fwd, None, false, None));
+            let flight = coalesce.then(|| coalesce::join(&job.plan.primary, now_ms()));
+            let leader = match flight {
+                Some(Flight::Leader(leader)) => Some(leader),
+                Some(Flight::Follower(ticket)) => {
+                    let settled = runtime::wait_for(&ticket, config.origin_timeout_ms).await;
+                    if let Some(Settled::Stored(entry)) = settled {
+                        if entry.meta.key == job.plan.variant_key(&entry.meta.vary, &job.headers) {
+                            let mut outcome = collapsed(fwd, entry.meta.status);
+                            if standing_unknown {
+                                outcome = with_unknown_standing(outcome);
+                            }
+                            let mut served =
+                                respond_with_entry(job, &entry, None, head, outcome, true);
+                            served.bytes_from_cache = entry.body.len() as u64;
+                            return served;
+                        }
+                    }
+                    None
+                }
+                Some(Flight::Pass) | None => None,
+            };
+            ((fwd, stale), leader)
+        }
+    };
+    let (fwd, stale) = fwd;
+
+    let start = Start {
+        stale: stale.as_ref(),
+        fwd,
+        head,
+        client_body: !head,
+        vary: &vary,
+    };
+    let mut answer = fill(job, ctx, start, leader).await;
+    if standing_unknown {
+        answer = answer.map_outcome(with_unknown_standing);
+    }
+    match answer {
+        Answer::Entry {
+            entry,
+            outcome,
+            shareable,
+        } => respond_with_entry(job, &entry, None, head, outcome, shareable),
+        Answer::Origin {
+            origin,
+            body,
+            outcome,
+            kept,
+        } => {
+            let stored = matches!(outcome, Outcome::Forward { stored: true, .. });
+            let fields = origin.headers();
+            let template = is_template(job, origin.status(), &JsFields(&fields));
+            let not_modified = origin.status() == 200
+                && !template
+                && is_not_modified(&job.headers, &JsFields(&fields));
+            let decoration = Decoration {
+                outcome: &outcome,
+                browser_ttl: job.plan.browser_ttl.filter(|_| stored),
+                expose_tags: job.expose_tags,
+            };
+            let response = reply::from_origin(&origin, body.as_ref(), not_modified, &decoration);
+            Served {
+                template,
+                kept,
+                ..Served::new(response, outcome)
+            }
+        }
+        Answer::Failed(error) => {
+            errors.push(error.to_string());
+            origin_failed(job, stale, fwd, error, head)
+        }
+    }
+}
+
+/// The lookup's entry as the choice after it sees it.
+fn stored_of(found: &Found, job: &Job, now: i64) -> Stored {
+    let meta = &found.entry.meta;
+    Stored {
+        reuse: meta.reuse,
+        age: meta.age(now),
+        lifetime: meta.lifetime,
+        resident: ((now - meta.stored_at).max(0) / 1000) as u64,
+        soft_purged: found.soft_purged,
+        tier: job.tiers[found.tier].backend(),
+        lower_tier: found.tier > 0,
+    }
+}
+
+/// The body of a refusal: what the client asked for that the cache could not give.
+pub fn refusal(outcome: &Outcome) -> String {
+    match outcome.reason() {
+        Some(Reason::OnlyIfCached) => "edgecache: no stored response (only-if-cached)\n".into(),
+        Some(Reason::LoopDetected) => "edgecache: this request came from edgecache itself (a forwarding loop); set ORIGIN to the site to cache\n".into(),
+        _ => "edgecache: refused\n".into(),
+    }
+}
+
+/// Whether a response is an ESI template: its origin asked (`Surrogate-Control`), or its
+/// route did and it is text. Only a 200 is assembled.
+fn is_template(job: &Job, status: u16, fields: &impl Fields) -> bool {
+    status == 200
+        && (esi::requested_by(fields)
+            || (job.esi_route && esi::is_textual(fields.field("content-type").as_deref())))
+}
+
+/// Serves a stored entry, answering the client's validators with a 304 when they match
+/// (never for an ESI template: its validators are the shell's, not the assembled page's).
+/// `shareable`: the entry is one the cache keeps, so a route's `browser_ttl` applies.
+/// `unread`: the entry's body still in the runtime, sent instead of `entry.body`.
+fn respond_with_entry(
+    job: &Job,
+    entry: &Entry,
+    unread: Option<Unread>,
+    head: bool,
+    outcome: Outcome,
+    shareable: bool,
+) -> Served {
+    let template = is_template(job, entry.meta.status, &*entry.meta);
+    let not_modified = !template && is_not_modified(&job.headers, &*entry.meta);
+    let decoration = Decoration {
+        outcome: &outcome,
+        browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
+        expose_tags: job.expose_tags,
+    };
+    let range = range_for(job, &entry.meta, template);
+    let response = reply::from_entry(
+        entry,
+        unread,
+        now_ms(),
+        head,
+        not_modified,
+        range,
+        &decoration,
+    );
+    Served {
+        template,
+        kept: (shareable && job.workers_cache).then(|| Kept::of(&entry.meta, now_ms())),
+        ..Served::new(response, outcome)
+    }
+}
+
+/// RFC 9110 §13.2.2: a Range is evaluated after the conditionals (`from_entry` answers them
+/// first), on a 200 as stored; an ESI template's bytes are not the page's (`template`, as
+/// `is_template` found, which the caller has already asked).
+fn range_for(job: &Job, meta: &Meta, template: bool) -> RangeAnswer {
+    if template || meta.status != 200 {
+        return RangeAnswer::Full;
+    }
+    range::answer(&job.headers, meta, meta.body_len)
+}
+
+/// The origin gave no response: a stale entry if stale-if-error allows, else 502 or 504.
+fn origin_failed(
+    job: &Job,
+    stale: Option<Found>,
+    fwd: Fwd,
+    error: OriginError,
+    head: bool,
+) -> Served {
+    let usable = stale.as_ref().filter(|found| {
+        let meta = &found.entry.meta;
+        usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
+    });
+    match (
+        on_failure(fwd, failure_of(&error), usable.is_some()),
+        usable,
+    ) {
+        (OnFailure::ServeStale(outcome), Some(found)) => {
+            respond_with_entry(job, &found.entry, None, head, outcome, true)
+        }
+        _ => error_page(fwd, error),
+    }
+}
+
+fn failure_of(error: &OriginError) -> Failure {
+    match error {
+        OriginError::Timeout(_) => Failure::Timeout,
+        OriginError::Unreachable(_) => Failure::Unreachable,
+    }
+}
+
+/// A 502 or 504 saying why the origin gave no response.
+pub fn error_page(fwd: Fwd, error: OriginError) -> Served {
+    let (status, outcome) = match on_failure(fwd, failure_of(&error), false) {
+        OnFailure::ErrorPage { status, outcome } => (status, outcome),
+        OnFailure::ServeStale(outcome) => (502, outcome),
+    };
+    let response = reply::plain(status, &format!("edgecache: {error}\n"), &outcome);
+    Served::new(response, outcome)
+}
+
+/// RFC 5861 §3: the one background refresh behind a stale-while-revalidate answer. Skipped
+/// when another request of this isolate is already refreshing the key.
+async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
+    let Flight::Leader(leader) = coalesce::join(&job.plan.primary, now_ms()) else {
+        return;
+    };
+    let start = Start {
+        stale: Some(&found),
+        fwd: Fwd::Stale,
+        head: false,
+        client_body: false,
+        vary: &[],
+    };
+    if let Answer::Failed(error) = fill(&job, &ctx, start, Some(leader)).await {
+        worker::console_warn!(
+            "{}",
+            serde_json::json!({ "edgecache": "refresh-failed", "key": edgecache_core::redact::key(&job.plan.primary), "id": edgecache_core::redact::id(&job.plan.primary), "error": edgecache_core::redact::text(&error.to_string()) })
+        );
+    }
+}
