@@ -1,0 +1,344 @@
+//! Rows after the origin answered, a merged 304 and a failed origin.
+
+use crate::decide::answer::{
+    after_not_modified, body_not_stored, judge, on_failure, AfterNotModified, Answered, Failure,
+    Judgement, OnFailure,
+};
+use crate::http::{storability, Exchange, Overrides, RequestFacts, Storability};
+use crate::status::{Fwd, Outcome, Reason};
+
+use super::{seen, seen_reason};
+
+type FieldList<'a> = &'a [(&'a str, &'a str)];
+
+const NOW: i64 = 1_700_000_000_000;
+
+/// What HTTP caching says of a response with `fields` to a request with `request` fields.
+pub(super) fn verdict(
+    request: &[(&str, &str)],
+    status: u16,
+    fields: &[(&str, &str)],
+) -> Storability {
+    let list = |l: &[(&str, &str)]| -> Vec<(String, String)> {
+        l.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    };
+    let overrides = Overrides {
+        default_ttl: 600,
+        route_ttl: Some(60),
+        extension: Some("css".into()),
+        ..Overrides::default()
+    };
+    storability(
+        &RequestFacts::of(&list(request), &["authorization".into(), "cookie".into()]),
+        status,
+        &list(fields),
+        &overrides,
+        Exchange {
+            request_ms: NOW,
+            response_ms: NOW,
+        },
+    )
+}
+
+pub(super) fn answered(status: u16, verdict: Storability) -> Answered {
+    Answered {
+        fwd: Fwd::Miss,
+        status,
+        conditional: false,
+        stale_usable_on_error: false,
+        head_without_entry: false,
+        for_client_only: false,
+        no_tiers: false,
+        too_large: false,
+        varies_on_unsent: false,
+        asked_again: false,
+        verdict,
+    }
+}
+
+pub(super) fn judged(answer: Answered) -> Judgement {
+    let judgement = judge(&answer);
+    match &judgement {
+        Judgement::UnexpectedNotModified(outcome)
+        | Judgement::ServeStale(outcome)
+        | Judgement::Store(outcome)
+        | Judgement::Pass { outcome, .. } => {
+            seen(outcome);
+        }
+        Judgement::NotModified | Judgement::AskAgain => {}
+    }
+    judgement
+}
+
+/// A pass's reason, and whether the response itself forbids storing.
+fn pass_reason(judgement: Judgement) -> (Reason, bool) {
+    match judgement {
+        Judgement::Pass {
+            outcome:
+                Outcome::Forward {
+                    reason: Some(reason),
+                    ..
+                },
+            response_says,
+        } => (reason, response_says),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+pub(super) fn what_the_response_says_decides_what_is_stored() {
+    let store = verdict(&[], 200, &[("cache-control", "max-age=60")]);
+    match judged(answered(200, store.clone())) {
+        Judgement::Store(outcome) => {
+            assert_eq!(
+                outcome.cache_status(),
+                "edgecache; fwd=miss; fwd-status=200; stored"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // (request fields, status, response fields, reason, whether the response is to blame)
+    let rows: &[(FieldList, u16, FieldList, Reason, bool)] = &[
+        (
+            &[],
+            200,
+            &[("cache-control", "no-store")],
+            Reason::NoStore,
+            true,
+        ),
+        (
+            &[],
+            200,
+            &[("cache-control", "private")],
+            Reason::Private,
+            true,
+        ),
+        (&[], 200, &[("set-cookie", "a=b")], Reason::SetCookie, true),
+        (
+            &[],
+            200,
+            &[("cache-control", "max-age=60"), ("vary", "*")],
+            Reason::VaryStar,
+            true,
+        ),
+        (&[], 206, &[], Reason::PartialContent, true),
+        (&[], 302, &[], Reason::UncacheableStatus, true),
+        (
+            &[],
+            200,
+            &[("cache-control", "no-cache")],
+            Reason::NoCache,
+            true,
+        ),
+        (
+            &[("cache-control", "no-store")],
+            200,
+            &[],
+            Reason::RequestNoStore,
+            false,
+        ),
+        (
+            &[("authorization", "x")],
+            200,
+            &[],
+            Reason::Authorization,
+            false,
+        ),
+        (
+            &[("cookie", "s=1")],
+            200,
+            &[("content-type", "text/html")],
+            Reason::ContentTypeMismatch,
+            false,
+        ),
+    ];
+    for (request, status, fields, reason, response_says) in rows {
+        let judged = judged(answered(*status, verdict(request, *status, fields)));
+        assert_eq!(pass_reason(judged), (*reason, *response_says), "{fields:?}");
+    }
+    // What storability has no routes for: a heuristic guess for a cookie request, and an
+    // answer already stale on arrival.
+    let without_route = |request: &[(&str, &str)], fields: &[(&str, &str)]| {
+        let list = |l: &[(&str, &str)]| -> Vec<(String, String)> {
+            l.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        storability(
+            &RequestFacts::from_fields(&list(request)),
+            200,
+            &list(fields),
+            &Overrides {
+                default_ttl: 600,
+                ..Overrides::default()
+            },
+            Exchange {
+                request_ms: NOW,
+                response_ms: NOW,
+            },
+        )
+    };
+    assert_eq!(
+        pass_reason(judged(answered(
+            200,
+            without_route(&[("cookie", "s=1")], &[])
+        ))),
+        (Reason::CookieWithoutFreshness, false)
+    );
+    assert_eq!(
+        pass_reason(judged(answered(
+            200,
+            without_route(&[], &[("cache-control", "max-age=0")])
+        ))),
+        (Reason::StaleOnArrival, true)
+    );
+    // What edgecache itself knows about the fetch, ahead of the response's verdict.
+    let ahead = |answer: Answered| pass_reason(judged(answer));
+    assert_eq!(
+        ahead(Answered {
+            head_without_entry: true,
+            ..answered(200, store.clone())
+        })
+        .0,
+        Reason::HeadNotStored
+    );
+    assert_eq!(
+        ahead(Answered {
+            for_client_only: true,
+            ..answered(200, store.clone())
+        })
+        .0,
+        Reason::Credentials
+    );
+    assert_eq!(
+        ahead(Answered {
+            no_tiers: true,
+            ..answered(200, store.clone())
+        })
+        .0,
+        Reason::StorageError
+    );
+    assert_eq!(
+        ahead(Answered {
+            too_large: true,
+            ..answered(200, store.clone())
+        }),
+        (Reason::TooLarge, true)
+    );
+    // A response that varies on a field the origin was not sent: asked again once, then not
+    // stored.
+    let unsent = Answered {
+        varies_on_unsent: true,
+        ..answered(200, store.clone())
+    };
+    assert_eq!(judged(unsent.clone()), Judgement::AskAgain);
+    assert_eq!(
+        ahead(Answered {
+            asked_again: true,
+            ..unsent
+        })
+        .0,
+        Reason::VaryUnsent
+    );
+}
+
+#[test]
+pub(super) fn a_304_an_origin_error_and_a_failed_origin() {
+    let conditional = Answered {
+        conditional: true,
+        ..answered(304, Storability::DontStore(Reason::UncacheableStatus))
+    };
+    assert_eq!(judged(conditional), Judgement::NotModified);
+    match judged(answered(
+        304,
+        Storability::DontStore(Reason::UncacheableStatus),
+    )) {
+        Judgement::UnexpectedNotModified(outcome) => assert_eq!(
+            outcome.cache_status(),
+            "edgecache; fwd=miss; fwd-status=304; detail=uncacheable-status"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let error = Answered {
+        stale_usable_on_error: true,
+        fwd: Fwd::Stale,
+        ..answered(503, Storability::DontStore(Reason::UncacheableStatus))
+    };
+    match judged(error) {
+        Judgement::ServeStale(outcome) => assert_eq!(
+            outcome.cache_status(),
+            "edgecache; fwd=stale; fwd-status=503; detail=stale-if-error"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let refused = answered(503, Storability::DontStore(Reason::UncacheableStatus));
+    assert_eq!(pass_reason(judged(refused)).0, Reason::UncacheableStatus);
+
+    let failure = |f, usable| match on_failure(Fwd::Miss, f, usable) {
+        OnFailure::ServeStale(outcome) => (0, seen(&outcome).cache_status()),
+        OnFailure::ErrorPage { status, outcome } => (status, seen(&outcome).cache_status()),
+    };
+    assert_eq!(
+        failure(Failure::Timeout, false),
+        (504, "edgecache; fwd=miss; detail=origin-timeout".into())
+    );
+    assert_eq!(
+        failure(Failure::Unreachable, false),
+        (502, "edgecache; fwd=miss; detail=origin-unreachable".into())
+    );
+    assert_eq!(
+        failure(Failure::Unreachable, true),
+        (0, "edgecache; fwd=stale; detail=stale-if-error".into())
+    );
+    assert_eq!(seen_reason(body_not_stored(true)), Reason::BodyError);
+    assert_eq!(seen_reason(body_not_stored(false)), Reason::TooLarge);
+}
+
+#[test]
+pub(super) fn a_merged_304_refreshes_the_entry_unless_something_forbids_it() {
+    let store = verdict(&[], 200, &[("cache-control", "max-age=60")]);
+    match after_not_modified(Fwd::Stale, &store, false) {
+        AfterNotModified::Refresh(outcome) => assert_eq!(
+            seen(&outcome).cache_status(),
+            "edgecache; fwd=stale; fwd-status=304; stored"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let alone = |verdict: &Storability, for_client_only| match after_not_modified(
+        Fwd::Stale,
+        verdict,
+        for_client_only,
+    ) {
+        AfterNotModified::AnswerAlone {
+            outcome,
+            drop_stored,
+        } => {
+            seen(&outcome);
+            let Outcome::Forward {
+                reason: Some(reason),
+                ..
+            } = outcome
+            else {
+                panic!()
+            };
+            (reason, drop_stored)
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        alone(&store, true),
+        (Reason::Credentials, false),
+        "a client's own refresh"
+    );
+    assert_eq!(
+        alone(&Storability::DontStore(Reason::SetCookie), false),
+        (Reason::SetCookie, true)
+    );
+    assert_eq!(
+        alone(&Storability::DontStore(Reason::RequestNoStore), false),
+        (Reason::RequestNoStore, false),
+        "a request's no-store never removes what others get"
+    );
+}
