@@ -163,6 +163,7 @@ lint: toolchain architecture
 architecture: node
 	node scripts/module-graph.mjs src
 	node scripts/module-graph.mjs core/src --pure-crate
+	node scripts/layout-check.mjs
 
 # The core's tests need no Wasm target; the worker crate's host tests are few (its glue runs
 # in workerd: test-wasm, test-integration).
