@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The module graph of a crate, read from its `use` lines: one node per file (`src/a/b.rs` is
+// The module graph of a crate, read from its `use` lines and the paths written out in its
+// code: one node per file (`src/a/b.rs` is
 // `a::b`, `src/a/mod.rs` is `a`), one arrow per `use crate::…`/`use super::…` naming another
 // module. Fails on an import cycle, and on an arrow from a module listed as pure to one that is
 // not, or to a crate outside the allowed list.
@@ -33,7 +34,8 @@ function modules(dir) {
     });
 }
 
-/** The text of every `use` item in `source` (comments, strings and test modules removed first). */
+/** The text of every `use` item in `source`, and every path from `crate::` or `super::` written
+ * in its code (comments, strings and test modules removed first). */
 function useItems(source) {
   const tests = source.search(/#\[cfg\(test\)\]\s*mod\s+\w+\s*\{/);
   const code = (tests < 0 ? source : source.slice(0, tests))
@@ -41,7 +43,10 @@ function useItems(source) {
     .replace(/\/\/[^\n]*/g, "")
     .replace(/r#*"[\s\S]*?"#*/g, '""')
     .replace(/"(?:\\.|[^"\\])*"/g, '""');
-  return [...code.matchAll(/(?:^|[\s;{}])(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);/g)].map((m) => m.at(1).replace(/\s+/g, ""));
+  const uses = [...code.matchAll(/(?:^|[\s;{}])(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);/g)].map((m) => m.at(1).replace(/\s+/g, ""));
+  // Paths written out in the code (`super::fill::keep_secs(…)`) are arrows too.
+  const inline = [...code.matchAll(/(?<![\w:])((?:crate|super)(?:::\w+)+)/g)].map((m) => m.at(1));
+  return [...uses, ...inline];
 }
 
 /** `a::{b::c,d}` → ["a::b::c", "a::d"]. */

@@ -12,7 +12,7 @@ use worker::Context;
 
 use url::Url;
 
-use crate::flow::fill::Job;
+use crate::flow::job::Job;
 use crate::runtime::describe;
 use edgecache_core::control::registry::PurgeRequest;
 use edgecache_core::http::Fields;

@@ -9,7 +9,8 @@ use worker::Context;
 
 use crate::flow::assemble::{self, Fragment};
 use crate::flow::coalesce::{self, Flight, Settled};
-use crate::flow::fill::{fill, keep_secs, Answer, Job, Start};
+use crate::flow::fill::{fill, Start};
+use crate::flow::job::{keep_secs, Answer, Job};
 use crate::flow::lookup::{backfill, lookup, Found, Unusable};
 use crate::flow::origin::OriginError;
 use crate::flow::reply::{self, Decoration, Unread};

@@ -10,135 +10,20 @@ use web_sys::{ReadableStream, Response};
 use worker::Context;
 
 use crate::flow::coalesce::{self, Leader, Settled};
+use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job, Replacing};
 use crate::flow::lookup::{delete_all, write_all, Found};
 use crate::flow::origin::{Forward, OriginError};
+use crate::flow::revalidated::not_modified;
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
-use crate::store::{Entry, Tier};
-use edgecache_core::config::Backend;
-use edgecache_core::control::registry::{response_tags, Registry};
-use edgecache_core::decide::answer::{
-    after_not_modified, body_not_stored, judge, AfterNotModified, Answered, Judgement,
-};
-use edgecache_core::http::reuse::{usable_on_error, RefreshPolicy};
-use edgecache_core::http::revalidate::{
-    conditional_fields, merge_not_modified, names_other_response,
-};
-use edgecache_core::http::{
-    fields_to_store, storability, Exchange, Fields, RequestFacts, Storability,
-};
-use edgecache_core::request::plan::Plan;
+use crate::store::Entry;
+use edgecache_core::control::registry::response_tags;
+use edgecache_core::decide::answer::{body_not_stored, judge, Answered, Judgement};
+use edgecache_core::http::reuse::usable_on_error;
+use edgecache_core::http::revalidate::{conditional_fields, names_other_response};
+use edgecache_core::http::{fields_to_store, storability, Exchange, Fields, Storability};
 use edgecache_core::status::{Fwd, Outcome, Reason};
 use edgecache_core::storage::record::{Kind, Meta, FORMAT};
 use edgecache_core::workers_cache::fields::Kept;
-
-/// What one request needs to fill the cache, shared with the background work it starts.
-pub struct Job {
-    pub plan: Plan,
-    pub tiers: Vec<Tier>,
-    /// The request as the key says it (what a fill sends).
-    pub forward: Forward,
-    /// The request as the client sent it (a `Range` that nothing stored answers).
-    pub pass: Forward,
-    pub facts: RequestFacts,
-    /// The request's fields, for its `Vary` values and conditionals.
-    pub headers: PickedFields,
-    pub max_body_bytes: u64,
-    pub keep_stale: u64,
-    pub hit_for_pass_ttl: u64,
-    pub expose_tags: bool,
-    /// The route has `esi = true`.
-    pub esi_route: bool,
-    /// The purges made so far, checked against every entry read.
-    pub registry: Rc<Registry>,
-    /// What a client's forced refresh may do.
-    pub refresh: RefreshPolicy,
-    /// Workers Cache is in front (`workers_cache`): answers say what they keep.
-    pub workers_cache: bool,
-}
-
-/// What the client is to be sent.
-pub enum Answer {
-    /// A stored (or just revalidated) entry; `shareable` when the cache may keep it, so a
-    /// route's `browser_ttl` applies.
-    Entry {
-        entry: Entry,
-        outcome: Outcome,
-        shareable: bool,
-    },
-    /// The origin's response, streaming `body` (the client's branch when it is being stored);
-    /// `kept`, with `workers_cache`, the entry being stored from it.
-    Origin {
-        origin: Response,
-        body: Option<ReadableStream>,
-        outcome: Outcome,
-        kept: Option<Kept>,
-    },
-    /// No response from the origin.
-    Failed(OriginError),
-}
-
-impl Answer {
-    pub fn outcome(&self) -> Option<&Outcome> {
-        match self {
-            Answer::Entry { outcome, .. } | Answer::Origin { outcome, .. } => Some(outcome),
-            Answer::Failed(_) => None,
-        }
-    }
-
-    /// The same answer, reporting `change(outcome)`.
-    pub fn map_outcome(self, change: impl FnOnce(Outcome) -> Outcome) -> Answer {
-        match self {
-            Answer::Entry {
-                entry,
-                outcome,
-                shareable,
-            } => Answer::Entry {
-                entry,
-                outcome: change(outcome),
-                shareable,
-            },
-            Answer::Origin {
-                origin,
-                body,
-                outcome,
-                kept,
-            } => Answer::Origin {
-                origin,
-                body,
-                outcome: change(outcome),
-                kept,
-            },
-            failed @ Answer::Failed(_) => failed,
-        }
-    }
-}
-
-/// An unchanged or still fresh entry is rewritten to KV at most this often (ms): KV takes
-/// one write per second per key, and the free plan 1,000 a day, so a loop of forced
-/// refreshes or revalidations must not spend them.
-pub const KV_REWRITE_INTERVAL_MS: i64 = 60_000;
-
-/// The entry a write replaces, for `tiers_to_write`.
-#[derive(Clone, Copy)]
-struct Replacing {
-    /// When it was stored (ms).
-    stored_at: i64,
-    /// Its copy in KV is still fresh: the refresh was a client's forcing.
-    fresh: bool,
-}
-
-/// The tiers a write goes to: all of them, but KV when it would rewrite an entry stored less
-/// than `KV_REWRITE_INTERVAL_MS` ago that is still fresh there (a client-forced refresh), or
-/// unchanged (a 304) while a faster tier keeps the refreshed copy.
-fn tiers_to_write(job: &Job, replacing: Option<Replacing>) -> impl Iterator<Item = &Tier> {
-    let faster_tier = job.tiers.iter().any(|tier| tier.backend() != Backend::Kv);
-    let skip_kv = replacing.is_some_and(|r| {
-        now_ms() - r.stored_at < KV_REWRITE_INTERVAL_MS && (r.fresh || faster_tier)
-    });
-    job.tiers
-        .iter()
-        .filter(move |tier| !(skip_kv && tier.backend() == Backend::Kv))
-}
 
 /// Where a fill starts from.
 pub struct Start<'a> {
@@ -343,108 +228,6 @@ pub async fn fill(
     }
 }
 
-/// A 304 answered our conditional request: fold it into the stored response (RFC 9111
-/// §4.3.4), judge the result afresh, and keep the body we already have. `for_client_only`:
-/// the refresh was a credentialed client's own, so nothing is written or removed.
-#[allow(clippy::too_many_arguments)]
-fn not_modified(
-    job: &Rc<Job>,
-    ctx: &Rc<Context>,
-    found: &Found,
-    update: &[(String, String)],
-    exchange: Exchange,
-    fwd: Fwd,
-    leader: Option<Leader>,
-    for_client_only: bool,
-) -> Answer {
-    let stored = &found.entry.meta;
-    let merged = merge_not_modified(stored.headers.clone(), update);
-    let verdict = storability(
-        &job.facts,
-        stored.status,
-        &merged,
-        &job.plan.overrides,
-        exchange,
-    );
-    let outcome = match after_not_modified(fwd, &verdict, for_client_only) {
-        AfterNotModified::Refresh(outcome) => outcome,
-        AfterNotModified::AnswerAlone {
-            outcome,
-            drop_stored,
-        } => {
-            drop(leader);
-            if drop_stored {
-                let tiers = job.clone();
-                let key = found.entry.meta.key.clone();
-                ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
-            }
-            let entry = Entry::new(
-                Meta {
-                    headers: merged,
-                    ..Meta::clone(stored)
-                },
-                found.entry.body.clone(),
-            );
-            return Answer::Entry {
-                entry,
-                outcome,
-                shareable: false,
-            };
-        }
-    };
-    let Storability::Store {
-        lifetime,
-        initial_age,
-        strip_fields,
-        reuse,
-        ..
-    } = verdict
-    else {
-        return Answer::Entry {
-            entry: found.entry.clone(),
-            outcome,
-            shareable: false,
-        };
-    };
-    let entry = Entry::new(
-        Meta {
-            tags: response_tags(&merged, &job.plan.tags),
-            headers: fields_to_store(merged, &strip_fields, exchange.response_secs()),
-            stored_at: exchange.response_ms,
-            initial_age,
-            lifetime,
-            reuse,
-            ..Meta::clone(stored)
-        },
-        found.entry.body.clone(),
-    );
-    let marker = found.marker.clone();
-    let keep = keep_secs(&entry.meta, job.keep_stale);
-    let job_for_write = job.clone();
-    let written = entry.clone();
-    // As in `store`: the flight stays open until the refreshed entry is written, so a request
-    // arriving meanwhile takes it from here instead of revalidating the old copy again.
-    if let Some(leader) = &leader {
-        leader.publish(Settled::Stored(entry.clone()));
-    }
-    // Unchanged; still fresh in KV when the refresh was a client's forcing. A soft-purged
-    // entry is always rewritten: the purge must take effect in KV too.
-    let replacing = (!found.soft_purged).then_some(Replacing {
-        stored_at: stored.stored_at,
-        fresh: fwd == Fwd::Request,
-    });
-    ctx.wait_until(async move {
-        let tiers = tiers_to_write(&job_for_write, replacing);
-        write_all(tiers, &written, marker.as_ref(), keep).await;
-        drop(leader);
-    });
-    Answer::Entry {
-        entry,
-        outcome,
-        shareable: true,
-    }
-}
-
 /// The answer cannot be stored: stream it through, tell followers to fetch for themselves,
 /// and when the response itself is to blame (`response_says`) remember the key as
 /// hit-for-pass and drop a stale entry that the origin no longer allows to be shared.
@@ -504,12 +287,6 @@ async fn fetch(
         response_ms: now_ms(),
     };
     Ok((origin, exchange))
-}
-
-/// How long an entry is kept: its freshness left plus what it may still be used for stale.
-pub fn keep_secs(meta: &Meta, keep_stale: u64) -> u64 {
-    let fresh_left = meta.ttl(now_ms()).max(0) as u64;
-    fresh_left.saturating_add(meta.reuse.stale_keep(keep_stale))
 }
 
 /// Reads the stored branch of the body (up to the size limit) and writes the entry, and its

@@ -10,11 +10,13 @@ pub mod cacheable;
 pub mod client_fields;
 pub mod coalesce;
 pub mod fill;
+pub mod job;
 pub mod lookup;
 pub mod markers;
 pub mod origin;
 pub mod reply;
 pub mod report;
+pub mod revalidated;
 
 use std::rc::Rc;
 
@@ -38,7 +40,7 @@ use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::{KeyedOn, Plan};
 use edgecache_core::request::target::Target;
 use edgecache_core::status::{Fwd, Outcome, Reason};
-use fill::Job;
+use job::Job;
 use lookup::delete_all;
 use origin::{Forward, HOP_HEADER};
 use reply::Decoration;

@@ -1,0 +1,133 @@
+//! One request's fill job, shared with the background work it starts, and what it answers
+//! the client with; how long an entry is kept, and which tiers a write goes to.
+
+use std::rc::Rc;
+
+use web_sys::{ReadableStream, Response};
+
+use crate::flow::origin::{Forward, OriginError};
+use crate::runtime::{now_ms, PickedFields};
+use crate::store::{Entry, Tier};
+use edgecache_core::config::Backend;
+use edgecache_core::control::registry::Registry;
+use edgecache_core::http::reuse::RefreshPolicy;
+use edgecache_core::http::RequestFacts;
+use edgecache_core::request::plan::Plan;
+use edgecache_core::status::Outcome;
+use edgecache_core::storage::record::Meta;
+use edgecache_core::workers_cache::fields::Kept;
+
+/// What one request needs to fill the cache, shared with the background work it starts.
+pub struct Job {
+    pub plan: Plan,
+    pub tiers: Vec<Tier>,
+    /// The request as the key says it (what a fill sends).
+    pub forward: Forward,
+    /// The request as the client sent it (a `Range` that nothing stored answers).
+    pub pass: Forward,
+    pub facts: RequestFacts,
+    /// The request's fields, for its `Vary` values and conditionals.
+    pub headers: PickedFields,
+    pub max_body_bytes: u64,
+    pub keep_stale: u64,
+    pub hit_for_pass_ttl: u64,
+    pub expose_tags: bool,
+    /// The route has `esi = true`.
+    pub esi_route: bool,
+    /// The purges made so far, checked against every entry read.
+    pub registry: Rc<Registry>,
+    /// What a client's forced refresh may do.
+    pub refresh: RefreshPolicy,
+    /// Workers Cache is in front (`workers_cache`): answers say what they keep.
+    pub workers_cache: bool,
+}
+
+/// What the client is to be sent.
+pub enum Answer {
+    /// A stored (or just revalidated) entry; `shareable` when the cache may keep it, so a
+    /// route's `browser_ttl` applies.
+    Entry {
+        entry: Entry,
+        outcome: Outcome,
+        shareable: bool,
+    },
+    /// The origin's response, streaming `body` (the client's branch when it is being stored);
+    /// `kept`, with `workers_cache`, the entry being stored from it.
+    Origin {
+        origin: Response,
+        body: Option<ReadableStream>,
+        outcome: Outcome,
+        kept: Option<Kept>,
+    },
+    /// No response from the origin.
+    Failed(OriginError),
+}
+
+impl Answer {
+    pub fn outcome(&self) -> Option<&Outcome> {
+        match self {
+            Answer::Entry { outcome, .. } | Answer::Origin { outcome, .. } => Some(outcome),
+            Answer::Failed(_) => None,
+        }
+    }
+
+    /// The same answer, reporting `change(outcome)`.
+    pub fn map_outcome(self, change: impl FnOnce(Outcome) -> Outcome) -> Answer {
+        match self {
+            Answer::Entry {
+                entry,
+                outcome,
+                shareable,
+            } => Answer::Entry {
+                entry,
+                outcome: change(outcome),
+                shareable,
+            },
+            Answer::Origin {
+                origin,
+                body,
+                outcome,
+                kept,
+            } => Answer::Origin {
+                origin,
+                body,
+                outcome: change(outcome),
+                kept,
+            },
+            failed @ Answer::Failed(_) => failed,
+        }
+    }
+}
+
+/// An unchanged or still fresh entry is rewritten to KV at most this often (ms): KV takes
+/// one write per second per key, and the free plan 1,000 a day, so a loop of forced
+/// refreshes or revalidations must not spend them.
+pub const KV_REWRITE_INTERVAL_MS: i64 = 60_000;
+
+/// The entry a write replaces, for `tiers_to_write`.
+#[derive(Clone, Copy)]
+pub struct Replacing {
+    /// When it was stored (ms).
+    pub stored_at: i64,
+    /// Its copy in KV is still fresh: the refresh was a client's forcing.
+    pub fresh: bool,
+}
+
+/// The tiers a write goes to: all of them, but KV when it would rewrite an entry stored less
+/// than `KV_REWRITE_INTERVAL_MS` ago that is still fresh there (a client-forced refresh), or
+/// unchanged (a 304) while a faster tier keeps the refreshed copy.
+pub fn tiers_to_write(job: &Job, replacing: Option<Replacing>) -> impl Iterator<Item = &Tier> {
+    let faster_tier = job.tiers.iter().any(|tier| tier.backend() != Backend::Kv);
+    let skip_kv = replacing.is_some_and(|r| {
+        now_ms() - r.stored_at < KV_REWRITE_INTERVAL_MS && (r.fresh || faster_tier)
+    });
+    job.tiers
+        .iter()
+        .filter(move |tier| !(skip_kv && tier.backend() == Backend::Kv))
+}
+
+/// How long an entry is kept: its freshness left plus what it may still be used for stale.
+pub fn keep_secs(meta: &Meta, keep_stale: u64) -> u64 {
+    let fresh_left = meta.ttl(now_ms()).max(0) as u64;
+    fresh_left.saturating_add(meta.reuse.stale_keep(keep_stale))
+}

@@ -1,0 +1,119 @@
+//! A 304 answered a revalidation: fold it into the stored response (RFC 9111 §4.3.4), judge
+//! the result afresh, keep the body already held, and write the refreshed entry back.
+
+use std::rc::Rc;
+
+use worker::Context;
+
+use crate::flow::coalesce::{Leader, Settled};
+use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job, Replacing};
+use crate::flow::lookup::{delete_all, write_all, Found};
+use crate::store::Entry;
+use edgecache_core::control::registry::response_tags;
+use edgecache_core::decide::answer::{after_not_modified, AfterNotModified};
+use edgecache_core::http::revalidate::merge_not_modified;
+use edgecache_core::http::{fields_to_store, storability, Exchange, Storability};
+use edgecache_core::status::Fwd;
+use edgecache_core::storage::record::Meta;
+
+/// A 304 answered our conditional request: fold it into the stored response (RFC 9111
+/// §4.3.4), judge the result afresh, and keep the body we already have. `for_client_only`:
+/// the refresh was a credentialed client's own, so nothing is written or removed.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn not_modified(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    found: &Found,
+    update: &[(String, String)],
+    exchange: Exchange,
+    fwd: Fwd,
+    leader: Option<Leader>,
+    for_client_only: bool,
+) -> Answer {
+    let stored = &found.entry.meta;
+    let merged = merge_not_modified(stored.headers.clone(), update);
+    let verdict = storability(
+        &job.facts,
+        stored.status,
+        &merged,
+        &job.plan.overrides,
+        exchange,
+    );
+    let outcome = match after_not_modified(fwd, &verdict, for_client_only) {
+        AfterNotModified::Refresh(outcome) => outcome,
+        AfterNotModified::AnswerAlone {
+            outcome,
+            drop_stored,
+        } => {
+            drop(leader);
+            if drop_stored {
+                let tiers = job.clone();
+                let key = found.entry.meta.key.clone();
+                ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
+            }
+            let entry = Entry::new(
+                Meta {
+                    headers: merged,
+                    ..Meta::clone(stored)
+                },
+                found.entry.body.clone(),
+            );
+            return Answer::Entry {
+                entry,
+                outcome,
+                shareable: false,
+            };
+        }
+    };
+    let Storability::Store {
+        lifetime,
+        initial_age,
+        strip_fields,
+        reuse,
+        ..
+    } = verdict
+    else {
+        return Answer::Entry {
+            entry: found.entry.clone(),
+            outcome,
+            shareable: false,
+        };
+    };
+    let entry = Entry::new(
+        Meta {
+            tags: response_tags(&merged, &job.plan.tags),
+            headers: fields_to_store(merged, &strip_fields, exchange.response_secs()),
+            stored_at: exchange.response_ms,
+            initial_age,
+            lifetime,
+            reuse,
+            ..Meta::clone(stored)
+        },
+        found.entry.body.clone(),
+    );
+    let marker = found.marker.clone();
+    let keep = keep_secs(&entry.meta, job.keep_stale);
+    let job_for_write = job.clone();
+    let written = entry.clone();
+    // As in `store`: the flight stays open until the refreshed entry is written, so a request
+    // arriving meanwhile takes it from here instead of revalidating the old copy again.
+    if let Some(leader) = &leader {
+        leader.publish(Settled::Stored(entry.clone()));
+    }
+    // Unchanged; still fresh in KV when the refresh was a client's forcing. A soft-purged
+    // entry is always rewritten: the purge must take effect in KV too.
+    let replacing = (!found.soft_purged).then_some(Replacing {
+        stored_at: stored.stored_at,
+        fresh: fwd == Fwd::Request,
+    });
+    ctx.wait_until(async move {
+        let tiers = tiers_to_write(&job_for_write, replacing);
+        write_all(tiers, &written, marker.as_ref(), keep).await;
+        drop(leader);
+    });
+    Answer::Entry {
+        entry,
+        outcome,
+        shareable: true,
+    }
+}
