@@ -3,9 +3,9 @@
 // the limit a client gets 429 with Retry-After and its token is not even compared, while
 // other addresses are not affected. Every admin request is logged with the token's label and
 // its outcome, never with a token.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker } from "../support/worker.mjs";
+import { withWorker } from "../support/fixture.mjs";
 
 const TOKEN = "admin-token-7c1f5e9a2b";
 const CI_TOKEN = "ci-token-3d8e0f4a6b";
@@ -51,11 +51,7 @@ function adminLines(worker) {
 }
 
 describe("failed admin logins with the rate limiting binding", () => {
-  let worker;
-  before(async () => {
-    worker = await startWorker({ bindings: { ADMIN_TOKEN: TOKEN, ADMIN_TOKENS: `ci:${CI_TOKEN}` }, ratelimits: RATELIMITS });
-  });
-  after(async () => worker.dispose());
+  const { worker } = withWorker({ origin: null, bindings: { ADMIN_TOKEN: TOKEN, ADMIN_TOKENS: `ci:${CI_TOKEN}` }, ratelimits: RATELIMITS });
 
   it("refuses a guessing address with 429 and Retry-After, without comparing its token, while another address gets in", async () => {
     assertLimited(await bruteForce(worker, "198.51.100.7", 3 * LIMIT));
@@ -106,11 +102,7 @@ describe("failed admin logins with the rate limiting binding", () => {
 });
 
 describe("failed admin logins without the binding", () => {
-  let worker;
-  before(async () => {
-    worker = await startWorker({ bindings: { ADMIN_TOKEN: TOKEN } });
-  });
-  after(async () => worker.dispose());
+  const { worker } = withWorker({ origin: null, bindings: { ADMIN_TOKEN: TOKEN } });
 
   it("are limited in the isolate with the same limit, and the log says so once", async () => {
     assertLimited(await bruteForce(worker, "203.0.113.9", 3 * LIMIT));

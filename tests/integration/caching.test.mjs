@@ -1,23 +1,14 @@
 // Site-wide caching on every backend and tier order: what the client gets (status, body,
 // Age, Cache-Status) and how often the origin is asked.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
 
 const tierOrders = [["memory"], ["cache"], ["kv"], ["memory", "cache", "kv"], ["kv", "memory"]];
 
 for (const backends of tierOrders) {
   describe(`backends ${backends.join(" → ")}`, () => {
-    let origin, worker;
-    before(async () => {
-      origin = await startOrigin();
-      worker = await startWorker({ origin, config: { backends } });
-    });
-    after(async () => {
-      await worker.dispose();
-      await origin.close();
-    });
+    const { origin, worker } = withWorker({ config: { backends } });
 
     it("stores a cacheable response and answers the next request from storage", async () => {
       const first = await worker.fetch("/page");
@@ -150,15 +141,7 @@ for (const backends of tierOrders) {
 }
 
 describe("tiers", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory", "kv"] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory", "kv"] } });
 
   it("copies a lower tier's hit into the tiers above it", async () => {
     // Put an entry in KV only, through a worker whose only tier is KV, sharing the namespace.
@@ -172,15 +155,7 @@ describe("tiers", () => {
 });
 
 describe("methods", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory"] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory"] } });
 
   it("forwards unsafe methods with their bodies and never stores them", async () => {
     for (const n of [1, 2]) {
@@ -215,8 +190,7 @@ describe("methods", () => {
 
 describe("request log level", () => {
   it("request_log = misses leaves hits out of the log and keeps misses", async () => {
-    const origin = await startOrigin();
-    const worker = await startWorker({ origin, config: { backends: ["memory"], request_log: "misses" } });
+    const { worker, dispose } = await setup({ config: { backends: ["memory"], request_log: "misses" } });
     try {
       const lines = () => worker.logs.filter((l) => l.includes('"edgecache":"request"'));
       await worker.fetch("/logged");
@@ -230,8 +204,7 @@ describe("request log level", () => {
       assert.equal(after.length, 1, `one new line, for the miss: ${after.join("\n")}`);
       assert.match(after[0], /"path":"\/other"/);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });

@@ -5,10 +5,9 @@
 //
 // Locations are workers in one Miniflare (tests/support/worker.mjs, `startLocations`), each
 // with its own isolate and Cache API, sharing the object and KV.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startLocations, startWorker } from "../support/worker.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
 
 const TOKEN = "control-plane-token";
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -45,18 +44,12 @@ async function store(location, target) {
 }
 
 describe("purges sent at once through several locations", () => {
-  let origin, deployment;
+  const { origin, deployment } = withWorker({ locations: { count: 3 }, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory", "cache"] } });
   const PAGES = 100;
-  before(async () => {
-    origin = await startOrigin();
+  before(() => {
     for (let i = 0; i < PAGES; i++) {
       origin.on(`/page/${i}`, (record, n) => ({ headers: { "cache-control": "max-age=600", "cache-tag": `page-${i}` }, body: `page ${i} #${n}` }));
     }
-    deployment = await startLocations({ count: 3, origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory", "cache"] } });
-  });
-  after(async () => {
-    await deployment.dispose();
-    await origin.close();
   });
 
   it("records every one of 100 purges, numbered, and every one takes effect", async () => {
@@ -86,15 +79,9 @@ describe("purges sent at once through several locations", () => {
 });
 
 describe("two locations", () => {
-  let origin, deployment;
-  before(async () => {
-    origin = await startOrigin();
+  const { origin, deployment } = withWorker({ locations: { count: 2 }, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["cache"], purge_propagation_s: 2 } });
+  before(() => {
     origin.on("/far", (record, n) => ({ headers: { "cache-control": "max-age=600" }, body: `far #${n}` }));
-    deployment = await startLocations({ count: 2, origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["cache"], purge_propagation_s: 2 } });
-  });
-  after(async () => {
-    await deployment.dispose();
-    await origin.close();
   });
 
   it("stops serving an entry purged in the other location within purge_propagation_s plus a second", async () => {
@@ -127,9 +114,8 @@ describe("two locations", () => {
 
 describe("purge_propagation_s = 0", () => {
   it("checks on every request: the other location stops serving at once", async () => {
-    const origin = await startOrigin();
+    const { origin, deployment, dispose } = await setup({ locations: { count: 2 }, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory", "cache"], purge_propagation_s: 0 } });
     origin.on("/now", (record, n) => ({ headers: { "cache-control": "max-age=600" }, body: `now #${n}` }));
-    const deployment = await startLocations({ count: 2, origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory", "cache"], purge_propagation_s: 0 } });
     try {
       const [here, there] = deployment.locations;
       await store(there, "/now");
@@ -141,26 +127,19 @@ describe("purge_propagation_s = 0", () => {
       assert.equal(got.body, "now #2");
       assert.match(got.cacheStatus, /fwd=miss/);
     } finally {
-      await deployment.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });
 
 describe("when the control plane cannot be reached", () => {
-  let origin, deployment;
-  before(async () => {
-    origin = await startOrigin();
+  const { origin, deployment } = withWorker({ locations: { count: 2 }, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory", "cache"], purge_propagation_s: 1, purge_grace_s: 2 } });
+  before(() => {
     origin.on("/kept", (record, n) => ({ headers: { "cache-control": "max-age=600" }, body: `kept #${n}` }));
     origin.on("/slow", async (record, n) => {
       await sleep(200);
       return { headers: { "cache-control": "max-age=600" }, body: `slow #${n}` };
     });
-    deployment = await startLocations({ count: 2, origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory", "cache"], purge_propagation_s: 1, purge_grace_s: 2 } });
-  });
-  after(async () => {
-    await deployment.dispose();
-    await origin.close();
   });
 
   it("refuses a purge with a 503 and records nothing of it", async () => {
@@ -252,9 +231,8 @@ describe("when the control plane cannot be reached", () => {
 
 describe("an isolate that never read the registry", () => {
   it("serves nothing from storage", async () => {
-    const origin = await startOrigin();
+    const { origin, deployment, dispose } = await setup({ locations: { count: 1 }, config: { backends: ["memory", "cache"] } });
     origin.on("/first", (record, n) => ({ headers: { "cache-control": "max-age=600" }, body: `first #${n}` }));
-    const deployment = await startLocations({ count: 1, origin, config: { backends: ["memory", "cache"] } });
     try {
       const [only] = deployment.locations;
       await only.fault("fail");
@@ -268,17 +246,15 @@ describe("an isolate that never read the registry", () => {
       await only.fetch("/first");
       assert.ok(isHit(await only.fetch("/first")), "served once the registry is known");
     } finally {
-      await deployment.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });
 
 describe("an upgrade from the registry and purge log kept in KV", () => {
   it("imports both on the object's first request, once", async () => {
-    const origin = await startOrigin();
+    const { origin, worker, dispose } = await setup({ bindings: { ADMIN_TOKEN: TOKEN }, config: { key_prefix: "site", backends: ["memory"] } });
     origin.on("/retired", (record, n) => ({ headers: { "cache-control": "max-age=600", "cache-tag": "retired" }, body: `retired #${n}` }));
-    const worker = await startWorker({ origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { key_prefix: "site", backends: ["memory"] } });
     try {
       // What an earlier version left in KV: a tag purge (timed an hour ahead, so that it
       // applies to entries stored now) and a log of two purges, newest first.
@@ -306,16 +282,14 @@ describe("an upgrade from the registry and purge log kept in KV", () => {
       assert.deepEqual((await log(worker)).purges.map((e) => e.seq), [3, 2, 1]);
       assert.equal((await worker.fetch("/retired")).body, "retired #3", "the imported registry still applies");
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });
 
 describe("isolates of one location", () => {
   it("share one copy of the registry: the location asks the control plane about once per purge_propagation_s", async () => {
-    const origin = await startOrigin();
-    const deployment = await startLocations({ count: 2, oneLocation: true, origin, config: { backends: ["memory"], purge_propagation_s: 1 } });
+    const { deployment, dispose } = await setup({ locations: { count: 2, oneLocation: true }, config: { backends: ["memory"], purge_propagation_s: 1 } });
     try {
       const isolates = deployment.locations;
       for (const isolate of isolates) await isolate.fetch("/warm");
@@ -339,17 +313,15 @@ describe("isolates of one location", () => {
       // and no stats report is due within 10 s of the start.
       assert.ok(total <= SECONDS + 1, `${total} requests, not ${SECONDS}`);
     } finally {
-      await deployment.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });
 
 describe("stats in the control plane", () => {
   it("sums what every location reported, per route and per host, with no KV write", async () => {
-    const origin = await startOrigin();
+    const { origin, deployment, dispose } = await setup({ locations: { count: 2 }, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory"], routes: [{ path: "/api/**", bypass: true }] } });
     origin.on("/private", { headers: { "cache-control": "private" }, body: "mine" });
-    const deployment = await startLocations({ count: 2, origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory"], routes: [{ path: "/api/**", bypass: true }] } });
     try {
       const [here, there] = deployment.locations;
       await here.fetchStored("/a");
@@ -380,8 +352,7 @@ describe("stats in the control plane", () => {
       const kv = await deployment.mf.getKVNamespace("EDGECACHE_KV", "location-0");
       assert.deepEqual((await kv.list()).keys, [], "nothing was written to KV");
     } finally {
-      await deployment.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });

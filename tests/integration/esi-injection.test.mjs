@@ -3,10 +3,9 @@
 // carries comes from configuration alone; one budget of includes covers a whole client
 // request; broken markup never takes the rest of the page with it. What is checked is what the
 // victim received, what the origin was asked, and what was logged.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { withWorker } from "../support/fixture.mjs";
 
 /** The victim's credentials, every kind an API or a site may use. */
 const VICTIM = {
@@ -71,32 +70,25 @@ function account(record) {
 }
 
 describe("ESI injection", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({
-      origin,
-      // Default ESI limits: one budget of 15 includes per request, depth 3.
-      config: {
-        backends: ["memory"],
-        routes: [
-          { path: "/search", esi: true },
-          { path: "/shop/**", esi: true, esi_includes: ["/fragments/**"] },
-          { path: "/fragments/user", vary_cookies: ["session"] },
-          // The account page keyed per user, so that it may be cached for each of them.
-          { path: "/account", vary_cookies: ["session"], vary_headers: ["authorization", "x-api-key"] },
-        ],
-      },
-    });
+  const { origin, worker } = withWorker({
+    // Default ESI limits: one budget of 15 includes per request, depth 3.
+    config: {
+      backends: ["memory"],
+      routes: [
+        { path: "/search", esi: true },
+        { path: "/shop/**", esi: true, esi_includes: ["/fragments/**"] },
+        { path: "/fragments/user", vary_cookies: ["session"] },
+        // The account page keyed per user, so that it may be cached for each of them.
+        { path: "/account", vary_cookies: ["session"], vary_headers: ["authorization", "x-api-key"] },
+      ],
+    },
+  });
+  before(() => {
     origin.on("/search", reflecting);
     origin.on("/shop/item", reflecting);
     origin.on("/account", account);
     origin.on("/fragments/nav", html("NAV", "max-age=60"));
     origin.on("/fragments/user", (r) => html(`hello ${/session=([\w-]+)/.exec(r.headers.cookie ?? "")?.[1] ?? "stranger"}`, "max-age=60"));
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
   });
 
   it("the origin does leak the account page to a request that carries the victim's credentials", async () => {

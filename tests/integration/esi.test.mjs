@@ -1,9 +1,8 @@
 // Fragment caching (ESI): pages assembled at the edge from a cached shell and fragments that
 // each have their own key, TTL and tags; per-user fragments; failures, limits and streaming.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
 
 const TOKEN = "esi-test-token";
 
@@ -26,28 +25,19 @@ const fragment = (body, cacheControl = "max-age=60", extra = {}) => ({
 });
 
 describe("ESI fragments", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({
-      origin,
-      bindings: { ADMIN_TOKEN: TOKEN },
-      config: {
-        backends: ["memory"],
-        esi_max_includes: 4,
-        esi_max_fragment_bytes: 64,
-        routes: [
-          // Only fragments listed here get the client's cookies, those their own route keys on.
-          { path: "/pages/**", esi: true, esi_includes: ["/frag/**"] },
-          { path: "/frag/by-route", vary_cookies: ["team"] },
-          { path: "/frag/user", vary_cookies: ["user"] },
-        ],
-      },
-    });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
+  const { origin, worker } = withWorker({
+    bindings: { ADMIN_TOKEN: TOKEN },
+    config: {
+      backends: ["memory"],
+      esi_max_includes: 4,
+      esi_max_fragment_bytes: 64,
+      routes: [
+        // Only fragments listed here get the client's cookies, those their own route keys on.
+        { path: "/pages/**", esi: true, esi_includes: ["/frag/**"] },
+        { path: "/frag/by-route", vary_cookies: ["team"] },
+        { path: "/frag/user", vary_cookies: ["user"] },
+      ],
+    },
   });
 
   it("assembles a page from a cached fragment and an uncached one", async () => {
@@ -213,7 +203,7 @@ describe("ESI fragments", () => {
   });
 
   it("gives up on a fragment whose body stalls, within origin_timeout_ms", { timeout: 15000 }, async () => {
-    const stalling = await startWorker({ origin, config: { backends: ["memory"], origin_timeout_ms: 700, routes: [{ path: "/pages/**", esi: true }] } });
+    const { worker: stalling } = await setup({ origin, config: { backends: ["memory"], origin_timeout_ms: 700, routes: [{ path: "/pages/**", esi: true }] } });
     try {
       const sockets = [];
       origin.onRaw("/frag/stall", (req, res) => {

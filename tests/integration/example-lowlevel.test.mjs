@@ -1,24 +1,19 @@
 // The example worker in examples/lowlevel (edgecache as a library): a page-view counter in
 // real local Workers KV and a memoised computation in the real local Cache API, on workerd.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startWorker } from "../support/worker.mjs";
+import { withWorker } from "../support/fixture.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 describe("example worker: the low-level API as a library", () => {
-  let worker;
-  before(async () => {
-    worker = await startWorker({
-      scriptPath: path.join(root, "examples/lowlevel/build/index.js"),
-      config: null,
-      kvNamespaces: ["CACHE"],
-    });
-  });
-  after(async () => {
-    await worker.dispose();
+  const { worker } = withWorker({
+    origin: null,
+    scriptPath: path.join(root, "examples/lowlevel/build/index.js"),
+    config: null,
+    kvNamespaces: ["CACHE"],
   });
 
   const json = async (target, init) => {

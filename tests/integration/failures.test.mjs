@@ -1,21 +1,16 @@
 // Bad days: storage that fails, an origin that is down or breaks mid-body, a broken
 // configuration, a forwarding loop. Each has a clear result; none is a 500 from a crash.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { setup, withOrigin, withWorker } from "../support/fixture.mjs";
 
 describe("storage failures fall through to the origin", () => {
-  let origin;
-  before(async () => {
-    origin = await startOrigin();
-  });
-  after(async () => origin.close());
+  const { origin } = withOrigin();
 
   it("serves from the origin when the KV binding is missing", async () => {
-    const worker = await startWorker({ origin, kvNamespaces: [], config: { backends: ["kv"] } });
+    const { worker } = await setup({ origin, kvNamespaces: [], config: { backends: ["kv"] } });
     try {
       for (const n of [1, 2]) {
         const got = await worker.fetch("/no-kv");
@@ -31,7 +26,7 @@ describe("storage failures fall through to the origin", () => {
 
   it("keeps the working tiers when one tier fails on every call", async () => {
     // A binding of the wrong type: every KV call throws inside the runtime.
-    const worker = await startWorker({ origin, kvNamespaces: [], bindings: { EDGECACHE_KV: { not: "a namespace" } }, config: { backends: ["memory", "kv"] } });
+    const { worker } = await setup({ origin, kvNamespaces: [], bindings: { EDGECACHE_KV: { not: "a namespace" } }, config: { backends: ["memory", "kv"] } });
     try {
       const first = await worker.fetch("/half");
       assert.equal(first.status, 200);
@@ -52,7 +47,7 @@ describe("origin failures", () => {
     await new Promise((r) => closed.listen(0, "127.0.0.1", r));
     const { port } = closed.address();
     await new Promise((r) => closed.close(r));
-    const worker = await startWorker({ origin: { url: `http://127.0.0.1:${port}` }, config: { backends: ["memory"] } });
+    const { worker } = await setup({ origin: { url: `http://127.0.0.1:${port}` }, config: { backends: ["memory"] } });
     try {
       const got = await worker.fetch("/down");
       assert.equal(got.status, 502);
@@ -67,7 +62,7 @@ describe("origin failures", () => {
   });
 
   it("never stores a body the origin breaks off mid-stream", async () => {
-    const origin = await startOrigin();
+    const { origin, worker, dispose } = await setup({ config: { backends: ["memory", "cache"] } });
     origin.onRaw("/reset", (req, res, record, n) => {
       if (n === 1) {
         res.writeHead(200, { "cache-control": "max-age=60", "content-length": "1000" });
@@ -78,7 +73,6 @@ describe("origin failures", () => {
         res.end("y".repeat(1000));
       }
     });
-    const worker = await startWorker({ origin, config: { backends: ["memory", "cache"] } });
     try {
       // Over real HTTP (dispatchFetch would hide the framing), the client sees the break.
       const broken = await new Promise((resolve) => {
@@ -97,8 +91,7 @@ describe("origin failures", () => {
       assert.match(next.cacheStatus, /fwd=miss/);
       assert.equal(origin.count("/reset", "GET"), 2);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });
@@ -107,9 +100,7 @@ describe("configuration errors", () => {
   const configErrors = (worker) => worker.logs.filter((l) => l.includes('"edgecache":"config-error"'));
 
   it("answers every request with a bare 500, names the broken rule in the log, and never asks the origin", async () => {
-    const origin = await startOrigin();
-    const worker = await startWorker({
-      origin,
+    const { origin, worker, dispose } = await setup({
       config: { routes: [{ path: "/" }, { path: "/kv/**", backends: ["kv"], ttl: 10 }] },
       bindings: { ADMIN_TOKEN: "t" },
     });
@@ -126,13 +117,12 @@ describe("configuration errors", () => {
       assert.match(logged[0], /EDGECACHE\.routes\[1\]\.ttl: 10 s is below Workers KV's 60 s minimum TTL/);
       assert.match(logged[0], /make check/);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 
   it("rejects an ORIGIN that is not a bare http(s) URL, saying why in the log only", async () => {
-    const worker = await startWorker({ bindings: { ORIGIN: "ftp://files.test" } });
+    const { worker } = await setup({ origin: null, bindings: { ORIGIN: "ftp://files.test" } });
     try {
       const got = await worker.fetch("/");
       assert.equal(got.status, 500);
@@ -148,7 +138,7 @@ describe("configuration errors", () => {
       [{}, { key_prefix: "a:b", routes: [{ path: "/private-area/**" }] }, /key_prefix/],
       [{ ORIGIN: "https://user:s3cret-pass@origin.test/private-area" }, {}, /ORIGIN: \\"https:\/\/\*@origin\.test\/private-area\\" must not have a path/],
     ]) {
-      const worker = await startWorker({ config, bindings });
+      const { worker } = await setup({ origin: null, config, bindings });
       try {
         const got = await worker.fetch("/private-area/x");
         assert.equal(got.status, 500);
@@ -167,45 +157,35 @@ describe("configuration errors", () => {
   });
 
   it("accepts the policy as a JSON string too", async () => {
-    const origin = await startOrigin();
-    const worker = await startWorker({ origin, config: JSON.stringify({ routes: [{ path: "/**", bypass: true }] }) });
+    const { worker, dispose } = await setup({ config: JSON.stringify({ routes: [{ path: "/**", bypass: true }] }) });
     try {
       assert.match((await worker.fetch("/x")).cacheStatus, /detail=route-bypass/);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });
 
 describe("loops", () => {
   it("stops a request that edgecache itself sent", async () => {
-    const origin = await startOrigin();
-    const worker = await startWorker({ origin });
+    const { origin, worker, dispose } = await setup();
     try {
       const got = await worker.fetch("/", { headers: { "x-edgecache-hop": "1" } });
       assert.equal(got.status, 508);
       assert.match(got.body, /forwarding loop/);
       assert.equal(origin.requests.length, 0);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });
 
 describe("conditional requests", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
+  // The no-cache test below refreshes an entry stored moments ago, which by default is
+  // answered from storage (client_refresh_interval; tested in hostile-world.test.mjs).
+  const { origin, worker } = withWorker({ config: { backends: ["memory"], client_refresh_interval: 0 } });
+  before(() => {
     origin.on("/tagged", { headers: { "cache-control": "max-age=60", etag: '"v1"', "last-modified": "Sun, 06 Nov 1994 08:49:37 GMT", "content-type": "text/plain" }, body: "tagged body" });
-    // The no-cache test below refreshes an entry stored moments ago, which by default is
-    // answered from storage (client_refresh_interval; tested in hostile-world.test.mjs).
-    worker = await startWorker({ origin, config: { backends: ["memory"], client_refresh_interval: 0 } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
   });
 
   it("answers a matching If-None-Match on a miss with 304 and still stores the full response", async () => {

@@ -10,8 +10,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { setup, withOrigin } from "../support/fixture.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,10 +79,9 @@ function httpGet(base, target) {
 
 describe("origin faults", () => {
   it("serves a stale entry under stale-if-error when the origin then refuses connections, and 502 once it may not", async () => {
-    const origin = await startOrigin();
+    const { origin, worker, dispose } = await setup({ config: { backends: ["memory"] } });
     origin.on("/sie-down", { headers: { "cache-control": "max-age=1, stale-if-error=60", age: "2" }, body: "kept" });
     origin.on("/strict-down", { headers: { "cache-control": "max-age=1, must-revalidate, stale-if-error=60", age: "2", etag: '"s"' }, body: "strict" });
-    const worker = await startWorker({ origin, config: { backends: ["memory"] } });
     try {
       await worker.fetchStored("/sie-down");
       await worker.fetchStored("/strict-down");
@@ -99,14 +97,13 @@ describe("origin faults", () => {
       const miss = await worker.fetch("/never-stored");
       assert.equal(miss.status, 502);
     } finally {
-      await worker.dispose();
+      await dispose();
     }
   });
 
   it("passes a 5xx through without storing it when nothing stale may be used", async () => {
-    const origin = await startOrigin();
+    const { origin, worker, dispose } = await setup({ config: { backends: ["memory", "cache"] } });
     origin.on("/five", (record, n) => (n === 1 ? { status: 503, headers: { "retry-after": "1" }, body: "busy" } : { headers: { "cache-control": "max-age=60" }, body: "back" }));
-    const worker = await startWorker({ origin, config: { backends: ["memory", "cache"] } });
     try {
       const busy = await worker.fetch("/five");
       assert.equal(busy.status, 503);
@@ -117,21 +114,17 @@ describe("origin faults", () => {
       assert.equal(back.body, "back");
       assert.equal(origin.count("/five"), 2);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 
   describe("bodies broken off mid-stream are stored in no tier", () => {
-    let origin, kvDir;
-    before(async () => {
-      origin = await startOrigin();
+    const { origin } = withOrigin();
+    let kvDir;
+    before(() => {
       kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-faults-"));
     });
-    after(async () => {
-      await origin.close();
-      fs.rmSync(kvDir, { recursive: true, force: true });
-    });
+    after(() => fs.rmSync(kvDir, { recursive: true, force: true }));
 
     const full = "z".repeat(64 * 1024);
     const breaks = {
@@ -159,7 +152,7 @@ describe("origin faults", () => {
           res.writeHead(200, { "cache-control": "max-age=60", "content-length": String(full.length) });
           res.end(full);
         });
-        const worker = await startWorker({ origin, kvPersist: kvDir, config: { backends: ["memory", "cache", "kv"] } });
+        const { worker } = await setup({ origin, kvPersist: kvDir, config: { backends: ["memory", "cache", "kv"] } });
         try {
           const first = await httpGet(worker.url, target);
           assert.equal(first.status, 200);
@@ -193,7 +186,7 @@ describe("origin faults", () => {
         };
         tick();
       });
-      const worker = await startWorker({ origin, kvPersist: kvDir, config: { backends: ["memory", "cache", "kv"] } });
+      const { worker } = await setup({ origin, kvPersist: kvDir, config: { backends: ["memory", "cache", "kv"] } });
       try {
         await new Promise((resolve) => {
           const req = http.get(new URL(target, worker.url), (res) => {
@@ -227,7 +220,7 @@ describe("origin faults", () => {
         res.writeHead(200, { "cache-control": "max-age=60", "content-length": String(full.length) });
         res.end(full);
       });
-      const worker = await startWorker({ origin, config: { backends: ["memory"], origin_timeout_ms: 400 } });
+      const { worker } = await setup({ origin, config: { backends: ["memory"], origin_timeout_ms: 400 } });
       try {
         const stalled = httpGet(worker.url, target);
         await sleep(150);
@@ -250,16 +243,12 @@ describe("origin faults", () => {
 });
 
 describe("storage faults", () => {
-  let origin;
-  before(async () => {
-    origin = await startOrigin();
-  });
-  after(async () => origin.close());
+  const { origin } = withOrigin();
 
   it("KV refusing every write (over quota): answers from the origin, the memory tier still serves, nothing half-written", async () => {
     const kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-quota-"));
-    const worker = await startWorker({ origin, kvPersist: kvDir, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ kv: { put: true } }) }, config: { backends: ["memory", "kv"] } });
-    const kvOnly = await startWorker({ origin, kvPersist: kvDir, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ kv: { put: true } }) }, config: { backends: ["kv"] } });
+    const { worker } = await setup({ origin, kvPersist: kvDir, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ kv: { put: true } }) }, config: { backends: ["memory", "kv"] } });
+    const { worker: kvOnly } = await setup({ origin, kvPersist: kvDir, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ kv: { put: true } }) }, config: { backends: ["kv"] } });
     try {
       const first = await worker.fetch("/quota");
       assert.equal(first.status, 200);
@@ -285,7 +274,7 @@ describe("storage faults", () => {
   });
 
   it("KV refusing reads: falls through to the origin, and the purge API says what failed instead of a 500", async () => {
-    const worker = await startWorker({ origin, entry: FAULTY_ENTRY, bindings: { ADMIN_TOKEN: "secret", FAULTS: JSON.stringify({ kv: { get: true } }) }, config: { backends: ["kv"] } });
+    const { worker } = await setup({ origin, entry: FAULTY_ENTRY, bindings: { ADMIN_TOKEN: "secret", FAULTS: JSON.stringify({ kv: { get: true } }) }, config: { backends: ["kv"] } });
     try {
       for (const n of [1, 2]) {
         const got = await worker.fetch("/kv-read");
@@ -300,7 +289,7 @@ describe("storage faults", () => {
   });
 
   it("the Cache API refusing puts and reads: answers from the origin, every time, with the full body", async () => {
-    const worker = await startWorker({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { put: true, match: true } }) }, config: { backends: ["cache"] } });
+    const { worker } = await setup({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { put: true, match: true } }) }, config: { backends: ["cache"] } });
     try {
       for (const n of [1, 2, 3]) {
         const got = await worker.fetch("/cache-refuses");
@@ -316,7 +305,7 @@ describe("storage faults", () => {
   });
 
   it("a slow Cache API write: a request arriving meanwhile gets the entry just revalidated, not a second revalidation", async () => {
-    const worker = await startWorker({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { slowPut: 400 } }) }, config: { backends: ["cache"] } });
+    const { worker } = await setup({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { slowPut: 400 } }) }, config: { backends: ["cache"] } });
     const plain = { "cache-control": "no-transform" };
     try {
       origin.on("/slow-write", (record, n) =>
@@ -337,7 +326,7 @@ describe("storage faults", () => {
   });
 
   it("the Cache API refusing puts only: the tier above still serves", async () => {
-    const worker = await startWorker({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { put: true } }) }, config: { backends: ["memory", "cache"] } });
+    const { worker } = await setup({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { put: true } }) }, config: { backends: ["memory", "cache"] } });
     try {
       assert.equal((await worker.fetch("/cache-put-refused")).status, 200);
       await worker.stored("/cache-put-refused");

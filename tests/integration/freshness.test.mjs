@@ -2,10 +2,9 @@
 // stale-if-error, request directives, coalescing, targeted Cache-Control and invalidation by
 // unsafe methods. Staleness is produced with the origin's `Age` header rather than by
 // waiting: `max-age=1` with `Age: 2` arrives one second stale.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
 
 // fetch() adds Cache-Control: no-cache to conditional requests unless one is given.
 const plain = { "cache-control": "no-transform" };
@@ -13,15 +12,7 @@ const ttlOf = (cacheStatus) => Number(/ttl=(-?\d+)/.exec(cacheStatus)?.[1]);
 
 for (const backends of [["memory"], ["cache"], ["kv"]]) {
   describe(`revalidation (${backends[0]})`, () => {
-    let origin, worker;
-    before(async () => {
-      origin = await startOrigin();
-      worker = await startWorker({ origin, config: { backends } });
-    });
-    after(async () => {
-      await worker.dispose();
-      await origin.close();
-    });
+    const { origin, worker } = withWorker({ config: { backends } });
 
     it("revalidates a stale entry with its validators and keeps the body on 304", async () => {
       origin.on("/etag", (record, n) =>
@@ -69,15 +60,7 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) {
 }
 
 describe("no-cache and must-revalidate", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory"], stale_if_error: 60 } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory"], stale_if_error: 60 } });
 
   it("revalidates a no-cache response on every use, and serves the stored body on 304", async () => {
     origin.on("/nc", (record, n) =>
@@ -105,20 +88,14 @@ describe("no-cache and must-revalidate", () => {
 });
 
 describe("request directives", () => {
-  let origin, worker;
+  // Entries stored moments ago: without client_refresh_interval 0 a forced refresh of them
+  // would be answered from storage (tested in hostile-world.test.mjs).
+  const { origin, worker } = withWorker({ config: { backends: ["memory"], client_refresh_interval: 0 } });
   before(async () => {
-    origin = await startOrigin();
     origin.on("/rd", (record, n) => ({ headers: { "cache-control": "max-age=100", age: "50", etag: '"rd"' }, body: `rd #${n}` }));
     origin.on("/old", (record, n) => ({ headers: { "cache-control": "max-age=10", age: "20" , etag: '"old"'}, body: `old #${n}` }));
-    // Entries stored moments ago: without client_refresh_interval 0 a forced refresh of them
-    // would be answered from storage (tested in hostile-world.test.mjs).
-    worker = await startWorker({ origin, config: { backends: ["memory"], client_refresh_interval: 0 } });
     await worker.fetchStored("/rd");
     await worker.fetchStored("/old");
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
   });
 
   it("honours max-age by going to the origin when the entry is older", async () => {
@@ -156,15 +133,7 @@ describe("request directives", () => {
 });
 
 describe("stale-while-revalidate", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory", "cache"] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory", "cache"] } });
 
   it("answers stale at once and refreshes exactly once in the background", async () => {
     origin.on("/swr", async (record, n) => {
@@ -189,7 +158,7 @@ describe("stale-while-revalidate", () => {
   });
 
   it("uses a route's stale_while_revalidate when the response names none", async () => {
-    const routed = await startWorker({ origin, config: { backends: ["memory"], routes: [{ path: "/**", stale_while_revalidate: 60 }] } });
+    const { worker: routed } = await setup({ origin, config: { backends: ["memory"], routes: [{ path: "/**", stale_while_revalidate: 60 }] } });
     try {
       origin.on("/swr-route", (record, n) => ({ headers: { "cache-control": "max-age=1", age: "2" }, body: `route #${n}` }));
       await routed.fetchStored("/swr-route");
@@ -203,15 +172,7 @@ describe("stale-while-revalidate", () => {
 });
 
 describe("stale-if-error", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory"], origin_timeout_ms: 300 } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory"], origin_timeout_ms: 300 } });
 
   const staleFirst = (path, failure) => {
     origin.onRaw(path, (req, res, record, n) => {
@@ -263,7 +224,7 @@ describe("stale-if-error", () => {
   });
 
   it("uses a route's stale_if_error when the response names none", async () => {
-    const routed = await startWorker({ origin, config: { backends: ["memory"], routes: [{ path: "/**", stale_if_error: 60 }] } });
+    const { worker: routed } = await setup({ origin, config: { backends: ["memory"], routes: [{ path: "/**", stale_if_error: 60 }] } });
     try {
       origin.on("/sie-route", (record, n) => (n === 1 ? { headers: { "cache-control": "max-age=1", age: "2" }, body: "kept" } : { status: 500, body: "error" }));
       await routed.fetchStored("/sie-route");
@@ -277,15 +238,7 @@ describe("stale-if-error", () => {
 });
 
 describe("request coalescing", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory", "cache"] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory", "cache"] } });
 
   it("sends 200 concurrent requests for a cold URL to the origin once", async () => {
     origin.on("/cold", async (record, n) => {
@@ -339,15 +292,7 @@ describe("request coalescing", () => {
 });
 
 describe("targeted Cache-Control", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory"] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory"] } });
 
   // CDN-Cache-Control speaks to every CDN downstream too (RFC 9213 §3): it is passed on.
   // Cloudflare-CDN-Cache-Control is Cloudflare's alone, and Cloudflare does not pass it on.
@@ -408,15 +353,7 @@ describe("targeted Cache-Control", () => {
 });
 
 describe("invalidation by unsafe methods", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory", "cache", "kv"] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory", "cache", "kv"] } });
 
   async function cache(path) {
     await worker.fetch(path);
@@ -458,13 +395,12 @@ describe("invalidation by unsafe methods", () => {
 
 describe("HEAD and revalidation", () => {
   it("revalidates a stale GET entry for a HEAD request and answers without a body", async () => {
-    const origin = await startOrigin();
+    const { origin, worker, dispose } = await setup({ config: { backends: ["memory"] } });
     origin.on("/hr", (record, n) =>
       record.headers["if-none-match"]
         ? { status: 304, headers: { etag: '"h"', "cache-control": "max-age=60", "x-version": "2" } }
         : { headers: { etag: '"h"', "cache-control": "max-age=1", age: "2", "x-version": "1" }, body: "head body" },
     );
-    const worker = await startWorker({ origin, config: { backends: ["memory"] } });
     try {
       await worker.fetchStored("/hr");
       const head = await worker.fetch("/hr", { method: "HEAD", headers: plain });
@@ -475,22 +411,13 @@ describe("HEAD and revalidation", () => {
       assert.equal(get.body, "head body");
       assert.match(get.cacheStatus, /; hit;/);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });
 
 describe("default_ttl 0: no lifetime guessed from nothing", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { default_ttl: 0 } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { default_ttl: 0 } });
 
   it("does not store a response that gives neither a lifetime nor a Last-Modified", async () => {
     origin.on("/says-nothing", { headers: { "content-type": "text/plain" } });

@@ -9,8 +9,8 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startOrigin } from "../support/origin.mjs";
-import { HOST, startWorker } from "../support/worker.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
+import { HOST } from "../support/worker.mjs";
 import { rawRequest } from "../support/raw.mjs";
 
 /** Override headers an origin framework may honour; none is part of the key. */
@@ -53,30 +53,24 @@ function storedKeys(worker) {
 }
 
 describe("hostile input, part two", () => {
-  let origin, worker, kvDir;
-  before(async () => {
-    origin = await startOrigin();
+  let kvDir;
+  before(() => {
     kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-hostile-"));
-    worker = await startWorker({
-      origin,
-      kvPersist: kvDir,
-      config: {
-        backends: ["memory", "cache", "kv"],
-        // The refreshes below are forced right after the entry is stored, which by default
-        // is answered from storage (tested in hostile-world.test.mjs).
-        client_refresh_interval: 0,
-        routes: [
-          { path: "/**.css", ttl: 600 },
-          { path: "/vc/**", vary_cookies: ["lang"] },
-        ],
-      },
-    });
   });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-    fs.rmSync(kvDir, { recursive: true, force: true });
-  });
+  const { origin, worker } = withWorker(() => ({
+    kvPersist: kvDir,
+    config: {
+      backends: ["memory", "cache", "kv"],
+      // The refreshes below are forced right after the entry is stored, which by default
+      // is answered from storage (tested in hostile-world.test.mjs).
+      client_refresh_interval: 0,
+      routes: [
+        { path: "/**.css", ttl: 600 },
+        { path: "/vc/**", vary_cookies: ["lang"] },
+      ],
+    },
+  }));
+  after(() => fs.rmSync(kvDir, { recursive: true, force: true }));
 
   describe("unkeyed override headers", () => {
     const reflect = (record, n) => ({
@@ -259,7 +253,7 @@ describe("hostile input, part two", () => {
         const line = worker.logs.filter((l) => l.includes('"edgecache":"stored"') && l.includes(target)).at(-1);
         assert.deepEqual(JSON.parse(line).tiers, ["memory", "cache", "kv"], line);
         // A second location, sharing only KV, finds it there.
-        const other = await startWorker({ origin, kvPersist: kvDir, config: { backends: ["kv"] } });
+        const { worker: other } = await setup({ origin, kvPersist: kvDir, config: { backends: ["kv"] } });
         try {
           const fromKv = await other.fetch(target);
           assert.match(fromKv.cacheStatus, /; hit; .*detail=kv/);

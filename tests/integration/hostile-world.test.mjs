@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startHostileOrigin, REFLECTED } from "../support/hostile-origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { REFLECTED } from "../support/hostile-origin.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
 
 const ROUTES = [
   { path: "/api/**", bypass: true },
@@ -24,17 +24,12 @@ const ROUTES = [
 const alice = { cookie: "session=alice" };
 
 describe("the hostile world", () => {
-  let origin, worker, kvDir;
-  before(async () => {
-    origin = await startHostileOrigin();
+  let kvDir;
+  before(() => {
     kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-hostile-world-"));
-    worker = await startWorker({ origin, kvPersist: kvDir, config: { backends: ["memory", "cache", "kv"], routes: ROUTES } });
   });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-    fs.rmSync(kvDir, { recursive: true, force: true });
-  });
+  const { origin, worker } = withWorker(() => ({ origin: "hostile", kvPersist: kvDir, config: { backends: ["memory", "cache", "kv"], routes: ROUTES } }));
+  after(() => fs.rmSync(kvDir, { recursive: true, force: true }));
 
   /** No request made after an attack on `target` gets the attacker's or the victim's input. */
   async function assertClean(target, forbidden, headers = {}) {
@@ -205,7 +200,7 @@ describe("the hostile world", () => {
       const victim = await worker.fetch("/evict");
       assert.match(victim.cacheStatus, /; hit;/);
       assert.equal(victim.body, "evict #1");
-      const elsewhere = await startWorker({ origin, kvPersist: kvDir, config: { backends: ["kv"], routes: ROUTES } });
+      const { worker: elsewhere } = await setup({ origin, kvPersist: kvDir, config: { backends: ["kv"], routes: ROUTES } });
       try {
         const there = await elsewhere.fetch("/evict");
         assert.match(there.cacheStatus, /; hit;/, "KV still holds it");
@@ -262,15 +257,7 @@ describe("the hostile world", () => {
 });
 
 describe("a site that ignores client refreshes", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startHostileOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory"], ignore_client_no_cache: true } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ origin: "hostile", config: { backends: ["memory"], ignore_client_no_cache: true } });
 
   it("answers no-cache and max-age=0 from storage", async () => {
     await worker.fetchStored("/ignored");
@@ -284,15 +271,7 @@ describe("a site that ignores client refreshes", () => {
 });
 
 describe("a case-insensitive origin", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startHostileOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory"], case_insensitive_paths: true, routes: [{ path: "/docs/**", ttl: 600 }] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ origin: "hostile", config: { backends: ["memory"], case_insensitive_paths: true, routes: [{ path: "/docs/**", ttl: 600 }] } });
 
   it("shares one entry between spellings and sends the lower-case path", async () => {
     await worker.fetch("/Docs/Intro");

@@ -1,21 +1,12 @@
 // Hostile input: what an attacker or a broken origin can send. Each case is stored safely or
 // not at all, never crashes the worker, and never gives one user another's private answer.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
 
 describe("hostile requests and responses", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory", "cache", "kv"], routes: [{ path: "/**.css", ttl: 600 }] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory", "cache", "kv"], routes: [{ path: "/**.css", ttl: 600 }] } });
 
   it("does not cache a private page reached through a static-looking path (web cache deception)", async () => {
     origin.on("/account/settings/x.css", (record, n) => ({
@@ -112,7 +103,7 @@ describe("hostile origin bytes", () => {
       });
     });
     await new Promise((r) => server.listen(0, "127.0.0.1", r));
-    const worker = await startWorker({ origin: { url: `http://127.0.0.1:${server.address().port}` }, config: { backends: ["memory", "kv"] } });
+    const { worker } = await setup({ origin: { url: `http://127.0.0.1:${server.address().port}` }, config: { backends: ["memory", "kv"] } });
     try {
       const first = await worker.mf.dispatchFetch("http://edge.test/bytes");
       assert.deepEqual(Buffer.from(await first.arrayBuffer()), body);

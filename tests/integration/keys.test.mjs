@@ -5,22 +5,15 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { setup, withOrigin, withWorker } from "../support/fixture.mjs";
 
 for (const backends of [["memory"], ["cache"], ["kv"]]) describe(`Vary (${backends[0]})`, () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
+  const { origin, worker } = withWorker({ config: { backends } });
+  before(() => {
     origin.on("/greet", (record, n) => ({
       headers: { "cache-control": "max-age=60", vary: "Accept-Language" },
       body: `${record.headers["accept-language"] ?? "none"} #${n}`,
     }));
-    worker = await startWorker({ origin, config: { backends } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
   });
 
   it("keeps one variant per value of the listed request header", async () => {
@@ -68,28 +61,19 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) describe(`Vary (${backen
 });
 
 describe("route rules", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({
-      origin,
-      config: {
-        backends: ["memory"],
-        routes: [
-          { path: "/api/**", bypass: true },
-          { path: "/override", ttl: 120, browser_ttl: 30 },
-          { path: "/search", query_allow: ["q"] },
-          { path: "/lang/**", vary_cookies: ["lang"] },
-          { path: "/hdr", vary_headers: ["X-Device"] },
-          { path: "/only-on-b/**", host: "b.test", bypass: true },
-          { path: "/**", query_ignore: ["utm_*", "fbclid"] },
-        ],
-      },
-    });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
+  const { origin, worker } = withWorker({
+    config: {
+      backends: ["memory"],
+      routes: [
+        { path: "/api/**", bypass: true },
+        { path: "/override", ttl: 120, browser_ttl: 30 },
+        { path: "/search", query_allow: ["q"] },
+        { path: "/lang/**", vary_cookies: ["lang"] },
+        { path: "/hdr", vary_headers: ["X-Device"] },
+        { path: "/only-on-b/**", host: "b.test", bypass: true },
+        { path: "/**", query_ignore: ["utm_*", "fbclid"] },
+      ],
+    },
   });
 
   it("bypasses the cache on a bypass route", async () => {
@@ -164,9 +148,8 @@ describe("route rules", () => {
 });
 
 describe("cache poisoning", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
+  const { origin, worker } = withWorker({ config: { backends: ["memory"] } });
+  before(() => {
     // An origin that trusts every override header, as many frameworks do.
     origin.on("/poison", (record, n) => ({
       headers: { "cache-control": "max-age=60" },
@@ -180,11 +163,6 @@ describe("cache poisoning", () => {
         n,
       }),
     }));
-    worker = await startWorker({ origin, config: { backends: ["memory"] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
   });
 
   it("does not let unkeyed override headers reach the origin on cacheable requests", async () => {
@@ -215,27 +193,26 @@ describe("cache poisoning", () => {
 });
 
 describe("versions", () => {
-  let origin, dir;
+  const { origin } = withOrigin();
+  let dir;
   before(async () => {
-    origin = await startOrigin();
     dir = await mkdtemp(path.join(os.tmpdir(), "edgecache-versions-"));
   });
   after(async () => {
-    await origin.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   it("makes every stored entry unreachable when the version is bumped", async () => {
-    const v1 = await startWorker({ origin, persist: dir, config: { backends: ["cache", "kv"], version: 1 } });
+    const { worker: v1 } = await setup({ origin, persist: dir, config: { backends: ["cache", "kv"], version: 1 } });
     await v1.fetch("/versioned");
     await v1.stored("/versioned");
     await v1.dispose();
 
-    const again = await startWorker({ origin, persist: dir, config: { backends: ["cache", "kv"], version: 1 } });
+    const { worker: again } = await setup({ origin, persist: dir, config: { backends: ["cache", "kv"], version: 1 } });
     assert.match((await again.fetch("/versioned")).cacheStatus, /; hit; .*detail=cache/, "storage outlives the isolate");
     await again.dispose();
 
-    const v2 = await startWorker({ origin, persist: dir, config: { backends: ["cache", "kv"], version: 2 } });
+    const { worker: v2 } = await setup({ origin, persist: dir, config: { backends: ["cache", "kv"], version: 2 } });
     const bumped = await v2.fetch("/versioned");
     assert.equal(bumped.body, "/versioned #2");
     assert.match(bumped.cacheStatus, /fwd=miss/);
@@ -244,12 +221,12 @@ describe("versions", () => {
   });
 
   it("fills the faster tiers from a slower tier's hit", async () => {
-    const kvOnly = await startWorker({ origin, persist: dir, config: { backends: ["kv"], version: 3 } });
+    const { worker: kvOnly } = await setup({ origin, persist: dir, config: { backends: ["kv"], version: 3 } });
     await kvOnly.fetch("/promoted");
     await kvOnly.stored("/promoted");
     await kvOnly.dispose();
 
-    const tiered = await startWorker({ origin, persist: dir, config: { backends: ["memory", "cache", "kv"], version: 3 } });
+    const { worker: tiered } = await setup({ origin, persist: dir, config: { backends: ["memory", "cache", "kv"], version: 3 } });
     assert.match((await tiered.fetch("/promoted")).cacheStatus, /detail=kv$/);
     for (let i = 0; i < 100; i++) {
       const got = await tiered.fetch("/promoted");

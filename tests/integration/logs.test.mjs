@@ -2,10 +2,9 @@
 // and go through every line that speaks of a key or URL (stored, not-stored, refresh-failed,
 // esi-failed, the request line). No line may contain those values; the lines still name the
 // host, path and parameter names, and a short id that matches lines about one entry.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { withWorker } from "../support/fixture.mjs";
 
 const TOKEN = "tok3n-0f-the-user-9f8e7d6c5b4a";
 const SESSION = "sessi0n-cookie-value-1a2b3c4d";
@@ -29,29 +28,22 @@ async function until(what, check, timeoutMs = 5000) {
 }
 
 describe("log lines", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
+  const { origin, worker } = withWorker({
+    config: {
+      backends: ["memory", "cache"],
+      max_body_bytes: 2000,
+      routes: [
+        { path: "/account", vary_cookies: ["session"] },
+        { path: "/esi", esi: true },
+      ],
+    },
+  });
+  before(() => {
     origin.on("/page", { headers: { "cache-control": "max-age=60" }, body: "page" });
     origin.on("/account", { headers: { "cache-control": "max-age=60" }, body: "account" });
     origin.on("/tenant", { headers: { "cache-control": "max-age=60", vary: "X-Tenant" }, body: "tenant" });
     // Streamed without a length and over max_body_bytes: found too large while storing.
     origin.on("/big", { headers: { "cache-control": "max-age=60", "transfer-encoding": "chunked" }, body: "b".repeat(5000) });
-    worker = await startWorker({
-      origin,
-      config: {
-        backends: ["memory", "cache"],
-        max_body_bytes: 2000,
-        routes: [
-          { path: "/account", vary_cookies: ["session"] },
-          { path: "/esi", esi: true },
-        ],
-      },
-    });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
   });
 
   it("name an entry by host, path, parameter and variant names and an id, never by their values", async () => {

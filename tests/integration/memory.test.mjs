@@ -4,8 +4,7 @@
 // budget, measured through workerd's inspector.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { withWorker } from "../support/fixture.mjs";
 import { inspect } from "../support/inspector.mjs";
 
 const BUDGET = 2 * 1024 * 1024;
@@ -25,9 +24,13 @@ const ENTRIES = 1500;
 const headersBytes = (fields) => 1800 + fields.reduce((sum, [name, value]) => sum + 300 + name.length + value.length, 0);
 
 describe("the memory tier's footprint in the isolate", () => {
-  let origin, worker, inspector;
+  const { origin, worker } = withWorker({
+    config: { backends: ["memory"], memory_max_bytes: BUDGET, request_log: "errors" },
+    bindings: { ADMIN_TOKEN: TOKEN },
+    inspectorPort: 0,
+  });
+  let inspector;
   before(async () => {
-    origin = await startOrigin();
     origin.on("/page", (record, n) => ({
       headers: {
         "content-type": "text/html; charset=utf-8",
@@ -43,19 +46,9 @@ describe("the memory tier's footprint in the isolate", () => {
       headers: { "content-type": "text/html", "cache-control": "max-age=600", "cache-tag": TAGS, vary: "Accept-Language" },
       body: "b".repeat(300),
     }));
-    worker = await startWorker({
-      origin,
-      config: { backends: ["memory"], memory_max_bytes: BUDGET, request_log: "errors" },
-      bindings: { ADMIN_TOKEN: TOKEN },
-      inspectorPort: 0,
-    });
     inspector = await inspect(await worker.inspectorUrl());
   });
-  after(async () => {
-    inspector?.close();
-    await worker.dispose();
-    await origin.close();
-  });
+  after(() => inspector?.close());
 
   it("grows the isolate by at most 1.5 times memory_max_bytes, long URLs, tags and Vary included", async () => {
     // Warm-up on a few entries, dropped again (an unsafe method invalidates its URL): the JS

@@ -1,9 +1,8 @@
 // Everything RFC 9111 (and edgecache's own privacy rule) says a shared cache must never
 // store: each case is asked for twice and must reach the origin twice.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { withWorker } from "../support/fixture.mjs";
 
 const cases = [
   { name: "Cache-Control: no-store", reason: "no-store", response: { headers: { "cache-control": "no-store, max-age=60" } } },
@@ -24,15 +23,7 @@ const cases = [
 
 for (const backends of [["memory"], ["cache"], ["kv"]]) {
   describe(`never stored (${backends[0]})`, () => {
-    let origin, worker;
-    before(async () => {
-      origin = await startOrigin();
-      worker = await startWorker({ origin, config: { backends, max_body_bytes: 1024 } });
-    });
-    after(async () => {
-      await worker.dispose();
-      await origin.close();
-    });
+    const { origin, worker } = withWorker({ config: { backends, max_body_bytes: 1024 } });
 
     for (const [i, c] of cases.entries()) {
       it(`does not store ${c.name}`, async () => {

@@ -9,24 +9,19 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { devVar, parseArgs } from "../../scripts/purge.mjs";
-import { startOrigin } from "../support/origin.mjs";
-import { HOST, startWorker } from "../support/worker.mjs";
+import { withWorker } from "../support/fixture.mjs";
+import { HOST } from "../support/worker.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TOKEN = "purge-cli-token-0123456789";
 
 describe("make purge / scripts/purge.mjs", () => {
-  let origin, worker, dir;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory"], routes: [{ path: "/shop/**", tags: ["shop"] }] } });
+  const { origin, worker } = withWorker({ bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory"], routes: [{ path: "/shop/**", tags: ["shop"] }] } });
+  let dir;
+  before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-purge-cli-"));
   });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   /** Runs the CLI in `cwd` (default: a folder without .dev.vars) against the worker. */
   function purge(args, { env = {}, cwd = dir } = {}) {

@@ -1,10 +1,9 @@
 // The admin API: authentication, purge by URL, prefix, tag and everything (hard and soft),
 // on every backend; the purge log, stats and key inspection. Purges across locations, and
 // the control plane that records them, are control-plane.test.mjs's.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
 
 const TOKEN = "test-token-0123456789";
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -20,11 +19,7 @@ async function purge(worker, body) {
 }
 
 describe("admin authentication", () => {
-  let worker;
-  before(async () => {
-    worker = await startWorker({ bindings: { ADMIN_TOKEN: TOKEN, ADMIN_TOKENS: "ci:ci-token" } });
-  });
-  after(async () => worker.dispose());
+  const { worker } = withWorker({ origin: null, bindings: { ADMIN_TOKEN: TOKEN, ADMIN_TOKENS: "ci:ci-token" } });
 
   // Each case from its own address: failures are rate-limited per address (10 a minute).
   for (const [index, [name, headers]] of [
@@ -54,12 +49,12 @@ describe("admin authentication", () => {
   });
 
   it("refuses everything when no token is configured", async () => {
-    const open = await startWorker({});
+    const { worker: open, dispose } = await setup({ origin: null });
     try {
       assert.equal((await open.fetch("/_edgecache/stats", { headers: { authorization: "Bearer " } })).status, 401);
       assert.equal((await open.fetch("/_edgecache/stats", { headers: auth })).status, 401);
     } finally {
-      await open.dispose();
+      await dispose();
     }
   });
 
@@ -84,20 +79,13 @@ describe("admin authentication", () => {
 
 for (const backends of [["memory"], ["cache"], ["kv"]]) {
   describe(`purging (${backends[0]})`, () => {
-    let origin, worker;
-    before(async () => {
-      origin = await startOrigin();
+    const { origin, worker } = withWorker({
+      bindings: { ADMIN_TOKEN: TOKEN },
+      config: { backends, routes: [{ path: "/routed/**", tags: ["from-route"], ttl: 600 }] },
+    });
+    before(() => {
       origin.on("/tagged/a", (record, n) => ({ headers: { "cache-control": "max-age=600", "cache-tag": "product-1, catalog" }, body: `a #${n}` }));
       origin.on("/tagged/b", (record, n) => ({ headers: { "cache-control": "max-age=600", "surrogate-key": "product-2 catalog" }, body: `b #${n}` }));
-      worker = await startWorker({
-        origin,
-        bindings: { ADMIN_TOKEN: TOKEN },
-        config: { backends, routes: [{ path: "/routed/**", tags: ["from-route"], ttl: 600 }] },
-      });
-    });
-    after(async () => {
-      await worker.dispose();
-      await origin.close();
     });
 
     async function cache(target) {
@@ -184,15 +172,9 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) {
 }
 
 describe("stats and inspection", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
+  const { origin, worker } = withWorker({ bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory", "kv"], routes: [{ path: "/api/**", bypass: true }] } });
+  before(() => {
     origin.on("/inspected", { headers: { "cache-control": "max-age=600", "cache-tag": "t1", vary: "Accept-Language" }, body: "inspected" });
-    worker = await startWorker({ origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory", "kv"], routes: [{ path: "/api/**", bypass: true }] } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
   });
 
   it("counts hits, misses and bypasses as they happened", async () => {

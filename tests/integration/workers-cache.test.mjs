@@ -3,11 +3,11 @@
 // the `ctx.cache.purge` calls its purges make. Local workerd has no `ctx.cache` (Workers Cache
 // does not exist locally), so the purge calls are checked against a recording stand-in for it,
 // injected through the test entry module.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { startOrigin } from "../support/origin.mjs";
-import { HOST, startWorker } from "../support/worker.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
+import { HOST } from "../support/worker.mjs";
 
 const TOKEN = "workers-cache-token";
 const SITE = HOST; // http://edge.test
@@ -92,15 +92,7 @@ const CONFIG = {
 };
 
 describe("Workers Cache fields", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: CONFIG });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: CONFIG });
 
   it("tells Workers Cache to keep a stored answer for the freshness left, tagged with its URL, the route's and the origin's tags", async () => {
     origin.on("/blog/post", { headers: { "cache-control": "max-age=60", "cache-tag": "post-1,Blog", "surrogate-key": "author-7" } });
@@ -278,30 +270,20 @@ describe("Workers Cache fields", () => {
 
 describe("Workers Cache off", () => {
   it("sets no Workers Cache fields and hides the origin's Cloudflare-CDN-Cache-Control", async () => {
-    const origin = await startOrigin();
-    const worker = await startWorker({ origin, config: { backends: ["memory"] } });
+    const { origin, worker, dispose } = await setup({ config: { backends: ["memory"] } });
     try {
       origin.on("/plain", { headers: { "cache-control": "max-age=60", [CDN]: "max-age=600" } });
       const got = await worker.fetch("/plain");
       assert.equal(got.headers.get(CDN), null);
       assert.equal(got.headers.get("cache-tag"), null);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });
 
 describe("Workers Cache purges", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, entry: STAND_IN_ENTRY, bindings: { ADMIN_TOKEN: TOKEN }, config: CONFIG });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ entry: STAND_IN_ENTRY, bindings: { ADMIN_TOKEN: TOKEN }, config: CONFIG });
 
   async function purge(body) {
     const got = await worker.fetch("/_edgecache/purge", { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
@@ -365,7 +347,7 @@ describe("Workers Cache purges", () => {
 
 describe("the local runtime", () => {
   it("has no ctx.cache, which is why purge calls are checked against a stand-in", async () => {
-    const worker = await startWorker({ entry: PROBE_ENTRY });
+    const { worker } = await setup({ origin: null, entry: PROBE_ENTRY });
     try {
       assert.deepEqual(JSON.parse((await worker.fetch("/__probe")).body), { has: true, type: "undefined" });
     } finally {
