@@ -1,10 +1,11 @@
 // No secrets in logs: requests carry a token in the query, a varied cookie and a varied header,
 // and go through every line that speaks of a key or URL (stored, not-stored, refresh-failed,
 // esi-failed, the request line). No line may contain those values; the lines still name the
-// host, path and parameter names, and a short id that matches lines about one entry.
+// host, path and parameter names, and a short id that matches lines about one entry. And
+// request_log: which requests get a line at all.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { withWorker } from "../support/fixture.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
 
 const TOKEN = "tok3n-0f-the-user-9f8e7d6c5b4a";
 const SESSION = "sessi0n-cookie-value-1a2b3c4d";
@@ -108,6 +109,27 @@ describe("log lines", () => {
     assert.ok(worker.logs.length > 10);
     for (const line of worker.logs) {
       for (const secret of SECRETS) assert.ok(!line.includes(secret), `${secret} in ${line}`);
+    }
+  });
+});
+
+describe("request log level", () => {
+  it("request_log = misses leaves hits out of the log and keeps misses", async () => {
+    const { worker, dispose } = await setup({ config: { backends: ["memory"], request_log: "misses" } });
+    try {
+      const lines = () => worker.logs.filter((l) => l.includes('"edgecache":"request"'));
+      await worker.fetch("/logged");
+      await worker.stored("/logged");
+      const before = lines().length;
+      const hit = await worker.fetch("/logged");
+      assert.match(hit.cacheStatus, /; hit/);
+      await worker.fetch("/other");
+      await new Promise((r) => setTimeout(r, 300));
+      const after = lines().slice(before);
+      assert.equal(after.length, 1, `one new line, for the miss: ${after.join("\n")}`);
+      assert.match(after[0], /"path":"\/other"/);
+    } finally {
+      await dispose();
     }
   });
 });

@@ -1,67 +1,17 @@
-// Faults, part two (issue 7), beyond failures.test.mjs and freshness.test.mjs (which cover a
-// refused connection's 502, a hang's 504 and stale-if-error on 5xx, reset and hang): a
-// refused connection with a stale entry, 5xx passed through unstored, bodies broken off in
-// every framing and in every tier, a body that stalls, KV that refuses writes or reads (over
-// quota), and a Cache API that refuses puts. Each gives the documented answer, never a hang
+// An origin that fails: refused connections (502, or a stale entry under stale-if-error), a
+// 5xx passed through unstored, bodies broken off in every framing and in every tier, a client
+// that hangs up mid-body, a body that stalls. Each gives the documented answer, never a hang
 // or a 500, and never stores a partial body: a later request goes to the origin and gets all.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setup, withOrigin } from "../support/fixture.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * An entry module that wraps the real worker and injects the storage faults named by the
- * FAULTS binding: `{"kv": {"put": true, "get": true}, "cache": {"put": true, "match": true}}`.
- * KV refuses as it does over quota; the Cache API as it does when a put cannot be stored.
- * `"cache": {"slowPut": ms}` makes every Cache API put take that much longer.
- */
-const FAULTY_ENTRY = `
-import Worker from "./index.js";
-function faultyKv(kv, faults) {
-  const refuse = (op) => Promise.reject(new Error("KV " + op + "() limit exceeded for the day."));
-  return {
-    get: (...a) => (faults.get ? refuse("get") : kv.get(...a)),
-    getWithMetadata: (...a) => (faults.get ? refuse("get") : kv.getWithMetadata(...a)),
-    put: (...a) => (faults.put ? refuse("put") : kv.put(...a)),
-    list: (...a) => kv.list(...a),
-    delete: (...a) => (faults.put ? refuse("delete") : kv.delete(...a)),
-  };
-}
-let patched = false;
-function faultyCache(faults) {
-  if (patched) return;
-  patched = true;
-  const proto = Object.getPrototypeOf(caches.default);
-  const put = proto.put;
-  const match = proto.match;
-  proto.put = function (...a) {
-    if (faults.put) return Promise.reject(new Error("Cache API put failed: 413 Cache storage failed"));
-    if (faults.slowPut) return new Promise((r) => setTimeout(r, faults.slowPut)).then(() => put.apply(this, a));
-    return put.apply(this, a);
-  };
-  proto.match = function (...a) {
-    return faults.match ? Promise.reject(new Error("Cache API match failed")) : match.apply(this, a);
-  };
-}
-function faulty(env) {
-  const faults = JSON.parse(env.FAULTS ?? "{}");
-  if (faults.cache) faultyCache(faults.cache);
-  return faults.kv ? { ...env, EDGECACHE_KV: faultyKv(env.EDGECACHE_KV, faults.kv) } : env;
-}
-// The built entry is a WorkerEntrypoint class (worker-build) or a plain { fetch } object.
-export default typeof Worker === "function"
-  ? class extends Worker {
-      constructor(ctx, env) {
-        super(ctx, faulty(env));
-      }
-    }
-  : { fetch: (request, env, ctx) => Worker.fetch(request, faulty(env), ctx) };
-`;
 
 /** Fetches over real HTTP (dispatchFetch would hide the framing): bytes got, and any error. */
 function httpGet(base, target) {
@@ -76,6 +26,61 @@ function httpGet(base, target) {
     req.on("error", (error) => resolve({ status: 0, body: "", error, ms: Date.now() - started }));
   });
 }
+
+describe("origin failures", () => {
+  it("answers 502, uncached, when the origin refuses connections", async () => {
+    const closed = net.createServer();
+    await new Promise((r) => closed.listen(0, "127.0.0.1", r));
+    const { port } = closed.address();
+    await new Promise((r) => closed.close(r));
+    const { worker } = await setup({ origin: { url: `http://127.0.0.1:${port}` }, config: { backends: ["memory"] } });
+    try {
+      const got = await worker.fetch("/down");
+      assert.equal(got.status, 502);
+      assert.match(got.body, /origin could not be reached/);
+      assert.equal(got.headers.get("cache-control"), "no-store");
+      assert.equal(got.cacheStatus, "edgecache; fwd=miss; detail=origin-unreachable");
+      const post = await worker.fetch("/down", { method: "POST", body: "x" });
+      assert.equal(post.status, 502);
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  it("never stores a body the origin breaks off mid-stream", async () => {
+    const { origin, worker, dispose } = await setup({ config: { backends: ["memory", "cache"] } });
+    origin.onRaw("/reset", (req, res, record, n) => {
+      if (n === 1) {
+        res.writeHead(200, { "cache-control": "max-age=60", "content-length": "1000" });
+        res.write("x".repeat(100));
+        setTimeout(() => res.destroy(), 20);
+      } else {
+        res.writeHead(200, { "cache-control": "max-age=60", "content-length": "1000" });
+        res.end("y".repeat(1000));
+      }
+    });
+    try {
+      // Over real HTTP (dispatchFetch would hide the framing), the client sees the break.
+      const broken = await new Promise((resolve) => {
+        http.get(new URL("/reset", worker.url), (res) => {
+          let bytes = 0;
+          res.on("data", (chunk) => (bytes += chunk.length));
+          res.on("end", () => resolve({ bytes, length: res.headers["content-length"], error: null }));
+          res.on("error", (error) => resolve({ bytes, length: res.headers["content-length"], error }));
+        });
+      });
+      assert.equal(broken.length, "1000", "the origin's Content-Length is kept");
+      assert.ok(broken.error || broken.bytes < 1000, "the client can tell the body is short");
+      await new Promise((r) => setTimeout(r, 200));
+      const next = await worker.fetch("/reset");
+      assert.equal(next.body, "y".repeat(1000));
+      assert.match(next.cacheStatus, /fwd=miss/);
+      assert.equal(origin.count("/reset", "GET"), 2);
+    } finally {
+      await dispose();
+    }
+  });
+});
 
 describe("origin faults", () => {
   it("serves a stale entry under stale-if-error when the origin then refuses connections, and 502 once it may not", async () => {
@@ -239,102 +244,5 @@ describe("origin faults", () => {
         await worker.dispose();
       }
     });
-  });
-});
-
-describe("storage faults", () => {
-  const { origin } = withOrigin();
-
-  it("KV refusing every write (over quota): answers from the origin, the memory tier still serves, nothing half-written", async () => {
-    const kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-quota-"));
-    const { worker } = await setup({ origin, kvPersist: kvDir, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ kv: { put: true } }) }, config: { backends: ["memory", "kv"] } });
-    const { worker: kvOnly } = await setup({ origin, kvPersist: kvDir, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ kv: { put: true } }) }, config: { backends: ["kv"] } });
-    try {
-      const first = await worker.fetch("/quota");
-      assert.equal(first.status, 200);
-      assert.equal(first.body, "/quota #1");
-      await worker.stored("/quota");
-      assert.match((await worker.fetch("/quota")).cacheStatus, /; hit; .*detail=memory/);
-      assert.ok(worker.logs.some((l) => l.includes('"store-failed"') && l.includes("limit exceeded")), "the refusal is logged");
-      const line = worker.logs.find((l) => l.includes('"edgecache":"stored"') && l.includes("/quota"));
-      assert.deepEqual(JSON.parse(line).tiers, ["memory"]);
-      for (const n of [2, 3]) {
-        const got = await kvOnly.fetch("/quota");
-        assert.equal(got.status, 200);
-        assert.equal(got.body, `/quota #${n}`, "KV holds nothing for it");
-        assert.match(got.cacheStatus, /fwd=miss/);
-        await sleep(100);
-      }
-      for (const l of [...worker.logs, ...kvOnly.logs]) assert.doesNotMatch(l, /"status":500/);
-    } finally {
-      await worker.dispose();
-      await kvOnly.dispose();
-      fs.rmSync(kvDir, { recursive: true, force: true });
-    }
-  });
-
-  it("KV refusing reads: falls through to the origin, and the purge API says what failed instead of a 500", async () => {
-    const { worker } = await setup({ origin, entry: FAULTY_ENTRY, bindings: { ADMIN_TOKEN: "secret", FAULTS: JSON.stringify({ kv: { get: true } }) }, config: { backends: ["kv"] } });
-    try {
-      for (const n of [1, 2]) {
-        const got = await worker.fetch("/kv-read");
-        assert.equal(got.status, 200);
-        assert.equal(got.body, `/kv-read #${n}`);
-      }
-      const stats = await worker.fetch("/_edgecache/stats", { headers: { authorization: "Bearer secret" } });
-      assert.notEqual(stats.status, 500, stats.body);
-    } finally {
-      await worker.dispose();
-    }
-  });
-
-  it("the Cache API refusing puts and reads: answers from the origin, every time, with the full body", async () => {
-    const { worker } = await setup({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { put: true, match: true } }) }, config: { backends: ["cache"] } });
-    try {
-      for (const n of [1, 2, 3]) {
-        const got = await worker.fetch("/cache-refuses");
-        assert.equal(got.status, 200);
-        assert.equal(got.body, `/cache-refuses #${n}`);
-        assert.match(got.cacheStatus, /fwd=miss/);
-        await sleep(100);
-      }
-      assert.ok(worker.logs.some((l) => l.includes('"store-failed"') && l.includes("Cache API put failed")), "the refusal is logged");
-    } finally {
-      await worker.dispose();
-    }
-  });
-
-  it("a slow Cache API write: a request arriving meanwhile gets the entry just revalidated, not a second revalidation", async () => {
-    const { worker } = await setup({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { slowPut: 400 } }) }, config: { backends: ["cache"] } });
-    const plain = { "cache-control": "no-transform" };
-    try {
-      origin.on("/slow-write", (record, n) =>
-        record.headers["if-none-match"] === '"w"'
-          ? { status: 304, headers: { etag: '"w"', "cache-control": "max-age=60" } }
-          : { headers: { etag: '"w"', "cache-control": "max-age=1", age: "2" }, body: `slow-write #${n}` },
-      );
-      await worker.fetchStored("/slow-write");
-      const revalidated = await worker.fetch("/slow-write", { headers: plain });
-      assert.match(revalidated.cacheStatus, /fwd=stale; fwd-status=304/);
-      const next = await worker.fetch("/slow-write", { headers: plain });
-      assert.equal(next.body, "slow-write #1");
-      assert.match(next.cacheStatus, /; (hit|collapsed)/, next.cacheStatus);
-      assert.equal(origin.count("/slow-write", "GET"), 2, "one fetch, one revalidation");
-    } finally {
-      await worker.dispose();
-    }
-  });
-
-  it("the Cache API refusing puts only: the tier above still serves", async () => {
-    const { worker } = await setup({ origin, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ cache: { put: true } }) }, config: { backends: ["memory", "cache"] } });
-    try {
-      assert.equal((await worker.fetch("/cache-put-refused")).status, 200);
-      await worker.stored("/cache-put-refused");
-      const hit = await worker.fetch("/cache-put-refused");
-      assert.match(hit.cacheStatus, /; hit; .*detail=memory/);
-      assert.equal(origin.count("/cache-put-refused"), 1);
-    } finally {
-      await worker.dispose();
-    }
   });
 });

@@ -1,8 +1,14 @@
-// Site-wide caching on every backend and tier order: what the client gets (status, body,
-// Age, Cache-Status) and how often the origin is asked.
-import { describe, it } from "node:test";
+// Every backend and tier order: a cacheable response stored and answered from storage (HEAD,
+// If-None-Match, a large body, a 204, a Range, the Age it came with, expiry); a lower tier's
+// hit copied into the tiers above; storage that outlives the isolate, and a version bump that
+// makes all of it unreachable. What the client gets (status, body, Age, Cache-Status) and how
+// often the origin is asked.
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { setup, withWorker } from "../support/fixture.mjs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { setup, withOrigin, withWorker } from "../support/fixture.mjs";
 
 const tierOrders = [["memory"], ["cache"], ["kv"], ["memory", "cache", "kv"], ["kv", "memory"]];
 
@@ -154,57 +160,49 @@ describe("tiers", () => {
   });
 });
 
-describe("methods", () => {
-  const { origin, worker } = withWorker({ config: { backends: ["memory"] } });
+describe("versions", () => {
+  const { origin } = withOrigin();
+  let dir;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "edgecache-versions-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
-  it("forwards unsafe methods with their bodies and never stores them", async () => {
-    for (const n of [1, 2]) {
-      const post = await worker.fetch("/form", { method: "POST", body: `field=${n}` });
-      assert.equal(post.status, 200);
-      assert.equal(post.cacheStatus, "edgecache; fwd=method; fwd-status=200");
-      assert.equal(origin.last("/form").body, `field=${n}`);
+  it("makes every stored entry unreachable when the version is bumped", async () => {
+    const { worker: v1 } = await setup({ origin, persist: dir, config: { backends: ["cache", "kv"], version: 1 } });
+    await v1.fetch("/versioned");
+    await v1.stored("/versioned");
+    await v1.dispose();
+
+    const { worker: again } = await setup({ origin, persist: dir, config: { backends: ["cache", "kv"], version: 1 } });
+    assert.match((await again.fetch("/versioned")).cacheStatus, /; hit; .*detail=cache/, "storage outlives the isolate");
+    await again.dispose();
+
+    const { worker: v2 } = await setup({ origin, persist: dir, config: { backends: ["cache", "kv"], version: 2 } });
+    const bumped = await v2.fetch("/versioned");
+    assert.equal(bumped.body, "/versioned #2");
+    assert.match(bumped.cacheStatus, /fwd=miss/);
+    await v2.dispose();
+    assert.equal(origin.count("/versioned", "GET"), 2);
+  });
+
+  it("fills the faster tiers from a slower tier's hit", async () => {
+    const { worker: kvOnly } = await setup({ origin, persist: dir, config: { backends: ["kv"], version: 3 } });
+    await kvOnly.fetch("/promoted");
+    await kvOnly.stored("/promoted");
+    await kvOnly.dispose();
+
+    const { worker: tiered } = await setup({ origin, persist: dir, config: { backends: ["memory", "cache", "kv"], version: 3 } });
+    assert.match((await tiered.fetch("/promoted")).cacheStatus, /detail=kv$/);
+    for (let i = 0; i < 100; i++) {
+      const got = await tiered.fetch("/promoted");
+      if (got.cacheStatus.endsWith("detail=memory")) break;
+      await new Promise((r) => setTimeout(r, 20));
     }
-    assert.equal(origin.count("/form", "POST"), 2);
-  });
-
-  it("forwards a HEAD miss as HEAD and stores nothing", async () => {
-    const head = await worker.fetch("/only-head", { method: "HEAD" });
-    assert.equal(head.status, 200);
-    assert.equal(head.cacheStatus, "edgecache; fwd=miss; fwd-status=200; detail=head-not-stored");
-    const get = await worker.fetch("/only-head");
-    assert.match(get.cacheStatus, /fwd=miss/);
-    assert.equal(origin.count("/only-head", "HEAD"), 1);
-  });
-
-  it("passes redirects through without following them", async () => {
-    origin.on("/moved", { status: 301, headers: { location: "/new", "cache-control": "max-age=60" }, body: "" });
-    const moved = await worker.fetch("/moved");
-    assert.equal(moved.status, 301);
-    assert.equal(moved.headers.get("location"), "/new");
-    await worker.stored("/moved");
-    assert.equal((await worker.fetch("/moved")).status, 301);
-    assert.equal(origin.count("/new"), 0);
-    assert.equal(origin.count("/moved", "GET"), 1);
-  });
-});
-
-describe("request log level", () => {
-  it("request_log = misses leaves hits out of the log and keeps misses", async () => {
-    const { worker, dispose } = await setup({ config: { backends: ["memory"], request_log: "misses" } });
-    try {
-      const lines = () => worker.logs.filter((l) => l.includes('"edgecache":"request"'));
-      await worker.fetch("/logged");
-      await worker.stored("/logged");
-      const before = lines().length;
-      const hit = await worker.fetch("/logged");
-      assert.match(hit.cacheStatus, /; hit/);
-      await worker.fetch("/other");
-      await new Promise((r) => setTimeout(r, 300));
-      const after = lines().slice(before);
-      assert.equal(after.length, 1, `one new line, for the miss: ${after.join("\n")}`);
-      assert.match(after[0], /"path":"\/other"/);
-    } finally {
-      await dispose();
-    }
+    assert.match((await tiered.fetch("/promoted")).cacheStatus, /detail=memory$/);
+    await tiered.dispose();
+    assert.equal(origin.count("/promoted", "GET"), 1);
   });
 });

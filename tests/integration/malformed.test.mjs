@@ -1,35 +1,18 @@
-// Hostile input, part two (issue 7): cache poisoning through every unkeyed override header, a
-// body on GET, path confusion answered privately in every way an origin says so, header
-// injection in keys, malformed and enormous caching headers that must be stored safely or not
-// at all, huge URLs and header counts, bytes that are not UTF-8, and concurrent users of
-// private pages. What is checked is what each user received and what the origin was asked.
+// Malformed and enormous input from clients and origins: header injection in keys
+// (encoded and raw CR/LF, forged cookie and field values), caching headers that must be
+// stored safely or not at all, huge URLs and field counts over real HTTP, bytes that are not
+// UTF-8 in requests and in an origin's fields and body. Nothing crashes the worker or
+// answers 500 (tests/support/raw.mjs sends what ordinary clients refuse to).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setup, withWorker } from "../support/fixture.mjs";
 import { HOST } from "../support/worker.mjs";
 import { rawRequest } from "../support/raw.mjs";
-
-/** Override headers an origin framework may honour; none is part of the key. */
-const OVERRIDES = {
-  "x-forwarded-host": "evil.test",
-  "x-forwarded-proto": "https",
-  "x-forwarded-scheme": "https",
-  "x-forwarded-port": "1337",
-  "x-forwarded-server": "evil.test",
-  "x-forwarded-prefix": "/evil",
-  "x-host": "evil.test",
-  "x-original-url": "/admin",
-  "x-rewrite-url": "/admin",
-  "x-original-host": "evil.test",
-  "x-http-method-override": "DELETE",
-  "x-http-method": "PUT",
-  "x-method-override": "PATCH",
-  forwarded: "host=evil.test;proto=https",
-};
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -52,7 +35,93 @@ function storedKeys(worker) {
   return worker.logs.filter((l) => l.includes('"edgecache":"stored"')).map((l) => JSON.parse(l).key);
 }
 
-describe("hostile input, part two", () => {
+describe("malformed and enormous input", () => {
+  const { origin, worker } = withWorker({ config: { backends: ["memory", "cache", "kv"], routes: [{ path: "/**.css", ttl: 600 }] } });
+
+  it("keeps header values that try to forge keys apart", async () => {
+    origin.on("/v", (record, n) => ({ headers: { "cache-control": "max-age=60", vary: "X-Tenant" }, body: `${record.headers["x-tenant"]} #${n}` }));
+    const sneaky = "a&x-tenant=b#c";
+    await worker.fetchStored("/v", { headers: { "x-tenant": sneaky } });
+    const other = await worker.fetch("/v", { headers: { "x-tenant": "a" } });
+    // #1 was answered without X-Tenant, which is not sent on until a response varies on
+    // it; it was asked again with it (#2), and stored. Then "a" (#3).
+    assert.equal(other.body, "a #3");
+  });
+
+  it("survives enormous and malformed caching headers", async () => {
+    const cases = {
+      "/cc-huge": { "cache-control": `max-age=60, ${"x=".repeat(2000)}y` },
+      "/cc-garbage": { "cache-control": '",,,=="max-age=\\"60' },
+      "/vary-many": { "cache-control": "max-age=60", vary: Array.from({ length: 300 }, (_, i) => `X-H${i}`).join(", ") },
+      "/age-junk": { "cache-control": "max-age=60", age: "abc, -5, 99999999999999999999" },
+      "/expires-junk": { expires: "tomorrow at noon", date: "\u00ff\u00fe" },
+      "/date-future": { "cache-control": "max-age=60", date: "Fri, 31 Dec 9999 23:59:59 GMT" },
+      "/etag-junk": { "cache-control": "max-age=60", etag: 'W/"\u00e9\u00e9' },
+    };
+    for (const [route, headers] of Object.entries(cases)) {
+      origin.on(route, { headers, body: `body of ${route}` });
+      for (let i = 0; i < 2; i++) {
+        const got = await worker.fetch(route, { headers: { "if-none-match": '"x", W/"y"', "cache-control": "no-transform" } });
+        assert.equal(got.status, 200, route);
+        assert.equal(got.body, `body of ${route}`, route);
+        assert.match(got.cacheStatus, /^edgecache; /, route);
+      }
+    }
+  });
+
+  it("answers huge URLs and many headers without failing", async () => {
+    const long = `/long?q=${"x".repeat(8000)}`;
+    // One request, awaited until it is stored: a second one could already hit.
+    const first = await worker.fetchStored(long);
+    assert.equal(first.status, 200);
+    assert.match((await worker.fetch(long)).cacheStatus, /; hit;/, "a key over 512 bytes is hashed, and still hits");
+    const headers = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-junk-${i}`, "y".repeat(50)]));
+    assert.equal((await worker.fetch("/many-headers", { headers })).status, 200);
+  });
+});
+
+describe("hostile origin bytes", () => {
+  it("passes non-UTF-8 header bytes and bodies through, and stores bodies byte for byte", async () => {
+    // A raw TCP origin, so header bytes are exactly what an origin might send.
+    const body = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x41]);
+    let hits = 0;
+    const server = net.createServer((socket) => {
+      socket.once("data", () => {
+        hits++;
+        socket.write(Buffer.concat([
+          Buffer.from("HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\nx-latin: caf"),
+          Buffer.from([0xe9]),
+          Buffer.from(`\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`),
+          body,
+        ]));
+        socket.end();
+      });
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const { worker } = await setup({ origin: { url: `http://127.0.0.1:${server.address().port}` }, config: { backends: ["memory", "kv"] } });
+    try {
+      const first = await worker.mf.dispatchFetch("http://edge.test/bytes");
+      assert.deepEqual(Buffer.from(await first.arrayBuffer()), body);
+      for (let i = 0; i < 100; i++) {
+        const probe = await worker.mf.dispatchFetch("http://edge.test/bytes", { method: "HEAD" });
+        if ((probe.headers.get("cache-status") ?? "").includes("; hit;")) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const second = await worker.mf.dispatchFetch("http://edge.test/bytes");
+      assert.match(second.headers.get("cache-status"), /; hit;/);
+      assert.deepEqual(Buffer.from(await second.arrayBuffer()), body);
+      // workerd hands header values to JavaScript as decoded text, so a byte that is not
+      // UTF-8 reaches the stored copy as U+FFFD: changed, never dropped or fatal.
+      assert.match(second.headers.get("x-latin"), /^caf/);
+      assert.equal(hits, 1);
+    } finally {
+      await worker.dispose();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe("malformed, enormous and injected input, with client_refresh_interval 0", () => {
   let kvDir;
   before(() => {
     kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-hostile-"));
@@ -61,8 +130,8 @@ describe("hostile input, part two", () => {
     kvPersist: kvDir,
     config: {
       backends: ["memory", "cache", "kv"],
-      // The refreshes below are forced right after the entry is stored, which by default
-      // is answered from storage (tested in hostile-world.test.mjs).
+      // Refreshes forced right after the entry is stored are by default answered from
+      // storage (tested in hostile-world.test.mjs); here they are sent to the origin.
       client_refresh_interval: 0,
       routes: [
         { path: "/**.css", ttl: 600 },
@@ -71,106 +140,6 @@ describe("hostile input, part two", () => {
     },
   }));
   after(() => fs.rmSync(kvDir, { recursive: true, force: true }));
-
-  describe("unkeyed override headers", () => {
-    const reflect = (record, n) => ({
-      headers: { "cache-control": "max-age=60", "content-type": "application/json" },
-      body: JSON.stringify({ method: record.method, n, seen: Object.fromEntries(Object.keys(OVERRIDES).map((h) => [h, record.headers[h] ?? null])) }),
-    });
-    const clean = { ...Object.fromEntries(Object.keys(OVERRIDES).map((h) => [h, null])), "x-forwarded-host": "edge.test", "x-forwarded-proto": "http" };
-
-    it("never reach the origin on a cacheable request, so the stored page is clean", async () => {
-      origin.on("/reflect", reflect);
-      const attacker = await worker.fetchStored("/reflect", { headers: OVERRIDES });
-      assert.deepEqual(JSON.parse(attacker.body).seen, clean);
-      assert.equal(JSON.parse(attacker.body).method, "GET");
-      const victim = await worker.fetch("/reflect");
-      assert.match(victim.cacheStatus, /; hit;/);
-      assert.deepEqual(JSON.parse(victim.body).seen, clean);
-      assert.equal(origin.count("/reflect"), 1);
-    });
-
-    for (const [name, value] of Object.entries(OVERRIDES)) {
-      it(`cannot poison a refresh forced with no-cache through ${name}`, async () => {
-        const target = `/reflect-${name}`;
-        origin.on(target, reflect);
-        await worker.fetchStored(target);
-        await worker.fetchStored(target, { headers: { "cache-control": "no-cache", [name]: value } });
-        assert.equal(origin.count(target), 2, "the attacker's request did reach the origin");
-        const victim = await worker.fetch(target);
-        assert.match(victim.cacheStatus, /; hit;/);
-        assert.equal(JSON.parse(victim.body).n, 2, "the victim gets the attacker's refresh...");
-        assert.deepEqual(JSON.parse(victim.body).seen, clean, "...which the override did not shape");
-      });
-    }
-
-    it("are forwarded untouched on requests that are never stored", async () => {
-      origin.on("/form", (record) => ({ status: 200, body: `${record.headers["x-http-method-override"]}` }));
-      const got = await worker.fetch("/form", { method: "POST", body: "a=1", headers: { "x-http-method-override": "PUT" } });
-      assert.equal(got.body, "PUT");
-      assert.match(got.cacheStatus, /fwd=method/);
-    });
-  });
-
-  it("never forwards a body sent with GET, nor stores an answer shaped by it", async () => {
-    origin.on("/getbody", (record, n) => ({ headers: { "cache-control": "max-age=60" }, body: `body=[${record.body}] ${record.method} #${n}` }));
-    const host = new URL(worker.url).host;
-    const sent = await rawRequest(
-      worker.url,
-      `GET /getbody HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\nX-HTTP-Method-Override: POST\r\n\r\nrole=admin&evil=yes`,
-    );
-    assert.equal(sent.status, 200);
-    assert.equal(sent.body.toString(), "body=[] GET #1");
-    const chunked = await rawRequest(worker.url, `GET /getbody HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
-    assert.equal(chunked.status, 200);
-    assert.match(chunked.body.toString(), /^body=\[\] GET #/);
-    for (const record of origin.requests.filter((r) => r.path === "/getbody")) {
-      assert.equal(record.body, "");
-      assert.equal(record.method, "GET");
-      assert.equal(record.headers["x-http-method-override"], undefined);
-    }
-  });
-
-  describe("a private page behind a static-looking path (web cache deception, route ttl 600 on *.css)", () => {
-    const cases = {
-      "private alone": { "cache-control": "private" },
-      "no-store alone": { "cache-control": "no-store" },
-      "a session cookie set": { "set-cookie": "session=renewed; HttpOnly" },
-      "Vary: Cookie without lifetime (Django's session middleware)": { vary: "Cookie" },
-      "private on a second field line after a broken one": { "cache-control": ['max-age=60, foo="bar', "private"] },
-    };
-    let i = 0;
-    for (const [name, headers] of Object.entries(cases)) {
-      const target = `/account/settings/${i++}/x.css`;
-      it(`answers each user their own page: ${name}`, async () => {
-        origin.on(target, async (record, n) => {
-          await sleep(100);
-          return { headers: { "content-type": "text/html", ...headers }, body: `account of ${record.headers.cookie} #${n}` };
-        });
-        const first = await worker.fetch(target, { headers: { cookie: "session=alice" } });
-        assert.match(first.body, /session=alice/);
-        await sleep(150); // any store has run
-        // Then many users at once, so coalescing is tried too.
-        const users = Array.from({ length: 12 }, (_, u) => `session=user${u}`);
-        const got = await Promise.all(users.map((cookie) => worker.fetch(target, { headers: { cookie } })));
-        got.forEach((response, u) => assert.match(response.body, new RegExp(`account of ${users[u]} #`), `${users[u]} got ${response.body}`));
-        const again = await worker.fetch(target, { headers: { cookie: "session=bob" } });
-        assert.match(again.body, /session=bob/);
-      });
-    }
-
-    it("keeps a Vary: Cookie page per cookie when it is stored", async () => {
-      const target = "/account/vary/x.css";
-      // A stylesheet, so that deception armour lets the route's ttl store it for a request
-      // with a cookie.
-      origin.on(target, (record, n) => ({ headers: { vary: "Cookie", "content-type": "text/css" }, body: `account of ${record.headers.cookie} #${n}` }));
-      await worker.fetchStored(target, { headers: { cookie: "session=alice" } });
-      const alice = await worker.fetch(target, { headers: { cookie: "session=alice" } });
-      assert.match(alice.cacheStatus, /; hit;/, "the route's ttl does store it, keyed by the cookie");
-      const bob = await worker.fetch(target, { headers: { cookie: "session=bob" } });
-      assert.match(bob.body, /session=bob #2/);
-    });
-  });
 
   describe("header injection in keys", () => {
     it("keeps encoded CR/LF in the path and query inside the key, apart from the plain URL", async () => {
