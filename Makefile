@@ -35,7 +35,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help architecture deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge
+.PHONY: help architecture deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -51,6 +51,7 @@ help:
 	@echo "make profile where one request's CPU goes (PROFILE_PATH=/private for a miss)"
 	@echo "make soak    a bounded soak: 1,000 connections, hits, misses and purges (part of make test)"
 	@echo "make fuzz    cargo-fuzz targets for the parsers and the key renderer, 15 s each (part of make test)"
+	@echo "make screenshot  docs/dashboard.png from $(SCREENSHOT_MINUTES) min of demo traffic (not part of make test)"
 
 deps: toolchain node_modules/.installed
 
@@ -183,6 +184,14 @@ test-integration: build build-example
 
 test-browser: build browser
 	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 'tests/browser/*.test.mjs'
+
+# docs/dashboard.png, the README's picture of the dashboard (scripts/screenshot.mjs): the worker
+# with the [env.demo] policy in Miniflare in front of the demo origin, on free loopback ports,
+# given $(SCREENSHOT_MINUTES) minutes of a mixed demo traffic, then photographed in Chromium.
+# Not part of make test.
+SCREENSHOT_MINUTES ?= 15
+screenshot: build browser
+	CHROMIUM=$(CHROMIUM) node scripts/screenshot.mjs --minutes $(SCREENSHOT_MINUTES)
 
 # A bounded soak on loopback: concurrent connections, hits, misses and purges, memory tier
 # watched through /_edgecache/stats (tests/soak/soak.mjs; longer: SOAK_SECONDS=600).
