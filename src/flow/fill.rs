@@ -201,6 +201,7 @@ pub async fn fill(
         vary,
         body_len: 0,
         reuse,
+        parts: None,
     };
     let (client, store_branch) = match origin.body() {
         Some(body) if client_body => {
