@@ -18,6 +18,12 @@ use crate::http::Fields;
 /// so a run of scattered ranges cannot grow the record's metadata without bound.
 pub const MAX_PIECES: usize = 32;
 
+/// Bytes `first..=last` held, as a piece of a representation.
+pub type Piece = (u64, u64);
+
+/// Pieces and the bytes they hold, one after another.
+pub type Held = (Vec<Piece>, Vec<u8>);
+
 /// `Content-Range: bytes first-last/total` (RFC 9110 §14.4); `total` is `None` for `*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentRange {
@@ -60,13 +66,13 @@ pub fn strong_etag(fields: &(impl Fields + ?Sized)) -> Option<String> {
 }
 
 /// Bytes the pieces hold.
-pub fn held_bytes(pieces: &[(u64, u64)]) -> u64 {
+pub fn held_bytes(pieces: &[Piece]) -> u64 {
     pieces.iter().map(|&(first, last)| last - first + 1).sum()
 }
 
 /// The pieces are in order, apart, within `total` bytes, and hold `body_len` bytes: a record
 /// that says otherwise is not read.
-pub fn well_formed(pieces: &[(u64, u64)], body_len: u64, total: u64) -> bool {
+pub fn well_formed(pieces: &[Piece], body_len: u64, total: u64) -> bool {
     let mut next = 0u64;
     for (i, &(first, last)) in pieces.iter().enumerate() {
         if last < first || last >= total || (i > 0 && first <= next) {
@@ -78,12 +84,12 @@ pub fn well_formed(pieces: &[(u64, u64)], body_len: u64, total: u64) -> bool {
 }
 
 /// All of `first..=last` is held.
-pub fn holds(pieces: &[(u64, u64)], first: u64, last: u64) -> bool {
+pub fn holds(pieces: &[Piece], first: u64, last: u64) -> bool {
     pieces.iter().any(|&(a, b)| a <= first && last <= b)
 }
 
 /// Bytes `first..=last` out of the pieces' `body`, when one piece holds them.
-pub fn slice<'a>(pieces: &[(u64, u64)], body: &'a [u8], first: u64, last: u64) -> Option<&'a [u8]> {
+pub fn slice<'a>(pieces: &[Piece], body: &'a [u8], first: u64, last: u64) -> Option<&'a [u8]> {
     let mut offset = 0u64;
     for &(a, b) in pieces {
         if a <= first && last <= b {
@@ -97,7 +103,7 @@ pub fn slice<'a>(pieces: &[(u64, u64)], body: &'a [u8], first: u64, last: u64) -
 
 /// The one range to ask the origin for so that `first..=last` is held: from its first byte
 /// not held to its last byte not held. `None` when every byte is held.
-pub fn missing(pieces: &[(u64, u64)], first: u64, last: u64) -> Option<(u64, u64)> {
+pub fn missing(pieces: &[Piece], first: u64, last: u64) -> Option<(u64, u64)> {
     let piece_of = |byte: u64| pieces.iter().find(|&&(a, b)| a <= byte && byte <= b);
     let mut low = first;
     while let Some(&(_, b)) = piece_of(low) {
@@ -117,12 +123,7 @@ pub fn missing(pieces: &[(u64, u64)], first: u64, last: u64) -> Option<(u64, u64
 /// The pieces (over `body`) with `part`'s bytes added from `first`; where they overlap held
 /// bytes, the new ones are kept (under one strong validator they are the same). `None` when
 /// `body` is not as long as the pieces say.
-pub fn merge(
-    pieces: &[(u64, u64)],
-    body: &[u8],
-    first: u64,
-    part: &[u8],
-) -> Option<(Vec<(u64, u64)>, Vec<u8>)> {
+pub fn merge(pieces: &[Piece], body: &[u8], first: u64, part: &[u8]) -> Option<Held> {
     if held_bytes(pieces) != body.len() as u64 {
         return None;
     }
@@ -147,7 +148,7 @@ pub fn merge(
     }
     segments.push((first, part));
     segments.sort_by_key(|&(start, _)| start);
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(segments.len());
+    let mut merged: Vec<Piece> = Vec::with_capacity(segments.len());
     let mut joined = Vec::with_capacity(body.len() + part.len());
     for (start, bytes) in segments {
         let end = start + bytes.len() as u64 - 1;
@@ -161,7 +162,7 @@ pub fn merge(
 }
 
 /// Every byte of a representation of `total` bytes is held.
-pub fn complete(pieces: &[(u64, u64)], total: u64) -> bool {
+pub fn complete(pieces: &[Piece], total: u64) -> bool {
     total > 0 && pieces == [(0, total - 1)]
 }
 

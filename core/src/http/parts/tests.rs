@@ -4,6 +4,13 @@ use super::*;
 use crate::http::field_list;
 use crate::http::range::parse;
 
+/// (first, last, all held, what is missing)
+type HeldRow = (u64, u64, bool, Option<Piece>);
+/// (held, new part, pieces after)
+type MergeRow<'a> = (&'a [Piece], Piece, &'a [Piece]);
+/// (asked, response fields, fit, why)
+type FitRow<'a> = (PartAsked, Vec<(&'a str, &'a str)>, Fit, &'a str);
+
 #[test]
 fn content_ranges_are_read_strictly() {
     let range = |first, last, total| Some(ContentRange { first, last, total });
@@ -28,8 +35,7 @@ fn content_ranges_are_read_strictly() {
 #[test]
 fn what_is_held_and_what_is_missing() {
     let pieces = [(0, 99), (200, 299)];
-    // (first, last, held, missing)
-    let cases: &[(u64, u64, bool, Option<(u64, u64)>)] = &[
+    let cases: &[HeldRow] = &[
         (10, 50, true, None),
         (0, 99, true, None),
         (50, 149, false, Some((100, 149))),
@@ -56,8 +62,7 @@ fn merging_joins_touching_and_overlapping_parts_in_order() {
             .collect()
     };
     let part = |a: u64, b: u64| -> Vec<u8> { (a..=b).map(|i| i as u8).collect() };
-    // (held, new part, pieces after)
-    let cases: &[(&[(u64, u64)], (u64, u64), &[(u64, u64)])] = &[
+    let cases: &[MergeRow] = &[
         (&[], (10, 19), &[(10, 19)]),
         (&[(0, 9)], (10, 19), &[(0, 19)]),
         (&[(10, 19)], (0, 9), &[(0, 19)]),
@@ -140,8 +145,7 @@ fn how_a_206_fits_what_was_asked() {
         total,
         etag: "\"v1\"".into(),
     };
-    // (asked, response fields, fit, why)
-    let cases: Vec<(PartAsked, Vec<(&str, &str)>, Fit, &str)> = vec![
+    let cases: Vec<FitRow> = vec![
         (
             asked("bytes=0-99"),
             vec![("content-range", "bytes 0-99/1000"), ("etag", "\"v1\"")],
