@@ -8,15 +8,15 @@
 
 use std::rc::Rc;
 
-use web_sys::Response;
+use web_sys::{Response, ResponseInit};
 use worker::Context;
 
 use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job};
 use crate::flow::lookup::{delete_all, write_all, Found};
-use crate::flow::origin::Forward;
+use crate::flow::origin::{Forward, OriginError};
 use crate::flow::reply::{self, Decoration};
 use crate::flow::report::Served;
-use crate::runtime::{header_list, now_ms, read_limited, Body};
+use crate::runtime::{header_list, headers_from, now_ms, read_limited, Body};
 use crate::store::Entry;
 use edgecache_core::control::registry::response_tags;
 use edgecache_core::decide::answer::{judge_part, PartAnswered, PartJudgement};
@@ -155,10 +155,19 @@ pub async fn answered(
     let length = last - first + 1;
     let bytes = match origin.body() {
         Some(stream) => match read_limited(stream, length).await {
-            Ok(Body::Complete(bytes)) if bytes.len() as u64 == length => bytes,
-            _ => return Answer::Failed(mismatch()),
+            Ok(Body::Complete(bytes)) if bytes.len() as u64 == length => Some(bytes),
+            _ => None,
         },
-        None => return Answer::Failed(mismatch()),
+        None => None,
+    };
+    // A body that is not as long as its Content-Range said is not the part asked for; it is
+    // read (to check it) and cannot be sent on: the client gets a 502 saying so.
+    let Some(bytes) = bytes else {
+        let outcome = answer_outcome(fwd, 206, Some(Reason::PartMismatch));
+        return match broken_part() {
+            Ok(origin) => passed(origin, outcome),
+            Err(_) => Answer::Failed(OriginError::Unreachable(BROKEN_PART.into())),
+        };
     };
     // Held parts join only when this part was asked for as their missing bytes (same tag,
     // same length, confirmed by `fit`); otherwise it replaces them.
@@ -254,10 +263,17 @@ fn passed(origin: Response, outcome: Outcome) -> Answer {
     }
 }
 
-fn mismatch() -> crate::flow::origin::OriginError {
-    crate::flow::origin::OriginError::Unreachable(
-        "the origin's part was not as long as its Content-Range said".into(),
-    )
+const BROKEN_PART: &str = "the origin's part was not as long as its Content-Range said";
+
+/// A 502 standing for a part whose body was not the range it named.
+fn broken_part() -> Result<Response, wasm_bindgen::JsValue> {
+    let init = ResponseInit::new();
+    init.set_status(502);
+    init.set_headers(&headers_from(&[
+        ("content-type".into(), "text/plain; charset=utf-8".into()),
+        ("cache-control".into(), "no-store".into()),
+    ]));
+    Response::new_with_opt_str_and_init(Some(&format!("edgecache: {BROKEN_PART}\n")), &init)
 }
 
 /// Sends bytes of `entry`, a parts record, that the request's range asks for: a `206`, or
