@@ -91,8 +91,8 @@ pub async fn fill(
             Err(error) => return Answer::Failed(error),
         };
         if let Some(part) = part.as_ref().filter(|_| origin.status() != 200) {
-            return parts::answered(job, ctx, part.request, &part.asked, origin, exchange, fwd)
-                .await;
+            let asked = (&forward, &part.asked);
+            return parts::answered(job, ctx, part.request, asked, origin, exchange, fwd).await;
         }
         // Judged on the fields storability reads, fetched in one call; all of them are
         // listed only for a response that is kept.

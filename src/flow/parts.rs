@@ -20,6 +20,7 @@ use crate::runtime::{header_list, headers_from, now_ms, read_limited, Body};
 use crate::store::Entry;
 use edgecache_core::control::registry::response_tags;
 use edgecache_core::decide::answer::{judge_part, PartAnswered, PartJudgement};
+use edgecache_core::http::conditional::is_not_modified;
 use edgecache_core::http::parts::{self, Fit, PartAsked};
 use edgecache_core::http::range::{self, RangeAnswer, Spec};
 use edgecache_core::http::{fields_to_store, part_storability, Exchange, Fields, Storability};
@@ -111,20 +112,32 @@ pub async fn answered(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
     request: &PartRequest,
-    asked: &PartAsked,
+    (forward, asked): (&Forward, &PartAsked),
     origin: Response,
     exchange: Exchange,
     fwd: Fwd,
 ) -> Answer {
     let fields = header_list(&origin.headers());
     let fit = parts::fit(asked, &fields, job.max_body_bytes);
+    let verdict = part_storability(&job.facts, &fields, &job.plan.overrides, exchange);
+    // As in `fill`: a response that varies on a field the client sent and the origin was not
+    // sent was chosen without it.
+    let varies_on_unsent = match &verdict {
+        Storability::Store { vary, .. } => vary.iter().any(|name| {
+            !job.plan.forwards(name)
+                && !forward.vary_fields.contains(name)
+                && job.headers.field(name).is_some()
+        }),
+        Storability::DontStore(_) => false,
+    };
     let answer = PartAnswered {
         fwd,
         status: origin.status(),
         fit: fit.clone(),
         for_client_only: fwd == Fwd::Request && job.facts.has_credentials(),
         no_tiers: job.tiers.is_empty(),
-        verdict: part_storability(&job.facts, &fields, &job.plan.overrides, exchange),
+        varies_on_unsent,
+        verdict,
     };
     let outcome = match judge_part(&answer) {
         PartJudgement::Keep(outcome) => outcome,
@@ -287,6 +300,19 @@ pub fn respond_with_part(job: &Job, entry: &Entry, outcome: Outcome, spec: Spec)
         browser_ttl: job.plan.browser_ttl,
         expose_tags: job.expose_tags,
     };
+    // RFC 9110 §13.2.2: the client's conditionals come before its range.
+    if is_not_modified(&job.headers, &*entry.meta) {
+        let response = reply::from_entry(
+            entry,
+            None,
+            now_ms(),
+            false,
+            true,
+            RangeAnswer::Full,
+            &decoration,
+        );
+        return Some(Served::new(response, outcome));
+    }
     let response = reply::from_part(
         entry,
         now_ms(),

@@ -25,7 +25,7 @@ function file(version) {
 function ranged(state) {
   return (record) => {
     const { body, etag } = state;
-    const headers = { "cache-control": "max-age=60", "content-type": "application/octet-stream", etag, "accept-ranges": "bytes" };
+    const headers = { "cache-control": "max-age=60", "content-type": "application/octet-stream", etag, "accept-ranges": "bytes", ...(state.headers ?? {}) };
     const range = record.headers.range;
     const ifRange = record.headers["if-range"];
     const match = range && /^bytes=(\d*)-(\d*)$/.exec(range);
@@ -168,6 +168,38 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) {
       }
       assert.match(next.cacheStatus, /fwd=miss; fwd-status=206/);
       assert.equal(next.body, file("f2").slice(0, 10));
+    });
+
+    it("never combines parts across variants", async () => {
+      const states = {
+        en: { body: file("en"), etag: '"en"', headers: { vary: "accept-language" } },
+        fr: { body: file("fr"), etag: '"fr"', headers: { vary: "accept-language" } },
+      };
+      origin.on("/variants", (record) => ranged(states[record.headers["accept-language"] === "fr" ? "fr" : "en"])(record));
+      const en = { "accept-language": "en" };
+      const fr = { "accept-language": "fr" };
+      await worker.fetchStored("/variants", { headers: { ...en, range: "bytes=0-99" } });
+      const other = await worker.fetchStored("/variants", { headers: { ...fr, range: "bytes=50-149" } });
+      assert.equal(other.body, file("fr").slice(50, 150));
+      assert.equal(other.cacheStatus, "edgecache; fwd=vary-miss; fwd-status=206; stored");
+      assert.deepEqual(rangesAsked(origin, "/variants").at(-1), ["bytes=50-149", null], "the whole range: nothing of another variant is used");
+      const enHit = await worker.fetch("/variants", { headers: { ...en, range: "bytes=10-50" } });
+      assert.equal(enHit.body, file("en").slice(10, 51));
+      assert.match(enHit.cacheStatus, /; hit;/);
+      const frHit = await worker.fetch("/variants", { headers: { ...fr, range: "bytes=60-140" } });
+      assert.equal(frHit.body, file("fr").slice(60, 141));
+      assert.match(frHit.cacheStatus, /; hit;/);
+      assert.equal(origin.count("/variants", "GET"), 2);
+    });
+
+    it("answers a matching If-None-Match from the parts with a 304", async () => {
+      origin.on("/conditional", ranged({ body: file("j"), etag: '"j"' }));
+      await worker.fetchStored("/conditional", { headers: { range: "bytes=0-99" } });
+      // An explicit Cache-Control, or fetch() adds `no-cache` to a conditional request.
+      const conditional = await worker.fetch("/conditional", { headers: { range: "bytes=0-9", "if-none-match": '"j"', "cache-control": "no-transform" } });
+      assert.equal(conditional.status, 304);
+      assert.match(conditional.cacheStatus, /; hit;/);
+      assert.equal(origin.count("/conditional", "GET"), 1);
     });
 
     it("keeps nothing from an origin whose Content-Range is not the range asked", async () => {

@@ -129,6 +129,9 @@ pub struct PartAnswered {
     /// As in `Answered`.
     pub for_client_only: bool,
     pub no_tiers: bool,
+    /// The part varies on a field the client sent and the origin was not sent: it may be
+    /// another variant's, so it is not kept (a part is not asked for again).
+    pub varies_on_unsent: bool,
     /// What HTTP caching says of a 206 (`http::part_storability`).
     pub verdict: Storability,
 }
@@ -166,6 +169,7 @@ pub fn judge_part(answer: &PartAnswered) -> PartJudgement {
         Fit::Fits { .. } if answer.no_tiers => Reason::StorageError,
         Fit::Fits { .. } => match &answer.verdict {
             Storability::DontStore(reason) => *reason,
+            Storability::Store { .. } if answer.varies_on_unsent => Reason::VaryUnsent,
             Storability::Store { .. } => {
                 return PartJudgement::Keep(Outcome::forward(answer.fwd, Some(206), true, None))
             }

@@ -363,6 +363,7 @@ pub(super) fn part_answered(status: u16, fit: Fit) -> PartAnswered {
         fit,
         for_client_only: false,
         no_tiers: false,
+        varies_on_unsent: false,
         verdict: part_verdict(&[("cache-control", "max-age=60")]),
     }
 }
@@ -442,6 +443,14 @@ pub(super) fn a_part_is_kept_only_when_it_is_what_was_asked() {
                 ..part_answered(206, fits())
             },
             Reason::StorageError,
+            false,
+        ),
+        (
+            PartAnswered {
+                varies_on_unsent: true,
+                ..part_answered(206, fits())
+            },
+            Reason::VaryUnsent,
             false,
         ),
     ];
