@@ -50,7 +50,10 @@ pub async fn serve_cacheable(
     // An entry whose body turns out unusable (cut short, unreadable) counts as not found.
     let mut found = found.found;
     // Parts are not a response: they answer Range requests only (`parts`), read whole.
-    let mut held = found.take_if(|f| f.entry.meta.kind == Kind::Parts);
+    let ranged = !head && job.headers.field("range").is_some();
+    let mut held = found
+        .take_if(|f| f.entry.meta.kind == Kind::Parts)
+        .filter(|_| ranged);
     if let Some(parts_found) = held.as_mut() {
         if !parts_found.complete(errors).await {
             held = None;

@@ -96,8 +96,14 @@ pub fn forward_for(
     let asked = to_ask(request, use_held);
     let mut forward = job.forward.clone();
     forward.validators = vec![("range".into(), asked.range_field())];
-    if let PartAsked::Missing { etag, .. } = &asked {
-        forward.validators.push(("if-range".into(), etag.clone()));
+    // The held parts' tag, or the client's own `If-Range` (which `part_spec` let through only
+    // when it names the held parts): a part of another version is then never sent for it.
+    let if_range = match &asked {
+        PartAsked::Missing { etag, .. } => Some(etag.clone()),
+        PartAsked::Client(_) => job.headers.field("if-range").map(|v| v.trim().to_string()),
+    };
+    if let Some(if_range) = if_range {
+        forward.validators.push(("if-range".into(), if_range));
     }
     forward.vary_fields = match &request.held {
         Some(found) => found.entry.meta.vary.clone(),

@@ -149,6 +149,20 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) {
       assert.match(next.cacheStatus, /; hit;/);
     });
 
+    it("sends a client's If-Range on when the held parts are stale, so it never gets a part of another version", async () => {
+      const state = { body: file("k1"), etag: '"k1"', headers: { "cache-control": "max-age=1" } };
+      origin.on("/stale-parts", ranged(state));
+      await worker.fetchStored("/stale-parts", { headers: { range: "bytes=0-99" } });
+      Object.assign(state, { body: file("k2"), etag: '"k2"' });
+      await new Promise((r) => setTimeout(r, 1100));
+      // An explicit Cache-Control, or fetch() adds `no-cache` to a request with If-Range.
+      const resumed = await worker.fetch("/stale-parts", { headers: { range: "bytes=50-149", "if-range": '"k1"', "cache-control": "no-transform" } });
+      assert.deepEqual(rangesAsked(origin, "/stale-parts").at(-1), ["bytes=50-149", '"k1"']);
+      assert.equal(resumed.status, 200, "the file changed: the whole new version");
+      assert.equal(resumed.body, file("k2"));
+      assert.match(resumed.cacheStatus, /^edgecache; fwd=stale; fwd-status=200/);
+    });
+
     it("drops held parts when the origin sends a part of another version", async () => {
       const state = { body: file("f1"), etag: '"f1"', ignoreIfRange: true };
       origin.on("/ignores-if-range", ranged(state));
