@@ -553,6 +553,7 @@ async fn a_proxy_response_under_the_same_key_reads_as_absent() {
         vary: vec![],
         body_len: 2,
         reuse: Default::default(),
+        parts: None,
     };
     let kv = KvBackend::new(env().kv("TEST_KV").unwrap());
     kv.put(&key, &Entry::new(meta, b"42".to_vec()), 60)

@@ -31,6 +31,7 @@ fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
             vary: vec![],
             body_len: body.len() as u64,
             reuse: Default::default(),
+            parts: None,
         },
         body.to_vec(),
     )

@@ -22,17 +22,20 @@ pub enum Fwd {
     Stale,
     /// A stored response could have been used but the request's directives forbade it.
     Request,
+    /// Stored parts held some of the range asked for: the origin was asked for the rest.
+    Partial,
 }
 
 impl Fwd {
     /// Every kind of forward.
-    pub const ALL: [Fwd; 6] = [
+    pub const ALL: [Fwd; 7] = [
         Fwd::Bypass,
         Fwd::Method,
         Fwd::Miss,
         Fwd::VaryMiss,
         Fwd::Stale,
         Fwd::Request,
+        Fwd::Partial,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Fwd {
             Fwd::VaryMiss => "vary-miss",
             Fwd::Stale => "stale",
             Fwd::Request => "request",
+            Fwd::Partial => "partial",
         }
     }
 }
@@ -90,11 +94,16 @@ pub enum Reason {
     /// The control plane could not be asked for longer than `purge_grace_s`: no stored entry
     /// is known not to be purged, so none is served.
     PurgeStandingUnknown,
+    /// A `206`'s `Content-Range` or length was not the range asked for: not kept.
+    PartMismatch,
+    /// A `206` of another version (or length) than the held parts: not kept, and the held
+    /// parts dropped.
+    PartChanged,
 }
 
 impl Reason {
     /// Every reason, in the order `position` numbers them.
-    pub const ALL: [Reason; 32] = [
+    pub const ALL: [Reason; 34] = [
         Reason::RouteBypass,
         Reason::ConfigError,
         Reason::LoopDetected,
@@ -127,6 +136,8 @@ impl Reason {
         Reason::Credentials,
         Reason::VaryUnsent,
         Reason::PurgeStandingUnknown,
+        Reason::PartMismatch,
+        Reason::PartChanged,
     ];
 
     /// Its place in `ALL`. The match is exhaustive, so a new reason cannot be left out of it,
@@ -165,6 +176,8 @@ impl Reason {
             Reason::Credentials => 29,
             Reason::VaryUnsent => 30,
             Reason::PurgeStandingUnknown => 31,
+            Reason::PartMismatch => 32,
+            Reason::PartChanged => 33,
         }
     }
 
@@ -202,6 +215,8 @@ impl Reason {
             Reason::Credentials => "credentials",
             Reason::VaryUnsent => "vary-unsent",
             Reason::PurgeStandingUnknown => "purge-standing-unknown",
+            Reason::PartMismatch => "part-mismatch",
+            Reason::PartChanged => "part-changed",
         }
     }
 }
@@ -291,7 +306,7 @@ impl Outcome {
             Outcome::Hit { .. } => "hit",
             Outcome::Forward { fwd, .. } => match fwd {
                 Fwd::Bypass | Fwd::Method => "bypass",
-                Fwd::Miss | Fwd::VaryMiss | Fwd::Request => "miss",
+                Fwd::Miss | Fwd::VaryMiss | Fwd::Request | Fwd::Partial => "miss",
                 Fwd::Stale => "stale",
             },
         }

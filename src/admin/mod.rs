@@ -536,6 +536,9 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
                     "headers": meta.headers,
                     "reuse": meta.reuse,
                     "purge_standing": standing,
+                    // Parts of a response (Range answers): the complete length and the byte
+                    // ranges held.
+                    "parts": meta.parts,
                 })
             }
         });

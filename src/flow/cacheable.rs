@@ -9,10 +9,11 @@ use worker::Context;
 
 use crate::flow::assemble::{self, Fragment};
 use crate::flow::coalesce::{self, Flight, Settled};
-use crate::flow::fill::{fill, Start};
+use crate::flow::fill::{fill, PartFetch, Start};
 use crate::flow::job::{keep_secs, Answer, Job};
 use crate::flow::lookup::{backfill, lookup, Found, Unusable};
 use crate::flow::origin::OriginError;
+use crate::flow::parts::{self, PartRequest};
 use crate::flow::reply::{self, Decoration, Unread};
 use crate::flow::report::Served;
 use crate::runtime::{self, now_ms, JsFields};
@@ -20,15 +21,16 @@ use crate::store::Entry;
 use edgecache_core::config::Config;
 use edgecache_core::decide::answer::{on_failure, Failure, OnFailure};
 use edgecache_core::decide::stored::{
-    after_lookup, collapsed, with_unknown_standing, AfterLookup, Asked, Stored, Then,
+    after_lookup, collapsed, with_unknown_standing, AfterLookup, Asked, HeldParts, PartAsked,
+    Stored, Then,
 };
 use edgecache_core::esi::template as esi;
 use edgecache_core::http::conditional::is_not_modified;
-use edgecache_core::http::range::{self, RangeAnswer};
+use edgecache_core::http::range::{self, RangeAnswer, Spec};
 use edgecache_core::http::reuse::usable_on_error;
 use edgecache_core::http::Fields;
 use edgecache_core::status::{Fwd, Outcome, Reason};
-use edgecache_core::storage::record::Meta;
+use edgecache_core::storage::record::{Kind, Meta};
 use edgecache_core::workers_cache::fields::Kept;
 
 /// Looks the request up and carries out what `decide::stored::after_lookup` chooses.
@@ -45,14 +47,28 @@ pub async fn serve_cacheable(
     let vary_miss = found.vary_miss;
     let vary = found.vary;
     let standing_unknown = found.standing_unknown;
+    // An entry whose body turns out unusable (cut short, unreadable) counts as not found.
+    let mut found = found.found;
+    // Parts are not a response: they answer Range requests only (`parts`), read whole.
+    let ranged = !head && job.headers.field("range").is_some();
+    let mut held = found
+        .take_if(|f| f.entry.meta.kind == Kind::Parts)
+        .filter(|_| ranged);
+    if let Some(parts_found) = held.as_mut() {
+        if !parts_found.complete(errors).await {
+            held = None;
+        }
+    }
+    let spec = parts::part_spec(job, head, held.as_ref());
     let asked = Asked {
         cache_control: job.facts.cache_control.clone(),
         range: job.headers.field("range").is_some(),
         head,
         refresh: job.refresh,
+        part: spec.map(|spec| PartAsked {
+            held: held.as_ref().and_then(|f| held_parts(f, spec, job)),
+        }),
     };
-    // An entry whose body turns out unusable (cut short, unreadable) counts as not found.
-    let mut found = found.found;
     let (decision, unread) = loop {
         let stored = found.as_ref().map(|f| stored_of(f, job, now_ms()));
         let decision = after_lookup(stored.as_ref(), vary_miss, &asked);
@@ -82,7 +98,7 @@ pub async fn serve_cacheable(
         break (decision, unread);
     };
 
-    let (fwd, leader) = match (decision, found) {
+    let (fwd, leader, part_fetch) = match (decision, found) {
         (AfterLookup::Serve { outcome, then, .. }, Some(found)) => {
             assemble::tell(fragment, &outcome);
             let mut served = respond_with_entry(job, &found.entry, unread, head, outcome, true);
@@ -98,7 +114,24 @@ pub async fn serve_cacheable(
             }
             return served;
         }
-        (AfterLookup::Serve { outcome, .. }, None) => {
+        (AfterLookup::Serve { outcome, then, .. }, None) => {
+            if let (Some(parts_found), Some(spec)) = (held, spec) {
+                assemble::tell(fragment, &outcome);
+                let entry = &parts_found.entry;
+                if let Some(mut served) =
+                    parts::respond_with_part(job, entry, outcome.clone(), spec)
+                {
+                    served.bytes_from_cache = entry.meta.body_len;
+                    if then == Then::CopyUp {
+                        let keep = keep_secs(&entry.meta, job.keep_stale);
+                        let job = job.clone();
+                        ctx.wait_until(
+                            async move { backfill(&job.tiers, parts_found, keep).await },
+                        );
+                    }
+                    return served;
+                }
+            }
             let error = JsValue::from_str("edgecache: a hit without its entry");
             return Served::new(Err(error), outcome);
         }
@@ -141,23 +174,50 @@ pub async fn serve_cacheable(
                 }
                 Some(Flight::Pass) | None => None,
             };
-            ((fwd, stale), leader)
+            ((fwd, stale), leader, None)
+        }
+        (AfterLookup::FetchPart { fwd, held }, _) => {
+            assemble::tell(fragment, &Outcome::forward(fwd, None, false, None));
+            ((fwd, None), None, Some(held))
         }
     };
     let (fwd, stale) = fwd;
 
+    let part_request = match (part_fetch, spec) {
+        (Some(use_held), Some(spec)) => Some((PartRequest { spec, held }, use_held)),
+        _ => None,
+    };
+    let part = part_request.as_ref().map(|(request, use_held)| {
+        let (forward, asked) = parts::forward_for(job, request, *use_held, &vary);
+        PartFetch {
+            request,
+            forward,
+            asked,
+        }
+    });
     let start = Start {
         stale: stale.as_ref(),
         fwd,
         head,
         client_body: !head,
         vary: &vary,
+        part,
     };
     let mut answer = fill(job, ctx, start, leader).await;
     if standing_unknown {
         answer = answer.map_outcome(with_unknown_standing);
     }
     match answer {
+        // A part just kept, merged with the held ones: the client's range is cut from them.
+        Answer::Entry { entry, outcome, .. } if entry.meta.kind == Kind::Parts => {
+            let spec = part_request.as_ref().map(|(request, _)| request.spec);
+            let served =
+                spec.and_then(|spec| parts::respond_with_part(job, &entry, outcome.clone(), spec));
+            served.unwrap_or_else(|| {
+                let error = JsValue::from_str("edgecache: parts that do not hold the range asked");
+                Served::new(Err(error), outcome)
+            })
+        }
         Answer::Entry {
             entry,
             outcome,
@@ -206,6 +266,16 @@ fn stored_of(found: &Found, job: &Job, now: i64) -> Stored {
         tier: job.tiers[found.tier].backend(),
         lower_tier: found.tier > 0,
     }
+}
+
+/// Held parts as the choice after a lookup sees them: whether they hold all of `spec`.
+fn held_parts(found: &Found, spec: Spec, job: &Job) -> Option<HeldParts> {
+    let pieces = parts::pieces(found)?;
+    let (first, last) = parts::wanted(spec, pieces.total)?;
+    Some(HeldParts {
+        stored: stored_of(found, job, now_ms()),
+        all: edgecache_core::http::parts::holds(&pieces.held, first, last),
+    })
 }
 
 /// The body of a refusal: what the client asked for that the cache could not give.
@@ -323,6 +393,7 @@ async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
         head: false,
         client_body: false,
         vary: &[],
+        part: None,
     };
     if let Answer::Failed(error) = fill(&job, &ctx, start, Some(leader)).await {
         worker::console_warn!(

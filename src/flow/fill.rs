@@ -13,11 +13,13 @@ use crate::flow::coalesce::{self, Leader, Settled};
 use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job, Replacing};
 use crate::flow::lookup::{delete_all, write_all, Found};
 use crate::flow::origin::{Forward, OriginError};
+use crate::flow::parts::{self, PartRequest};
 use crate::flow::revalidated::not_modified;
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
 use crate::store::Entry;
 use edgecache_core::control::registry::response_tags;
 use edgecache_core::decide::answer::{body_not_stored, judge, Answered, Judgement};
+use edgecache_core::http::parts::PartAsked;
 use edgecache_core::http::reuse::usable_on_error;
 use edgecache_core::http::revalidate::{conditional_fields, names_other_response};
 use edgecache_core::http::{fields_to_store, storability, Exchange, Fields, Storability};
@@ -37,6 +39,16 @@ pub struct Start<'a> {
     pub client_body: bool,
     /// The fields the URL's responses are known to vary on (a `Vary` marker's).
     pub vary: &'a [String],
+    /// A request for a part (`parts`): sent as `forward` says; any answer but a 200 is the
+    /// parts' to keep or pass.
+    pub part: Option<PartFetch<'a>>,
+}
+
+/// A request for a part, as `parts::forward_for` builds it.
+pub struct PartFetch<'a> {
+    pub request: &'a PartRequest,
+    pub forward: Forward,
+    pub asked: PartAsked,
 }
 
 /// Goes to the origin for `job`'s key and decides what to store and what to send.
@@ -52,11 +64,14 @@ pub async fn fill(
         head,
         client_body,
         vary,
+        part,
     } = start;
     // A refresh a client with credentials forced is answered for that client alone: its own
     // credentials or directives never replace or remove what others get.
     let for_client_only = fwd == Fwd::Request && job.facts.has_credentials();
-    let mut forward = job.forward.clone();
+    let mut forward = part
+        .as_ref()
+        .map_or_else(|| job.forward.clone(), |p| p.forward.clone());
     let revalidating = stale.filter(|s| s.entry.meta.reuse.validators);
     if let Some(found) = revalidating {
         forward.validators = conditional_fields(&*found.entry.meta);
@@ -66,13 +81,19 @@ pub async fn fill(
     }
     // The origin is sent every field the URL's responses are known to vary on, so that
     // its answer can be stored under this request's variant.
-    forward.vary_fields = stale.map_or_else(|| vary.to_vec(), |s| s.entry.meta.vary.clone());
+    if part.is_none() {
+        forward.vary_fields = stale.map_or_else(|| vary.to_vec(), |s| s.entry.meta.vary.clone());
+    }
     let mut asked_again = false;
     let (origin, exchange, origin_fields, verdict) = loop {
         let (origin, exchange) = match fetch(&mut forward, revalidating).await {
             Ok(answer) => answer,
             Err(error) => return Answer::Failed(error),
         };
+        if let Some(part) = part.as_ref().filter(|_| origin.status() != 200) {
+            let asked = (&forward, &part.asked);
+            return parts::answered(job, ctx, part.request, asked, origin, exchange, fwd).await;
+        }
         // Judged on the fields storability reads, fetched in one call; all of them are
         // listed only for a response that is kept.
         let origin_fields = PickedFields::read(origin.headers(), FieldSet::Response);
@@ -159,7 +180,14 @@ pub async fn fill(
             Judgement::Pass {
                 outcome,
                 response_says,
-            } => return pass(job, ctx, stale, origin, outcome, response_says, leader),
+            } => {
+                // A whole response to a request for parts that is not kept: the held parts
+                // (of the version it may have replaced) go.
+                if let Some(held) = part.as_ref().and_then(|p| p.request.held.as_ref()) {
+                    parts::drop_parts(job, ctx, held);
+                }
+                return pass(job, ctx, stale, origin, outcome, response_says, leader);
+            }
             Judgement::Store(outcome) => {
                 break (origin, exchange, origin_fields, (answered.verdict, outcome))
             }
@@ -201,6 +229,7 @@ pub async fn fill(
         vary,
         body_len: 0,
         reuse,
+        parts: None,
     };
     let (client, store_branch) = match origin.body() {
         Some(body) if client_body => {

@@ -23,7 +23,7 @@ pub struct Job {
     pub tiers: Vec<Tier>,
     /// The request as the key says it (what a fill sends).
     pub forward: Forward,
-    /// The request as the client sent it (a `Range` that nothing stored answers).
+    /// The request as the client sent it (a `Range` whose answer cannot be kept as a part).
     pub pass: Forward,
     pub facts: RequestFacts,
     /// The request's fields, for its `Vary` values and conditionals.

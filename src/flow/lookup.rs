@@ -174,7 +174,8 @@ async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<
     };
     let entry = &primary.entry;
     match entry.meta.kind {
-        Kind::Response => InTier::Found(primary, None),
+        // Parts answer only the Range requests they hold; the caller tells them apart.
+        Kind::Response | Kind::Parts => InTier::Found(primary, None),
         // A low-level API value (`edgecache::lowlevel`) whose key happens to look like this
         // URL's is not a response, nor a marker: a miss in this tier.
         Kind::Value => InTier::Nothing,
@@ -189,11 +190,11 @@ async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<
     }
 }
 
-/// A tier's stored response under `key`, if that is what the key holds.
+/// A tier's stored response (or parts of one) under `key`, if that is what the key holds.
 async fn read_response(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Read> {
     read(tier, key, errors)
         .await
-        .filter(|read| read.entry.meta.kind == Kind::Response)
+        .filter(|read| matches!(read.entry.meta.kind, Kind::Response | Kind::Parts))
 }
 
 /// One tier's entry under `key`. The stored key is checked, so a hashed key can never

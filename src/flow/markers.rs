@@ -84,6 +84,7 @@ mod tests {
                 vary: vec!["accept-encoding".into()],
                 body_len: 0,
                 reuse: Default::default(),
+                parts: None,
             },
             Vec::new(),
         )

@@ -14,6 +14,7 @@ pub mod job;
 pub mod lookup;
 pub mod markers;
 pub mod origin;
+pub mod parts;
 pub mod reply;
 pub mod report;
 pub mod revalidated;

@@ -11,7 +11,7 @@
 //! client's own validators are not sent on either: the cache wants the full response to
 //! keep, and answers conditionals itself; when it revalidates, it sends the stored
 //! response's validators instead. Requests that are not cacheable (other methods, bypass
-//! rules, a `Range` that nothing stored answers) go as the client sent them.
+//! rules, a `Range` whose answer cannot be kept as a part) go as the client sent them.
 
 use std::rc::Rc;
 

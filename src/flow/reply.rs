@@ -221,6 +221,29 @@ pub fn from_entry(
     build(meta.status, &fields.headers, body, Some(&stamps))
 }
 
+/// Bytes `first..=last` of a representation of `total` bytes, held as parts (`entry`): a
+/// `206` with the stored fields, `Age`, `Content-Range` and our `Cache-Status`.
+pub fn from_part(
+    entry: &Entry,
+    now_ms: i64,
+    (first, last, total): (u64, u64, u64),
+    bytes: &[u8],
+    decoration: &Decoration,
+) -> Result<Response, JsValue> {
+    let meta = &entry.meta;
+    let fields = entry
+        .client_fields
+        .get_or_init(|| ClientFields::of(meta, decoration.expose_tags));
+    let mut stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
+    stamps.content_range = Some(format!("bytes {first}-{last}/{total}"));
+    build(
+        206,
+        &fields.headers,
+        Some(Payload::Bytes(bytes)),
+        Some(&stamps),
+    )
+}
+
 /// The origin's response with our `Cache-Status`, streaming `body` (its own, or one branch
 /// of a tee). A `101 Switching Protocols` passes untouched: it carries a WebSocket.
 /// `not_modified`: the client's validators match the response just fetched.

@@ -98,6 +98,7 @@ pub fn value_meta(check: &str, stored_at: i64, lifetime: u64, value_len: usize) 
         vary: Vec::new(),
         body_len: value_len as u64,
         reuse: Default::default(),
+        parts: None,
     }
 }
 

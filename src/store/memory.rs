@@ -141,6 +141,7 @@ mod tests {
                 vary: vec![],
                 body_len: body as u64,
                 reuse: Default::default(),
+                parts: None,
             },
             vec![b'x'; body],
         )

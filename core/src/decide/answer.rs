@@ -1,5 +1,6 @@
 //! After the origin answered (or failed to): what to store, what to send, what to report.
 
+use crate::http::parts::Fit;
 use crate::http::Storability;
 use crate::status::{Fwd, Outcome, Reason};
 
@@ -116,6 +117,65 @@ pub fn judge(answer: &Answered) -> Judgement {
             response_says: is_response_reason(reason),
         },
     }
+}
+
+/// What is known once the origin has answered a request for a part (`FetchPart`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartAnswered {
+    pub fwd: Fwd,
+    pub status: u16,
+    /// How a 206 fits what was asked and what is held (`http::parts::fit`).
+    pub fit: Fit,
+    /// As in `Answered`.
+    pub for_client_only: bool,
+    pub no_tiers: bool,
+    /// The part varies on a field the client sent and the origin was not sent: it may be
+    /// another variant's, so it is not kept (a part is not asked for again).
+    pub varies_on_unsent: bool,
+    /// What HTTP caching says of a 206 (`http::part_storability`).
+    pub verdict: Storability,
+}
+
+/// What to do with the answer to a request for a part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartJudgement {
+    /// A 200: the whole response (the origin ignored `Range`, or `If-Range` found another
+    /// version). Judged as any full answer (`judge`); kept, it replaces the parts.
+    Full,
+    /// Keep it as a part, merged into the held parts; answer the client from them.
+    Keep(Outcome),
+    /// Send it on unstored. `drop_held`: it is of another version than the held parts, which
+    /// go. Nothing here is remembered as hit-for-pass: a part says nothing of the whole.
+    Pass { outcome: Outcome, drop_held: bool },
+}
+
+pub fn judge_part(answer: &PartAnswered) -> PartJudgement {
+    let pass = |reason, drop_held| PartJudgement::Pass {
+        outcome: Outcome::forward(answer.fwd, Some(answer.status), false, Some(reason)),
+        drop_held,
+    };
+    match answer.status {
+        200 => return PartJudgement::Full,
+        // 416, errors, redirects: answers to this range, never stored for the URL.
+        206 => {}
+        _ => return pass(Reason::Range, false),
+    }
+    let reason = match &answer.fit {
+        Fit::Changed => return pass(Reason::PartChanged, true),
+        Fit::NotAsked => Reason::PartMismatch,
+        Fit::Unkeepable => Reason::PartialContent,
+        Fit::TooLarge => Reason::TooLarge,
+        Fit::Fits { .. } if answer.for_client_only => Reason::Credentials,
+        Fit::Fits { .. } if answer.no_tiers => Reason::StorageError,
+        Fit::Fits { .. } => match &answer.verdict {
+            Storability::DontStore(reason) => *reason,
+            Storability::Store { .. } if answer.varies_on_unsent => Reason::VaryUnsent,
+            Storability::Store { .. } => {
+                return PartJudgement::Keep(Outcome::forward(answer.fwd, Some(206), true, None))
+            }
+        },
+    };
+    pass(reason, false)
 }
 
 /// What to do once a 304 has been merged into the stored entry.

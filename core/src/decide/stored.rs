@@ -43,6 +43,25 @@ pub struct Asked {
     pub head: bool,
     /// What a client's forced refresh may do.
     pub refresh: RefreshPolicy,
+    /// Its `Range` is one byte range whose answer may be kept as a part (a GET, one range,
+    /// no `If-Range` the held parts cannot answer): what stored parts hold of it.
+    pub part: Option<PartAsked>,
+}
+
+/// What stored parts hold of a Range request's range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartAsked {
+    /// Parts are stored (`None`: nothing is).
+    pub held: Option<HeldParts>,
+}
+
+/// Stored parts, as the choice needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldParts {
+    /// The parts record, as an entry.
+    pub stored: Stored,
+    /// It holds every byte of the range asked for.
+    pub all: bool,
 }
 
 /// What to do once the lookup is done.
@@ -62,6 +81,11 @@ pub enum AfterLookup {
     /// Go to the origin for the key (revalidating or replacing the entry found, if any) and
     /// store what may be stored; `coalesce`: requests for the key share one fetch.
     Fetch { fwd: Fwd, coalesce: bool },
+    /// Go to the origin for the key with a `Range`, on its own, and keep a `206` as a part
+    /// (`decide::answer::judge_part`). `held`: ask only for the bytes the held parts miss,
+    /// naming their entity tag in `If-Range`; otherwise ask for the client's range, and what
+    /// is kept replaces any parts stored.
+    FetchPart { fwd: Fwd, held: bool },
 }
 
 /// Background work after serving an entry.
@@ -82,6 +106,16 @@ pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> 
             return serve;
         }
     }
+    // Parts are used only where no full response is stored: a stale one is revalidated or
+    // replaced whole, as before parts were kept.
+    let held = match (stored, &asked.part) {
+        (None, Some(part)) => part.held.as_ref(),
+        _ => None,
+    };
+    let usable = held.and_then(|held| usable_parts(held, asked).map(|serve| (held, serve)));
+    if let Some((HeldParts { all: true, .. }, serve)) = usable {
+        return serve;
+    }
     // RFC 9111 §5.2.1.7: only-if-cached: "respond using a stored response or ... with a 504
     // (Gateway Timeout) status code".
     if asked.cache_control.only_if_cached {
@@ -90,16 +124,28 @@ pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> 
             outcome: Outcome::forward(Fwd::Miss, None, false, Some(Reason::OnlyIfCached)),
         };
     }
-    let fwd = match stored {
+    let fwd = match stored.or(held.map(|held| &held.stored)) {
         // Fresh, but the request asked for more: RFC 9211's `fwd=request`.
         Some(stored) if stored.fresh() && !stored.reuse.no_cache => Fwd::Request,
         Some(_) => Fwd::Stale,
         None if vary_miss => Fwd::VaryMiss,
         None => Fwd::Miss,
     };
-    // A Range request that nothing stored answers goes as it is, on its own: its 206 is a
-    // part, not stored, and says nothing about the URL (no hit-for-pass), and no full request
-    // should wait for it. The next full request fills the cache.
+    // A Range request that no full response answers goes on its own: its 206 is kept as a
+    // part (RFC 9111 §3.3), says nothing about the URL as a whole (no hit-for-pass), and no
+    // full request should wait for it. Parts that hold some of it are completed with the
+    // bytes they miss (RFC 9211's `fwd=partial`).
+    if asked.range && stored.is_none() && asked.part.is_some() {
+        return match usable {
+            Some(_) => AfterLookup::FetchPart {
+                fwd: Fwd::Partial,
+                held: true,
+            },
+            None => AfterLookup::FetchPart { fwd, held: false },
+        };
+    }
+    // Any other Range request that nothing stored answers (several ranges, a HEAD, an
+    // `If-Range` for another version, a stale full response) goes as it is.
     if asked.range {
         return AfterLookup::Pass {
             fwd,
@@ -110,6 +156,23 @@ pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> 
         fwd,
         // A HEAD with nothing stored is forwarded as HEAD: nobody to share a fetch with.
         coalesce: !(asked.head && stored.is_none()),
+    }
+}
+
+/// Held parts answer the request (when they hold all of it), if they may: fresh, or stale
+/// as the client allows, but never served stale while a refresh runs, which no part has.
+fn usable_parts(held: &HeldParts, asked: &Asked) -> Option<AfterLookup> {
+    match serve(&held.stored, asked)? {
+        AfterLookup::Serve {
+            then: Then::Refresh,
+            ..
+        } => None,
+        AfterLookup::Serve { outcome, then, .. } => Some(AfterLookup::Serve {
+            outcome,
+            then,
+            unread: false,
+        }),
+        _ => None,
     }
 }
 

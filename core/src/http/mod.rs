@@ -10,6 +10,7 @@ mod fields;
 mod freshness;
 mod governing;
 mod overrides;
+pub mod parts;
 pub mod range;
 mod request_facts;
 pub mod reuse;
@@ -29,7 +30,9 @@ pub use governing::{
 pub use overrides::{ttl_applies_to, Overrides, StatusOverride};
 pub use request_facts::RequestFacts;
 pub use reuse::{verdict, Verdict};
-pub use storability::{is_heuristically_cacheable, storability, Reuse, Storability};
+pub use storability::{
+    is_heuristically_cacheable, part_storability, storability, Reuse, Storability,
+};
 pub use stored_fields::{fields_to_store, UNSTORED_FIELDS};
 pub use vary::vary_fields;
 

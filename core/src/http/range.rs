@@ -51,7 +51,7 @@ pub fn answer(
 
 /// One `byte-range-spec` or `suffix-range-spec` (§14.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Spec {
+pub enum Spec {
     /// `first-` or `first-last`.
     From { first: u64, last: Option<u64> },
     /// `-length`: the last `length` bytes.
@@ -59,7 +59,8 @@ enum Spec {
 }
 
 impl Spec {
-    fn against(self, length: u64) -> RangeAnswer {
+    /// The bytes it names of a body of `length` bytes.
+    pub fn against(self, length: u64) -> RangeAnswer {
         let last_byte = match length.checked_sub(1) {
             Some(last) => last,
             None => return RangeAnswer::Unsatisfiable,
@@ -81,7 +82,7 @@ impl Spec {
 
 /// `bytes=` and exactly one range; `None` for anything else (several ranges, another unit,
 /// bad syntax), which is ignored.
-fn parse(range: &str) -> Option<Spec> {
+pub fn parse(range: &str) -> Option<Spec> {
     let (unit, set) = range.trim().split_once('=')?;
     if !unit.trim().eq_ignore_ascii_case("bytes") || set.contains(',') {
         return None;
@@ -109,7 +110,7 @@ fn parse(range: &str) -> Option<Spec> {
 
 /// §13.1.5: an entity tag must match the stored one by strong comparison (neither weak), a
 /// date must equal the stored `Last-Modified` exactly.
-fn if_range_matches(validator: &str, stored: &(impl Fields + ?Sized)) -> bool {
+pub fn if_range_matches(validator: &str, stored: &(impl Fields + ?Sized)) -> bool {
     if validator.starts_with('"') || validator.starts_with("W/") {
         let Some(etag) = stored.field("etag") else {
             return false;

@@ -71,7 +71,7 @@ pub fn is_heuristically_cacheable(status: u16) -> bool {
 }
 
 /// The final statuses RFC 9110 defines, whose caching rules edgecache implements (for
-/// `must-understand`); 206 and 304 are never stored.
+/// `must-understand`); 304 is never stored, and 206 only as a part.
 fn understands(status: u16) -> bool {
     matches!(status, 200..=205 | 300..=305 | 307 | 308 | 400..=417 | 421 | 422 | 426 | 500..=505)
 }
@@ -86,15 +86,38 @@ pub fn storability(
     overrides: &Overrides,
     exchange: Exchange,
 ) -> Storability {
+    // §3.3: a 206 is a part of a representation; it is kept only as a part, by a request for
+    // a part (`part_storability`), never as a response of its own.
+    if status == 206 {
+        return Storability::DontStore(Reason::PartialContent);
+    }
+    judged(request, status, response, overrides, exchange)
+}
+
+/// `storability` for a `206` answering a request for a part (RFC 9111 §3.3: a cache that
+/// supports Range "MAY store" it): the same rules as for a 200. Whether the part fits what
+/// was asked and what is held is `http::parts::fit`'s to say.
+pub fn part_storability(
+    request: &RequestFacts,
+    response: &(impl Fields + ?Sized),
+    overrides: &Overrides,
+    exchange: Exchange,
+) -> Storability {
+    judged(request, 206, response, overrides, exchange)
+}
+
+fn judged(
+    request: &RequestFacts,
+    status: u16,
+    response: &(impl Fields + ?Sized),
+    overrides: &Overrides,
+    exchange: Exchange,
+) -> Storability {
     use Storability::DontStore;
     let Governing { cc, targeted } = governing_directives(response);
 
     // §3: "the request method is understood by the cache" and "the response status code is
-    // final": 1xx, and 304 (which carries no representation), are never stored. 206 is a
-    // part of a representation, which this cache does not assemble.
-    if status == 206 {
-        return DontStore(Reason::PartialContent);
-    }
+    // final": 1xx, and 304 (which carries no representation), are never stored.
     if !(200..600).contains(&status) || status == 304 {
         return DontStore(Reason::UncacheableStatus);
     }
@@ -104,7 +127,7 @@ pub fn storability(
     }
     // §5.2.2.3: with must-understand, a status whose caching rules the cache does not
     // implement is never stored, and one it does overrides no-store.
-    if cc.must_understand && !understands(status) {
+    if cc.must_understand && !(understands(status) || status == 206) {
         return DontStore(Reason::UncacheableStatus);
     }
     if cc.no_store && !cc.must_understand {

@@ -4,7 +4,9 @@
 //!
 //! Every stored record carries a format version; a record of another version, or one that
 //! fails to parse, reads as a miss, never as an error, so a deploy that changes the format
-//! simply refills the cache.
+//! simply refills the cache. Kinds and fields added since keep the version: a worker that
+//! predates a kind (`parts`) fails to parse it and reads a miss; a field it predates is
+//! ignored.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,20 @@ pub enum Kind {
     /// expiry. Never read as a response: the proxy's keys and the API's keys differ in shape,
     /// and a lookup that meets one anyway treats it as a miss.
     Value,
+    /// Parts of a response (`206` answers) stored under the full response's variant key:
+    /// status 200, the response's fields, and `parts` saying which bytes the body holds. It
+    /// answers Range requests that it holds, and becomes a `Response` once it holds every
+    /// byte.
+    Parts,
+}
+
+/// For `Kind::Parts`: the complete length of the representation and the byte ranges held
+/// (inclusive, in order, apart), whose bytes the body holds one after another
+/// (`http::parts`), under the strong entity tag the fields carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pieces {
+    pub total: u64,
+    pub held: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +76,9 @@ pub struct Meta {
     /// How the response may be reused once stale.
     #[serde(default)]
     pub reuse: Reuse,
+    /// For `Kind::Parts`: which bytes the body holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Pieces>,
 }
 
 impl Meta {
@@ -98,12 +117,16 @@ impl Meta {
             body_len: _,
             // Numbers and flags only.
             reuse: _,
+            parts,
         } = self;
         heap::string(key)
             + heap::string(url)
             + heap::string_pairs(headers)
             + heap::strings(tags)
             + heap::strings(vary)
+            + parts.as_ref().map_or(0, |p| {
+                heap::allocation(p.held.capacity() * std::mem::size_of::<(u64, u64)>())
+            })
     }
 
     /// JSON with every non-ASCII character escaped, so it can travel as a header value.
@@ -126,7 +149,19 @@ impl Meta {
     /// Reads a record written by `to_header` or `encode`; `None` for anything else.
     pub fn parse(json: &[u8]) -> Option<Meta> {
         let meta: Meta = serde_json::from_slice(json).ok()?;
-        (meta.v == FORMAT).then_some(meta)
+        (meta.v == FORMAT && meta.parts_agree()).then_some(meta)
+    }
+
+    /// A parts record says which bytes it holds, and they are as many as its body; no other
+    /// kind says so.
+    fn parts_agree(&self) -> bool {
+        match (&self.kind, &self.parts) {
+            (Kind::Parts, Some(parts)) => {
+                crate::http::parts::well_formed(&parts.held, self.body_len, parts.total)
+            }
+            (Kind::Parts, None) | (_, Some(_)) => false,
+            _ => true,
+        }
     }
 }
 
@@ -179,7 +214,53 @@ mod tests {
                 validators: true,
                 ..Reuse::default()
             },
+            parts: None,
         }
+    }
+
+    #[test]
+    fn parts_records_round_trip_and_older_records_still_read() {
+        let parts = Meta {
+            kind: Kind::Parts,
+            body_len: 8,
+            parts: Some(Pieces {
+                total: 20,
+                held: vec![(0, 3), (10, 13)],
+            }),
+            ..meta()
+        };
+        let (read, body) = decode(encode(&parts, b"abcdWXYZ")).unwrap();
+        assert_eq!(read, parts);
+        assert_eq!(body, b"abcdWXYZ");
+        assert_eq!(Meta::parse(parts.to_header().as_bytes()).unwrap(), parts);
+        let json = serde_json::to_string(&meta()).unwrap();
+        assert!(
+            !json.contains("parts"),
+            "a response record is written as before"
+        );
+        let older = json.replace(",\"reuse\"", ",\"x\":1,\"reuse\"");
+        assert_eq!(Meta::parse(older.as_bytes()).unwrap(), meta());
+    }
+
+    #[test]
+    fn parts_that_disagree_with_the_body_read_as_misses() {
+        let parts = |kind, held: Vec<(u64, u64)>, body_len| Meta {
+            kind,
+            body_len,
+            parts: Some(Pieces { total: 20, held }),
+            ..meta()
+        };
+        assert!(decode(encode(&parts(Kind::Parts, vec![(0, 3)], 5), b"abcde")).is_none());
+        assert!(decode(encode(&parts(Kind::Parts, vec![(0, 30)], 31), &[0; 31])).is_none());
+        assert!(decode(encode(&parts(Kind::Response, vec![(0, 4)], 5), b"abcde")).is_none());
+        let bare = Meta {
+            kind: Kind::Parts,
+            ..meta()
+        };
+        assert!(
+            decode(encode(&bare, b"hello")).is_none(),
+            "parts without pieces"
+        );
     }
 
     #[test]

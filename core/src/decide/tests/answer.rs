@@ -1,10 +1,11 @@
 //! Rows after the origin answered, a merged 304 and a failed origin.
 
 use crate::decide::answer::{
-    after_not_modified, body_not_stored, judge, on_failure, AfterNotModified, Answered, Failure,
-    Judgement, OnFailure,
+    after_not_modified, body_not_stored, judge, judge_part, on_failure, AfterNotModified, Answered,
+    Failure, Judgement, OnFailure, PartAnswered, PartJudgement,
 };
-use crate::http::{storability, Exchange, Overrides, RequestFacts, Storability};
+use crate::http::parts::Fit;
+use crate::http::{part_storability, storability, Exchange, Overrides, RequestFacts, Storability};
 use crate::status::{Fwd, Outcome, Reason};
 
 use super::{seen, seen_reason};
@@ -341,4 +342,126 @@ pub(super) fn a_merged_304_refreshes_the_entry_unless_something_forbids_it() {
         (Reason::RequestNoStore, false),
         "a request's no-store never removes what others get"
     );
+}
+
+/// What a request for a part does with the origin's answer, and what it reports.
+pub(super) fn judged_part(answer: PartAnswered) -> PartJudgement {
+    let judgement = judge_part(&answer);
+    match &judgement {
+        PartJudgement::Keep(outcome) | PartJudgement::Pass { outcome, .. } => {
+            seen(outcome);
+        }
+        PartJudgement::Full => {}
+    }
+    judgement
+}
+
+pub(super) fn part_answered(status: u16, fit: Fit) -> PartAnswered {
+    PartAnswered {
+        fwd: Fwd::Miss,
+        status,
+        fit,
+        for_client_only: false,
+        no_tiers: false,
+        varies_on_unsent: false,
+        verdict: part_verdict(&[("cache-control", "max-age=60")]),
+    }
+}
+
+/// What HTTP caching says of a 206 with `fields` kept as a part.
+fn part_verdict(fields: &[(&str, &str)]) -> Storability {
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    part_storability(
+        &RequestFacts::from_fields(&Vec::<(String, String)>::new()),
+        &fields,
+        &Overrides::default(),
+        Exchange {
+            request_ms: NOW,
+            response_ms: NOW,
+        },
+    )
+}
+
+pub(super) fn fits() -> Fit {
+    Fit::Fits {
+        first: 0,
+        last: 99,
+        total: 1000,
+        etag: "\"v1\"".into(),
+    }
+}
+
+#[test]
+pub(super) fn a_part_is_kept_only_when_it_is_what_was_asked() {
+    match judged_part(part_answered(206, fits())) {
+        PartJudgement::Keep(outcome) => assert_eq!(
+            outcome.cache_status(),
+            "edgecache; fwd=miss; fwd-status=206; stored"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        judged_part(part_answered(200, Fit::NotAsked)),
+        PartJudgement::Full,
+        "a whole response is judged as one"
+    );
+    let no_store = PartAnswered {
+        verdict: part_verdict(&[("cache-control", "no-store")]),
+        ..part_answered(206, fits())
+    };
+    // (answer, reason, whether the held parts go)
+    let rows: Vec<(PartAnswered, Reason, bool)> = vec![
+        (
+            part_answered(206, Fit::NotAsked),
+            Reason::PartMismatch,
+            false,
+        ),
+        (part_answered(206, Fit::Changed), Reason::PartChanged, true),
+        (
+            part_answered(206, Fit::Unkeepable),
+            Reason::PartialContent,
+            false,
+        ),
+        (part_answered(206, Fit::TooLarge), Reason::TooLarge, false),
+        (part_answered(416, Fit::NotAsked), Reason::Range, false),
+        (part_answered(503, Fit::NotAsked), Reason::Range, false),
+        (no_store, Reason::NoStore, false),
+        (
+            PartAnswered {
+                for_client_only: true,
+                ..part_answered(206, fits())
+            },
+            Reason::Credentials,
+            false,
+        ),
+        (
+            PartAnswered {
+                no_tiers: true,
+                ..part_answered(206, fits())
+            },
+            Reason::StorageError,
+            false,
+        ),
+        (
+            PartAnswered {
+                varies_on_unsent: true,
+                ..part_answered(206, fits())
+            },
+            Reason::VaryUnsent,
+            false,
+        ),
+    ];
+    for (answer, reason, drops) in rows {
+        let status = answer.status;
+        match judged_part(answer) {
+            PartJudgement::Pass { outcome, drop_held } => {
+                assert_eq!(outcome.reason(), Some(reason), "{status} {reason:?}");
+                assert_eq!(drop_held, drops, "{reason:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -32,10 +32,12 @@ fn the_rows_cover_every_outcome_cache_status_can_report() {
     arrival::before_a_lookup();
     stored::after_a_lookup_that_found_an_entry();
     stored::after_a_lookup_that_found_nothing();
+    stored::a_range_request_and_the_parts_held();
     stored::a_collapsed_wait_and_an_unknown_purge_standing_say_so();
     answer::what_the_response_says_decides_what_is_stored();
     answer::a_304_an_origin_error_and_a_failed_origin();
     answer::a_merged_304_refreshes_the_entry_unless_something_forbids_it();
+    answer::a_part_is_kept_only_when_it_is_what_was_asked();
     SEEN.with(|s| {
         let (outcomes, reasons) = &*s.borrow();
         let mut reasons = reasons.clone();

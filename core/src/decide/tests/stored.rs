@@ -1,16 +1,17 @@
 //! Rows after a lookup: an entry found, or none.
 
 use crate::config::Backend;
-use crate::decide::answer::{passed, Answered};
+use crate::decide::answer::{passed, Answered, PartAnswered};
 use crate::decide::stored::{
-    after_lookup, collapsed, with_unknown_standing, AfterLookup, Asked, Stored, Then,
+    after_lookup, collapsed, with_unknown_standing, AfterLookup, Asked, HeldParts, PartAsked,
+    Stored, Then,
 };
 use crate::http::directives::CacheControl;
 use crate::http::reuse::RefreshPolicy;
 use crate::http::Reuse;
 use crate::status::{Fwd, Outcome, Reason};
 
-use super::answer::{answered, judged, verdict};
+use super::answer::{answered, fits, judged, judged_part, part_answered, verdict};
 use super::seen;
 
 fn stored(age: u64, lifetime: u64) -> Stored {
@@ -34,6 +35,7 @@ fn asked(cc: &str) -> Asked {
             ignore: false,
             interval_secs: 5,
         },
+        part: None,
     }
 }
 
@@ -45,6 +47,13 @@ fn after(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> AfterLookup
         }
         AfterLookup::Pass { fwd, reason } => {
             seen(&passed(*fwd, 206, Some(*reason)));
+        }
+        AfterLookup::FetchPart { fwd, .. } => {
+            // Its outcome comes from the origin's answer: a part that fits here.
+            judged_part(PartAnswered {
+                fwd: *fwd,
+                ..part_answered(206, fits())
+            });
         }
         AfterLookup::Fetch { fwd, .. } => {
             // The fetch's outcome comes from the origin's answer: a storable one here.
@@ -269,4 +278,136 @@ pub(super) fn a_collapsed_wait_and_an_unknown_purge_standing_say_so() {
         explained,
         "another reason stays"
     );
+}
+
+#[test]
+pub(super) fn a_range_request_and_the_parts_held() {
+    let ranged = |held: Option<HeldParts>, cc: &str| Asked {
+        range: true,
+        part: Some(PartAsked { held }),
+        ..asked(cc)
+    };
+    let held = |age, all| {
+        Some(HeldParts {
+            stored: stored(age, 60),
+            all,
+        })
+    };
+    // Parts that hold all of it answer it.
+    assert_eq!(
+        served(after(None, false, &ranged(held(10, true), ""))),
+        (
+            "edgecache; hit; ttl=50; detail=memory".into(),
+            Then::Nothing,
+            false
+        )
+    );
+    let lower = Some(HeldParts {
+        stored: Stored {
+            tier: Backend::Kv,
+            lower_tier: true,
+            ..stored(10, 60)
+        },
+        all: true,
+    });
+    assert_eq!(
+        served(after(None, false, &ranged(lower, ""))).1,
+        Then::CopyUp,
+        "parts from a lower tier are copied up"
+    );
+    // Parts that hold some of it: the origin is asked for the rest.
+    assert_eq!(
+        after(None, false, &ranged(held(10, false), "")),
+        AfterLookup::FetchPart {
+            fwd: Fwd::Partial,
+            held: true
+        }
+    );
+    // Nothing held: the client's range is asked for, and kept.
+    assert_eq!(
+        after(None, false, &ranged(None, "")),
+        AfterLookup::FetchPart {
+            fwd: Fwd::Miss,
+            held: false
+        }
+    );
+    assert_eq!(
+        after(None, true, &ranged(None, "")),
+        AfterLookup::FetchPart {
+            fwd: Fwd::VaryMiss,
+            held: false
+        }
+    );
+    // Stale parts, or a client's refresh, are not used: what is asked replaces them.
+    assert_eq!(
+        after(None, false, &ranged(held(70, true), "")),
+        AfterLookup::FetchPart {
+            fwd: Fwd::Stale,
+            held: false
+        }
+    );
+    assert_eq!(
+        after(None, false, &ranged(held(10, true), "no-cache")),
+        AfterLookup::FetchPart {
+            fwd: Fwd::Request,
+            held: false
+        }
+    );
+    assert_eq!(
+        served(after(None, false, &ranged(held(70, true), "max-stale=30"))).0,
+        "edgecache; hit; ttl=-10; detail=max-stale"
+    );
+    // Parts never serve stale while a refresh runs: no part has one.
+    let swr = Some(HeldParts {
+        stored: Stored {
+            reuse: Reuse {
+                swr: 30,
+                ..Reuse::default()
+            },
+            ..stored(70, 60)
+        },
+        all: true,
+    });
+    assert_eq!(
+        after(None, false, &ranged(swr, "")),
+        AfterLookup::FetchPart {
+            fwd: Fwd::Stale,
+            held: false
+        }
+    );
+    // A full response stored answers or is fetched whole, whatever parts say.
+    let stale_full = stored(70, 60);
+    assert_eq!(
+        after(Some(&stale_full), false, &ranged(held(10, true), "")),
+        AfterLookup::Pass {
+            fwd: Fwd::Stale,
+            reason: Reason::Range
+        }
+    );
+    // A range whose answer cannot be kept as a part goes as it is.
+    let several = Asked {
+        range: true,
+        ..asked("")
+    };
+    assert_eq!(
+        after(None, false, &several),
+        AfterLookup::Pass {
+            fwd: Fwd::Miss,
+            reason: Reason::Range
+        }
+    );
+    // only-if-cached: held parts answer it; parts holding some of it do not.
+    assert_eq!(
+        served(after(
+            None,
+            false,
+            &ranged(held(10, true), "only-if-cached")
+        ))
+        .0,
+        "edgecache; hit; ttl=50; detail=memory"
+    );
+    assert!(matches!(
+        after(None, false, &ranged(held(10, false), "only-if-cached")),
+        AfterLookup::Refuse { status: 504, .. }
+    ));
 }

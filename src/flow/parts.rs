@@ -1,0 +1,330 @@
+//! Range requests answered from parts (RFC 9111 §3.3 and §3.4): what a request for a part
+//! asks the origin for, how its `206` is kept (merged into the held parts, and a complete
+//! response once every byte is held), and a part of the held bytes sent to the client.
+//!
+//! Which bytes are held and whether a 206 fits is `http::parts`'s to say; whether it is kept,
+//! `decide::answer::judge_part`'s. Parts are written through the same tiers, under the same
+//! variant key, as the full response would be, so purges and the registry check apply alike.
+
+use std::rc::Rc;
+
+use web_sys::{Response, ResponseInit};
+use worker::Context;
+
+use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job};
+use crate::flow::lookup::{delete_all, write_all, Found};
+use crate::flow::origin::{Forward, OriginError};
+use crate::flow::reply::{self, Decoration};
+use crate::flow::report::Served;
+use crate::runtime::{header_list, headers_from, now_ms, read_limited, Body};
+use crate::store::Entry;
+use edgecache_core::control::registry::response_tags;
+use edgecache_core::decide::answer::{judge_part, PartAnswered, PartJudgement};
+use edgecache_core::http::conditional::is_not_modified;
+use edgecache_core::http::parts::{self, Fit, PartAsked};
+use edgecache_core::http::range::{self, RangeAnswer, Spec};
+use edgecache_core::http::{fields_to_store, part_storability, Exchange, Fields, Storability};
+use edgecache_core::status::{Fwd, Outcome, Reason};
+use edgecache_core::storage::record::{Kind, Meta, Pieces, FORMAT};
+
+/// A Range request whose answer may be kept as a part: its one byte range, and the parts
+/// held for its key (read whole), if any.
+pub struct PartRequest {
+    pub spec: Spec,
+    pub held: Option<Found>,
+}
+
+/// The request's range when its answer may be kept as a part: one byte range, not a HEAD,
+/// and no `If-Range` unless it names the held parts' own strong entity tag (a client's
+/// `If-Range` for another version wants the whole response, which parts cannot give).
+pub fn part_spec(job: &Job, head: bool, held: Option<&Found>) -> Option<Spec> {
+    if head {
+        return None;
+    }
+    let spec = range::parse(&job.headers.field("range")?)?;
+    match job.headers.field("if-range") {
+        None => Some(spec),
+        Some(validator) => {
+            let meta = &held?.entry.meta;
+            let etag = parts::strong_etag(&**meta)?;
+            (validator.trim() == etag).then_some(spec)
+        }
+    }
+}
+
+/// The bytes the request asks for out of parts of `total` bytes.
+pub fn wanted(spec: Spec, total: u64) -> Option<(u64, u64)> {
+    match spec.against(total) {
+        RangeAnswer::Partial { first, last } => Some((first, last)),
+        _ => None,
+    }
+}
+
+/// The held parts' pieces, when they are a parts record.
+pub fn pieces(found: &Found) -> Option<&Pieces> {
+    let meta = &found.entry.meta;
+    meta.parts.as_ref().filter(|_| meta.kind == Kind::Parts)
+}
+
+/// What to ask the origin for: the bytes the held parts miss (when `use_held`), or the
+/// client's range.
+fn to_ask(request: &PartRequest, use_held: bool) -> PartAsked {
+    let held = request.held.as_ref().filter(|_| use_held);
+    let missing = held.and_then(|found| {
+        let pieces = pieces(found)?;
+        let (first, last) = wanted(request.spec, pieces.total)?;
+        let (first, last) = parts::missing(&pieces.held, first, last)?;
+        let etag = parts::strong_etag(&*found.entry.meta)?;
+        Some(PartAsked::Missing {
+            first,
+            last,
+            total: pieces.total,
+            etag,
+        })
+    });
+    missing.unwrap_or(PartAsked::Client(request.spec))
+}
+
+/// The fetch for a part, sent as the key says with `Range` (and `If-Range` naming the held
+/// parts), and what it asked for. `vary`: the fields the URL's responses are known to vary on.
+pub fn forward_for(
+    job: &Job,
+    request: &PartRequest,
+    use_held: bool,
+    vary: &[String],
+) -> (Forward, PartAsked) {
+    let asked = to_ask(request, use_held);
+    let mut forward = job.forward.clone();
+    forward.validators = vec![("range".into(), asked.range_field())];
+    // The held parts' tag, or the client's own `If-Range` (which `part_spec` let through only
+    // when it names the held parts): a part of another version is then never sent for it.
+    let if_range = match &asked {
+        PartAsked::Missing { etag, .. } => Some(etag.clone()),
+        PartAsked::Client(_) => job.headers.field("if-range").map(|v| v.trim().to_string()),
+    };
+    if let Some(if_range) = if_range {
+        forward.validators.push(("if-range".into(), if_range));
+    }
+    forward.vary_fields = match &request.held {
+        Some(found) => found.entry.meta.vary.clone(),
+        None => vary.to_vec(),
+    };
+    (forward, asked)
+}
+
+/// The origin's answer (not a 200) to a request for a part: kept and answered from the
+/// parts, or passed on unstored.
+pub async fn answered(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    request: &PartRequest,
+    (forward, asked): (&Forward, &PartAsked),
+    origin: Response,
+    exchange: Exchange,
+    fwd: Fwd,
+) -> Answer {
+    let fields = header_list(&origin.headers());
+    let fit = parts::fit(asked, &fields, job.max_body_bytes);
+    let verdict = part_storability(&job.facts, &fields, &job.plan.overrides, exchange);
+    // As in `fill`: a response that varies on a field the client sent and the origin was not
+    // sent was chosen without it.
+    let varies_on_unsent = match &verdict {
+        Storability::Store { vary, .. } => vary.iter().any(|name| {
+            !job.plan.forwards(name)
+                && !forward.vary_fields.contains(name)
+                && job.headers.field(name).is_some()
+        }),
+        Storability::DontStore(_) => false,
+    };
+    let answer = PartAnswered {
+        fwd,
+        status: origin.status(),
+        fit: fit.clone(),
+        for_client_only: fwd == Fwd::Request && job.facts.has_credentials(),
+        no_tiers: job.tiers.is_empty(),
+        varies_on_unsent,
+        verdict,
+    };
+    let outcome = match judge_part(&answer) {
+        PartJudgement::Keep(outcome) => outcome,
+        PartJudgement::Pass { outcome, drop_held } => {
+            if let (true, Some(found)) = (drop_held, &request.held) {
+                drop_parts(job, ctx, found);
+            }
+            return passed(origin, outcome);
+        }
+        // A 200 is the fill's to judge: it never comes here.
+        PartJudgement::Full => return passed(origin, answer_outcome(fwd, 200, None)),
+    };
+    let (
+        Fit::Fits {
+            first, last, total, ..
+        },
+        Storability::Store {
+            lifetime,
+            initial_age,
+            strip_fields,
+            vary,
+            reuse,
+        },
+    ) = (fit, answer.verdict)
+    else {
+        return passed(origin, outcome);
+    };
+    let length = last - first + 1;
+    let bytes = match origin.body() {
+        Some(stream) => match read_limited(stream, length).await {
+            Ok(Body::Complete(bytes)) if bytes.len() as u64 == length => Some(bytes),
+            _ => None,
+        },
+        None => None,
+    };
+    // A body that is not as long as its Content-Range said is not the part asked for; it is
+    // read (to check it) and cannot be sent on: the client gets a 502 saying so.
+    let Some(bytes) = bytes else {
+        let outcome = answer_outcome(fwd, 206, Some(Reason::PartMismatch));
+        return match broken_part() {
+            Ok(origin) => passed(origin, outcome),
+            Err(_) => Answer::Failed(OriginError::Unreachable(BROKEN_PART.into())),
+        };
+    };
+    // Held parts join only when this part was asked for as their missing bytes (same tag,
+    // same length, confirmed by `fit`); otherwise it replaces them.
+    let held = match asked {
+        PartAsked::Missing { .. } => request.held.as_ref().and_then(|found| {
+            let pieces = pieces(found)?;
+            Some((pieces.held.clone(), found.entry.body.clone()))
+        }),
+        PartAsked::Client(_) => None,
+    };
+    let (held, body) = match &held {
+        Some((pieces, body)) => match parts::merge(pieces, body, first, &bytes) {
+            Some(merged) => merged,
+            None => (vec![(first, last)], bytes),
+        },
+        None => (vec![(first, last)], bytes),
+    };
+    let mut kept = fields;
+    kept.retain(|(name, _)| !name.eq_ignore_ascii_case("content-range"));
+    let complete = parts::complete(&held, total);
+    let pieces_count = held.len();
+    let meta = Meta {
+        v: FORMAT,
+        kind: if complete {
+            Kind::Response
+        } else {
+            Kind::Parts
+        },
+        key: job.plan.variant_key(&vary, &job.headers),
+        url: job.plan.key.url(),
+        status: 200,
+        tags: response_tags(&kept, &job.plan.tags),
+        headers: fields_to_store(kept, &strip_fields, exchange.response_secs()),
+        stored_at: exchange.response_ms,
+        initial_age,
+        lifetime,
+        vary,
+        body_len: body.len() as u64,
+        reuse,
+        parts: (!complete).then_some(Pieces { total, held }),
+    };
+    let entry = Entry::new(meta, body);
+    if pieces_count <= parts::MAX_PIECES {
+        let job = job.clone();
+        let written = entry.clone();
+        ctx.wait_until(async move { write(&job, &written).await });
+    }
+    Answer::Entry {
+        entry,
+        outcome,
+        shareable: true,
+    }
+}
+
+/// Writes parts (or the complete response they became), and the `Vary` marker when the
+/// response varies, to every tier.
+async fn write(job: &Job, entry: &Entry) {
+    let marker = (!entry.meta.vary.is_empty()).then(|| {
+        let marker = Meta {
+            kind: Kind::Variants,
+            key: job.plan.primary.clone(),
+            status: 0,
+            headers: Vec::new(),
+            tags: Vec::new(),
+            body_len: 0,
+            parts: None,
+            ..Meta::clone(&entry.meta)
+        };
+        Entry::new(marker, Vec::new())
+    });
+    let keep = keep_secs(&entry.meta, job.keep_stale);
+    write_all(tiers_to_write(job, None), entry, marker.as_ref(), keep).await;
+}
+
+/// Removes held parts that another version has outdated.
+pub fn drop_parts(job: &Rc<Job>, ctx: &Rc<Context>, found: &Found) {
+    let job = job.clone();
+    let key = found.entry.meta.key.clone();
+    ctx.wait_until(async move { delete_all(&job.tiers, &key).await });
+}
+
+fn answer_outcome(fwd: Fwd, status: u16, reason: Option<Reason>) -> Outcome {
+    Outcome::forward(fwd, Some(status), false, reason)
+}
+
+fn passed(origin: Response, outcome: Outcome) -> Answer {
+    let body = origin.body();
+    Answer::Origin {
+        origin,
+        body,
+        outcome,
+        kept: None,
+    }
+}
+
+const BROKEN_PART: &str = "the origin's part was not as long as its Content-Range said";
+
+/// A 502 standing for a part whose body was not the range it named.
+fn broken_part() -> Result<Response, wasm_bindgen::JsValue> {
+    let init = ResponseInit::new();
+    init.set_status(502);
+    init.set_headers(&headers_from(&[
+        ("content-type".into(), "text/plain; charset=utf-8".into()),
+        ("cache-control".into(), "no-store".into()),
+    ]));
+    Response::new_with_opt_str_and_init(Some(&format!("edgecache: {BROKEN_PART}\n")), &init)
+}
+
+/// Sends bytes of `entry`, a parts record, that the request's range asks for: a `206`, or
+/// `None` when the parts do not hold them.
+pub fn respond_with_part(job: &Job, entry: &Entry, outcome: Outcome, spec: Spec) -> Option<Served> {
+    let pieces = entry.meta.parts.as_ref()?;
+    let (first, last) = wanted(spec, pieces.total)?;
+    let bytes = parts::slice(&pieces.held, &entry.body, first, last)?;
+    let decoration = Decoration {
+        outcome: &outcome,
+        browser_ttl: job.plan.browser_ttl,
+        expose_tags: job.expose_tags,
+    };
+    // RFC 9110 §13.2.2: the client's conditionals come before its range.
+    if is_not_modified(&job.headers, &*entry.meta) {
+        let response = reply::from_entry(
+            entry,
+            None,
+            now_ms(),
+            false,
+            true,
+            RangeAnswer::Full,
+            &decoration,
+        );
+        return Some(Served::new(response, outcome));
+    }
+    let response = reply::from_part(
+        entry,
+        now_ms(),
+        (first, last, pieces.total),
+        bytes,
+        &decoration,
+    );
+    Some(Served::new(response, outcome))
+}
