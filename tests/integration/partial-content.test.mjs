@@ -2,10 +2,9 @@
 // from them, the origin asked only for the bytes the parts miss, parts combined into a
 // complete response, and nothing mixed across versions, kept past max_body_bytes, or kept
 // from an origin whose Content-Range is not the range asked for.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker } from "../support/worker.mjs";
+import { withWorker } from "../support/fixture.mjs";
 
 const LENGTH = 1000;
 
@@ -55,15 +54,7 @@ function rangesAsked(origin, path) {
 
 for (const backends of [["memory"], ["cache"], ["kv"]]) {
   describe(`parts on ${backends.join(" → ")}`, () => {
-    let origin, worker;
-    before(async () => {
-      origin = await startOrigin();
-      worker = await startWorker({ origin, config: { backends } });
-    });
-    after(async () => {
-      await worker.dispose();
-      await origin.close();
-    });
+    const { origin, worker } = withWorker({ config: { backends } });
 
     it("keeps a 206 and answers a range inside it from storage", async () => {
       const body = file("a");
@@ -248,15 +239,7 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) {
 }
 
 describe("parts and max_body_bytes", () => {
-  let origin, worker;
-  before(async () => {
-    origin = await startOrigin();
-    worker = await startWorker({ origin, config: { backends: ["memory"], max_body_bytes: 500 } });
-  });
-  after(async () => {
-    await worker.dispose();
-    await origin.close();
-  });
+  const { origin, worker } = withWorker({ config: { backends: ["memory"], max_body_bytes: 500 } });
 
   it("keeps no part of a representation longer than max_body_bytes", async () => {
     const body = file("h");
