@@ -57,7 +57,7 @@ async function buildBase(rev) {
   const out = path.join(abDir, `build-${commit.slice(0, 12)}`);
   if (existsSync(path.join(out, "index.js")) && existsSync(path.join(out, "index_bg.wasm"))) {
     console.error(`base ${rev} (${commit.slice(0, 12)}): reusing ${path.relative(root, out)}`);
-    return { rev, commit, out };
+    return { rev, commit, out, built: false };
   }
   const tree = path.join(abDir, `tree-${commit.slice(0, 12)}`);
   await mkdir(abDir, { recursive: true });
@@ -81,7 +81,7 @@ async function buildBase(rev) {
     await unlink(path.join(tree, "node_modules")).catch(() => {});
     await run("git", ["-C", root, "worktree", "remove", "--force", tree]);
   }
-  return { rev, commit, out };
+  return { rev, commit, out, built: true };
 }
 const base = BASE ? await buildBase(BASE) : undefined;
 const baseModules = base && [["index.js", "esModule", path.relative(root, path.join(base.out, "index.js"))], ["index_bg.wasm", "wasm", path.relative(root, path.join(base.out, "index_bg.wasm"))]];
@@ -93,6 +93,8 @@ const ORIGIN = origin.url;
 const edgecacheConfig = (backends) => JSON.stringify({ backends, default_ttl: 600, ...(process.env.BENCH_LOG ? { request_log: process.env.BENCH_LOG } : {}) });
 
 // ---- raw workerd: one process, one socket per worker ----
+// edgecache's build, as raw workerd embeds it.
+const edgecacheModules = () => [["index.js", "esModule", "build/index.js"], ["index_bg.wasm", "wasm", "build/index_bg.wasm"]];
 const rawWorkers = {
   "js-noop": { modules: [["w.js", "esModule", "bench/workers/noop.js"]] },
   "rs-noop": { modules: [["index.js", "esModule", "bench/noop-rs/build/index.js"], ["index_bg.wasm", "wasm", "bench/noop-rs/build/index_bg.wasm"]] },
@@ -101,11 +103,13 @@ const rawWorkers = {
   "js-passthrough": { modules: [["w.js", "esModule", "bench/workers/passthrough.js"]], origin: true },
   "js-passthrough-status": { modules: [["w.js", "esModule", "bench/workers/passthrough-status.js"]], origin: true },
   "edgecache-memory": {
-    modules: [["index.js", "esModule", "build/index.js"], ["index_bg.wasm", "wasm", "build/index_bg.wasm"]],
+    modules: edgecacheModules(),
     origin: true,
     config: edgecacheConfig(["memory"]),
     control: true,
   },
+  // BENCH_TAIL: the same worker with no log line for a hit.
+  ...(process.env.BENCH_TAIL ? { "edgecache-memory-quiet": { modules: edgecacheModules(), origin: true, config: JSON.stringify({ backends: ["memory"], default_ttl: 600, request_log: "errors" }), control: true } } : {}),
   ...(base ? { "edgecache-memory-base": { modules: baseModules, origin: true, config: edgecacheConfig(["memory"]), control: true } } : {}),
 };
 const rawPorts = {};
@@ -217,10 +221,10 @@ async function workerdCpuSeconds() {
   return total;
 }
 
-async function load(url, seconds = SECONDS) {
+async function load(url, seconds = SECONDS, extra = []) {
   // Warm: fill caches and JITs before measuring.
   for (let i = 0; i < 20; i++) await (await fetch(url)).arrayBuffer();
-  const { stdout } = await run(OHA, ["-z", `${seconds}s`, "-c", String(CONNECTIONS), "--no-tui", "--output-format", "json", url], { maxBuffer: 64 << 20 });
+  const { stdout } = await run(OHA, ["-z", `${seconds}s`, "-c", String(CONNECTIONS), "--no-tui", "--output-format", "json", ...extra, url], { maxBuffer: 64 << 20 });
   const out = JSON.parse(stdout);
   const statuses = out.statusCodeDistribution ?? {};
   return {
@@ -228,6 +232,7 @@ async function load(url, seconds = SECONDS) {
     rps: out.summary.requestsPerSec,
     p50: out.latencyPercentiles.p50 * 1000,
     p99: out.latencyPercentiles.p99 * 1000,
+    p999: out.latencyPercentiles["p99.9"] * 1000,
     ok: Object.entries(statuses).every(([s]) => s === "200"),
   };
 }
@@ -247,7 +252,8 @@ async function sample(url, seconds = SECONDS) {
 
 const rows = [];
 // BENCH_ONLY=workerd:edgecache-memory,workerd:js-noop measures only those (for quick checks);
-// BENCH_TARGETS_ONLY=1 only the alternated rounds of issue 17's targets.
+// BENCH_TARGETS_ONLY=1 only the alternated rounds of issue 17's targets; BENCH_TAIL=1 where the
+// memory hit's latency tail comes from (see tail()).
 const only = process.env.BENCH_ONLY?.split(",");
 async function measure(runtime, name, url, what) {
   if (only && !only.includes(`${runtime}:${name}`)) return;
@@ -286,6 +292,8 @@ const raw = (name) => `http://127.0.0.1:${rawPorts[name]}`;
 try {
   if (base) {
     await abRounds();
+  } else if (process.env.BENCH_TAIL) {
+    await tail();
   } else if (process.env.BENCH_TARGETS_ONLY) {
     // Only the alternated rounds of issue 17's targets (for comparing settings such as BENCH_LOG).
     await targets();
@@ -399,11 +407,63 @@ async function abRounds() {
   lines.push(`|---|---:|---:|---:|---|`);
   for (const [i, s] of summary.entries()) lines.push(`| ${s.metric} | ${median(s.base).toFixed(metrics[i].digits)} | ${median(s.new).toFixed(metrics[i].digits)} | ${s.median.toFixed(2)} | ${spread(s.ratios)} |`);
   lines.push("");
-  lines.push(`CPU and p99: lower is better; req/s: higher is better. Load average ${loadavg(loadAtStart)} at the start, ${loadavg(os.loadavg())} at the end; ${((Date.now() - startedAt) / 60000).toFixed(1)} min in all (with the base's build).`);
+  lines.push(`CPU and p99: lower is better; req/s: higher is better. Load average ${loadavg(loadAtStart)} at the start, ${loadavg(os.loadavg())} at the end; ${((Date.now() - startedAt) / 60000).toFixed(1)} min in all (${base.built ? "with" : "without: reused"} the base's build).`);
   const table = lines.join("\n");
   console.log("\n" + table);
   await writeFile(path.join(results, "ab.md"), table + "\n");
   await writeFile(path.join(results, "ab.json"), JSON.stringify({ base, rounds: ROUNDS, seconds: ROUND_SECONDS, samples, summary }, null, 2));
+}
+
+/**
+ * BENCH_TAIL=1: where the memory hit's p99 comes from. Alternated rounds of the JS Map worker,
+ * edgecache's memory hit with its log line (request_log "all", the default) and without it
+ * ("errors"); then one BENCH_TAIL_SECONDS (25) load of each with every request kept (oha
+ * --db-url), to see whether the slowest 1 % cluster in time (a stats report every 10 s, a
+ * major GC) or spread out (queueing behind other work on the machine).
+ */
+async function tail() {
+  const workers = { "js-map": raw("js-map"), "edgecache (log all)": raw("edgecache-memory"), "edgecache (log errors)": raw("edgecache-memory-quiet") };
+  const samples = await alternate(Object.entries(workers).map(([key, url]) => ({ key, url: `${url}/hit` })));
+  const lines = [];
+  lines.push(`Memory-hit tail: ${ROUNDS} alternated rounds, oha -z ${ROUND_SECONDS}s -c ${CONNECTIONS} each (medians over rounds).`);
+  lines.push("");
+  lines.push(`| worker | req/s | CPU µs/request | p50 ms | p99 ms | p99.9 ms | p99 / JS Map's p99 per round |`);
+  lines.push(`|---|---:|---:|---:|---:|---:|---|`);
+  for (const [key, s] of Object.entries(samples)) {
+    const m = (f) => median(s.map((r) => r[f]));
+    const perRound = s.map((r, i) => (r.p99 / samples["js-map"][i].p99).toFixed(2)).join(", ");
+    lines.push(`| ${key} | ${m("rps").toFixed(0)} | ${m("cpuUs").toFixed(0)} | ${m("p50").toFixed(2)} | ${m("p99").toFixed(2)} | ${m("p999").toFixed(2)} | ${perRound} |`);
+  }
+  const seconds = Number(process.env.BENCH_TAIL_SECONDS ?? 25);
+  const { DatabaseSync } = await import("node:sqlite");
+  lines.push("");
+  lines.push(`Every request of one ${seconds} s load each: where the slowest 1 % fall, by second of the run.`);
+  lines.push("");
+  lines.push(`| worker | requests | p99 ms | slowest 1 %: seconds they fall in | share in the 3 busiest seconds | the 3 busiest seconds (count) |`);
+  lines.push(`|---|---:|---:|---:|---:|---|`);
+  for (const [key, url] of Object.entries(workers)) {
+    const file = path.join(results, `tail-${key.replace(/\W+/g, "-")}.db`);
+    await rm(file, { force: true });
+    await load(`${url}/hit`, seconds, ["--db-url", file]);
+    const db = new DatabaseSync(file);
+    const all = db.prepare("SELECT start, duration FROM oha ORDER BY duration").all();
+    db.close();
+    const t0 = Math.min(...all.map((r) => r.start));
+    const slow = all.slice(Math.floor(all.length * 0.99));
+    const bySecond = new Map();
+    for (const r of slow) {
+      const s = Math.floor(r.start - t0);
+      bySecond.set(s, (bySecond.get(s) ?? 0) + 1);
+    }
+    const busiest = [...bySecond].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    const share = busiest.reduce((a, [, n]) => a + n, 0) / slow.length;
+    lines.push(`| ${key} | ${all.length} | ${(slow[0].duration * 1000).toFixed(2)} | ${bySecond.size} of ${seconds} | ${(100 * share).toFixed(0)} % | ${busiest.map(([s, n]) => `${s} s (${n})`).join(", ")} |`);
+  }
+  lines.push("");
+  lines.push(`Load average ${loadavg(loadAtStart)} at the start, ${loadavg(os.loadavg())} at the end.`);
+  const table = lines.join("\n");
+  console.log("\n" + table);
+  await writeFile(path.join(results, "tail.md"), table + "\n");
 }
 
 async function headDescription() {
