@@ -108,9 +108,14 @@ bench: build
 	node bench/run.mjs
 
 # The worker built at BASE (in a temporary git worktree under bench/.ab/) against this tree's.
+ifneq ($(filter bench-ab,$(MAKECMDGOALS)),)
+ifeq ($(BASE),)
+$(error make bench-ab BASE=<git rev>)
+endif
+endif
 bench-ab: build
-	@test -n '$(BASE)' || { echo "make bench-ab BASE=<git rev>" >&2; exit 2; }
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
+	scripts/build-worker.sh bench/noop-rs bench/noop-rs/build
 	node bench/run.mjs --ab '$(BASE)'
 
 # A CPU profile of one path under load (bench/profile.mjs), from a build that keeps the
