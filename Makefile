@@ -35,7 +35,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help architecture deps node toolchain browser build build-example bench profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
+.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -47,7 +47,8 @@ help:
 	@echo "make purge URL=… PREFIX=… TAG=… ALL=1 [SOFT=1]  purge through the running worker's API (several targets at once)"
 	@echo "make build   build the release worker into build/"
 	@echo "make build-example  build the example worker that uses edgecache as a library (examples/lowlevel)"
-	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers"
+	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers, and issue 17's targets"
+	@echo "make bench-ab BASE=<git rev>  the worker at BASE against this tree's, in alternated rounds"
 	@echo "make profile where one request's CPU goes (PROFILE_PATH=/private for a miss)"
 	@echo "make soak    a bounded soak: 1,000 connections, hits, misses and purges (part of make test)"
 	@echo "make fuzz    cargo-fuzz targets for the parsers and the key renderer, 15 s each (part of make test)"
@@ -106,6 +107,17 @@ bench: build
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
 	scripts/build-worker.sh bench/noop-rs bench/noop-rs/build
 	node bench/run.mjs
+
+# The worker built at BASE (in a temporary git worktree under bench/.ab/) against this tree's.
+ifneq ($(filter bench-ab,$(MAKECMDGOALS)),)
+ifeq ($(BASE),)
+$(error make bench-ab BASE=<git rev>)
+endif
+endif
+bench-ab: build
+	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
+	scripts/build-worker.sh bench/noop-rs bench/noop-rs/build
+	node bench/run.mjs --ab '$(BASE)'
 
 # A CPU profile of one path under load (bench/profile.mjs), from a build that keeps the
 # Wasm names section so the profile names Rust functions.

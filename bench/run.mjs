@@ -1,14 +1,21 @@
 // `make bench`: edgecache against the ceiling and the peers, in one run on this machine.
 // Compare only within one runtime: raw `workerd serve` is closest to production CPU cost;
 // the Cache API and KV exist locally only through Miniflare. Load comes from oha on loopback,
-// bounded in time. Prints a table, the ratios and the Wasm size; writes bench/results/.
+// bounded in time. Prints a table, the ratios and the Wasm size; then measures issue 17's
+// targets in alternated rounds and prints each with its measured value and whether it holds.
+// Writes bench/results/.
+//
+// `node bench/run.mjs --ab <git rev>` (make bench-ab BASE=<rev>) builds the worker at <rev> in a
+// temporary git worktree under bench/.ab/ and measures it against the current build in
+// alternated rounds: memory hit CPU, miss CPU, Cache API hit throughput, new/old each round.
 import { spawn, execFile } from "node:child_process";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { Miniflare } from "miniflare";
 import workerdPackage from "workerd";
 import { startOrigin } from "./origin.mjs";
@@ -23,6 +30,61 @@ const OHA = process.env.OHA ?? "oha";
 // The workerd binary Miniflare runs, for this OS and CPU.
 const WORKERD = workerdPackage.default;
 const DATE = COMPATIBILITY_DATE;
+// The alternated rounds: how many, and how long each load in them runs.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 4);
+
+const argv = process.argv.slice(2);
+const abAt = argv.indexOf("--ab");
+const BASE = abAt >= 0 ? argv[abAt + 1] : undefined;
+if (abAt >= 0 && !BASE) {
+  console.error("usage: node bench/run.mjs [--ab <git rev>]");
+  process.exit(2);
+}
+const startedAt = new Date();
+const loadAtStart = os.loadavg();
+
+/**
+ * The worker built at `rev`, in bench/.ab/build-<commit>/: checked out in a temporary git
+ * worktree (removed afterwards) and built there with that commit's own scripts/build-worker.sh,
+ * into this tree's cargo target directory so that dependencies are compiled once. A build
+ * already there for the same commit is reused.
+ */
+async function buildBase(rev) {
+  const { stdout } = await run("git", ["-C", root, "rev-parse", "--verify", `${rev}^{commit}`]);
+  const commit = stdout.trim();
+  const abDir = path.join(root, "bench/.ab");
+  const out = path.join(abDir, `build-${commit.slice(0, 12)}`);
+  if (existsSync(path.join(out, "index.js")) && existsSync(path.join(out, "index_bg.wasm"))) {
+    console.error(`base ${rev} (${commit.slice(0, 12)}): reusing ${path.relative(root, out)}`);
+    return { rev, commit, out, built: false };
+  }
+  const tree = path.join(abDir, `tree-${commit.slice(0, 12)}`);
+  await mkdir(abDir, { recursive: true });
+  await run("git", ["-C", root, "worktree", "add", "--detach", "--force", tree, commit]);
+  try {
+    // The base's build script runs esbuild and wasm-opt from its node_modules: this tree's.
+    await symlink(path.join(root, "node_modules"), path.join(tree, "node_modules"));
+    // Inside this tree, cargo would take a base without a [workspace] of its own for a
+    // member of ours: an empty one keeps it apart, as bench/noop-rs does.
+    const manifest = path.join(tree, "Cargo.toml");
+    const text = await readFile(manifest, "utf8");
+    if (!/^\[workspace\]/m.test(text)) await writeFile(manifest, `${text}\n[workspace]\n`);
+    console.error(`base ${rev} (${commit.slice(0, 12)}): building in ${path.relative(root, tree)}`);
+    const env = { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? path.join(root, "target") };
+    await new Promise((resolve, reject) => {
+      const build = spawn("scripts/build-worker.sh", [".", out], { cwd: tree, env, stdio: ["ignore", "inherit", "inherit"] });
+      build.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`building ${rev} failed (exit ${code})`))));
+      build.on("error", reject);
+    });
+  } finally {
+    await unlink(path.join(tree, "node_modules")).catch(() => {});
+    await run("git", ["-C", root, "worktree", "remove", "--force", tree]);
+  }
+  return { rev, commit, out, built: true };
+}
+const base = BASE ? await buildBase(BASE) : undefined;
+const baseModules = base && [["index.js", "esModule", path.relative(root, path.join(base.out, "index.js"))], ["index_bg.wasm", "wasm", path.relative(root, path.join(base.out, "index_bg.wasm"))]];
 
 const origin = await startOrigin();
 const { counts } = origin;
@@ -31,6 +93,8 @@ const ORIGIN = origin.url;
 const edgecacheConfig = (backends) => JSON.stringify({ backends, default_ttl: 600, ...(process.env.BENCH_LOG ? { request_log: process.env.BENCH_LOG } : {}) });
 
 // ---- raw workerd: one process, one socket per worker ----
+// edgecache's build, as raw workerd embeds it.
+const edgecacheModules = () => [["index.js", "esModule", "build/index.js"], ["index_bg.wasm", "wasm", "build/index_bg.wasm"]];
 const rawWorkers = {
   "js-noop": { modules: [["w.js", "esModule", "bench/workers/noop.js"]] },
   "rs-noop": { modules: [["index.js", "esModule", "bench/noop-rs/build/index.js"], ["index_bg.wasm", "wasm", "bench/noop-rs/build/index_bg.wasm"]] },
@@ -39,11 +103,14 @@ const rawWorkers = {
   "js-passthrough": { modules: [["w.js", "esModule", "bench/workers/passthrough.js"]], origin: true },
   "js-passthrough-status": { modules: [["w.js", "esModule", "bench/workers/passthrough-status.js"]], origin: true },
   "edgecache-memory": {
-    modules: [["index.js", "esModule", "build/index.js"], ["index_bg.wasm", "wasm", "build/index_bg.wasm"]],
+    modules: edgecacheModules(),
     origin: true,
     config: edgecacheConfig(["memory"]),
     control: true,
   },
+  // BENCH_TAIL: the same worker with no log line for a hit.
+  ...(process.env.BENCH_TAIL ? { "edgecache-memory-quiet": { modules: edgecacheModules(), origin: true, config: JSON.stringify({ backends: ["memory"], default_ttl: 600, request_log: "errors" }), control: true } } : {}),
+  ...(base ? { "edgecache-memory-base": { modules: baseModules, origin: true, config: edgecacheConfig(["memory"]), control: true } } : {}),
 };
 const rawPorts = {};
 let port = 9300;
@@ -57,7 +124,7 @@ for (const [name, w] of Object.entries(rawWorkers)) {
   if (w.config) bindings.push(`(name = "EDGECACHE", json = ${JSON.stringify(w.config)})`);
   // edgecache's control plane: its Durable Object, with SQLite storage in bench/results/objects.
   if (w.control) bindings.push(`(name = "EDGECACHE_CONTROL", durableObjectNamespace = (className = "ControlPlane"))`);
-  const objects = w.control ? `, durableObjectNamespaces = [(className = "ControlPlane", uniqueKey = "edgecache-control", enableSql = true)], durableObjectStorage = (localDisk = "objects")` : "";
+  const objects = w.control ? `, durableObjectNamespaces = [(className = "ControlPlane", uniqueKey = "edgecache-control-${name}", enableSql = true)], durableObjectStorage = (localDisk = "objects")` : "";
   services.push(`(name = "${name}", worker = (modules = [${modules}], compatibilityDate = "${DATE}", bindings = [${bindings.join(", ")}]${objects}, globalOutbound = "net"))`);
   sockets.push(`(name = "${name}", address = "127.0.0.1:${port}", http = (), service = "${name}")`);
 }
@@ -81,13 +148,14 @@ const mfWorkers = {
   "edgecache-memory": { edgecache: ["memory"] },
   "edgecache-cache": { edgecache: ["cache"] },
   "edgecache-kv": { edgecache: ["kv"] },
+  ...(base ? { "edgecache-cache-base": { edgecache: ["cache"], build: base.out } } : {}),
 };
 const miniflares = {};
 const esm = (file) => ({ type: "esm", contents: readFileSync(path.join(root, file), "utf8") });
 for (const [name, w] of Object.entries(mfWorkers)) {
   const modules = w.script
     ? { "w.js": esm(w.script) }
-    : { "index.js": esm("build/index.js"), "index_bg.wasm": { type: "wasm", contents: new Uint8Array(readFileSync(path.join(root, "build/index_bg.wasm"))) } };
+    : { "index.js": esm(path.relative(root, path.resolve(root, w.build ?? "build", "index.js"))), "index_bg.wasm": { type: "wasm", contents: new Uint8Array(readFileSync(path.resolve(root, w.build ?? "build", "index_bg.wasm"))) } };
   const vars = w.script ? { ORIGIN } : { ORIGIN, EDGECACHE: JSON.parse(edgecacheConfig(w.edgecache)) };
   miniflares[name] = new Miniflare({
     handleStructuredLogs: () => {},
@@ -153,10 +221,10 @@ async function workerdCpuSeconds() {
   return total;
 }
 
-async function load(url) {
+async function load(url, seconds = SECONDS, extra = []) {
   // Warm: fill caches and JITs before measuring.
   for (let i = 0; i < 20; i++) await (await fetch(url)).arrayBuffer();
-  const { stdout } = await run(OHA, ["-z", `${SECONDS}s`, "-c", String(CONNECTIONS), "--no-tui", "--output-format", "json", url], { maxBuffer: 64 << 20 });
+  const { stdout } = await run(OHA, ["-z", `${seconds}s`, "-c", String(CONNECTIONS), "--no-tui", "--output-format", "json", ...extra, url], { maxBuffer: 64 << 20 });
   const out = JSON.parse(stdout);
   const statuses = out.statusCodeDistribution ?? {};
   return {
@@ -164,56 +232,243 @@ async function load(url) {
     rps: out.summary.requestsPerSec,
     p50: out.latencyPercentiles.p50 * 1000,
     p99: out.latencyPercentiles.p99 * 1000,
+    p999: out.latencyPercentiles["p99.9"] * 1000,
     ok: Object.entries(statuses).every(([s]) => s === "200"),
   };
 }
 
+/**
+ * One load of `url`, with the CPU time per request of the workerd process serving it: what
+ * production bills (on raw workerd, where the process runs only the worker), and steadier
+ * than req/s on a busy machine.
+ */
+async function sample(url, seconds = SECONDS) {
+  await waitFor(url);
+  const cpuBefore = await workerdCpuSeconds();
+  const r = await load(url, seconds);
+  const cpuUs = ((await workerdCpuSeconds()) - cpuBefore) * 1e6 / r.requests;
+  return { ...r, cpuUs };
+}
+
 const rows = [];
-// BENCH_ONLY=workerd:edgecache-memory,workerd:js-noop measures only those (for quick checks).
+// BENCH_ONLY=workerd:edgecache-memory,workerd:js-noop measures only those (for quick checks);
+// BENCH_TARGETS_ONLY=1 only the alternated rounds of issue 17's targets; BENCH_TAIL=1 where the
+// memory hit's latency tail comes from (see tail()).
 const only = process.env.BENCH_ONLY?.split(",");
 async function measure(runtime, name, url, what) {
   if (only && !only.includes(`${runtime}:${name}`)) return;
-  await waitFor(url);
-  // The CPU time per request of the workerd process serving the row: what production bills
-  // (on raw workerd, where the process runs only the worker), and steadier than req/s on a
-  // busy machine.
-  const cpuBefore = await workerdCpuSeconds();
-  const r = await load(url);
-  const cpuUs = ((await workerdCpuSeconds()) - cpuBefore) * 1e6 / r.requests;
-  rows.push({ runtime, name, what, ...r, cpuUs });
-  console.error(`${runtime.padEnd(10)} ${name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s${cpuUs ? `  ${cpuUs.toFixed(0)} µs CPU/request` : ""}`);
+  const r = await sample(url);
+  rows.push({ runtime, name, what, ...r });
+  console.error(`${runtime.padEnd(10)} ${name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s${r.cpuUs ? `  ${r.cpuUs.toFixed(0)} µs CPU/request` : ""}`);
 }
 
+/**
+ * Loads each of `entries` ({ key, url }) once per round for ROUNDS rounds of ROUND_SECONDS
+ * each, in the given order in even rounds and reversed in odd ones, so that neither side of a
+ * comparison is always first. Returns each key's samples, one per round.
+ */
+async function alternate(entries) {
+  const samples = Object.fromEntries(entries.map((e) => [e.key, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 ? [...entries].reverse() : entries;
+    for (const e of order) {
+      const r = await sample(e.url, ROUND_SECONDS);
+      samples[e.key].push(r);
+      console.error(`round ${round + 1}/${ROUNDS} ${e.key.padEnd(30)} ${r.rps.toFixed(0).padStart(7)} req/s  ${r.cpuUs.toFixed(0).padStart(4)} µs CPU/request  p99 ${r.p99.toFixed(2)} ms${r.ok ? "" : "  (non-200 answers)"}`);
+    }
+  }
+  return samples;
+}
+
+function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+const spread = (values) => `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}`;
+const loadavg = (l) => l.map((x) => x.toFixed(2)).join(", ");
+
+const raw = (name) => `http://127.0.0.1:${rawPorts[name]}`;
 try {
-  const raw = (name) => `http://127.0.0.1:${rawPorts[name]}`;
-  await measure("workerd", "js-noop", `${raw("js-noop")}/`, "constant JS response");
-  await measure("workerd", "rs-noop", `${raw("rs-noop")}/`, "constant workers-rs response");
-  await measure("workerd", "js-floor", `${raw("js-floor")}/hit`, "JS hit floor: stored response rebuilt, no lookup");
-  await measure("workerd", "js-map", `${raw("js-map")}/hit`, "JS Map hit");
-  await measure("workerd", "edgecache-memory", `${raw("edgecache-memory")}/hit`, "edgecache memory hit");
-  await measure("workerd", "js-passthrough", `${raw("js-passthrough")}/private`, "JS pass-through (miss)");
-  await measure("workerd", "js-passthrough-status", `${raw("js-passthrough-status")}/private`, "JS miss floor: pass-through + Cache-Status");
-  await measure("workerd", "edgecache-miss", `${raw("edgecache-memory")}/private`, "edgecache miss (unstorable)");
-
-  await measure("miniflare", "js-noop", `${mfUrls["js-noop"]}/`, "constant JS response");
-  await measure("miniflare", "js-cache-api", `${mfUrls["js-cache-api"]}/hit`, "JS Cache API hit");
-  await measure("miniflare", "js-map", `${mfUrls["js-map"]}/hit`, "JS Map hit");
-  await measure("miniflare", "edgecache-memory", `${mfUrls["edgecache-memory"]}/hit`, "edgecache memory hit");
-  await measure("miniflare", "edgecache-cache", `${mfUrls["edgecache-cache"]}/hit`, "edgecache Cache API hit");
-  await measure("miniflare", "edgecache-cache-novary", `${mfUrls["edgecache-cache"]}/novary-hit`, "edgecache Cache API hit, no Vary");
-  await measure("miniflare", "edgecache-kv", `${mfUrls["edgecache-kv"]}/hit`, "edgecache KV hit");
-  await measure("miniflare", "js-passthrough", `${mfUrls["js-passthrough"]}/private`, "JS pass-through (miss)");
-  await measure("miniflare", "edgecache-miss", `${mfUrls["edgecache-memory"]}/private`, "edgecache miss (unstorable)");
-
-  if (only) {
-    for (const r of rows) console.log(`${r.runtime} ${r.name} ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms${r.cpuUs ? ` cpu ${r.cpuUs.toFixed(0)} µs/request` : ""}${r.ok ? "" : " (non-200 answers)"}`);
+  if (base) {
+    await abRounds();
+  } else if (process.env.BENCH_TAIL) {
+    await tail();
+  } else if (process.env.BENCH_TARGETS_ONLY) {
+    // Only the alternated rounds of issue 17's targets (for comparing settings such as BENCH_LOG).
+    await targets();
   } else {
-    await report();
+    await measure("workerd", "js-noop", `${raw("js-noop")}/`, "constant JS response");
+    await measure("workerd", "rs-noop", `${raw("rs-noop")}/`, "constant workers-rs response");
+    await measure("workerd", "js-floor", `${raw("js-floor")}/hit`, "JS hit floor: stored response rebuilt, no lookup");
+    await measure("workerd", "js-map", `${raw("js-map")}/hit`, "JS Map hit");
+    await measure("workerd", "edgecache-memory", `${raw("edgecache-memory")}/hit`, "edgecache memory hit");
+    await measure("workerd", "js-passthrough", `${raw("js-passthrough")}/private`, "JS pass-through (miss)");
+    await measure("workerd", "js-passthrough-status", `${raw("js-passthrough-status")}/private`, "JS miss floor: pass-through + Cache-Status");
+    await measure("workerd", "edgecache-miss", `${raw("edgecache-memory")}/private`, "edgecache miss (unstorable)");
+
+    await measure("miniflare", "js-noop", `${mfUrls["js-noop"]}/`, "constant JS response");
+    await measure("miniflare", "js-cache-api", `${mfUrls["js-cache-api"]}/hit`, "JS Cache API hit");
+    await measure("miniflare", "js-map", `${mfUrls["js-map"]}/hit`, "JS Map hit");
+    await measure("miniflare", "edgecache-memory", `${mfUrls["edgecache-memory"]}/hit`, "edgecache memory hit");
+    await measure("miniflare", "edgecache-cache", `${mfUrls["edgecache-cache"]}/hit`, "edgecache Cache API hit");
+    await measure("miniflare", "edgecache-cache-novary", `${mfUrls["edgecache-cache"]}/novary-hit`, "edgecache Cache API hit, no Vary");
+    await measure("miniflare", "edgecache-kv", `${mfUrls["edgecache-kv"]}/hit`, "edgecache KV hit");
+    await measure("miniflare", "js-passthrough", `${mfUrls["js-passthrough"]}/private`, "JS pass-through (miss)");
+    await measure("miniflare", "edgecache-miss", `${mfUrls["edgecache-memory"]}/private`, "edgecache miss (unstorable)");
+
+    if (only) {
+      for (const r of rows) console.log(`${r.runtime} ${r.name} ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms${r.cpuUs ? ` cpu ${r.cpuUs.toFixed(0)} µs/request` : ""}${r.ok ? "" : " (non-200 answers)"}`);
+    } else {
+      await report();
+      if (ROUNDS > 0) await targets();
+    }
   }
 } finally {
   workerd.kill();
   for (const mf of Object.values(miniflares)) await mf.dispose();
   origin.close();
+}
+
+/**
+ * Issue 17's targets, each from ROUNDS alternated rounds in this run: the ratio in each round,
+ * its median and spread, and whether the median holds. Printed as a table at the very end.
+ */
+async function targets() {
+  const samples = await alternate([
+    { key: "workerd js-floor", url: `${raw("js-floor")}/hit` },
+    { key: "workerd edgecache-memory", url: `${raw("edgecache-memory")}/hit` },
+    { key: "workerd js-map", url: `${raw("js-map")}/hit` },
+    { key: "workerd js-passthrough-status", url: `${raw("js-passthrough-status")}/private` },
+    { key: "workerd edgecache-miss", url: `${raw("edgecache-memory")}/private` },
+    { key: "miniflare js-cache-api", url: `${mfUrls["js-cache-api"]}/hit` },
+    { key: "miniflare edgecache-cache", url: `${mfUrls["edgecache-cache"]}/hit` },
+  ]);
+  const of = (key, field) => samples[key].map((r) => r[field]);
+  const defs = [
+    { target: "memory hit CPU ≤ 1.15× the JS hit floor's (workerd, µs/request)", ours: of("workerd edgecache-memory", "cpuUs"), peer: of("workerd js-floor", "cpuUs"), limit: 1.15, atMost: true, unit: "µs" },
+    { target: "miss CPU ≤ 1.35× the JS miss floor's (workerd, µs/request)", ours: of("workerd edgecache-miss", "cpuUs"), peer: of("workerd js-passthrough-status", "cpuUs"), limit: 1.35, atMost: true, unit: "µs" },
+    { target: "Cache API hit ≥ 1.0× the JS Cache API worker's throughput (Miniflare, req/s)", ours: of("miniflare edgecache-cache", "rps"), peer: of("miniflare js-cache-api", "rps"), limit: 1.0, atMost: false, unit: "req/s" },
+    { target: "memory-hit p99 ≤ 2× the JS Map worker's p99 (workerd, ms)", ours: of("workerd edgecache-memory", "p99"), peer: of("workerd js-map", "p99"), limit: 2.0, atMost: true, unit: "ms" },
+  ];
+  const fmt = (v, unit) => (unit === "ms" ? v.toFixed(2) : v.toFixed(0));
+  const lines = [];
+  lines.push(`Issue 17's targets: ${ROUNDS} alternated rounds, oha -z ${ROUND_SECONDS}s -c ${CONNECTIONS} each; each ratio taken within a round, then the median and the spread over rounds.`);
+  lines.push("");
+  lines.push(`| target | measured (median) | floor/peer (median) | ratio (median) | ratio per round | holds |`);
+  lines.push(`|---|---:|---:|---:|---|---|`);
+  const verdicts = [];
+  for (const d of defs) {
+    const ratios = d.ours.map((v, i) => v / d.peer[i]);
+    const m = median(ratios);
+    const holds = d.atMost ? m <= d.limit : m >= d.limit;
+    verdicts.push({ target: d.target, ours: d.ours, peer: d.peer, ratios, median: m, limit: d.limit, holds });
+    lines.push(`| ${d.target} | ${fmt(median(d.ours), d.unit)} | ${fmt(median(d.peer), d.unit)} | ${m.toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(", ")} | ${holds ? "yes" : "**no**"} |`);
+  }
+  lines.push("");
+  lines.push(`Load average ${loadavg(loadAtStart)} at the start, ${loadavg(os.loadavg())} at the end; ${((Date.now() - startedAt) / 60000).toFixed(1)} min in all.`);
+  const table = lines.join("\n");
+  console.log("\n" + table);
+  await writeFile(path.join(results, "targets.md"), table + "\n");
+  await writeFile(path.join(results, "targets.json"), JSON.stringify({ rounds: ROUNDS, seconds: ROUND_SECONDS, samples, verdicts }, null, 2));
+}
+
+/**
+ * The A/B run: the worker built at BASE against this tree's, in ROUNDS alternated rounds in one
+ * process of each runtime. Prints every round's values and new/base ratios, then their medians
+ * and spreads.
+ */
+async function abRounds() {
+  const metrics = [
+    { name: "memory hit CPU µs/request (workerd)", key: "hit", url: (w) => `${raw(w === "new" ? "edgecache-memory" : "edgecache-memory-base")}/hit`, field: "cpuUs", digits: 0 },
+    { name: "memory hit p99 ms (workerd)", key: "hit", field: "p99", digits: 2 },
+    { name: "miss CPU µs/request (workerd)", key: "miss", url: (w) => `${raw(w === "new" ? "edgecache-memory" : "edgecache-memory-base")}/private`, field: "cpuUs", digits: 0 },
+    { name: "Cache API hit req/s (Miniflare)", key: "cache", url: (w) => `${mfUrls[w === "new" ? "edgecache-cache" : "edgecache-cache-base"]}/hit`, field: "rps", digits: 0 },
+    { name: "Cache API hit CPU µs/request (Miniflare process)", key: "cache", field: "cpuUs", digits: 0 },
+  ];
+  const entries = [];
+  for (const m of metrics) if (m.url) for (const w of ["base", "new"]) entries.push({ key: `${m.key} ${w}`, url: m.url(w) });
+  const samples = await alternate(entries);
+  const lines = [];
+  lines.push(`A/B: base ${base.rev} (${base.commit.slice(0, 12)}) against this tree (${await headDescription()}), ${ROUNDS} alternated rounds of oha -z ${ROUND_SECONDS}s -c ${CONNECTIONS} each.`);
+  lines.push("");
+  lines.push(`| metric | round | base | new | new/base |`);
+  lines.push(`|---|---:|---:|---:|---:|`);
+  const summary = [];
+  for (const m of metrics) {
+    const b = samples[`${m.key} base`].map((r) => r[m.field]);
+    const n = samples[`${m.key} new`].map((r) => r[m.field]);
+    const ratios = n.map((v, i) => v / b[i]);
+    b.forEach((v, i) => lines.push(`| ${m.name} | ${i + 1} | ${v.toFixed(m.digits)} | ${n[i].toFixed(m.digits)} | ${ratios[i].toFixed(2)} |`));
+    summary.push({ metric: m.name, base: b, new: n, ratios, median: median(ratios) });
+  }
+  lines.push("");
+  lines.push(`| metric | base (median) | new (median) | new/base (median) | new/base spread |`);
+  lines.push(`|---|---:|---:|---:|---|`);
+  for (const [i, s] of summary.entries()) lines.push(`| ${s.metric} | ${median(s.base).toFixed(metrics[i].digits)} | ${median(s.new).toFixed(metrics[i].digits)} | ${s.median.toFixed(2)} | ${spread(s.ratios)} |`);
+  lines.push("");
+  lines.push(`CPU and p99: lower is better; req/s: higher is better. Load average ${loadavg(loadAtStart)} at the start, ${loadavg(os.loadavg())} at the end; ${((Date.now() - startedAt) / 60000).toFixed(1)} min in all (${base.built ? "with" : "without: reused"} the base's build).`);
+  const table = lines.join("\n");
+  console.log("\n" + table);
+  await writeFile(path.join(results, "ab.md"), table + "\n");
+  await writeFile(path.join(results, "ab.json"), JSON.stringify({ base, rounds: ROUNDS, seconds: ROUND_SECONDS, samples, summary }, null, 2));
+}
+
+/**
+ * BENCH_TAIL=1: where the memory hit's p99 comes from. Alternated rounds of the JS Map worker,
+ * edgecache's memory hit with its log line (request_log "all", the default) and without it
+ * ("errors"); then one BENCH_TAIL_SECONDS (25) load of each with every request kept (oha
+ * --db-url), to see whether the slowest 1 % cluster in time (a stats report every 10 s, a
+ * major GC) or spread out (queueing behind other work on the machine).
+ */
+async function tail() {
+  const workers = { "js-map": raw("js-map"), "edgecache (log all)": raw("edgecache-memory"), "edgecache (log errors)": raw("edgecache-memory-quiet") };
+  const samples = await alternate(Object.entries(workers).map(([key, url]) => ({ key, url: `${url}/hit` })));
+  const lines = [];
+  lines.push(`Memory-hit tail: ${ROUNDS} alternated rounds, oha -z ${ROUND_SECONDS}s -c ${CONNECTIONS} each (medians over rounds).`);
+  lines.push("");
+  lines.push(`| worker | req/s | CPU µs/request | p50 ms | p99 ms | p99.9 ms | p99 / JS Map's p99 per round |`);
+  lines.push(`|---|---:|---:|---:|---:|---:|---|`);
+  for (const [key, s] of Object.entries(samples)) {
+    const m = (f) => median(s.map((r) => r[f]));
+    const perRound = s.map((r, i) => (r.p99 / samples["js-map"][i].p99).toFixed(2)).join(", ");
+    lines.push(`| ${key} | ${m("rps").toFixed(0)} | ${m("cpuUs").toFixed(0)} | ${m("p50").toFixed(2)} | ${m("p99").toFixed(2)} | ${m("p999").toFixed(2)} | ${perRound} |`);
+  }
+  const seconds = Number(process.env.BENCH_TAIL_SECONDS ?? 25);
+  const { DatabaseSync } = await import("node:sqlite");
+  lines.push("");
+  lines.push(`Every request of one ${seconds} s load each: where the slowest 1 % fall, by second of the run.`);
+  lines.push("");
+  lines.push(`| worker | requests | p99 ms | slowest 1 %: seconds they fall in | share in the 3 busiest seconds | the 3 busiest seconds (count) |`);
+  lines.push(`|---|---:|---:|---:|---:|---|`);
+  for (const [key, url] of Object.entries(workers)) {
+    const file = path.join(results, `tail-${key.replace(/\W+/g, "-")}.db`);
+    await rm(file, { force: true });
+    await load(`${url}/hit`, seconds, ["--db-url", file]);
+    const db = new DatabaseSync(file);
+    const all = db.prepare("SELECT start, duration FROM oha ORDER BY duration").all();
+    db.close();
+    const t0 = Math.min(...all.map((r) => r.start));
+    const slow = all.slice(Math.floor(all.length * 0.99));
+    const bySecond = new Map();
+    for (const r of slow) {
+      const s = Math.floor(r.start - t0);
+      bySecond.set(s, (bySecond.get(s) ?? 0) + 1);
+    }
+    const busiest = [...bySecond].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    const share = busiest.reduce((a, [, n]) => a + n, 0) / slow.length;
+    lines.push(`| ${key} | ${all.length} | ${(slow[0].duration * 1000).toFixed(2)} | ${bySecond.size} of ${seconds} | ${(100 * share).toFixed(0)} % | ${busiest.map(([s, n]) => `${s} s (${n})`).join(", ")} |`);
+  }
+  lines.push("");
+  lines.push(`Load average ${loadavg(loadAtStart)} at the start, ${loadavg(os.loadavg())} at the end.`);
+  const table = lines.join("\n");
+  console.log("\n" + table);
+  await writeFile(path.join(results, "tail.md"), table + "\n");
+}
+
+async function headDescription() {
+  const { stdout } = await run("git", ["-C", root, "describe", "--always", "--dirty"]);
+  return stdout.trim();
 }
 
 async function report() {
