@@ -20,6 +20,7 @@ const routes = {
       <ul>
         <li><a href="/time">/time</a>: <code>max-age=10</code></li>
         <li><a href="/static/app.css">/static/app.css</a>: a route rule keeps it a day at the edge</li>
+        <li><a href="/downloads/archive.bin">/downloads/archive.bin</a>: 8 MiB, kept in R2 by a route rule</li>
         <li><a href="/private">/private</a>: <code>Cache-Control: private</code>, never stored</li>
         <li><a href="/cookie">/cookie</a>: sets a cookie, never stored</li>
         <li><a href="/vary">/vary</a>: <code>Vary: Accept-Language</code></li>
@@ -63,6 +64,12 @@ const routes = {
   "/static/app.css": () => ({
     headers: { "content-type": "text/css", "cache-control": "max-age=60" },
     body: `/* request #${served} */\nbody { color: #222; }\n`,
+  }),
+  // A large download (8 MiB, under the demo's 10 MiB max_body_bytes), kept in R2 by a route
+  // rule and streamed from it on a hit.
+  "/downloads/archive.bin": () => ({
+    headers: { "content-type": "application/octet-stream", "cache-control": "max-age=86400", "content-length": 8 * 1024 * 1024 },
+    body: Buffer.alloc(8 * 1024 * 1024, `edgecache demo download, request #${served}\n`),
   }),
   "/private": () => ({
     headers: { "content-type": "text/plain", "cache-control": "private, max-age=60" },

@@ -57,6 +57,7 @@ Try (run each twice and watch Cache-Status go from fwd=miss to hit):
   curl -si $base/                          # cached with the default policy
   curl -si $base/time                      # max-age=10: fresh, then refetched
   curl -si $base/static/app.css            # route rule: 1 day at the edge, browsers told 1 h
+  curl -s -o /dev/null -D - $base/downloads/archive.bin   # 8 MiB kept in R2: detail=r2 on a hit
   curl -si $base/private                   # Cache-Control: private: never stored
   curl -si $base/cookie                    # Set-Cookie: never stored
   curl -si -H 'Accept-Language: fr' $base/vary   # Vary: one variant per language

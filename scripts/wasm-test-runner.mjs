@@ -141,6 +141,7 @@ export default {
           },
           env: {
             TEST_KV: { type: "kv", id: "TEST_KV" },
+            TEST_R2: { type: "r2", name: "TEST_R2" },
             // A binding that is not a KV namespace, for the error-path tests.
             NOT_KV: { type: "text", value: "text" },
           },

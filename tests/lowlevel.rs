@@ -1,5 +1,6 @@
 //! The low-level cache API (`edgecache::lowlevel`) on every backend, run inside workerd by
-//! `scripts/wasm-test-runner.mjs` with a real local KV namespace (`TEST_KV`) and Cache API:
+//! `scripts/wasm-test-runner.mjs` with a real local KV namespace (`TEST_KV`), R2 bucket
+//! (`TEST_R2`) and Cache API:
 //! no mocks. Each test runs once per backend (the `on_every_backend!` macro) under a prefix
 //! of its own, so tests sharing the isolate's memory tier or the KV namespace never meet.
 #![cfg(target_arch = "wasm32")]
@@ -41,6 +42,7 @@ fn open(backend: Backend, prefix: &str) -> Cache {
         Backend::Memory => Cache::memory(),
         Backend::Cache => Cache::cache_api(),
         Backend::Kv => Cache::kv(&env(), "TEST_KV").expect("TEST_KV is bound"),
+        Backend::R2 => Cache::r2(&env(), "TEST_R2").expect("TEST_R2 is bound"),
     };
     cache.with_prefix(&format!("{}-{prefix}", backend.as_str()))
 }
@@ -66,6 +68,7 @@ macro_rules! on_every_backend {
         mod memory { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::Memory).await } )* }
         mod cache_api { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::Cache).await } )* }
         mod kv { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::Kv).await } )* }
+        mod r2 { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::R2).await } )* }
     };
 }
 
@@ -494,11 +497,11 @@ async fn bad_keys_prefixes_and_values_are_typed_errors(backend: Backend) {
         Err(Error::Deserialize { .. })
     ));
     // Over the backend's size limit: KV 25 MiB, the 16 MiB memory tier a quarter of it.
-    // (The Cache API's 512 MiB is not tried here.)
+    // (The Cache API's 512 MiB and R2's 5 GiB are not tried here.)
     let size = match backend {
         Backend::Kv => 25 * 1024 * 1024,
         Backend::Memory => 4 * 1024 * 1024,
-        Backend::Cache => return,
+        Backend::Cache | Backend::R2 => return,
     };
     let big = "x".repeat(size);
     match cache.set("big", &big, None).await {

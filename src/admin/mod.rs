@@ -17,7 +17,7 @@ use crate::control::plane::{self, Unreachable, PURGE_TIMEOUT_MS, REGISTRY_TIMEOU
 use crate::control::registry_copy;
 use crate::runtime::{describe, headers_from, now_ms, JsFields};
 use crate::settings::Settings;
-use crate::store::{open_tiers, MemoryStore, Store};
+use crate::store::{open_tiers, MemoryStore};
 use edgecache_core::admin::auth::{authorize, client_address};
 use edgecache_core::config::{Backend, Config};
 use edgecache_core::control::registry::{PurgeRequest, Registry, Standing};
@@ -288,14 +288,13 @@ async fn purge(
     };
     if !purge.soft {
         // The entries of purged URLs are removed outright where that is possible: this
-        // isolate's memory, this data center's Cache API, and KV.
+        // isolate's memory, this data center's Cache API, KV and R2 (every backend).
         let mut errors = Vec::new();
         for plan in &url_plans {
             // Every backend, whatever the route uses now: entries stored under an earlier
-            // configuration must go too.
-            let every = [Backend::Memory, Backend::Cache, Backend::Kv];
+            // configuration must go too. One that is not bound is left out.
             let tiers = open_tiers(
-                &every,
+                &Backend::ALL,
                 env,
                 &plan.url_base,
                 config.memory_max_bytes,

@@ -11,12 +11,12 @@ use worker::Context;
 
 use crate::flow::coalesce::{self, Leader, Settled};
 use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job, Replacing};
-use crate::flow::lookup::{delete_all, write_all, Found};
+use crate::flow::lookup::{delete_all, log_failure, write_all, Found};
 use crate::flow::origin::{Forward, OriginError};
 use crate::flow::parts::{self, PartRequest};
 use crate::flow::revalidated::not_modified;
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
-use crate::store::Entry;
+use crate::store::{Entry, Tier};
 use edgecache_core::control::registry::response_tags;
 use edgecache_core::decide::answer::{body_not_stored, judge, Answered, Judgement};
 use edgecache_core::http::parts::PartAsked;
@@ -248,7 +248,15 @@ pub async fn fill(
             stored_at: found.entry.meta.stored_at,
             fresh: true,
         });
-    ctx.wait_until(store(job.clone(), meta, store_branch, leader, replacing));
+    let streamable = streamable_length(&origin_fields);
+    ctx.wait_until(store(
+        job.clone(),
+        meta,
+        store_branch,
+        leader,
+        replacing,
+        streamable,
+    ));
     Answer::Origin {
         origin,
         body: client,
@@ -318,24 +326,114 @@ async fn fetch(
     Ok((origin, exchange))
 }
 
+/// A body at least this long (bytes), of known length, is written to the tiers that take
+/// streams (`Descriptor::streams_writes`, R2) straight from the origin's stream; a shorter one
+/// is read once and handed to every tier, and to the flight's followers.
+pub const STREAM_FROM_BYTES: u64 = 1024 * 1024;
+
 /// Reads the stored branch of the body (up to the size limit) and writes the entry, and its
 /// `Vary` marker, to every tier; then settles the flight. A body that fails or overflows is
-/// not stored at all.
+/// not stored at all. `streamable`: the body's length, when the origin states it for the
+/// bytes the body stream gives (no `Content-Encoding`).
 async fn store(
     job: Rc<Job>,
     meta: Meta,
     body: Option<ReadableStream>,
     leader: Option<Leader>,
     replacing: Option<Replacing>,
+    streamable: Option<u64>,
+) {
+    let length = streamable.filter(|&n| n >= STREAM_FROM_BYTES && n <= job.max_body_bytes);
+    let (streamed, held): (Vec<&Tier>, Vec<&Tier>) = tiers_to_write(&job, replacing)
+        .partition(|tier| length.is_some() && tier.backend().describe().streams_writes);
+    let (Some(length), Some(body)) = (length.filter(|_| !streamed.is_empty()), body.as_ref())
+    else {
+        return store_read(&job, meta, body, leader, held.into_iter().chain(streamed)).await;
+    };
+    // One branch of the body for each tier that takes a stream, and one read for the others.
+    let mut branches = Vec::with_capacity(streamed.len() + 1);
+    let mut rest = body.clone();
+    for _ in 1..streamed.len() + usize::from(!held.is_empty()) {
+        let pair = rest.tee();
+        branches.push(pair.get(0).unchecked_into::<ReadableStream>());
+        rest = pair.get(1).unchecked_into();
+    }
+    branches.push(rest);
+    let read_branch = (!held.is_empty()).then(|| branches.pop()).flatten();
+    let meta = Meta {
+        body_len: length,
+        ..meta
+    };
+    let marker = marker_of(&job, &meta);
+    let keep = keep_secs(&meta, job.keep_stale);
+    let streams = streamed
+        .iter()
+        .zip(branches)
+        .map(|(tier, branch)| put_streamed(tier, &meta, marker.as_ref(), branch, keep));
+    let streams = futures_util::future::join_all(streams);
+    match read_branch {
+        // The other tiers, and the followers, get the body read as before.
+        Some(branch) => {
+            futures_util::future::join(
+                streams,
+                store_read(&job, meta.clone(), Some(branch), leader, held.into_iter()),
+            )
+            .await;
+        }
+        // Nothing holds the body in Wasm: followers, told nothing, fetch for themselves.
+        None => {
+            streams.await;
+            drop(leader);
+        }
+    }
+}
+
+/// Writes an entry whose body streams from `body` to `tier` (and its marker first), and logs
+/// where it went as `write_all` does.
+async fn put_streamed(
+    tier: &Tier,
+    meta: &Meta,
+    marker: Option<&Entry>,
+    body: ReadableStream,
+    keep: u64,
+) {
+    if let Some(marker) = marker {
+        if log_failure(tier.put(&marker.meta.key, marker, keep).await) {
+            crate::flow::markers::remember(tier.backend(), marker, now_ms());
+        }
+    }
+    let written = log_failure(tier.put_stream(&meta.key, meta, body, keep).await);
+    worker::console_log!(
+        "{}",
+        serde_json::json!({
+            "edgecache": "stored",
+            "key": edgecache_core::redact::key(&meta.key),
+            "id": edgecache_core::redact::id(&meta.key),
+            "tiers": if written { vec![tier.backend().as_str()] } else { Vec::new() },
+            "bytes": meta.body_len,
+            "keep": keep,
+            "streamed": true,
+        })
+    );
+}
+
+/// Reads `body` (up to the size limit) and writes the entry, and its `Vary` marker, to
+/// `tiers`; then settles the flight.
+async fn store_read<'a>(
+    job: &Job,
+    meta: Meta,
+    body: Option<ReadableStream>,
+    leader: Option<Leader>,
+    tiers: impl Iterator<Item = &'a Tier>,
 ) {
     let body = match body {
         None => Vec::new(),
         Some(stream) => match read_limited(stream, job.max_body_bytes).await {
             Ok(Body::Complete(bytes)) => bytes,
             Ok(Body::TooLarge) => {
-                return not_stored(&job, &meta.key, body_not_stored(false), leader)
+                return not_stored(job, &meta.key, body_not_stored(false), leader)
             }
-            Err(_) => return not_stored(&job, &meta.key, body_not_stored(true), leader),
+            Err(_) => return not_stored(job, &meta.key, body_not_stored(true), leader),
         },
     };
     let entry = Entry::new(
@@ -345,7 +443,20 @@ async fn store(
         },
         body,
     );
-    let marker = (!entry.meta.vary.is_empty()).then(|| {
+    let marker = marker_of(job, &entry.meta);
+    // Followers get the entry now; the flight stays open until it is written, so requests
+    // arriving meanwhile get it too rather than the storage they would read it from.
+    if let Some(leader) = &leader {
+        leader.publish(Settled::Stored(entry.clone()));
+    }
+    let keep = keep_secs(&entry.meta, job.keep_stale);
+    write_all(tiers, &entry, marker.as_ref(), keep).await;
+    drop(leader);
+}
+
+/// The `Vary` marker stored at the primary key beside a response that varies.
+fn marker_of(job: &Job, meta: &Meta) -> Option<Entry> {
+    (!meta.vary.is_empty()).then(|| {
         let marker = Meta {
             kind: Kind::Variants,
             key: job.plan.primary.clone(),
@@ -353,24 +464,22 @@ async fn store(
             headers: Vec::new(),
             tags: Vec::new(),
             body_len: 0,
-            ..Meta::clone(&entry.meta)
+            ..meta.clone()
         };
         Entry::new(marker, Vec::new())
-    });
-    // Followers get the entry now; the flight stays open until it is written, so requests
-    // arriving meanwhile get it too rather than the storage they would read it from.
-    if let Some(leader) = &leader {
-        leader.publish(Settled::Stored(entry.clone()));
-    }
-    let keep = keep_secs(&entry.meta, job.keep_stale);
-    write_all(
-        tiers_to_write(&job, replacing),
-        &entry,
-        marker.as_ref(),
-        keep,
-    )
-    .await;
-    drop(leader);
+    })
+}
+
+/// The body's length as the origin states it, when the body stream gives exactly those bytes
+/// (no `Content-Encoding`, which the runtime decodes).
+fn streamable_length(fields: &PickedFields) -> Option<u64> {
+    let encoded = fields
+        .headers()
+        .get("content-encoding")
+        .ok()
+        .flatten()
+        .is_some_and(|coding| !coding.trim().eq_ignore_ascii_case("identity"));
+    (!encoded).then(|| content_length(fields)).flatten()
 }
 
 fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>) {

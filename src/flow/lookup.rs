@@ -3,11 +3,12 @@
 use crate::flow::markers;
 use crate::flow::reply::Unread;
 use crate::runtime::now_ms;
-use crate::store::{read_body, read_part, unread_body, Entry, Read, Store, StoreError, Tier};
+use crate::store::{read_body, read_part, unread_body, Entry, Read, StoreError, Tier};
 use edgecache_core::control::registry::{Registry, Standing};
 use edgecache_core::http::range::RangeAnswer;
 use edgecache_core::http::Fields;
 use edgecache_core::request::plan::Plan;
+use edgecache_core::storage::backend::Purge;
 use edgecache_core::storage::record::Kind;
 
 /// A stored response for the request, fresh or not.
@@ -122,6 +123,15 @@ pub async fn lookup(
         };
         let meta = &entry.meta;
         let soft_purged = match registry.standing(&meta.url, &meta.tags, meta.stored_at) {
+            Standing::Purged if tier.backend().describe().purge == Purge::DeleteKeyAndOnRead => {
+                // A backend that would keep it for ever: deleted now (the registry refuses
+                // it everywhere, whatever becomes of the delete).
+                if let Some(body) = unread.as_ref().and_then(|r| r.body()) {
+                    let _ = body.cancel();
+                }
+                log_failure(tier.delete(&meta.key).await);
+                continue;
+            }
             Standing::Purged | Standing::Unknown => continue,
             Standing::Stale => true,
             Standing::Valid => false,

@@ -1,5 +1,5 @@
 //! Each isolate's copy of the `Vary` markers it has lately read from or written to a shared
-//! tier (the Cache API, KV), so that a hit on a URL whose responses vary costs one storage
+//! tier (any but the memory tier: `Backend::is_shared`), so that a hit on a URL whose responses vary costs one storage
 //! read (the variant) instead of two (the marker, then the variant).
 //!
 //! A copy is trusted for `MARKER_TTL_MS` only, like the purge registry's copy: it only says
@@ -27,14 +27,10 @@ fn slot(backend: Backend, primary: &str) -> String {
     format!("{}|{primary}", backend.as_str())
 }
 
-/// The tiers whose markers are worth remembering: a memory-tier read costs no more than
-/// remembering would.
-const SHARED: [Backend; 2] = [Backend::Cache, Backend::Kv];
-
 /// The marker last seen under `primary` in `backend`, if still trusted at `now_ms` (never
-/// for the memory tier).
+/// for the memory tier: a read of it costs no more than remembering would).
 pub fn recall(backend: Backend, primary: &str, now_ms: i64) -> Option<Entry> {
-    if !SHARED.contains(&backend) {
+    if !backend.is_shared() {
         return None;
     }
     MARKERS.with(|m| m.borrow_mut().get(&slot(backend, primary), now_ms))
@@ -42,7 +38,7 @@ pub fn recall(backend: Backend, primary: &str, now_ms: i64) -> Option<Entry> {
 
 /// Remembers `marker` as read from or written to `backend` at `now_ms` (a shared tier's).
 pub fn remember(backend: Backend, marker: &Entry, now_ms: i64) {
-    if !SHARED.contains(&backend) {
+    if !backend.is_shared() {
         return;
     }
     let key = slot(backend, &marker.meta.key);
@@ -57,7 +53,7 @@ pub fn remember(backend: Backend, marker: &Entry, now_ms: i64) {
 pub fn forget(primary: &str) {
     MARKERS.with(|m| {
         let mut markers = m.borrow_mut();
-        for backend in SHARED {
+        for backend in Backend::ALL.into_iter().filter(|b| b.is_shared()) {
             markers.remove(&slot(backend, primary));
         }
     });

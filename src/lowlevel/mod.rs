@@ -61,7 +61,7 @@ use worker::Env;
 
 use crate::flow::coalesce::{self, Flight, Settled};
 use crate::runtime::now_ms;
-use crate::store::{CacheApiStore, Entry, KvBackend, MemoryStore, Store, Tier};
+use crate::store::{CacheApiStore, Entry, KvBackend, MemoryStore, R2Store, Tier};
 use edgecache_core::config::Backend;
 
 pub use error::{Error, Result};
@@ -171,6 +171,18 @@ impl Cache {
     /// Workers KV, through a namespace already at hand.
     pub fn kv_store(kv: KvStore) -> Cache {
         Cache::over(Tier::Kv(KvBackend::new(kv)))
+    }
+
+    /// An R2 bucket, through the bucket bound as `binding`: values over KV's 25 MiB, and no
+    /// expiry of its own (a value past its timeout is a miss, and deleted when read); a
+    /// missing binding is `Error::Store(StoreError::Binding(..))`.
+    pub fn r2(env: &Env, binding: &str) -> Result<Cache> {
+        let bucket = env.bucket(binding).map_err(|e| {
+            Error::Store(edgecache_core::storage::error::StoreError::Binding(
+                format!("R2 bucket {binding}: {e}"),
+            ))
+        })?;
+        Ok(Cache::over(Tier::R2(R2Store::new(bucket))))
     }
 
     /// Django's `KEY_PREFIX`: at most 64 bytes, no `:` (checked on use:

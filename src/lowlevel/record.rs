@@ -2,13 +2,13 @@
 //! time is passed in, and everything here is tested on the host.
 //!
 //! A value is stored as the same `Meta` + body every backend already stores for responses
-//! (`Kind::Value`), so the memory tier, the Cache API and KV need no second format: the body
+//! (`Kind::Value`), so no backend needs a second format: the body
 //! is the value's JSON, `Meta::key` what the key was (checked on read), and `stored_at` +
 //! `lifetime` the exact expiry. The expiry is checked on every read because backends keep
 //! entries longer than asked: KV at least 60 s, the Cache API by whole seconds. A 1 s timeout
 //! therefore means 1 s on every backend.
 
-use edgecache_core::config::{Backend, KV_MIN_TTL};
+use edgecache_core::config::Backend;
 use edgecache_core::storage::error::KEEP_FOREVER;
 use edgecache_core::storage::record::{encode, Kind, Meta, FORMAT};
 
@@ -16,12 +16,6 @@ use super::error::{Error, Result};
 
 /// `Meta::lifetime` of a value stored with no timeout (`None`, Django's "forever").
 pub const FOREVER: u64 = u64::MAX;
-
-/// Workers KV refuses values over 25 MiB.
-pub const KV_MAX_VALUE_BYTES: u64 = 25 * 1024 * 1024;
-
-/// The Workers Cache API refuses objects over 512 MiB.
-pub const CACHE_API_MAX_VALUE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Backend keeps beyond this many seconds (about 68 years, HTTP's 2^31 cap on
 /// delta-seconds) are asked for as "no expiry": the record's own expiry still applies.
@@ -73,10 +67,8 @@ impl Expiry {
         let secs = (left_ms as u64).div_ceil(1000);
         Some(if secs > MAX_KEEP_SECS {
             KEEP_FOREVER
-        } else if backend == Backend::Kv {
-            secs.max(KV_MIN_TTL)
         } else {
-            secs
+            secs.max(backend.describe().min_ttl_secs)
         })
     }
 }
@@ -118,17 +110,18 @@ pub fn check_size(
     backend: Backend,
     memory_budget: u64,
 ) -> Result<()> {
-    let (bytes, limit) = match backend {
-        // As the memory tier counts an entry (every byte it holds).
-        Backend::Memory => (
+    let described = backend.describe();
+    let (bytes, limit) = match described.max_value_bytes {
+        // Bounded by its budget alone (the memory tier), counted as it counts an entry
+        // (every byte it holds).
+        None => (
             crate::store::footprint_of(&meta.key, meta, value.len()),
             memory_budget / 4,
         ),
-        Backend::Kv => (
-            encode(meta, &[]).len() as u64 + value.len() as u64,
-            KV_MAX_VALUE_BYTES,
-        ),
-        Backend::Cache => (value.len() as u64, CACHE_API_MAX_VALUE_BYTES),
+        Some(limit) if described.record_in_value => {
+            (encode(meta, &[]).len() as u64 + value.len() as u64, limit)
+        }
+        Some(limit) => (value.len() as u64, limit),
     };
     if bytes > limit {
         return Err(Error::ValueTooLarge {
@@ -229,6 +222,9 @@ mod tests {
         assert!(!is_usable(&response, "p:1:k", 5_000), "a proxy response");
     }
 
+    /// Workers KV refuses values over 25 MiB, the record included.
+    const KV_MAX_VALUE_BYTES: u64 = 25 * 1024 * 1024;
+
     #[test]
     fn sizes_are_checked_against_each_backends_limit() {
         let meta = value_meta("p:1:k", 0, 10, 0);
@@ -248,6 +244,10 @@ mod tests {
             other => panic!("expected ValueTooLarge, got {other:?}"),
         }
         assert!(check_size("k", &meta, &big, Backend::Cache, 0).is_ok());
+        assert!(
+            check_size("k", &meta, &big, Backend::R2, 0).is_ok(),
+            "R2 takes what KV refuses"
+        );
         // The memory tier holds no entry over a quarter of its budget, counted as it counts.
         let overhead = crate::store::footprint_of(&meta.key, &meta, 0) as usize;
         let fits = vec![0; 1024 - overhead];

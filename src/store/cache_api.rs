@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, Response as JsResponse, ResponseInit};
 use worker::Cache;
 
-use super::{Entry, Store, StoreError};
+use super::{Entry, Read, Store, StoreError};
 use crate::runtime::{describe, headers_from};
 use edgecache_core::config::Backend;
 use edgecache_core::request::key::digest;
@@ -136,6 +136,17 @@ pub fn unread_body(response: &JsResponse, body_len: u64) -> Option<ReadableStrea
 }
 
 impl Store for CacheApiStore {
+    fn open(_env: &worker::Env, url_base: &str, _budget: u64) -> Result<CacheApiStore, StoreError> {
+        Ok(CacheApiStore::new(url_base))
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<Read>, StoreError> {
+        Ok(self.get_unread(key).await?.map(|(entry, response)| Read {
+            entry,
+            unread: Some(response),
+        }))
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         match self.get_unread(key).await? {
             Some((entry, response)) => read_body(entry, &response).await,

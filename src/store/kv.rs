@@ -7,11 +7,14 @@ use worker::kv::KvStore;
 use worker::Env;
 
 use super::{Entry, Store, StoreError, KEEP_FOREVER};
-use edgecache_core::config::{Backend, KV_MIN_TTL};
+use edgecache_core::config::Backend;
 use edgecache_core::storage::record::{decode, encode};
 
 /// The KV namespace binding edgecache uses, as named in `wrangler.toml`.
-pub const KV_BINDING: &str = "EDGECACHE_KV";
+pub const KV_BINDING: &str = match Backend::Kv.describe().binding {
+    Some(binding) => binding,
+    None => "EDGECACHE_KV",
+};
 
 /// The longest `expirationTtl` asked of KV, a year: the runtime refuses values past 2^31 - 1
 /// (a lifetime saturated at 2^31, or a far-future `Expires`, would fail every write), and
@@ -30,12 +33,6 @@ fn failed(error: impl std::fmt::Display) -> StoreError {
 }
 
 impl KvBackend {
-    pub fn open(env: &Env) -> Result<KvBackend, StoreError> {
-        env.kv(KV_BINDING)
-            .map(|kv| KvBackend { kv })
-            .map_err(|e| StoreError::Binding(format!("KV namespace {KV_BINDING}: {e}")))
-    }
-
     /// A backend over any KV namespace, e.g. one a library user binds under another name.
     pub fn new(kv: KvStore) -> KvBackend {
         KvBackend { kv }
@@ -43,6 +40,12 @@ impl KvBackend {
 }
 
 impl Store for KvBackend {
+    fn open(env: &Env, _url_base: &str, _memory_budget: u64) -> Result<KvBackend, StoreError> {
+        env.kv(KV_BINDING)
+            .map(|kv| KvBackend { kv })
+            .map_err(|e| StoreError::Binding(format!("KV namespace {KV_BINDING}: {e}")))
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         let value = self.kv.get(key).bytes().await.map_err(failed)?;
         Ok(value
@@ -58,7 +61,7 @@ impl Store for KvBackend {
         let put = if keep_secs == KEEP_FOREVER {
             put
         } else {
-            put.expiration_ttl(keep_secs.clamp(KV_MIN_TTL, KV_MAX_TTL))
+            put.expiration_ttl(keep_secs.clamp(Backend::Kv.describe().min_ttl_secs, KV_MAX_TTL))
         };
         put.execute().await.map_err(failed)
     }

@@ -98,6 +98,10 @@ pub fn footprint_of(key: &str, meta: &Meta, body_len: usize) -> u64 {
 }
 
 impl Store for MemoryStore {
+    fn open(_env: &worker::Env, _url_base: &str, budget: u64) -> Result<MemoryStore, StoreError> {
+        Ok(MemoryStore::new(budget))
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         Ok(Self::with(|lru| lru.get(key, now_ms())).flatten())
     }

@@ -7,11 +7,13 @@
 mod cache_api;
 mod kv;
 mod memory;
+mod r2;
 
 use std::cell::OnceCell;
 use std::fmt;
 use std::rc::Rc;
 
+use web_sys::ReadableStream;
 use worker::Env;
 
 use crate::flow::client_fields::ClientFields;
@@ -22,6 +24,7 @@ pub use cache_api::{read_body, read_part, unread_body, CacheApiStore};
 pub use edgecache_core::storage::error::{StoreError, KEEP_FOREVER};
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::{footprint, footprint_of, MemoryStore};
+pub use r2::R2Store;
 
 /// A stored record: a response, or a `Vary` marker (whose body is empty). Every part is
 /// shared, so handing an entry out of the memory tier copies nothing.
@@ -53,14 +56,40 @@ impl fmt::Debug for Entry {
     }
 }
 
-/// get / put / delete. Workers futures are not `Send`, so neither is this trait.
+/// What every backend does: open, get / put / delete, and the two ways around Wasm that some
+/// of them offer (a read that leaves the body in the runtime, a write from a stream). Workers
+/// futures are not `Send`, so neither is this trait.
 #[allow(async_fn_in_trait)]
-pub trait Store {
+pub trait Store: Sized {
+    /// Opens the backend for a request under `url_base` (`https://host`); a missing binding
+    /// is `StoreError::Binding`.
+    fn open(env: &Env, url_base: &str, memory_budget: u64) -> Result<Self, StoreError>;
+    /// Like `get`, but a backend that can leaves the body unread (`Read`).
+    async fn read(&self, key: &str) -> Result<Option<Read>, StoreError> {
+        Ok(self.get(key).await?.map(|entry| Read {
+            entry,
+            unread: None,
+        }))
+    }
     /// The entry under `key`, or `None`; an unreadable or foreign-format record is `None`.
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError>;
     /// Stores `entry`, to be kept for at least `keep_secs` seconds where the backend allows
     /// (`KEEP_FOREVER`: with no expiry).
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError>;
+    /// Stores an entry whose body (`meta.body_len` bytes) is read from `body` as it is
+    /// written, never held in Wasm: for backends whose descriptor says `streams_writes`.
+    async fn put_stream(
+        &self,
+        key: &str,
+        meta: &Meta,
+        body: ReadableStream,
+        keep_secs: u64,
+    ) -> Result<(), StoreError> {
+        let _ = (key, meta, keep_secs, body.cancel());
+        Err(StoreError::Binding(
+            "this backend stores no streams".to_string(),
+        ))
+    }
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
@@ -87,38 +116,7 @@ pub fn open_tiers(
         .collect()
 }
 
-/// One backend, opened for one request.
-pub enum Tier {
-    Memory(MemoryStore),
-    Cache(CacheApiStore),
-    Kv(KvBackend),
-}
-
-impl Tier {
-    /// Opens `backend`; `url_base` (`https://host`) names Cache API entries within the zone.
-    pub fn open(
-        backend: Backend,
-        env: &Env,
-        url_base: &str,
-        memory_budget: u64,
-    ) -> Result<Tier, StoreError> {
-        Ok(match backend {
-            Backend::Memory => Tier::Memory(MemoryStore::new(memory_budget)),
-            Backend::Cache => Tier::Cache(CacheApiStore::new(url_base)),
-            Backend::Kv => Tier::Kv(KvBackend::open(env)?),
-        })
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            Tier::Memory(_) => Backend::Memory,
-            Tier::Cache(_) => Backend::Cache,
-            Tier::Kv(_) => Backend::Kv,
-        }
-    }
-}
-
-/// An entry as a lookup reads it. From the Cache API its body is left in the runtime
+/// An entry as a lookup reads it. From the Cache API and R2 its body is left in the runtime
 /// (`unread`, and `entry.body` is empty until it is read): a hit can then be sent to the
 /// client, whole or in part, without the body passing through Wasm.
 pub struct Read {
@@ -126,44 +124,85 @@ pub struct Read {
     pub unread: Option<web_sys::Response>,
 }
 
-impl Tier {
-    /// Like `get`, but leaves a Cache API entry's body unread (`Read`).
-    pub async fn read(&self, key: &str) -> Result<Option<Read>, StoreError> {
-        Ok(match self {
-            Tier::Cache(store) => store.get_unread(key).await?.map(|(entry, response)| Read {
-                entry,
-                unread: Some(response),
-            }),
-            tier => tier.get(key).await?.map(|entry| Read {
-                entry,
-                unread: None,
-            }),
-        })
-    }
+/// `Tier`, one backend opened for one request: a variant per backend, named as in
+/// `Backend`, over the store that implements it.
+macro_rules! tiers {
+    ($($backend:ident($store:ty)),* $(,)?) => {
+        pub enum Tier {
+            $($backend($store)),*
+        }
+
+        impl Tier {
+            /// Opens `backend`; `url_base` (`https://host`) names Cache API entries within
+            /// the zone.
+            pub fn open(
+                backend: Backend,
+                env: &Env,
+                url_base: &str,
+                memory_budget: u64,
+            ) -> Result<Tier, StoreError> {
+                Ok(match backend {
+                    $(Backend::$backend => {
+                        Tier::$backend(<$store>::open(env, url_base, memory_budget)?)
+                    })*
+                })
+            }
+
+            pub fn backend(&self) -> Backend {
+                match self {
+                    $(Tier::$backend(_) => Backend::$backend),*
+                }
+            }
+
+            /// Like `get`, but leaves the body unread where the backend can (`Read`).
+            pub async fn read(&self, key: &str) -> Result<Option<Read>, StoreError> {
+                match self {
+                    $(Tier::$backend(s) => s.read(key).await),*
+                }
+            }
+
+            pub async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+                match self {
+                    $(Tier::$backend(s) => s.get(key).await),*
+                }
+            }
+
+            pub async fn put(
+                &self,
+                key: &str,
+                entry: &Entry,
+                keep_secs: u64,
+            ) -> Result<(), StoreError> {
+                match self {
+                    $(Tier::$backend(s) => s.put(key, entry, keep_secs).await),*
+                }
+            }
+
+            pub async fn put_stream(
+                &self,
+                key: &str,
+                meta: &Meta,
+                body: ReadableStream,
+                keep_secs: u64,
+            ) -> Result<(), StoreError> {
+                match self {
+                    $(Tier::$backend(s) => s.put_stream(key, meta, body, keep_secs).await),*
+                }
+            }
+
+            pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+                match self {
+                    $(Tier::$backend(s) => s.delete(key).await),*
+                }
+            }
+        }
+    };
 }
 
-impl Store for Tier {
-    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
-        match self {
-            Tier::Memory(s) => s.get(key).await,
-            Tier::Cache(s) => s.get(key).await,
-            Tier::Kv(s) => s.get(key).await,
-        }
-    }
-
-    async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
-        match self {
-            Tier::Memory(s) => s.put(key, entry, keep_secs).await,
-            Tier::Cache(s) => s.put(key, entry, keep_secs).await,
-            Tier::Kv(s) => s.put(key, entry, keep_secs).await,
-        }
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        match self {
-            Tier::Memory(s) => s.delete(key).await,
-            Tier::Cache(s) => s.delete(key).await,
-            Tier::Kv(s) => s.delete(key).await,
-        }
-    }
+// The stores behind the backends `Backend::ALL` lists, one line each.
+tiers! {
+    Memory(MemoryStore),
+    Cache(CacheApiStore),
+    Kv(KvBackend),
+    R2(R2Store),
 }

@@ -72,8 +72,10 @@ export function canonicalPath(path) {
  * (`worker.inspectorUrl()`, tests/support/inspector.mjs).
  * `ratelimits`: Rate Limiting bindings, as wrangler.toml's `[[ratelimits]]` declare them
  * (`{ EDGECACHE_ADMIN_LIMITER: { simple: { limit: 10, period: 60 } } }`); none by default.
+ * `r2Buckets`: R2 bucket bindings (`["EDGECACHE_R2"]`), local to the worker like its KV;
+ * none by default (`worker.mf.getR2Bucket(name)` reads one from the test).
  */
-export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], persist, kvPersist, scriptPath = DEFAULT_SCRIPT, entry, control = scriptPath === DEFAULT_SCRIPT, inspectorPort, ratelimits } = {}) {
+export async function startWorker({ origin, config = {}, bindings = {}, kvNamespaces = ["EDGECACHE_KV"], r2Buckets = [], persist, kvPersist, scriptPath = DEFAULT_SCRIPT, entry, control = scriptPath === DEFAULT_SCRIPT, inspectorPort, ratelimits } = {}) {
   const logs = [];
   // Miniflare 5 keeps every resource under one folder (`<folder>/kv`, `<folder>/cache`). A KV
   // folder of its own (two workers sharing it act as two locations of one deployment, each
@@ -106,6 +108,7 @@ export async function startWorker({ origin, config = {}, bindings = {}, kvNamesp
           ...(control ? { exports: controlPlane.exports } : {}),
           env: {
             ...Object.fromEntries(kvNamespaces.map((name) => [name, { type: "kv", id: name }])),
+            ...Object.fromEntries(r2Buckets.map((name) => [name, { type: "r2", name }])),
             ...rateLimitBindings(ratelimits),
             ...(control ? controlPlane.binding(name) : {}),
             ...plainBindings({ ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings }),

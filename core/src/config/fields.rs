@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{Backend, KV_MAX_VALUE_BYTES, KV_MIN_TTL};
+use super::Backend;
 use crate::request::glob::GlobError;
 
 /// `backends = "kv"` and `backends = ["memory", "kv"]` are both accepted.
@@ -72,32 +72,41 @@ pub(super) fn seconds(value: Option<i64>, default: u64) -> Result<u64, String> {
     Ok(seconds)
 }
 
-pub(super) fn check_kv_ttl(ttl: u64) -> Result<(), String> {
-    if ttl < KV_MIN_TTL {
-        Err(format!(
-            "{ttl} s is below Workers KV's {KV_MIN_TTL} s minimum TTL on a route that uses kv"
-        ))
-    } else {
-        Ok(())
+/// `ttl` against the shortest keep time each of `backends` accepts (Workers KV: 60 s).
+pub(super) fn check_ttl(backends: &[Backend], ttl: u64) -> Result<(), String> {
+    for backend in backends {
+        let d = backend.describe();
+        if ttl < d.min_ttl_secs {
+            return Err(format!(
+                "{ttl} s is below {}'s {} s minimum TTL on a route that uses {}",
+                d.title, d.min_ttl_secs, d.name
+            ));
+        }
     }
+    Ok(())
 }
 
-/// `default_ttl` 0 stores no guessed lifetime at all, so KV's minimum does not apply to it.
-pub(super) fn check_kv_default_ttl(ttl: u64) -> Result<(), String> {
+/// `default_ttl` 0 stores no guessed lifetime at all, so no backend's minimum applies to it.
+pub(super) fn check_default_ttl(backends: &[Backend], ttl: u64) -> Result<(), String> {
     match ttl {
         0 => Ok(()),
-        ttl => check_kv_ttl(ttl),
+        ttl => check_ttl(backends, ttl),
     }
 }
 
-pub(super) fn check_kv_body(max_body_bytes: u64) -> Result<(), String> {
-    if max_body_bytes > KV_MAX_VALUE_BYTES {
-        Err(format!(
-            "max_body_bytes {max_body_bytes} exceeds Workers KV's {KV_MAX_VALUE_BYTES}-byte value limit"
-        ))
-    } else {
-        Ok(())
+/// `max_body_bytes` against the largest value each of `backends` accepts (Workers KV:
+/// 25 MiB; R2 takes more).
+pub(super) fn check_body(backends: &[Backend], max_body_bytes: u64) -> Result<(), String> {
+    for backend in backends {
+        let d = backend.describe();
+        if let Some(limit) = d.max_value_bytes.filter(|&limit| max_body_bytes > limit) {
+            return Err(format!(
+                "max_body_bytes {max_body_bytes} exceeds {}'s {limit}-byte value limit",
+                d.title
+            ));
+        }
     }
+    Ok(())
 }
 
 pub(super) fn parse_backends(raw: OneOrMany) -> Result<Vec<Backend>, String> {
@@ -106,19 +115,15 @@ pub(super) fn parse_backends(raw: OneOrMany) -> Result<Vec<Backend>, String> {
         OneOrMany::Many(names) => names,
     };
     if names.is_empty() {
-        return Err("must name at least one of memory, cache, kv".into());
+        return Err(format!("must name at least one of {}", Backend::names()));
     }
     let mut backends = Vec::with_capacity(names.len());
     for name in names {
-        let backend = match name.as_str() {
-            "memory" => Backend::Memory,
-            "cache" => Backend::Cache,
-            "kv" => Backend::Kv,
-            other => {
-                return Err(format!(
-                    "unknown backend {other:?} (expected memory, cache or kv)"
-                ))
-            }
+        let Some(backend) = Backend::from_name(&name) else {
+            return Err(format!(
+                "unknown backend {name:?} (expected {})",
+                Backend::names()
+            ));
         };
         if backends.contains(&backend) {
             return Err(format!("backend {name:?} is listed twice"));

@@ -17,43 +17,18 @@ mod tests;
 use std::fmt;
 use std::rc::Rc;
 
-use serde::Deserialize;
-
 use crate::request::glob::{HostPattern, PathPattern};
 
 pub use fields::check_tag;
 
-/// Workers KV refuses an `expirationTtl` below 60 seconds.
-pub const KV_MIN_TTL: u64 = 60;
-/// Workers KV refuses values above 25 MiB.
-pub const KV_MAX_VALUE_BYTES: u64 = 25 * 1024 * 1024;
 /// A purge must reach every location within minutes at worst.
 pub const MAX_PURGE_PROPAGATION_S: u64 = 300;
 /// A location cut off from the control plane serves its last copy of the registry for at
 /// most an hour.
 pub const MAX_PURGE_GRACE_S: u64 = 3600;
 
-/// Where entries are kept. Several backends form tiers, read in the order given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// A bounded LRU inside the isolate: fastest, per isolate, lost on eviction.
-    Memory,
-    /// The Workers Cache API: per data center.
-    Cache,
-    /// Workers KV: global, eventually consistent, 60 s minimum TTL.
-    Kv,
-}
-
-impl Backend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Memory => "memory",
-            Backend::Cache => "cache",
-            Backend::Kv => "kv",
-        }
-    }
-}
+/// Where entries are kept; `Backend::ALL` lists them and `Backend::describe` says what each is.
+pub use crate::storage::backend::Backend;
 
 /// The whole policy, validated.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::fields::{
-    check_key_prefix, check_kv_body, check_kv_default_ttl, check_kv_ttl, check_names, check_tag,
-    check_token, glob_reason, header_names, non_negative, parse_backends, seconds,
+    check_body, check_default_ttl, check_key_prefix, check_names, check_tag, check_token,
+    check_ttl, glob_reason, header_names, non_negative, parse_backends, seconds,
     workers_cache_site, OneOrMany,
 };
 use super::status_ttl::status_ttls;
@@ -160,14 +160,11 @@ impl Config {
             Some(b) => parse_backends(b).map_err(|r| field("backends", r))?,
             None => defaults.backends,
         };
-        if backends.contains(&Backend::Kv) {
-            check_kv_default_ttl(default_ttl).map_err(|r| field("default_ttl", r))?;
-            check_kv_body(max_body_bytes).map_err(|r| field("max_body_bytes", r))?;
-        }
+        check_default_ttl(&backends, default_ttl).map_err(|r| field("default_ttl", r))?;
+        check_body(&backends, max_body_bytes).map_err(|r| field("max_body_bytes", r))?;
 
-        let kv_somewhere = backends.contains(&Backend::Kv);
         let ttl_by_status: Rc<[StatusTtl]> = match raw.ttl_by_status {
-            Some(map) => status_ttls(map, kv_somewhere)
+            Some(map) => status_ttls(map, &backends)
                 .map_err(|r| field("ttl_by_status", r))?
                 .into(),
             None => Rc::from([]),
@@ -287,13 +284,13 @@ fn validate_route(
         Some(b) => parse_backends(b).map_err(|r| ("backends", r))?,
         None => default_backends.to_vec(),
     };
-    if backends.contains(&Backend::Kv) && !raw.bypass {
-        match ttl {
-            Some(ttl) => check_kv_ttl(ttl).map_err(|r| ("ttl", r))?,
-            None => check_kv_default_ttl(default_ttl).map_err(|r| ("backends", r))?,
-        }
-        check_kv_body(max_body_bytes).map_err(|r| ("backends", r))?;
+    // The backends whose limits apply: none on a route that stores nothing.
+    let storing: &[Backend] = if raw.bypass { &[] } else { &backends };
+    match ttl {
+        Some(ttl) => check_ttl(storing, ttl).map_err(|r| ("ttl", r))?,
+        None => check_default_ttl(storing, default_ttl).map_err(|r| ("backends", r))?,
     }
+    check_body(storing, max_body_bytes).map_err(|r| ("backends", r))?;
     let query = match (raw.query_ignore, raw.query_allow) {
         (Some(_), Some(_)) => {
             return Err((
@@ -319,24 +316,21 @@ fn validate_route(
     for tag in &raw.tags {
         check_tag(tag).map_err(|r| ("tags", r))?;
     }
-    let kv_route = backends.contains(&Backend::Kv) && !raw.bypass;
-    if kv_route {
-        for rule in top_level_ttls.iter().filter(|r| r.ttl > 0) {
-            check_kv_ttl(rule.ttl).map_err(|r| {
-                (
-                    "backends",
-                    format!(
-                        "the top-level ttl_by_status {}-{}: {r}",
-                        rule.first, rule.last
-                    ),
-                )
-            })?;
-        }
+    for rule in top_level_ttls.iter().filter(|r| r.ttl > 0) {
+        check_ttl(storing, rule.ttl).map_err(|r| {
+            (
+                "backends",
+                format!(
+                    "the top-level ttl_by_status {}-{}: {r}",
+                    rule.first, rule.last
+                ),
+            )
+        })?;
     }
     let ttl_by_status = match raw.ttl_by_status {
         None => top_level_ttls.clone(),
         Some(map) => {
-            let mut rules = status_ttls(map, kv_route).map_err(|r| ("ttl_by_status", r))?;
+            let mut rules = status_ttls(map, storing).map_err(|r| ("ttl_by_status", r))?;
             // Looked up in order: this route's rules first, then the top-level ones for the
             // statuses they do not name.
             rules.extend(top_level_ttls.iter().copied());

@@ -2,15 +2,15 @@
 
 use serde_json::Value;
 
-use super::fields::{check_kv_ttl, seconds};
-use super::StatusTtl;
+use super::fields::{check_ttl, seconds};
+use super::{Backend, StatusTtl};
 
 /// `ttl_by_status`: `{"200": 3600, "404": 60, "500-599": 0, "5xx": 0}`. Statuses 100 to 599,
-/// ranges that do not overlap, durations in seconds (0: never stored; with KV, 0 or at
-/// least its 60 s minimum).
+/// ranges that do not overlap, durations in seconds (0: never stored; otherwise at least the
+/// minimum of each of `backends`, e.g. KV's 60 s).
 pub(super) fn status_ttls(
     map: serde_json::Map<String, Value>,
-    kv: bool,
+    backends: &[Backend],
 ) -> Result<Vec<StatusTtl>, String> {
     let mut rules: Vec<StatusTtl> = Vec::with_capacity(map.len());
     for (range, value) in map {
@@ -19,8 +19,8 @@ pub(super) fn status_ttls(
             .as_i64()
             .ok_or_else(|| format!("{range:?}: {value} is not a number of seconds"))?;
         let ttl = seconds(Some(ttl), 0).map_err(|r| format!("{range:?}: {r}"))?;
-        if kv && ttl > 0 {
-            check_kv_ttl(ttl).map_err(|r| format!("{range:?}: {r}"))?;
+        if ttl > 0 {
+            check_ttl(backends, ttl).map_err(|r| format!("{range:?}: {r}"))?;
         }
         let rule = StatusTtl { first, last, ttl };
         if let Some(other) = rules

@@ -125,7 +125,7 @@ fn negative_sizes_are_errors() {
 fn unknown_and_repeated_backends_are_errors() {
     assert_eq!(
         error_of(r#"{"backends": ["memory", "redis"]}"#),
-        "EDGECACHE.backends: unknown backend \"redis\" (expected memory, cache or kv)"
+        "EDGECACHE.backends: unknown backend \"redis\" (expected memory, cache, kv or r2)"
     );
     assert_eq!(
         error_of(r#"{"backends": ["cache", "cache"]}"#),
@@ -386,4 +386,58 @@ fn purge_propagation_defaults_to_two_seconds_and_is_bounded() {
         error_of(r#"{"purge_grace_s": -1}"#),
         "EDGECACHE.purge_grace_s: -1 is negative"
     );
+}
+
+#[test]
+fn a_body_limit_over_25_mib_is_allowed_on_an_r2_route_and_refused_on_a_kv_route() {
+    let big = 40 * 1024 * 1024;
+    let r2 = format!(
+        r#"{{"max_body_bytes": {big}, "routes": [{{"path": "/big/**", "backends": "r2"}}]}}"#
+    );
+    let config = Config::from_json(&r2).expect("R2 takes 40 MiB values");
+    assert_eq!(config.max_body_bytes, big);
+    assert_eq!(config.routes[0].backends, vec![Backend::R2]);
+    let kv = format!(
+        r#"{{"max_body_bytes": {big}, "routes": [{{"path": "/big/**", "backends": "r2"}}, {{"path": "/**", "backends": ["memory", "kv"]}}]}}"#
+    );
+    assert_eq!(
+        error_of(&kv),
+        "EDGECACHE.routes[1].backends: max_body_bytes 41943040 exceeds Workers KV's 26214400-byte value limit"
+    );
+    assert_eq!(
+        error_of(&format!(r#"{{"backends": "kv", "max_body_bytes": {big}}}"#)),
+        "EDGECACHE.max_body_bytes: max_body_bytes 41943040 exceeds Workers KV's 26214400-byte value limit"
+    );
+}
+
+#[test]
+fn a_bypass_route_is_held_to_no_backend_limit() {
+    let big = 40 * 1024 * 1024;
+    assert!(Config::from_json(&format!(
+        r#"{{"max_body_bytes": {big}, "backends": "r2", "routes": [{{"path": "/api/**", "backends": "kv", "bypass": true}}]}}"#
+    ))
+    .is_ok());
+}
+
+#[test]
+fn r2_has_no_minimum_ttl() {
+    let config =
+        Config::from_json(r#"{"routes": [{"path": "/", "backends": ["memory", "r2"], "ttl": 1}]}"#)
+            .expect("R2 keeps entries for any time");
+    assert_eq!(
+        config.routes[0].backends,
+        vec![Backend::Memory, Backend::R2]
+    );
+}
+
+#[test]
+fn every_backend_name_parses_in_a_config() {
+    for backend in Backend::ALL {
+        let config = Config::from_json(&format!(
+            r#"{{"backends": "{}", "default_ttl": 600}}"#,
+            backend.as_str()
+        ))
+        .expect("every listed backend can be configured");
+        assert_eq!(config.backends, vec![backend]);
+    }
 }

@@ -8,8 +8,8 @@
 use sha2::{Digest, Sha256};
 use url::form_urlencoded;
 
-/// Workers KV refuses keys longer than 512 bytes.
-pub const KV_MAX_KEY_BYTES: usize = 512;
+/// The shortest key limit of any backend (Workers KV's, 512 bytes): keys beyond it are hashed.
+pub const KV_MAX_KEY_BYTES: usize = crate::storage::backend::MAX_KEY_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::config::Backend;
+use crate::storage::backend::Backend;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
