@@ -263,4 +263,71 @@ mod tests {
             }
         }
     }
+
+    /// The non-test lines of the `.rs` files under `dir`.
+    fn code_lines(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                code_lines(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && path.file_name().is_some_and(|n| n != "tests.rs")
+            {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                for line in code.lines() {
+                    out.push((path.display().to_string(), line.to_string()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_enum_has_as_many_variants_as_the_list() {
+        let source = include_str!("backend.rs");
+        let body = source
+            .split("pub enum Backend {")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .unwrap_or_default();
+        let variants = body
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .count();
+        assert_eq!(
+            variants,
+            Backend::ALL.len(),
+            "every variant is in Backend::ALL"
+        );
+    }
+
+    #[test]
+    fn no_other_code_lists_backends() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut lines = Vec::new();
+        code_lines(&root.join("src"), &mut lines);
+        code_lines(&root.join("../src"), &mut lines);
+        assert!(lines.len() > 1000, "the sources were read");
+        let listing: Vec<String> = lines
+            .iter()
+            .filter(|(file, _)| !file.ends_with("storage/backend.rs"))
+            .filter(|(_, line)| {
+                let named = Backend::ALL
+                    .iter()
+                    .filter(|b| line.contains(&format!("Backend::{:?}", b)))
+                    .count();
+                named >= 2
+            })
+            .map(|(file, line)| format!("{file}: {}", line.trim()))
+            .collect();
+        assert!(
+            listing.is_empty(),
+            "backends are listed only in Backend::ALL; use it or a descriptor instead:\n{}",
+            listing.join("\n")
+        );
+    }
 }
