@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use edgecache::admin::limit;
 use edgecache::control::plane::{BINDING, CLASS};
 use edgecache::{parse_origin, CONFIG_VAR, ORIGIN_VAR};
-use edgecache_core::config::Config;
+use edgecache_core::config::{Backend, Config};
 
 fn main() -> ExitCode {
     let path = std::env::args()
@@ -66,8 +66,11 @@ fn main() -> ExitCode {
         match check_vars(vars)
             .and_then(|checked| check_control_plane(table, &manifest).map(|()| checked))
         {
-            Ok((summary, site)) => {
+            Ok((summary, site, used)) => {
                 println!("{path} {section}: ok ({summary})");
+                for warning in unbound_backends(&used, table) {
+                    eprintln!("{path} {section}: warning: {warning}");
+                }
                 if let Some(warning) =
                     workers_cache_warning(&section, &cache_section, enabled, site.as_deref())
                 {
@@ -127,8 +130,10 @@ fn workers_cache_warning(
     }
 }
 
-/// The section's summary, and its `workers_cache` site.
-fn check_vars(vars: Option<&toml::Value>) -> Result<(String, Option<String>), String> {
+/// The section's summary, its `workers_cache` site, and the backends its routes store in.
+fn check_vars(
+    vars: Option<&toml::Value>,
+) -> Result<(String, Option<String>, Vec<Backend>), String> {
     let get = |name: &str| vars.and_then(|v| v.get(name));
     let config_json = match get(CONFIG_VAR) {
         None => serde_json::Value::Null,
@@ -159,7 +164,37 @@ fn check_vars(vars: Option<&toml::Value>) -> Result<(String, Option<String>), St
             .as_ref()
             .map_or(String::new(), |site| format!(", Workers Cache for {site}"))
     );
-    Ok((summary, config.workers_cache))
+    let mut used: Vec<Backend> = config.backends.clone();
+    for route in config.routes.iter().filter(|r| !r.bypass) {
+        used.extend(route.backends.iter().copied());
+    }
+    used.sort_by_key(|b| b.as_str());
+    used.dedup();
+    Ok((summary, config.workers_cache, used))
+}
+
+/// A warning for each backend in `used` whose binding the environment `env` does not declare
+/// (bindings are not inherited): the worker would leave that tier out and log why.
+fn unbound_backends(used: &[Backend], env: Option<&toml::Table>) -> Vec<String> {
+    used.iter()
+        .filter_map(|backend| {
+            let d = backend.describe();
+            let (binding, table) = (d.binding?, d.wrangler_table?);
+            let declared = env
+                .and_then(|e| e.get(table))
+                .and_then(|t| t.as_array())
+                .is_some_and(|list| {
+                    list.iter()
+                        .any(|b| b.get("binding").and_then(|n| n.as_str()) == Some(binding))
+                });
+            (!declared).then(|| {
+                format!(
+                    "a route uses {} but no [[{table}]] declares binding = \"{binding}\": that tier is left out at run time",
+                    d.name
+                )
+            })
+        })
+        .collect()
 }
 
 /// The control plane's Durable Object must be bound in every environment (bindings are not
@@ -236,8 +271,27 @@ mod tests {
     #[test]
     fn the_site_comes_back_with_the_summary() {
         let vars = manifest("[EDGECACHE]\nworkers_cache = \"https://Example.com\"\n");
-        let (summary, site) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (summary, site, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(site.as_deref(), Some("https://example.com"));
         assert!(summary.ends_with("Workers Cache for https://example.com"));
+    }
+
+    #[test]
+    fn a_backend_whose_binding_is_not_declared_is_a_warning() {
+        let vars = manifest(
+            "[EDGECACHE]\nbackends = [\"memory\"]\n[[EDGECACHE.routes]]\npath = \"/big/**\"\nbackends = [\"r2\"]\n[[EDGECACHE.routes]]\npath = \"/api/**\"\nbackends = \"kv\"\nbypass = true\n",
+        );
+        let (_, _, used) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        assert_eq!(
+            used,
+            vec![Backend::Memory, Backend::R2],
+            "a bypass route stores nothing"
+        );
+        let none = manifest("");
+        let warnings = unbound_backends(&used, Some(&none));
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("no [[r2_buckets]] declares binding = \"EDGECACHE_R2\""));
+        let bound = manifest("[[r2_buckets]]\nbinding = \"EDGECACHE_R2\"\nbucket_name = \"b\"\n");
+        assert!(unbound_backends(&used, Some(&bound)).is_empty());
     }
 }

@@ -65,8 +65,10 @@ pub struct Descriptor {
     pub name: &'static str,
     /// The product's own name, for error messages.
     pub title: &'static str,
-    /// The binding it needs in `wrangler.toml`, if any.
+    /// The binding it needs in `wrangler.toml`, if any, and the array of tables that
+    /// declares it (`[[kv_namespaces]]`: `kv_namespaces`).
     pub binding: Option<&'static str>,
+    pub wrangler_table: Option<&'static str>,
     /// The shortest keep time (s) it accepts, 0 for none; a route that uses it may not ask
     /// for a shorter `ttl`.
     pub min_ttl_secs: u64,
@@ -89,6 +91,7 @@ const MEMORY: Descriptor = Descriptor {
     name: "memory",
     title: "the memory tier",
     binding: None,
+    wrangler_table: None,
     min_ttl_secs: 0,
     max_value_bytes: None,
     max_key_bytes: None,
@@ -103,6 +106,7 @@ const CACHE: Descriptor = Descriptor {
     name: "cache",
     title: "the Workers Cache API",
     binding: None,
+    wrangler_table: None,
     min_ttl_secs: 0,
     max_value_bytes: Some(512 * 1024 * 1024),
     // Keys are URLs named by the key's SHA-256.
@@ -118,6 +122,7 @@ const KV: Descriptor = Descriptor {
     name: "kv",
     title: "Workers KV",
     binding: Some("EDGECACHE_KV"),
+    wrangler_table: Some("kv_namespaces"),
     min_ttl_secs: 60,
     max_value_bytes: Some(25 * 1024 * 1024),
     max_key_bytes: Some(512),
@@ -132,6 +137,7 @@ const R2: Descriptor = Descriptor {
     name: "r2",
     title: "R2",
     binding: Some("EDGECACHE_R2"),
+    wrangler_table: Some("r2_buckets"),
     min_ttl_secs: 0,
     // A single-part upload: 5 GiB less 5 MiB.
     max_value_bytes: Some(5 * 1024 * 1024 * 1024 - 5 * 1024 * 1024),
@@ -258,7 +264,14 @@ mod tests {
     #[test]
     fn every_backend_with_a_binding_names_it_in_edgecache_style() {
         for backend in Backend::ALL {
-            if let Some(binding) = backend.describe().binding {
+            let d = backend.describe();
+            assert_eq!(
+                d.binding.is_some(),
+                d.wrangler_table.is_some(),
+                "{}",
+                d.name
+            );
+            if let Some(binding) = d.binding {
                 assert!(binding.starts_with("EDGECACHE_"), "{binding}");
             }
         }
