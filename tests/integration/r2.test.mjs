@@ -129,6 +129,26 @@ describe("the R2 tier", () => {
     assert.equal(origin.count("/big/large.bin", "GET"), 1);
   });
 
+  it("stores a small response that varies, with its Vary marker, and serves each variant from R2", async () => {
+    origin.on("/big/varied", (record, n) => ({
+      headers: { "content-type": "text/plain", "cache-control": "max-age=60", vary: "Accept-Language" },
+      body: `${record.headers["accept-language"]} #${n}`,
+    }));
+    for (const lang of ["en", "fr"]) {
+      const headers = { "accept-language": lang };
+      const miss = await worker.fetch("/big/varied", { headers });
+      assert.match(miss.cacheStatus, /fwd=(miss|vary-miss); fwd-status=200; stored/);
+      await worker.stored("/big/varied", { headers });
+    }
+    for (const lang of ["en", "fr"]) {
+      const hit = await worker.fetch("/big/varied", { headers: { "accept-language": lang } });
+      assert.match(hit.cacheStatus, /^edgecache; hit; ttl=\d+; detail=r2$/);
+      assert.match(hit.body, new RegExp(`^${lang} #`));
+    }
+    assert.equal(origin.count("/big/varied", "GET"), 2, "once per variant");
+    assert.equal((await objectsFor("/big/varied")).length, 3, "the marker and two variants");
+  });
+
   it("deletes the object when its URL is purged", async () => {
     serve(origin, "/big/by-url.bin", { "cache-control": "max-age=600" }, (n) => bodyOf(`v${n}`, 2 * MiB));
     await get("/big/by-url.bin");
