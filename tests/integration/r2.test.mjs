@@ -5,8 +5,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { startOrigin } from "../support/origin.mjs";
-import { startWorker, HOST } from "../support/worker.mjs";
+import { setup, withWorker } from "../support/fixture.mjs";
+import { HOST } from "../support/worker.mjs";
 import { inspect } from "../support/inspector.mjs";
 
 const MiB = 1024 * 1024;
@@ -33,32 +33,26 @@ function serve(origin, path, headers, bodies) {
 }
 
 describe("the R2 tier", () => {
-  let origin, worker, inspector, bucket;
   const big = bodyOf("v1", BIG);
+  const { origin, worker } = withWorker({
+    r2Buckets: [BINDING],
+    bindings: { ADMIN_TOKEN: TOKEN },
+    inspectorPort: 0,
+    config: {
+      backends: ["memory", "cache"],
+      max_body_bytes: 40 * MiB,
+      stale_while_revalidate: 0,
+      stale_if_error: 0,
+      routes: [{ path: "/big/**", backends: "r2" }],
+    },
+  });
+  let inspector, bucket;
   before(async () => {
-    origin = await startOrigin();
     serve(origin, "/big/large.bin", { "cache-control": "max-age=600" }, () => big);
-    worker = await startWorker({
-      origin,
-      r2Buckets: [BINDING],
-      bindings: { ADMIN_TOKEN: TOKEN },
-      inspectorPort: 0,
-      config: {
-        backends: ["memory", "cache"],
-        max_body_bytes: 40 * MiB,
-        stale_while_revalidate: 0,
-        stale_if_error: 0,
-        routes: [{ path: "/big/**", backends: "r2" }],
-      },
-    });
     inspector = await inspect(await worker.inspectorUrl());
     bucket = await worker.mf.getR2Bucket(BINDING);
   });
-  after(async () => {
-    inspector?.close();
-    await worker.dispose();
-    await origin.close();
-  });
+  after(() => inspector?.close());
 
   /** The bucket's objects whose key names `path`. */
   async function objectsFor(path) {
@@ -199,9 +193,7 @@ describe("the R2 tier", () => {
 
 describe("R2 and KV limits in the configuration", () => {
   it("refuses max_body_bytes over 25 MiB on a KV route, naming the rule, while R2 routes take it", async () => {
-    const origin = await startOrigin();
-    const worker = await startWorker({
-      origin,
+    const { origin, worker, dispose } = await setup({
       r2Buckets: [BINDING],
       config: { max_body_bytes: 40 * MiB, routes: [{ path: "/big/**", backends: "r2" }, { path: "/**", backends: ["memory", "kv"] }] },
     });
@@ -213,22 +205,19 @@ describe("R2 and KV limits in the configuration", () => {
       assert.match(logged[0], /EDGECACHE\.routes\[1\]\.backends: max_body_bytes 41943040 exceeds Workers KV's 26214400-byte value limit/);
       assert.equal(origin.requests.length, 0);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 
   it("leaves the R2 tier out, and the other tiers serving, when its bucket is not bound", async () => {
-    const origin = await startOrigin();
-    const worker = await startWorker({ origin, config: { backends: ["memory", "r2"] } });
+    const { origin, worker, dispose } = await setup({ config: { backends: ["memory", "r2"] } });
     try {
       assert.match((await worker.fetch("/page")).cacheStatus, /fwd=miss; fwd-status=200; stored/);
       await worker.stored("/page");
       assert.match((await worker.fetch("/page")).cacheStatus, /; hit; .*detail=memory/);
       assert.equal(origin.count("/page", "GET"), 1);
     } finally {
-      await worker.dispose();
-      await origin.close();
+      await dispose();
     }
   });
 });

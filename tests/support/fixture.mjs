@@ -18,7 +18,7 @@
 //   const { origin, worker, dispose } = await setup({ config: { backends: ["kv"] } });
 //   try { ... } finally { await dispose(); }
 //
-// Options are startWorker's (`config`, `bindings`, `kvNamespaces`, `persist`, `kvPersist`,
+// Options are startWorker's (`config`, `bindings`, `kvNamespaces`, `r2Buckets`, `persist`, `kvPersist`,
 // `scriptPath`, `entry`, `control`, `inspectorPort`, `ratelimits`; tests/support/worker.mjs;
 // an option startWorker learns later, a binding of another kind, passes through as it is),
 // and:
