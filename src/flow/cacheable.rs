@@ -264,7 +264,11 @@ fn stored_of(found: &Found, job: &Job, now: i64) -> Stored {
         resident: ((now - meta.stored_at).max(0) / 1000) as u64,
         soft_purged: found.soft_purged,
         tier: job.tiers[found.tier].backend(),
-        lower_tier: found.tier > 0,
+        // Copied up only into a faster tier that can hold it: a large R2 body is otherwise
+        // read into Wasm for nothing.
+        lower_tier: job.tiers[..found.tier]
+            .iter()
+            .any(|tier| tier.holds(meta.body_len)),
     }
 }
 

@@ -344,8 +344,12 @@ async fn store(
     streamable: Option<u64>,
 ) {
     let length = streamable.filter(|&n| n >= STREAM_FROM_BYTES && n <= job.max_body_bytes);
-    let (streamed, held): (Vec<&Tier>, Vec<&Tier>) = tiers_to_write(&job, replacing)
+    let (streamed, mut held): (Vec<&Tier>, Vec<&Tier>) = tiers_to_write(&job, replacing)
         .partition(|tier| length.is_some() && tier.backend().describe().streams_writes);
+    if let (Some(length), false) = (length, streamed.is_empty()) {
+        // A body streamed to R2 is not read into Wasm for a tier that could not hold it.
+        held.retain(|tier| tier.holds(length));
+    }
     let (Some(length), Some(body)) = (length.filter(|_| !streamed.is_empty()), body.as_ref())
     else {
         return store_read(&job, meta, body, leader, held.into_iter().chain(streamed)).await;

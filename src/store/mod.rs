@@ -199,6 +199,17 @@ macro_rules! tiers {
     };
 }
 
+impl Tier {
+    /// Whether this tier can hold a body of `body_len` bytes: within its descriptor's largest
+    /// value, or, bounded by configuration alone (the memory tier), a quarter of its budget.
+    pub fn holds(&self, body_len: u64) -> bool {
+        match self.backend().describe().max_value_bytes {
+            Some(limit) => body_len <= limit,
+            None => body_len <= MemoryStore::budget() / 4,
+        }
+    }
+}
+
 // The stores behind the backends `Backend::ALL` lists, one line each.
 tiers! {
     Memory(MemoryStore),

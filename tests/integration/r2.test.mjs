@@ -43,7 +43,10 @@ describe("the R2 tier", () => {
       max_body_bytes: 40 * MiB,
       stale_while_revalidate: 0,
       stale_if_error: 0,
-      routes: [{ path: "/big/**", backends: "r2" }],
+      routes: [
+        { path: "/big/**", backends: "r2" },
+        { path: "/tiered/**", backends: ["memory", "r2"] },
+      ],
     },
   });
   let inspector, bucket;
@@ -111,6 +114,22 @@ describe("the R2 tier", () => {
     const end = await inspector.measure();
     const wasm = end.wasm - start.wasm;
     if (process.env.EDGECACHE_TEST_LOGS) console.log(`WebAssembly memory +${wasm} bytes over a ${BIG}-byte fill and hit`);
+    assert.ok(wasm < 8 * MiB, `WebAssembly memory grew by ${wasm} bytes for a ${BIG}-byte body`);
+  });
+
+  it("neither reads a large body into WebAssembly for a memory tier above R2 that could not hold it, nor copies it up", async () => {
+    serve(origin, "/tiered/large.bin", { "cache-control": "max-age=600" }, () => big);
+    const start = await inspector.measure();
+    const miss = await get("/tiered/large.bin");
+    assert.equal(sha256(miss.bytes), sha256(big));
+    await worker.stored("/tiered/large.bin", {}, 20_000);
+    for (let i = 0; i < 2; i++) {
+      const hit = await get("/tiered/large.bin");
+      assert.match(hit.cacheStatus, /^edgecache; hit; ttl=\d+; detail=r2$/, "from R2 each time: not copied into memory");
+      assert.equal(sha256(hit.bytes), sha256(big));
+    }
+    assert.equal(origin.count("/tiered/large.bin", "GET"), 1);
+    const wasm = (await inspector.measure()).wasm - start.wasm;
     assert.ok(wasm < 8 * MiB, `WebAssembly memory grew by ${wasm} bytes for a ${BIG}-byte body`);
   });
 

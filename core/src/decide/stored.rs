@@ -18,7 +18,8 @@ pub struct Stored {
     pub resident: u64,
     /// Soft-purged since it was stored: usable only stale, while it is refreshed.
     pub soft_purged: bool,
-    /// The tier that held it, and whether a faster tier above it did not.
+    /// The tier that held it, and whether a faster tier above it, one that could hold it, did
+    /// not (it is then copied up).
     pub tier: Backend,
     pub lower_tier: bool,
 }
