@@ -43,8 +43,10 @@
 //! at most every 5 s, so a clear elsewhere is seen within 5 s (plus KV's 60 s propagation).
 #![warn(missing_docs)]
 
+mod counters;
 pub mod error;
 pub mod keys;
+mod open;
 pub mod record;
 
 use std::cell::{Cell, RefCell};
@@ -56,18 +58,15 @@ use std::rc::Rc;
 use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::kv::KvStore;
-use worker::Env;
 
 use crate::flow::coalesce::{self, Flight, Settled};
 use crate::runtime::now_ms;
-use crate::store::{CacheApiStore, Entry, KvBackend, MemoryStore, R2Store, Tier};
-use edgecache_core::config::Backend;
+use crate::store::{Entry, MemoryStore, Tier};
 
 pub use error::{Error, Result};
 pub use keys::{default_key_function, KeyFunction};
 use keys::{effective_prefix, generation_key, make_key, validate_prefix, StoredKey};
-use record::{add_to, check_size, is_usable, next_generation, value_meta, Expiry, FOREVER};
+use record::{check_size, is_usable, next_generation, value_meta, Expiry, FOREVER};
 
 /// The Cache API needs URLs as keys; values are stored under
 /// `<base>/__edgecache/<sha256 of key>`. Cloudflare keeps Cache API entries per zone, so a
@@ -122,114 +121,6 @@ impl From<Error> for worker::Error {
 }
 
 impl Cache {
-    fn over(backend: Tier) -> Cache {
-        Cache {
-            backend: Rc::new(backend),
-            prefix: String::new(),
-            version: 1,
-            default_timeout: DEFAULT_TIMEOUT,
-            key_function: Rc::new(default_key_function),
-            generation: Rc::default(),
-        }
-    }
-
-    /// The isolate's memory tier (Django's LocMemCache), with a 16 MiB budget if this is the
-    /// first use of the tier in the isolate.
-    pub fn memory() -> Cache {
-        Cache::memory_with_budget(DEFAULT_MEMORY_BUDGET)
-    }
-
-    /// The memory tier with `budget` bytes, if this is the first use of the tier in the
-    /// isolate (the tier is one per isolate; a later budget is ignored). One value may use
-    /// at most a quarter of it.
-    pub fn memory_with_budget(budget: u64) -> Cache {
-        Cache::over(Tier::Memory(MemoryStore::new(budget)))
-    }
-
-    /// The Workers Cache API (`caches.default`), keys under [`CACHE_API_BASE`].
-    pub fn cache_api() -> Cache {
-        Cache::cache_api_at(CACHE_API_BASE)
-    }
-
-    /// The Workers Cache API with keys under another base URL (`https://host`), e.g. your
-    /// zone's own host.
-    pub fn cache_api_at(base: &str) -> Cache {
-        Cache::over(Tier::Cache(CacheApiStore::new(base.trim_end_matches('/'))))
-    }
-
-    /// Workers KV, through the namespace bound as `binding`; a missing binding is
-    /// `Error::Store(StoreError::Binding(..))`.
-    pub fn kv(env: &Env, binding: &str) -> Result<Cache> {
-        let kv = env.kv(binding).map_err(|e| {
-            Error::Store(edgecache_core::storage::error::StoreError::Binding(
-                format!("KV namespace {binding}: {e}"),
-            ))
-        })?;
-        Ok(Cache::kv_store(kv))
-    }
-
-    /// Workers KV, through a namespace already at hand.
-    pub fn kv_store(kv: KvStore) -> Cache {
-        Cache::over(Tier::Kv(KvBackend::new(kv)))
-    }
-
-    /// An R2 bucket, through the bucket bound as `binding`: values over KV's 25 MiB, and no
-    /// expiry of its own (a value past its timeout is a miss, and deleted when read); a
-    /// missing binding is `Error::Store(StoreError::Binding(..))`.
-    pub fn r2(env: &Env, binding: &str) -> Result<Cache> {
-        let bucket = env.bucket(binding).map_err(|e| {
-            Error::Store(edgecache_core::storage::error::StoreError::Binding(
-                format!("R2 bucket {binding}: {e}"),
-            ))
-        })?;
-        Ok(Cache::over(Tier::R2(R2Store::new(bucket))))
-    }
-
-    /// Django's `KEY_PREFIX`: at most 64 bytes, no `:` (checked on use:
-    /// `Error::InvalidPrefix`).
-    pub fn with_prefix(mut self, prefix: &str) -> Cache {
-        if prefix != self.prefix {
-            self.prefix = prefix.to_string();
-            self.generation = Rc::default();
-        }
-        self
-    }
-
-    /// Django's `VERSION` (default 1), and its per-call `version=`:
-    /// `cache.with_version(2).get("k")`.
-    pub fn with_version(mut self, version: u64) -> Cache {
-        self.version = version;
-        self
-    }
-
-    /// The timeout [`Cache::default_timeout`] returns (Django's `TIMEOUT`, 300 s unless set).
-    pub fn with_default_timeout(mut self, timeout: Option<u64>) -> Cache {
-        self.default_timeout = timeout;
-        self
-    }
-
-    /// Django's `KEY_FUNCTION`: `(prefix, version, key)` → stored key. Keys it makes over
-    /// 512 bytes are hashed.
-    pub fn with_key_function(mut self, f: impl Fn(&str, u64, &str) -> String + 'static) -> Cache {
-        self.key_function = Rc::new(f);
-        self
-    }
-
-    /// The backend this handle uses.
-    pub fn backend(&self) -> Backend {
-        self.backend.backend()
-    }
-
-    /// The version keys are made with.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// The configured default timeout, to pass where Django would use `DEFAULT_TIMEOUT`.
-    pub fn default_timeout(&self) -> Option<u64> {
-        self.default_timeout
-    }
-
     /// The stored key for `key` (Django's `make_key`), with the current generation.
     pub async fn make_key(&self, key: &str) -> Result<String> {
         Ok(self.stored_key(key).await?.key)
@@ -480,73 +371,6 @@ impl Cache {
         self.set_json(key, &stored, entry.body.to_vec(), timeout)
             .await?;
         Ok(true)
-    }
-
-    /// Adds `delta` to the integer under `key`, keeping its expiry, and returns the new
-    /// value. `Error::Missing` if the key holds nothing (as Django), `Error::NotAnInteger`,
-    /// `Error::Overflow`. Atomic only on the memory tier (see the module's documentation).
-    pub async fn incr(&self, key: &str, delta: i64) -> Result<i64> {
-        let stored = self.stored_key(key).await?;
-        let Some(entry) = self.read(&stored).await? else {
-            return Err(Error::Missing(key.to_string()));
-        };
-        let value = add_to(key, &entry.body, delta)?;
-        let meta = &entry.meta;
-        self.write(
-            key,
-            &stored,
-            Self::to_json(&value)?,
-            meta.stored_at,
-            meta.lifetime,
-        )
-        .await?;
-        Ok(value)
-    }
-
-    /// Subtracts `delta`: `incr(key, -delta)`.
-    pub async fn decr(&self, key: &str, delta: i64) -> Result<i64> {
-        let delta = delta
-            .checked_neg()
-            .ok_or_else(|| Error::Overflow(key.to_string()))?;
-        self.incr(key, delta).await
-    }
-
-    /// Moves the value under `key` from this handle's version to `version + delta`, keeping
-    /// its expiry, and returns the new version (Django's `incr_version`). `Error::Missing` if
-    /// there is nothing to move.
-    pub async fn incr_version(&self, key: &str, delta: i64) -> Result<u64> {
-        let target = self
-            .version
-            .checked_add_signed(delta)
-            .ok_or_else(|| Error::Overflow(key.to_string()))?;
-        let stored = self.stored_key(key).await?;
-        let Some(entry) = self.read(&stored).await? else {
-            return Err(Error::Missing(key.to_string()));
-        };
-        let moved = self.clone().with_version(target);
-        let new_key = moved.stored_key(key).await?;
-        let meta = &entry.meta;
-        moved
-            .write(
-                key,
-                &new_key,
-                entry.body.to_vec(),
-                meta.stored_at,
-                meta.lifetime,
-            )
-            .await?;
-        if new_key.key != stored.key {
-            self.backend.delete(&stored.key).await?;
-        }
-        Ok(target)
-    }
-
-    /// `incr_version(key, -delta)`.
-    pub async fn decr_version(&self, key: &str, delta: i64) -> Result<u64> {
-        let delta = delta
-            .checked_neg()
-            .ok_or_else(|| Error::Overflow(key.to_string()))?;
-        self.incr_version(key, delta).await
     }
 
     /// Makes every value of this prefix unreachable at once, in O(1): a new generation is
