@@ -2,6 +2,7 @@
 //! and the purge log. Every route needs `Authorization: Bearer <token>`; answers are JSON,
 //! `Cache-Control: no-store`, and never touch the origin or the cache's own entries.
 
+pub mod dashboard;
 pub mod limit;
 
 use std::rc::Rc;
@@ -75,8 +76,8 @@ async fn answer(
         if route.is_empty() {
             return redirect(&format!("{}/", config.admin_path));
         }
-        if let Some((content_type, body)) = dashboard_file(route) {
-            return static_file(content_type, body);
+        if let Some(file) = dashboard::serve(route) {
+            return file;
         }
     }
     // A client over the limit of failed attempts is refused before any token is compared.
@@ -103,48 +104,6 @@ async fn answer(
             &json!({ "error": format!("no admin route {route:?}") }),
         ),
     }
-}
-
-/// The dashboard's files, built into the worker: they hold no secrets, so they are served
-/// without a token (the API calls they make need one).
-fn dashboard_file(route: &str) -> Option<(&'static str, &'static str)> {
-    match route {
-        "/" | "/index.html" => Some((
-            "text/html; charset=utf-8",
-            include_str!("../../www/index.html"),
-        )),
-        "/app.js" => Some((
-            "text/javascript; charset=utf-8",
-            include_str!("../../www/app.js"),
-        )),
-        "/style.css" => Some((
-            "text/css; charset=utf-8",
-            include_str!("../../www/style.css"),
-        )),
-        _ => None,
-    }
-}
-
-fn static_file(content_type: &str, body: &str) -> Result<Response, JsValue> {
-    let fields = [
-        ("content-type", content_type),
-        ("cache-control", "no-store"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        (
-            "content-security-policy",
-            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-        ),
-    ];
-    let headers = headers_from(&fields.map(|(n, v)| (n.to_string(), v.to_string())));
-    let _ = headers.set(
-        "cache-status",
-        &Outcome::bypass(Reason::Admin).cache_status(),
-    );
-    let init = web_sys::ResponseInit::new();
-    init.set_status(200);
-    init.set_headers(&headers);
-    Response::new_with_opt_str_and_init(Some(body), &init)
 }
 
 fn redirect(location: &str) -> Result<Response, JsValue> {
