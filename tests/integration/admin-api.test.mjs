@@ -1,8 +1,9 @@
 // The admin API: authentication (every route refuses a missing, wrong or partial token with
-// a bare 401), purge bodies that are wrong, stats and key inspection. Purging is
+// a bare 401), purge bodies that are wrong, the dashboard's files, stats and key inspection. Purging is
 // purge.test.mjs's; rate limiting of failed logins admin-hardening.test.mjs's.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { setup, withWorker } from "../support/fixture.mjs";
 
 const TOKEN = "test-token-0123456789";
@@ -69,6 +70,54 @@ describe("admin authentication", () => {
     }
     assert.equal((await admin(worker, "/purge")).status, 405);
     assert.equal((await admin(worker, "/nothing")).status, 404);
+  });
+});
+
+describe("the dashboard's files", () => {
+  const { worker } = withWorker({ origin: null, bindings: { ADMIN_TOKEN: TOKEN } });
+  const www = new URL("../../www/", import.meta.url);
+  const TYPES = { ".html": "text/html", ".css": "text/css", ".js": "text/javascript" };
+  /** The files of www/ on disk, each with the content type it must be served with. */
+  const files = readdirSync(www).map((name) => [name, TYPES[name.slice(name.lastIndexOf("."))]]);
+
+  it("serves every file in www/ without a token, each with its type and as it is on disk", async () => {
+    assert.ok(files.filter(([name]) => name.endsWith(".js")).length > 1, "the dashboard's modules are read from www/");
+    for (const [name, type] of files) {
+      assert.ok(type, `${name}: a type for every kind of file in www/`);
+      const got = await worker.fetch(`/_edgecache/${name}`);
+      assert.equal(got.status, 200, name);
+      assert.equal(got.headers.get("content-type"), `${type}; charset=utf-8`, name);
+      assert.equal(got.headers.get("cache-control"), "no-store", name);
+      assert.match(got.headers.get("content-security-policy"), /^default-src 'self';/, name);
+      assert.equal(got.body, readFileSync(new URL(name, www), "utf8"), `${name} is served as it is on disk`);
+    }
+    const index = await worker.fetch("/_edgecache/");
+    assert.equal(index.status, 200);
+    assert.equal(index.body, readFileSync(new URL("index.html", www), "utf8"));
+  });
+
+  it("serves every script the page loads and every module they import, from beside the page", async () => {
+    const page = (await worker.fetch("/_edgecache/")).body;
+    const scripts = [...page.matchAll(/<script\b[^>]*\bsrc="([^"]+)"/g)].map((m) => m[1]);
+    assert.ok(scripts.length > 0, "the page loads a script");
+    assert.match(page, /<script type="module" src="app\.js">/, "the entry is a module script");
+    const seen = new Set();
+    const queue = scripts.map((src) => new URL(src, "http://x/_edgecache/").pathname);
+    while (queue.length) {
+      const path = queue.shift();
+      if (seen.has(path)) continue;
+      seen.add(path);
+      const got = await worker.fetch(path);
+      assert.equal(got.status, 200, path);
+      assert.equal(got.headers.get("content-type"), "text/javascript; charset=utf-8", path);
+      const imports = [...got.body.matchAll(/^\s*import\s+(?:[^;]*?\sfrom\s+)?"([^"]+)";/gm)].map((m) => m[1]);
+      for (const specifier of imports) {
+        assert.match(specifier, /^\.\/[\w-]+\.js$/, `${path} imports ${specifier}: a file beside it, nothing from elsewhere`);
+        queue.push(new URL(specifier, `http://x${path}`).pathname);
+      }
+    }
+    const modules = files.filter(([name]) => name.endsWith(".js")).map(([name]) => `/_edgecache/${name}`);
+    assert.deepEqual([...seen].sort(), modules.sort(), "every module in www/ is reached from the page, and only those");
   });
 });
 
