@@ -5,8 +5,7 @@
 
 use arbitrary::{Result, Unstructured};
 use edgecache_core::config::{
-    check_tag, Backend, Config, ConfigError, KV_MAX_VALUE_BYTES, KV_MIN_TTL, MAX_PURGE_GRACE_S,
-    MAX_PURGE_PROPAGATION_S,
+    check_tag, Backend, Config, ConfigError, MAX_PURGE_GRACE_S, MAX_PURGE_PROPAGATION_S,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
@@ -136,12 +135,19 @@ fn check(config: &Config) {
     assert!(config.purge_grace_s <= MAX_PURGE_GRACE_S);
     let admin = &config.admin_path;
     assert!(admin.len() > 1 && admin.starts_with('/') && !admin.ends_with('/'));
-    // `default_ttl` 0 guesses no lifetime at all, so KV's minimum does not apply to it.
-    let default_fits_kv = config.default_ttl == 0 || config.default_ttl >= KV_MIN_TTL;
-    if config.backends.contains(&Backend::Kv) {
-        assert!(default_fits_kv);
-        assert!(config.max_body_bytes <= KV_MAX_VALUE_BYTES);
-    }
+    // Every backend's limits, as its descriptor states them (`Backend::ALL`). `default_ttl` 0
+    // guesses no lifetime at all, so a backend's minimum TTL does not apply to it.
+    let default_fits = |backend: &Backend| {
+        config.default_ttl == 0 || config.default_ttl >= backend.describe().min_ttl_secs
+    };
+    let body_fits = |backend: &Backend| {
+        backend
+            .describe()
+            .max_value_bytes
+            .is_none_or(|max| config.max_body_bytes <= max)
+    };
+    assert!(config.backends.iter().all(default_fits));
+    assert!(config.backends.iter().all(body_fits));
     // Workers Cache's site as keys hold a scheme and host: no path, lowercase host.
     if let Some(site) = &config.workers_cache {
         let (scheme, authority) = site.split_once("://").expect("a scheme");
@@ -150,9 +156,12 @@ fn check(config: &Config) {
         assert_eq!(*authority, authority.to_ascii_lowercase());
     }
     for route in &config.routes {
-        if route.backends.contains(&Backend::Kv) && !route.bypass {
-            assert!(route.ttl.map_or(default_fits_kv, |ttl| ttl >= KV_MIN_TTL));
-            assert!(config.max_body_bytes <= KV_MAX_VALUE_BYTES);
+        if !route.bypass {
+            for backend in &route.backends {
+                let min_ttl = backend.describe().min_ttl_secs;
+                assert!(route.ttl.map_or(default_fits(backend), |ttl| ttl >= min_ttl));
+                assert!(body_fits(backend));
+            }
         }
         for tag in &route.tags {
             assert!(check_tag(tag).is_ok());
