@@ -12,6 +12,7 @@ use worker::Context;
 use crate::flow::coalesce::{self, Leader, Settled};
 use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job, Replacing};
 use crate::flow::lookup::{delete_all, log_failure, write_all, Found};
+use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
 use crate::flow::parts::{self, PartRequest};
 use crate::flow::revalidated::not_modified;
@@ -368,7 +369,7 @@ async fn store(
         body_len: length,
         ..meta
     };
-    let marker = marker_of(&job, &meta);
+    let marker = marker_for(&job.plan.primary, &meta);
     let keep = keep_secs(&meta, job.keep_stale);
     let streams = streamed
         .iter()
@@ -447,7 +448,7 @@ async fn store_read<'a>(
         },
         body,
     );
-    let marker = marker_of(job, &entry.meta);
+    let marker = marker_for(&job.plan.primary, &entry.meta);
     // Followers get the entry now; the flight stays open until it is written, so requests
     // arriving meanwhile get it too rather than the storage they would read it from.
     if let Some(leader) = &leader {
@@ -456,22 +457,6 @@ async fn store_read<'a>(
     let keep = keep_secs(&entry.meta, job.keep_stale);
     write_all(tiers, &entry, marker.as_ref(), keep).await;
     drop(leader);
-}
-
-/// The `Vary` marker stored at the primary key beside a response that varies.
-fn marker_of(job: &Job, meta: &Meta) -> Option<Entry> {
-    (!meta.vary.is_empty()).then(|| {
-        let marker = Meta {
-            kind: Kind::Variants,
-            key: job.plan.primary.clone(),
-            status: 0,
-            headers: Vec::new(),
-            tags: Vec::new(),
-            body_len: 0,
-            ..meta.clone()
-        };
-        Entry::new(marker, Vec::new())
-    })
 }
 
 /// The body's length as the origin states it, when the body stream gives exactly those bytes

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use crate::store::Entry;
 use edgecache_core::config::Backend;
 use edgecache_core::storage::lru::Lru;
+use edgecache_core::storage::record::{Kind, Meta};
 
 /// How long an isolate trusts a marker it has not read again.
 pub const MARKER_TTL_MS: i64 = 5_000;
@@ -57,6 +58,24 @@ pub fn forget(primary: &str) {
             markers.remove(&slot(backend, primary));
         }
     });
+}
+
+/// The `Vary` marker stored at the URL's `primary` key beside a response (or parts) that
+/// varies: it names the fields that pick the variant, and holds no body.
+pub fn marker_for(primary: &str, meta: &Meta) -> Option<Entry> {
+    (!meta.vary.is_empty()).then(|| {
+        let marker = Meta {
+            kind: Kind::Variants,
+            key: primary.to_string(),
+            status: 0,
+            headers: Vec::new(),
+            tags: Vec::new(),
+            body_len: 0,
+            parts: None,
+            ..meta.clone()
+        };
+        Entry::new(marker, Vec::new())
+    })
 }
 
 #[cfg(test)]

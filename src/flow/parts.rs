@@ -13,6 +13,7 @@ use worker::Context;
 
 use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job};
 use crate::flow::lookup::{delete_all, write_all, Found};
+use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
 use crate::flow::reply::{self, Decoration};
 use crate::flow::report::Served;
@@ -244,19 +245,7 @@ pub async fn answered(
 /// Writes parts (or the complete response they became), and the `Vary` marker when the
 /// response varies, to every tier.
 async fn write(job: &Job, entry: &Entry) {
-    let marker = (!entry.meta.vary.is_empty()).then(|| {
-        let marker = Meta {
-            kind: Kind::Variants,
-            key: job.plan.primary.clone(),
-            status: 0,
-            headers: Vec::new(),
-            tags: Vec::new(),
-            body_len: 0,
-            parts: None,
-            ..Meta::clone(&entry.meta)
-        };
-        Entry::new(marker, Vec::new())
-    });
+    let marker = marker_for(&job.plan.primary, &entry.meta);
     let keep = keep_secs(&entry.meta, job.keep_stale);
     write_all(tiers_to_write(job, None), entry, marker.as_ref(), keep).await;
 }

@@ -16,7 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, Response as JsResponse};
 use worker::Env;
 
-use super::{Entry, Read, Store, StoreError, KEEP_FOREVER};
+use super::{read_body, Entry, Read, Store, StoreError, KEEP_FOREVER};
 use crate::runtime::{describe, now_ms};
 use edgecache_core::config::Backend;
 use edgecache_core::storage::record::Meta;
@@ -136,21 +136,10 @@ impl Store for R2Store {
         let Some(Read { entry, unread }) = self.read(key).await? else {
             return Ok(None);
         };
-        let Some(response) = unread else {
-            return Ok(Some(entry));
-        };
-        let buffer = response.array_buffer().map_err(|e| failed(describe(&e)))?;
-        let buffer = JsFuture::from(buffer)
-            .await
-            .map_err(|e| failed(describe(&e)))?;
-        let body = js_sys::Uint8Array::new(&buffer).to_vec();
-        if body.len() as u64 != entry.meta.body_len {
-            return Ok(None);
+        match unread {
+            Some(response) => read_body(entry, &response).await,
+            None => Ok(Some(entry)),
         }
-        Ok(Some(Entry {
-            body: body.into(),
-            ..entry
-        }))
     }
 
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
