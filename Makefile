@@ -170,6 +170,7 @@ lint: toolchain architecture
 	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
 	cd examples/lowlevel && cargo clippy --target wasm32-unknown-unknown -- -D warnings
+	cd fuzz && cargo check --bins --locked
 
 # The module graph, read from the `use` lines (scripts/module-graph.mjs): no import cycle in
 # either crate, and nothing of the Workers runtime in the core (which has no such dependency).
