@@ -279,12 +279,7 @@ fn pass(
     leader: Option<Leader>,
 ) -> Answer {
     if response_says {
-        let now = now_ms();
-        coalesce::mark_pass(
-            &job.plan.primary,
-            now + job.hit_for_pass_ttl as i64 * 1000,
-            now,
-        );
+        mark_hit_for_pass(job);
         if let Some(found) = stale {
             let tiers = job.clone();
             let key = found.entry.meta.key.clone();
@@ -294,13 +289,7 @@ fn pass(
     if let Some(leader) = leader {
         leader.settle(Settled::Pass);
     }
-    let body = origin.body();
-    Answer::Origin {
-        origin,
-        body,
-        outcome,
-        kept: None,
-    }
+    Answer::unstored(origin, outcome)
 }
 
 /// Sends `forward`; when a revalidation's 304 names another stored response (RFC 9111
@@ -471,14 +460,20 @@ fn streamable_length(fields: &PickedFields) -> Option<u64> {
     (!encoded).then(|| content_length(fields)).flatten()
 }
 
+/// For `hit_for_pass_ttl` seconds, requests for the key no longer wait for each other's fetch:
+/// its answers are not stored whoever asks.
+fn mark_hit_for_pass(job: &Job) {
+    let now = now_ms();
+    coalesce::mark_pass(
+        &job.plan.primary,
+        now + job.hit_for_pass_ttl as i64 * 1000,
+        now,
+    );
+}
+
 fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>) {
     if reason == Reason::TooLarge {
-        let now = now_ms();
-        coalesce::mark_pass(
-            &job.plan.primary,
-            now + job.hit_for_pass_ttl as i64 * 1000,
-            now,
-        );
+        mark_hit_for_pass(job);
     }
     if let Some(leader) = leader {
         leader.settle(Settled::Pass);

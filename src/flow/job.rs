@@ -71,6 +71,17 @@ impl Answer {
         }
     }
 
+    /// The origin's response, streamed to the client and not stored.
+    pub fn unstored(origin: Response, outcome: Outcome) -> Answer {
+        let body = origin.body();
+        Answer::Origin {
+            origin,
+            body,
+            outcome,
+            kept: None,
+        }
+    }
+
     /// The same answer, reporting `change(outcome)`.
     pub fn map_outcome(self, change: impl FnOnce(Outcome) -> Outcome) -> Answer {
         match self {

@@ -20,7 +20,7 @@ use crate::flow::report::Served;
 use crate::runtime::{header_list, headers_from, now_ms, read_limited, Body};
 use crate::store::Entry;
 use edgecache_core::control::registry::response_tags;
-use edgecache_core::decide::answer::{judge_part, PartAnswered, PartJudgement};
+use edgecache_core::decide::answer::{judge_part, passed, PartAnswered, PartJudgement};
 use edgecache_core::http::conditional::is_not_modified;
 use edgecache_core::http::parts::{self, Fit, PartAsked};
 use edgecache_core::http::range::{self, RangeAnswer, Spec};
@@ -152,10 +152,10 @@ pub async fn answered(
             if let (true, Some(found)) = (drop_held, &request.held) {
                 drop_parts(job, ctx, found);
             }
-            return passed(origin, outcome);
+            return Answer::unstored(origin, outcome);
         }
         // A 200 is the fill's to judge: it never comes here.
-        PartJudgement::Full => return passed(origin, answer_outcome(fwd, 200, None)),
+        PartJudgement::Full => return Answer::unstored(origin, passed(fwd, 200, None)),
     };
     let (
         Fit::Fits {
@@ -170,7 +170,7 @@ pub async fn answered(
         },
     ) = (fit, answer.verdict)
     else {
-        return passed(origin, outcome);
+        return Answer::unstored(origin, outcome);
     };
     let length = last - first + 1;
     let bytes = match origin.body() {
@@ -183,9 +183,9 @@ pub async fn answered(
     // A body that is not as long as its Content-Range said is not the part asked for; it is
     // read (to check it) and cannot be sent on: the client gets a 502 saying so.
     let Some(bytes) = bytes else {
-        let outcome = answer_outcome(fwd, 206, Some(Reason::PartMismatch));
+        let outcome = passed(fwd, 206, Some(Reason::PartMismatch));
         return match broken_part() {
-            Ok(origin) => passed(origin, outcome),
+            Ok(origin) => Answer::unstored(origin, outcome),
             Err(_) => Answer::Failed(OriginError::Unreachable(BROKEN_PART.into())),
         };
     };
@@ -255,20 +255,6 @@ pub fn drop_parts(job: &Rc<Job>, ctx: &Rc<Context>, found: &Found) {
     let job = job.clone();
     let key = found.entry.meta.key.clone();
     ctx.wait_until(async move { delete_all(&job.tiers, &key).await });
-}
-
-fn answer_outcome(fwd: Fwd, status: u16, reason: Option<Reason>) -> Outcome {
-    Outcome::forward(fwd, Some(status), false, reason)
-}
-
-fn passed(origin: Response, outcome: Outcome) -> Answer {
-    let body = origin.body();
-    Answer::Origin {
-        origin,
-        body,
-        outcome,
-        kept: None,
-    }
 }
 
 const BROKEN_PART: &str = "the origin's part was not as long as its Content-Range said";

@@ -23,7 +23,7 @@
 
 use std::cell::Cell;
 
-use crate::http::Fields;
+use crate::http::{media_type, Fields};
 
 /// One piece of a template, in document order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +98,7 @@ pub fn is_textual(content_type: Option<&str>) -> bool {
     let Some(content_type) = content_type else {
         return false;
     };
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = media_type(content_type);
     essence.starts_with("text/") || essence == "application/xhtml+xml"
 }
 

@@ -6,6 +6,8 @@
 //! check applies only under such an override and only to requests with credentials: an
 //! anonymous page is the same for everyone.
 
+use super::media_type;
+
 /// Media types (without parameters, lowercase) that a file with `extension` may be served
 /// as; `None` for an extension this table does not know.
 fn types_for(extension: &str) -> Option<&'static [&'static str]> {
@@ -62,13 +64,7 @@ pub fn content_type_agrees(extension: Option<&str>, content_type: Option<&str>) 
     let Some(types) = types_for(&extension.to_ascii_lowercase()) else {
         return false;
     };
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    types.contains(&essence.as_str())
+    types.contains(&media_type(content_type).as_str())
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Read access to a header section, whatever holds it: the `Fields` trait, and its reading of a
-//! stored list of field lines.
+//! stored list of field lines; and the media type a `Content-Type` value names.
 
 /// Read access to a header section, whatever holds it (a JS `Headers`, a stored list).
 pub trait Fields {
@@ -29,4 +29,15 @@ impl Fields for Vec<(String, String)> {
     fn field(&self, name: &str) -> Option<String> {
         Fields::field(self.as_slice(), name)
     }
+}
+
+/// The media type of a `Content-Type` value without its parameters, lowercase (RFC 9110
+/// §8.3.1: `Text/HTML; charset=utf-8` is `text/html`).
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }

@@ -22,7 +22,7 @@ mod vary;
 
 pub use dates::{format_http_date, http_date};
 pub use directives::CacheControl;
-pub use fields::Fields;
+pub use fields::{media_type, Fields};
 pub use freshness::{corrected_initial_age, explicit_lifetime, Exchange};
 pub use governing::{
     governing_directives, Governing, CONSUMED_FIELDS, SURROGATE_NAME, TARGETED_FIELDS,
