@@ -29,7 +29,7 @@ const PORT = 9390;
 const INSPECTOR = 9391;
 
 const origin = await startOrigin();
-const config = { backends: BACKENDS, default_ttl: 600, request_log: process.env.PROFILE_LOG ?? "all" };
+const config = { backends: BACKENDS, default_ttl: 600, request_log: process.env.PROFILE_LOG ?? "misses" };
 const inMiniflare = BACKENDS.some((b) => b !== "memory");
 
 /** Raw workerd with the inspector on: one worker, `edgecache`. */

@@ -108,8 +108,8 @@ const rawWorkers = {
     config: edgecacheConfig(["memory"]),
     control: true,
   },
-  // BENCH_TAIL: the same worker with no log line for a hit.
-  ...(process.env.BENCH_TAIL ? { "edgecache-memory-quiet": { modules: edgecacheModules(), origin: true, config: JSON.stringify({ backends: ["memory"], default_ttl: 600, request_log: "errors" }), control: true } } : {}),
+  // BENCH_TAIL: the same worker with a log line for every hit too.
+  ...(process.env.BENCH_TAIL ? { "edgecache-memory-logged": { modules: edgecacheModules(), origin: true, config: JSON.stringify({ backends: ["memory"], default_ttl: 600, request_log: "all" }), control: true } } : {}),
   ...(base ? { "edgecache-memory-base": { modules: baseModules, origin: true, config: edgecacheConfig(["memory"]), control: true } } : {}),
 };
 const rawPorts = {};
@@ -337,6 +337,7 @@ try {
 async function targets() {
   const samples = await alternate([
     { key: "workerd js-floor", url: `${raw("js-floor")}/hit` },
+    { key: "workerd rs-noop", url: `${raw("rs-noop")}/` },
     { key: "workerd edgecache-memory", url: `${raw("edgecache-memory")}/hit` },
     { key: "workerd js-map", url: `${raw("js-map")}/hit` },
     { key: "workerd js-passthrough-status", url: `${raw("js-passthrough-status")}/private` },
@@ -365,6 +366,12 @@ async function targets() {
     verdicts.push({ target: d.target, ours: d.ours, peer: d.peer, ratios, median: m, limit: d.limit, holds });
     lines.push(`| ${d.target} | ${fmt(median(d.ours), d.unit)} | ${fmt(median(d.peer), d.unit)} | ${m.toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(", ")} | ${holds ? "yes" : "**no**"} |`);
   }
+  // Not a target: what a workers-rs worker costs before it does anything (a constant
+  // response, no lookup), against the same JS hit floor: the part of the memory hit's ratio
+  // that the toolchain itself takes.
+  const context = of("workerd rs-noop", "cpuUs").map((v, i) => v / of("workerd js-floor", "cpuUs")[i]);
+  lines.push("");
+  lines.push(`Context: a workers-rs constant response (no lookup, no fields) takes ${median(of("workerd rs-noop", "cpuUs")).toFixed(0)} µs, ${median(context).toFixed(2)}× the JS hit floor's CPU (per round: ${context.map((r) => r.toFixed(2)).join(", ")}).`);
   lines.push("");
   lines.push(`Load average ${loadavg(loadAtStart)} at the start, ${loadavg(os.loadavg())} at the end; ${((Date.now() - startedAt) / 60000).toFixed(1)} min in all.`);
   const table = lines.join("\n");
@@ -416,13 +423,13 @@ async function abRounds() {
 
 /**
  * BENCH_TAIL=1: where the memory hit's p99 comes from. Alternated rounds of the JS Map worker,
- * edgecache's memory hit with its log line (request_log "all", the default) and without it
- * ("errors"); then one BENCH_TAIL_SECONDS (25) load of each with every request kept (oha
+ * edgecache's memory hit without a log line (request_log "misses", the default) and with one
+ * ("all"); then one BENCH_TAIL_SECONDS (25) load of each with every request kept (oha
  * --db-url), to see whether the slowest 1 % cluster in time (a stats report every 10 s, a
  * major GC) or spread out (queueing behind other work on the machine).
  */
 async function tail() {
-  const workers = { "js-map": raw("js-map"), "edgecache (log all)": raw("edgecache-memory"), "edgecache (log errors)": raw("edgecache-memory-quiet") };
+  const workers = { "js-map": raw("js-map"), "edgecache (log misses)": raw("edgecache-memory"), "edgecache (log all)": raw("edgecache-memory-logged") };
   const samples = await alternate(Object.entries(workers).map(([key, url]) => ({ key, url: `${url}/hit` })));
   const lines = [];
   lines.push(`Memory-hit tail: ${ROUNDS} alternated rounds, oha -z ${ROUND_SECONDS}s -c ${CONNECTIONS} each (medians over rounds).`);

@@ -16,14 +16,14 @@ use crate::flow::job::Job;
 use crate::runtime::describe;
 use edgecache_core::control::registry::PurgeRequest;
 use edgecache_core::http::Fields;
-use edgecache_core::request::target::Target;
 use edgecache_core::workers_cache::fields::{emit, Asked, Case, Kept, CDN_FIELD, TAG_FIELD};
 use edgecache_core::workers_cache::purge::{calls, PurgeCall};
 use edgecache_core::workers_cache::site_of;
 
 /// What Workers Cache must know of a cacheable request for `url` (canonically `target`),
 /// `site` being `workers_cache`.
-pub fn asked(site: &str, url: &Url, target: &Target, job: &Job, head: bool) -> Asked {
+pub fn asked(site: &str, url: &Url, job: &Job, head: bool) -> Asked {
+    let target = &job.sending.target;
     let key = &job.plan.key;
     // `/a?` and `/a` are two spellings: only the one the key holds is as keyed.
     let query_as_keyed = match url.query() {

@@ -23,7 +23,7 @@ use futures_channel::oneshot;
 use futures_util::future::{join_all, select, Either, LocalBoxFuture};
 use url::Url;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, TransformStream};
 use worker::Context;
 
@@ -200,7 +200,7 @@ pub async fn page(
             depth: depth + 1,
             budget: budget.clone(),
         };
-        spawn_local(async move {
+        crate::runtime::spawn(async move {
             let _ = done_tx.send(task.run(decided_tx).await);
         });
         pending.push((include.src.clone(), members.len(), decided_rx));

@@ -140,7 +140,7 @@ pub async fn serve_cacheable(
             return Served::new(response, outcome);
         }
         (AfterLookup::Pass { fwd, reason }, _) => {
-            let forward = job.pass.clone();
+            let forward = job.pass();
             return super::pass_through(
                 forward,
                 fwd,

@@ -72,7 +72,7 @@ pub async fn fill(
     let for_client_only = fwd == Fwd::Request && job.facts.has_credentials();
     let mut forward = part
         .as_ref()
-        .map_or_else(|| job.forward.clone(), |p| p.forward.clone());
+        .map_or_else(|| job.forward(), |p| p.forward.clone());
     let revalidating = stale.filter(|s| s.entry.meta.reuse.validators);
     if let Some(found) = revalidating {
         forward.validators = conditional_fields(&*found.entry.meta);

@@ -3,16 +3,19 @@
 
 use std::rc::Rc;
 
-use web_sys::{ReadableStream, Response};
+use url::Url;
+use web_sys::{ReadableStream, Request, Response};
 
 use crate::flow::origin::{Forward, OriginError};
 use crate::runtime::{now_ms, PickedFields};
+use crate::settings::Settings;
 use crate::store::{Entry, Tier};
 use edgecache_core::config::Backend;
 use edgecache_core::control::registry::Registry;
 use edgecache_core::http::reuse::RefreshPolicy;
 use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::Plan;
+use edgecache_core::request::target::Target;
 use edgecache_core::status::Outcome;
 use edgecache_core::storage::record::Meta;
 use edgecache_core::workers_cache::fields::Kept;
@@ -21,10 +24,8 @@ use edgecache_core::workers_cache::fields::Kept;
 pub struct Job {
     pub plan: Plan,
     pub tiers: Vec<Tier>,
-    /// The request as the key says it (what a fill sends).
-    pub forward: Forward,
-    /// The request as the client sent it (a `Range` whose answer cannot be kept as a part).
-    pub pass: Forward,
+    /// What the request is sent to the origin from (`forward`, `pass`).
+    pub sending: Sending,
     pub facts: RequestFacts,
     /// The request's fields, for its `Vary` values and conditionals.
     pub headers: PickedFields,
@@ -40,6 +41,49 @@ pub struct Job {
     pub refresh: RefreshPolicy,
     /// Workers Cache is in front (`workers_cache`): answers say what they keep.
     pub workers_cache: bool,
+}
+
+/// What a request's forwards are built from: only when it goes to the origin, never on a hit.
+pub struct Sending {
+    pub request: Request,
+    pub url: Url,
+    pub target: Target,
+    pub settings: Rc<Settings>,
+    /// A route's `vary_cookies`: the only cookies a keyed request sends on.
+    pub keep_cookies: Vec<String>,
+    /// The route has `esi = true`.
+    pub esi: bool,
+}
+
+impl Job {
+    /// The request as the key says it (what a fill sends).
+    pub fn forward(&self) -> Forward {
+        let sending = &self.sending;
+        let settings = &sending.settings;
+        Forward::for_key(
+            &sending.request,
+            &self.plan,
+            &sending.target,
+            settings.origin.as_ref(),
+            sending.keep_cookies.clone(),
+            settings.config.origin_timeout_ms,
+            sending.esi,
+        )
+    }
+
+    /// The request as the client sent it (a `Range` whose answer cannot be kept as a part).
+    pub fn pass(&self) -> Forward {
+        let sending = &self.sending;
+        let settings = &sending.settings;
+        let mut forward = Forward::as_sent(
+            &sending.request,
+            &sending.url,
+            settings.origin.as_ref(),
+            settings.config.origin_timeout_ms,
+        );
+        forward.esi = sending.esi;
+        forward
+    }
 }
 
 /// What the client is to be sent.

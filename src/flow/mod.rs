@@ -41,7 +41,7 @@ use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::{KeyedOn, Plan};
 use edgecache_core::request::target::Target;
 use edgecache_core::status::{Fwd, Outcome, Reason};
-use job::Job;
+use job::{Job, Sending};
 use lookup::delete_all;
 use origin::{Forward, HOP_HEADER};
 use reply::Decoration;
@@ -126,20 +126,18 @@ pub async fn handle(
         &mut errors,
     );
     let registry = registry_copy::current(env, config, &target.host).await;
-    let forward = Forward::for_key(
-        request,
-        &plan,
-        &target,
-        settings.origin.as_ref(),
-        KeyedOn::of(routing.route, keyed_on).cookies,
-        config.origin_timeout_ms,
-        esi_route,
-    );
+    let sending = Sending {
+        request: Clone::clone(request),
+        url: url.clone(),
+        target,
+        settings: settings.clone(),
+        keep_cookies: KeyedOn::of(routing.route, keyed_on).cookies,
+        esi: esi_route,
+    };
     let job = Rc::new(Job {
         plan,
         tiers,
-        forward,
-        pass: as_sent(),
+        sending,
         facts: RequestFacts::of(&headers, &config.credential_headers),
         headers,
         max_body_bytes: config.max_body_bytes,
@@ -156,7 +154,7 @@ pub async fn handle(
     });
     let head = method == "HEAD";
     let asked = match (&config.workers_cache, fragment) {
-        (Some(site), None) => Some(crate::workers_cache::asked(site, url, &target, &job, head)),
+        (Some(site), None) => Some(crate::workers_cache::asked(site, url, &job, head)),
         _ => None,
     };
     let mut served = serve_cacheable(&job, ctx, head, config, fragment, &mut errors).await;

@@ -95,7 +95,7 @@ pub fn forward_for(
     vary: &[String],
 ) -> (Forward, PartAsked) {
     let asked = to_ask(request, use_held);
-    let mut forward = job.forward.clone();
+    let mut forward = job.forward();
     forward.validators = vec![("range".into(), asked.range_field())];
     // The held parts' tag, or the client's own `If-Range` (which `part_spec` let through only
     // when it names the held parts): a part of another version is then never sent for it.

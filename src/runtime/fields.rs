@@ -30,22 +30,28 @@ pub struct PickedFields {
 /// The fields read for nearly every request, or every origin response.
 #[derive(Clone, Copy)]
 pub enum FieldSet {
-    /// Freshness, `Authorization`, cookies, conditionals, the usual `Vary`, `Range`, the loop
-    /// guard.
+    /// Freshness, the default credential fields, cookies, `Origin`, conditionals, the usual
+    /// `Vary`, `Range`, the loop guard.
     Request,
     /// What storability, the ESI check and conditional answers read.
     Response,
 }
 
+/// Every field a hit reads with the default configuration: one read outside the set costs
+/// about as much as the set's first five.
 const REQUEST_FIELDS: &[&str] = &[
     "cache-control",
     "pragma",
     "authorization",
+    "proxy-authorization",
+    "x-api-key",
     "cookie",
+    "origin",
     "if-none-match",
     "if-modified-since",
     "accept-encoding",
     "range",
+    "if-range",
     crate::flow::origin::HOP_HEADER,
 ];
 

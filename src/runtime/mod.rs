@@ -1,5 +1,6 @@
 //! Small adapters between the pure core and the Workers runtime's JavaScript objects.
 
+mod executor;
 mod fields;
 mod tasks;
 
@@ -7,11 +8,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, ReadableStreamDefaultReader};
 
+pub use executor::{now_or_later, spawn};
 pub use fields::{
     copy_only, copy_without, header_list, headers_from, name_list, reissue, respond, FieldSet,
     JsFields, PickedFields,
 };
-pub use tasks::{now_or_later, wait_for, Sleep};
+pub use tasks::{wait_for, Sleep};
 
 /// Milliseconds since the epoch, from the runtime's clock (`SystemTime::now()` panics on
 /// wasm32). On Workers the clock advances only across I/O, which is all a cache needs.

@@ -1,5 +1,4 @@
-//! Waiting inside a request: the entry point's first poll, timers, and a coalesced
-//! follower's wait.
+//! Waiting inside a request: timers, and a coalesced follower's wait.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -8,7 +7,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use web_sys::WorkerGlobalScope;
 
 use super::now_ms;
@@ -29,26 +28,6 @@ pub async fn wait_for(ticket: &Ticket, timeout_ms: u64) -> Option<Settled> {
         }
         Sleep::new(interval).await;
         interval = (interval * 2).min(25);
-    }
-}
-
-/// Runs a request's future as far as it goes without waiting, and answers with its value
-/// when that is all of it (a memory-tier hit), sparing the `Promise` and the microtask turn
-/// that handing it to the executor costs; otherwise the executor runs the rest and the
-/// answer is a `Promise`. Every future polled here must take the waker of each poll, not
-/// only the first (the first is a no-op): hence `Sleep` rather than `worker::Delay`.
-pub fn now_or_later<F>(future: F) -> JsValue
-where
-    F: Future<Output = Result<JsValue, JsValue>> + 'static,
-{
-    let mut future = Box::pin(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(Ok(value)) => value,
-        Poll::Ready(Err(error)) => js_sys::Promise::reject(&error).into(),
-        Poll::Pending => wasm_bindgen_futures::future_to_promise(future).into(),
     }
 }
 

@@ -31,6 +31,8 @@ async function until(what, check, timeoutMs = 5000) {
 describe("log lines", () => {
   const { origin, worker } = withWorker({
     config: {
+      // Hits too: no line of any kind may carry a user's value.
+      request_log: "all",
       backends: ["memory", "cache"],
       max_body_bytes: 2000,
       routes: [

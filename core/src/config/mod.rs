@@ -140,9 +140,11 @@ impl StatusTtl {
 /// Which requests get a JSON log line. A request that met an error always gets one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RequestLog {
-    #[default]
     All,
-    /// Everything but hits: on a busy site, most of the lines and of their cost.
+    /// Everything but hits (the default): on a busy site, most of the lines and of their
+    /// cost. Hits are counted in the stats, and Workers Logs' invocation log already has a
+    /// line for every request.
+    #[default]
     Misses,
     /// Only requests that met an error.
     Errors,
@@ -291,7 +293,7 @@ impl Default for Config {
                 max_includes: 15,
                 max_fragment_bytes: 1024 * 1024,
             },
-            request_log: RequestLog::All,
+            request_log: RequestLog::default(),
             routes: Vec::new(),
             case_insensitive_paths: false,
             credential_headers: DEFAULT_CREDENTIAL_HEADERS

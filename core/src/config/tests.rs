@@ -185,6 +185,11 @@ fn the_request_log_level_is_read_and_applied() {
     assert!(!RequestLog::Errors.wants(false, false));
     assert!(RequestLog::All.wants(true, false));
     assert_eq!(
+        Config::default().request_log,
+        RequestLog::Misses,
+        "hits get no line unless asked for"
+    );
+    assert_eq!(
         error_of(r#"{"request_log": "some"}"#),
         r#"EDGECACHE.request_log: "some" is not one of "all", "misses", "errors""#
     );
