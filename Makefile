@@ -35,7 +35,7 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab profile dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
+.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab profile perf dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
@@ -50,6 +50,7 @@ help:
 	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers, and issue 17's targets"
 	@echo "make bench-ab BASE=<git rev>  the worker at BASE against this tree's, in alternated rounds"
 	@echo "make profile where one request's CPU goes (PROFILE_PATH=/private for a miss)"
+	@echo "make perf    where the workerd process's CPU goes, against the JS floors (needs Linux perf)"
 	@echo "make soak    a bounded soak: 1,000 connections, hits, misses and purges (part of make test)"
 	@echo "make fuzz    cargo-fuzz targets for the parsers and the key renderer, 15 s each (part of make test)"
 	@echo "make screenshot  docs/dashboard.png from $(SCREENSHOT_MINUTES) min of demo traffic (not part of make test)"
@@ -125,6 +126,12 @@ profile: deps
 	KEEP_NAMES=1 scripts/build-worker.sh . build-profile
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
 	node bench/profile.mjs
+
+# Where the whole workerd process's CPU goes, edgecache against the JS floors (bench/perf.mjs);
+# needs Linux perf (Debian: linux-perf), which nothing else here needs.
+perf: build
+	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
+	node bench/perf.mjs
 
 dev: build
 	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' scripts/dev.sh
