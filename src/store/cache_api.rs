@@ -11,7 +11,6 @@ use std::cell::RefCell;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, Response as JsResponse, ResponseInit};
-use worker::Cache;
 
 use super::{Entry, Read, Store, StoreError};
 use crate::runtime::{describe, headers_from};
@@ -23,8 +22,9 @@ use edgecache_core::storage::record::Meta;
 const META_HEADER: &str = "x-edgecache-meta";
 const MAX_DELTA_SECONDS: u64 = 1 << 31;
 
+/// `caches.default`, read and written through `glue`: the `worker` crate's `Cache` builds a
+/// second `Response` around each one it reads (and each one it writes), copying its fields.
 pub struct CacheApiStore {
-    cache: Cache,
     url_base: String,
 }
 
@@ -38,7 +38,6 @@ fn failed(reason: String) -> StoreError {
 impl CacheApiStore {
     pub fn new(url_base: &str) -> CacheApiStore {
         CacheApiStore {
-            cache: Cache::default(),
             url_base: format!("{url_base}/__edgecache/"),
         }
     }
@@ -50,15 +49,14 @@ impl CacheApiStore {
     /// The stored response under `key` as an entry whose body is left unread in the runtime
     /// (`read_body` reads it; `unread_body` pipes it).
     pub async fn get_unread(&self, key: &str) -> Result<Option<(Entry, JsResponse)>, StoreError> {
-        let Some(response) = self
-            .cache
-            .get(self.url(key), true)
+        let found = glue::cache_match(&self.url(key)).map_err(|e| failed(describe(&e)))?;
+        let found = JsFuture::from(found)
             .await
-            .map_err(|e| failed(e.to_string()))?
-        else {
+            .map_err(|e| failed(describe(&e)))?;
+        // `match` answers `undefined` when nothing is stored.
+        let Ok(raw) = found.dyn_into::<JsResponse>() else {
             return Ok(None);
         };
-        let raw: JsResponse = response.into();
         let Some(entry) = raw
             .headers()
             .get(META_HEADER)
@@ -170,24 +168,48 @@ impl Store for CacheApiStore {
         let response =
             JsResponse::new_with_opt_buffer_source_and_init(Some(body.unchecked_ref()), &init)
                 .map_err(|e| failed(describe(&e)))?;
-        self.cache
-            .put(self.url(key), worker::Response::from(response))
+        let put = glue::cache_put(&self.url(key), &response).map_err(|e| failed(describe(&e)))?;
+        JsFuture::from(put)
             .await
-            .map_err(|e| failed(e.to_string()))
+            .map(|_| ())
+            .map_err(|e| failed(describe(&e)))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.cache
-            .delete(self.url(key), true)
+        let deleted = glue::cache_delete(&self.url(key)).map_err(|e| failed(describe(&e)))?;
+        JsFuture::from(deleted)
             .await
             .map(|_| ())
-            .map_err(|e| failed(e.to_string()))
+            .map_err(|e| failed(describe(&e)))
     }
 }
 
 mod glue {
     use wasm_bindgen::prelude::wasm_bindgen;
+    use wasm_bindgen::JsValue;
     use web_sys::Response;
+
+    // Entries are stored as GET responses; a HEAD or any method reads the same one.
+    #[wasm_bindgen(inline_js = "
+export function cacheMatch(url) {
+  return caches.default.match(url, { ignoreMethod: true });
+}
+export function cachePut(url, response) {
+  return caches.default.put(url, response);
+}
+export function cacheDelete(url) {
+  return caches.default.delete(url, { ignoreMethod: true });
+}
+")]
+    extern "C" {
+        /// The stored response for `url`, or `undefined`.
+        #[wasm_bindgen(js_name = cacheMatch, catch)]
+        pub fn cache_match(url: &str) -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_name = cachePut, catch)]
+        pub fn cache_put(url: &str, response: &Response) -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_name = cacheDelete, catch)]
+        pub fn cache_delete(url: &str) -> Result<js_sys::Promise, JsValue>;
+    }
 
     #[wasm_bindgen(inline_js = "
 export async function partOf(response, length, first, last) {
