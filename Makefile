@@ -50,7 +50,7 @@ help:
 	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers, and issue 17's targets"
 	@echo "make bench-ab BASE=<git rev>  the worker at BASE against this tree's, in alternated rounds"
 	@echo "make profile where one request's CPU goes (PROFILE_PATH=/private for a miss)"
-	@echo "make perf    where the workerd process's CPU goes, against the JS floors (needs Linux perf)"
+	@echo "make perf    where the workerd process's CPU goes, against the JS floors and Cache API worker (needs Linux perf)"
 	@echo "make soak    a bounded soak: 1,000 connections, hits, misses and purges (part of make test)"
 	@echo "make fuzz    cargo-fuzz targets for the parsers and the key renderer, 15 s each (part of make test)"
 	@echo "make screenshot  docs/dashboard.png from $(SCREENSHOT_MINUTES) min of demo traffic (not part of make test)"
@@ -127,7 +127,8 @@ profile: deps
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
 	node bench/profile.mjs
 
-# Where the whole workerd process's CPU goes, edgecache against the JS floors (bench/perf.mjs);
+# Where the whole workerd process's CPU goes, edgecache against the JS floors and the JS Cache
+# API worker (bench/perf.mjs);
 # needs Linux perf (Debian: linux-perf), which nothing else here needs.
 perf: build
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
