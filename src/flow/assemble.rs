@@ -75,7 +75,9 @@ impl Decided {
 
     /// Says how the request is being answered, if nobody has said it yet.
     pub fn tell(&self, outcome: &Outcome) {
-        if let Some(sender) = self.0.borrow_mut().take() {
+        // Taken out first: sending wakes the page, which may then be polled.
+        let sender = self.0.borrow_mut().take();
+        if let Some(sender) = sender {
             let _ = sender.send(outcome.clone());
         }
     }

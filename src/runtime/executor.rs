@@ -11,7 +11,10 @@
 //!
 //! Background work handed to the runtime with `ctx.wait_until` still runs on
 //! `wasm_bindgen_futures`: it never wakes a task of ours directly (a coalesced follower polls
-//! on its own timer, `wait_for`), so the two executors never poll each other's tasks.
+//! on its own timer, `wait_for`), and `spawn` is only called from our own tasks (ESI
+//! fragments, from a page's), so the two executors never poll each other's tasks. What wakes
+//! a task of ours must not hold a borrow the task may take (take the waker or the sender out
+//! of its cell first, as `Sleep` and `assemble::Decided` do).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -62,6 +65,10 @@ pub fn now_or_later<F>(future: F) -> JsValue
 where
     F: Future<Output = Result<JsValue, JsValue>> + 'static,
 {
+    // Called by JavaScript only, never from within a poll: a run still marked as under way
+    // was cut short by a JavaScript exception thrown through Wasm (which runs no Rust
+    // destructors). Without this, every later task of the isolate would wait for it.
+    RUNNING.with(|running| running.set(false));
     let settled = Rc::new(RefCell::new(Settled::Running));
     let end = settled.clone();
     spawn(async move {

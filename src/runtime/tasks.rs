@@ -50,7 +50,9 @@ impl Sleep {
         let fired = state.clone();
         let callback = Closure::<dyn FnMut()>::new(move || {
             fired.done.set(true);
-            if let Some(waker) = fired.waker.borrow_mut().take() {
+            // Taken out first: the wake may poll the task at once (`runtime::executor`).
+            let waker = fired.waker.borrow_mut().take();
+            if let Some(waker) = waker {
                 waker.wake();
             }
         });
