@@ -170,10 +170,7 @@ pub fn from_entry(
     decoration: &Decoration,
 ) -> Result<Response, JsValue> {
     let meta = &entry.meta;
-    let fields = entry
-        .client_fields
-        .get_or_init(|| ClientFields::of(meta, decoration.expose_tags));
-    let mut stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
+    let (fields, mut stamps) = stored(entry, now_ms, decoration);
     let discard = || unread.iter().for_each(Unread::discard);
     if not_modified {
         discard();
@@ -200,8 +197,7 @@ pub fn from_entry(
                     .map(Payload::Bytes),
             };
             if let Some(part) = part {
-                stamps.content_range = Some(format!("bytes {first}-{last}/{length}"));
-                return build(206, &fields.headers, Some(part), Some(&stamps));
+                return part_of(fields, stamps, (first, last, length), part);
             }
         }
         (RangeAnswer::Full, _) => {}
@@ -230,18 +226,34 @@ pub fn from_part(
     bytes: &[u8],
     decoration: &Decoration,
 ) -> Result<Response, JsValue> {
+    let (fields, stamps) = stored(entry, now_ms, decoration);
+    part_of(fields, stamps, (first, last, total), Payload::Bytes(bytes))
+}
+
+/// A stored entry's fields as clients see them (built once per entry), and what this
+/// response adds to them: `Age`, our `Cache-Status`, the route's `browser_ttl`.
+fn stored<'e>(
+    entry: &'e Entry,
+    now_ms: i64,
+    decoration: &Decoration,
+) -> (&'e ClientFields, Stamps) {
     let meta = &entry.meta;
     let fields = entry
         .client_fields
         .get_or_init(|| ClientFields::of(meta, decoration.expose_tags));
-    let mut stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
+    let stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
+    (fields, stamps)
+}
+
+/// A `206` of bytes `first..=last` of a representation of `total` bytes.
+fn part_of(
+    fields: &ClientFields,
+    mut stamps: Stamps,
+    (first, last, total): (u64, u64, u64),
+    part: Payload,
+) -> Result<Response, JsValue> {
     stamps.content_range = Some(format!("bytes {first}-{last}/{total}"));
-    build(
-        206,
-        &fields.headers,
-        Some(Payload::Bytes(bytes)),
-        Some(&stamps),
-    )
+    build(206, &fields.headers, Some(part), Some(&stamps))
 }
 
 /// The origin's response with our `Cache-Status`, streaming `body` (its own, or one branch
