@@ -5,6 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { withWorker } from "../support/fixture.mjs";
+import { hostileSite } from "../support/hostile-origin.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,16 +40,7 @@ describe("private pages", () => {
 
 describe("private pages, with client_refresh_interval 0", () => {
   const { origin, worker } = withWorker({
-    config: {
-      backends: ["memory", "cache", "kv"],
-      // Refreshes forced right after the entry is stored are by default answered from
-      // storage (tested in hostile-world.test.mjs); here they are sent to the origin.
-      client_refresh_interval: 0,
-      routes: [
-        { path: "/**.css", ttl: 600 },
-        { path: "/vc/**", vary_cookies: ["lang"] },
-      ],
-    },
+    config: hostileSite(),
   });
 
   describe("a private page behind a static-looking path (web cache deception, route ttl 600 on *.css)", () => {

@@ -11,6 +11,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setup, withWorker } from "../support/fixture.mjs";
+import { hostileSite } from "../support/hostile-origin.mjs";
 import { HOST } from "../support/worker.mjs";
 import { rawRequest } from "../support/raw.mjs";
 
@@ -128,16 +129,7 @@ describe("malformed, enormous and injected input, with client_refresh_interval 0
   });
   const { origin, worker } = withWorker(() => ({
     kvPersist: kvDir,
-    config: {
-      backends: ["memory", "cache", "kv"],
-      // Refreshes forced right after the entry is stored are by default answered from
-      // storage (tested in hostile-world.test.mjs); here they are sent to the origin.
-      client_refresh_interval: 0,
-      routes: [
-        { path: "/**.css", ttl: 600 },
-        { path: "/vc/**", vary_cookies: ["lang"] },
-      ],
-    },
+    config: hostileSite(),
   }));
   after(() => fs.rmSync(kvDir, { recursive: true, force: true }));
 

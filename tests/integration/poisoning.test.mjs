@@ -6,6 +6,7 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { withWorker } from "../support/fixture.mjs";
+import { hostileSite } from "../support/hostile-origin.mjs";
 import { rawRequest } from "../support/raw.mjs";
 
 /** Override headers an origin framework may honour; none is part of the key. */
@@ -73,16 +74,7 @@ describe("cache poisoning", () => {
 
 describe("unkeyed input, with client_refresh_interval 0", () => {
   const { origin, worker } = withWorker({
-    config: {
-      backends: ["memory", "cache", "kv"],
-      // Refreshes forced right after the entry is stored are by default answered from
-      // storage (tested in hostile-world.test.mjs); here they are sent to the origin.
-      client_refresh_interval: 0,
-      routes: [
-        { path: "/**.css", ttl: 600 },
-        { path: "/vc/**", vary_cookies: ["lang"] },
-      ],
-    },
+    config: hostileSite(),
   });
 
   describe("unkeyed override headers", () => {

@@ -66,6 +66,23 @@ export function userOf(headers) {
   return "anonymous";
 }
 
+/**
+ * The site the hostile-world files test against: every tier, a route TTL on `*.css` (the
+ * shape web cache deception aims at) and a route keyed on one cookie. Refreshes forced right
+ * after an entry is stored are by default answered from storage (tested in
+ * hostile-world.test.mjs); here they are sent to the origin. A new object each call.
+ */
+export function hostileSite() {
+  return {
+    backends: ["memory", "cache", "kv"],
+    client_refresh_interval: 0,
+    routes: [
+      { path: "/**.css", ttl: 600 },
+      { path: "/vc/**", vary_cookies: ["lang"] },
+    ],
+  };
+}
+
 /** Every header whose value this origin reflects into a page. */
 export const REFLECTED = [
   "x-forwarded-host",
