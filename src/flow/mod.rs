@@ -173,6 +173,7 @@ pub async fn handle_at(
             key: plan.primary.clone(),
             url: Forward::key_url(&plan, &target),
             credentials: facts.has_credentials(),
+            keyed_beyond_route: keyed_on.is_some_and(|k| !k.is_empty()),
         })
     });
     let registry = registry_copy::current(env, config, &target.host).await;

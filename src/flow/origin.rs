@@ -65,6 +65,8 @@ pub struct ShieldRoute {
     pub url: String,
     /// The request carries credentials: never through the shield.
     pub credentials: bool,
+    /// An ESI include whose key carries more than its route's (never through the shield).
+    pub keyed_beyond_route: bool,
 }
 
 /// What a request whose answer may be stored sends on of the client's request.
@@ -241,6 +243,7 @@ impl Forward {
             key: &route.key,
             credentials: route.credentials,
             part: self.validators.iter().any(|(name, _)| name == "range"),
+            keyed_beyond_route: route.keyed_beyond_route,
         };
         let Via::Shield { shard } = via(&sending) else {
             return None;

@@ -9,7 +9,7 @@ use web_sys::{Headers, ReadableStream, Response};
 use crate::runtime::{copy_without, header_list, headers_from, name_list, reissue, respond};
 use crate::store::{ClientFields, Entry};
 use edgecache_core::control::registry::TAG_FIELDS;
-use edgecache_core::decide::shield::SHIELD_NAME;
+use edgecache_core::decide::shield::{ORIGIN_FAILED_FIELD, SHIELD_NAME};
 use edgecache_core::http::conditional::NOT_MODIFIED_FIELDS;
 use edgecache_core::http::range::RangeAnswer;
 use edgecache_core::http::CONSUMED_FIELDS;
@@ -35,11 +35,13 @@ pub enum Audience {
 }
 
 thread_local! {
-    /// `is_for_caches`'s fields as JS arrays, with the tag fields and without, and none.
+    /// `is_for_caches`'s fields as JS arrays, with the tag fields and without; and for the
+    /// locations' caches, all but the shield's own signal.
     static FOR_CACHES: [js_sys::Array; 3] = [
         name_list(&[CONSUMED_FIELDS, TAG_FIELDS].concat()),
         name_list(CONSUMED_FIELDS),
-        name_list(&[]),
+        // An origin's own field of that name would read as the shield's word.
+        name_list(&[ORIGIN_FAILED_FIELD]),
     ];
 }
 

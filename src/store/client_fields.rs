@@ -5,6 +5,7 @@ use web_sys::Headers;
 
 use crate::runtime::headers_from;
 use edgecache_core::control::registry::TAG_FIELDS;
+use edgecache_core::decide::shield::ORIGIN_FAILED_FIELD;
 use edgecache_core::http::CONSUMED_FIELDS;
 use edgecache_core::storage::record::Meta;
 
@@ -42,7 +43,7 @@ impl ClientFields {
         let kept: Vec<(String, String)> = meta
             .headers
             .iter()
-            .filter(|(n, _)| n != "cache-status")
+            .filter(|(n, _)| n != "cache-status" && n != ORIGIN_FAILED_FIELD)
             .cloned()
             .collect();
         ClientFields {

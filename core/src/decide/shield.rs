@@ -59,11 +59,20 @@ pub struct Sending<'a> {
     pub credentials: bool,
     /// A request for a part of the body (`Range`): the location keeps parts itself.
     pub part: bool,
+    /// Its key carries more than its route says (an ESI include's own `vary-headers` or
+    /// `vary-cookies`): the shield, which keys by the route alone, would store it under a key
+    /// another variant shares.
+    pub keyed_beyond_route: bool,
 }
 
 /// Whether a miss goes to the shield, and to which shard.
 pub fn via(sending: &Sending) -> Via {
-    if !sending.enabled || sending.credentials || sending.part || sending.shards == 0 {
+    if !sending.enabled
+        || sending.credentials
+        || sending.part
+        || sending.keyed_beyond_route
+        || sending.shards == 0
+    {
         return Via::Origin;
     }
     Via::Shield {
@@ -122,6 +131,7 @@ mod tests {
             key,
             credentials: false,
             part: false,
+            keyed_beyond_route: false,
         }
     }
 
@@ -137,7 +147,8 @@ mod tests {
     }
 
     #[test]
-    fn credentials_parts_and_unshielded_routes_go_to_the_origin() {
+    fn credentials_parts_includes_keyed_beyond_their_route_and_unshielded_routes_go_to_the_origin()
+    {
         let rows: &[(&str, Sending)] = &[
             (
                 "credentials",
@@ -150,6 +161,13 @@ mod tests {
                 "part",
                 Sending {
                     part: true,
+                    ..sending("k")
+                },
+            ),
+            (
+                "an include keyed beyond its route",
+                Sending {
+                    keyed_beyond_route: true,
                     ..sending("k")
                 },
             ),
