@@ -15,7 +15,7 @@ pub use fields::{
     JsFields, PickedFields,
 };
 pub use streams::{chunked, cut, exactly, CHUNK_BYTES};
-pub use tasks::{wait_for, Sleep};
+pub use tasks::Sleep;
 
 /// Milliseconds since the epoch, from the runtime's clock (`SystemTime::now()` panics on
 /// wasm32). On Workers the clock advances only across I/O, which is all a cache needs.
