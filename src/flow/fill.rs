@@ -19,7 +19,8 @@ use crate::flow::revalidated::not_modified;
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
 use crate::store::{Entry, Tier};
 use edgecache_core::control::registry::response_tags;
-use edgecache_core::decide::answer::{body_not_stored, judge, Answered, Judgement};
+use edgecache_core::decide::answer::{body_not_stored, judge, speaks_for_key, Answered, Judgement};
+use edgecache_core::decide::refresh::Fetching;
 use edgecache_core::http::parts::PartAsked;
 use edgecache_core::http::reuse::usable_on_error;
 use edgecache_core::http::revalidate::{conditional_fields, names_other_response};
@@ -67,9 +68,6 @@ pub async fn fill(
         vary,
         part,
     } = start;
-    // A refresh a client with credentials forced is answered for that client alone: its own
-    // credentials or directives never replace or remove what others get.
-    let for_client_only = fwd == Fwd::Request && job.facts.has_credentials();
     let mut forward = part
         .as_ref()
         .map_or_else(|| job.forward(), |p| p.forward.clone());
@@ -85,6 +83,18 @@ pub async fn fill(
     if part.is_none() {
         forward.vary_fields = stale.map_or_else(|| vary.to_vec(), |s| s.entry.meta.vary.clone());
     }
+    // A stored entry (or held parts) is refreshed as anyone with its key would ask for it:
+    // a credential the key does not hold stays behind, so no one user's answer can replace
+    // or remove what everyone gets.
+    let held = part.as_ref().and_then(|p| p.request.held.as_ref());
+    let fetching = if stale.is_some() || held.is_some() {
+        Fetching::Stored
+    } else {
+        Fetching::Miss
+    };
+    let as_sent = job.as_sent(fetching, &forward.vary_fields);
+    forward.withheld = as_sent.sent.withheld.clone();
+    let withheld = |name: &String| as_sent.sent.withheld.contains(name);
     let mut asked_again = false;
     let (origin, exchange, origin_fields, verdict) = loop {
         let (origin, exchange) = match fetch(&mut forward, revalidating).await {
@@ -92,7 +102,7 @@ pub async fn fill(
             Err(error) => return Answer::Failed(error),
         };
         if let Some(part) = part.as_ref().filter(|_| origin.status() != 200) {
-            let asked = (&forward, &part.asked);
+            let asked = (&forward, &part.asked, &as_sent);
             return parts::answered(job, ctx, part.request, asked, origin, exchange, fwd).await;
         }
         // Judged on the fields storability reads, fetched in one call; all of them are
@@ -100,20 +110,21 @@ pub async fn fill(
         let origin_fields = PickedFields::read(origin.headers(), FieldSet::Response);
         let status = origin.status();
         let verdict = storability(
-            &job.facts,
+            &as_sent.facts,
             status,
             &origin_fields,
             &job.plan.overrides,
             exchange,
         );
-        // The answer varies on a field the client sent and the origin was not sent: it was
-        // chosen without it, so it is not this client's variant.
+        // The answer varies on a field the client sent and the origin was not sent (or a
+        // credential it withheld): it was chosen without it, so it is not this client's
+        // variant.
         let unsent: Vec<String> = match &verdict {
             Storability::Store { vary, .. } => vary
                 .iter()
                 .filter(|name| {
-                    !job.plan.forwards(name)
-                        && !forward.vary_fields.contains(name)
+                    (withheld(name)
+                        || (!job.plan.forwards(name) && !forward.vary_fields.contains(name)))
                         && job.headers.field(name).is_some()
                 })
                 .cloned()
@@ -129,11 +140,13 @@ pub async fn fill(
                 usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
             }),
             head_without_entry: head && stale.is_none(),
-            for_client_only,
+            beyond_key: as_sent.sent.beyond_key,
+            replacing: fetching == Fetching::Stored,
             no_tiers: job.tiers.is_empty(),
             too_large: content_length(&origin_fields).is_some_and(|len| len > job.max_body_bytes),
             varies_on_unsent: !unsent.is_empty(),
             asked_again,
+            unsent_withheld: unsent.iter().any(withheld),
             verdict,
         };
         match judge(&answered) {
@@ -144,16 +157,7 @@ pub async fn fill(
                     ));
                 };
                 let update = header_list(&origin.headers());
-                return not_modified(
-                    job,
-                    ctx,
-                    found,
-                    &update,
-                    exchange,
-                    fwd,
-                    leader,
-                    for_client_only,
-                );
+                return not_modified(job, ctx, found, &update, exchange, fwd, leader, &as_sent);
             }
             Judgement::ServeStale(outcome) => {
                 if let Some(body) = origin.body() {
@@ -182,10 +186,14 @@ pub async fn fill(
                 outcome,
                 response_says,
             } => {
-                // A whole response to a request for parts that is not kept: the held parts
-                // (of the version it may have replaced) go.
-                if let Some(held) = part.as_ref().and_then(|p| p.request.held.as_ref()) {
-                    parts::drop_parts(job, ctx, held);
+                // A whole response to a request for parts that is not kept: the held parts go
+                // when it shows they are of an outdated representation, never for fewer
+                // bytes of the same one.
+                if let Some(held) = held {
+                    let whole = JsFields(&origin.headers());
+                    if parts::outdated(held, &whole, as_sent.sent.beyond_key) {
+                        parts::drop_parts(job, ctx, held);
+                    }
                 }
                 return pass(job, ctx, stale, origin, outcome, response_says, leader);
             }
@@ -250,11 +258,12 @@ pub async fn fill(
             fresh: true,
         });
     let streamable = streamable_length(&origin_fields);
+    let speaks = speaks_for_key(Reason::TooLarge, as_sent.sent.beyond_key);
     ctx.wait_until(store(
         job.clone(),
         meta,
         store_branch,
-        leader,
+        (leader, speaks),
         replacing,
         streamable,
     ));
@@ -324,12 +333,13 @@ pub const STREAM_FROM_BYTES: u64 = 1024 * 1024;
 /// Reads the stored branch of the body (up to the size limit) and writes the entry, and its
 /// `Vary` marker, to every tier; then settles the flight. A body that fails or overflows is
 /// not stored at all. `streamable`: the body's length, when the origin states it for the
-/// bytes the body stream gives (no `Content-Encoding`).
+/// bytes the body stream gives (no `Content-Encoding`). `speaks`: a body too large to keep
+/// marks the URL hit-for-pass (`answer::speaks_for_key`).
 async fn store(
     job: Rc<Job>,
     meta: Meta,
     body: Option<ReadableStream>,
-    leader: Option<Leader>,
+    (leader, speaks): (Option<Leader>, bool),
     replacing: Option<Replacing>,
     streamable: Option<u64>,
 ) {
@@ -342,7 +352,8 @@ async fn store(
     }
     let (Some(length), Some(body)) = (length.filter(|_| !streamed.is_empty()), body.as_ref())
     else {
-        return store_read(&job, meta, body, leader, held.into_iter().chain(streamed)).await;
+        let tiers = held.into_iter().chain(streamed);
+        return store_read(&job, meta, body, (leader, speaks), tiers).await;
     };
     // One branch of the body for each tier that takes a stream, and one read for the others.
     let mut branches = Vec::with_capacity(streamed.len() + 1);
@@ -370,7 +381,13 @@ async fn store(
         Some(branch) => {
             futures_util::future::join(
                 streams,
-                store_read(&job, meta.clone(), Some(branch), leader, held.into_iter()),
+                store_read(
+                    &job,
+                    meta.clone(),
+                    Some(branch),
+                    (leader, speaks),
+                    held.into_iter(),
+                ),
             )
             .await;
         }
@@ -417,7 +434,7 @@ async fn store_read<'a>(
     job: &Job,
     meta: Meta,
     body: Option<ReadableStream>,
-    leader: Option<Leader>,
+    (leader, speaks): (Option<Leader>, bool),
     tiers: impl Iterator<Item = &'a Tier>,
 ) {
     let body = match body {
@@ -425,9 +442,9 @@ async fn store_read<'a>(
         Some(stream) => match read_limited(stream, job.max_body_bytes).await {
             Ok(Body::Complete(bytes)) => bytes,
             Ok(Body::TooLarge) => {
-                return not_stored(job, &meta.key, body_not_stored(false), leader)
+                return not_stored(job, &meta.key, body_not_stored(false), leader, speaks)
             }
-            Err(_) => return not_stored(job, &meta.key, body_not_stored(true), leader),
+            Err(_) => return not_stored(job, &meta.key, body_not_stored(true), leader, speaks),
         },
     };
     let entry = Entry::new(
@@ -471,8 +488,8 @@ fn mark_hit_for_pass(job: &Job) {
     );
 }
 
-fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>) {
-    if reason == Reason::TooLarge {
+fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>, speaks: bool) {
+    if reason == Reason::TooLarge && speaks {
         mark_hit_for_pass(job);
     }
     if let Some(leader) = leader {

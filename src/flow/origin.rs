@@ -10,7 +10,9 @@
 //! behind, and the edge sets `X-Forwarded-Host` and `X-Forwarded-Proto` from the key. The
 //! client's own validators are not sent on either: the cache wants the full response to
 //! keep, and answers conditionals itself; when it revalidates, it sends the stored
-//! response's validators instead. Requests that are not cacheable (other methods, bypass
+//! response's validators instead. A fetch that refreshes a stored entry leaves behind the
+//! credentials its key does not hold (`withheld`, `decide::refresh`): it asks as anyone with
+//! the key would. Requests that are not cacheable (other methods, bypass
 //! rules, a `Range` whose answer cannot be kept as a part) go as the client sent them.
 
 use std::rc::Rc;
@@ -42,6 +44,9 @@ pub struct Forward {
     pub validators: Vec<(String, String)>,
     /// On a cacheable request, the client's fields the URL's responses vary on: sent on too.
     pub vary_fields: Vec<String>,
+    /// The client's credential fields that stay behind (`decide::refresh::sent`): a stored
+    /// entry is refreshed as anyone with its key would ask for it.
+    pub withheld: Vec<String>,
     /// Sent instead of the request's method (a HEAD revalidates the stored GET).
     pub method: Option<&'static str>,
     pub timeout_ms: u64,
@@ -95,6 +100,7 @@ impl Forward {
             cacheable: None,
             validators: Vec::new(),
             vary_fields: Vec::new(),
+            withheld: Vec::new(),
             method: None,
             timeout_ms,
             esi: false,
@@ -124,6 +130,7 @@ impl Forward {
             })),
             validators: Vec::new(),
             vary_fields: Vec::new(),
+            withheld: Vec::new(),
             method: None,
             timeout_ms,
             esi,
@@ -168,6 +175,9 @@ impl Forward {
                 let _ = headers.set("x-forwarded-proto", &cacheable.scheme);
                 if !cacheable.keep_cookies.is_empty() {
                     filter_cookies(&headers, &cacheable.keep_cookies);
+                }
+                for name in &self.withheld {
+                    let _ = headers.delete(name);
                 }
                 headers
             }
