@@ -141,6 +141,7 @@ pub async fn fill(
             }),
             head_without_entry: head && stale.is_none(),
             beyond_key: as_sent.sent.beyond_key,
+            beyond_url: as_sent.sent.beyond_url,
             replacing: fetching == Fetching::Stored,
             no_tiers: job.tiers.is_empty(),
             too_large: content_length(&origin_fields).is_some_and(|len| len > job.max_body_bytes),
@@ -170,7 +171,7 @@ pub async fn fill(
                         shareable: true,
                     };
                 }
-                return pass(job, ctx, stale, origin, outcome, false, leader);
+                return pass(job, ctx, stale, origin, outcome, (false, false), leader);
             }
             Judgement::AskAgain => {
                 if let Some(body) = origin.body() {
@@ -180,11 +181,12 @@ pub async fn fill(
                 asked_again = true;
             }
             Judgement::UnexpectedNotModified(outcome) => {
-                return pass(job, ctx, stale, origin, outcome, true, leader)
+                return pass(job, ctx, stale, origin, outcome, (true, true), leader)
             }
             Judgement::Pass {
                 outcome,
                 response_says,
+                hit_for_pass,
             } => {
                 // A whole response to a request for parts that is not kept: the held parts go
                 // when it shows they are of an outdated representation, never for fewer
@@ -195,7 +197,8 @@ pub async fn fill(
                         parts::drop_parts(job, ctx, held);
                     }
                 }
-                return pass(job, ctx, stale, origin, outcome, response_says, leader);
+                let says = (response_says, hit_for_pass);
+                return pass(job, ctx, stale, origin, outcome, says, leader);
             }
             Judgement::Store(outcome) => {
                 break (origin, exchange, origin_fields, (answered.verdict, outcome))
@@ -212,7 +215,7 @@ pub async fn fill(
         reuse,
     } = verdict
     else {
-        return pass(job, ctx, stale, origin, outcome, false, leader);
+        return pass(job, ctx, stale, origin, outcome, (false, false), leader);
     };
 
     coalesce::clear_pass(&job.plan.primary);
@@ -258,7 +261,7 @@ pub async fn fill(
             fresh: true,
         });
     let streamable = streamable_length(&origin_fields);
-    let speaks = speaks_for_key(Reason::TooLarge, as_sent.sent.beyond_key);
+    let speaks = speaks_for_key(Reason::TooLarge, as_sent.sent.beyond_url);
     ctx.wait_until(store(
         job.clone(),
         meta,
@@ -275,25 +278,26 @@ pub async fn fill(
     }
 }
 
-/// The answer cannot be stored: stream it through, tell followers to fetch for themselves,
-/// and when the response itself is to blame (`response_says`) remember the key as
-/// hit-for-pass and drop a stale entry that the origin no longer allows to be shared.
+/// The answer cannot be stored: stream it through, tell followers to fetch for themselves;
+/// when the response itself is to blame (`response_says`, as `judge` says) drop a stale entry
+/// that the origin no longer allows to be shared, and when it speaks for the whole URL
+/// (`hit_for_pass`) remember the key as hit-for-pass.
 fn pass(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
     stale: Option<&Found>,
     origin: Response,
     outcome: Outcome,
-    response_says: bool,
+    (response_says, hit_for_pass): (bool, bool),
     leader: Option<Leader>,
 ) -> Answer {
-    if response_says {
+    if hit_for_pass {
         mark_hit_for_pass(job);
-        if let Some(found) = stale {
-            let tiers = job.clone();
-            let key = found.entry.meta.key.clone();
-            ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
-        }
+    }
+    if let (true, Some(found)) = (response_says, stale) {
+        let tiers = job.clone();
+        let key = found.entry.meta.key.clone();
+        ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
     }
     if let Some(leader) = leader {
         leader.settle(Settled::Pass);

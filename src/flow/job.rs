@@ -107,10 +107,9 @@ impl Job {
             .filter(|name| name.as_str() != "proxy-authorization" && self.plan.forwards(name))
             .cloned()
             .collect();
-        let mut key_fields = self.plan.keyed_headers.clone();
-        key_fields.extend(vary_fields.iter().cloned());
         let key = KeyHolds {
-            fields: &key_fields,
+            fields: &self.plan.keyed_headers,
+            varies_on: vary_fields,
             cookies: &self.sending.keep_cookies,
         };
         let sent = refresh::sent(fetching, &credentials, &self.headers, &key);

@@ -33,7 +33,7 @@ function userOf(headers) {
 
 /**
  * A page of a site with sessions. `state.cc` (and `state.age`, `state.etag`) is what the page
- * for everyone says; `state.down` answers 503; `state.delayMs` slows the page for everyone.
+ * for everyone says (`state.vary` its Vary); `state.down` answers 503; `state.delayMs` slows the page for everyone.
  * A user's request gets `private` with a renewed session, as Django's session middleware
  * answers; a revalidation of the page for everyone gets a 304.
  */
@@ -50,6 +50,7 @@ function sessionSite(state) {
     if (state.delayMs) await new Promise((r) => setTimeout(r, state.delayMs));
     const headers = { "cache-control": state.cc, "content-type": "text/html", age: state.age ?? "0" };
     if (state.etag) headers.etag = state.etag;
+    if (state.vary) headers.vary = state.vary;
     if (state.etag && record.headers["if-none-match"] === state.etag) return { status: 304, headers, body: "" };
     return { headers, body: `page for everyone #${n}` };
   };
@@ -150,6 +151,22 @@ describe("a shared entry is refreshed as a shared request", () => {
     const burst = await Promise.all(Array.from({ length: 5 }, () => worker.fetch("/hfp")));
     for (const got of burst) assert.equal(got.body, "page for everyone #2");
     assert.equal(origin.count("/hfp"), 2, "the anonymous burst shared one fetch");
+  });
+
+  it("a logged-in user's private answer where the page varies on Cookie leaves everyone's refreshes running", async () => {
+    // Django's session middleware adds `Vary: Cookie` to every page it touches: the user's
+    // answer is its own variant's, and says nothing of the URL's other variants.
+    const state = { cc: "max-age=1, stale-while-revalidate=60", age: "2", vary: "Cookie" };
+    origin.on("/django", sessionSite(state));
+    await worker.fetchStored("/django");
+    const own = await worker.fetch("/django", { headers: ALICE });
+    assert.equal(own.body, "page for session:alice #2", "a variant of her own, asked with her cookie");
+    const before = origin.count("/django");
+    const anonymous = await worker.fetch("/django");
+    assert.equal(anonymous.body, "page for everyone #1");
+    assert.match(anonymous.cacheStatus, /detail=stale-while-revalidate/);
+    await until(() => origin.count("/django") > before, "everyone's background refresh (not hit-for-pass)");
+    assert.equal(origin.last("/django").headers.cookie, undefined);
   });
 
   it("a route keyed on a cookie sends that cookie alone on a refresh", async () => {

@@ -18,6 +18,8 @@ pub struct Answered {
     /// The fetch carried a credential the key does not hold (`decide::refresh::sent`): its
     /// answer may be this client's own.
     pub beyond_key: bool,
+    /// It carried a credential the URL's key does not hold (one a `Vary` keys, say).
+    pub beyond_url: bool,
     /// A stored entry is revalidated or would be replaced by what is stored.
     pub replacing: bool,
     /// No tier could be opened.
@@ -49,12 +51,15 @@ pub enum Judgement {
     /// Store it, streaming it to the client meanwhile.
     Store(Outcome),
     /// Stream it through unstored. `response_says`: the response itself forbids storing,
-    /// whoever with the key asks (`speaks_for_key`): the URL is remembered as
-    /// hit-for-pass and an entry it replaces is dropped; when the request alone is to blame
-    /// (its directives, or a credential the key does not hold), nothing others get changes.
+    /// whoever with the key asks (`speaks_for_key`): an entry it replaces is dropped; when the
+    /// request alone is to blame (its directives, or a credential the key does not hold),
+    /// nothing others get changes.
     Pass {
         outcome: Outcome,
         response_says: bool,
+        /// Remember the URL as hit-for-pass: the response says so and the request carried
+        /// nothing the URL's key does not hold.
+        hit_for_pass: bool,
     },
 }
 
@@ -133,6 +138,7 @@ pub fn judge(answer: &Answered) -> Judgement {
         Some(reason) => Judgement::Pass {
             outcome: Outcome::forward(fwd, Some(status), false, Some(reason)),
             response_says: speaks_for_key(reason, answer.beyond_key),
+            hit_for_pass: speaks_for_key(reason, answer.beyond_url),
         },
     }
 }

@@ -28,18 +28,27 @@ pub enum Fetching {
 /// What the key holds of the request besides its URL.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyHolds<'a> {
-    /// Header fields whose values are in the key (lowercase): the route's `vary_headers`, and
-    /// the fields the stored response (or the URL's `Vary` marker) varies on.
+    /// Header fields whose values are in the URL's key (lowercase): the route's
+    /// `vary_headers`.
     pub fields: &'a [String],
+    /// The fields the stored response (or the URL's `Vary` marker) varies on: its variant's
+    /// key holds them too.
+    pub varies_on: &'a [String],
     /// The route's `vary_cookies`: the only cookies a fetch for the key sends on.
     pub cookies: &'a [String],
 }
 
 impl KeyHolds<'_> {
-    /// The key holds the value of the field `name` (lowercase) as the fetch sends it.
-    pub fn holds(&self, name: &str) -> bool {
+    /// The URL's key (the one hit-for-pass marks) holds the value of the field `name`
+    /// (lowercase) as a fetch sends it.
+    pub fn url_holds(&self, name: &str) -> bool {
         self.fields.iter().any(|field| field == name)
             || (name == "cookie" && !self.cookies.is_empty())
+    }
+
+    /// The variant's key holds it.
+    pub fn holds(&self, name: &str) -> bool {
+        self.url_holds(name) || self.varies_on.iter().any(|field| field == name)
     }
 }
 
@@ -51,6 +60,10 @@ pub struct Sent {
     /// It carries a credential whose value the key does not hold: its answer may be this
     /// client's own.
     pub beyond_key: bool,
+    /// It carries a credential the URL's key does not hold (one a `Vary` keys, as Django's
+    /// `Vary: Cookie`): its answer says nothing of the URL's other variants, so it never marks
+    /// the URL hit-for-pass.
+    pub beyond_url: bool,
 }
 
 /// What a fetch for `fetching` sends of `request`'s credentials. `credentials`: the credential
@@ -62,20 +75,21 @@ pub fn sent(
     request: &(impl Fields + ?Sized),
     key: &KeyHolds,
 ) -> Sent {
-    let beyond: Vec<String> = credentials
-        .iter()
-        .filter(|name| request.field(name).is_some() && !key.holds(name))
-        .cloned()
-        .collect();
-    match fetching {
-        Fetching::Miss => Sent {
-            withheld: Vec::new(),
-            beyond_key: !beyond.is_empty(),
-        },
-        Fetching::Stored => Sent {
-            withheld: beyond,
-            beyond_key: false,
-        },
+    let present = || {
+        credentials
+            .iter()
+            .filter(|name| request.field(name).is_some())
+    };
+    let beyond: Vec<String> = present().filter(|name| !key.holds(name)).cloned().collect();
+    let withheld = match fetching {
+        Fetching::Miss => Vec::new(),
+        Fetching::Stored => beyond.clone(),
+    };
+    let beyond_url = present().any(|name| !key.url_holds(name) && !withheld.contains(name));
+    Sent {
+        beyond_key: beyond.iter().any(|name| !withheld.contains(name)),
+        beyond_url,
+        withheld,
     }
 }
 

@@ -51,6 +51,7 @@ pub(super) fn answered(status: u16, verdict: Storability) -> Answered {
         stale_usable_on_error: false,
         head_without_entry: false,
         beyond_key: false,
+        beyond_url: false,
         replacing: false,
         no_tiers: false,
         too_large: false,
@@ -85,7 +86,11 @@ fn pass_reason(judgement: Judgement) -> (Reason, bool) {
                     ..
                 },
             response_says,
-        } => (reason, response_says),
+            hit_for_pass,
+        } => {
+            assert_eq!(hit_for_pass, response_says, "{reason:?}");
+            (reason, response_says)
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -212,6 +217,7 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
     assert_eq!(
         ahead(Answered {
             beyond_key: true,
+            beyond_url: true,
             replacing: true,
             ..answered(200, store.clone())
         }),
@@ -220,6 +226,7 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
     assert!(matches!(
         judged(Answered {
             beyond_key: true,
+            beyond_url: true,
             ..answered(200, store.clone())
         }),
         Judgement::Store(_)
@@ -240,6 +247,7 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
             assert_eq!(
                 ahead(Answered {
                     beyond_key: true,
+                    beyond_url: true,
                     replacing,
                     ..answered(200, private.clone())
                 }),
@@ -256,9 +264,28 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
         }
         assert_eq!(ahead(answered(200, private)), (reason, true), "{fields:?}");
     }
+    // A variant keyed on the cookie (Django's `Vary: Cookie`): its private answer drops that
+    // variant's own entry, but says nothing of the URL's other variants: no hit-for-pass.
+    let private = verdict(
+        &[("cookie", "session=alice")],
+        200,
+        &[("cache-control", "private")],
+    );
+    match judged(Answered {
+        beyond_url: true,
+        ..answered(200, private)
+    }) {
+        Judgement::Pass {
+            response_says,
+            hit_for_pass,
+            ..
+        } => assert_eq!((response_says, hit_for_pass), (true, false)),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         ahead(Answered {
             beyond_key: true,
+            beyond_url: true,
             too_large: true,
             ..answered(200, store.clone())
         }),

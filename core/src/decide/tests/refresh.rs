@@ -25,14 +25,16 @@ fn a_stored_entry_is_refreshed_with_only_the_credentials_its_key_holds() {
         ("authorization", "Bearer t"),
         ("x-api-key", "k"),
     ];
-    // (fetch, request fields, key's fields, key's cookies, withheld, beyond the key, why)
+    // (fetch, request fields, the route's vary_headers, the fields the response varies on,
+    // the route's vary_cookies, withheld, beyond the key, beyond the URL's key, why)
     type Row<'a> = (
         Fetching,
         &'a [(&'a str, &'a str)],
         &'a [&'a str],
         &'a [&'a str],
         &'a [&'a str],
-        bool,
+        &'a [&'a str],
+        (bool, bool),
         &'a str,
     );
     let rows: &[Row] = &[
@@ -41,8 +43,9 @@ fn a_stored_entry_is_refreshed_with_only_the_credentials_its_key_holds() {
             &session,
             &[],
             &[],
+            &[],
             &["cookie"],
-            false,
+            (false, false),
             "a background or forced refresh leaves a session cookie behind",
         ),
         (
@@ -50,36 +53,50 @@ fn a_stored_entry_is_refreshed_with_only_the_credentials_its_key_holds() {
             &everything,
             &[],
             &[],
+            &[],
             &["authorization", "cookie", "x-api-key"],
-            false,
+            (false, false),
             "and every other credential",
         ),
         (
             Fetching::Stored,
             &session,
             &[],
+            &[],
             &["lang"],
             &[],
-            false,
+            (false, false),
             "vary_cookies: the key's cookies go (only they are sent)",
         ),
         (
             Fetching::Stored,
             &session,
+            &[],
             &["cookie"],
             &[],
             &[],
-            false,
+            (false, true),
             "an entry that varies on Cookie is that cookie's",
+        ),
+        (
+            Fetching::Stored,
+            &everything,
+            &[],
+            &["authorization"],
+            &[],
+            &["cookie", "x-api-key"],
+            (false, true),
+            "an entry keyed on Authorization is that token's",
         ),
         (
             Fetching::Stored,
             &everything,
             &["authorization"],
             &[],
+            &[],
             &["cookie", "x-api-key"],
-            false,
-            "an entry keyed on Authorization is that token's",
+            (false, false),
+            "a route keyed on Authorization",
         ),
         (
             Fetching::Stored,
@@ -87,7 +104,8 @@ fn a_stored_entry_is_refreshed_with_only_the_credentials_its_key_holds() {
             &[],
             &[],
             &[],
-            false,
+            &[],
+            (false, false),
             "an anonymous refresh withholds nothing",
         ),
         (
@@ -96,25 +114,28 @@ fn a_stored_entry_is_refreshed_with_only_the_credentials_its_key_holds() {
             &[],
             &[],
             &[],
-            true,
+            &[],
+            (true, true),
             "a miss is the client's own request",
         ),
         (
             Fetching::Miss,
             &session,
+            &[],
             &["cookie"],
             &[],
             &[],
-            false,
+            (false, true),
             "a miss for a variant keyed on the cookie",
         ),
         (
             Fetching::Miss,
             &session,
             &[],
+            &[],
             &["lang"],
             &[],
-            false,
+            (false, false),
             "a miss on a route keyed on cookies sends only those",
         ),
         (
@@ -123,7 +144,8 @@ fn a_stored_entry_is_refreshed_with_only_the_credentials_its_key_holds() {
             &[],
             &[],
             &[],
-            false,
+            &[],
+            (false, false),
             "an anonymous miss",
         ),
         (
@@ -132,21 +154,35 @@ fn a_stored_entry_is_refreshed_with_only_the_credentials_its_key_holds() {
             &[],
             &[],
             &[],
-            false,
+            &[],
+            (false, false),
             "a field that is never sent on is not a credential here",
         ),
     ];
-    for (fetching, request, key_fields, key_cookies, withheld, beyond_key, why) in rows {
-        let key_fields = names(key_fields);
-        let key_cookies = names(key_cookies);
+    for (
+        fetching,
+        request,
+        route_fields,
+        varies_on,
+        cookies,
+        withheld,
+        (beyond_key, beyond_url),
+        why,
+    ) in rows
+    {
+        let route_fields = names(route_fields);
+        let varies_on = names(varies_on);
+        let cookies = names(cookies);
         let key = KeyHolds {
-            fields: &key_fields,
-            cookies: &key_cookies,
+            fields: &route_fields,
+            varies_on: &varies_on,
+            cookies: &cookies,
         };
         let got = sent(*fetching, &credentials, &fields(request), &key);
         let want = Sent {
             withheld: names(withheld),
             beyond_key: *beyond_key,
+            beyond_url: *beyond_url,
         };
         assert_eq!(got, want, "{why}");
     }
