@@ -11,11 +11,13 @@
 //!   ask again; whether an answer speaks for everyone with the key; and what a failed
 //!   origin, a pass-through or a collapsed wait report;
 //! - `refresh`: what a fetch for a key sends of the client's credentials (a stored entry is
-//!   refreshed as a shared request), and the request as the origin saw it.
+//!   refreshed as a shared request), and the request as the origin saw it;
+//! - `shield`: whether a miss goes to the shield, which shard, and which tiers each side keeps.
 
 pub mod answer;
 pub mod arrival;
 pub mod refresh;
+pub mod shield;
 pub mod stored;
 
 #[cfg(test)]
