@@ -27,7 +27,7 @@ use edgecache_core::http::revalidate::{conditional_fields, names_other_response}
 use edgecache_core::http::{fields_to_store, storability, Exchange, Fields, Storability};
 use edgecache_core::status::{Fwd, Outcome, Reason};
 use edgecache_core::storage::record::{Kind, Meta, FORMAT};
-use edgecache_core::workers_cache::fields::Kept;
+use edgecache_core::workers_cache::fields::{Held, Kept};
 
 /// Where a fill starts from.
 pub struct Start<'a> {
@@ -219,6 +219,11 @@ pub async fn fill(
     else {
         return pass(job, ctx, stale, origin, outcome, (false, false), leader);
     };
+    // The URL's other answers vary on fields this one does not name (an origin that says
+    // `Vary: Accept-Language` only to requests carrying it): it is stored as a variant of
+    // them too, a narrower key than its own `Vary` asks (RFC 9111 §4.1), so the marker that
+    // picks the others stays, and no tier takes this answer for every request to the URL.
+    let vary = edgecache_core::http::with_url_vary(vary, &forward.vary_fields);
 
     coalesce::clear_pass(&job.flight_key());
     let all_fields = header_list(origin_fields.headers());
@@ -228,6 +233,8 @@ pub async fn fill(
         reuse,
         tags: tags.clone(),
         withheld: !strip_fields.is_empty(),
+        body: Held::Arriving,
+        url_vary: vary.clone(),
     });
     let meta = Meta {
         v: FORMAT,

@@ -5,7 +5,8 @@
 //! keeps, so `utm_content="><script>` never reaches an origin that would reflect it into a
 //! page stored for `/page`), and of the client's fields only those the configuration lets
 //! through (`Plan::forwards`: the negotiation fields, `Origin`, the credentials, the key's own
-//! fields and `forward_headers`). Every other field, `X-Forwarded-*`, `X-Real-IP`,
+//! fields and `forward_headers`), each as the key holds it (`field_value`: the negotiation
+//! fields in their canonical form). Every other field, `X-Forwarded-*`, `X-Real-IP`,
 //! `True-Client-IP`, `Forwarded`, `X-Original-URL`, method overrides and the like, stays
 //! behind, and the edge sets `X-Forwarded-Host` and `X-Forwarded-Proto` from the key. The
 //! client's own validators are not sent on either: the cache wants the full response to
@@ -28,6 +29,7 @@ use crate::runtime::{copy_only, describe, name_list};
 use edgecache_core::decide::arrival::HOP_HEADER;
 use edgecache_core::decide::shield::{via, Sending, Via};
 use edgecache_core::http::SURROGATE_NAME;
+use edgecache_core::request::field_value::{is_canonical, keyed_value};
 use edgecache_core::request::key::cookie_value;
 use edgecache_core::request::plan::Plan;
 use edgecache_core::request::target::Target;
@@ -306,6 +308,7 @@ impl Forward {
                     .map(String::as_str)
                     .collect();
                 let headers = copy_only(&self.request.headers(), &name_list(&names))?;
+                canonicalise(&headers, &names);
                 if !cacheable.keep_cookies.is_empty() {
                     filter_cookies(&headers, &cacheable.keep_cookies);
                 }
@@ -323,6 +326,26 @@ impl Forward {
     fn surrogate_capability(&self) -> String {
         let esi = if self.esi { " ESI/1.0" } else { "" };
         format!("{SURROGATE_NAME}=\"Surrogate/1.0{esi}\"")
+    }
+}
+
+/// Writes each of `names` that the key holds in a canonical form (`field_value`) as the key
+/// holds it, or drops it when nothing readable is left: the origin reads what the key says,
+/// so an odd spelling cannot have its answer stored for the ordinary one.
+fn canonicalise(headers: &Headers, names: &[&str]) {
+    for name in names.iter().filter(|name| is_canonical(name)) {
+        let Some(value) = headers.get(name).ok().flatten() else {
+            continue;
+        };
+        match keyed_value(name, &value) {
+            Some(canonical) if canonical == value => {}
+            Some(canonical) => {
+                let _ = headers.set(name, &canonical);
+            }
+            None => {
+                let _ = headers.delete(name);
+            }
+        }
     }
 }
 

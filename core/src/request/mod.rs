@@ -1,6 +1,8 @@
 //! What a request is to the cache: its canonical target (`target`), the rule that applies
-//! (`glob`, `route`), its key (`key`), and the plan that follows from them (`plan`).
+//! (`glob`, `route`), its key (`key`) and the value each request field takes in it and on the way
+//! to the origin (`field_value`), and the plan that follows from them (`plan`).
 
+pub mod field_value;
 pub mod glob;
 pub mod key;
 pub mod plan;
