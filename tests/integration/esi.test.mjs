@@ -73,6 +73,17 @@ describe("ESI fragments", () => {
     assert.equal((await worker.fetch("/plain")).body, 'a<esi:include src="/frag/sc"/>b', "no ESI without a route or Surrogate-Control");
   });
 
+  it("tells the origin it assembles ESI on ESI routes only, whatever a client claims", async () => {
+    origin.on("/pages/capability", html("shell"));
+    origin.on("/frag/capability", fragment("fragment"));
+    const claim = { headers: { "surrogate-capability": 'edgecache="Surrogate/1.0 ESI/1.0", evil="ESI/1.0"' } };
+    await worker.fetch("/pages/capability", claim);
+    await worker.fetch("/frag/capability", claim);
+    const asked = (path) => origin.requests.filter((r) => r.path === path).map((r) => r.headers["surrogate-capability"]);
+    assert.deepEqual(asked("/pages/capability"), ['edgecache="Surrogate/1.0 ESI/1.0"'], "an ESI route: ESI/1.0, the client's field dropped");
+    assert.deepEqual(asked("/frag/capability"), ['edgecache="Surrogate/1.0"'], "another route: no ESI, though the client claimed it");
+  });
+
   it("keys per-user fragments on the named cookie and sends the origin nothing else", async () => {
     origin.on("/pages/account", html('<esi:include src="/frag/user" vary-cookies="user"/> | <esi:include src="/frag/public"/>'));
     origin.on("/frag/user", (r) => fragment(`hello ${/user=(\w+)/.exec(r.headers.cookie ?? "")?.[1] ?? "nobody"}`));
