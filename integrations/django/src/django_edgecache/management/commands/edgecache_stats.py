@@ -6,30 +6,41 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ... import client
 
+COUNTS = ("hits", "stale", "misses", "bypasses")
 
-def _ratio(value: Any) -> str:
-    return "-" if value is None else f"{float(value) * 100:5.1f}%"
+
+def requests_of(counters: dict[str, Any]) -> int:
+    return sum(int(counters.get(k, 0) or 0) for k in COUNTS)
+
+
+def line(name: str, counters: dict[str, Any]) -> str:
+    ratio = float(counters.get("hit_ratio", 0.0) or 0.0) * 100
+    cells = " ".join(f"{int(counters.get(k, 0) or 0):>8}" for k in COUNTS)
+    return f"{name[:48]:<48} {requests_of(counters):>8} {cells} {ratio:>8.1f}%"
 
 
 class Command(BaseCommand):
-    help = "Prints the worker's hit ratio and requests per route and per host, from its stats API (last hour or day)."
+    help = (
+        "Prints the worker's requests, hits, stale answers, misses, bypasses and hit ratio (hits and "
+        "stale answers over the requests that could be served from storage), in total, per route "
+        "and per host, busiest first, from its stats API (GET <admin_path>/stats)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--window", choices=["hour", "day"], default="hour")
+        parser.add_argument("--window", choices=["hour", "day"], default="hour", help="the last hour (default) or day")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             stats = client.stats()
         except client.EdgecacheError as error:
             raise CommandError(str(error)) from error
-        window = stats.get(options["window"], {})
-        total = window.get("total", {})
-        self.stdout.write(f"last {options['window']}: {total.get('requests', 0)} requests, hit ratio {_ratio(total.get('hit_ratio'))}")
-        for kind in ("routes", "hosts"):
-            rows = window.get(kind, [])
-            if isinstance(rows, dict):
-                rows = [{"name": name, **row} for name, row in rows.items()]
-            self.stdout.write(f"\n{kind[:-1]:<40} {'requests':>9} {'hits':>7} {'hit ratio':>9}")
-            for row in sorted(rows, key=lambda r: -int(r.get("requests", 0) or 0)):
-                name = row.get("name") or row.get("route") or row.get("host") or "?"
-                self.stdout.write(f"{str(name)[:40]:<40} {row.get('requests', 0):>9} {row.get('hits', row.get('hit', 0)):>7} {_ratio(row.get('hit_ratio')):>9}")
+        window = stats.get(options["window"]) or {}
+        header = f"{'':<48} {'requests':>8} " + " ".join(f"{k:>8}" for k in COUNTS) + f" {'hit ratio':>9}"
+        self.stdout.write(f"edgecache, the last {options['window']}")
+        self.stdout.write(header)
+        self.stdout.write(line("total", window.get("total") or {}))
+        for kind, title in (("routes", "route"), ("hosts", "host")):
+            rows: dict[str, dict[str, Any]] = window.get(kind) or {}
+            self.stdout.write(f"\nper {title}")
+            for name, counters in sorted(rows.items(), key=lambda item: -requests_of(item[1])):
+                self.stdout.write(line(name or "(no rule)", counters))
