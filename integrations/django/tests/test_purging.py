@@ -195,3 +195,13 @@ def test_the_page_cache_named_in_django_caches_is_cleared_with_every_purge(edge,
     post("x")
     assert caches["pages"].get("k") is None
     assert recording  # the module is used by the fixtures
+
+
+def test_changes_made_while_paused_purge_nothing(edge, sent):
+    import django_edgecache
+
+    with django_edgecache.paused():
+        post("Loaded from a fixture")
+    assert sent == []
+    post("Saved by an editor")
+    assert len(sent) == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["edge_cache", "never_edge_cache", "EdgeCacheMixin", "tag", "register", "purge", "purge_queryset"]
+__all__ = ["edge_cache", "never_edge_cache", "EdgeCacheMixin", "tag", "register", "purge", "purge_queryset", "paused"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,7 +20,7 @@ def __getattr__(name: str) -> Any:
         from .tags import tag
 
         return tag
-    if name in ("register", "purge_queryset"):
+    if name in ("register", "purge_queryset", "paused"):
         from . import purging
 
         return getattr(purging, name)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, models, transaction
@@ -69,8 +70,25 @@ def _pending(using: str) -> Batch | None:
     return None
 
 
+_paused = threading.local()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Within it, this thread's model changes purge nothing (loading fixtures or demo data
+    into a site whose pages the edge does not hold yet). Purge yourself afterwards if needed."""
+    before = getattr(_paused, "on", False)
+    _paused.on = True
+    try:
+        yield
+    finally:
+        _paused.on = before
+
+
 def schedule(purge: client.Purge, using: str = DEFAULT_DB_ALIAS) -> None:
     """Adds ``purge`` to this transaction's batch (sent on commit; at once outside one)."""
+    if getattr(_paused, "on", False):
+        return
     connection = transaction.get_connection(using)
     if not connection.in_atomic_block:
         batch = Batch(using)
