@@ -79,6 +79,10 @@ pub async fn handle(
         looped: headers.field(HOP_HEADER).is_some(),
         method: &method,
         bypass: routing.bypass,
+        bypass_cookie: config.any_bypass_cookies
+            && config
+                .bypass_cookie(&target, &routing, headers.field("cookie").as_deref())
+                .is_some(),
     };
     let passed = match before_lookup(&arrival) {
         Before::Refuse { status, outcome } => {
