@@ -33,8 +33,9 @@ if [ -n "$DJANGO" ]; then
   py=$PWD/.venv/bin/python
   export EDGECACHE_ADMIN_TOKEN=$token EDGECACHE_URL="http://127.0.0.1:$PORT"
   (cd "$blog" && "$py" manage.py migrate --noinput -v 0 && "$py" manage.py blog_demo)
-  routes=$(cd "$blog" && "$py" manage.py edgecache_routes --json)
-  var_args=(--var "EDGECACHE:{\"key_prefix\":\"django\",\"backends\":[\"memory\",\"cache\"],\"routes\":$routes}")
+  # bypass_cookies (Django's session cookie) and the routes, as one JSON object.
+  policy=$(cd "$blog" && "$py" manage.py edgecache_routes --json --policy)
+  var_args=(--var "EDGECACHE:{\"key_prefix\":\"django\",\"backends\":[\"memory\",\"cache\"],${policy#\{}")
   (cd "$blog" && exec "$py" manage.py runserver "127.0.0.1:$DJANGO_PORT" --noreload) &
   pids+=($!)
   ORIGIN="http://127.0.0.1:$DJANGO_PORT"

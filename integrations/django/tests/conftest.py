@@ -142,7 +142,7 @@ def site_config() -> dict[str, Any]:
     from django_edgecache import routes
 
     rules = [routes.rule(f) for f in routes.found() if f.path]
-    return {"key_prefix": "djtest", "backends": ["memory", "cache"], "routes": rules}
+    return {"key_prefix": "djtest", "backends": ["memory", "cache"], "routes": rules, **routes.site_settings()}
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ def printed(*args: str) -> str:
 
 
 def test_the_routes_follow_the_urlconf_and_the_decorators():
+    assert printed().startswith('# In [vars.EDGECACHE]: bypass_cookies = ["sessionid"]\n')
     rules = routes.file_routes(printed())
     by_path = {r["path"]: r for r in rules}
     assert by_path["/posts/*/"] == {"path": "/posts/*/", "ttl": 300}
@@ -67,7 +68,7 @@ def test_the_printed_routes_pass_make_check(tmp_path):
 
 def test_diff_says_where_the_file_disagrees(tmp_path):
     good = tmp_path / "good.toml"
-    good.write_text(printed())
+    good.write_text('[vars.EDGECACHE]\nbypass_cookies = ["sessionid"]\n\n' + printed())
     assert "agrees with the code" in printed("--diff", str(good))
     bad = tmp_path / "bad.toml"
     bad.write_text(printed().replace("ttl = 120", "ttl = 30").replace('path = "/never/"\nbypass = true', 'path = "/never/"\nttl = 5'))
@@ -77,3 +78,4 @@ def test_diff_says_where_the_file_disagrees(tmp_path):
     notes = out.getvalue()
     assert "/cbv/posts/*/: ttl is 30 in the file" in notes
     assert "/never/: bypass is None in the file" in notes
+    assert "bypass_cookies: the file's [vars.EDGECACHE] lacks ['sessionid']" in notes

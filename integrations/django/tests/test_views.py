@@ -58,17 +58,22 @@ def test_the_admin_is_never_shared(edge):
     assert inspect(edge, "/admin/login/") == {}
 
 
-def test_a_logged_in_page_is_never_shared(edge, live_server):
-    User.objects.create_user("ada", password="pw-ada-12345", is_staff=True)
-    User.objects.create_user("bob", password="pw-bob-12345", is_staff=True)
+def logged_in(edge, name):
+    """A visitor logged in through the worker, as a browser would."""
+    User.objects.create_user(name, password=f"pw-{name}-12345", is_staff=True)
+    visitor = edge.visitor()
+    login = visitor.fetch("/admin/login/")
+    token = visitor.cookies["csrftoken"]
+    form = f"username={name}&password=pw-{name}-12345&csrfmiddlewaretoken={token}"
+    done = visitor.fetch("/admin/login/", method="POST", body=form, headers={"Origin": edge.url, "Referer": edge.url + "/admin/login/"})
+    assert done.status == 302 and "sessionid" in visitor.cookies, (login.status, done.status, done.body[:300])
+    return visitor
+
+
+def test_a_logged_in_page_is_never_shared(edge):
     pages = []
     for name in ("ada", "bob"):
-        visitor = edge.visitor()
-        login = visitor.fetch("/admin/login/")
-        token = visitor.cookies["csrftoken"]
-        form = f"username={name}&password=pw-{name}-12345&csrfmiddlewaretoken={token}&next=/account/"
-        done = visitor.fetch("/admin/login/?next=/account/", method="POST", body=form, headers={"Origin": edge.url, "Referer": edge.url + "/admin/login/"})
-        assert done.status == 302, (login.status, done.status, done.body[:500])
+        visitor = logged_in(edge, name)
         pages.append(visitor.fetch("/account/"))
     assert pages[0].body == "account of ada" and pages[1].body == "account of bob"
     assert not any(p.hit for p in pages)
@@ -92,3 +97,24 @@ def test_auto_tag_tags_what_a_detail_view_loaded(edge, settings):
     edge.stored(f"/cbv/posts/{first.pk}/")
     held = inspect(edge, f"/cbv/posts/{first.pk}/")
     assert held["tags"] == [f"blog.post:{first.pk}"] and 110 <= held["ttl"] <= 120
+
+
+def test_a_visitor_with_a_session_gets_their_own_page_and_anonymous_visitors_the_shared_one(edge):
+    anonymous = edge.fetch("/hello/")
+    assert anonymous.body == "hello guest"
+    edge.stored("/hello/")
+    ada = logged_in(edge, "ada")
+    for _ in range(2):
+        mine = ada.fetch("/hello/")
+        assert mine.body == "hello ada" and "detail=bypass-cookie" in mine.cache_status
+    again = edge.fetch("/hello/")
+    assert again.hit and again.body == "hello guest"
+    assert recording.count("/hello/") == 3
+
+
+def test_a_visitor_with_a_session_gets_an_esi_page_whole(edge):
+    post("Sidebar post")
+    ada = logged_in(edge, "ada")
+    page = ada.fetch("/pages/home/")
+    assert page.status == 200 and "detail=bypass-cookie" in page.cache_status
+    assert "<esi:include" not in page.body and "Sidebar post" in page.body

@@ -105,6 +105,15 @@ def rule(found_route: Found) -> dict[str, Any]:
     return rule
 
 
+def site_settings() -> dict[str, Any]:
+    """Top-level ``EDGECACHE`` settings the site implies: ``bypass_cookies`` with Django's
+    session cookie, so a logged-in visitor's requests go to Django as sent and nothing they
+    get is stored."""
+    from django.conf import settings
+
+    return {"bypass_cookies": [settings.SESSION_COOKIE_NAME]}
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -118,16 +127,17 @@ def _toml_value(value: Any) -> str:
 
 
 def to_toml(rules: list[dict[str, Any]], table: str = "vars.EDGECACHE.routes") -> str:
-    blocks = []
+    site = table.rsplit(".", 1)[0]
+    blocks = [f"# In [{site}]: " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in site_settings().items())]
     for item in rules:
         lines = [f"[[{table}]]"] + [f"{key} = {_toml_value(value)}" for key, value in item.items()]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
-def file_routes(text: str, env: str | None = None) -> list[dict[str, Any]]:
-    """The routes of a wrangler.toml (of ``[env.<env>]`` when given); ``EDGECACHE`` may be a
-    table or a string of JSON."""
+def file_policy(text: str, env: str | None = None) -> dict[str, Any]:
+    """The ``EDGECACHE`` policy of a wrangler.toml (of ``[env.<env>]`` when given), a table or
+    a string of JSON."""
     import json
 
     data = tomllib.loads(text)
@@ -136,7 +146,12 @@ def file_routes(text: str, env: str | None = None) -> list[dict[str, Any]]:
     policy = data.get("vars", {}).get("EDGECACHE", {})
     if isinstance(policy, str):
         policy = json.loads(policy)
-    return list(policy.get("routes", []))
+    return dict(policy)
+
+
+def file_routes(text: str, env: str | None = None) -> list[dict[str, Any]]:
+    """The routes of a wrangler.toml's policy."""
+    return list(file_policy(text, env).get("routes", []))
 
 
 def diff(code: list[dict[str, Any]], file: list[dict[str, Any]]) -> list[str]:
@@ -156,6 +171,22 @@ def diff(code: list[dict[str, Any]], file: list[dict[str, Any]]) -> list[str]:
             if key in have and key not in want:
                 notes.append(f"{path}: {key} = {have[key]!r} in the file (routes[{index}]), not in the code")
     code_paths = [r["path"] for r in code]
+    return notes + _order(code_paths, file)
+
+
+def site_diff(file_policy: dict[str, Any]) -> list[str]:
+    """Where the file's top-level settings lack what the site implies."""
+    notes = []
+    for key, value in site_settings().items():
+        have = file_policy.get(key)
+        missing = [v for v in value if v not in (have or [])]
+        if missing:
+            notes.append(f"{key}: the file's [vars.EDGECACHE] lacks {missing!r} (Django's session cookie: logged-in visitors would get shared pages)")
+    return notes
+
+
+def _order(code_paths: list[str], file: list[dict[str, Any]]) -> list[str]:
+    notes = []
     file_order = [r.get("path") for r in file if r.get("path") in code_paths]
     if file_order != [p for p in code_paths if p in file_order]:
         notes.append("the file lists these routes in another order than the URLconf (first match wins)")

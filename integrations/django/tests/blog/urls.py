@@ -9,6 +9,7 @@ urlpatterns = [
     path("cbv/posts/<int:pk>/", views.PostDetailView.as_view(), name="post-cbv"),
     path("about/", views.AboutView.as_view(), name="about"),
     path("plain/", views.plain),
+    path("hello/", views.hello),
     path("never/", views.never),
     path("account/", views.account),
     path("contact/", views.contact, name="contact"),

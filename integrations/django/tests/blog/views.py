@@ -44,6 +44,13 @@ class AboutView(TemplateView):
     template_name = "blog/about.html"
 
 
+@edge_cache(ttl=300)
+def hello(request):
+    """Reads the session: Django adds Vary: Cookie."""
+    name = request.user.username if request.user.is_authenticated else "guest"
+    return HttpResponse(f"hello {name}")
+
+
 def plain(request):
     """Undecorated: the worker's site-wide rules decide."""
     return HttpResponse("plain page")

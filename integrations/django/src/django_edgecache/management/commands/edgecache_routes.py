@@ -18,7 +18,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--diff", metavar="WRANGLER_TOML", help="compare with this file's routes")
         parser.add_argument("--env", help="the [env.NAME] of the file to compare, or to print for")
-        parser.add_argument("--json", action="store_true", help="print the routes as one line of JSON (for EDGECACHE given as a JSON string)")
+        parser.add_argument("--json", action="store_true", help="print the routes as one line of JSON")
+        parser.add_argument(
+            "--policy", action="store_true", help="with --json: the policy object (bypass_cookies and routes), for EDGECACHE given as a JSON string"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         found = routes.found()
@@ -29,10 +32,11 @@ class Command(BaseCommand):
         if options["diff"]:
             try:
                 text = Path(options["diff"]).read_text()
-                file = routes.file_routes(text, options["env"])
+                policy = routes.file_policy(text, options["env"])
+                file = list(policy.get("routes", []))
             except (OSError, ValueError) as error:
                 raise CommandError(f"{options['diff']}: {error}") from error
-            notes = routes.diff(rules, file)
+            notes = routes.site_diff(policy) + routes.diff(rules, file)
             for note in notes:
                 self.stdout.write(note)
             if notes:
@@ -42,7 +46,7 @@ class Command(BaseCommand):
         if options["json"]:
             import json
 
-            self.stdout.write(json.dumps(rules))
+            self.stdout.write(json.dumps({**routes.site_settings(), "routes": rules} if options["policy"] else rules))
             return
         table = f"env.{options['env']}.vars.EDGECACHE.routes" if options["env"] else "vars.EDGECACHE.routes"
         self.stdout.write(routes.to_toml(rules, table), ending="")
