@@ -127,3 +127,26 @@ def test_site_wide_cache_middleware_is_warned_about(settings):
 def test_unknown_settings_are_an_error(settings):
     settings.EDGECACHE = {"TOKN": "x"}
     assert "edgecache.E001" in ids()
+
+
+def test_too_many_tags_fold_the_largest_model_first_and_keep_the_rest():
+    folds = {f"blog.post:{i}": "blog.post" for i in range(70)} | {"blog.tag:1": "blog.tag"}
+    got = tags.fit(["about", "blog.tag:1", *(f"blog.post:{i}" for i in range(70))], folds, 64)
+    assert got == ["about", "blog.tag:1", "blog.post"]
+    assert tags.fit(["a", "b"], {}, 64) == ["a", "b"]
+    with pytest.raises(tags.TagError, match="more than the worker keeps"):
+        tags.fit([f"t{i}" for i in range(65)], {}, 64)
+
+
+def test_edge_cache_works_on_async_views():
+    import asyncio
+
+    from asgiref.sync import iscoroutinefunction
+
+    async def view(request):
+        return HttpResponse("x")
+
+    wrapped = edge_cache(60)(view)
+    assert iscoroutinefunction(wrapped)
+    response = asyncio.run(wrapped(RequestFactory().get("/")))
+    assert response["Edgecache-Cache-Control"] == "max-age=60"

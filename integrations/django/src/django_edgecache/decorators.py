@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
@@ -103,12 +104,20 @@ def policy_of(view: Any) -> EdgePolicy | None:
 
 def _decorate(policy: EdgePolicy) -> Callable[[V], V]:
     def decorator(view: V) -> V:
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            return apply(view(request, *args, **kwargs), policy)
+        if iscoroutinefunction(view):
 
-        wrapper._edgecache = policy  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                return apply(await view(request, *args, **kwargs), policy)
+
+            wrapper: Any = markcoroutinefunction(functools.wraps(view)(async_wrapper))
+        else:
+
+            def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                return apply(view(request, *args, **kwargs), policy)
+
+            wrapper = functools.wraps(view)(sync_wrapper)
+        wrapper._edgecache = policy
+        return wrapper  # type: ignore[no-any-return]
 
     return decorator
 
