@@ -35,7 +35,7 @@ def test_the_fragment_is_fetched_once_for_many_pages(edge):
     assert recording.count("/pages/a/") == 1
 
 
-def test_a_route_without_esi_is_not_told_esi_and_gets_the_fragment_inline(edge):
+def test_a_route_without_esi_is_not_told_esi(edge):
     post("Plain")
     edge.fetch("/plain/")
     assert recording.last("/plain/")["headers"]["surrogate-capability"] == 'edgecache="Surrogate/1.0"'
