@@ -98,8 +98,9 @@ pub async fn serve_cacheable(
             break (decision, unread);
         };
         // Held parts are read as far as the choice needs them: only the bytes sent when
-        // nothing else reads them; whole to be merged with a new part or copied up. Parts
-        // whose body turns out unusable count as none.
+        // nothing else reads them; whole when a part is fetched (it may be merged into them,
+        // whether asked as their missing bytes or as the client's range) or they are copied
+        // up. Parts whose body turns out unusable count as none.
         let serving_parts = matches!(decision, AfterLookup::Serve { .. }) && found.is_none();
         let held_part = match (&decision, held.as_mut(), spec) {
             (
@@ -118,8 +119,7 @@ pub async fn serve_cacheable(
             },
             _ => None,
         };
-        let needs_whole =
-            serving_parts || matches!(decision, AfterLookup::FetchPart { held: true, .. });
+        let needs_whole = serving_parts || matches!(decision, AfterLookup::FetchPart { .. });
         if let Some(parts_found) = held.as_mut().filter(|_| needs_whole && held_part.is_none()) {
             if !parts_found.complete(errors).await {
                 held = None;
