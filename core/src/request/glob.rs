@@ -126,6 +126,11 @@ impl HostPattern {
         Ok(HostPattern(lower))
     }
 
+    /// As written, lower-cased (`*.example.com`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// `host` is the URL's host as the runtime gives it: already lowercase and punycoded.
     pub fn matches(&self, host: &str) -> bool {
         match self.0.strip_prefix("*.") {
