@@ -5,7 +5,9 @@
 //! `wrangler.toml` by default). Exits 1 naming every problem, one a line, each field by its
 //! path and each route by its `path`. Warns (and exits 0) where `[cache] enabled` (Workers Cache in front of the worker) and
 //! `EDGECACHE.workers_cache` disagree: the worker cannot read `wrangler.toml` at run time, so
-//! `workers_cache` is how it learns that Workers Cache is there.
+//! `workers_cache` is how it learns that Workers Cache is there; and where a route rule can
+//! never apply (`Config::unreachable_rules`: a pattern no path matches, or an earlier rule
+//! that always comes first), naming both rules.
 
 use std::process::ExitCode;
 
@@ -68,8 +70,11 @@ fn main() -> ExitCode {
         let control = check_control_plane(table, &manifest);
         match (checked, control) {
             (Ok(checked), Ok(())) => {
-                let (summary, site, used) = checked;
+                let (summary, site, used, unreachable) = checked;
                 println!("{path} {section}: ok ({summary})");
+                for warning in unreachable {
+                    eprintln!("{path} {section}: warning: {warning}");
+                }
                 for warning in unbound_backends(&used, table) {
                     eprintln!("{path} {section}: warning: {warning}");
                 }
@@ -135,11 +140,12 @@ fn workers_cache_warning(
     }
 }
 
-/// The section's summary, its `workers_cache` site, and the backends its routes store in; or
-/// every problem of the section.
-fn check_vars(
-    vars: Option<&toml::Value>,
-) -> Result<(String, Option<String>, Vec<Backend>), Vec<String>> {
+/// What `check_vars` finds in a valid section.
+type Checked = (String, Option<String>, Vec<Backend>, Vec<String>);
+
+/// The section's summary, its `workers_cache` site, the backends its routes store in, and its
+/// route rules that can never apply; or every problem of the section.
+fn check_vars(vars: Option<&toml::Value>) -> Result<Checked, Vec<String>> {
     let get = |name: &str| vars.and_then(|v| v.get(name));
     let mut problems = Vec::new();
     let config = match get(CONFIG_VAR).map(serde_json::to_value) {
@@ -193,7 +199,8 @@ fn check_vars(
     }
     used.sort_by_key(|b| b.as_str());
     used.dedup();
-    Ok((summary, config.workers_cache, used))
+    let unreachable = config.unreachable_rules();
+    Ok((summary, config.workers_cache, used, unreachable))
 }
 
 /// A warning for each backend in `used` whose binding the environment `env` does not declare
@@ -305,9 +312,21 @@ mod tests {
     }
 
     #[test]
+    fn rules_that_never_apply_come_back_as_warnings() {
+        let vars = manifest(
+            "[EDGECACHE]\n[[EDGECACHE.routes]]\npath = \"/admin/**\"\nbypass = true\n[[EDGECACHE.routes]]\npath = \"/admin/login\"\nttl = 60\n",
+        );
+        let (_, _, _, warnings) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with(
+            "EDGECACHE.routes[\"/admin/login\"] never applies: routes[\"/admin/**\"] comes first"
+        ));
+    }
+
+    #[test]
     fn the_site_comes_back_with_the_summary() {
         let vars = manifest("[EDGECACHE]\nworkers_cache = \"https://Example.com\"\n");
-        let (summary, site, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (summary, site, _, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(site.as_deref(), Some("https://example.com"));
         assert!(summary.ends_with("Workers Cache for https://example.com"));
     }
@@ -317,7 +336,7 @@ mod tests {
         let vars = manifest(
             "[EDGECACHE]\nbackends = [\"memory\"]\n[[EDGECACHE.routes]]\npath = \"/big/**\"\nbackends = [\"r2\"]\n[[EDGECACHE.routes]]\npath = \"/api/**\"\nbackends = \"kv\"\nbypass = true\n",
         );
-        let (_, _, used) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (_, _, used, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(
             used,
             vec![Backend::Memory, Backend::R2],

@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -164,6 +164,35 @@ describe("configuration errors", () => {
       const problems = stderr.split("\n").filter((l) => l.startsWith(`${file} [vars]: `) && !l.includes("note:")).map((l) => l.slice(`${file} [vars]: `.length));
       assert.deepEqual(problems.slice(0, 4), [...EXPECTED, 'ORIGIN: "ftp://files.test" must be an http:// or https:// URL with a host'], stderr);
       assert.ok(!stdout.includes("wrangler.toml"), "the file named, not wrangler.toml");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("warns with make check about rules that can never apply, naming both, and still passes", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "edgecache-check-"));
+    try {
+      const file = path.join(dir, "shadowed.toml");
+      const wrangler = await readFile(path.join(root, "wrangler.toml"), "utf8");
+      // The repository's own file (its bindings and migrations), with three route rules at the
+      // top level, just before [env.demo].
+      const routes = ['path = "/admin/**"\nbypass = true', 'path = "/admin/login"\nttl = 60', 'path = "/a%2fb"'];
+      const tables = routes.map((r) => `[[vars.EDGECACHE.routes]]\n${r}\n`).join("");
+      assert.match(wrangler, /^\[env\.demo\]$/m);
+      await writeFile(file, wrangler.replace(/^\[env\.demo\]$/m, `${tables}\n[env.demo]`));
+      const { code, stderr } = await new Promise((resolve) => {
+        execFile("make", ["--no-print-directory", "check", `CONFIG=${file}`], { cwd: root }, (error, stdout, stderr) => resolve({ code: error?.code ?? 0, stdout, stderr }));
+      });
+      assert.equal(code, 0, stderr);
+      const warnings = stderr.split("\n").filter((l) => l.startsWith(`${file} [vars]: warning: EDGECACHE.routes`));
+      assert.deepEqual(
+        warnings.map((l) => l.slice(`${file} [vars]: warning: `.length)),
+        [
+          'EDGECACHE.routes["/admin/login"] never applies: routes["/admin/**"] comes first and matches every request it does (the first matching rule wins); move it above, or remove it',
+          'EDGECACHE.routes["/a%2fb"] never applies: paths are compared with escapes in upper case: write %2F',
+        ],
+        stderr,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

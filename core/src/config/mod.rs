@@ -18,6 +18,7 @@ mod status_ttl;
 mod suggest;
 #[cfg(test)]
 mod tests;
+mod unreachable;
 
 use std::fmt;
 use std::rc::Rc;
