@@ -17,6 +17,7 @@ use super::{
     forwarded_fields, Backend, Config, ConfigError, ConfigErrors, EsiLimits, QueryRule, RequestLog,
     Route, RouteName, StatusTtl, MAX_PURGE_GRACE_S, MAX_PURGE_PROPAGATION_S,
 };
+use crate::decide::shield::LOCATION_HINTS;
 use crate::request::glob::{HostPattern, PathPattern};
 
 /// The fields of `EDGECACHE`.
@@ -49,6 +50,9 @@ pub const TOP_FIELDS: &[&str] = &[
     "workers_cache",
     "purge_propagation_s",
     "purge_grace_s",
+    "shield",
+    "shield_shards",
+    "shield_location_hint",
 ];
 
 /// The fields of a route rule.
@@ -70,6 +74,7 @@ pub const ROUTE_FIELDS: &[&str] = &[
     "esi",
     "ttl_by_status",
     "esi_includes",
+    "shield",
 ];
 
 const TOP: &str = "the top level";
@@ -298,6 +303,32 @@ impl Config {
             }
             None => Vec::new(),
         };
+        let n = t.number("shield_shards", Unit::Count);
+        let shield_shards = or_default(
+            &mut t,
+            "shield_shards",
+            non_negative(n, u64::from(d.shield_shards)).and_then(|shards| {
+                if (1..=1024).contains(&shards) {
+                    Ok(shards as u32)
+                } else {
+                    Err(format!("{shards} must be from 1 to 1024"))
+                }
+            }),
+            d.shield_shards,
+        );
+        let shield_location_hint = match t.string("shield_location_hint").as_deref().map(str::trim)
+        {
+            None | Some("") => None,
+            Some(hint) if LOCATION_HINTS.contains(&hint) => Some(hint.to_string()),
+            Some(hint) => {
+                t.problem(
+                    "shield_location_hint",
+                    format!("{hint:?} is not one of {}", LOCATION_HINTS.join(", ")),
+                );
+                None
+            }
+        };
+        let shield = t.boolean("shield").unwrap_or(d.shield);
         let expose_tags = t.boolean("expose_tags").unwrap_or(d.expose_tags);
         let case_insensitive_paths = t
             .boolean("case_insensitive_paths")
@@ -393,6 +424,9 @@ impl Config {
             workers_cache,
             purge_propagation_s,
             purge_grace_s,
+            shield,
+            shield_shards,
+            shield_location_hint,
         })
     }
 }
@@ -518,6 +552,7 @@ fn validate_route(t: &mut Table, top: &Limits) -> Option<Route> {
         or_default(t, "tags", r, ());
     }
     let esi = t.boolean("esi").unwrap_or(false);
+    let shield = t.boolean("shield");
     for rule in top.ttl_by_status.iter().filter(|r| r.ttl > 0) {
         if let Err(r) = check_ttl(storing, rule.ttl) {
             t.problem(
@@ -571,5 +606,6 @@ fn validate_route(t: &mut Table, top: &Limits) -> Option<Route> {
         esi,
         ttl_by_status,
         esi_includes,
+        shield,
     })
 }

@@ -504,10 +504,11 @@ fn every_field_of_both_tables_is_read() {
         "forward_headers": ["user-agent"], "ttl_by_status": {"404": 60},
         "ignore_client_no_cache": true, "client_refresh_interval": 1,
         "workers_cache": "https://a.test", "purge_propagation_s": 1, "purge_grace_s": 1,
+        "shield": true, "shield_shards": 2, "shield_location_hint": "enam",
         "routes": [{"path": "/**", "host": "a.test", "ttl": 60, "browser_ttl": 1,
           "stale_while_revalidate": 1, "stale_if_error": 1, "backends": ["memory"],
           "bypass": false, "bypass_cookies": [], "query_ignore": ["u"], "vary_headers": ["x"],
-          "vary_cookies": ["l"], "tags": ["t"], "esi": true, "ttl_by_status": {"500": 0},
+          "vary_cookies": ["l"], "tags": ["t"], "esi": true, "ttl_by_status": {"500": 0}, "shield": false,
           "esi_includes": ["/f/**"]}]}"#;
     let value: Value = serde_json::from_str(top).unwrap();
     let fields: Vec<&str> = value

@@ -1,5 +1,6 @@
 //! What a request is to the cache: its canonical target (`target`), the rule that applies
-//! (`glob`, `route`), whether a cookie passes it (`bypass_cookie`), its key (`key`), and the plan that follows from them (`plan`).
+//! (`glob`, `route`), whether a cookie passes it (`bypass_cookie`), its key (`key`), and the
+//! plan that follows from them (`plan`).
 
 pub mod bypass_cookie;
 pub mod glob;
