@@ -5,7 +5,8 @@ use std::rc::Rc;
 
 use crate::config::{Backend, Config, Route};
 use crate::http::{Fields, Overrides};
-use crate::request::key::{cookie_value, normalize_header_value, CacheKey, Variant};
+use crate::request::field_value::keyed_value;
+use crate::request::key::{cookie_value, CacheKey, Variant};
 use crate::request::route::Routing;
 use crate::request::target::Target;
 
@@ -98,7 +99,7 @@ impl Plan {
             if let Some(origin) = headers.field("origin") {
                 variance.push(Variant {
                     name: "origin".into(),
-                    value: Some(normalize_header_value("origin", &origin)),
+                    value: keyed_value("origin", &origin),
                 });
             }
         }
@@ -192,8 +193,6 @@ fn extension(path: &str) -> Option<String> {
 fn header_variant(headers: &impl Fields, name: &str) -> Variant {
     Variant {
         name: name.to_string(),
-        value: headers
-            .field(name)
-            .map(|v| normalize_header_value(name, &v)),
+        value: headers.field(name).and_then(|v| keyed_value(name, &v)),
     }
 }
