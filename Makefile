@@ -43,7 +43,7 @@ help:
 	@echo "             make dev DJANGO=1 in front of the example Django blog, examples/django-blog)"
 	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration and browser tests"
 	@echo "make test-django  the Django companion's tests (integrations/django) against the built worker"
-	@echo "make check   validate the cache policy in wrangler.toml"
+	@echo "make check   validate the cache policy in wrangler.toml (CONFIG=file: another file)"
 	@echo "make deploy  make check, create the KV namespace and an admin token if missing, wrangler deploy"
 	@echo "             (make deploy DRY_RUN=1 builds the bundle wrangler would upload and checks its size, offline)"
 	@echo "make purge URL=… PREFIX=… TAG=… ALL=1 [SOFT=1]  purge through the running worker's API (several targets at once)"
@@ -141,7 +141,7 @@ dev: build $(if $(DJANGO),.venv/.installed)
 	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' DJANGO='$(DJANGO)' scripts/dev.sh
 
 check:
-	cargo run --quiet --features check --bin edgecache-check -- wrangler.toml
+	cargo run --quiet --features check --bin edgecache-check -- $(or $(CONFIG),wrangler.toml)
 
 # Deploys the top-level policy (scripts/deploy.sh): the KV namespace created and its id written
 # into wrangler.toml if it is still the placeholder, an ADMIN_TOKEN secret generated (and shown
