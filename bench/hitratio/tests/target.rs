@@ -7,12 +7,9 @@ use hitratio::{budgets, replay_all, shortfall, trace};
 #[test]
 fn the_tier_beats_lru_and_is_within_a_point_of_the_best_policy_on_small_traces() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The standard traces' shapes (a million objects), shorter and with another seed.
     for shape in trace::standard(300_000, 7) {
-        let trace = trace::Shape {
-            objects: 100_000,
-            ..shape
-        }
-        .generate();
+        let trace = shape.generate();
         for (label, budget) in budgets(&trace) {
             let ratios = replay_all(&trace, budget, threads);
             let (tier, lru) = (ratios[0], ratios[1]);
