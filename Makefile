@@ -35,13 +35,15 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab hitratio profile perf dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
+.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab hitratio profile perf dev test test-host test-wasm test-integration test-browser test-django soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
-	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin)"
+	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin;"
+	@echo "             make dev DJANGO=1 in front of the example Django blog, examples/django-blog)"
 	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration and browser tests"
-	@echo "make check   validate the cache policy in wrangler.toml"
+	@echo "make test-django  the Django companion's tests (integrations/django) against the built worker"
+	@echo "make check   validate the cache policy in wrangler.toml (CONFIG=file: another file)"
 	@echo "make deploy  make check, create the KV namespace and an admin token if missing, wrangler deploy"
 	@echo "             (make deploy DRY_RUN=1 builds the bundle wrangler would upload and checks its size, offline)"
 	@echo "make purge URL=… PREFIX=… TAG=… ALL=1 [SOFT=1]  purge through the running worker's API (several targets at once)"
@@ -143,11 +145,12 @@ perf: build
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
 	node bench/perf.mjs
 
-dev: build
-	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' scripts/dev.sh
+DJANGO ?=
+dev: build $(if $(DJANGO),.venv/.installed)
+	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' DJANGO='$(DJANGO)' scripts/dev.sh
 
 check:
-	cargo run --quiet --features check --bin edgecache-check -- wrangler.toml
+	cargo run --quiet --features check --bin edgecache-check -- $(or $(CONFIG),wrangler.toml)
 
 # Deploys the top-level policy (scripts/deploy.sh): the KV namespace created and its id written
 # into wrangler.toml if it is still the placeholder, an ADMIN_TOKEN secret generated (and shown
@@ -217,6 +220,28 @@ test-wasm: toolchain node_modules/.installed
 test-integration: build build-example
 	node --test --test-concurrency=1 'tests/integration/*.test.mjs'
 
+# The Django companion (integrations/django, pip name django-edgecache): pytest with
+# pytest-django against its test project served by a real threaded server, behind the built
+# worker on workerd (tests/support/serve.mjs). Installed from this clone into git-ignored
+# virtualenvs, one per supported Django LTS: .venv/ (Django $(DJANGO_VERSION)) and
+# .venv-django42/ (Django $(DJANGO_LTS_VERSION)).
+PYTHON ?= python3
+DJANGO_VERSION := 5.2.20
+DJANGO_LTS_VERSION := 4.2.30
+DJANGO_DIR := integrations/django
+.venv/.installed: $(DJANGO_DIR)/pyproject.toml
+	$(PYTHON) -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -e '$(DJANGO_DIR)[test,typecheck]' 'Django==$(DJANGO_VERSION)'
+	@touch $@
+.venv-django42/.installed: $(DJANGO_DIR)/pyproject.toml
+	$(PYTHON) -m venv .venv-django42
+	.venv-django42/bin/pip install --quiet --disable-pip-version-check -e '$(DJANGO_DIR)[test]' 'Django==$(DJANGO_LTS_VERSION)'
+	@touch $@
+test-django: build .venv/.installed .venv-django42/.installed
+	cd $(DJANGO_DIR) && ../../.venv/bin/python -m mypy
+	cd $(DJANGO_DIR) && ../../.venv/bin/python -m pytest
+	cd $(DJANGO_DIR) && ../../.venv-django42/bin/python -m pytest
+
 test-browser: build browser
 	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 'tests/browser/*.test.mjs'
 
@@ -256,8 +281,8 @@ fuzz: fuzz-tool
 		grep -h '^Done ' target/fuzz-$$t.log; \
 	done
 
-test: deps lint check test-host test-wasm test-integration test-deploy test-browser soak fuzz
+test: deps lint check test-host test-wasm test-integration test-deploy test-browser test-django soak fuzz
 
 clean:
 	cargo clean
-	rm -rf build node_modules .node .wrangler examples/lowlevel/build examples/lowlevel/target fuzz/target
+	rm -rf build node_modules .node .wrangler examples/lowlevel/build examples/lowlevel/target fuzz/target .venv .venv-django42

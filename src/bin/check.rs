@@ -1,17 +1,20 @@
 //! `make check`: validates the cache policy in `wrangler.toml` on the host, with the same
 //! parser and messages as the worker, so a broken rule is caught before `wrangler deploy`.
 //!
-//! Checks `[vars]` and every `[env.NAME.vars]`. Exits 1 naming each problem. Warns (and
-//! exits 0) where `[cache] enabled` (Workers Cache in front of the worker) and
+//! Checks `[vars]` and every `[env.NAME.vars]` of the file named (`make check CONFIG=file`;
+//! `wrangler.toml` by default). Exits 1 naming every problem, one a line, each field by its
+//! path and each route by its `path`. Warns (and exits 0) where `[cache] enabled` (Workers Cache in front of the worker) and
 //! `EDGECACHE.workers_cache` disagree: the worker cannot read `wrangler.toml` at run time, so
-//! `workers_cache` is how it learns that Workers Cache is there.
+//! `workers_cache` is how it learns that Workers Cache is there; and where a route rule can
+//! never apply (`Config::unreachable_rules`: a pattern no path matches, or an earlier rule
+//! that always comes first), naming both rules.
 
 use std::process::ExitCode;
 
 use edgecache::admin::limit;
 use edgecache::control::plane::{BINDING, CLASS};
 use edgecache::{parse_origin, CONFIG_VAR, ORIGIN_VAR};
-use edgecache_core::config::{Backend, Config};
+use edgecache_core::config::{shown, Backend, Config, ConfigError, ConfigErrors};
 
 fn main() -> ExitCode {
     let path = std::env::args()
@@ -63,11 +66,15 @@ fn main() -> ExitCode {
         if !has_admin_limiter(ratelimits) {
             eprintln!("{path} {section}: note: no [[ratelimits]] binding {}: each isolate limits failed admin logins itself", limit::BINDING);
         }
-        match check_vars(vars)
-            .and_then(|checked| check_control_plane(table, &manifest).map(|()| checked))
-        {
-            Ok((summary, site, used)) => {
+        let checked = check_vars(vars);
+        let control = check_control_plane(table, &manifest);
+        match (checked, control) {
+            (Ok(checked), Ok(())) => {
+                let (summary, site, used, unreachable) = checked;
                 println!("{path} {section}: ok ({summary})");
+                for warning in unreachable {
+                    eprintln!("{path} {section}: warning: {warning}");
+                }
                 for warning in unbound_backends(&used, table) {
                     eprintln!("{path} {section}: warning: {warning}");
                 }
@@ -77,8 +84,11 @@ fn main() -> ExitCode {
                     eprintln!("{path} {section}: warning: {warning}");
                 }
             }
-            Err(problem) => {
-                eprintln!("{path} {section}: {problem}");
+            (checked, control) => {
+                let problems = checked.err().unwrap_or_default();
+                for problem in problems.iter().chain(control.err().as_ref()) {
+                    eprintln!("{path} {section}: {problem}");
+                }
                 failed = true;
             }
         }
@@ -130,25 +140,44 @@ fn workers_cache_warning(
     }
 }
 
-/// The section's summary, its `workers_cache` site, and the backends its routes store in.
-fn check_vars(
-    vars: Option<&toml::Value>,
-) -> Result<(String, Option<String>, Vec<Backend>), String> {
+/// What `check_vars` finds in a valid section.
+type Checked = (String, Option<String>, Vec<Backend>, Vec<String>);
+
+/// The section's summary, its `workers_cache` site, the backends its routes store in, and its
+/// route rules that can never apply; or every problem of the section.
+fn check_vars(vars: Option<&toml::Value>) -> Result<Checked, Vec<String>> {
     let get = |name: &str| vars.and_then(|v| v.get(name));
-    let config_json = match get(CONFIG_VAR) {
-        None => serde_json::Value::Null,
-        Some(value) => serde_json::to_value(value).map_err(|e| e.to_string())?,
+    let mut problems = Vec::new();
+    let config = match get(CONFIG_VAR).map(serde_json::to_value) {
+        None => Ok(Config::default()),
+        Some(Ok(value)) => Config::from_value(value),
+        Some(Err(e)) => Err(ConfigErrors::one(ConfigError::Syntax(e.to_string()))),
     };
-    let config = Config::from_value(config_json).map_err(|e| e.to_string())?;
+    let config = config
+        .map_err(|errors| problems.extend(errors.0.iter().map(|e| e.to_string())))
+        .ok();
     let origin = match get(ORIGIN_VAR) {
         None => None,
-        Some(toml::Value::String(text)) => parse_origin(text)?,
+        Some(toml::Value::String(text)) => parse_origin(text)
+            .map_err(|e| problems.push(e))
+            .ok()
+            .flatten(),
         Some(other) => {
-            return Err(format!(
+            problems.push(format!(
                 "{ORIGIN_VAR}: must be a string, not {}",
                 other.type_str()
-            ))
+            ));
+            None
         }
+    };
+    if get(shown::DEV_VAR).is_some() {
+        problems.push(format!(
+            "{}: is for make dev alone (scripts/dev.sh sets it), so that a broken configuration's errors are shown on the error page locally; it must not be in wrangler.toml",
+            shown::DEV_VAR
+        ));
+    }
+    let (Some(config), true) = (config, problems.is_empty()) else {
+        return Err(problems);
     };
     let summary = format!(
         "{} route rule(s), backends {:?}, origin {}{}",
@@ -170,7 +199,8 @@ fn check_vars(
     }
     used.sort_by_key(|b| b.as_str());
     used.dedup();
-    Ok((summary, config.workers_cache, used))
+    let unreachable = config.unreachable_rules();
+    Ok((summary, config.workers_cache, used, unreachable))
 }
 
 /// A warning for each backend in `used` whose binding the environment `env` does not declare
@@ -269,9 +299,34 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_of_a_section_is_named() {
+        let vars = manifest(
+            "ORIGIN = \"ftp://x\"\nEDGECACHE_DEV = \"1\"\n[EDGECACHE]\nversion = -1\n[[EDGECACHE.routes]]\npath = \"/a/**\"\nttl = \"1h\"\n",
+        );
+        let problems = check_vars(Some(&toml::Value::Table(vars))).unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert_eq!(problems[0], "EDGECACHE.version: -1 is negative");
+        assert!(problems[1].starts_with("EDGECACHE.routes[\"/a/**\"].ttl: takes seconds"));
+        assert!(problems[2].starts_with("ORIGIN: "));
+        assert!(problems[3].starts_with("EDGECACHE_DEV: is for make dev alone"));
+    }
+
+    #[test]
+    fn rules_that_never_apply_come_back_as_warnings() {
+        let vars = manifest(
+            "[EDGECACHE]\n[[EDGECACHE.routes]]\npath = \"/admin/**\"\nbypass = true\n[[EDGECACHE.routes]]\npath = \"/admin/login\"\nttl = 60\n",
+        );
+        let (_, _, _, warnings) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with(
+            "EDGECACHE.routes[\"/admin/login\"] never applies: routes[\"/admin/**\"] comes first"
+        ));
+    }
+
+    #[test]
     fn the_site_comes_back_with_the_summary() {
         let vars = manifest("[EDGECACHE]\nworkers_cache = \"https://Example.com\"\n");
-        let (summary, site, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (summary, site, _, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(site.as_deref(), Some("https://example.com"));
         assert!(summary.ends_with("Workers Cache for https://example.com"));
     }
@@ -281,7 +336,7 @@ mod tests {
         let vars = manifest(
             "[EDGECACHE]\nbackends = [\"memory\"]\n[[EDGECACHE.routes]]\npath = \"/big/**\"\nbackends = [\"r2\"]\n[[EDGECACHE.routes]]\npath = \"/api/**\"\nbackends = \"kv\"\nbypass = true\n",
         );
-        let (_, _, used) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (_, _, used, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(
             used,
             vec![Backend::Memory, Backend::R2],
