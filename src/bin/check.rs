@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use edgecache::admin::limit;
 use edgecache::control::plane::{BINDING, CLASS};
+use edgecache::flow::shield::SHIELD_BINDING;
 use edgecache::{parse_origin, CONFIG_VAR, ORIGIN_VAR};
 use edgecache_core::config::{shown, Backend, Config, ConfigError, ConfigErrors};
 
@@ -70,9 +71,12 @@ fn main() -> ExitCode {
         let control = check_control_plane(table, &manifest);
         match (checked, control) {
             (Ok(checked), Ok(())) => {
-                let (summary, site, used, unreachable) = checked;
+                let (summary, site, used, unreachable, shielded) = checked;
                 println!("{path} {section}: ok ({summary})");
                 for warning in unreachable {
+                    eprintln!("{path} {section}: warning: {warning}");
+                }
+                if let Some(warning) = unbound_shield(shielded, table) {
                     eprintln!("{path} {section}: warning: {warning}");
                 }
                 for warning in unbound_backends(&used, table) {
@@ -141,10 +145,11 @@ fn workers_cache_warning(
 }
 
 /// What `check_vars` finds in a valid section.
-type Checked = (String, Option<String>, Vec<Backend>, Vec<String>);
+type Checked = (String, Option<String>, Vec<Backend>, Vec<String>, bool);
 
-/// The section's summary, its `workers_cache` site, the backends its routes store in, and its
-/// route rules that can never apply; or every problem of the section.
+/// The section's summary, its `workers_cache` site, the backends its routes store in, its
+/// route rules that can never apply, and whether any route is shielded; or every problem of
+/// the section.
 fn check_vars(vars: Option<&toml::Value>) -> Result<Checked, Vec<String>> {
     let get = |name: &str| vars.and_then(|v| v.get(name));
     let mut problems = Vec::new();
@@ -200,7 +205,8 @@ fn check_vars(vars: Option<&toml::Value>) -> Result<Checked, Vec<String>> {
     used.sort_by_key(|b| b.as_str());
     used.dedup();
     let unreachable = config.unreachable_rules();
-    Ok((summary, config.workers_cache, used, unreachable))
+    let shielded = config.shield || config.routes.iter().any(|r| r.shield == Some(true));
+    Ok((summary, config.workers_cache, used, unreachable, shielded))
 }
 
 /// A warning for each backend in `used` whose binding the environment `env` does not declare
@@ -225,6 +231,26 @@ fn unbound_backends(used: &[Backend], env: Option<&toml::Table>) -> Vec<String> 
             })
         })
         .collect()
+}
+
+/// A warning when the policy shields a route but the environment does not bind the shield's
+/// Durable Object (bindings are not inherited): every location would ask the origin itself.
+fn unbound_shield(shielded: bool, env: Option<&toml::Table>) -> Option<String> {
+    let bound = env
+        .and_then(|e| e.get("durable_objects"))
+        .and_then(|d| d.get("bindings"))
+        .and_then(|b| b.as_array())
+        .is_some_and(|bindings| {
+            bindings.iter().any(|b| {
+                b.get("name").and_then(|n| n.as_str()) == Some(SHIELD_BINDING)
+                    && b.get("class_name").and_then(|c| c.as_str()) == Some("Shield")
+            })
+        });
+    (shielded && !bound).then(|| {
+        format!(
+            "shield = true, but no Durable Object binding {SHIELD_BINDING} of class Shield ([[durable_objects.bindings]] and a new_sqlite_classes migration): every location would ask the origin itself"
+        )
+    })
 }
 
 /// The control plane's Durable Object must be bound in every environment (bindings are not
@@ -316,7 +342,7 @@ mod tests {
         let vars = manifest(
             "[EDGECACHE]\n[[EDGECACHE.routes]]\npath = \"/admin/**\"\nbypass = true\n[[EDGECACHE.routes]]\npath = \"/admin/login\"\nttl = 60\n",
         );
-        let (_, _, _, warnings) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (_, _, _, warnings, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].starts_with(
             "EDGECACHE.routes[\"/admin/login\"] never applies: routes[\"/admin/**\"] comes first"
@@ -326,9 +352,21 @@ mod tests {
     #[test]
     fn the_site_comes_back_with_the_summary() {
         let vars = manifest("[EDGECACHE]\nworkers_cache = \"https://Example.com\"\n");
-        let (summary, site, _, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (summary, site, _, _, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(site.as_deref(), Some("https://example.com"));
         assert!(summary.ends_with("Workers Cache for https://example.com"));
+    }
+
+    #[test]
+    fn a_shielded_policy_without_the_shields_binding_is_a_warning() {
+        let none = manifest("");
+        let warning = unbound_shield(true, Some(&none)).expect("a warning");
+        assert!(warning.contains("EDGECACHE_SHIELD"), "{warning}");
+        let bound = manifest(
+            "[[durable_objects.bindings]]\nname = \"EDGECACHE_SHIELD\"\nclass_name = \"Shield\"\n",
+        );
+        assert_eq!(unbound_shield(true, Some(&bound)), None);
+        assert_eq!(unbound_shield(false, Some(&none)), None);
     }
 
     #[test]
@@ -336,7 +374,7 @@ mod tests {
         let vars = manifest(
             "[EDGECACHE]\nbackends = [\"memory\"]\n[[EDGECACHE.routes]]\npath = \"/big/**\"\nbackends = [\"r2\"]\n[[EDGECACHE.routes]]\npath = \"/api/**\"\nbackends = \"kv\"\nbypass = true\n",
         );
-        let (_, _, used, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (_, _, used, _, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(
             used,
             vec![Backend::Memory, Backend::R2],
