@@ -509,26 +509,60 @@ mod tests {
 
     #[test]
     fn one_hit_wonders_leave_and_do_not_flush_what_is_asked_again() {
-        // Entries of 4 KB, about the smallest the worker stores.
-        let mut map = S3Fifo::new(400_000);
-        for i in 0..50 {
-            map.insert(format!("hot{i}"), i, 4000, i64::MAX);
-            map.get(&format!("hot{i}"), 0);
-        }
-        for round in 0..20u64 {
-            // A scan of 200 entries asked for once each: twice the budget.
-            for j in 0..200 {
-                let key = format!("once{round}-{j}");
-                assert_eq!(map.get(&key, 0), None);
-                map.insert(key, j, 4000, i64::MAX);
-            }
+        // Entries of 4 KB, about the smallest the worker stores: 50 asked for in every round,
+        // then a scan of 200 asked for once each (twice the budget), as a worker fills them
+        // (a miss, then an insert). Admission is by a frequency sketch whose estimates are
+        // noisy (count-min, random hash keys), so a hot entry may now and then lose its place
+        // to a one-off whose estimate collides upwards; it comes back on its next miss. LRU
+        // keeps none of them through a scan.
+        fn run(get: &mut dyn FnMut(&str) -> bool, insert: &mut dyn FnMut(String)) -> Vec<usize> {
             for i in 0..50 {
-                assert!(
-                    map.get(&format!("hot{i}"), 0).is_some(),
-                    "hot{i} after scan {round}"
-                );
+                insert(format!("hot{i}"));
+                get(&format!("hot{i}"));
             }
+            let mut hits = Vec::new();
+            for round in 0..20u64 {
+                for j in 0..200 {
+                    let key = format!("once{round}-{j}");
+                    assert!(!get(&key), "{key} is new");
+                    insert(key);
+                }
+                let mut hit = 0;
+                for i in 0..50 {
+                    let key = format!("hot{i}");
+                    if get(&key) {
+                        hit += 1;
+                    } else {
+                        insert(key);
+                    }
+                }
+                hits.push(hit);
+            }
+            hits
         }
+        let map = std::cell::RefCell::new(S3Fifo::new(400_000));
+        let hits = run(
+            &mut |key| map.borrow_mut().get(key, 0).is_some(),
+            &mut |key| {
+                map.borrow_mut().insert(key, 0, 4000, i64::MAX);
+            },
+        );
+        let lru = std::cell::RefCell::new(crate::storage::lru::Lru::new(400_000));
+        let lru_hits = run(
+            &mut |key| lru.borrow_mut().get(key, 0).is_some(),
+            &mut |key| {
+                lru.borrow_mut().insert(key, 0u64, 4000, i64::MAX);
+            },
+        );
+        assert!(lru_hits.iter().all(|&h| h == 0), "LRU: {lru_hits:?}");
+        assert!(
+            hits.iter().all(|&h| h >= 45),
+            "at least 45 of the 50 hot entries hit after every scan: {hits:?}"
+        );
+        assert!(
+            hits.iter().sum::<usize>() >= 980,
+            "98 % over the rounds: {hits:?}"
+        );
     }
 
     #[test]
