@@ -4,9 +4,9 @@
 #![cfg(target_arch = "wasm32")]
 
 use edgecache::runtime::{
-    header_list, headers_from, read_limited, Body, FieldSet, JsFields, PickedFields,
+    cut, exactly, header_list, headers_from, read_limited, Body, FieldSet, JsFields, PickedFields,
 };
-use edgecache::store::{read_part, Entry, MemoryStore, Store};
+use edgecache::store::{Entry, MemoryStore, Store};
 use edgecache_core::http::Fields;
 use edgecache_core::storage::record::{Kind, Meta, FORMAT};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -156,12 +156,23 @@ async fn bodies_over_the_limit_are_abandoned() {
 }
 
 #[wasm_bindgen_test]
-async fn a_part_of_an_unread_body_is_cut_in_the_runtime_and_its_length_checked() {
-    let response = || web_sys::Response::new_with_opt_str(Some("0123456789")).unwrap();
-    let part = read_part(&response(), 10, 2, 4).await.unwrap().unwrap();
-    assert_eq!(part.to_vec(), b"234");
+async fn a_part_of_a_stream_is_cut_as_it_passes_and_a_short_stream_errors() {
+    let body = || {
+        web_sys::Response::new_with_opt_str(Some("0123456789"))
+            .unwrap()
+            .body()
+            .unwrap()
+    };
+    match read_limited(cut(&body(), 2.0, 4.0), 100).await {
+        Ok(Body::Complete(bytes)) => assert_eq!(bytes, b"234"),
+        _ => panic!("the part was not read"),
+    }
     assert!(
-        read_part(&response(), 11, 2, 4).await.unwrap().is_none(),
-        "a body shorter than stored is not cut from"
+        read_limited(cut(&body(), 8.0, 11.0), 100).await.is_err(),
+        "a body shorter than the range is an error, not a short part"
+    );
+    assert!(
+        read_limited(exactly(&body(), 11.0), 100).await.is_err(),
+        "a body shorter than its record says is an error"
     );
 }

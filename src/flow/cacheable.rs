@@ -15,7 +15,7 @@ use crate::flow::lookup::{backfill, lookup, Found, Unusable};
 use crate::flow::origin::OriginError;
 use crate::flow::parts::{self, PartRequest};
 use crate::flow::pass::{error_page, failure_of, pass_through, refusal};
-use crate::flow::reply::{self, Decoration, Unread};
+use crate::flow::reply::{self, Decoration, PartBytes, Unread};
 use crate::flow::report::Served;
 use crate::runtime::{now_ms, JsFields};
 use crate::store::Entry;
@@ -31,6 +31,7 @@ use edgecache_core::http::range::{self, RangeAnswer, Spec};
 use edgecache_core::http::reuse::usable_on_error;
 use edgecache_core::http::Fields;
 use edgecache_core::status::{Fwd, Outcome};
+use edgecache_core::storage::read;
 use edgecache_core::storage::record::{Kind, Meta};
 use edgecache_core::workers_cache::fields::Kept;
 
@@ -50,53 +51,82 @@ pub async fn serve_cacheable(
     let standing_unknown = found.standing_unknown;
     // An entry whose body turns out unusable (cut short, unreadable) counts as not found.
     let mut found = found.found;
-    // Parts are not a response: they answer Range requests only (`parts`), read whole.
+    // Parts are not a response: they answer Range requests only (`parts`).
     let ranged = !head && job.headers.field("range").is_some();
     let mut held = found
         .take_if(|f| f.entry.meta.kind == Kind::Parts)
         .filter(|_| ranged);
-    if let Some(parts_found) = held.as_mut() {
-        if !parts_found.complete(errors).await {
-            held = None;
-        }
-    }
-    let spec = parts::part_spec(job, head, held.as_ref());
-    let asked = Asked {
-        cache_control: job.facts.cache_control.clone(),
-        range: job.headers.field("range").is_some(),
-        head,
-        refresh: job.refresh,
-        part: spec.map(|spec| PartAsked {
-            held: held.as_ref().and_then(|f| held_parts(f, spec, job)),
-        }),
-    };
-    let (decision, unread) = loop {
-        let stored = found.as_ref().map(|f| stored_of(f, job, now_ms()));
-        let decision = after_lookup(stored.as_ref(), vary_miss, &asked);
-        let Some(entry) = found.as_mut() else {
-            break (decision, None);
+    let (spec, decision, unread, held_part) = loop {
+        let spec = parts::part_spec(job, head, held.as_ref());
+        let asked = Asked {
+            cache_control: job.facts.cache_control.clone(),
+            range: job.headers.field("range").is_some(),
+            head,
+            refresh: job.refresh,
+            part: spec.map(|spec| PartAsked {
+                held: held.as_ref().and_then(|f| held_parts(f, spec, job)),
+            }),
         };
-        // A hit that nothing else will read (no refresh, no copy to a faster tier) is sent
-        // from storage unread (whole, or the part a Range asks for); anything else reads the
-        // body first.
-        let unread = if let AfterLookup::Serve { unread: true, .. } = decision {
-            let meta = &entry.entry.meta;
-            let range = range_for(job, meta, is_template(job, meta.status, &**meta));
-            match entry.take_unread(range, errors).await {
-                Ok(unread) => unread,
+        let (decision, unread) = loop {
+            let stored = found.as_ref().map(|f| stored_of(f, job, now_ms()));
+            let decision = after_lookup(stored.as_ref(), vary_miss, &asked);
+            let Some(entry) = found.as_mut() else {
+                break (decision, None);
+            };
+            // A hit that nothing else will read (no refresh, no copy to a faster tier) is
+            // sent from storage unread (whole, or only the part a Range asks for, as
+            // `storage::read` chooses); anything else reads the body first.
+            let unread = if let AfterLookup::Serve { unread: true, .. } = decision {
+                let meta = &entry.entry.meta;
+                let range = range_for(job, meta, is_template(job, meta.status, &**meta));
+                let tier = &job.tiers[entry.tier];
+                let read = read::for_response(tier.backend(), range, head);
+                match entry.take_unread(tier, read, errors).await {
+                    Ok(unread) => unread,
+                    Err(Unusable) => {
+                        found = None;
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            if unread.is_none() && !entry.complete(errors).await {
+                found = None;
+                continue;
+            }
+            break (decision, unread);
+        };
+        // Held parts are read as far as the choice needs them: only the bytes sent when
+        // nothing else reads them; whole when a part is fetched (it may be merged into them,
+        // whether asked as their missing bytes or as the client's range) or they are copied
+        // up. Parts whose body turns out unusable count as none.
+        let serving_parts = matches!(decision, AfterLookup::Serve { .. }) && found.is_none();
+        let held_part = match (&decision, held.as_mut(), spec) {
+            (
+                AfterLookup::Serve {
+                    then: Then::Nothing,
+                    ..
+                },
+                Some(parts_found),
+                Some(spec),
+            ) if serving_parts => match read_held_part(job, parts_found, spec, errors).await {
+                Ok(part) => part,
                 Err(Unusable) => {
-                    found = None;
+                    held = None;
                     continue;
                 }
-            }
-        } else {
-            None
+            },
+            _ => None,
         };
-        if unread.is_none() && !entry.complete(errors).await {
-            found = None;
-            continue;
+        let needs_whole = serving_parts || matches!(decision, AfterLookup::FetchPart { .. });
+        if let Some(parts_found) = held.as_mut().filter(|_| needs_whole && held_part.is_none()) {
+            if !parts_found.complete(errors).await {
+                held = None;
+                continue;
+            }
         }
-        break (decision, unread);
+        break (spec, decision, unread, held_part);
     };
 
     let (fwd, leader, part_fetch) = match (decision, found) {
@@ -120,7 +150,7 @@ pub async fn serve_cacheable(
                 assemble::tell(fragment, &outcome);
                 let entry = &parts_found.entry;
                 if let Some(mut served) =
-                    parts::respond_with_part(job, entry, outcome.clone(), spec)
+                    parts::respond_with_part(job, entry, outcome.clone(), spec, held_part)
                 {
                     served.bytes_from_cache = entry.meta.body_len;
                     if then == Then::CopyUp {
@@ -205,8 +235,9 @@ pub async fn serve_cacheable(
         // A part just kept, merged with the held ones: the client's range is cut from them.
         Answer::Entry { entry, outcome, .. } if entry.meta.kind == Kind::Parts => {
             let spec = part_request.as_ref().map(|(request, _)| request.spec);
-            let served =
-                spec.and_then(|spec| parts::respond_with_part(job, &entry, outcome.clone(), spec));
+            let served = spec.and_then(|spec| {
+                parts::respond_with_part(job, &entry, outcome.clone(), spec, None)
+            });
             served.unwrap_or_else(|| {
                 let error = JsValue::from_str("edgecache: parts that do not hold the range asked");
                 Served::new(Err(error), outcome)
@@ -273,6 +304,35 @@ fn held_parts(found: &Found, spec: Spec, job: &Job) -> Option<HeldParts> {
     Some(HeldParts {
         stored: stored_of(found, job, now_ms()),
         all: edgecache_core::http::parts::holds(&pieces.held, first, last),
+    })
+}
+
+/// The bytes of held parts (`spec` of the representation) that a hit sends, read from their
+/// tier alone where it can (`storage::read::for_parts`); `Ok(None)`: their body is in Wasm
+/// already (the memory tier), or must be read whole.
+async fn read_held_part(
+    job: &Job,
+    held: &mut Found,
+    spec: Spec,
+    errors: &mut Vec<String>,
+) -> Result<Option<PartBytes>, Unusable> {
+    let Some(pieces) = parts::pieces(held) else {
+        return Ok(None);
+    };
+    let Some((first, last)) = parts::wanted(spec, pieces.total) else {
+        return Ok(None);
+    };
+    let tier = &job.tiers[held.tier];
+    let Some(read) = read::for_parts(tier.backend(), pieces, first, last) else {
+        return Ok(None);
+    };
+    Ok(match held.take_unread(tier, read, errors).await? {
+        Some(Unread::Part(stream)) => Some(PartBytes::Read(stream)),
+        Some(Unread::Whole(stream)) => {
+            let _ = stream.cancel();
+            None
+        }
+        None => None,
     })
 }
 

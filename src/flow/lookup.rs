@@ -2,20 +2,20 @@
 
 use crate::flow::markers;
 use crate::flow::reply::Unread;
-use crate::runtime::now_ms;
-use crate::store::{read_body, read_part, unread_body, Entry, Read, StoreError, Tier};
+use crate::runtime::{cut, now_ms};
+use crate::store::{read_body, unread_body, Entry, Read, StoreError, Tier};
 use edgecache_core::control::registry::{Registry, Standing};
-use edgecache_core::http::range::RangeAnswer;
 use edgecache_core::http::Fields;
 use edgecache_core::request::plan::Plan;
-use edgecache_core::storage::backend::Purge;
+use edgecache_core::storage::backend::{Purge, Ranges};
+use edgecache_core::storage::read::BodyRead;
 use edgecache_core::storage::record::Kind;
 
 /// A stored response for the request, fresh or not.
 pub struct Found {
     /// Index of the tier that held it.
     pub tier: usize,
-    /// Its body is empty while `unread` holds it (Cache API): `complete` reads it,
+    /// Its body is empty while `unread` holds it (Cache API, KV, R2): `complete` reads it,
     /// `take_unread` leaves it in the runtime.
     pub entry: Entry,
     pub unread: Option<web_sys::Response>,
@@ -31,15 +31,17 @@ pub struct Unusable;
 
 impl Found {
     /// The unread body as this request sends it, left in the runtime rather than copied into
-    /// Wasm: the whole stream when the runtime vouches for its length, or the part `range`
-    /// asks for, cut in the runtime. `Ok(None)`: nothing was taken; `complete` reads it.
+    /// Wasm: the whole stream when the runtime vouches for its length, or the part `read`
+    /// names, read by `tier` itself or cut from the stream as it passes (`storage::read`
+    /// chose which). `Ok(None)`: nothing was taken; `complete` reads it.
     pub async fn take_unread(
         &mut self,
-        range: RangeAnswer,
+        tier: &Tier,
+        read: BodyRead,
         errors: &mut Vec<String>,
     ) -> Result<Option<Unread>, Unusable> {
         let length = self.entry.meta.body_len;
-        let RangeAnswer::Partial { first, last } = range else {
+        let BodyRead::Part { first, last, how } = read else {
             let whole = self.unread.as_ref().and_then(|r| unread_body(r, length));
             if whole.is_some() {
                 self.unread = None;
@@ -49,14 +51,29 @@ impl Found {
         let Some(response) = self.unread.take() else {
             return Ok(None);
         };
-        match read_part(&response, length, first, last).await {
-            Ok(Some(part)) => Ok(Some(Unread::Part(part))),
-            Ok(None) => Err(Unusable),
-            Err(e) => {
-                errors.push(e.to_string());
-                Err(Unusable)
-            }
+        if last >= length {
+            return Err(Unusable);
         }
+        let part = match how {
+            Ranges::ByBackend => {
+                if let Some(body) = response.body() {
+                    let _ = body.cancel();
+                }
+                match tier.read_part(&self.entry.meta, first, last).await {
+                    Ok(Some(part)) => part,
+                    Ok(None) => return Err(Unusable),
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        return Err(Unusable);
+                    }
+                }
+            }
+            Ranges::FromStream | Ranges::InIsolate => match response.body() {
+                Some(body) => cut(&body, first as f64, last as f64),
+                None => return Err(Unusable),
+            },
+        };
+        Ok(Some(Unread::Part(part)))
     }
 
     /// Reads the body if it was left unread. `false` (with the reason in `errors`) if it

@@ -15,7 +15,7 @@ use crate::flow::job::{keep_secs, tiers_to_write, Answer, AsSent, Job};
 use crate::flow::lookup::{delete_all, write_all, Found};
 use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
-use crate::flow::reply::{self, Decoration};
+use crate::flow::reply::{self, Decoration, PartBytes};
 use crate::flow::report::Served;
 use crate::runtime::{header_list, headers_from, now_ms, read_limited, Body};
 use crate::store::Entry;
@@ -289,11 +289,35 @@ fn broken_part() -> Result<Response, wasm_bindgen::JsValue> {
 }
 
 /// Sends bytes of `entry`, a parts record, that the request's range asks for: a `206`, or
-/// `None` when the parts do not hold them.
-pub fn respond_with_part(job: &Job, entry: &Entry, outcome: Outcome, spec: Spec) -> Option<Served> {
+/// `None` when the parts do not hold them. `read`: those bytes, read from the parts' tier
+/// alone (`entry.body` is then empty); otherwise they are cut from `entry.body`.
+pub fn respond_with_part(
+    job: &Job,
+    entry: &Entry,
+    outcome: Outcome,
+    spec: Spec,
+    read: Option<PartBytes>,
+) -> Option<Served> {
+    let discard = |read: Option<PartBytes>| {
+        if let Some(PartBytes::Read(stream)) = read {
+            let _ = stream.cancel();
+        }
+    };
     let pieces = entry.meta.parts.as_ref()?;
-    let (first, last) = wanted(spec, pieces.total)?;
-    let bytes = parts::slice(&pieces.held, &entry.body, first, last)?;
+    let Some((first, last)) = wanted(spec, pieces.total) else {
+        discard(read);
+        return None;
+    };
+    let bytes = match read {
+        Some(bytes) => bytes,
+        None => {
+            let (start, end) = parts::offsets(&pieces.held, first, last)?;
+            if end >= entry.body.len() as u64 {
+                return None;
+            }
+            PartBytes::Held(start as usize..end as usize + 1)
+        }
+    };
     let decoration = Decoration {
         outcome: &outcome,
         browser_ttl: job.plan.browser_ttl,
@@ -301,6 +325,7 @@ pub fn respond_with_part(job: &Job, entry: &Entry, outcome: Outcome, spec: Spec)
     };
     // RFC 9110 §13.2.2: the client's conditionals come before its range.
     if is_not_modified(&job.headers, &*entry.meta) {
+        discard(Some(bytes));
         let response = reply::from_entry(
             entry,
             None,
@@ -316,7 +341,7 @@ pub fn respond_with_part(job: &Job, entry: &Entry, outcome: Outcome, spec: Spec)
         entry,
         now_ms(),
         (first, last, pieces.total),
-        bytes,
+        &bytes,
         &decoration,
     );
     Some(Served::new(response, outcome))

@@ -2,11 +2,15 @@
 //! response, or an error page. `Cache-Status` is added here and nowhere else.
 
 use std::borrow::Cow;
+use std::ops::Range;
+use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, ReadableStream, Response};
 
-use crate::runtime::{copy_without, header_list, headers_from, name_list, reissue, respond};
+use crate::runtime::{
+    chunked, copy_without, header_list, headers_from, name_list, reissue, respond, CHUNK_BYTES,
+};
 use crate::store::{ClientFields, Entry};
 use edgecache_core::control::registry::TAG_FIELDS;
 use edgecache_core::decide::shield::{ORIGIN_FAILED_FIELD, SHIELD_NAME};
@@ -127,23 +131,24 @@ fn is_null_body(status: u16) -> bool {
 enum Payload<'a> {
     Bytes(&'a [u8]),
     Stream(&'a ReadableStream),
-    /// Bytes already in the runtime (a part of an unread stored body).
-    Array(&'a js_sys::Uint8Array),
+    /// Bytes `range` of a stored body held in Wasm (the memory tier's, or one just read):
+    /// sent a chunk at a time when it is larger than a few chunks, so a hit never copies a
+    /// large body out of Wasm whole.
+    Stored(&'a Rc<[u8]>, Range<usize>),
 }
 
-/// A stored body left in the runtime (Cache API) rather than copied into Wasm: the whole of
-/// it as a stream, or the part a Range request asked for.
+/// A stored body left in the runtime (Cache API, KV, R2) rather than copied into Wasm: the
+/// whole of it as a stream, or the part a Range request asked for, as a stream too.
 pub enum Unread {
     Whole(ReadableStream),
-    Part(js_sys::Uint8Array),
+    Part(ReadableStream),
 }
 
 impl Unread {
     /// Drops a body that is not sent, so the runtime stops reading it.
     fn discard(&self) {
-        if let Unread::Whole(stream) = self {
-            let _ = stream.cancel();
-        }
+        let (Unread::Whole(stream) | Unread::Part(stream)) = self;
+        let _ = stream.cancel();
     }
 }
 
@@ -159,7 +164,13 @@ fn build(
         _ if is_null_body(status) => JsValue::NULL,
         Some(Payload::Bytes(bytes)) => js_sys::Uint8Array::from(bytes).into(),
         Some(Payload::Stream(stream)) => stream.into(),
-        Some(Payload::Array(array)) => array.into(),
+        Some(Payload::Stored(body, range)) if range.len() > 4 * CHUNK_BYTES => {
+            chunked(body.clone(), range)?.into()
+        }
+        Some(Payload::Stored(body, range)) => match body.get(range) {
+            Some(bytes) => js_sys::Uint8Array::from(bytes).into(),
+            None => return Err(JsValue::from_str("a part beyond the stored body")),
+        },
         None => JsValue::NULL,
     };
     respond(
@@ -219,11 +230,9 @@ pub fn from_entry(
         (RangeAnswer::Partial { .. }, Some(Unread::Whole(_))) => {}
         (RangeAnswer::Partial { first, last }, unread) => {
             let part = match unread {
-                Some(Unread::Part(part)) => Some(Payload::Array(part)),
-                _ => entry
-                    .body
-                    .get(first as usize..=last as usize)
-                    .map(Payload::Bytes),
+                Some(Unread::Part(part)) => Some(Payload::Stream(part)),
+                _ => (last < entry.body.len() as u64)
+                    .then(|| Payload::Stored(&entry.body, first as usize..last as usize + 1)),
             };
             if let Some(part) = part {
                 return part_of(&fields, stamps, (first, last, length), part);
@@ -241,9 +250,17 @@ pub fn from_entry(
         Some(Unread::Part(_)) => {
             return Err(JsValue::from_str("a part of a body, without its range"))
         }
-        None => Some(Payload::Bytes(&entry.body)),
+        None => Some(Payload::Stored(&entry.body, 0..entry.body.len())),
     };
     build(meta.status, &fields.headers, body, Some(&stamps))
+}
+
+/// Where the bytes of a part sent from held parts come from.
+pub enum PartBytes {
+    /// Bytes `range` of the parts' body, read into Wasm.
+    Held(Range<usize>),
+    /// Read from the tier that holds the parts, only those bytes (`Found::take_unread`).
+    Read(ReadableStream),
 }
 
 /// Bytes `first..=last` of a representation of `total` bytes, held as parts (`entry`): a
@@ -252,11 +269,15 @@ pub fn from_part(
     entry: &Entry,
     now_ms: i64,
     (first, last, total): (u64, u64, u64),
-    bytes: &[u8],
+    bytes: &PartBytes,
     decoration: &Decoration,
 ) -> Result<Response, JsValue> {
     let (fields, stamps) = stored(entry, now_ms, decoration);
-    part_of(&fields, stamps, (first, last, total), Payload::Bytes(bytes))
+    let payload = match bytes {
+        PartBytes::Held(range) => Payload::Stored(&entry.body, range.clone()),
+        PartBytes::Read(stream) => Payload::Stream(stream),
+    };
+    part_of(&fields, stamps, (first, last, total), payload)
 }
 
 /// A stored entry's fields as its audience sees them (for clients, built once per entry),

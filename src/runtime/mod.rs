@@ -2,6 +2,7 @@
 
 mod executor;
 mod fields;
+mod streams;
 mod tasks;
 
 use wasm_bindgen::{JsCast, JsValue};
@@ -13,6 +14,7 @@ pub use fields::{
     copy_only, copy_without, header_list, headers_from, name_list, reissue, respond, FieldSet,
     JsFields, PickedFields,
 };
+pub use streams::{chunked, cut, exactly, CHUNK_BYTES};
 pub use tasks::Sleep;
 
 /// Milliseconds since the epoch, from the runtime's clock (`SystemTime::now()` panics on

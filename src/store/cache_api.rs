@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, Response as JsResponse, ResponseInit};
 
 use super::{Entry, Read, Store, StoreError};
-use crate::runtime::{describe, headers_from};
+use crate::runtime::{cut, describe, exactly, headers_from};
 use edgecache_core::config::Backend;
 use edgecache_core::request::key::digest;
 use edgecache_core::storage::lru::Lru;
@@ -108,22 +108,6 @@ pub async fn read_body(entry: Entry, response: &JsResponse) -> Result<Option<Ent
     }))
 }
 
-/// Bytes `first..=last` of an unread entry's body, cut in the runtime (a large body never
-/// passes through Wasm for a small part of it); `None` if the body is not as long as when it
-/// was stored.
-pub async fn read_part(
-    response: &JsResponse,
-    body_len: u64,
-    first: u64,
-    last: u64,
-) -> Result<Option<js_sys::Uint8Array>, StoreError> {
-    let part = glue::part_of(response, body_len as f64, first as f64, last as f64);
-    let part = JsFuture::from(part)
-        .await
-        .map_err(|e| failed(describe(&e)))?;
-    Ok((!part.is_null()).then(|| part.unchecked_into()))
-}
-
 /// An unread entry's body as a stream, when the runtime says it is as long as when it was
 /// stored (`Content-Length`); otherwise `None`, and it must be read and checked instead.
 pub fn unread_body(response: &JsResponse, body_len: u64) -> Option<ReadableStream> {
@@ -175,6 +159,46 @@ impl Store for CacheApiStore {
             .map_err(|e| failed(describe(&e)))
     }
 
+    /// The runtime cuts the part (`match` with a `Range` field answers `206`); a runtime that
+    /// answers the whole body instead has it cut as it passes.
+    async fn read_part(
+        &self,
+        meta: &Meta,
+        first: u64,
+        last: u64,
+    ) -> Result<Option<ReadableStream>, StoreError> {
+        let range = format!("bytes={first}-{last}");
+        let found = glue::cache_match_range(&self.url(&meta.key), &range)
+            .map_err(|e| failed(describe(&e)))?;
+        let found = JsFuture::from(found)
+            .await
+            .map_err(|e| failed(describe(&e)))?;
+        let Ok(raw) = found.dyn_into::<JsResponse>() else {
+            return Ok(None);
+        };
+        let Some(body) = raw.body() else {
+            return Ok(None);
+        };
+        let headers = raw.headers();
+        let field = |name: &str| headers.get(name).ok().flatten();
+        // The same record: the entry was not replaced since the lookup read it.
+        let same = field(META_HEADER)
+            .and_then(parsed)
+            .is_some_and(|entry| *entry.meta == *meta);
+        let length = (last - first + 1) as f64;
+        let whole_range = format!("bytes {first}-{last}/{}", meta.body_len);
+        match raw.status() {
+            206 if same && field("content-range").as_deref() == Some(whole_range.as_str()) => {
+                Ok(Some(exactly(&body, length)))
+            }
+            200 if same && last < meta.body_len => Ok(Some(cut(&body, first as f64, last as f64))),
+            _ => {
+                let _ = body.cancel();
+                Ok(None)
+            }
+        }
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let deleted = glue::cache_delete(&self.url(key)).map_err(|e| failed(describe(&e)))?;
         JsFuture::from(deleted)
@@ -197,6 +221,9 @@ export function cacheMatch(url) {
 export function cachePut(url, response) {
   return caches.default.put(url, response);
 }
+export function cacheMatchRange(url, range) {
+  return caches.default.match(new Request(url, { headers: { range } }), { ignoreMethod: true });
+}
 export function cacheDelete(url) {
   return caches.default.delete(url, { ignoreMethod: true });
 }
@@ -205,23 +232,13 @@ export function cacheDelete(url) {
         /// The stored response for `url`, or `undefined`.
         #[wasm_bindgen(js_name = cacheMatch, catch)]
         pub fn cache_match(url: &str) -> Result<js_sys::Promise, JsValue>;
+        /// The stored response for `url` as the runtime answers a `Range` request for it
+        /// (`range`, `bytes=first-last`): a `206` of those bytes, or `undefined`.
+        #[wasm_bindgen(js_name = cacheMatchRange, catch)]
+        pub fn cache_match_range(url: &str, range: &str) -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_name = cachePut, catch)]
         pub fn cache_put(url: &str, response: &Response) -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_name = cacheDelete, catch)]
         pub fn cache_delete(url: &str) -> Result<js_sys::Promise, JsValue>;
-    }
-
-    #[wasm_bindgen(inline_js = "
-export async function partOf(response, length, first, last) {
-  const buffer = await response.arrayBuffer();
-  if (buffer.byteLength !== length) return null;
-  return new Uint8Array(buffer, first, last - first + 1);
-}
-")]
-    extern "C" {
-        /// Bytes `first..=last` of `response`'s body, or `null` when the body is not
-        /// `length` bytes long.
-        #[wasm_bindgen(js_name = partOf)]
-        pub fn part_of(response: &Response, length: f64, first: f64, last: f64) -> js_sys::Promise;
     }
 }

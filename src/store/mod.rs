@@ -20,7 +20,7 @@ use worker::Env;
 use edgecache_core::config::Backend;
 use edgecache_core::storage::record::Meta;
 
-pub use cache_api::{read_body, read_part, unread_body, CacheApiStore};
+pub use cache_api::{read_body, unread_body, CacheApiStore};
 pub use client_fields::ClientFields;
 pub use edgecache_core::storage::error::{StoreError, KEEP_FOREVER};
 pub use kv::{KvBackend, KV_BINDING};
@@ -91,6 +91,21 @@ pub trait Store: Sized {
             "this backend stores no streams".to_string(),
         ))
     }
+    /// Bytes `first..=last` of the body of the entry `meta` describes (stored under
+    /// `meta.key`), read by the backend itself so that no other byte reaches the isolate: for
+    /// backends whose descriptor says `Ranges::ByBackend`. `None` when the entry there is no
+    /// longer that one (replaced or removed since it was read).
+    async fn read_part(
+        &self,
+        meta: &Meta,
+        first: u64,
+        last: u64,
+    ) -> Result<Option<ReadableStream>, StoreError> {
+        let _ = (meta, first, last);
+        Err(StoreError::Binding(
+            "this backend reads no parts of a body".to_string(),
+        ))
+    }
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
@@ -117,9 +132,9 @@ pub fn open_tiers(
         .collect()
 }
 
-/// An entry as a lookup reads it. From the Cache API and R2 its body is left in the runtime
-/// (`unread`, and `entry.body` is empty until it is read): a hit can then be sent to the
-/// client, whole or in part, without the body passing through Wasm.
+/// An entry as a lookup reads it. From the Cache API, KV and R2 its body is left in the
+/// runtime as a stream (`unread`, and `entry.body` is empty until it is read): a hit can then
+/// be sent to the client, whole or in part, without the body passing through Wasm.
 pub struct Read {
     pub entry: Entry,
     pub unread: Option<web_sys::Response>,
@@ -188,6 +203,17 @@ macro_rules! tiers {
             ) -> Result<(), StoreError> {
                 match self {
                     $(Tier::$backend(s) => s.put_stream(key, meta, body, keep_secs).await),*
+                }
+            }
+
+            pub async fn read_part(
+                &self,
+                meta: &Meta,
+                first: u64,
+                last: u64,
+            ) -> Result<Option<ReadableStream>, StoreError> {
+                match self {
+                    $(Tier::$backend(s) => s.read_part(meta, first, last).await),*
                 }
             }
 

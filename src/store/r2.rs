@@ -7,9 +7,10 @@
 //! metadata (`m`, and `e` in ms since the epoch; none for `KEEP_FOREVER`). R2 deletes
 //! nothing by itself, so a read past `e` is a miss and deletes the object. Reads leave the
 //! body in the runtime (`Read::unread`), so a hit streams from R2 to the client without
-//! passing through Wasm; a large fill is written from a branch of the origin's stream
-//! (`put_stream`). Custom metadata is limited to 8 KiB by R2: a record longer than that is
-//! not stored here (a store error, logged; the other tiers still get it).
+//! passing through Wasm, and a Range request reads only its bytes (`read_part`); a large
+//! fill is written from a branch of the origin's stream (`put_stream`). Custom metadata is
+//! limited to 8 KiB by R2: a record longer than that is not stored here (a store error,
+//! logged; the other tiers still get it).
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -17,7 +18,7 @@ use web_sys::{ReadableStream, Response as JsResponse};
 use worker::Env;
 
 use super::{read_body, Entry, Read, Store, StoreError, KEEP_FOREVER};
-use crate::runtime::{describe, now_ms};
+use crate::runtime::{describe, exactly, now_ms};
 use edgecache_core::config::Backend;
 use edgecache_core::storage::record::Meta;
 
@@ -153,6 +154,40 @@ impl Store for R2Store {
             .map_err(|e| failed(describe(&e)))
     }
 
+    /// R2's ranged `get`: only the part's bytes leave the bucket.
+    async fn read_part(
+        &self,
+        meta: &Meta,
+        first: u64,
+        last: u64,
+    ) -> Result<Option<ReadableStream>, StoreError> {
+        let length = (last - first + 1) as f64;
+        let got = JsFuture::from(glue::get_part(
+            &self.bucket,
+            &meta.key,
+            first as f64,
+            length,
+        ))
+        .await
+        .map_err(|e| failed(describe(&e)))?;
+        if got.is_null() || got.is_undefined() {
+            return Ok(None);
+        }
+        let got: js_sys::Array = got.unchecked_into();
+        let record = got.get(0).as_string().unwrap_or_default();
+        let size = got.get(1).as_f64().unwrap_or(-1.0);
+        let body: ReadableStream = got.get(2).unchecked_into();
+        // The same record over a body of the length it says: the object was not replaced
+        // since the lookup read it.
+        let same = size == meta.body_len as f64
+            && Meta::parse(record.as_bytes()).is_some_and(|read| read == *meta);
+        if !same {
+            let _ = body.cancel();
+            return Ok(None);
+        }
+        Ok(Some(exactly(&body, length)))
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         JsFuture::from(glue::delete(&self.bucket, key))
             .await
@@ -179,6 +214,12 @@ export async function r2Get(bucket, key) {
   const headers = { 'content-length': String(object.size) };
   return [m.m ?? '', m.e ?? null, new Response(object.body, { headers })];
 }
+export async function r2GetPart(bucket, key, offset, length) {
+  const object = await bucket.get(key, { range: { offset, length } });
+  if (object === null) return null;
+  const m = object.customMetadata || {};
+  return [m.m ?? '', object.size, object.body];
+}
 export async function r2Put(bucket, key, body, record, until) {
   await bucket.put(key, body, metadata(record, until));
 }
@@ -195,6 +236,10 @@ export async function r2Delete(bucket, key) {
         /// `null`.
         #[wasm_bindgen(js_name = r2Get)]
         pub fn get(bucket: &JsValue, key: &str) -> js_sys::Promise;
+        /// `[record, size, body]` for bytes `offset..offset + length` of the object under
+        /// `key` (`size`: the whole object's), or `null`.
+        #[wasm_bindgen(js_name = r2GetPart)]
+        pub fn get_part(bucket: &JsValue, key: &str, offset: f64, length: f64) -> js_sys::Promise;
         #[wasm_bindgen(js_name = r2Put)]
         pub fn put(
             bucket: &JsValue,

@@ -90,11 +90,19 @@ pub fn holds(pieces: &[Piece], first: u64, last: u64) -> bool {
 
 /// Bytes `first..=last` out of the pieces' `body`, when one piece holds them.
 pub fn slice<'a>(pieces: &[Piece], body: &'a [u8], first: u64, last: u64) -> Option<&'a [u8]> {
+    let (start, end) = offsets(pieces, first, last)?;
+    body.get(start as usize..=end as usize)
+}
+
+/// Where bytes `first..=last` of the representation lie in the pieces' body (which holds the
+/// pieces one after another), when one piece holds them: what to read of a stored parts
+/// body for them, and no more.
+pub fn offsets(pieces: &[Piece], first: u64, last: u64) -> Option<(u64, u64)> {
     let mut offset = 0u64;
     for &(a, b) in pieces {
-        if a <= first && last <= b {
+        if a <= first && first <= last && last <= b {
             let start = offset + (first - a);
-            return body.get(start as usize..=(start + (last - first)) as usize);
+            return Some((start, start + (last - first)));
         }
         offset += b - a + 1;
     }

@@ -58,6 +58,19 @@ pub enum Expiry {
     OnRead,
 }
 
+/// How a backend gives the bytes a Range request asks for out of a stored body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranges {
+    /// The body is in the isolate already (the memory tier): the part is cut there.
+    InIsolate,
+    /// The backend reads only the part's bytes itself: the Cache API's `match` with a `Range`
+    /// field, R2's `get` with a `range`.
+    ByBackend,
+    /// The backend reads values only whole, but as a stream (KV): the stream is read through
+    /// and only the part's bytes are kept, a chunk at a time.
+    FromStream,
+}
+
 /// What a backend is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Descriptor {
@@ -85,6 +98,10 @@ pub struct Descriptor {
     /// The record is stored in the value, before the body, and counts against
     /// `max_value_bytes` (KV); otherwise it is kept beside the body (a header, metadata).
     pub record_in_value: bool,
+    /// A hit's body is read as a stream and sent on as one, never whole in the isolate.
+    pub streams_reads: bool,
+    /// How a part of a stored body is read (`storage::read`).
+    pub ranges: Ranges,
 }
 
 const MEMORY: Descriptor = Descriptor {
@@ -100,6 +117,8 @@ const MEMORY: Descriptor = Descriptor {
     expiry: Expiry::Native,
     streams_writes: false,
     record_in_value: false,
+    streams_reads: false,
+    ranges: Ranges::InIsolate,
 };
 
 const CACHE: Descriptor = Descriptor {
@@ -116,6 +135,8 @@ const CACHE: Descriptor = Descriptor {
     expiry: Expiry::Native,
     streams_writes: false,
     record_in_value: false,
+    streams_reads: true,
+    ranges: Ranges::ByBackend,
 };
 
 const KV: Descriptor = Descriptor {
@@ -131,6 +152,8 @@ const KV: Descriptor = Descriptor {
     expiry: Expiry::Native,
     streams_writes: false,
     record_in_value: true,
+    streams_reads: true,
+    ranges: Ranges::FromStream,
 };
 
 const R2: Descriptor = Descriptor {
@@ -147,6 +170,8 @@ const R2: Descriptor = Descriptor {
     expiry: Expiry::OnRead,
     streams_writes: true,
     record_in_value: false,
+    streams_reads: true,
+    ranges: Ranges::ByBackend,
 };
 
 impl Backend {

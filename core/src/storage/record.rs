@@ -182,10 +182,22 @@ pub fn encode(meta: &Meta, body: &[u8]) -> Vec<u8> {
     value
 }
 
+/// The longest record a KV value's prefix may announce: far more than any response's fields
+/// (the runtime bounds those), so a foreign value whose first four bytes read as a huge length
+/// is a miss instead of a read of the whole value into the isolate.
+pub const MAX_RECORD_BYTES: u32 = 1024 * 1024;
+
+/// The record's length a KV value's first four bytes announce, when it is one `encode` could
+/// have written: the reader of a value's stream reads that much, then streams the body.
+pub fn record_len(prefix: [u8; 4]) -> Option<u32> {
+    let len = u32::from_be_bytes(prefix);
+    (len <= MAX_RECORD_BYTES).then_some(len)
+}
+
 /// The inverse of `encode`; `None` for a value of another format or a truncated one.
 pub fn decode(mut value: Vec<u8>) -> Option<(Meta, Vec<u8>)> {
     let len_bytes: [u8; 4] = value.get(..4)?.try_into().ok()?;
-    let json_end = 4usize.checked_add(u32::from_be_bytes(len_bytes) as usize)?;
+    let json_end = 4usize.checked_add(record_len(len_bytes)? as usize)?;
     let meta = Meta::parse(value.get(4..json_end)?)?;
     let body = value.split_off(json_end);
     (body.len() as u64 == meta.body_len).then_some((meta, body))
@@ -261,6 +273,19 @@ mod tests {
             decode(encode(&bare, b"hello")).is_none(),
             "parts without pieces"
         );
+    }
+
+    #[test]
+    fn a_value_announcing_a_record_over_a_mebibyte_is_not_read_as_one() {
+        let value = encode(&meta(), b"hello");
+        let prefix: [u8; 4] = value[..4].try_into().unwrap();
+        assert_eq!(record_len(prefix), Some(value.len() as u32 - 4 - 5));
+        assert_eq!(
+            record_len(MAX_RECORD_BYTES.to_be_bytes()),
+            Some(MAX_RECORD_BYTES)
+        );
+        assert_eq!(record_len((MAX_RECORD_BYTES + 1).to_be_bytes()), None);
+        assert_eq!(record_len([0xff; 4]), None);
     }
 
     #[test]

@@ -102,6 +102,20 @@ fn slices_come_from_one_piece_and_completeness_needs_every_byte() {
 }
 
 #[test]
+fn a_held_range_is_found_at_its_offset_in_the_stored_body() {
+    let pieces = [(0, 3), (10, 13)];
+    assert_eq!(offsets(&pieces, 1, 2), Some((1, 2)));
+    assert_eq!(
+        offsets(&pieces, 11, 13),
+        Some((5, 7)),
+        "after the first piece's four bytes"
+    );
+    assert_eq!(offsets(&pieces, 3, 10), None, "across a gap");
+    assert_eq!(offsets(&pieces, 5, 6), None, "not held");
+    assert_eq!(offsets(&pieces, 2, 1), None, "backwards");
+}
+
+#[test]
 fn malformed_pieces_are_refused() {
     assert!(well_formed(&[(0, 3), (10, 13)], 8, 14));
     for (pieces, len, total) in [
