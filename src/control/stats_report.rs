@@ -1,4 +1,5 @@
-//! Where the stats go: each isolate counts its requests (`stats::Delta`) and reports what it
+//! Where the stats go: each isolate counts its requests (`stats::Delta`: per minute and
+//! dimension, the names with the most requests, `stats::LIMITS` at most) and reports what it
 //! counted to the control plane at most every `FLUSH_EVERY_MS`, only when it counted
 //! something, in one request, one report at a time. Counts the control plane did not take are
 //! kept for the next report (a day at most). No KV write is made.
@@ -63,9 +64,10 @@ impl Drop for SendingGuard {
     }
 }
 
-/// The body of a stats request: the counts to add, and (to read) the windows to sum.
+/// The body of a stats request (`stats_store::Report`): the counts to add, each minute's
+/// names per dimension as this isolate's sketch kept them, and (to read) the windows to sum.
 fn body(delta: &Delta, read: Option<Windows>) -> String {
-    json!({ "rows": delta.rows(), "read": read }).to_string()
+    json!({ "buckets": delta.buckets(), "read": read }).to_string()
 }
 
 /// Reports `delta` (from `record`); on failure the counts wait for the next report.

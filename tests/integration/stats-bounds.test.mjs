@@ -1,0 +1,95 @@
+// Bounded stats (issue 24, class 4): hosts are kept by traffic, not by arrival, in each
+// isolate's report and in the control plane; what /stats answers and what the object keeps
+// stay bounded however many names clients invent; names longer than a DNS name are cut.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { withWorker } from "../support/fixture.mjs";
+
+const TOKEN = "stats-bounds-token";
+const auth = { authorization: `Bearer ${TOKEN}` };
+/** stats::LIMITS: names kept per dimension, and bytes of them. */
+const NAMES = 64;
+const NAME_BYTES = 4096;
+/** The longest name kept (a DNS name's, heavy.rs MAX_NAME_BYTES). */
+const MAX_NAME = 253;
+
+async function stats(worker) {
+  const got = await worker.fetch("/_edgecache/stats", { headers: auth });
+  assert.equal(got.status, 200, got.body);
+  return { body: got.body, stats: JSON.parse(got.body) };
+}
+
+/** Sends `count` requests, `at once` at a time, `target(i)` for each. */
+async function send(worker, count, target, atOnce = 16) {
+  for (let i = 0; i < count; i += atOnce) {
+    const batch = [];
+    for (let j = i; j < Math.min(count, i + atOnce); j++) batch.push(worker.fetch(target(j)));
+    for (const got of await Promise.all(batch)) assert.ok(got.status < 500, `${got.status} ${got.body}`);
+  }
+}
+
+const requests = (c) => c.hits + c.stale + c.misses + c.bypasses;
+const bytes = (name) => Buffer.byteLength(name, "utf8");
+
+function assertBounded(window, label) {
+  const names = Object.keys(window.hosts).filter((n) => n !== "(other hosts)");
+  assert.ok(names.length <= NAMES, `${label}: ${names.length} hosts named`);
+  assert.ok(names.reduce((n, name) => n + bytes(name), 0) <= NAME_BYTES, `${label}: host names over ${NAME_BYTES} bytes`);
+  for (const name of names) assert.ok(bytes(name) <= MAX_NAME, `${label}: a host name of ${bytes(name)} bytes`);
+}
+
+describe("stats kept by traffic, bounded per day", () => {
+  const { origin, worker } = withWorker({
+    bindings: { ADMIN_TOKEN: TOKEN },
+    config: { backends: ["memory"], routes: [{ path: "/noise/**", bypass: true }] },
+  });
+
+  it("names the real host in /stats after hundreds of invented hosts came first", async () => {
+    origin.on("/page", { headers: { "cache-control": "max-age=600" }, body: "the real page" });
+    // 70 invented hosts first (the old per-report bound was 64, first come), then a mix.
+    await send(worker, 70, (i) => `http://invented-${i}.test/noise/x`);
+    await send(worker, 600, (i) => (i % 4 === 0 ? "http://www.real.test/page" : `http://made-up-${i}.test/noise/x`));
+    const { stats: got } = await stats(worker);
+    for (const window of ["hour", "day"]) {
+      const real = got[window].hosts["www.real.test"];
+      assert.ok(real, `${window}: www.real.test is named among ${Object.keys(got[window].hosts).length}`);
+      assert.ok(requests(real) <= 150 && requests(real) + (real.error ?? 0) >= 150, JSON.stringify(real));
+      assert.ok(real.hits >= 100, `${window}: ${real.hits} hits counted for the real host`);
+      assertBounded(got[window], window);
+      assert.ok(got[window].hosts["(other hosts)"], "the invented hosts count together");
+      const counted = Object.values(got[window].hosts).reduce((n, c) => n + requests(c), 0);
+      assert.equal(counted, requests(got[window].total), `${window}: every request counts, named or not`);
+    }
+    assert.equal(requests(got.hour.total), 670);
+  });
+
+  it("keeps /stats bounded after thousands of distinct hosts", async () => {
+    await send(worker, 1000, (i) => `http://first-${i}.example/noise/y`);
+    const after1000 = await stats(worker);
+    await send(worker, 2000, (i) => `http://second-${i}.example/noise/y`);
+    const after3000 = await stats(worker);
+    for (const [label, { stats: got }] of [["after 1,000", after1000], ["after 3,000", after3000]]) {
+      assertBounded(got.hour, `${label}, hour`);
+      assertBounded(got.day, `${label}, day`);
+    }
+    console.log(`/stats: ${after1000.body.length} bytes after 1,000 invented hosts, ${after3000.body.length} after 3,000`);
+    assert.ok(after3000.body.length < 64 * 1024, `${after3000.body.length} bytes`);
+    assert.ok(after3000.body.length <= after1000.body.length * 1.25, "no growth with the number of hosts");
+    assert.ok(after3000.stats.hour.hosts["www.real.test"], "the real host is still named");
+  });
+
+  it("cuts host names longer than a DNS name to 253 bytes, and still counts them", async () => {
+    // 4,000 bytes of labels: a host no DNS name can be.
+    const long = `${Array.from({ length: 66 }, (_, i) => `l${String(i).padStart(2, "0")}${"a".repeat(57)}`).join(".")}.test`;
+    assert.ok(long.length > 4000);
+    const before = (await stats(worker)).stats.hour.total;
+    await send(worker, 30, (i) => `http://${i % 2 ? long : long.replace("l00", "l99")}/noise/z`, 4);
+    const { stats: got } = await stats(worker);
+    assert.equal(requests(got.hour.total) - requests(before), 30);
+    const cut = Object.keys(got.hour.hosts).filter((name) => name.endsWith("…"));
+    assert.ok(cut.length >= 1, `a cut name among ${Object.keys(got.hour.hosts).length}`);
+    for (const name of cut) assert.ok(bytes(name) <= MAX_NAME, `${bytes(name)} bytes`);
+    assert.ok(cut.some((name) => long.startsWith(name.slice(0, -1))), "cut from its start");
+    assertBounded(got.hour, "hour");
+  });
+});
