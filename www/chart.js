@@ -9,7 +9,8 @@ export function renderCards(window, slots, shown) {
   const busiest = Math.max(0, ...slots.map((s) => s.requests));
   const cards = [
     ["Requests", fmt.format(total), null],
-    ["Hit ratio", pct(t.hit_ratio), "of cacheable requests"],
+    ["Hit ratio", pct(t.hit_ratio), "of requests looked up"],
+    ["Hit ratio of what could be stored", pct(t.storable_hit_ratio ?? t.hit_ratio), `${pct(t.uncacheable_share ?? 0)} of requests could not be stored`],
     ["Hits", fmt.format(t.hits), `${share(t.hits, total)} of requests`],
     ["Stale served", fmt.format(t.stale), `${share(t.stale, total)} of requests`],
     ["Misses", fmt.format(t.misses), `${share(t.misses, total)} of requests`],

@@ -3,6 +3,7 @@
 import { renderCards, renderChart, slotsOf } from "./chart.js";
 import { renderReasons } from "./reasons.js";
 import { renderHosts, renderRoutes } from "./tables.js";
+import { renderUrls } from "./urls.js";
 
 /** The window shown: "hour" or "day"; the last stats read, to switch without asking again. */
 export const view = { shown: "hour", stats: null };
@@ -18,4 +19,5 @@ export function render() {
   renderReasons(window);
   renderRoutes(stats, shown);
   renderHosts(stats, shown);
+  renderUrls(stats, shown);
 }

@@ -11,8 +11,7 @@ use worker::Env;
 
 use crate::control::plane::{self, STATS_TIMEOUT_MS};
 use crate::runtime::now_ms;
-use edgecache_core::control::stats::{Delta, Sums, Windows};
-use edgecache_core::status::Outcome;
+use edgecache_core::control::stats::{Delta, Seen, Sums, Windows};
 
 /// How often an isolate reports its counts at most.
 pub const FLUSH_EVERY_MS: i64 = 10_000;
@@ -25,12 +24,9 @@ thread_local! {
 }
 
 /// Counts one request. Returns the counts to report when a report is due.
-pub fn record(route: Option<&str>, host: &str, outcome: &Outcome, bytes: u64) -> Option<Delta> {
+pub fn record(seen: &Seen<'_>) -> Option<Delta> {
     let now = now_ms();
-    PENDING.with(|p| {
-        p.borrow_mut()
-            .record(route.unwrap_or("default"), host, outcome, bytes, now)
-    });
+    PENDING.with(|p| p.borrow_mut().record(seen, now));
     let flushed_at = FLUSHED_AT.with(|f| *f.get().get_or_insert(now));
     FLUSHED_AT.with(|f| f.set(Some(flushed_at)));
     if now - flushed_at < FLUSH_EVERY_MS || SENDING.with(Cell::get) {

@@ -21,6 +21,10 @@ pub struct Counters {
     /// Never looked up: bypass routes, uncacheable methods, configuration errors.
     pub bypasses: u64,
     pub bytes_from_cache: u64,
+    /// Misses whose answer was not stored (private, `Set-Cookie`, …): they could not have
+    /// been hits.
+    #[serde(default)]
+    pub not_stored: u64,
     /// Why requests were bypassed or answers not stored.
     #[serde(default)]
     pub reasons: BTreeMap<String, u64>,
@@ -33,6 +37,7 @@ impl Counters {
         self.misses += other.misses;
         self.bypasses += other.bypasses;
         self.bytes_from_cache += other.bytes_from_cache;
+        self.not_stored += other.not_stored;
         for (reason, n) in &other.reasons {
             *self.reasons.entry(reason.clone()).or_default() += n;
         }
@@ -43,7 +48,30 @@ impl Counters {
         self.hits + self.stale + self.misses + self.bypasses
     }
 
-    /// Share of cacheable requests answered from storage.
+    /// Share of the requests that could have been answered from storage (hits, stale and
+    /// misses whose answer was stored) that were.
+    pub fn storable_hit_ratio(&self) -> f64 {
+        let served = self.hits + self.stale;
+        let total = served + self.misses.saturating_sub(self.not_stored);
+        if total == 0 {
+            0.0
+        } else {
+            served as f64 / total as f64
+        }
+    }
+
+    /// Share of all requests that could not have been answered from storage: bypassed, or
+    /// their answer not stored.
+    pub fn uncacheable_share(&self) -> f64 {
+        let requests = self.requests();
+        if requests == 0 {
+            0.0
+        } else {
+            (self.bypasses + self.not_stored) as f64 / requests as f64
+        }
+    }
+
+    /// Share of looked-up requests answered from storage.
     pub fn hit_ratio(&self) -> f64 {
         let served = self.hits + self.stale;
         let total = served + self.misses;
@@ -70,6 +98,8 @@ enum Kind {
     Hit,
     Stale,
     Miss,
+    /// A miss whose answer was not stored.
+    Unstored,
     Bypass,
 }
 
@@ -93,6 +123,11 @@ fn classify(outcome: &Outcome) -> (Kind, Option<&'static str>) {
         Outcome::Forward {
             fwd: Fwd::Method, ..
         } => (Kind::Bypass, Some("method")),
+        Outcome::Forward {
+            reason,
+            stored: false,
+            ..
+        } => (Kind::Unstored, reason.map(Reason::as_str)),
         Outcome::Forward { reason, .. } => (Kind::Miss, reason.map(Reason::as_str)),
     }
 }
@@ -114,10 +149,26 @@ pub enum Dimension {
     Host,
     /// The tier a hit came from (hits only).
     Backend,
+    /// The request's URL: host, path and query with its values hidden (`redact::url`).
+    Url,
+    /// The URL of a miss (the origin was asked for what could be stored).
+    Miss,
+    /// The URL of a request not stored: bypassed, or its answer not kept (with the reasons).
+    Unstored,
+    /// The status code answered.
+    Status,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 3] = [Dimension::Route, Dimension::Host, Dimension::Backend];
+    pub const ALL: [Dimension; 7] = [
+        Dimension::Route,
+        Dimension::Host,
+        Dimension::Backend,
+        Dimension::Url,
+        Dimension::Miss,
+        Dimension::Unstored,
+        Dimension::Status,
+    ];
 
     /// As the control plane stores it and `/stats` names it.
     pub fn as_str(self) -> &'static str {
@@ -125,6 +176,10 @@ impl Dimension {
             Dimension::Route => "route",
             Dimension::Host => "host",
             Dimension::Backend => "backend",
+            Dimension::Url => "url",
+            Dimension::Miss => "miss",
+            Dimension::Unstored => "unstored",
+            Dimension::Status => "status",
         }
     }
 
@@ -134,6 +189,8 @@ impl Dimension {
             Dimension::Route => "(other routes)",
             Dimension::Host => OTHER_HOSTS,
             Dimension::Backend => "(other backends)",
+            Dimension::Url | Dimension::Miss | Dimension::Unstored => "(other URLs)",
+            Dimension::Status => "(other statuses)",
         }
     }
 }
@@ -169,6 +226,37 @@ pub struct Bucket {
     pub names: Names,
 }
 
+/// How the stats name a URL: its canonical host, its path and its query, as sent (`record`
+/// hides the query's values).
+pub fn url_name(url: &url::Url) -> String {
+    let host = crate::request::target::canonical_host(url);
+    match url.query() {
+        Some(query) => format!("{host}{}?{query}", url.path()),
+        None => format!("{host}{}", url.path()),
+    }
+}
+
+/// The name `record` keeps for `url_name`'s URL: its query values hidden, cut to a DNS
+/// name's length like every name.
+pub fn kept_url_name(url: &url::Url) -> String {
+    crate::control::heavy::cut_name(&crate::redact::url(&url_name(url))).into_owned()
+}
+
+/// One request, as the stats count it.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// The matching route's pattern, or `default`: every request counts under one.
+    pub route: &'a str,
+    pub host: &'a str,
+    /// Host, path and query (values are hidden before it is kept).
+    pub url: &'a str,
+    /// The status code answered, when there is one.
+    pub status: Option<u16>,
+    pub outcome: &'a Outcome,
+    /// Bytes served from storage.
+    pub bytes: u64,
+}
+
 /// What an isolate has counted since it last reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delta {
@@ -176,27 +264,48 @@ pub struct Delta {
 }
 
 impl Delta {
-    /// Counts one request on `route` (its pattern, or `default`) for `host`, with `bytes`
-    /// served from storage.
-    pub fn record(&mut self, route: &str, host: &str, outcome: &Outcome, bytes: u64, now_ms: i64) {
-        let (kind, reason) = classify(outcome);
+    /// Counts one request, `seen`.
+    pub fn record(&mut self, seen: &Seen<'_>, now_ms: i64) {
+        let (kind, reason) = classify(seen.outcome);
         let minute = minute_of(now_ms);
         let mut one = Counters::default();
         match kind {
             Kind::Hit => one.hits = 1,
             Kind::Stale => one.stale = 1,
             Kind::Miss => one.misses = 1,
+            Kind::Unstored => {
+                one.misses = 1;
+                one.not_stored = 1;
+            }
             Kind::Bypass => one.bypasses = 1,
         }
         if matches!(kind, Kind::Hit | Kind::Stale) {
-            one.bytes_from_cache = bytes;
+            one.bytes_from_cache = seen.bytes;
         }
         if let Some(reason) = reason {
             one.reasons.insert(reason.to_string(), 1);
         }
-        let mut names = vec![(Dimension::Route, route), (Dimension::Host, host)];
-        if let Outcome::Hit { tier, .. } = outcome {
+        let url = crate::redact::url(seen.url);
+        let status = seen.status.map(|s| s.to_string());
+        let mut names = vec![
+            (Dimension::Route, seen.route),
+            (Dimension::Host, seen.host),
+            (Dimension::Url, url.as_str()),
+        ];
+        if let Outcome::Hit { tier, .. } = seen.outcome {
             names.push((Dimension::Backend, tier.as_str()));
+        }
+        match kind {
+            Kind::Miss => names.push((Dimension::Miss, url.as_str())),
+            Kind::Unstored => {
+                names.push((Dimension::Miss, url.as_str()));
+                names.push((Dimension::Unstored, url.as_str()));
+            }
+            Kind::Bypass => names.push((Dimension::Unstored, url.as_str())),
+            Kind::Hit | Kind::Stale => {}
+        }
+        if let Some(status) = &status {
+            names.push((Dimension::Status, status.as_str()));
         }
         for (dimension, name) in names {
             self.cells
@@ -204,6 +313,20 @@ impl Delta {
                 .or_default()
                 .add(name, &one, LIMITS);
         }
+    }
+
+    /// `record` for a request whose URL is its host, with no status (tests).
+    #[cfg(test)]
+    pub fn count(&mut self, route: &str, host: &str, outcome: &Outcome, bytes: u64, now: i64) {
+        let seen = Seen {
+            route,
+            host,
+            url: host,
+            status: None,
+            outcome,
+            bytes,
+        };
+        self.record(&seen, now);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -283,6 +406,8 @@ pub struct Sums {
 fn with_ratio(c: &Counters) -> Value {
     let mut value = serde_json::to_value(c).unwrap_or_default();
     value["hit_ratio"] = json!(c.hit_ratio());
+    value["storable_hit_ratio"] = json!(c.storable_hit_ratio());
+    value["uncacheable_share"] = json!(c.uncacheable_share());
     value
 }
 
@@ -322,6 +447,10 @@ fn window(w: &Window) -> Value {
         "routes": named(Dimension::Route, w.names.get(&Dimension::Route)),
         "hosts": named(Dimension::Host, w.names.get(&Dimension::Host)),
         "backends": named(Dimension::Backend, w.names.get(&Dimension::Backend)),
+        "urls": named(Dimension::Url, w.names.get(&Dimension::Url)),
+        "miss_urls": named(Dimension::Miss, w.names.get(&Dimension::Miss)),
+        "unstored_urls": named(Dimension::Unstored, w.names.get(&Dimension::Unstored)),
+        "statuses": named(Dimension::Status, w.names.get(&Dimension::Status)),
     })
 }
 
@@ -373,12 +502,12 @@ mod tests {
     #[test]
     fn outcomes_are_counted_per_minute_route_host_and_backend() {
         let mut delta = Delta::default();
-        delta.record("/static/**", "a.test", &hit(Backend::Memory), 100, NOW);
-        delta.record("/static/**", "a.test", &hit(Backend::Memory), 100, NOW + 1);
+        delta.count("/static/**", "a.test", &hit(Backend::Memory), 100, NOW);
+        delta.count("/static/**", "a.test", &hit(Backend::Memory), 100, NOW + 1);
         let private = Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::Private));
-        delta.record("/static/**", "b.test", &private, 0, NOW);
+        delta.count("/static/**", "b.test", &private, 0, NOW);
         let bypass = Outcome::bypass(Reason::RouteBypass);
-        delta.record("default", "a.test", &bypass, 0, NOW + MINUTE_MS);
+        delta.count("default", "a.test", &bypass, 0, NOW + MINUTE_MS);
         let buckets = delta.buckets();
         let route = find(&buckets, Dimension::Route, "/static/**");
         assert_eq!(route.len(), 1, "one minute");
@@ -401,9 +530,9 @@ mod tests {
     #[test]
     fn unsent_counts_are_merged_back_and_forgotten_after_a_day() {
         let mut sent = Delta::default();
-        sent.record("default", "a.test", &hit(Backend::Kv), 10, NOW);
+        sent.count("default", "a.test", &hit(Backend::Kv), 10, NOW);
         let mut pending = Delta::default();
-        pending.record("default", "a.test", &hit(Backend::Kv), 10, NOW);
+        pending.count("default", "a.test", &hit(Backend::Kv), 10, NOW);
         pending.merge(sent);
         let buckets = pending.buckets();
         assert_eq!(find(&buckets, Dimension::Route, "default")[0].1.hits, 2);
@@ -423,10 +552,10 @@ mod tests {
     #[test]
     fn the_report_gives_totals_names_and_the_rest_per_window() {
         let mut delta = Delta::default();
-        delta.record("/a", "a.test", &hit(Backend::Memory), 5, NOW);
-        delta.record("/a", "a.test", &hit(Backend::Memory), 5, NOW);
+        delta.count("/a", "a.test", &hit(Backend::Memory), 5, NOW);
+        delta.count("/a", "a.test", &hit(Backend::Memory), 5, NOW);
         let miss = Outcome::forward(Fwd::Miss, Some(200), true, None);
-        delta.record("/b", "b.test", &miss, 0, NOW);
+        delta.count("/b", "b.test", &miss, 0, NOW);
         let names = |kind| {
             delta
                 .buckets()
@@ -478,11 +607,11 @@ mod tests {
     fn a_real_host_keeps_its_name_past_any_number_of_made_up_hosts() {
         let mut delta = Delta::default();
         let hit = hit(Backend::Memory);
-        delta.record("default", "www.example.com", &hit, 0, 60_000);
+        delta.count("default", "www.example.com", &hit, 0, 60_000);
         for n in 0..5_000u32 {
-            delta.record("default", &format!("h{n}.example.com"), &hit, 0, 60_000);
+            delta.count("default", &format!("h{n}.example.com"), &hit, 0, 60_000);
             if n.is_multiple_of(20) {
-                delta.record("default", "www.example.com", &hit, 0, 60_000);
+                delta.count("default", "www.example.com", &hit, 0, 60_000);
             }
         }
         let hosts = delta
@@ -496,10 +625,56 @@ mod tests {
         assert!(real.tally.hits + real.error >= 251);
         assert_eq!(hosts.total().hits, 5_251, "the others still count");
         let long = "a".repeat(4_000);
-        delta.record("default", &long, &hit, 0, 60_000);
+        delta.count("default", &long, &hit, 0, 60_000);
         assert!(delta
             .buckets()
             .iter()
             .all(|b| b.names.names.keys().all(|name| name.len() <= 253)));
+    }
+
+    #[test]
+    fn urls_misses_and_unstored_answers_are_counted_with_their_reasons() {
+        let mut delta = Delta::default();
+        let seen = |url, status, outcome| Seen {
+            route: "default",
+            host: "a.test",
+            url,
+            status: Some(status),
+            outcome,
+            bytes: 0,
+        };
+        let stored = Outcome::forward(Fwd::Miss, Some(200), true, None);
+        let private = Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::Private));
+        let bypass = Outcome::bypass(Reason::RouteBypass);
+        delta.record(&seen("a.test/page?token=secret", 200, &stored), NOW);
+        let hit = hit(Backend::Memory);
+        delta.record(&seen("a.test/page?token=secret", 200, &hit), NOW);
+        delta.record(&seen("a.test/me", 200, &private), NOW);
+        delta.record(&seen("a.test/api", 404, &bypass), NOW);
+        let buckets = delta.buckets();
+        let page = find(&buckets, Dimension::Url, "a.test/page?token=*");
+        assert_eq!(page[0].1.requests(), 2, "query values are hidden");
+        assert!(find(&buckets, Dimension::Url, "a.test/page?token=secret").is_empty());
+        assert_eq!(
+            find(&buckets, Dimension::Miss, "a.test/page?token=*")[0]
+                .1
+                .misses,
+            1
+        );
+        let me = find(&buckets, Dimension::Unstored, "a.test/me");
+        assert_eq!(me[0].1.reasons["private"], 1);
+        assert_eq!(find(&buckets, Dimension::Miss, "a.test/me").len(), 1);
+        let api = find(&buckets, Dimension::Unstored, "a.test/api");
+        assert_eq!(api[0].1.reasons["route-bypass"], 1);
+        assert!(find(&buckets, Dimension::Unstored, "a.test/page?token=*").is_empty());
+        assert_eq!(find(&buckets, Dimension::Status, "404")[0].1.bypasses, 1);
+        let total = find(&buckets, Dimension::Route, "default")[0].1.clone();
+        assert_eq!((total.misses, total.not_stored), (2, 1));
+        assert!((total.hit_ratio() - 1.0 / 3.0).abs() < 1e-9);
+        assert!(
+            (total.storable_hit_ratio() - 0.5).abs() < 1e-9,
+            "the private miss could not have been a hit"
+        );
+        assert!((total.uncacheable_share() - 0.5).abs() < 1e-9);
     }
 }

@@ -258,12 +258,12 @@ mod tests {
     fn reports_from_isolates_add_up_per_window() {
         let mut store = Memory::default();
         let mut a = Delta::default();
-        a.record("/a", "a.test", &hit(), 5, NOW);
-        a.record("/a", "a.test", &hit(), 5, NOW);
+        a.count("/a", "a.test", &hit(), 5, NOW);
+        a.count("/a", "a.test", &hit(), 5, NOW);
         let mut b = Delta::default();
         let private = Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::Private));
-        b.record("/b", "b.test", &private, 0, NOW - 2 * HOUR_MS);
-        b.record("/b", "a.test", &private, 0, NOW);
+        b.count("/b", "b.test", &private, 0, NOW - 2 * HOUR_MS);
+        b.count("/b", "a.test", &private, 0, NOW);
         add(&mut store, &a.buckets(), NOW).unwrap();
         add(&mut store, &b.buckets(), NOW).unwrap();
         let sums = read(&mut store, Windows::at(NOW)).unwrap();
@@ -297,10 +297,10 @@ mod tests {
                 let mut delta = Delta::default();
                 for n in 0..100 {
                     let host = format!("x{minute}-{isolate}-{n}.example.com");
-                    delta.record("default", &host, &hit(), 0, at);
+                    delta.count("default", &host, &hit(), 0, at);
                 }
                 for _ in 0..10 {
-                    delta.record("default", "www.example.com", &hit(), 0, at);
+                    delta.count("default", "www.example.com", &hit(), 0, at);
                 }
                 add(&mut store, &delta.buckets(), at).unwrap();
             }
@@ -333,7 +333,7 @@ mod tests {
             let mut delta = Delta::default();
             for n in 0..100 {
                 let host = format!("{minute}-{n}-{}.example.com", "y".repeat(200));
-                delta.record("default", &host, &hit(), 0, at);
+                delta.count("default", &host, &hit(), 0, at);
             }
             add(&mut store, &delta.buckets(), at).unwrap();
             sizes.push(store.bytes());
@@ -361,7 +361,7 @@ mod tests {
     fn minutes_over_an_hour_old_are_folded_into_their_hour() {
         let mut store = Memory::default();
         let mut delta = Delta::default();
-        delta.record("default", "a.test", &hit(), 0, NOW);
+        delta.count("default", "a.test", &hit(), 0, NOW);
         add(&mut store, &delta.buckets(), NOW).unwrap();
         assert_eq!(store.scan("host", MINUTE_MS, 0, FOREVER).unwrap().len(), 1);
         add(&mut store, &[], NOW + 2 * HOUR_MS).unwrap();
@@ -381,8 +381,8 @@ mod tests {
     fn a_late_report_goes_to_its_hour_and_one_older_than_a_day_is_dropped() {
         let mut store = Memory::default();
         let mut late = Delta::default();
-        late.record("default", "a.test", &hit(), 0, NOW - 3 * HOUR_MS);
-        late.record("default", "a.test", &hit(), 0, NOW - 30 * HOUR_MS);
+        late.count("default", "a.test", &hit(), 0, NOW - 3 * HOUR_MS);
+        late.count("default", "a.test", &hit(), 0, NOW - 30 * HOUR_MS);
         add(&mut store, &late.buckets(), NOW).unwrap();
         assert_eq!(store.scan("host", HOUR_MS, 0, FOREVER).unwrap().len(), 1);
         let sums = read(&mut store, Windows::at(NOW)).unwrap();
