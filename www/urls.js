@@ -1,5 +1,5 @@
-// Why, per URL: the most requested URLs, the most missed, those not stored (with why), and
-// the status codes answered, as /stats keeps them (the names with the most requests, the
+// Why, per URL: the most requested URLs, the most missed, those not stored (with why), the
+// status codes answered and the ESI fragments included, as /stats keeps them (the names with the most requests, the
 // rest under "(other URLs)"; query values are hidden as `*`).
 import { $, cell, fmt, requestsOf, shareCell } from "./format.js";
 import { why } from "./reasons.js";
@@ -10,6 +10,7 @@ const TABLES = [
   ["miss-urls", "miss_urls", (c) => c.misses],
   ["unstored-urls", "unstored_urls", (c) => c.misses + c.bypasses],
   ["statuses", "statuses", requestsOf],
+  ["fragments", "fragments", requestsOf],
 ];
 const OTHERS = ["(other URLs)", "(other statuses)"];
 /** Rows shown per table. */

@@ -12,6 +12,7 @@ use worker::Env;
 use crate::control::plane::{self, STATS_TIMEOUT_MS};
 use crate::runtime::now_ms;
 use edgecache_core::control::stats::{Delta, Seen, Sums, Windows};
+use edgecache_core::status::Outcome;
 
 /// How often an isolate reports its counts at most.
 pub const FLUSH_EVERY_MS: i64 = 10_000;
@@ -35,6 +36,15 @@ pub fn record(seen: &Seen<'_>) -> Option<Delta> {
     FLUSHED_AT.with(|f| f.set(Some(now)));
     SENDING.with(|s| s.set(true));
     Some(take())
+}
+
+/// Counts one ESI fragment's request (reported with the page's requests).
+pub fn record_fragment(url: &url::Url, outcome: &Outcome, bytes: u64) {
+    let name = edgecache_core::control::stats::url_name(url);
+    PENDING.with(|p| {
+        p.borrow_mut()
+            .record_fragment(&name, outcome, bytes, now_ms())
+    });
 }
 
 /// Takes the counts not yet reported.

@@ -1,5 +1,5 @@
 // The dashboard's "why, per URL" panels (issue 26): the most requested URLs, the most misses,
-// the URLs not stored with their reasons, the status codes, and the hit ratio of what could be
+// the URLs not stored with their reasons, the status codes, the ESI fragments, and the hit ratio of what could be
 // stored beside the uncacheable share; in both colour schemes and at a phone's width.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -34,9 +34,15 @@ describe("dashboard: why, per URL", () => {
     origin.on("/page", { headers: { "cache-control": "max-age=600" }, body: "shared" });
     origin.on("/account", { headers: { "cache-control": "private" }, body: "yours" });
     origin.on("/missing", { status: 404, headers: { "cache-control": "no-store" }, body: "no" });
-    worker = await startWorker({ origin, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory"], routes: [{ path: "/api/**", bypass: true }] } });
+    origin.on("/pages/home", { headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: '<esi:include src="/frag/nav"/> home' });
+    origin.on("/frag/nav", { headers: { "content-type": "text/html", "cache-control": "max-age=60" }, body: "nav" });
+    worker = await startWorker({
+      origin,
+      bindings: { ADMIN_TOKEN: TOKEN },
+      config: { backends: ["memory"], routes: [{ path: "/api/**", bypass: true }, { path: "/pages/**", esi: true, esi_includes: ["/frag/**"] }] },
+    });
     const visit = async (route) => (await fetch(new URL(route, worker.url))).text();
-    for (const route of ["/page?session=abc", "/page?session=abc", "/page?session=abc", "/page?session=abc", "/account", "/account", "/api/now", "/missing"]) {
+    for (const route of ["/page?session=abc", "/page?session=abc", "/page?session=abc", "/page?session=abc", "/account", "/account", "/api/now", "/missing", "/pages/home", "/pages/home"]) {
       await visit(route);
       await new Promise((r) => setTimeout(r, 30));
     }
@@ -71,6 +77,8 @@ describe("dashboard: why, per URL", () => {
     const statuses = await rows(page, "statuses");
     assert.deepEqual(statuses.map((r) => r[0]).sort(), Object.keys(stats.hour.statuses).sort());
     assert.equal(parseCount(statuses.find((r) => r[0] === "404")[1]), 1);
+    const fragments = await rows(page, "fragments");
+    assert.deepEqual(fragments.map((r) => [r[0], parseCount(r[1])]), [[`${host}/frag/nav`, 2]], "the fragment, once per page");
     const cards = await page.textContent("#cards");
     const t = stats.hour.total;
     assert.match(cards, new RegExp(`${(t.storable_hit_ratio * 100).toFixed(1)}%Hit ratio of what could be stored`));

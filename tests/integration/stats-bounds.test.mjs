@@ -154,3 +154,33 @@ describe("why, per URL: top URLs, misses and answers not stored", () => {
     assert.match(page.why.join(" "), /memory: stored \(status 200, \d+ s of freshness left\)/);
   });
 });
+
+describe("ESI fragments in the stats", () => {
+  const { origin, worker } = withWorker({
+    bindings: { ADMIN_TOKEN: TOKEN },
+    config: { backends: ["memory"], routes: [{ path: "/pages/**", esi: true, esi_includes: ["/frag/**"] }] },
+  });
+
+  it("counts each fragment a page includes, by URL, apart from the pages' totals", async () => {
+    const html = { "content-type": "text/html; charset=utf-8", "cache-control": "max-age=60" };
+    origin.on("/pages/a", { headers: html, body: '<esi:include src="/frag/nav"/> a <esi:include src="/frag/clock?tz=Europe/Paris"/>' });
+    origin.on("/pages/b", { headers: html, body: '<esi:include src="/frag/nav"/> b' });
+    origin.on("/frag/nav", { headers: { ...html }, body: "nav" });
+    origin.on("/frag/clock", { headers: { ...html, "cache-control": "no-store" }, body: "12:00" });
+    for (let i = 0; i < 3; i++) {
+      for (const page of ["/pages/a", "/pages/b"]) {
+        const got = await worker.fetch(page);
+        assert.equal(got.status, 200);
+        assert.match(got.body, /nav/);
+      }
+    }
+    const { stats: got } = await stats(worker);
+    const fragments = got.hour.fragments;
+    assert.equal(requests(fragments["edge.test/frag/nav"]), 6, JSON.stringify(fragments));
+    assert.ok(fragments["edge.test/frag/nav"].hits >= 4, "stored after its first fetch");
+    const clock = fragments["edge.test/frag/clock?tz=*"];
+    assert.equal(requests(clock), 3);
+    assert.equal(clock.reasons["no-store"], 3);
+    assert.equal(requests(got.hour.total), 6, "the pages are the requests");
+  });
+});

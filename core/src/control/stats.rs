@@ -132,6 +132,29 @@ fn classify(outcome: &Outcome) -> (Kind, Option<&'static str>) {
     }
 }
 
+/// How one request answered with `outcome` counts, with `bytes` served from storage.
+fn one_request(outcome: &Outcome, bytes: u64) -> (Kind, Counters) {
+    let (kind, reason) = classify(outcome);
+    let mut one = Counters::default();
+    match kind {
+        Kind::Hit => one.hits = 1,
+        Kind::Stale => one.stale = 1,
+        Kind::Miss => one.misses = 1,
+        Kind::Unstored => {
+            one.misses = 1;
+            one.not_stored = 1;
+        }
+        Kind::Bypass => one.bypasses = 1,
+    }
+    if matches!(kind, Kind::Hit | Kind::Stale) {
+        one.bytes_from_cache = bytes;
+    }
+    if let Some(reason) = reason {
+        one.reasons.insert(reason.to_string(), 1);
+    }
+    (kind, one)
+}
+
 /// Milliseconds in a minute: the unit of every count kept.
 pub const MINUTE_MS: i64 = 60_000;
 /// Minutes in the short window (the last hour, this minute included).
@@ -157,10 +180,13 @@ pub enum Dimension {
     Unstored,
     /// The status code answered.
     Status,
+    /// The URL of an ESI fragment included in a page (host, path, query values hidden), with
+    /// how it was answered. Fragments are counted here only: a page's totals count the page.
+    Fragment,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 7] = [
+    pub const ALL: [Dimension; 8] = [
         Dimension::Route,
         Dimension::Host,
         Dimension::Backend,
@@ -168,6 +194,7 @@ impl Dimension {
         Dimension::Miss,
         Dimension::Unstored,
         Dimension::Status,
+        Dimension::Fragment,
     ];
 
     /// As the control plane stores it and `/stats` names it.
@@ -180,6 +207,7 @@ impl Dimension {
             Dimension::Miss => "miss",
             Dimension::Unstored => "unstored",
             Dimension::Status => "status",
+            Dimension::Fragment => "fragment",
         }
     }
 
@@ -189,7 +217,9 @@ impl Dimension {
             Dimension::Route => "(other routes)",
             Dimension::Host => OTHER_HOSTS,
             Dimension::Backend => "(other backends)",
-            Dimension::Url | Dimension::Miss | Dimension::Unstored => "(other URLs)",
+            Dimension::Url | Dimension::Miss | Dimension::Unstored | Dimension::Fragment => {
+                "(other URLs)"
+            }
             Dimension::Status => "(other statuses)",
         }
     }
@@ -266,25 +296,8 @@ pub struct Delta {
 impl Delta {
     /// Counts one request, `seen`.
     pub fn record(&mut self, seen: &Seen<'_>, now_ms: i64) {
-        let (kind, reason) = classify(seen.outcome);
+        let (kind, one) = one_request(seen.outcome, seen.bytes);
         let minute = minute_of(now_ms);
-        let mut one = Counters::default();
-        match kind {
-            Kind::Hit => one.hits = 1,
-            Kind::Stale => one.stale = 1,
-            Kind::Miss => one.misses = 1,
-            Kind::Unstored => {
-                one.misses = 1;
-                one.not_stored = 1;
-            }
-            Kind::Bypass => one.bypasses = 1,
-        }
-        if matches!(kind, Kind::Hit | Kind::Stale) {
-            one.bytes_from_cache = seen.bytes;
-        }
-        if let Some(reason) = reason {
-            one.reasons.insert(reason.to_string(), 1);
-        }
         let url = crate::redact::url(seen.url);
         let status = seen.status.map(|s| s.to_string());
         let mut names = vec![
@@ -313,6 +326,16 @@ impl Delta {
                 .or_default()
                 .add(name, &one, LIMITS);
         }
+    }
+
+    /// Counts one ESI fragment's request, answered with `outcome`, under its URL (`url_name`'s
+    /// form): in the fragment dimension only, as the page counts as the request.
+    pub fn record_fragment(&mut self, url: &str, outcome: &Outcome, bytes: u64, now_ms: i64) {
+        let (_, one) = one_request(outcome, bytes);
+        self.cells
+            .entry((minute_of(now_ms), Dimension::Fragment))
+            .or_default()
+            .add(&crate::redact::url(url), &one, LIMITS);
     }
 
     /// `record` for a request whose URL is its host, with no status (tests).
@@ -451,6 +474,7 @@ fn window(w: &Window) -> Value {
         "miss_urls": named(Dimension::Miss, w.names.get(&Dimension::Miss)),
         "unstored_urls": named(Dimension::Unstored, w.names.get(&Dimension::Unstored)),
         "statuses": named(Dimension::Status, w.names.get(&Dimension::Status)),
+        "fragments": named(Dimension::Fragment, w.names.get(&Dimension::Fragment)),
     })
 }
 
@@ -676,5 +700,20 @@ mod tests {
             "the private miss could not have been a hit"
         );
         assert!((total.uncacheable_share() - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn fragments_are_counted_by_url_apart_from_the_pages_totals() {
+        let mut delta = Delta::default();
+        let hit = hit(Backend::Memory);
+        delta.record_fragment("a.test/frag/nav?v=1", &hit, 10, NOW);
+        delta.record_fragment("a.test/frag/nav?v=1", &hit, 10, NOW);
+        let buckets = delta.buckets();
+        let nav = find(&buckets, Dimension::Fragment, "a.test/frag/nav?v=*");
+        assert_eq!((nav[0].1.hits, nav[0].1.bytes_from_cache), (2, 20));
+        assert!(
+            find(&buckets, Dimension::Route, "default").is_empty(),
+            "no request counted"
+        );
     }
 }
