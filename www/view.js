@@ -14,7 +14,7 @@ export function render() {
   for (const button of document.querySelectorAll(".window button")) button.setAttribute("aria-pressed", String(button.dataset.window === shown));
   const window = stats[shown];
   const slots = slotsOf(stats.minutes, shown, Date.now());
-  renderCards(window, slots, shown);
+  renderCards(window, slots, shown, stats);
   renderChart(slots, shown);
   renderReasons(window);
   renderRoutes(stats, shown);

@@ -386,6 +386,7 @@ async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
     };
     let mut report = edgecache_core::control::stats::report(&sums);
     report["memory_bytes"] = json!(MemoryStore::used());
+    report["memory_max_bytes"] = json!(config.memory_max_bytes);
     report["purge_propagation_s"] = json!(config.purge_propagation_s);
     report["config"] = json!({
         "routes": config.routes.iter().map(|r| json!({

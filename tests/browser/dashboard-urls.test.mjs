@@ -81,6 +81,8 @@ describe("dashboard: why, per URL", () => {
     assert.deepEqual(fragments.map((r) => [r[0], parseCount(r[1])]), [[`${host}/frag/nav`, 2]], "the fragment, once per page");
     const cards = await page.textContent("#cards");
     const t = stats.hour.total;
+    assert.match(cards, new RegExp(`${stats.hour.backends.memory.hits}Hits from memory`), "each tier's hits");
+    assert.match(cards, /Memory tier.*of \d+(\.\d)? MiB \(this isolate\)/, "the memory tier's fill");
     assert.match(cards, new RegExp(`${(t.storable_hit_ratio * 100).toFixed(1)}%Hit ratio of what could be stored`));
     assert.match(cards, new RegExp(`${(t.uncacheable_share * 100).toFixed(1)}% of requests could not be stored`));
     await page.close();
