@@ -33,9 +33,13 @@ use wasm_bindgen::JsValue;
 use worker::{Context, Env};
 
 #[cfg(feature = "proxy")]
-use edgecache_core::config::{Config, RequestLog};
+use edgecache_core::admin::path::{reach, AdminReach};
+#[cfg(feature = "proxy")]
+use edgecache_core::config::{shown, Config, ConfigError, ConfigErrors, RequestLog};
 #[cfg(feature = "proxy")]
 use edgecache_core::decide::arrival::{at_entry, AtEntry, Entry};
+#[cfg(feature = "proxy")]
+use edgecache_core::request::target::Target;
 #[cfg(feature = "proxy")]
 use edgecache_core::status::{Outcome, Reason};
 #[cfg(feature = "proxy")]
@@ -166,26 +170,53 @@ async fn serve(
     let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
     // Parsed once, here: the admin check, the proxy and the log line all read it.
     let url = Url::parse(&request.url()).map_err(|e| e.to_string());
+    // The admin path is matched on the canonical path routing reads: `/%5Fedgecache/stats` is
+    // the admin API, and a reading of it (`//_edgecache`, `/_edgecache;x`) is refused.
+    let canonical = match (&url, &settings) {
+        (Ok(url), Ok(s)) => Some(Target::of(url, s.config.case_insensitive_paths)),
+        _ => None,
+    };
     let entry = Entry {
         url_valid: url.is_ok(),
         config_valid: settings.is_ok(),
-        admin: matches!((&url, &settings), (Ok(url), Ok(s)) if s.config.is_admin_path(url.path())),
+        admin: match (&canonical, &settings) {
+            (Some(target), Ok(s)) => reach(&s.config, target),
+            _ => AdminReach::Outside,
+        },
     };
     let (url, handled) = match (at_entry(&entry), url, &settings) {
         (AtEntry::Refuse { status, outcome }, Err(e), _) => {
             let page = format!("edgecache: bad request URL: {e}\n");
             return flow::reply::plain(status, &page, &outcome);
         }
-        (AtEntry::Admin { .. }, Ok(url), Ok(settings)) => {
+        (AtEntry::Admin { .. }, Ok(mut url), Ok(settings)) => {
+            if let Some(target) = &canonical {
+                url.set_path(&target.path);
+            }
             return admin::handle(&request, &url, &env, &ctx, settings).await;
         }
+        (AtEntry::Refuse { status, outcome }, Ok(url), Ok(_)) => {
+            let page =
+                "edgecache: this path spells the admin API's otherwise; use its canonical path\n";
+            let response = flow::reply::plain(status, page, &outcome);
+            (
+                url,
+                Handled {
+                    response,
+                    report: Report::of(outcome, Vec::new()),
+                },
+            )
+        }
         (AtEntry::Flow, Ok(url), Ok(settings)) => {
-            let handled = flow::handle(&request, &url, &env, &ctx, settings, None).await;
+            let stripped = without_admin_credential(&request, &settings.tokens);
+            let request = stripped.as_ref().unwrap_or(&request);
+            let handled = flow::handle(request, &url, &env, &ctx, settings, None).await;
             (url, handled)
         }
         (AtEntry::Refuse { status, outcome }, Ok(url), Err(error)) => {
             // The public learns nothing of the configuration; the operator finds it in the
-            // log (and in `make check` before a deploy).
+            // log (and in `make check` before a deploy), and the developer running `make dev`
+            // on the error page (`config::shown`).
             worker::console_error!(
                 "{}",
                 serde_json::json!({
@@ -194,7 +225,15 @@ async fn serve(
                     "fix": format!("wrangler.toml ([vars] {CONFIG_VAR} / {ORIGIN_VAR}); `make check` validates it before a deploy"),
                 })
             );
-            let response = flow::reply::plain(status, CONFIG_ERROR_PAGE, &outcome);
+            let dev_var = js_sys::Reflect::get(&env, &JsValue::from_str(shown::DEV_VAR))
+                .ok()
+                .and_then(|v| v.as_string());
+            let page = if shown::errors_shown(dev_var.as_deref(), url.host_str()) {
+                shown::error_page(&edgecache_core::redact::text(error))
+            } else {
+                CONFIG_ERROR_PAGE.to_string()
+            };
+            let response = flow::reply::plain(status, &page, &outcome);
             let report = Report::of(outcome, vec![error.clone()]);
             (url, Handled { response, report })
         }
@@ -252,8 +291,40 @@ async fn serve(
     response
 }
 
+/// A copy of `request` without its `Authorization` when that presents one of the admin tokens
+/// (`None` otherwise): an admin credential is never forwarded to the origin, whatever the path
+/// it came with. The flow then treats the request as the origin sees it, without credentials.
 #[cfg(feature = "proxy")]
-/// Reads `EDGECACHE` (an object, or a string holding JSON) and `ORIGIN` from the environment.
+fn without_admin_credential(
+    request: &web_sys::Request,
+    tokens: &[edgecache_core::admin::auth::Token],
+) -> Option<web_sys::Request> {
+    if tokens.is_empty() {
+        return None;
+    }
+    let authorization = request.headers().get("authorization").ok().flatten();
+    if !edgecache_core::admin::auth::presents_admin_token(authorization.as_deref(), tokens) {
+        return None;
+    }
+    let copy = runtime::copy_without(&request.headers(), &runtime::name_list(&["authorization"]))
+        .and_then(|headers| {
+            let init = web_sys::RequestInit::new();
+            init.set_headers(&headers);
+            web_sys::Request::new_with_request_and_init(request, &init)
+        });
+    match copy {
+        Ok(copy) => Some(copy),
+        // The runtime could not copy it: the credential still must not reach the origin.
+        Err(_) => {
+            let _ = request.headers().delete("authorization");
+            None
+        }
+    }
+}
+
+#[cfg(feature = "proxy")]
+/// Reads `EDGECACHE` (an object, or a string holding JSON) and `ORIGIN` from the environment;
+/// what is wrong with either, every problem, one a line.
 fn load_settings(env: &Env) -> Result<Settings, String> {
     let raw =
         js_sys::Reflect::get(env, &JsValue::from_str(CONFIG_VAR)).unwrap_or(JsValue::UNDEFINED);
@@ -264,10 +335,10 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
     } else {
         // The object wrangler.toml's table becomes, read as it is (no JSON text in between).
         serde_wasm_bindgen::from_value::<serde_json::Value>(raw)
-            .map_err(|e| edgecache_core::config::ConfigError::Syntax(e.to_string()))
+            .map_err(|e| ConfigErrors::one(ConfigError::Syntax(e.to_string())))
             .and_then(Config::from_value)
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string());
     let origin = js_sys::Reflect::get(env, &JsValue::from_str(ORIGIN_VAR))
         .ok()
         .and_then(|v| v.as_string())
@@ -281,11 +352,18 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
         secret(ADMIN_TOKEN_VAR).as_deref(),
         secret(ADMIN_TOKENS_VAR).as_deref(),
     );
-    Ok(Settings {
-        config,
-        origin: parse_origin(&origin)?,
-        tokens,
-    })
+    match (config, parse_origin(&origin)) {
+        (Ok(config), Ok(origin)) => Ok(Settings {
+            config,
+            origin,
+            tokens,
+        }),
+        (config, origin) => Err([config.err(), origin.err()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
 }
 
 /// `ORIGIN` must be an absolute http(s) URL without a path, query or fragment.
