@@ -13,11 +13,6 @@ import * as wasm from "./index.js";
 // never binds this class.
 const rule = (name, ...args) => wasm[name](...args);
 
-/** Counts older than a day (and one minute) are deleted as new ones arrive. */
-const KEEP_MS = 86_400_000 + 60_000;
-/** Hosts the object counts by name per minute; the rest count under OTHER_HOSTS (stats.rs). */
-const MAX_HOSTS = 256;
-const OTHER_HOSTS = "(other hosts)";
 
 const json = (body, status = 200) =>
   new Response(typeof body === "string" ? body : JSON.stringify(body), {
@@ -31,15 +26,13 @@ export class ControlPlane extends DurableObject {
     this.sql = ctx.storage.sql;
     this.sql.exec(`CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS purges (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, entry TEXT NOT NULL)`);
+    // Stats as bounded sketches (stats_store.rs); the per-name rows kept before are dropped.
     this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS counts (minute INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
-         hits INTEGER NOT NULL, stale INTEGER NOT NULL, misses INTEGER NOT NULL, bypasses INTEGER NOT NULL,
-         bytes INTEGER NOT NULL, PRIMARY KEY (minute, kind, name))`,
+      `CREATE TABLE IF NOT EXISTS stats (kind TEXT NOT NULL, span INTEGER NOT NULL, start INTEGER NOT NULL,
+         body TEXT NOT NULL, PRIMARY KEY (kind, span, start))`,
     );
-    this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS reasons (minute INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
-         reason TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, kind, name, reason))`,
-    );
+    this.sql.exec("DROP TABLE IF EXISTS counts");
+    this.sql.exec("DROP TABLE IF EXISTS reasons");
   }
 
   state(k) {
@@ -129,67 +122,31 @@ export class ControlPlane extends DurableObject {
     return json(`{"purges":[${rows.map((r) => r.entry).join(",")}]}`);
   }
 
-  /** Adds an isolate's counts; with `read`, answers the sums of the last hour and day. */
+  /**
+   * Adds an isolate's counts; with `read`, answers the sums of the last hour and day. What is
+   * kept and read is Rust's (core/src/control/stats_store.rs): exact totals per minute, and
+   * per dimension the names with the most requests, a bounded sketch per minute for the last
+   * hour and per hour for the day. All of one report in one transaction.
+   */
   stats(body) {
-    const { rows = [], read = null } = JSON.parse(body);
-    this.ctx.storage.transactionSync(() => {
-      for (const r of rows) {
-        // Each isolate counts at most 64 hosts a minute by name; across isolates the object
-        // keeps at most MAX_HOSTS, so made-up hosts cannot fill its storage.
-        if (r.kind === "host" && r.name !== OTHER_HOSTS) {
-          const known = this.sql.exec("SELECT 1 FROM counts WHERE minute = ? AND kind = 'host' AND name = ?", r.minute, r.name).toArray().length > 0;
-          const counted = this.sql.exec("SELECT COUNT(*) AS n FROM counts WHERE minute = ? AND kind = 'host'", r.minute).one().n;
-          if (!known && counted >= MAX_HOSTS) r.name = OTHER_HOSTS;
-        }
+    const table = {
+      scan: (kind, span, from, to) =>
+        this.sql
+          .exec("SELECT start, body FROM stats WHERE kind = ? AND span = ? AND start >= ? AND start < ? ORDER BY start", kind, span, from, to)
+          .toArray()
+          .map((r) => [r.start, r.body]),
+      put: (kind, span, start, body) =>
         this.sql.exec(
-          `INSERT INTO counts (minute, kind, name, hits, stale, misses, bypasses, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (minute, kind, name) DO UPDATE SET hits = hits + excluded.hits, stale = stale + excluded.stale,
-             misses = misses + excluded.misses, bypasses = bypasses + excluded.bypasses, bytes = bytes + excluded.bytes`,
-          r.minute, r.kind, r.name, r.hits, r.stale, r.misses, r.bypasses, r.bytes_from_cache,
-        );
-        for (const [reason, n] of Object.entries(r.reasons ?? {})) {
-          this.sql.exec(
-            `INSERT INTO reasons (minute, kind, name, reason, n) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (minute, kind, name, reason) DO UPDATE SET n = n + excluded.n`,
-            r.minute, r.kind, r.name, reason, n,
-          );
-        }
-      }
-      if (rows.length) {
-        const oldest = Date.now() - KEEP_MS;
-        this.sql.exec("DELETE FROM counts WHERE minute < ?", oldest);
-        this.sql.exec("DELETE FROM reasons WHERE minute < ?", oldest);
-      }
-    });
-    if (!read) return json({});
-    const sums = (from) => {
-      const byName = new Map();
-      const counts = this.sql
-        .exec(
-          `SELECT kind, name, SUM(hits) AS hits, SUM(stale) AS stale, SUM(misses) AS misses, SUM(bypasses) AS bypasses,
-             SUM(bytes) AS bytes FROM counts WHERE minute >= ? GROUP BY kind, name`,
-          from,
-        )
-        .toArray()
-        .map((c) => {
-          const row = { minute: from, kind: c.kind, name: c.name, hits: c.hits, stale: c.stale, misses: c.misses, bypasses: c.bypasses, bytes_from_cache: c.bytes, reasons: {} };
-          byName.set(`${c.kind}\n${c.name}`, row);
-          return row;
-        });
-      const reasons = this.sql.exec("SELECT kind, name, reason, SUM(n) AS n FROM reasons WHERE minute >= ? GROUP BY kind, name, reason", from).toArray();
-      for (const r of reasons) {
-        const row = byName.get(`${r.kind}\n${r.name}`);
-        if (row) row.reasons[r.reason] = r.n;
-      }
-      return counts;
+          "INSERT INTO stats (kind, span, start, body) VALUES (?, ?, ?, ?) ON CONFLICT (kind, span, start) DO UPDATE SET body = excluded.body",
+          kind, span, start, body,
+        ),
+      remove: (kind, span, from, to) => this.sql.exec("DELETE FROM stats WHERE kind = ? AND span = ? AND start >= ? AND start < ?", kind, span, from, to),
     };
-    const minutes = this.sql
-      .exec(
-        `SELECT minute, SUM(hits) AS hits, SUM(stale) AS stale, SUM(misses) AS misses, SUM(bypasses) AS bypasses
-           FROM counts WHERE kind = 'route' AND minute >= ? GROUP BY minute ORDER BY minute`,
-        read.day_from,
-      )
-      .toArray();
-    return json({ hour: sums(read.hour_from), day: sums(read.day_from), minutes });
+    let answer;
+    this.ctx.storage.transactionSync(() => {
+      answer = rule("controlStats", body, Date.now(), table);
+      if (answer.startsWith('{"error"')) throw new Error(JSON.parse(answer).error);
+    });
+    return json(answer);
   }
 }

@@ -273,12 +273,16 @@ async fn serve(
         log_request(&request.method(), &url, &response, &report, started);
     }
     if let Ok(settings) = &settings {
-        let due = control::stats_report::record(
-            report.route.as_deref(),
-            &edgecache_core::request::target::canonical_host(&url),
-            &report.outcome,
-            report.bytes_from_cache,
-        );
+        let host = edgecache_core::request::target::canonical_host(&url);
+        let target = edgecache_core::control::stats::url_name(&url);
+        let due = control::stats_report::record(&edgecache_core::control::stats::Seen {
+            route: report.route.as_deref().unwrap_or("default"),
+            host: &host,
+            url: &target,
+            status: response.as_ref().ok().map(|r| r.status()),
+            outcome: &report.outcome,
+            bytes: report.bytes_from_cache,
+        });
         if let Some(delta) = due {
             let key_prefix = settings.config.key_prefix.clone();
             ctx.wait_until(control::stats_report::flush(env.clone(), key_prefix, delta));

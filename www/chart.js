@@ -3,19 +3,28 @@
 import { $, bytes, cell, clock, compact, fmt, pct, requestsOf, share, svg } from "./format.js";
 
 /** The window's totals as cards; `shown` ("hour" or "day") names its slots. */
-export function renderCards(window, slots, shown) {
+export function renderCards(window, slots, shown, stats = {}) {
   const t = window.total;
   const total = requestsOf(t);
+  // Each tier's hits in the window, and how full this isolate's memory tier is.
+  const tiers = Object.entries(window.backends || {}).sort((a, b) => b[1].hits - a[1].hits);
+  const tierCards = tiers.map(([name, c]) => [`Hits from ${name}`, fmt.format(c.hits + c.stale), `${share(c.hits + c.stale, total)} of requests`]);
+  const memory = stats.memory_bytes != null && stats.memory_max_bytes
+    ? [["Memory tier", bytes(stats.memory_bytes), `${share(stats.memory_bytes, stats.memory_max_bytes)} of ${bytes(stats.memory_max_bytes)} (this isolate)`]]
+    : [];
   const busiest = Math.max(0, ...slots.map((s) => s.requests));
   const cards = [
     ["Requests", fmt.format(total), null],
-    ["Hit ratio", pct(t.hit_ratio), "of cacheable requests"],
+    ["Hit ratio", pct(t.hit_ratio), "of requests looked up"],
+    ["Hit ratio of what could be stored", pct(t.storable_hit_ratio ?? t.hit_ratio), `${pct(t.uncacheable_share ?? 0)} of requests could not be stored`],
     ["Hits", fmt.format(t.hits), `${share(t.hits, total)} of requests`],
     ["Stale served", fmt.format(t.stale), `${share(t.stale, total)} of requests`],
     ["Misses", fmt.format(t.misses), `${share(t.misses, total)} of requests`],
     ["Bypasses", fmt.format(t.bypasses), `${share(t.bypasses, total)} of requests`],
     ["Busiest " + (shown === "day" ? "half hour" : "minute"), fmt.format(busiest), "requests"],
     ["Served from cache", bytes(t.bytes_from_cache), null],
+    ...tierCards,
+    ...memory,
   ];
   $("cards").replaceChildren(
     ...cards.map(([label, value, note]) => {

@@ -1,5 +1,6 @@
-// Inspecting a key: what each tier holds for a URL (and request headers), as a table and the
-// first record found as JSON.
+// Inspecting a key: why, in words (the route, each tier, why the last day's requests were not
+// stored), what each tier holds for a URL (and request headers) as a table, and the first
+// record found as JSON.
 import { api } from "./api.js";
 import { $, cell } from "./format.js";
 
@@ -31,9 +32,16 @@ export async function submitInspect(event) {
     table.append(body);
     const key = document.createElement("p");
     key.textContent = `Key: ${found.key}${found.route ? ` (route ${found.route})` : ""}`;
+    const why = document.createElement("ul");
+    why.id = "inspect-why";
+    for (const sentence of found.why || []) {
+      const li = document.createElement("li");
+      li.textContent = sentence;
+      why.append(li);
+    }
     const detail = document.createElement("pre");
     detail.textContent = JSON.stringify(found.tiers.find((t) => t.present) || found, null, 2);
-    out.replaceChildren(key, table, detail);
+    out.replaceChildren(key, why, table, detail);
   } catch (error) {
     if (error.message === "unauthorized") return;
     const p = document.createElement("p");

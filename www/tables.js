@@ -25,7 +25,9 @@ export function renderRoutes(stats, window) {
   const names = new Set([...stats.config.routes.map((r) => r.path), ...Object.keys(counts)]);
   const rows = [...names].map((name) => {
     const rule = rules.get(name);
-    const describe = rule
+    const describe = name === "(other routes)"
+      ? "routes not kept by name"
+      : rule
       ? [rule.bypass ? "bypass" : null, rule.ttl != null ? `ttl ${rule.ttl}s` : null, rule.browser_ttl != null ? `browser ${rule.browser_ttl}s` : null, rule.backends.join(" → "), rule.tags.length ? `tags ${rule.tags.join(", ")}` : null]
           .filter(Boolean)
           .join("; ")

@@ -3,6 +3,7 @@
 import { renderCards, renderChart, slotsOf } from "./chart.js";
 import { renderReasons } from "./reasons.js";
 import { renderHosts, renderRoutes } from "./tables.js";
+import { renderUrls } from "./urls.js";
 
 /** The window shown: "hour" or "day"; the last stats read, to switch without asking again. */
 export const view = { shown: "hour", stats: null };
@@ -13,9 +14,10 @@ export function render() {
   for (const button of document.querySelectorAll(".window button")) button.setAttribute("aria-pressed", String(button.dataset.window === shown));
   const window = stats[shown];
   const slots = slotsOf(stats.minutes, shown, Date.now());
-  renderCards(window, slots, shown);
+  renderCards(window, slots, shown, stats);
   renderChart(slots, shown);
   renderReasons(window);
   renderRoutes(stats, shown);
   renderHosts(stats, shown);
+  renderUrls(stats, shown);
 }

@@ -386,6 +386,7 @@ async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
     };
     let mut report = edgecache_core::control::stats::report(&sums);
     report["memory_bytes"] = json!(MemoryStore::used());
+    report["memory_max_bytes"] = json!(config.memory_max_bytes);
     report["purge_propagation_s"] = json!(config.purge_propagation_s);
     report["config"] = json!({
         "routes": config.routes.iter().map(|r| json!({
@@ -437,9 +438,11 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             );
         }
     }
+    let name = edgecache_core::control::stats::kept_url_name(&target);
     let target = Target::of(&target, config.case_insensitive_paths);
     let routing = config.routing(&target);
     let route = routing.route;
+    let bypass = routing.bypass;
     let plan = Plan::new(config, &routing, &target, &JsFields(&headers), None);
     let mut errors = Vec::new();
     let tiers = open_tiers(
@@ -506,14 +509,79 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             }
         });
     }
+    // Why it was not stored: the reasons the last day's requests for this URL were not stored
+    // or not looked up, as the stats keep them (by traffic, `unstored_urls`).
+    let not_stored = match crate::control::stats_report::read(env, &config.key_prefix).await {
+        Ok(sums) => sums
+            .day
+            .names
+            .get(&edgecache_core::control::stats::Dimension::Unstored)
+            .and_then(|names| names.names.get(&name))
+            .map(|held| json!({ "requests": held.tally.misses + held.tally.bypasses, "reasons": held.tally.reasons, "error": held.error })),
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
+    let words = why_in_words(route, bypass, &found, not_stored.as_ref());
     respond(
         200,
         &json!({
             "url": plan.key.url(),
             "key": plan.primary,
             "route": route.map(|r| r.path.as_str()),
+            "bypass": bypass,
             "tiers": found,
+            "stats_name": name,
+            "not_stored": not_stored,
+            "why": words,
             "errors": errors,
         }),
     )
+}
+
+/// The inspector's answer in words: the route's rule, what each tier holds, and why the last
+/// day's requests for the URL were not stored.
+fn why_in_words(
+    route: Option<&edgecache_core::config::Route>,
+    bypass: bool,
+    tiers: &[Value],
+    not_stored: Option<&Value>,
+) -> Vec<String> {
+    let mut words = Vec::new();
+    match route {
+        _ if bypass => words.push(format!(
+            "{} is bypassed: its requests go to the origin as sent and are never looked up or stored.",
+            route.map_or("The URL".to_string(), |r| format!("Route {}", r.path.as_str()))
+        )),
+        Some(r) => words.push(format!("Route {} applies.", r.path.as_str())),
+        None => words.push("No route matches: the default policy applies.".into()),
+    }
+    for tier in tiers {
+        let backend = tier["backend"].as_str().unwrap_or_default();
+        words.push(if tier["present"] == json!(true) {
+            format!(
+                "{backend}: stored (status {}, {} s of freshness left).",
+                tier["status"], tier["ttl"]
+            )
+        } else {
+            format!("{backend}: not stored.")
+        });
+    }
+    if let Some(not) = not_stored {
+        let reasons: Vec<String> = not["reasons"]
+            .as_object()
+            .map(|r| r.iter().map(|(k, n)| format!("{k} ({n})")).collect())
+            .unwrap_or_default();
+        words.push(format!(
+            "In the last day, {} of its requests were not stored: {}.",
+            not["requests"],
+            if reasons.is_empty() {
+                "no reason given".into()
+            } else {
+                reasons.join(", ")
+            }
+        ));
+    }
+    words
 }

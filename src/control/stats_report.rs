@@ -1,4 +1,5 @@
-//! Where the stats go: each isolate counts its requests (`stats::Delta`) and reports what it
+//! Where the stats go: each isolate counts its requests (`stats::Delta`: per minute and
+//! dimension, the names with the most requests, `stats::LIMITS` at most) and reports what it
 //! counted to the control plane at most every `FLUSH_EVERY_MS`, only when it counted
 //! something, in one request, one report at a time. Counts the control plane did not take are
 //! kept for the next report (a day at most). No KV write is made.
@@ -10,7 +11,7 @@ use worker::Env;
 
 use crate::control::plane::{self, STATS_TIMEOUT_MS};
 use crate::runtime::now_ms;
-use edgecache_core::control::stats::{Delta, Sums, Windows};
+use edgecache_core::control::stats::{Delta, Seen, Sums, Windows};
 use edgecache_core::status::Outcome;
 
 /// How often an isolate reports its counts at most.
@@ -24,12 +25,9 @@ thread_local! {
 }
 
 /// Counts one request. Returns the counts to report when a report is due.
-pub fn record(route: Option<&str>, host: &str, outcome: &Outcome, bytes: u64) -> Option<Delta> {
+pub fn record(seen: &Seen<'_>) -> Option<Delta> {
     let now = now_ms();
-    PENDING.with(|p| {
-        p.borrow_mut()
-            .record(route.unwrap_or("default"), host, outcome, bytes, now)
-    });
+    PENDING.with(|p| p.borrow_mut().record(seen, now));
     let flushed_at = FLUSHED_AT.with(|f| *f.get().get_or_insert(now));
     FLUSHED_AT.with(|f| f.set(Some(flushed_at)));
     if now - flushed_at < FLUSH_EVERY_MS || SENDING.with(Cell::get) {
@@ -38,6 +36,15 @@ pub fn record(route: Option<&str>, host: &str, outcome: &Outcome, bytes: u64) ->
     FLUSHED_AT.with(|f| f.set(Some(now)));
     SENDING.with(|s| s.set(true));
     Some(take())
+}
+
+/// Counts one ESI fragment's request (reported with the page's requests).
+pub fn record_fragment(url: &url::Url, outcome: &Outcome, bytes: u64) {
+    let name = edgecache_core::control::stats::url_name(url);
+    PENDING.with(|p| {
+        p.borrow_mut()
+            .record_fragment(&name, outcome, bytes, now_ms())
+    });
 }
 
 /// Takes the counts not yet reported.
@@ -63,9 +70,10 @@ impl Drop for SendingGuard {
     }
 }
 
-/// The body of a stats request: the counts to add, and (to read) the windows to sum.
+/// The body of a stats request (`stats_store::Report`): the counts to add, each minute's
+/// names per dimension as this isolate's sketch kept them, and (to read) the windows to sum.
 fn body(delta: &Delta, read: Option<Windows>) -> String {
-    json!({ "rows": delta.rows(), "read": read }).to_string()
+    json!({ "buckets": delta.buckets(), "read": read }).to_string()
 }
 
 /// Reports `delta` (from `record`); on failure the counts wait for the next report.

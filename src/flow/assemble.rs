@@ -393,6 +393,11 @@ impl Task {
         };
         let handled = self.flow.fetch(&request, &url, &fragment).await;
         decided.tell(&handled.report.outcome);
+        crate::control::stats_report::record_fragment(
+            &url,
+            &handled.report.outcome,
+            handled.report.bytes_from_cache,
+        );
         let response = handled.response.map_err(|e| describe(&e))?;
         if !(200..300).contains(&response.status()) {
             return Err(format!("{src:?} answered {}", response.status()));

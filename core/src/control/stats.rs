@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::control::heavy::{HeavyHitters, Limits, Tally};
 use crate::status::{Fwd, Outcome, Reason};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +21,10 @@ pub struct Counters {
     /// Never looked up: bypass routes, uncacheable methods, configuration errors.
     pub bypasses: u64,
     pub bytes_from_cache: u64,
+    /// Misses whose answer was not stored (private, `Set-Cookie`, …): they could not have
+    /// been hits.
+    #[serde(default)]
+    pub not_stored: u64,
     /// Why requests were bypassed or answers not stored.
     #[serde(default)]
     pub reasons: BTreeMap<String, u64>,
@@ -32,12 +37,41 @@ impl Counters {
         self.misses += other.misses;
         self.bypasses += other.bypasses;
         self.bytes_from_cache += other.bytes_from_cache;
+        self.not_stored += other.not_stored;
         for (reason, n) in &other.reasons {
             *self.reasons.entry(reason.clone()).or_default() += n;
         }
     }
 
-    /// Share of cacheable requests answered from storage.
+    /// Every request counted.
+    pub fn requests(&self) -> u64 {
+        self.hits + self.stale + self.misses + self.bypasses
+    }
+
+    /// Share of the requests that could have been answered from storage (hits, stale and
+    /// misses whose answer was stored) that were.
+    pub fn storable_hit_ratio(&self) -> f64 {
+        let served = self.hits + self.stale;
+        let total = served + self.misses.saturating_sub(self.not_stored);
+        if total == 0 {
+            0.0
+        } else {
+            served as f64 / total as f64
+        }
+    }
+
+    /// Share of all requests that could not have been answered from storage: bypassed, or
+    /// their answer not stored.
+    pub fn uncacheable_share(&self) -> f64 {
+        let requests = self.requests();
+        if requests == 0 {
+            0.0
+        } else {
+            (self.bypasses + self.not_stored) as f64 / requests as f64
+        }
+    }
+
+    /// Share of looked-up requests answered from storage.
     pub fn hit_ratio(&self) -> f64 {
         let served = self.hits + self.stale;
         let total = served + self.misses;
@@ -49,11 +83,23 @@ impl Counters {
     }
 }
 
+impl Tally for Counters {
+    fn weight(&self) -> u64 {
+        self.requests()
+    }
+
+    fn add(&mut self, other: &Self) {
+        Counters::add(self, other);
+    }
+}
+
 /// How one outcome counts.
 enum Kind {
     Hit,
     Stale,
     Miss,
+    /// A miss whose answer was not stored.
+    Unstored,
     Bypass,
 }
 
@@ -77,8 +123,36 @@ fn classify(outcome: &Outcome) -> (Kind, Option<&'static str>) {
         Outcome::Forward {
             fwd: Fwd::Method, ..
         } => (Kind::Bypass, Some("method")),
+        Outcome::Forward {
+            reason,
+            stored: false,
+            ..
+        } => (Kind::Unstored, reason.map(Reason::as_str)),
         Outcome::Forward { reason, .. } => (Kind::Miss, reason.map(Reason::as_str)),
     }
+}
+
+/// How one request answered with `outcome` counts, with `bytes` served from storage.
+fn one_request(outcome: &Outcome, bytes: u64) -> (Kind, Counters) {
+    let (kind, reason) = classify(outcome);
+    let mut one = Counters::default();
+    match kind {
+        Kind::Hit => one.hits = 1,
+        Kind::Stale => one.stale = 1,
+        Kind::Miss => one.misses = 1,
+        Kind::Unstored => {
+            one.misses = 1;
+            one.not_stored = 1;
+        }
+        Kind::Bypass => one.bypasses = 1,
+    }
+    if matches!(kind, Kind::Hit | Kind::Stale) {
+        one.bytes_from_cache = bytes;
+    }
+    if let Some(reason) = reason {
+        one.reasons.insert(reason.to_string(), 1);
+    }
+    (kind, one)
 }
 
 /// Milliseconds in a minute: the unit of every count kept.
@@ -98,84 +172,184 @@ pub enum Dimension {
     Host,
     /// The tier a hit came from (hits only).
     Backend,
+    /// The request's URL: host, path and query with its values hidden (`redact::url`).
+    Url,
+    /// The URL of a miss (the origin was asked for what could be stored).
+    Miss,
+    /// The URL of a request not stored: bypassed, or its answer not kept (with the reasons).
+    Unstored,
+    /// The status code answered.
+    Status,
+    /// The URL of an ESI fragment included in a page (host, path, query values hidden), with
+    /// how it was answered. Fragments are counted here only: a page's totals count the page.
+    Fragment,
 }
 
-/// The counts of one minute for one name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Row {
-    /// Start of the minute, milliseconds since the epoch.
-    pub minute: i64,
-    pub kind: Dimension,
-    pub name: String,
-    #[serde(flatten)]
-    pub counters: Counters,
+impl Dimension {
+    pub const ALL: [Dimension; 8] = [
+        Dimension::Route,
+        Dimension::Host,
+        Dimension::Backend,
+        Dimension::Url,
+        Dimension::Miss,
+        Dimension::Unstored,
+        Dimension::Status,
+        Dimension::Fragment,
+    ];
+
+    /// As the control plane stores it and `/stats` names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Route => "route",
+            Dimension::Host => "host",
+            Dimension::Backend => "backend",
+            Dimension::Url => "url",
+            Dimension::Miss => "miss",
+            Dimension::Unstored => "unstored",
+            Dimension::Status => "status",
+            Dimension::Fragment => "fragment",
+        }
+    }
+
+    /// The name under which requests for names not kept are counted.
+    pub fn other_name(self) -> &'static str {
+        match self {
+            Dimension::Route => "(other routes)",
+            Dimension::Host => OTHER_HOSTS,
+            Dimension::Backend => "(other backends)",
+            Dimension::Url | Dimension::Miss | Dimension::Unstored | Dimension::Fragment => {
+                "(other URLs)"
+            }
+            Dimension::Status => "(other statuses)",
+        }
+    }
 }
+
+/// Where requests for hosts not kept by name are counted.
+pub const OTHER_HOSTS: &str = "(other hosts)";
 
 /// The start of the minute holding `ms`.
 pub fn minute_of(ms: i64) -> i64 {
     ms - ms.rem_euclid(MINUTE_MS)
 }
 
-/// Hosts counted by name per minute; requests for further hosts count under `OTHER_HOSTS`.
-/// A wildcard route (`*.example.com/*`) lets any client choose the host, so without a bound
-/// one client could fill the control plane's storage with a row per made-up host.
-pub const MAX_HOSTS_PER_MINUTE: usize = 64;
-/// Where requests for hosts past `MAX_HOSTS_PER_MINUTE` are counted.
-pub const OTHER_HOSTS: &str = "(other hosts)";
+/// What each isolate and the control plane keep per minute (or hour) and dimension: the 64
+/// names with the most requests, 4 KiB of names at most (`heavy::HeavyHitters`). A wildcard
+/// route (`*.example.com/*`) lets any client choose the host, so names are kept by traffic,
+/// never by arrival: made-up names, however many, count under `Dimension::other_name` and
+/// cannot push out a name that carries a share of the traffic.
+pub const LIMITS: Limits = Limits {
+    names: 64,
+    bytes: 4_096,
+};
+
+/// Counts per name, for one minute (or hour) and dimension.
+pub type Names = HeavyHitters<Counters>;
+
+/// One dimension's names for one minute: what an isolate reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Start of the minute, milliseconds since the epoch.
+    pub minute: i64,
+    pub kind: Dimension,
+    #[serde(flatten)]
+    pub names: Names,
+}
+
+/// How the stats name a URL: its canonical host, its path and its query, as sent (`record`
+/// hides the query's values).
+pub fn url_name(url: &url::Url) -> String {
+    let host = crate::request::target::canonical_host(url);
+    match url.query() {
+        Some(query) => format!("{host}{}?{query}", url.path()),
+        None => format!("{host}{}", url.path()),
+    }
+}
+
+/// The name `record` keeps for `url_name`'s URL: its query values hidden, cut to a DNS
+/// name's length like every name.
+pub fn kept_url_name(url: &url::Url) -> String {
+    crate::control::heavy::cut_name(&crate::redact::url(&url_name(url))).into_owned()
+}
+
+/// One request, as the stats count it.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// The matching route's pattern, or `default`: every request counts under one.
+    pub route: &'a str,
+    pub host: &'a str,
+    /// Host, path and query (values are hidden before it is kept).
+    pub url: &'a str,
+    /// The status code answered, when there is one.
+    pub status: Option<u16>,
+    pub outcome: &'a Outcome,
+    /// Bytes served from storage.
+    pub bytes: u64,
+}
 
 /// What an isolate has counted since it last reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delta {
-    cells: BTreeMap<(i64, Dimension, String), Counters>,
+    cells: BTreeMap<(i64, Dimension), Names>,
 }
 
 impl Delta {
-    /// Counts one request on `route` (its pattern, or `default`) for `host`, with `bytes`
-    /// served from storage.
-    pub fn record(&mut self, route: &str, host: &str, outcome: &Outcome, bytes: u64, now_ms: i64) {
-        let (kind, reason) = classify(outcome);
+    /// Counts one request, `seen`.
+    pub fn record(&mut self, seen: &Seen<'_>, now_ms: i64) {
+        let (kind, one) = one_request(seen.outcome, seen.bytes);
         let minute = minute_of(now_ms);
-        let host = self.host_name(minute, host);
-        let mut names = vec![(Dimension::Route, route), (Dimension::Host, host)];
-        if let Outcome::Hit { tier, .. } = outcome {
+        let url = crate::redact::url(seen.url);
+        let status = seen.status.map(|s| s.to_string());
+        let mut names = vec![
+            (Dimension::Route, seen.route),
+            (Dimension::Host, seen.host),
+            (Dimension::Url, url.as_str()),
+        ];
+        if let Outcome::Hit { tier, .. } = seen.outcome {
             names.push((Dimension::Backend, tier.as_str()));
         }
+        match kind {
+            Kind::Miss => names.push((Dimension::Miss, url.as_str())),
+            Kind::Unstored => {
+                names.push((Dimension::Miss, url.as_str()));
+                names.push((Dimension::Unstored, url.as_str()));
+            }
+            Kind::Bypass => names.push((Dimension::Unstored, url.as_str())),
+            Kind::Hit | Kind::Stale => {}
+        }
+        if let Some(status) = &status {
+            names.push((Dimension::Status, status.as_str()));
+        }
         for (dimension, name) in names {
-            let c = self
-                .cells
-                .entry((minute, dimension, name.to_string()))
-                .or_default();
-            match kind {
-                Kind::Hit => c.hits += 1,
-                Kind::Stale => c.stale += 1,
-                Kind::Miss => c.misses += 1,
-                Kind::Bypass => c.bypasses += 1,
-            }
-            if matches!(kind, Kind::Hit | Kind::Stale) {
-                c.bytes_from_cache += bytes;
-            }
-            if let Some(reason) = reason {
-                *c.reasons.entry(reason.to_string()).or_default() += 1;
-            }
+            self.cells
+                .entry((minute, dimension))
+                .or_default()
+                .add(name, &one, LIMITS);
         }
     }
 
-    /// `host`, or `OTHER_HOSTS` when `minute` already counts `MAX_HOSTS_PER_MINUTE` others.
-    fn host_name<'a>(&self, minute: i64, host: &'a str) -> &'a str {
-        let cell = (minute, Dimension::Host, host.to_string());
-        if self.cells.contains_key(&cell) {
-            return host;
-        }
-        let counted = self
-            .cells
-            .range((minute, Dimension::Host, String::new())..)
-            .take_while(|((m, d, _), _)| *m == minute && *d == Dimension::Host)
-            .count();
-        if counted >= MAX_HOSTS_PER_MINUTE {
-            OTHER_HOSTS
-        } else {
-            host
-        }
+    /// Counts one ESI fragment's request, answered with `outcome`, under its URL (`url_name`'s
+    /// form): in the fragment dimension only, as the page counts as the request.
+    pub fn record_fragment(&mut self, url: &str, outcome: &Outcome, bytes: u64, now_ms: i64) {
+        let (_, one) = one_request(outcome, bytes);
+        self.cells
+            .entry((minute_of(now_ms), Dimension::Fragment))
+            .or_default()
+            .add(&crate::redact::url(url), &one, LIMITS);
+    }
+
+    /// `record` for a request whose URL is its host, with no status (tests).
+    #[cfg(test)]
+    pub fn count(&mut self, route: &str, host: &str, outcome: &Outcome, bytes: u64, now: i64) {
+        let seen = Seen {
+            route,
+            host,
+            url: host,
+            status: None,
+            outcome,
+            bytes,
+        };
+        self.record(&seen, now);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -184,8 +358,8 @@ impl Delta {
 
     /// Adds counts that could not be reported (a failed send) back in.
     pub fn merge(&mut self, other: Delta) {
-        for (cell, counters) in other.cells {
-            self.cells.entry(cell).or_default().add(&counters);
+        for (cell, names) in other.cells {
+            self.cells.entry(cell).or_default().merge(&names, LIMITS);
         }
     }
 
@@ -193,17 +367,17 @@ impl Delta {
     /// cannot be reached take bounded memory.
     pub fn forget_before(&mut self, now_ms: i64) {
         let oldest = minute_of(now_ms) - (DAY_MINUTES - 1) * MINUTE_MS;
-        self.cells.retain(|(minute, _, _), _| *minute >= oldest);
+        self.cells.retain(|(minute, _), _| *minute >= oldest);
     }
 
-    pub fn rows(&self) -> Vec<Row> {
+    /// What to report: each minute's names per dimension.
+    pub fn buckets(&self) -> Vec<Bucket> {
         self.cells
             .iter()
-            .map(|((minute, kind, name), counters)| Row {
+            .map(|((minute, kind), names)| Bucket {
                 minute: *minute,
                 kind: *kind,
-                name: name.clone(),
-                counters: counters.clone(),
+                names: names.clone(),
             })
             .collect()
     }
@@ -236,43 +410,72 @@ pub struct MinuteTotals {
     pub bypasses: u64,
 }
 
-/// The control plane's sums: per name over each window (`minute` unused), and per minute.
+/// One window's sums: its total (exact) and the names kept in each dimension.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub total: Counters,
+    #[serde(default)]
+    pub names: BTreeMap<Dimension, Names>,
+}
+
+/// The control plane's sums: per window, and per minute.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sums {
-    pub hour: Vec<Row>,
-    pub day: Vec<Row>,
+    pub hour: Window,
+    pub day: Window,
     pub minutes: Vec<MinuteTotals>,
 }
 
 fn with_ratio(c: &Counters) -> Value {
     let mut value = serde_json::to_value(c).unwrap_or_default();
     value["hit_ratio"] = json!(c.hit_ratio());
+    value["storable_hit_ratio"] = json!(c.storable_hit_ratio());
+    value["uncacheable_share"] = json!(c.uncacheable_share());
     value
 }
 
-/// One window: its total (the sum of its routes, as every request has one) and its counts
-/// per route, host and backend.
-fn window(rows: &[Row]) -> Value {
-    let mut total = Counters::default();
-    let mut by: [BTreeMap<&str, Counters>; 3] = Default::default();
-    for row in rows {
-        let index = match row.kind {
-            Dimension::Route => {
-                total.add(&row.counters);
-                0
-            }
-            Dimension::Host => 1,
-            Dimension::Backend => 2,
-        };
-        by[index].entry(&row.name).or_default().add(&row.counters);
+/// One dimension's names, most requests first in `/stats`'s reading (JSON objects keep
+/// their keys' order only by name, so the dashboard sorts): each with its counts, its
+/// `error` (requests it may have had before it was kept) when there can be any, and the
+/// names not kept under `other_name`.
+fn named(dimension: Dimension, names: Option<&Names>) -> Map<String, Value> {
+    let mut out = Map::new();
+    let Some(names) = names else {
+        return out;
+    };
+    for (name, held) in &names.names {
+        let mut value = with_ratio(&held.tally);
+        if held.error > 0 {
+            value["error"] = json!(held.error);
+        }
+        out.insert(name.clone(), value);
     }
-    let [routes, hosts, backends] = by.map(|names| {
-        names
-            .iter()
-            .map(|(name, c)| (name.to_string(), with_ratio(c)))
-            .collect::<Map<String, Value>>()
-    });
-    json!({ "total": with_ratio(&total), "routes": routes, "hosts": hosts, "backends": backends })
+    if names.other.requests() > 0 {
+        let mut value = with_ratio(&names.other);
+        if let Some(existing) = out.get(dimension.other_name()) {
+            // A client may send the other-name as a host: its requests join the rest.
+            let mut sum: Counters = serde_json::from_value(existing.clone()).unwrap_or_default();
+            sum.add(&names.other);
+            value = with_ratio(&sum);
+        }
+        out.insert(dimension.other_name().to_string(), value);
+    }
+    out
+}
+
+/// One window: its total and its counts per route, host and backend.
+fn window(w: &Window) -> Value {
+    json!({
+        "total": with_ratio(&w.total),
+        "routes": named(Dimension::Route, w.names.get(&Dimension::Route)),
+        "hosts": named(Dimension::Host, w.names.get(&Dimension::Host)),
+        "backends": named(Dimension::Backend, w.names.get(&Dimension::Backend)),
+        "urls": named(Dimension::Url, w.names.get(&Dimension::Url)),
+        "miss_urls": named(Dimension::Miss, w.names.get(&Dimension::Miss)),
+        "unstored_urls": named(Dimension::Unstored, w.names.get(&Dimension::Unstored)),
+        "statuses": named(Dimension::Status, w.names.get(&Dimension::Status)),
+        "fragments": named(Dimension::Fragment, w.names.get(&Dimension::Fragment)),
+    })
 }
 
 /// `/stats`'s answer: the last hour and the last day, per route, host and backend; at the top
@@ -312,52 +515,51 @@ mod tests {
         }
     }
 
-    fn find<'a>(rows: &'a [Row], kind: Dimension, name: &str) -> Vec<&'a Row> {
-        rows.iter()
-            .filter(|r| r.kind == kind && r.name == name)
+    fn find(buckets: &[Bucket], kind: Dimension, name: &str) -> Vec<(i64, Counters)> {
+        buckets
+            .iter()
+            .filter(|b| b.kind == kind)
+            .filter_map(|b| b.names.names.get(name).map(|h| (b.minute, h.tally.clone())))
             .collect()
     }
 
     #[test]
     fn outcomes_are_counted_per_minute_route_host_and_backend() {
         let mut delta = Delta::default();
-        delta.record("/static/**", "a.test", &hit(Backend::Memory), 100, NOW);
-        delta.record("/static/**", "a.test", &hit(Backend::Memory), 100, NOW + 1);
+        delta.count("/static/**", "a.test", &hit(Backend::Memory), 100, NOW);
+        delta.count("/static/**", "a.test", &hit(Backend::Memory), 100, NOW + 1);
         let private = Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::Private));
-        delta.record("/static/**", "b.test", &private, 0, NOW);
+        delta.count("/static/**", "b.test", &private, 0, NOW);
         let bypass = Outcome::bypass(Reason::RouteBypass);
-        delta.record("default", "a.test", &bypass, 0, NOW + MINUTE_MS);
-        let rows = delta.rows();
-        let route = find(&rows, Dimension::Route, "/static/**");
+        delta.count("default", "a.test", &bypass, 0, NOW + MINUTE_MS);
+        let buckets = delta.buckets();
+        let route = find(&buckets, Dimension::Route, "/static/**");
         assert_eq!(route.len(), 1, "one minute");
-        let c = &route[0].counters;
+        let (minute, c) = &route[0];
         assert_eq!((c.hits, c.misses, c.bytes_from_cache), (2, 1, 200));
         assert_eq!(c.reasons["private"], 1);
-        assert_eq!(route[0].minute, minute_of(NOW));
+        assert_eq!(*minute, minute_of(NOW));
         assert_eq!(
-            find(&rows, Dimension::Host, "a.test").len(),
+            find(&buckets, Dimension::Host, "a.test").len(),
             2,
             "two minutes"
         );
-        assert_eq!(find(&rows, Dimension::Host, "b.test")[0].counters.misses, 1);
-        assert_eq!(
-            find(&rows, Dimension::Backend, "memory")[0].counters.hits,
-            2
-        );
-        let default = find(&rows, Dimension::Route, "default");
-        assert_eq!(default[0].counters.reasons["route-bypass"], 1);
-        assert_eq!(default[0].minute, minute_of(NOW) + MINUTE_MS);
+        assert_eq!(find(&buckets, Dimension::Host, "b.test")[0].1.misses, 1);
+        assert_eq!(find(&buckets, Dimension::Backend, "memory")[0].1.hits, 2);
+        let default = find(&buckets, Dimension::Route, "default");
+        assert_eq!(default[0].1.reasons["route-bypass"], 1);
+        assert_eq!(default[0].0, minute_of(NOW) + MINUTE_MS);
     }
 
     #[test]
     fn unsent_counts_are_merged_back_and_forgotten_after_a_day() {
         let mut sent = Delta::default();
-        sent.record("default", "a.test", &hit(Backend::Kv), 10, NOW);
+        sent.count("default", "a.test", &hit(Backend::Kv), 10, NOW);
         let mut pending = Delta::default();
-        pending.record("default", "a.test", &hit(Backend::Kv), 10, NOW);
+        pending.count("default", "a.test", &hit(Backend::Kv), 10, NOW);
         pending.merge(sent);
-        let rows = pending.rows();
-        assert_eq!(find(&rows, Dimension::Route, "default")[0].counters.hits, 2);
+        let buckets = pending.buckets();
+        assert_eq!(find(&buckets, Dimension::Route, "default")[0].1.hits, 2);
         pending.forget_before(NOW + (DAY_MINUTES - 1) * MINUTE_MS);
         assert!(!pending.is_empty(), "still within the day");
         pending.forget_before(NOW + DAY_MINUTES * MINUTE_MS);
@@ -372,21 +574,34 @@ mod tests {
     }
 
     #[test]
-    fn the_report_sums_routes_into_totals_per_window() {
+    fn the_report_gives_totals_names_and_the_rest_per_window() {
         let mut delta = Delta::default();
-        delta.record("/a", "a.test", &hit(Backend::Memory), 5, NOW);
-        delta.record("/a", "a.test", &hit(Backend::Memory), 5, NOW);
+        delta.count("/a", "a.test", &hit(Backend::Memory), 5, NOW);
+        delta.count("/a", "a.test", &hit(Backend::Memory), 5, NOW);
         let miss = Outcome::forward(Fwd::Miss, Some(200), true, None);
-        delta.record("/b", "b.test", &miss, 0, NOW);
-        let mut old = Delta::default();
-        old.record("/b", "b.test", &miss, 0, NOW - 2 * 3_600_000);
+        delta.count("/b", "b.test", &miss, 0, NOW);
+        let names = |kind| {
+            delta
+                .buckets()
+                .into_iter()
+                .find(|b| b.kind == kind)
+                .unwrap()
+                .names
+        };
+        let mut hosts = names(Dimension::Host);
+        hosts.other.misses = 4;
+        let window = Window {
+            total: names(Dimension::Route).total(),
+            names: [
+                (Dimension::Route, names(Dimension::Route)),
+                (Dimension::Host, hosts),
+                (Dimension::Backend, names(Dimension::Backend)),
+            ]
+            .into(),
+        };
         let sums = Sums {
-            hour: delta.rows(),
-            day: {
-                let mut day = delta.clone();
-                day.merge(old);
-                day.rows()
-            },
+            hour: window.clone(),
+            day: window,
             minutes: vec![MinuteTotals {
                 minute: minute_of(NOW),
                 hits: 2,
@@ -398,13 +613,10 @@ mod tests {
         let report = report(&sums);
         assert_eq!(report["hour"]["total"]["hits"], 2);
         assert_eq!(report["hour"]["total"]["misses"], 1);
-        assert_eq!(
-            report["day"]["total"]["misses"], 2,
-            "the rows of both minutes"
-        );
         assert_eq!(report["total"], report["day"]["total"]);
         assert_eq!(report["hour"]["hosts"]["a.test"]["hits"], 2);
-        assert_eq!(report["day"]["routes"]["/b"]["misses"], 2);
+        assert_eq!(report["hour"]["hosts"]["(other hosts)"]["misses"], 4);
+        assert_eq!(report["day"]["routes"]["/b"]["misses"], 1);
         assert_eq!(report["backends"]["memory"]["hits"], 2);
         let ratio = report["hour"]["total"]["hit_ratio"].as_f64().unwrap();
         assert!((ratio - 2.0 / 3.0).abs() < 1e-9);
@@ -416,31 +628,92 @@ mod tests {
     }
 
     #[test]
-    fn made_up_hosts_past_the_bound_count_as_one() {
+    fn a_real_host_keeps_its_name_past_any_number_of_made_up_hosts() {
         let mut delta = Delta::default();
-        let hit = Outcome::Hit {
-            ttl: 1,
-            tier: crate::config::Backend::Memory,
-            stale: None,
-        };
-        for n in 0..500 {
-            delta.record("default", &format!("h{n}.example.com"), &hit, 0, 60_000);
+        let hit = hit(Backend::Memory);
+        delta.count("default", "www.example.com", &hit, 0, 60_000);
+        for n in 0..5_000u32 {
+            delta.count("default", &format!("h{n}.example.com"), &hit, 0, 60_000);
+            if n.is_multiple_of(20) {
+                delta.count("default", "www.example.com", &hit, 0, 60_000);
+            }
         }
-        delta.record("default", "h3.example.com", &hit, 0, 60_000);
-        let hosts: Vec<Row> = delta
-            .rows()
+        let hosts = delta
+            .buckets()
             .into_iter()
-            .filter(|r| r.kind == Dimension::Host)
-            .collect();
-        assert_eq!(hosts.len(), MAX_HOSTS_PER_MINUTE + 1);
-        let other = hosts.iter().find(|r| r.name == OTHER_HOSTS).unwrap();
-        assert_eq!(other.counters.hits, 500 - MAX_HOSTS_PER_MINUTE as u64);
-        let h3 = hosts.iter().find(|r| r.name == "h3.example.com").unwrap();
-        assert_eq!(h3.counters.hits, 2, "a host already counted keeps its row");
-        delta.record("default", "new.example.com", &hit, 0, 120_000);
+            .find(|b| b.kind == Dimension::Host)
+            .unwrap()
+            .names;
+        assert!(hosts.names.len() <= LIMITS.names);
+        let real = &hosts.names["www.example.com"];
+        assert!(real.tally.hits + real.error >= 251);
+        assert_eq!(hosts.total().hits, 5_251, "the others still count");
+        let long = "a".repeat(4_000);
+        delta.count("default", &long, &hit, 0, 60_000);
+        assert!(delta
+            .buckets()
+            .iter()
+            .all(|b| b.names.names.keys().all(|name| name.len() <= 253)));
+    }
+
+    #[test]
+    fn urls_misses_and_unstored_answers_are_counted_with_their_reasons() {
+        let mut delta = Delta::default();
+        let seen = |url, status, outcome| Seen {
+            route: "default",
+            host: "a.test",
+            url,
+            status: Some(status),
+            outcome,
+            bytes: 0,
+        };
+        let stored = Outcome::forward(Fwd::Miss, Some(200), true, None);
+        let private = Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::Private));
+        let bypass = Outcome::bypass(Reason::RouteBypass);
+        delta.record(&seen("a.test/page?token=secret", 200, &stored), NOW);
+        let hit = hit(Backend::Memory);
+        delta.record(&seen("a.test/page?token=secret", 200, &hit), NOW);
+        delta.record(&seen("a.test/me", 200, &private), NOW);
+        delta.record(&seen("a.test/api", 404, &bypass), NOW);
+        let buckets = delta.buckets();
+        let page = find(&buckets, Dimension::Url, "a.test/page?token=*");
+        assert_eq!(page[0].1.requests(), 2, "query values are hidden");
+        assert!(find(&buckets, Dimension::Url, "a.test/page?token=secret").is_empty());
+        assert_eq!(
+            find(&buckets, Dimension::Miss, "a.test/page?token=*")[0]
+                .1
+                .misses,
+            1
+        );
+        let me = find(&buckets, Dimension::Unstored, "a.test/me");
+        assert_eq!(me[0].1.reasons["private"], 1);
+        assert_eq!(find(&buckets, Dimension::Miss, "a.test/me").len(), 1);
+        let api = find(&buckets, Dimension::Unstored, "a.test/api");
+        assert_eq!(api[0].1.reasons["route-bypass"], 1);
+        assert!(find(&buckets, Dimension::Unstored, "a.test/page?token=*").is_empty());
+        assert_eq!(find(&buckets, Dimension::Status, "404")[0].1.bypasses, 1);
+        let total = find(&buckets, Dimension::Route, "default")[0].1.clone();
+        assert_eq!((total.misses, total.not_stored), (2, 1));
+        assert!((total.hit_ratio() - 1.0 / 3.0).abs() < 1e-9);
         assert!(
-            delta.rows().iter().any(|r| r.name == "new.example.com"),
-            "a new minute, a new bound"
+            (total.storable_hit_ratio() - 0.5).abs() < 1e-9,
+            "the private miss could not have been a hit"
+        );
+        assert!((total.uncacheable_share() - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn fragments_are_counted_by_url_apart_from_the_pages_totals() {
+        let mut delta = Delta::default();
+        let hit = hit(Backend::Memory);
+        delta.record_fragment("a.test/frag/nav?v=1", &hit, 10, NOW);
+        delta.record_fragment("a.test/frag/nav?v=1", &hit, 10, NOW);
+        let buckets = delta.buckets();
+        let nav = find(&buckets, Dimension::Fragment, "a.test/frag/nav?v=*");
+        assert_eq!((nav[0].1.hits, nav[0].1.bytes_from_cache), (2, 20));
+        assert!(
+            find(&buckets, Dimension::Route, "default").is_empty(),
+            "no request counted"
         );
     }
 }
