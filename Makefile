@@ -94,7 +94,6 @@ node_modules/.installed: package.json package-lock.json | node
 
 build: deps
 	scripts/build-worker.sh . build
-	@printf 'Wasm: %s bytes raw, %s bytes gzipped\n' "$$(( $$(wc -c < build/index_bg.wasm) ))" "$$(( $$(gzip -9 -c build/index_bg.wasm | wc -c) ))"
 
 # The example worker (its own crate, edgecache as a library without the proxy), in its own
 # target directory: built as its dependency, edgecache's cdylib would otherwise overwrite the
