@@ -92,7 +92,9 @@ node_modules/.installed: package.json package-lock.json | node
 	npm ci --no-audit --no-fund
 	@touch $@
 
-build: deps
+# The builds wrangler runs during make dev (EDGECACHE_DEPS_CHECKED, set by scripts/dev.sh) skip
+# the check of the toolchain and packages that make dev has just made.
+build: $(if $(EDGECACHE_DEPS_CHECKED),,deps)
 	scripts/build-worker.sh . build
 
 # The example worker (its own crate, edgecache as a library without the proxy), in its own
@@ -133,7 +135,8 @@ perf: build
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
 	node bench/perf.mjs
 
-dev: build
+# wrangler dev builds the worker, once, with wrangler.toml's [build] command (make build).
+dev: deps
 	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' scripts/dev.sh
 
 check:
