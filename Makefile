@@ -152,14 +152,15 @@ DEPLOY_OUTDIR ?= build/deploy-dry-run
 deploy: deps check
 	@DRY_RUN='$(DRY_RUN)' OUTDIR='$(DEPLOY_OUTDIR)' scripts/deploy.sh
 
-# Purges through a running worker's API (scripts/purge.mjs): EDGECACHE_URL (default
-# http://127.0.0.1:$(PORT), make dev's) and ADMIN_TOKEN (default: .dev.vars) from the
-# environment; URL, PREFIX and TAG take several space-separated targets. Only what is given on
-# make's command line counts: a PREFIX or URL the shell happens to export is not a target.
+# Purges through a running worker's API (scripts/purge.mjs): EDGECACHE_URL or PORT= (default:
+# the running make dev's port, from the state file it leaves in .wrangler/) and ADMIN_TOKEN
+# (default: .dev.vars) from the environment; URL, PREFIX and TAG take several space-separated
+# targets. Only what is given on make's command line counts: a PREFIX, URL or PORT the shell
+# happens to export is not taken.
 given = $(if $(filter command line,$(origin $(1))),$($(1)))
 quote = '$(subst ','\'',$(1))'
 purge: node
-	@PORT='$(PORT)' node scripts/purge.mjs $(foreach u,$(call given,URL),--url $(call quote,$(u))) \
+	@PORT='$(call given,PORT)' node scripts/purge.mjs $(foreach u,$(call given,URL),--url $(call quote,$(u))) \
 		$(foreach p,$(call given,PREFIX),--prefix $(call quote,$(p))) \
 		$(foreach t,$(call given,TAG),--tag $(call quote,$(t))) \
 		$(if $(call given,ALL),--all) $(if $(call given,SOFT),--soft)
