@@ -5,7 +5,8 @@
 // 20 s on a built tree); the times are reported, not asserted: a loaded machine is slower.
 //
 // It edits src/entry.mjs and wrangler.toml for a moment and puts them back (in `finally`),
-// and runs make dev on free loopback ports.
+// and runs make dev on free loopback ports (its state file, .wrangler/edgecache-dev.json, is
+// the project's: a make dev of your own in this folder is not found by make purge afterwards).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -33,7 +34,8 @@ const load = () => os.loadavg()[0].toFixed(1);
 function line(what, times, target) {
   const m = median(times) / 1000;
   const verdict = target === undefined ? "" : m < target ? `, under the ${target} s target` : `, OVER the ${target} s target`;
-  report.push(`${what}: median ${m.toFixed(2)} s of ${times.length} (${times.map(seconds).join(", ")} s)${verdict}; load average ${load()} on ${os.cpus().length} CPUs`);
+  const figure = times.length === 1 ? `${m.toFixed(2)} s` : `median ${m.toFixed(2)} s of ${times.length} (${times.map(seconds).join(", ")} s)`;
+  report.push(`${what}: ${figure}${verdict}; load average ${load()} on ${os.cpus().length} CPUs`);
 }
 
 /** Runs a command in the project, returns its output and how long it took. */
@@ -222,9 +224,11 @@ describe("make dev on a built tree", () => {
       assert.doesNotMatch(await status(), /route-bypass/);
       const buildsBefore = customBuilds(dev.log());
       const ms = await editing(toml, async (text) => {
-        assert.match(text, /^path = "\/api\/\*\*"$/m);
+        // A bypass route for the probe's path, first of the demo policy's routes.
+        const first = "[[env.demo.vars.EDGECACHE.routes]]\n";
+        assert.ok(text.includes(first), "the demo policy has routes");
         const start = performance.now();
-        fs.writeFileSync(toml, text.replace(/^path = "\/api\/\*\*"$/m, `path = "${probe}/**"`));
+        fs.writeFileSync(toml, text.replace(first, `${first}path = "${probe}/**"\nbypass = true\n\n${first}`));
         while (!/route-bypass/.test(await status().catch(() => ""))) {
           assert.ok(performance.now() - start < 300_000, `the edit was not applied:\n${dev.log()}`);
           await new Promise((resolve) => setTimeout(resolve, 100));
