@@ -183,10 +183,12 @@ lint: toolchain architecture
 	cd examples/lowlevel && cargo clippy --target wasm32-unknown-unknown -- -D warnings
 	cd fuzz && cargo check --bins --locked
 
-# The module graph, read from the `use` lines (scripts/module-graph.mjs): no import cycle in
-# either crate, and nothing of the Workers runtime in the core (which has no such dependency).
+# The module graph, one node per file, read from the `use` lines and the paths in the code
+# (scripts/module-graph.mjs): no import cycle between files in either crate, no arrow from the
+# storage, runtime or control-plane glue up into the request flow, and nothing of the Workers
+# runtime in the core (which has no such dependency).
 architecture: node
-	node scripts/module-graph.mjs src
+	node scripts/module-graph.mjs src --forbid store:flow --forbid runtime:flow --forbid control:flow
 	node scripts/module-graph.mjs core/src --pure-crate
 	node scripts/layout-check.mjs
 

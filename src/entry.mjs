@@ -33,15 +33,40 @@ addEventListener("error", (event) => {
   if (event.error instanceof WebAssembly.RuntimeError) init.criticalError = true;
 });
 
+/** Runs one Wasm entry point, noting a crash so the next request starts afresh. */
+function run(entry, request, env, ctx) {
+  reinitialiseAfterCrash();
+  try {
+    // A `Response` when the Wasm answered without waiting (a memory hit), else a `Promise`.
+    const answer = entry(request, env, ctx);
+    return answer instanceof Promise ? answer.catch(noteCrash) : answer;
+  } catch (error) {
+    return noteCrash(error);
+  }
+}
+
 export default {
   fetch(request, env, ctx) {
-    reinitialiseAfterCrash();
-    try {
-      // A `Response` when the Wasm answered without waiting (a memory hit), else a `Promise`.
-      const answer = wasm.fetch(request, env, ctx);
-      return answer instanceof Promise ? answer.catch(noteCrash) : answer;
-    } catch (error) {
-      return noteCrash(error);
-    }
+    return run(wasm.fetch, request, env, ctx);
   },
 };
+
+/**
+ * The shield (bound as EDGECACHE_SHIELD; `shield = true` in the policy): one object per shard
+ * of keys, which every location asks on a miss instead of the origin, running the same Wasm
+ * flow in the shield's role (src/flow/shield.rs). A Durable Object has no execution context:
+ * its state's waitUntil stands in for one.
+ */
+export class Shield {
+  constructor(state, env) {
+    this.env = env;
+    this.ctx = {
+      waitUntil: (promise) => state.waitUntil(promise),
+      passThroughOnException() {},
+    };
+  }
+
+  fetch(request) {
+    return run(wasm.shieldFetch, request, this.env, this.ctx);
+  }
+}

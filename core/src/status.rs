@@ -261,10 +261,15 @@ impl Outcome {
     /// The member this cache adds to `Cache-Status`, e.g. `edgecache; hit; ttl=42; detail=memory`
     /// or `edgecache; fwd=miss; fwd-status=200; stored`.
     pub fn cache_status(&self) -> String {
+        self.cache_status_named(CACHE_NAME)
+    }
+
+    /// The member as a cache called `name` adds it (the shield is `edgecache-shield`).
+    pub fn cache_status_named(&self, name: &str) -> String {
         match self {
             Outcome::Hit { ttl, tier, stale } => {
                 let detail = stale.map_or(tier.as_str(), Reason::as_str);
-                format!("{CACHE_NAME}; hit; ttl={ttl}; detail={detail}")
+                format!("{name}; hit; ttl={ttl}; detail={detail}")
             }
             Outcome::Forward {
                 fwd,
@@ -273,7 +278,7 @@ impl Outcome {
                 collapsed,
                 reason,
             } => {
-                let mut member = format!("{CACHE_NAME}; fwd={}", fwd.as_str());
+                let mut member = format!("{name}; fwd={}", fwd.as_str());
                 if let Some(status) = status {
                     member.push_str(&format!("; fwd-status={status}"));
                 }

@@ -14,12 +14,13 @@ use crate::flow::job::{keep_secs, Answer, Job};
 use crate::flow::lookup::{backfill, lookup, Found, Unusable};
 use crate::flow::origin::OriginError;
 use crate::flow::parts::{self, PartRequest};
+use crate::flow::pass::{error_page, failure_of, pass_through, refusal};
 use crate::flow::reply::{self, Decoration, Unread};
 use crate::flow::report::Served;
-use crate::runtime::{self, now_ms, JsFields};
+use crate::runtime::{now_ms, JsFields};
 use crate::store::Entry;
 use edgecache_core::config::Config;
-use edgecache_core::decide::answer::{on_failure, Failure, OnFailure};
+use edgecache_core::decide::answer::{on_failure, OnFailure};
 use edgecache_core::decide::stored::{
     after_lookup, collapsed, with_unknown_standing, AfterLookup, Asked, HeldParts, PartAsked,
     Stored, Then,
@@ -29,7 +30,7 @@ use edgecache_core::http::conditional::is_not_modified;
 use edgecache_core::http::range::{self, RangeAnswer, Spec};
 use edgecache_core::http::reuse::usable_on_error;
 use edgecache_core::http::Fields;
-use edgecache_core::status::{Fwd, Outcome, Reason};
+use edgecache_core::status::{Fwd, Outcome};
 use edgecache_core::storage::record::{Kind, Meta};
 use edgecache_core::workers_cache::fields::Kept;
 
@@ -141,23 +142,16 @@ pub async fn serve_cacheable(
         }
         (AfterLookup::Pass { fwd, reason }, _) => {
             let forward = job.pass();
-            return super::pass_through(
-                forward,
-                fwd,
-                Some(reason),
-                job.expose_tags,
-                fragment,
-                errors,
-            )
-            .await;
+            return pass_through(forward, fwd, Some(reason), job.audience(), fragment, errors)
+                .await;
         }
         (AfterLookup::Fetch { fwd, coalesce }, stale) => {
             assemble::tell(fragment, &Outcome::forward(fwd, None, false, None));
-            let flight = coalesce.then(|| coalesce::join(&job.plan.primary, now_ms()));
+            let flight = coalesce.then(|| coalesce::join(&job.flight_key(), now_ms()));
             let leader = match flight {
                 Some(Flight::Leader(leader)) => Some(leader),
                 Some(Flight::Follower(ticket)) => {
-                    let settled = runtime::wait_for(&ticket, config.origin_timeout_ms).await;
+                    let settled = coalesce::wait_for(&ticket, config.origin_timeout_ms).await;
                     if let Some(Settled::Stored(entry)) = settled {
                         if entry.meta.key == job.plan.variant_key(&entry.meta.vary, &job.headers) {
                             let mut outcome = collapsed(fwd, entry.meta.status);
@@ -238,7 +232,7 @@ pub async fn serve_cacheable(
             let decoration = Decoration {
                 outcome: &outcome,
                 browser_ttl: job.plan.browser_ttl.filter(|_| stored),
-                expose_tags: job.expose_tags,
+                audience: job.audience(),
             };
             let response = reply::from_origin(&origin, body.as_ref(), not_modified, &decoration);
             Served {
@@ -282,15 +276,6 @@ fn held_parts(found: &Found, spec: Spec, job: &Job) -> Option<HeldParts> {
     })
 }
 
-/// The body of a refusal: what the client asked for that the cache could not give.
-pub fn refusal(outcome: &Outcome) -> String {
-    match outcome.reason() {
-        Some(Reason::OnlyIfCached) => "edgecache: no stored response (only-if-cached)\n".into(),
-        Some(Reason::LoopDetected) => "edgecache: this request came from edgecache itself (a forwarding loop); set ORIGIN to the site to cache\n".into(),
-        _ => "edgecache: refused\n".into(),
-    }
-}
-
 /// Whether a response is an ESI template: its origin asked (`Surrogate-Control`), or its
 /// route did and it is text. Only a 200 is assembled.
 fn is_template(job: &Job, status: u16, fields: &impl Fields) -> bool {
@@ -316,7 +301,7 @@ fn respond_with_entry(
     let decoration = Decoration {
         outcome: &outcome,
         browser_ttl: job.plan.browser_ttl.filter(|_| shareable),
-        expose_tags: job.expose_tags,
+        audience: job.audience(),
     };
     let range = range_for(job, &entry.meta, template);
     let response = reply::from_entry(
@@ -368,27 +353,10 @@ fn origin_failed(
     }
 }
 
-fn failure_of(error: &OriginError) -> Failure {
-    match error {
-        OriginError::Timeout(_) => Failure::Timeout,
-        OriginError::Unreachable(_) => Failure::Unreachable,
-    }
-}
-
-/// A 502 or 504 saying why the origin gave no response.
-pub fn error_page(fwd: Fwd, error: OriginError) -> Served {
-    let (status, outcome) = match on_failure(fwd, failure_of(&error), false) {
-        OnFailure::ErrorPage { status, outcome } => (status, outcome),
-        OnFailure::ServeStale(outcome) => (502, outcome),
-    };
-    let response = reply::plain(status, &format!("edgecache: {error}\n"), &outcome);
-    Served::new(response, outcome)
-}
-
 /// RFC 5861 §3: the one background refresh behind a stale-while-revalidate answer. Skipped
 /// when another request of this isolate is already refreshing the key.
 async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
-    let Flight::Leader(leader) = coalesce::join(&job.plan.primary, now_ms()) else {
+    let Flight::Leader(leader) = coalesce::join(&job.flight_key(), now_ms()) else {
         return;
     };
     let start = Start {

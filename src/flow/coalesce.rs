@@ -7,6 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
+use crate::runtime::{now_ms, Sleep};
 use crate::store::Entry;
 
 /// What a leader's fetch came to.
@@ -27,6 +28,11 @@ pub enum Flight {
     Follower(Ticket),
     /// The key recently gave an unstorable answer: fetch without coalescing.
     Pass,
+}
+
+/// The flight key the shield's requests for `key` coalesce on (`Job::flight_key`).
+pub fn shield_flight(key: &str) -> String {
+    format!("shield|{key}")
 }
 
 /// Bound on remembered hit-for-pass keys, so hostile URLs cannot grow the map without end.
@@ -111,9 +117,14 @@ pub fn mark_pass(key: &str, until_ms: i64, now_ms: i64) {
     });
 }
 
-/// Forgets a hit-for-pass mark, e.g. when the URL is invalidated or becomes storable.
+/// Forgets a hit-for-pass mark, e.g. when the URL is invalidated or becomes storable: the
+/// shield's mark for the key too, when this isolate also hosts it.
 pub fn clear_pass(key: &str) {
-    PASSES.with(|p| p.borrow_mut().remove(key));
+    PASSES.with(|p| {
+        let mut passes = p.borrow_mut();
+        passes.remove(key);
+        passes.remove(&shield_flight(key));
+    });
 }
 
 /// The leader of a flight. Dropping it unsettled (an error path, a cancelled task) settles
@@ -205,6 +216,24 @@ impl Drop for Ticket {
 }
 
 /// Flights still held in memory (open, or settled with followers yet to read them).
+/// Polls a coalesced follower's ticket on this request's own timer, giving up after
+/// `timeout_ms` (then the follower does the work itself). On Workers a request resumed from
+/// another request's context is cancelled as hung, so the leader cannot wake it.
+pub async fn wait_for(ticket: &Ticket, timeout_ms: u64) -> Option<Settled> {
+    let deadline = now_ms() + timeout_ms as i64;
+    let mut interval = 2;
+    loop {
+        if let Some(settled) = ticket.settled() {
+            return Some(settled);
+        }
+        if now_ms() >= deadline {
+            return None;
+        }
+        Sleep::new(interval).await;
+        interval = (interval * 2).min(25);
+    }
+}
+
 #[cfg(test)]
 fn flights_held() -> usize {
     FLIGHTS.with(|f| f.borrow().len())

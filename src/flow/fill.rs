@@ -73,6 +73,8 @@ pub async fn fill(
     let mut forward = part
         .as_ref()
         .map_or_else(|| job.forward(), |p| p.forward.clone());
+    // A client's forced refresh asks the shield to refresh too (RFC 9111 §5.2.1.4).
+    forward.refresh = fwd == Fwd::Request;
     let revalidating = stale.filter(|s| s.entry.meta.reuse.validators);
     if let Some(found) = revalidating {
         forward.validators = conditional_fields(&*found.entry.meta);
@@ -207,7 +209,7 @@ pub async fn fill(
         return pass(job, ctx, stale, origin, outcome, false, leader);
     };
 
-    coalesce::clear_pass(&job.plan.primary);
+    coalesce::clear_pass(&job.flight_key());
     let all_fields = header_list(origin_fields.headers());
     let tags = response_tags(&all_fields, &job.plan.tags);
     let kept = job.workers_cache.then(|| Kept {
@@ -309,10 +311,7 @@ async fn fetch(
             origin = forward.send().await?;
         }
     }
-    let exchange = Exchange {
-        request_ms,
-        response_ms: now_ms(),
-    };
+    let exchange = Exchange::of(request_ms, now_ms(), forward.answered_by_shield.get());
     Ok((origin, exchange))
 }
 
@@ -465,7 +464,7 @@ fn streamable_length(fields: &PickedFields) -> Option<u64> {
 fn mark_hit_for_pass(job: &Job) {
     let now = now_ms();
     coalesce::mark_pass(
-        &job.plan.primary,
+        &job.flight_key(),
         now + job.hit_for_pass_ttl as i64 * 1000,
         now,
     );

@@ -6,7 +6,9 @@ use std::rc::Rc;
 use url::Url;
 use web_sys::{ReadableStream, Request, Response};
 
-use crate::flow::origin::{Forward, OriginError};
+use crate::flow::origin::{Forward, OriginError, ShieldRoute};
+use crate::flow::reply::Audience;
+use crate::flow::shield::Role;
 use crate::runtime::{now_ms, PickedFields};
 use crate::settings::Settings;
 use crate::store::{Entry, Tier};
@@ -41,6 +43,8 @@ pub struct Job {
     pub refresh: RefreshPolicy,
     /// Workers Cache is in front (`workers_cache`): answers say what they keep.
     pub workers_cache: bool,
+    /// Answered at a location, or at the shield for every location.
+    pub role: Role,
 }
 
 /// What a request's forwards are built from: only when it goes to the origin, never on a hit.
@@ -53,6 +57,8 @@ pub struct Sending {
     pub keep_cookies: Vec<String>,
     /// The route has `esi = true`.
     pub esi: bool,
+    /// The route is shielded and the worker has the binding: misses may go to the shield.
+    pub shield: Option<Rc<ShieldRoute>>,
 }
 
 impl Job {
@@ -60,7 +66,7 @@ impl Job {
     pub fn forward(&self) -> Forward {
         let sending = &self.sending;
         let settings = &sending.settings;
-        Forward::for_key(
+        let mut forward = Forward::for_key(
             &sending.request,
             &self.plan,
             &sending.target,
@@ -68,7 +74,31 @@ impl Job {
             sending.keep_cookies.clone(),
             settings.config.origin_timeout_ms,
             sending.esi,
-        )
+        );
+        forward.shield = sending.shield.clone();
+        forward
+    }
+
+    /// Who this request's answers are for: clients, or (at the shield) the locations' caches.
+    pub fn audience(&self) -> Audience {
+        match self.role {
+            Role::Edge => Audience::Clients {
+                expose_tags: self.expose_tags,
+            },
+            Role::Shield => Audience::Caches,
+        }
+    }
+
+    /// The key this request's fetches coalesce on: the shield's flights are its own, even in
+    /// an isolate that also serves a location (a location waiting for the shield must never
+    /// find the shield waiting for it).
+    pub fn flight_key(&self) -> std::borrow::Cow<'_, str> {
+        match self.role {
+            Role::Edge => std::borrow::Cow::Borrowed(&self.plan.primary),
+            Role::Shield => {
+                std::borrow::Cow::Owned(crate::flow::coalesce::shield_flight(&self.plan.primary))
+            }
+        }
     }
 
     /// The request as the client sent it (a `Range` whose answer cannot be kept as a part).

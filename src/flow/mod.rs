@@ -7,7 +7,6 @@
 
 pub mod assemble;
 pub mod cacheable;
-pub mod client_fields;
 pub mod coalesce;
 pub mod fill;
 pub mod job;
@@ -15,9 +14,11 @@ pub mod lookup;
 pub mod markers;
 pub mod origin;
 pub mod parts;
+pub mod pass;
 pub mod reply;
 pub mod report;
 pub mod revalidated;
+pub mod shield;
 
 use std::rc::Rc;
 
@@ -32,20 +33,22 @@ use crate::runtime::{FieldSet, JsFields, PickedFields};
 use crate::settings::Settings;
 use crate::store::open_tiers;
 use assemble::{Fragment, FragmentFlow};
-use cacheable::{error_page, refusal, serve_cacheable};
+use cacheable::serve_cacheable;
 use edgecache_core::config::Config;
-use edgecache_core::decide::arrival::{before_lookup, Arrival, Before};
+use edgecache_core::decide::arrival::{before_lookup, Arrival, Before, HOP_HEADER};
+use edgecache_core::decide::shield::{location_tiers, shard_name, shield_tiers};
 use edgecache_core::http::reuse::RefreshPolicy;
 use edgecache_core::http::Fields;
 use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::{KeyedOn, Plan};
 use edgecache_core::request::target::Target;
-use edgecache_core::status::{Fwd, Outcome, Reason};
 use job::{Job, Sending};
 use lookup::delete_all;
-use origin::{Forward, HOP_HEADER};
-use reply::Decoration;
+use origin::{Forward, ShieldRoute};
+use pass::{pass_through, refusal};
+use reply::Audience;
 use report::{Handled, Report, Served};
+use shield::{Role, ShieldNamespace, SHIELD_BINDING};
 
 /// Answers one request. `fragment` is set when the request is an ESI include of a page being
 /// assembled, and says what else its key carries.
@@ -57,7 +60,27 @@ pub async fn handle(
     settings: &Rc<Settings>,
     fragment: Option<&Fragment>,
 ) -> Handled {
+    handle_at(Role::Edge, request, url, env, ctx, settings, fragment).await
+}
+
+/// Answers one request in `role`: at a location, or at the shield for every location
+/// (`shield`), where it keeps the shared tiers and answers with the origin's fields.
+pub async fn handle_at(
+    role: Role,
+    request: &Request,
+    url: &Url,
+    env: &Env,
+    ctx: &Rc<Context>,
+    settings: &Rc<Settings>,
+    fragment: Option<&Fragment>,
+) -> Handled {
     let config = &settings.config;
+    let audience = match role {
+        Role::Edge => Audience::Clients {
+            expose_tags: config.expose_tags,
+        },
+        Role::Shield => Audience::Caches,
+    };
     let target = Target::of(url, config.case_insensitive_paths);
     let routing = config.routing(&target);
     let route = routing.route.map(|r| r.path.as_str().to_string());
@@ -90,15 +113,8 @@ pub async fn handle(
             reason,
             invalidates,
         } => {
-            let served = pass_through(
-                as_sent(),
-                fwd,
-                reason,
-                config.expose_tags,
-                fragment,
-                &mut errors,
-            )
-            .await;
+            let served =
+                pass_through(as_sent(), fwd, reason, audience, fragment, &mut errors).await;
             let success = served
                 .response
                 .as_ref()
@@ -106,7 +122,9 @@ pub async fn handle(
                 .filter(|r| (200..400).contains(&r.status()));
             if let (true, Some(response)) = (invalidates, success) {
                 let changed = response.headers();
-                invalidate(env, config, url, headers.headers(), &changed, &mut errors).await;
+                let request = headers.headers();
+                let role = Role::Edge;
+                invalidate(role, env, config, url, request, Some(&changed), &mut errors).await;
             }
             Some(served)
         }
@@ -118,13 +136,46 @@ pub async fn handle(
 
     let keyed_on = fragment.map(|f| &f.keyed_on);
     let plan = Plan::new(config, &routing, &target, &headers, keyed_on);
+    let facts = RequestFacts::of(&headers, &config.credential_headers);
+    // A shielded route's location keeps its own tiers and leaves the shared ones to the
+    // shield; without the binding, it keeps them all and asks the origin itself.
+    let namespace = match role {
+        Role::Edge if plan.shield => {
+            let namespace = ShieldNamespace::of(
+                env,
+                config.shield_location_hint.clone(),
+                config.shield_shards,
+            );
+            if namespace.is_none() {
+                errors.push(format!(
+                    "shield = true, but the worker has no {SHIELD_BINDING} binding: this location asks the origin itself"
+                ));
+            }
+            namespace
+        }
+        _ => None,
+    };
+    let backends = match (role, &namespace) {
+        (Role::Shield, _) => shield_tiers(&plan.backends),
+        (Role::Edge, Some(_)) => location_tiers(&plan.backends),
+        (Role::Edge, None) => plan.backends.clone(),
+    };
     let tiers = open_tiers(
-        &plan.backends,
+        &backends,
         env,
         &plan.url_base,
         config.memory_max_bytes,
         &mut errors,
     );
+    let shield = namespace.map(|namespace| {
+        Rc::new(ShieldRoute {
+            namespace,
+            key: plan.primary.clone(),
+            url: Forward::key_url(&plan, &target),
+            credentials: facts.has_credentials(),
+            keyed_beyond_route: keyed_on.is_some_and(|k| !k.is_empty()),
+        })
+    });
     let registry = registry_copy::current(env, config, &target.host).await;
     let sending = Sending {
         request: Clone::clone(request),
@@ -133,12 +184,13 @@ pub async fn handle(
         settings: settings.clone(),
         keep_cookies: KeyedOn::of(routing.route, keyed_on).cookies,
         esi: esi_route,
+        shield,
     };
     let job = Rc::new(Job {
         plan,
         tiers,
         sending,
-        facts: RequestFacts::of(&headers, &config.credential_headers),
+        facts,
         headers,
         max_body_bytes: config.max_body_bytes,
         keep_stale: config.keep_stale,
@@ -150,15 +202,17 @@ pub async fn handle(
             ignore: config.ignore_client_no_cache,
             interval_secs: config.client_refresh_interval,
         },
-        workers_cache: config.workers_cache.is_some(),
+        workers_cache: config.workers_cache.is_some() && role == Role::Edge,
+        role,
     });
     let head = method == "HEAD";
-    let asked = match (&config.workers_cache, fragment) {
-        (Some(site), None) => Some(crate::workers_cache::asked(site, url, &job, head)),
+    let asked = match (&config.workers_cache, fragment, role) {
+        (Some(site), None, Role::Edge) => Some(crate::workers_cache::asked(site, url, &job, head)),
         _ => None,
     };
     let mut served = serve_cacheable(&job, ctx, head, config, fragment, &mut errors).await;
-    if served.template {
+    // The shield sends a template on as it is: each location assembles its pages.
+    if served.template && role == Role::Edge {
         served.response = match served.response {
             Ok(shell) if head => assemble::head(&shell),
             Ok(shell) => {
@@ -222,51 +276,24 @@ impl FragmentFlow for Flow {
     }
 }
 
-/// Forwards a request the cache does not answer, adding only `Cache-Status`.
-async fn pass_through(
-    forward: Forward,
-    fwd: Fwd,
-    reason: Option<Reason>,
-    expose_tags: bool,
-    fragment: Option<&Fragment>,
-    errors: &mut Vec<String>,
-) -> Served {
-    assemble::tell(fragment, &Outcome::forward(fwd, None, false, reason));
-    let origin = match forward.send().await {
-        Ok(origin) => origin,
-        Err(error) => {
-            errors.push(error.to_string());
-            return error_page(fwd, error);
-        }
-    };
-    let outcome = Outcome::forward(fwd, Some(origin.status()), false, reason);
-    let decoration = Decoration {
-        outcome: &outcome,
-        browser_ttl: None,
-        expose_tags,
-    };
-    let response = reply::from_origin(&origin, origin.body().as_ref(), false, &decoration);
-    Served::new(response, outcome)
-}
-
 /// RFC 9111 §4.4: "A cache MUST invalidate the target URI ... when it receives a non-error
 /// status code in response to an unsafe request method", and MAY invalidate the URIs in
 /// `Location` and `Content-Location`, only when their origin is the same (to stop one site
-/// from purging another's entries).
-async fn invalidate(
+/// from purging another's entries). At a location, a shielded URL is invalidated at its
+/// shield too (which keeps its own copy); at the shield (`Role::Shield`), in its tiers.
+pub async fn invalidate(
+    role: Role,
     env: &Env,
     config: &Config,
     url: &Url,
     request: &Headers,
-    response: &Headers,
+    response: Option<&Headers>,
     errors: &mut Vec<String>,
 ) {
     let mut targets = vec![url.clone()];
     for name in ["location", "content-location"] {
         if let Some(target) = response
-            .get(name)
-            .ok()
-            .flatten()
+            .and_then(|r| r.get(name).ok().flatten())
             .and_then(|v| url.join(&v).ok())
         {
             if target.origin() == url.origin() && !targets.contains(&target) {
@@ -274,6 +301,14 @@ async fn invalidate(
             }
         }
     }
+    let namespace = match role {
+        Role::Edge => ShieldNamespace::of(
+            env,
+            config.shield_location_hint.clone(),
+            config.shield_shards,
+        ),
+        Role::Shield => None,
+    };
     for target in targets {
         let target = Target::of(&target, config.case_insensitive_paths);
         let routing = config.routing(&target);
@@ -281,8 +316,12 @@ async fn invalidate(
             continue;
         }
         let plan = Plan::new(config, &routing, &target, &JsFields(request), None);
+        let backends = match role {
+            Role::Edge => plan.backends.clone(),
+            Role::Shield => shield_tiers(&plan.backends),
+        };
         let tiers = open_tiers(
-            &plan.backends,
+            &backends,
             env,
             &plan.url_base,
             config.memory_max_bytes,
@@ -290,5 +329,16 @@ async fn invalidate(
         );
         delete_all(&tiers, &plan.primary).await;
         coalesce::clear_pass(&plan.primary);
+        if let Some(namespace) = namespace.as_ref().filter(|_| plan.shield) {
+            let shard = shard_name(&plan.primary, namespace.shards);
+            let url = Forward::key_url(&plan, &target);
+            let timeout_ms = config.origin_timeout_ms;
+            if let Err(why) = shield::invalidate(namespace, &shard, &url, request, timeout_ms).await
+            {
+                errors.push(format!(
+                    "the shield's copy of {url} was not invalidated: {why}"
+                ));
+            }
+        }
     }
 }

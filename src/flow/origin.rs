@@ -13,6 +13,7 @@
 //! response's validators instead. Requests that are not cacheable (other methods, bypass
 //! rules, a `Range` whose answer cannot be kept as a part) go as the client sent them.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use url::Url;
@@ -20,14 +21,14 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, Response};
 
+use crate::flow::shield::{self, Asked, ShieldNamespace, ShieldRequest};
 use crate::runtime::{copy_only, describe, name_list};
+use edgecache_core::decide::arrival::HOP_HEADER;
+use edgecache_core::decide::shield::{via, Sending, Via};
 use edgecache_core::http::SURROGATE_NAME;
 use edgecache_core::request::key::cookie_value;
 use edgecache_core::request::plan::Plan;
 use edgecache_core::request::target::Target;
-
-/// Marks requests edgecache sends, so a worker that forwards to itself stops at once.
-pub const HOP_HEADER: &str = "x-edgecache-hop";
 
 /// How a request is forwarded. Owns what it needs, so a background refresh can use it after
 /// the client's response has gone.
@@ -47,6 +48,25 @@ pub struct Forward {
     pub timeout_ms: u64,
     /// The route assembles ESI: say so in `Surrogate-Capability`.
     pub esi: bool,
+    /// On a shielded route, the shield a cacheable request may be sent to instead.
+    pub shield: Option<Rc<ShieldRoute>>,
+    /// A client's forced refresh (`fwd=request`): the shield is asked with `no-cache` too.
+    pub refresh: bool,
+    /// The last `send` was answered by the shield.
+    pub answered_by_shield: Cell<bool>,
+}
+
+/// What a cacheable request on a shielded route needs to be sent to the shield.
+pub struct ShieldRoute {
+    pub namespace: ShieldNamespace,
+    /// The key the answer is stored under: its shard's.
+    pub key: String,
+    /// The URL the client asked for as the key says it (not the origin's).
+    pub url: String,
+    /// The request carries credentials: never through the shield.
+    pub credentials: bool,
+    /// An ESI include whose key carries more than its route's (never through the shield).
+    pub keyed_beyond_route: bool,
 }
 
 /// What a request whose answer may be stored sends on of the client's request.
@@ -98,6 +118,9 @@ impl Forward {
             method: None,
             timeout_ms,
             esi: false,
+            shield: None,
+            refresh: false,
+            answered_by_shield: Cell::new(false),
         }
     }
 
@@ -127,7 +150,19 @@ impl Forward {
             method: None,
             timeout_ms,
             esi,
+            shield: None,
+            refresh: false,
+            answered_by_shield: Cell::new(false),
         }
+    }
+
+    /// The client-facing URL of `target` as `plan`'s key says it: what the shield is asked.
+    pub fn key_url(plan: &Plan, target: &Target) -> String {
+        let authority = format!("{}://{}", target.scheme, target.authority());
+        format!(
+            "{authority}{}",
+            path_and_query(&target.path, Some(&plan.key.query))
+        )
     }
 }
 
@@ -152,36 +187,29 @@ impl std::fmt::Display for OriginError {
 }
 
 impl Forward {
+    /// Sends the request to the origin, or to the shield when the route is shielded and the
+    /// core says this request may go there; a shield that cannot be asked fails open to the
+    /// origin.
     pub async fn send(&self) -> Result<Response, OriginError> {
+        let shield_answer = self.send_to_shield().await;
+        self.answered_by_shield
+            .set(matches!(shield_answer, Some(Ok(_))));
+        if let Some(answer) = shield_answer {
+            return answer;
+        }
         let unreachable = |e: JsValue| OriginError::Unreachable(describe(&e));
-        let headers = match &self.cacheable {
-            Some(cacheable) => {
-                let names: Vec<&str> = cacheable
-                    .fields
-                    .iter()
-                    .chain(&self.vary_fields)
-                    .map(String::as_str)
-                    .collect();
-                let headers =
-                    copy_only(&self.request.headers(), &name_list(&names)).map_err(unreachable)?;
-                let _ = headers.set("x-forwarded-host", &cacheable.host);
-                let _ = headers.set("x-forwarded-proto", &cacheable.scheme);
-                if !cacheable.keep_cookies.is_empty() {
-                    filter_cookies(&headers, &cacheable.keep_cookies);
-                }
-                headers
-            }
-            None => Headers::new_with_headers(&self.request.headers()).map_err(unreachable)?,
-        };
+        let headers = self.client_fields().map_err(unreachable)?;
+        if let Some(cacheable) = &self.cacheable {
+            let _ = headers.set("x-forwarded-host", &cacheable.host);
+            let _ = headers.set("x-forwarded-proto", &cacheable.scheme);
+        }
         for (name, value) in &self.validators {
             let _ = headers.set(name, value);
         }
         let _ = headers.append("surrogate-capability", &self.surrogate_capability());
         let _ = headers.set(HOP_HEADER, "1");
 
-        let method = self
-            .method
-            .map_or_else(|| self.request.method(), str::to_string);
+        let method = self.method();
         let body = if method != "GET" && method != "HEAD" {
             self.request.body()
         } else {
@@ -197,6 +225,86 @@ impl Forward {
         match JsFuture::from(answer).await.map_err(unreachable)? {
             late if late.is_null() => Err(OriginError::Timeout(self.timeout_ms)),
             response => response.dyn_into::<Response>().map_err(unreachable),
+        }
+    }
+
+    fn method(&self) -> String {
+        self.method
+            .map_or_else(|| self.request.method(), str::to_string)
+    }
+
+    /// The shield's answer, or `None` when the request goes to the origin: not shielded, not
+    /// for the shield (`decide::shield::via`), or the shield could not be asked.
+    async fn send_to_shield(&self) -> Option<Result<Response, OriginError>> {
+        let route = self.shield.as_ref()?;
+        let sending = Sending {
+            enabled: true,
+            shards: route.namespace.shards,
+            key: &route.key,
+            credentials: route.credentials,
+            part: self.validators.iter().any(|(name, _)| name == "range"),
+            keyed_beyond_route: route.keyed_beyond_route,
+        };
+        let Via::Shield { shard } = via(&sending) else {
+            return None;
+        };
+        let headers = self.client_fields().ok()?;
+        for (name, value) in &self.validators {
+            let _ = headers.set(name, value);
+        }
+        if self.refresh {
+            let _ = headers.set("cache-control", "no-cache");
+        }
+        let method = self.method();
+        let request = ShieldRequest {
+            namespace: &route.namespace,
+            shard: &shard,
+            url: &route.url,
+            method: &method,
+            headers: &headers,
+            timeout_ms: self.timeout_ms,
+        };
+        match shield::ask(&request).await {
+            Asked::Answer(response) => Some(Ok(response)),
+            Asked::OriginFailed(how) if how == "origin-timeout" => {
+                Some(Err(OriginError::Timeout(self.timeout_ms)))
+            }
+            Asked::OriginFailed(how) => Some(Err(OriginError::Unreachable(format!(
+                "the shield could not reach it ({how})"
+            )))),
+            Asked::Unavailable(why) => {
+                worker::console_warn!(
+                    "{}",
+                    serde_json::json!({
+                        "edgecache": "shield-unavailable",
+                        "shard": shard,
+                        "error": why,
+                        "then": "the origin, from this location",
+                    })
+                );
+                None
+            }
+        }
+    }
+
+    /// The client's fields this request sends on: on a cacheable request only those the key
+    /// lets through (and only the keyed cookies); otherwise all of them.
+    fn client_fields(&self) -> Result<Headers, JsValue> {
+        match &self.cacheable {
+            Some(cacheable) => {
+                let names: Vec<&str> = cacheable
+                    .fields
+                    .iter()
+                    .chain(&self.vary_fields)
+                    .map(String::as_str)
+                    .collect();
+                let headers = copy_only(&self.request.headers(), &name_list(&names))?;
+                if !cacheable.keep_cookies.is_empty() {
+                    filter_cookies(&headers, &cacheable.keep_cookies);
+                }
+                Ok(headers)
+            }
+            None => Headers::new_with_headers(&self.request.headers()),
         }
     }
 

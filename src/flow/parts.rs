@@ -279,7 +279,7 @@ pub fn respond_with_part(job: &Job, entry: &Entry, outcome: Outcome, spec: Spec)
     let decoration = Decoration {
         outcome: &outcome,
         browser_ttl: job.plan.browser_ttl,
-        expose_tags: job.expose_tags,
+        audience: job.audience(),
     };
     // RFC 9110 §13.2.2: the client's conditionals come before its range.
     if is_not_modified(&job.headers, &*entry.meta) {

@@ -1,13 +1,15 @@
 //! Building the responses a client receives: from a stored entry, from the origin's
 //! response, or an error page. `Cache-Status` is added here and nowhere else.
 
+use std::borrow::Cow;
+
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, ReadableStream, Response};
 
-use crate::flow::client_fields::ClientFields;
 use crate::runtime::{copy_without, header_list, headers_from, name_list, reissue, respond};
-use crate::store::Entry;
+use crate::store::{ClientFields, Entry};
 use edgecache_core::control::registry::TAG_FIELDS;
+use edgecache_core::decide::shield::{ORIGIN_FAILED_FIELD, SHIELD_NAME};
 use edgecache_core::http::conditional::NOT_MODIFIED_FIELDS;
 use edgecache_core::http::range::RangeAnswer;
 use edgecache_core::http::CONSUMED_FIELDS;
@@ -18,15 +20,28 @@ pub struct Decoration<'a> {
     pub outcome: &'a Outcome,
     /// A route's `browser_ttl`: replaces the `Cache-Control` clients see.
     pub browser_ttl: Option<u64>,
-    /// Keep `Cache-Tag` and `Surrogate-Key` (configuration `expose_tags`).
-    pub expose_tags: bool,
+    pub audience: Audience,
+}
+
+/// Who an answer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Clients: the fields for caches are dropped (`Cache-Tag` and `Surrogate-Key` kept with
+    /// `expose_tags`), a route's `browser_ttl` applies, and `Cache-Status` names edgecache.
+    Clients { expose_tags: bool },
+    /// The locations' caches, from the shield: every field the origin sent, and
+    /// `Cache-Status` naming the shield (`decide::shield::SHIELD_NAME`).
+    Caches,
 }
 
 thread_local! {
-    /// `is_for_caches`'s fields as JS arrays, with the tag fields and without.
-    static FOR_CACHES: [js_sys::Array; 2] = [
+    /// `is_for_caches`'s fields as JS arrays, with the tag fields and without; and for the
+    /// locations' caches, all but the shield's own signal.
+    static FOR_CACHES: [js_sys::Array; 3] = [
         name_list(&[CONSUMED_FIELDS, TAG_FIELDS].concat()),
         name_list(CONSUMED_FIELDS),
+        // An origin's own field of that name would read as the shield's word.
+        name_list(&[ORIGIN_FAILED_FIELD]),
     ];
 }
 
@@ -40,8 +55,19 @@ impl Decoration<'_> {
     }
 
     /// Which of `FOR_CACHES`'s lists applies.
-    fn dropped<'l>(&self, lists: &'l [js_sys::Array; 2]) -> &'l js_sys::Array {
-        &lists[usize::from(self.expose_tags)]
+    fn dropped<'l>(&self, lists: &'l [js_sys::Array; 3]) -> &'l js_sys::Array {
+        match self.audience {
+            Audience::Clients { expose_tags } => &lists[usize::from(expose_tags)],
+            Audience::Caches => &lists[2],
+        }
+    }
+
+    /// The member this answer adds to `Cache-Status`.
+    fn member(&self) -> String {
+        match self.audience {
+            Audience::Clients { .. } => self.outcome.cache_status(),
+            Audience::Caches => self.outcome.cache_status_named(SHIELD_NAME),
+        }
     }
 
     /// Adds our `Cache-Status` member after `upstream`'s, and the route's `browser_ttl`.
@@ -53,7 +79,7 @@ impl Decoration<'_> {
     fn stamps(&self, upstream: Option<&str>, age: Option<u64>) -> Stamps {
         Stamps {
             age,
-            cache_status: append_cache_status(upstream, &self.outcome.cache_status()),
+            cache_status: append_cache_status(upstream, &self.member()),
             cache_control: self.cache_control(),
             content_range: None,
         }
@@ -61,7 +87,10 @@ impl Decoration<'_> {
 
     /// The route's `browser_ttl` as the `Cache-Control` clients see.
     fn cache_control(&self) -> Option<String> {
-        self.browser_ttl.map(|ttl| format!("max-age={ttl}"))
+        match self.audience {
+            Audience::Clients { .. } => self.browser_ttl.map(|ttl| format!("max-age={ttl}")),
+            Audience::Caches => None,
+        }
     }
 }
 
@@ -197,7 +226,7 @@ pub fn from_entry(
                     .map(Payload::Bytes),
             };
             if let Some(part) = part {
-                return part_of(fields, stamps, (first, last, length), part);
+                return part_of(&fields, stamps, (first, last, length), part);
             }
         }
         (RangeAnswer::Full, _) => {}
@@ -227,20 +256,25 @@ pub fn from_part(
     decoration: &Decoration,
 ) -> Result<Response, JsValue> {
     let (fields, stamps) = stored(entry, now_ms, decoration);
-    part_of(fields, stamps, (first, last, total), Payload::Bytes(bytes))
+    part_of(&fields, stamps, (first, last, total), Payload::Bytes(bytes))
 }
 
-/// A stored entry's fields as clients see them (built once per entry), and what this
-/// response adds to them: `Age`, our `Cache-Status`, the route's `browser_ttl`.
+/// A stored entry's fields as its audience sees them (for clients, built once per entry),
+/// and what this response adds to them: `Age`, our `Cache-Status`, the route's `browser_ttl`.
 fn stored<'e>(
     entry: &'e Entry,
     now_ms: i64,
     decoration: &Decoration,
-) -> (&'e ClientFields, Stamps) {
+) -> (Cow<'e, ClientFields>, Stamps) {
     let meta = &entry.meta;
-    let fields = entry
-        .client_fields
-        .get_or_init(|| ClientFields::of(meta, decoration.expose_tags));
+    let fields = match decoration.audience {
+        Audience::Clients { expose_tags } => Cow::Borrowed(
+            entry
+                .client_fields
+                .get_or_init(|| ClientFields::of(meta, expose_tags)),
+        ),
+        Audience::Caches => Cow::Owned(ClientFields::for_caches(meta)),
+    };
     let stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
     (fields, stamps)
 }
@@ -278,7 +312,7 @@ pub fn from_origin(
             origin,
             body,
             decoration.dropped(lists),
-            &decoration.outcome.cache_status(),
+            &decoration.member(),
             cache_control.as_deref(),
         )
     })

@@ -1,6 +1,6 @@
 //! Django's low-level cache API (`cache.get`, `set`, `add`, `get_or_set`, `incr`, …) for
-//! workers-rs projects, over any edgecache backend: the in-isolate memory tier, the Workers
-//! Cache API or Workers KV. Add edgecache with `default-features = false` (which leaves out
+//! workers-rs projects, over any edgecache backend (`Backend::ALL`): the in-isolate memory
+//! tier, the Workers Cache API, Workers KV or R2. Add edgecache with `default-features = false` (which leaves out
 //! the proxy's `#[event(fetch)]`) and:
 //!
 //! ```no_run
@@ -34,6 +34,8 @@
 //!   locations within about 60 s, and KV accepts about one write per second per key.
 //!   Read-modify-write operations are **not atomic** either. Use a Durable Object for an
 //!   exact counter.
+//! - **r2** (an R2 bucket, `Cache::r2`): global and strongly consistent, values up to R2's
+//!   object size, no minimum timeout; read-modify-write operations are **not atomic**.
 //!
 //! On every backend, concurrent `get_or_set` misses for one key within an isolate share one
 //! call of the producer; other isolates run their own.
@@ -288,7 +290,7 @@ impl Cache {
             Flight::Leader(leader) => Some(leader),
             Flight::Follower(ticket) => {
                 if let Some(Settled::Stored(entry)) =
-                    crate::runtime::wait_for(&ticket, GET_OR_SET_WAIT_MS).await
+                    coalesce::wait_for(&ticket, GET_OR_SET_WAIT_MS).await
                 {
                     return Ok(Self::from_json(key, &entry.body)?);
                 }

@@ -52,7 +52,7 @@ const REQUEST_FIELDS: &[&str] = &[
     "accept-encoding",
     "range",
     "if-range",
-    crate::flow::origin::HOP_HEADER,
+    edgecache_core::decide::arrival::HOP_HEADER,
 ];
 
 const RESPONSE_FIELDS: &[&str] = &[

@@ -13,7 +13,7 @@ pub use fields::{
     copy_only, copy_without, header_list, headers_from, name_list, reissue, respond, FieldSet,
     JsFields, PickedFields,
 };
-pub use tasks::{wait_for, Sleep};
+pub use tasks::Sleep;
 
 /// Milliseconds since the epoch, from the runtime's clock (`SystemTime::now()` panics on
 /// wasm32). On Workers the clock advances only across I/O, which is all a cache needs.

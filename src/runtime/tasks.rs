@@ -1,4 +1,4 @@
-//! Waiting inside a request: timers, and a coalesced follower's wait.
+//! Waiting inside a request: a timer that wakes the task that polled it.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -9,27 +9,6 @@ use std::task::{Context, Poll, Waker};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::WorkerGlobalScope;
-
-use super::now_ms;
-use crate::flow::coalesce::{Settled, Ticket};
-
-/// Polls a coalesced follower's ticket on this request's own timer, giving up after
-/// `timeout_ms` (then the follower does the work itself). On Workers a request resumed from
-/// another request's context is cancelled as hung, so the leader cannot wake it.
-pub async fn wait_for(ticket: &Ticket, timeout_ms: u64) -> Option<Settled> {
-    let deadline = now_ms() + timeout_ms as i64;
-    let mut interval = 2;
-    loop {
-        if let Some(settled) = ticket.settled() {
-            return Some(settled);
-        }
-        if now_ms() >= deadline {
-            return None;
-        }
-        Sleep::new(interval).await;
-        interval = (interval * 2).min(25);
-    }
-}
 
 /// A timer (`setTimeout`) that wakes whichever task polled it last, cleared when dropped.
 pub struct Sleep {

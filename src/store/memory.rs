@@ -6,8 +6,8 @@
 use std::cell::{OnceCell, RefCell};
 use std::mem::size_of;
 
+use super::ClientFields;
 use super::{Entry, Store, StoreError};
-use crate::flow::client_fields::ClientFields;
 use crate::runtime::now_ms;
 use edgecache_core::control::registry::{Registry, Standing};
 use edgecache_core::http::Fields;

@@ -5,6 +5,7 @@
 //! values, never panics: the proxy logs them and falls through to the origin.
 
 mod cache_api;
+mod client_fields;
 mod kv;
 mod memory;
 mod r2;
@@ -16,11 +17,11 @@ use std::rc::Rc;
 use web_sys::ReadableStream;
 use worker::Env;
 
-use crate::flow::client_fields::ClientFields;
 use edgecache_core::config::Backend;
 use edgecache_core::storage::record::Meta;
 
 pub use cache_api::{read_body, read_part, unread_body, CacheApiStore};
+pub use client_fields::ClientFields;
 pub use edgecache_core::storage::error::{StoreError, KEEP_FOREVER};
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::{footprint, footprint_of, MemoryStore};

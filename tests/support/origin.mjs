@@ -29,6 +29,8 @@ export async function startOrigin() {
       url: req.url,
       headers: req.headers,
       body: Buffer.concat(chunks).toString(),
+      /** When it arrived (ms since the epoch). */
+      at: Date.now(),
     };
     requests.push(record);
     const n = requests.filter((r) => r.path === record.path).length;
@@ -40,7 +42,7 @@ export async function startOrigin() {
         await raw(req, res, record, n);
         return;
       }
-      const route = routes.get(record.path);
+      const route = routes.get(record.path) ?? [...routes].find(([path]) => path instanceof RegExp && path.test(record.path))?.[1];
       const answer = typeof route === "function" ? await route(record, n) : route ?? defaultAnswer(record, n);
       const status = answer.status ?? 200;
       const body = [204, 304].includes(status) ? "" : answer.body ?? `${record.path} #${n}`;
@@ -64,7 +66,7 @@ export async function startOrigin() {
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
-    /** Sets what `path` answers: `{status, headers, body}` or `(record, n) => answer`. */
+    /** Sets what `path` (or every path a RegExp matches) answers: `{status, headers, body}` or `(record, n) => answer`. */
     on(path, answer) {
       routes.set(path, answer);
     },

@@ -16,6 +16,8 @@ export const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([0-9-]+)"/m.exec(
 const DEFAULT_SCRIPT = path.join(root, "build/index.js");
 const CONTROL_BINDING = "EDGECACHE_CONTROL";
 const CONTROL_CLASS = "ControlPlane";
+const SHIELD_BINDING = "EDGECACHE_SHIELD";
+const SHIELD_CLASS = "Shield";
 
 /**
  * Miniflare bindings from plain values, as Miniflare 4's `bindings` made them: a string is a
@@ -40,13 +42,19 @@ export function rateLimitBindings(ratelimits = {}) {
 }
 
 /**
- * The control plane's Durable Object in Miniflare 5 (as wrangler.toml declares it): `exports`
- * for the worker that hosts the class, with SQLite storage, and `binding(host)` for every
- * worker that asks it, the host included.
+ * edgecache's Durable Objects in Miniflare 5 (as wrangler.toml declares them), the control
+ * plane and the shield: `exports` for the worker that hosts the classes, with SQLite storage,
+ * and `binding(host)` for every worker that asks them, the host included.
  */
 export const controlPlane = {
-  exports: { [CONTROL_CLASS]: { type: "durable-object", storage: "sqlite" } },
-  binding: (host) => ({ [CONTROL_BINDING]: { type: "durable-object", worker: host, exportName: CONTROL_CLASS } }),
+  exports: {
+    [CONTROL_CLASS]: { type: "durable-object", storage: "sqlite" },
+    [SHIELD_CLASS]: { type: "durable-object", storage: "sqlite" },
+  },
+  binding: (host) => ({
+    [CONTROL_BINDING]: { type: "durable-object", worker: host, exportName: CONTROL_CLASS },
+    [SHIELD_BINDING]: { type: "durable-object", worker: host, exportName: SHIELD_CLASS },
+  }),
 };
 
 /** A path as keys hold it (RFC 3986 §6.2.2): unreserved characters decoded, other escapes in upper case. */
@@ -136,7 +144,8 @@ function collector(logs) {
 }
 
 function withControlExport(entry) {
-  return entry.includes(CONTROL_CLASS) ? entry : `${entry}\nexport { ${CONTROL_CLASS} } from "./index.js";\n`;
+  const missing = [CONTROL_CLASS, SHIELD_CLASS].filter((name) => !new RegExp(`export \\{[^}]*\\b${name}\\b`).test(entry));
+  return missing.length ? `${entry}\nexport { ${missing.join(", ")} } from "./index.js";\n` : entry;
 }
 
 /**
@@ -157,33 +166,37 @@ function manifest(scriptPath, entry, entryName = "test-entry") {
  * A test stand-in for one location of a deployment, as the entry module of one of several
  * workers in one Miniflare: its own Cache API (`caches.default` is replaced by a cache named
  * for the location, as every location of the real platform has its own), the control plane's
- * binding wrapped to count the requests made to it and to inject its faults, and a route of
- * its own, `/__test__/control`, that reads the count (GET) or sets the fault (POST
- * `{"fault": null | "fail" | "hang"}`).
+ * and the shield's bindings wrapped to count the requests made to them and to inject their
+ * faults, and a route of its own, `/__test__/control`, that reads the counts (GET) or sets the
+ * faults (POST `{"fault": null | "fail" | "hang"}` for the control plane,
+ * `{"shieldFault": null | "fail" | "hang" | "overloaded"}` for the shield).
  */
 function locationEntry(name, cacheName = name) {
   return `
 import worker from "./index.js";
-export { ${CONTROL_CLASS} } from "./index.js";
+export { ${CONTROL_CLASS}, ${SHIELD_CLASS} } from "./index.js";
 const LOCATION = ${JSON.stringify(name)};
-const test = { requests: 0, fault: null };
+const test = { requests: 0, fault: null, shieldRequests: 0, shieldFault: null };
 let ownCache;
-function control(namespace) {
+function wrapped(namespace, count, fault, what) {
   return {
     idFromName: (id) => namespace.idFromName(id),
-    get(id) {
-      const stub = namespace.get(id);
+    get(id, options) {
+      const stub = namespace.get(id, options);
       return {
         fetch(...args) {
-          test.requests++;
-          if (test.fault === "fail") return Promise.reject(new Error("injected fault: the control plane is unreachable"));
-          if (test.fault === "hang") return new Promise(() => {});
+          test[count]++;
+          if (test[fault] === "fail") return Promise.reject(new Error("injected fault: " + what + " is unreachable"));
+          if (test[fault] === "overloaded") return Promise.reject(new Error("Durable Object is overloaded. Too many requests queued."));
+          if (test[fault] === "hang") return new Promise(() => {});
           return stub.fetch(...args);
         },
       };
     },
   };
 }
+const control = (namespace) => wrapped(namespace, "requests", "fault", "the control plane");
+const shield = (namespace) => namespace && wrapped(namespace, "shieldRequests", "shieldFault", "the shield");
 export default {
   async fetch(request, env, ctx) {
     if (!ownCache) {
@@ -192,10 +205,10 @@ export default {
       ownCache = cache;
     }
     if (new URL(request.url).pathname === "/__test__/control") {
-      if (request.method === "POST") test.fault = (await request.json()).fault;
+      if (request.method === "POST") Object.assign(test, await request.json());
       return Response.json(test);
     }
-    return worker.fetch(request, { ...env, ${CONTROL_BINDING}: control(env.${CONTROL_BINDING}) }, ctx);
+    return worker.fetch(request, { ...env, ${CONTROL_BINDING}: control(env.${CONTROL_BINDING}), ${SHIELD_BINDING}: shield(env.${SHIELD_BINDING}) }, ctx);
   },
 };
 `;
@@ -205,7 +218,8 @@ export default {
  * Several locations of one deployment (see `locationEntry`): workers in one Miniflare sharing
  * one control plane (hosted by the first) and one KV namespace, each with its own Cache API
  * and isolate. Each location has the interface of `startWorker`'s worker, plus
- * `control()` (the requests it made to the control plane) and `fault(kind)`.
+ * `control()` (the requests it made to the control plane and to the shield), `fault(kind)` and
+ * `shieldFault(kind)`.
  * `oneLocation`: the workers are isolates of one location instead, sharing one Cache API.
  */
 export async function startLocations({ count = 2, origin, config = {}, bindings = {}, scriptPath = DEFAULT_SCRIPT, oneLocation = false } = {}) {
@@ -239,6 +253,7 @@ export async function startLocations({ count = 2, origin, config = {}, bindings 
     location.name = name;
     location.control = async () => JSON.parse((await location.fetch("/__test__/control")).body);
     location.fault = async (fault) => location.fetch("/__test__/control", { method: "POST", body: JSON.stringify({ fault }) });
+    location.shieldFault = async (shieldFault) => location.fetch("/__test__/control", { method: "POST", body: JSON.stringify({ shieldFault }) });
     locations.push(location);
   }
   return { mf, logs, locations, dispose: () => mf.dispose() };

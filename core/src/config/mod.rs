@@ -103,6 +103,15 @@ pub struct Config {
     /// Seconds past `purge_propagation_s` a copy is still used when the control plane cannot
     /// be reached; after that no stored entry is served (its purge standing is unknown).
     pub purge_grace_s: u64,
+    /// Misses go to the shield (`decide::shield`) instead of the origin, on routes that do
+    /// not say otherwise.
+    pub shield: bool,
+    /// How many shield objects keys are spread over (each takes one key's requests from the
+    /// whole fleet).
+    pub shield_shards: u32,
+    /// Where the shield objects are created (a Durable Object `locationHint`, e.g. `enam`):
+    /// near the origin.
+    pub shield_location_hint: Option<String>,
 }
 
 /// Fields the origin may choose a representation by (RFC 9110 §12.5), and `Origin`, which
@@ -214,6 +223,8 @@ pub struct Route {
     pub esi: bool,
     /// Lifetimes by status: this route's rules, then the top-level ones.
     pub ttl_by_status: Rc<[StatusTtl]>,
+    /// Overrides the top-level `shield` on this route.
+    pub shield: Option<bool>,
     /// The paths this route's ESI templates may include (globs, like `path`). `None`: any
     /// path on the site, fetched with nothing of the client's request. Only an include listed
     /// here carries the client's cookies and headers its own route keys on (see `grant`).
@@ -308,6 +319,12 @@ impl Default for Config {
             workers_cache: None,
             purge_propagation_s: 2,
             purge_grace_s: 30,
+            shield: false,
+            // A Durable Object takes about a thousand requests a second: 16 shards carry
+            // misses at that rate per shard, and a site with fewer distinct hot keys loses
+            // nothing by it (a shard costs only while it is asked).
+            shield_shards: 16,
+            shield_location_hint: None,
         }
     }
 }

@@ -16,6 +16,7 @@ use super::{
     forwarded_fields, Backend, Config, ConfigError, EsiLimits, QueryRule, RequestLog, Route,
     StatusTtl, MAX_PURGE_GRACE_S, MAX_PURGE_PROPAGATION_S,
 };
+use crate::decide::shield::LOCATION_HINTS;
 use crate::request::glob::{HostPattern, PathPattern};
 
 /// The raw shape of `EDGECACHE`, before validation. Sizes and TTLs are signed so that a
@@ -51,6 +52,9 @@ struct RawConfig {
     workers_cache: Option<String>,
     purge_propagation_s: Option<i64>,
     purge_grace_s: Option<i64>,
+    shield: Option<bool>,
+    shield_shards: Option<i64>,
+    shield_location_hint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +81,7 @@ struct RawRoute {
     esi: bool,
     ttl_by_status: Option<serde_json::Map<String, Value>>,
     esi_includes: Option<Vec<String>>,
+    shield: Option<bool>,
 }
 
 impl Config {
@@ -204,6 +209,25 @@ impl Config {
             ));
         }
 
+        let shield_shards = non_negative(raw.shield_shards, u64::from(defaults.shield_shards))
+            .map_err(|r| field("shield_shards", r))?;
+        if !(1..=1024).contains(&shield_shards) {
+            return Err(field(
+                "shield_shards",
+                format!("{shield_shards} must be from 1 to 1024"),
+            ));
+        }
+        let shield_location_hint = match raw.shield_location_hint.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(hint) if LOCATION_HINTS.contains(&hint) => Some(hint.to_string()),
+            Some(hint) => {
+                return Err(field(
+                    "shield_location_hint",
+                    format!("{hint:?} is not one of {}", LOCATION_HINTS.join(", ")),
+                ))
+            }
+        };
+
         let mut routes = Vec::with_capacity(raw.routes.len());
         for (index, value) in raw.routes.into_iter().enumerate() {
             let rule_error = |field: &str, reason: String| ConfigError::Rule {
@@ -252,6 +276,9 @@ impl Config {
             workers_cache,
             purge_propagation_s,
             purge_grace_s,
+            shield: raw.shield.unwrap_or(defaults.shield),
+            shield_shards: shield_shards as u32,
+            shield_location_hint,
         })
     }
 }
@@ -363,6 +390,7 @@ fn validate_route(
         esi: raw.esi,
         ttl_by_status,
         esi_includes,
+        shield: raw.shield,
     })
 }
 

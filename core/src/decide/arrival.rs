@@ -3,6 +3,10 @@
 
 use crate::status::{Fwd, Outcome, Reason};
 
+/// Marks requests edgecache sends, so a worker that forwards to itself stops at once: a
+/// request carrying it has `looped` set.
+pub const HOP_HEADER: &str = "x-edgecache-hop";
+
 /// What the entry point knows of a request when it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {

@@ -8,10 +8,12 @@
 //! - `stored`: after the lookup: serve what was found (and refresh or copy it up after), go
 //!   to the origin for it, or refuse;
 //! - `answer`: after the origin answered: store it, pass it on, merge a 304, serve stale, or
-//!   ask again; and what a failed origin, a pass-through or a collapsed wait report.
+//!   ask again; and what a failed origin, a pass-through or a collapsed wait report;
+//! - `shield`: whether a miss goes to the shield, which shard, and which tiers each side keeps.
 
 pub mod answer;
 pub mod arrival;
+pub mod shield;
 pub mod stored;
 
 #[cfg(test)]

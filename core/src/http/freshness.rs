@@ -15,6 +15,17 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// An answer asked for at `request_ms` that came at `response_ms`; `from_shield`: the
+    /// shield answered it, whose `Age` counts from when the origin answered, so the time this
+    /// location waited for that answer is not transit to add on top (§4.2.3's
+    /// `response_delay`), or every answer the shield waited for would arrive stale.
+    pub fn of(request_ms: i64, response_ms: i64, from_shield: bool) -> Exchange {
+        Exchange {
+            request_ms: if from_shield { response_ms } else { request_ms },
+            response_ms,
+        }
+    }
+
     /// The response time in whole seconds, for comparisons with HTTP dates.
     pub fn response_secs(&self) -> i64 {
         self.response_ms.div_euclid(1000)
@@ -207,6 +218,18 @@ mod tests {
             lifetime(judge(&[], 302, &[("cache-control", "public")])),
             600
         );
+    }
+
+    #[test]
+    fn the_wait_for_the_shields_origin_request_is_not_added_to_its_age() {
+        let date = format_http_date(1_000);
+        let answer = headers(&[("date", &date), ("age", "3")]);
+        // Asked at 1,000 s, answered at 1,010 s: from the origin, 10 s of transit count.
+        let direct = Exchange::of(1_000_000, 1_010_000, false);
+        assert_eq!(corrected_initial_age(&answer, direct), 13);
+        // From the shield, its Age (3 s since the origin answered it) and the Date say it.
+        let shield = Exchange::of(1_000_000, 1_010_000, true);
+        assert_eq!(corrected_initial_age(&answer, shield), 10);
     }
 
     #[test]

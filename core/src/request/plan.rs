@@ -62,6 +62,8 @@ pub struct Plan {
     pub keyed_headers: Vec<String>,
     /// `scheme://host`, under which the Cache API names this request's entries.
     pub url_base: String,
+    /// Misses go to the shield (the route's `shield`, else the site's).
+    pub shield: bool,
 }
 
 impl Plan {
@@ -136,6 +138,7 @@ impl Plan {
             forwarded: config.forwarded.clone(),
             keyed_headers: keyed_on.headers,
             url_base: format!("{}://{}", target.scheme, target.host),
+            shield: route.and_then(|r| r.shield).unwrap_or(config.shield),
         }
     }
 

@@ -5,6 +5,7 @@ use web_sys::Headers;
 
 use crate::runtime::headers_from;
 use edgecache_core::control::registry::TAG_FIELDS;
+use edgecache_core::decide::shield::ORIGIN_FAILED_FIELD;
 use edgecache_core::http::CONSUMED_FIELDS;
 use edgecache_core::storage::record::Meta;
 
@@ -16,6 +17,7 @@ pub fn is_for_caches(name: &str, expose_tags: bool) -> bool {
 
 /// A stored response's fields as every client sees them, before what each hit adds (`Age`,
 /// `Cache-Status`, `browser_ttl`); built once per entry (`Entry::client_fields`).
+#[derive(Clone)]
 pub struct ClientFields {
     pub headers: Headers,
     pub upstream_status: Option<String>,
@@ -27,6 +29,21 @@ impl ClientFields {
             .headers
             .iter()
             .filter(|(n, _)| !is_for_caches(n, expose_tags) && n != "cache-status")
+            .cloned()
+            .collect();
+        ClientFields {
+            headers: headers_from(&kept),
+            upstream_status: edgecache_core::http::Fields::field(meta, "cache-status"),
+        }
+    }
+
+    /// Every field stored with the response, as the shield sends it on to the locations'
+    /// caches (they judge and keep it as an origin's answer).
+    pub fn for_caches(meta: &Meta) -> ClientFields {
+        let kept: Vec<(String, String)> = meta
+            .headers
+            .iter()
+            .filter(|(n, _)| n != "cache-status" && n != ORIGIN_FAILED_FIELD)
             .cloned()
             .collect();
         ClientFields {
