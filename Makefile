@@ -35,12 +35,14 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab profile perf dev test test-host test-wasm test-integration test-devloop test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
+.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab profile perf dev test test-host test-wasm test-integration test-devloop test-browser test-django soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
-	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin)"
+	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin;"
+	@echo "             make dev DJANGO=1 in front of the example Django blog, examples/django-blog)"
 	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration and browser tests"
+	@echo "make test-django  the Django companion's tests (integrations/django) against the built worker"
 	@echo "make check   validate the cache policy in wrangler.toml"
 	@echo "make deploy  make check, create the KV namespace and an admin token if missing, wrangler deploy"
 	@echo "             (make deploy DRY_RUN=1 builds the bundle wrangler would upload and checks its size, offline)"
@@ -136,8 +138,9 @@ perf: build
 	node bench/perf.mjs
 
 # wrangler dev builds the worker, once, with wrangler.toml's [build] command (make build).
-dev: deps
-	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' scripts/dev.sh
+DJANGO ?=
+dev: deps $(if $(DJANGO),.venv/.installed)
+	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' DJANGO='$(DJANGO)' scripts/dev.sh
 
 check:
 	cargo run --quiet --features check --bin edgecache-check -- wrangler.toml
@@ -215,6 +218,28 @@ test-integration: build build-example
 test-devloop: build
 	node --test --test-concurrency=1 'tests/devloop/*.test.mjs'
 
+# The Django companion (integrations/django, pip name django-edgecache): pytest with
+# pytest-django against its test project served by a real threaded server, behind the built
+# worker on workerd (tests/support/serve.mjs). Installed from this clone into git-ignored
+# virtualenvs, one per supported Django LTS: .venv/ (Django $(DJANGO_VERSION)) and
+# .venv-django42/ (Django $(DJANGO_LTS_VERSION)).
+PYTHON ?= python3
+DJANGO_VERSION := 5.2.20
+DJANGO_LTS_VERSION := 4.2.30
+DJANGO_DIR := integrations/django
+.venv/.installed: $(DJANGO_DIR)/pyproject.toml
+	$(PYTHON) -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -e '$(DJANGO_DIR)[test,typecheck]' 'Django==$(DJANGO_VERSION)'
+	@touch $@
+.venv-django42/.installed: $(DJANGO_DIR)/pyproject.toml
+	$(PYTHON) -m venv .venv-django42
+	.venv-django42/bin/pip install --quiet --disable-pip-version-check -e '$(DJANGO_DIR)[test]' 'Django==$(DJANGO_LTS_VERSION)'
+	@touch $@
+test-django: build .venv/.installed .venv-django42/.installed
+	cd $(DJANGO_DIR) && ../../.venv/bin/python -m mypy
+	cd $(DJANGO_DIR) && ../../.venv/bin/python -m pytest
+	cd $(DJANGO_DIR) && ../../.venv-django42/bin/python -m pytest
+
 test-browser: build browser
 	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 'tests/browser/*.test.mjs'
 
@@ -254,8 +279,8 @@ fuzz: fuzz-tool
 		grep -h '^Done ' target/fuzz-$$t.log; \
 	done
 
-test: deps lint check test-host test-wasm test-integration test-devloop test-deploy test-browser soak fuzz
+test: deps lint check test-host test-wasm test-integration test-devloop test-deploy test-browser test-django soak fuzz
 
 clean:
 	cargo clean
-	rm -rf build node_modules .node .wrangler examples/lowlevel/build examples/lowlevel/target fuzz/target
+	rm -rf build node_modules .node .wrangler examples/lowlevel/build examples/lowlevel/target fuzz/target .venv .venv-django42

@@ -33,9 +33,13 @@ use wasm_bindgen::JsValue;
 use worker::{Context, Env};
 
 #[cfg(feature = "proxy")]
+use edgecache_core::admin::path::{reach, AdminReach};
+#[cfg(feature = "proxy")]
 use edgecache_core::config::{Config, RequestLog};
 #[cfg(feature = "proxy")]
 use edgecache_core::decide::arrival::{at_entry, AtEntry, Entry};
+#[cfg(feature = "proxy")]
+use edgecache_core::request::target::Target;
 #[cfg(feature = "proxy")]
 use edgecache_core::status::{Outcome, Reason};
 #[cfg(feature = "proxy")]
@@ -166,21 +170,47 @@ async fn serve(
     let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
     // Parsed once, here: the admin check, the proxy and the log line all read it.
     let url = Url::parse(&request.url()).map_err(|e| e.to_string());
+    // The admin path is matched on the canonical path routing reads: `/%5Fedgecache/stats` is
+    // the admin API, and a reading of it (`//_edgecache`, `/_edgecache;x`) is refused.
+    let canonical = match (&url, &settings) {
+        (Ok(url), Ok(s)) => Some(Target::of(url, s.config.case_insensitive_paths)),
+        _ => None,
+    };
     let entry = Entry {
         url_valid: url.is_ok(),
         config_valid: settings.is_ok(),
-        admin: matches!((&url, &settings), (Ok(url), Ok(s)) if s.config.is_admin_path(url.path())),
+        admin: match (&canonical, &settings) {
+            (Some(target), Ok(s)) => reach(&s.config, target),
+            _ => AdminReach::Outside,
+        },
     };
     let (url, handled) = match (at_entry(&entry), url, &settings) {
         (AtEntry::Refuse { status, outcome }, Err(e), _) => {
             let page = format!("edgecache: bad request URL: {e}\n");
             return flow::reply::plain(status, &page, &outcome);
         }
-        (AtEntry::Admin { .. }, Ok(url), Ok(settings)) => {
+        (AtEntry::Admin { .. }, Ok(mut url), Ok(settings)) => {
+            if let Some(target) = &canonical {
+                url.set_path(&target.path);
+            }
             return admin::handle(&request, &url, &env, &ctx, settings).await;
         }
+        (AtEntry::Refuse { status, outcome }, Ok(url), Ok(_)) => {
+            let page =
+                "edgecache: this path spells the admin API's otherwise; use its canonical path\n";
+            let response = flow::reply::plain(status, page, &outcome);
+            (
+                url,
+                Handled {
+                    response,
+                    report: Report::of(outcome, Vec::new()),
+                },
+            )
+        }
         (AtEntry::Flow, Ok(url), Ok(settings)) => {
-            let handled = flow::handle(&request, &url, &env, &ctx, settings, None).await;
+            let stripped = without_admin_credential(&request, &settings.tokens);
+            let request = stripped.as_ref().unwrap_or(&request);
+            let handled = flow::handle(request, &url, &env, &ctx, settings, None).await;
             (url, handled)
         }
         (AtEntry::Refuse { status, outcome }, Ok(url), Err(error)) => {
@@ -246,6 +276,37 @@ async fn serve(
         }
     }
     response
+}
+
+/// A copy of `request` without its `Authorization` when that presents one of the admin tokens
+/// (`None` otherwise): an admin credential is never forwarded to the origin, whatever the path
+/// it came with. The flow then treats the request as the origin sees it, without credentials.
+#[cfg(feature = "proxy")]
+fn without_admin_credential(
+    request: &web_sys::Request,
+    tokens: &[edgecache_core::admin::auth::Token],
+) -> Option<web_sys::Request> {
+    if tokens.is_empty() {
+        return None;
+    }
+    let authorization = request.headers().get("authorization").ok().flatten();
+    if !edgecache_core::admin::auth::presents_admin_token(authorization.as_deref(), tokens) {
+        return None;
+    }
+    let copy = runtime::copy_without(&request.headers(), &runtime::name_list(&["authorization"]))
+        .and_then(|headers| {
+            let init = web_sys::RequestInit::new();
+            init.set_headers(&headers);
+            web_sys::Request::new_with_request_and_init(request, &init)
+        });
+    match copy {
+        Ok(copy) => Some(copy),
+        // The runtime could not copy it: the credential still must not reach the origin.
+        Err(_) => {
+            let _ = request.headers().delete("authorization");
+            None
+        }
+    }
 }
 
 #[cfg(feature = "proxy")]

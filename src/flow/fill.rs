@@ -19,14 +19,15 @@ use crate::flow::revalidated::not_modified;
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
 use crate::store::{Entry, Tier};
 use edgecache_core::control::registry::response_tags;
-use edgecache_core::decide::answer::{body_not_stored, judge, Answered, Judgement};
+use edgecache_core::decide::answer::{body_not_stored, judge, speaks_for_key, Answered, Judgement};
+use edgecache_core::decide::refresh::Fetching;
 use edgecache_core::http::parts::PartAsked;
 use edgecache_core::http::reuse::usable_on_error;
 use edgecache_core::http::revalidate::{conditional_fields, names_other_response};
 use edgecache_core::http::{fields_to_store, storability, Exchange, Fields, Storability};
 use edgecache_core::status::{Fwd, Outcome, Reason};
 use edgecache_core::storage::record::{Kind, Meta, FORMAT};
-use edgecache_core::workers_cache::fields::Kept;
+use edgecache_core::workers_cache::fields::{Held, Kept};
 
 /// Where a fill starts from.
 pub struct Start<'a> {
@@ -67,9 +68,6 @@ pub async fn fill(
         vary,
         part,
     } = start;
-    // A refresh a client with credentials forced is answered for that client alone: its own
-    // credentials or directives never replace or remove what others get.
-    let for_client_only = fwd == Fwd::Request && job.facts.has_credentials();
     let mut forward = part
         .as_ref()
         .map_or_else(|| job.forward(), |p| p.forward.clone());
@@ -87,6 +85,18 @@ pub async fn fill(
     if part.is_none() {
         forward.vary_fields = stale.map_or_else(|| vary.to_vec(), |s| s.entry.meta.vary.clone());
     }
+    // A stored entry (or held parts) is refreshed as anyone with its key would ask for it:
+    // a credential the key does not hold stays behind, so no one user's answer can replace
+    // or remove what everyone gets.
+    let held = part.as_ref().and_then(|p| p.request.held.as_ref());
+    let fetching = if stale.is_some() || held.is_some() {
+        Fetching::Stored
+    } else {
+        Fetching::Miss
+    };
+    let as_sent = job.as_sent(fetching, &forward.vary_fields);
+    forward.withheld = as_sent.sent.withheld.clone();
+    let withheld = |name: &String| as_sent.sent.withheld.contains(name);
     let mut asked_again = false;
     let (origin, exchange, origin_fields, verdict) = loop {
         let (origin, exchange) = match fetch(&mut forward, revalidating).await {
@@ -94,7 +104,7 @@ pub async fn fill(
             Err(error) => return Answer::Failed(error),
         };
         if let Some(part) = part.as_ref().filter(|_| origin.status() != 200) {
-            let asked = (&forward, &part.asked);
+            let asked = (&forward, &part.asked, &as_sent);
             return parts::answered(job, ctx, part.request, asked, origin, exchange, fwd).await;
         }
         // Judged on the fields storability reads, fetched in one call; all of them are
@@ -102,20 +112,21 @@ pub async fn fill(
         let origin_fields = PickedFields::read(origin.headers(), FieldSet::Response);
         let status = origin.status();
         let verdict = storability(
-            &job.facts,
+            &as_sent.facts,
             status,
             &origin_fields,
             &job.plan.overrides,
             exchange,
         );
-        // The answer varies on a field the client sent and the origin was not sent: it was
-        // chosen without it, so it is not this client's variant.
+        // The answer varies on a field the client sent and the origin was not sent (or a
+        // credential it withheld): it was chosen without it, so it is not this client's
+        // variant.
         let unsent: Vec<String> = match &verdict {
             Storability::Store { vary, .. } => vary
                 .iter()
                 .filter(|name| {
-                    !job.plan.forwards(name)
-                        && !forward.vary_fields.contains(name)
+                    (withheld(name)
+                        || (!job.plan.forwards(name) && !forward.vary_fields.contains(name)))
                         && job.headers.field(name).is_some()
                 })
                 .cloned()
@@ -131,11 +142,14 @@ pub async fn fill(
                 usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
             }),
             head_without_entry: head && stale.is_none(),
-            for_client_only,
+            beyond_key: as_sent.sent.beyond_key,
+            beyond_url: as_sent.sent.beyond_url,
+            replacing: fetching == Fetching::Stored,
             no_tiers: job.tiers.is_empty(),
             too_large: content_length(&origin_fields).is_some_and(|len| len > job.max_body_bytes),
             varies_on_unsent: !unsent.is_empty(),
             asked_again,
+            unsent_withheld: unsent.iter().any(withheld),
             verdict,
         };
         match judge(&answered) {
@@ -146,16 +160,7 @@ pub async fn fill(
                     ));
                 };
                 let update = header_list(&origin.headers());
-                return not_modified(
-                    job,
-                    ctx,
-                    found,
-                    &update,
-                    exchange,
-                    fwd,
-                    leader,
-                    for_client_only,
-                );
+                return not_modified(job, ctx, found, &update, exchange, fwd, leader, &as_sent);
             }
             Judgement::ServeStale(outcome) => {
                 if let Some(body) = origin.body() {
@@ -168,7 +173,7 @@ pub async fn fill(
                         shareable: true,
                     };
                 }
-                return pass(job, ctx, stale, origin, outcome, false, leader);
+                return pass(job, ctx, stale, origin, outcome, (false, false), leader);
             }
             Judgement::AskAgain => {
                 if let Some(body) = origin.body() {
@@ -178,18 +183,24 @@ pub async fn fill(
                 asked_again = true;
             }
             Judgement::UnexpectedNotModified(outcome) => {
-                return pass(job, ctx, stale, origin, outcome, true, leader)
+                return pass(job, ctx, stale, origin, outcome, (true, true), leader)
             }
             Judgement::Pass {
                 outcome,
                 response_says,
+                hit_for_pass,
             } => {
-                // A whole response to a request for parts that is not kept: the held parts
-                // (of the version it may have replaced) go.
-                if let Some(held) = part.as_ref().and_then(|p| p.request.held.as_ref()) {
-                    parts::drop_parts(job, ctx, held);
+                // A whole response to a request for parts that is not kept: the held parts go
+                // when it shows they are of an outdated representation, never for fewer
+                // bytes of the same one.
+                if let Some(held) = held {
+                    let whole = JsFields(&origin.headers());
+                    if parts::outdated(held, &whole, as_sent.sent.beyond_key) {
+                        parts::drop_parts(job, ctx, held);
+                    }
                 }
-                return pass(job, ctx, stale, origin, outcome, response_says, leader);
+                let says = (response_says, hit_for_pass);
+                return pass(job, ctx, stale, origin, outcome, says, leader);
             }
             Judgement::Store(outcome) => {
                 break (origin, exchange, origin_fields, (answered.verdict, outcome))
@@ -206,8 +217,13 @@ pub async fn fill(
         reuse,
     } = verdict
     else {
-        return pass(job, ctx, stale, origin, outcome, false, leader);
+        return pass(job, ctx, stale, origin, outcome, (false, false), leader);
     };
+    // The URL's other answers vary on fields this one does not name (an origin that says
+    // `Vary: Accept-Language` only to requests carrying it): it is stored as a variant of
+    // them too, a narrower key than its own `Vary` asks (RFC 9111 §4.1), so the marker that
+    // picks the others stays, and no tier takes this answer for every request to the URL.
+    let vary = edgecache_core::http::with_url_vary(vary, &forward.vary_fields);
 
     coalesce::clear_pass(&job.flight_key());
     let all_fields = header_list(origin_fields.headers());
@@ -217,6 +233,8 @@ pub async fn fill(
         reuse,
         tags: tags.clone(),
         withheld: !strip_fields.is_empty(),
+        body: Held::Arriving,
+        url_vary: vary.clone(),
     });
     let meta = Meta {
         v: FORMAT,
@@ -252,11 +270,12 @@ pub async fn fill(
             fresh: true,
         });
     let streamable = streamable_length(&origin_fields);
+    let speaks = speaks_for_key(Reason::TooLarge, as_sent.sent.beyond_url);
     ctx.wait_until(store(
         job.clone(),
         meta,
         store_branch,
-        leader,
+        (leader, speaks),
         replacing,
         streamable,
     ));
@@ -268,25 +287,26 @@ pub async fn fill(
     }
 }
 
-/// The answer cannot be stored: stream it through, tell followers to fetch for themselves,
-/// and when the response itself is to blame (`response_says`) remember the key as
-/// hit-for-pass and drop a stale entry that the origin no longer allows to be shared.
+/// The answer cannot be stored: stream it through, tell followers to fetch for themselves;
+/// when the response itself is to blame (`response_says`, as `judge` says) drop a stale entry
+/// that the origin no longer allows to be shared, and when it speaks for the whole URL
+/// (`hit_for_pass`) remember the key as hit-for-pass.
 fn pass(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
     stale: Option<&Found>,
     origin: Response,
     outcome: Outcome,
-    response_says: bool,
+    (response_says, hit_for_pass): (bool, bool),
     leader: Option<Leader>,
 ) -> Answer {
-    if response_says {
+    if hit_for_pass {
         mark_hit_for_pass(job);
-        if let Some(found) = stale {
-            let tiers = job.clone();
-            let key = found.entry.meta.key.clone();
-            ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
-        }
+    }
+    if let (true, Some(found)) = (response_says, stale) {
+        let tiers = job.clone();
+        let key = found.entry.meta.key.clone();
+        ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
     }
     if let Some(leader) = leader {
         leader.settle(Settled::Pass);
@@ -323,12 +343,13 @@ pub const STREAM_FROM_BYTES: u64 = 1024 * 1024;
 /// Reads the stored branch of the body (up to the size limit) and writes the entry, and its
 /// `Vary` marker, to every tier; then settles the flight. A body that fails or overflows is
 /// not stored at all. `streamable`: the body's length, when the origin states it for the
-/// bytes the body stream gives (no `Content-Encoding`).
+/// bytes the body stream gives (no `Content-Encoding`). `speaks`: a body too large to keep
+/// marks the URL hit-for-pass (`answer::speaks_for_key`).
 async fn store(
     job: Rc<Job>,
     meta: Meta,
     body: Option<ReadableStream>,
-    leader: Option<Leader>,
+    (leader, speaks): (Option<Leader>, bool),
     replacing: Option<Replacing>,
     streamable: Option<u64>,
 ) {
@@ -341,7 +362,8 @@ async fn store(
     }
     let (Some(length), Some(body)) = (length.filter(|_| !streamed.is_empty()), body.as_ref())
     else {
-        return store_read(&job, meta, body, leader, held.into_iter().chain(streamed)).await;
+        let tiers = held.into_iter().chain(streamed);
+        return store_read(&job, meta, body, (leader, speaks), tiers).await;
     };
     // One branch of the body for each tier that takes a stream, and one read for the others.
     let mut branches = Vec::with_capacity(streamed.len() + 1);
@@ -369,7 +391,13 @@ async fn store(
         Some(branch) => {
             futures_util::future::join(
                 streams,
-                store_read(&job, meta.clone(), Some(branch), leader, held.into_iter()),
+                store_read(
+                    &job,
+                    meta.clone(),
+                    Some(branch),
+                    (leader, speaks),
+                    held.into_iter(),
+                ),
             )
             .await;
         }
@@ -416,7 +444,7 @@ async fn store_read<'a>(
     job: &Job,
     meta: Meta,
     body: Option<ReadableStream>,
-    leader: Option<Leader>,
+    (leader, speaks): (Option<Leader>, bool),
     tiers: impl Iterator<Item = &'a Tier>,
 ) {
     let body = match body {
@@ -424,9 +452,9 @@ async fn store_read<'a>(
         Some(stream) => match read_limited(stream, job.max_body_bytes).await {
             Ok(Body::Complete(bytes)) => bytes,
             Ok(Body::TooLarge) => {
-                return not_stored(job, &meta.key, body_not_stored(false), leader)
+                return not_stored(job, &meta.key, body_not_stored(false), leader, speaks)
             }
-            Err(_) => return not_stored(job, &meta.key, body_not_stored(true), leader),
+            Err(_) => return not_stored(job, &meta.key, body_not_stored(true), leader, speaks),
         },
     };
     let entry = Entry::new(
@@ -470,8 +498,8 @@ fn mark_hit_for_pass(job: &Job) {
     );
 }
 
-fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>) {
-    if reason == Reason::TooLarge {
+fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>, speaks: bool) {
+    if reason == Reason::TooLarge && speaks {
         mark_hit_for_pass(job);
     }
     if let Some(leader) = leader {

@@ -14,6 +14,7 @@ use crate::settings::Settings;
 use crate::store::{Entry, Tier};
 use edgecache_core::config::Backend;
 use edgecache_core::control::registry::Registry;
+use edgecache_core::decide::refresh::{self, Fetching, KeyHolds, Sent};
 use edgecache_core::http::reuse::RefreshPolicy;
 use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::Plan;
@@ -113,6 +114,37 @@ impl Job {
         );
         forward.esi = sending.esi;
         forward
+    }
+}
+
+/// What a fetch sends of the client's credentials, and the request as the origin saw it,
+/// which its answer is judged as one to.
+pub struct AsSent {
+    pub sent: Sent,
+    pub facts: RequestFacts,
+}
+
+impl Job {
+    /// What a fetch for `fetching` sends of this request's credentials
+    /// (`decide::refresh::sent`): refreshing a stored entry, only those its key holds, the
+    /// route's `vary_cookies` and `vary_headers` and `vary_fields`, the fields the stored
+    /// response varies on.
+    pub fn as_sent(&self, fetching: Fetching, vary_fields: &[String]) -> AsSent {
+        let config = &self.sending.settings.config;
+        let credentials: Vec<String> = config
+            .credential_headers
+            .iter()
+            .filter(|name| name.as_str() != "proxy-authorization" && self.plan.forwards(name))
+            .cloned()
+            .collect();
+        let key = KeyHolds {
+            fields: &self.plan.keyed_headers,
+            varies_on: vary_fields,
+            cookies: &self.sending.keep_cookies,
+        };
+        let sent = refresh::sent(fetching, &credentials, &self.headers, &key);
+        let facts = refresh::facts_sent(&self.headers, &config.credential_headers, &sent.withheld);
+        AsSent { sent, facts }
     }
 }
 

@@ -5,12 +5,15 @@
 //! keeps, so `utm_content="><script>` never reaches an origin that would reflect it into a
 //! page stored for `/page`), and of the client's fields only those the configuration lets
 //! through (`Plan::forwards`: the negotiation fields, `Origin`, the credentials, the key's own
-//! fields and `forward_headers`). Every other field, `X-Forwarded-*`, `X-Real-IP`,
+//! fields and `forward_headers`), each as the key holds it (`field_value`: the negotiation
+//! fields in their canonical form). Every other field, `X-Forwarded-*`, `X-Real-IP`,
 //! `True-Client-IP`, `Forwarded`, `X-Original-URL`, method overrides and the like, stays
 //! behind, and the edge sets `X-Forwarded-Host` and `X-Forwarded-Proto` from the key. The
 //! client's own validators are not sent on either: the cache wants the full response to
 //! keep, and answers conditionals itself; when it revalidates, it sends the stored
-//! response's validators instead. Requests that are not cacheable (other methods, bypass
+//! response's validators instead. A fetch that refreshes a stored entry leaves behind the
+//! credentials its key does not hold (`withheld`, `decide::refresh`): it asks as anyone with
+//! the key would. Requests that are not cacheable (other methods, bypass
 //! rules, a `Range` whose answer cannot be kept as a part) go as the client sent them.
 
 use std::cell::Cell;
@@ -26,6 +29,7 @@ use crate::runtime::{copy_only, describe, name_list};
 use edgecache_core::decide::arrival::HOP_HEADER;
 use edgecache_core::decide::shield::{via, Sending, Via};
 use edgecache_core::http::SURROGATE_NAME;
+use edgecache_core::request::field_value::{is_canonical, keyed_value};
 use edgecache_core::request::key::cookie_value;
 use edgecache_core::request::plan::Plan;
 use edgecache_core::request::target::Target;
@@ -43,6 +47,9 @@ pub struct Forward {
     pub validators: Vec<(String, String)>,
     /// On a cacheable request, the client's fields the URL's responses vary on: sent on too.
     pub vary_fields: Vec<String>,
+    /// The client's credential fields that stay behind (`decide::refresh::sent`): a stored
+    /// entry is refreshed as anyone with its key would ask for it.
+    pub withheld: Vec<String>,
     /// Sent instead of the request's method (a HEAD revalidates the stored GET).
     pub method: Option<&'static str>,
     pub timeout_ms: u64,
@@ -115,6 +122,7 @@ impl Forward {
             cacheable: None,
             validators: Vec::new(),
             vary_fields: Vec::new(),
+            withheld: Vec::new(),
             method: None,
             timeout_ms,
             esi: false,
@@ -147,6 +155,7 @@ impl Forward {
             })),
             validators: Vec::new(),
             vary_fields: Vec::new(),
+            withheld: Vec::new(),
             method: None,
             timeout_ms,
             esi,
@@ -206,7 +215,9 @@ impl Forward {
         for (name, value) in &self.validators {
             let _ = headers.set(name, value);
         }
-        let _ = headers.append("surrogate-capability", &self.surrogate_capability());
+        // Set by the edge, never the client's (Edge Architecture Specification §3: what this
+        // surrogate will do), on passed requests too, so an origin can trust what it offers.
+        let _ = headers.set("surrogate-capability", &self.surrogate_capability());
         let _ = headers.set(HOP_HEADER, "1");
 
         let method = self.method();
@@ -288,7 +299,7 @@ impl Forward {
     }
 
     /// The client's fields this request sends on: on a cacheable request only those the key
-    /// lets through (and only the keyed cookies); otherwise all of them.
+    /// lets through (only the keyed cookies, none it withholds); otherwise all of them.
     fn client_fields(&self) -> Result<Headers, JsValue> {
         match &self.cacheable {
             Some(cacheable) => {
@@ -299,8 +310,12 @@ impl Forward {
                     .map(String::as_str)
                     .collect();
                 let headers = copy_only(&self.request.headers(), &name_list(&names))?;
+                canonicalise(&headers, &names);
                 if !cacheable.keep_cookies.is_empty() {
                     filter_cookies(&headers, &cacheable.keep_cookies);
+                }
+                for name in &self.withheld {
+                    let _ = headers.delete(name);
                 }
                 Ok(headers)
             }
@@ -313,6 +328,26 @@ impl Forward {
     fn surrogate_capability(&self) -> String {
         let esi = if self.esi { " ESI/1.0" } else { "" };
         format!("{SURROGATE_NAME}=\"Surrogate/1.0{esi}\"")
+    }
+}
+
+/// Writes each of `names` that the key holds in a canonical form (`field_value`) as the key
+/// holds it, or drops it when nothing readable is left: the origin reads what the key says,
+/// so an odd spelling cannot have its answer stored for the ordinary one.
+fn canonicalise(headers: &Headers, names: &[&str]) {
+    for name in names.iter().filter(|name| is_canonical(name)) {
+        let Some(value) = headers.get(name).ok().flatten() else {
+            continue;
+        };
+        match keyed_value(name, &value) {
+            Some(canonical) if canonical == value => {}
+            Some(canonical) => {
+                let _ = headers.set(name, &canonical);
+            }
+            None => {
+                let _ = headers.delete(name);
+            }
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use web_sys::{Response, ResponseInit};
 use worker::Context;
 
-use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job};
+use crate::flow::job::{keep_secs, tiers_to_write, Answer, AsSent, Job};
 use crate::flow::lookup::{delete_all, write_all, Found};
 use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
@@ -114,25 +114,26 @@ pub fn forward_for(
 }
 
 /// The origin's answer (not a 200) to a request for a part: kept and answered from the
-/// parts, or passed on unstored.
+/// parts, or passed on unstored. `as_sent`: what the request sent of the client's credentials
+/// (none its key does not hold when parts are held).
 pub async fn answered(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
     request: &PartRequest,
-    (forward, asked): (&Forward, &PartAsked),
+    (forward, asked, as_sent): (&Forward, &PartAsked, &AsSent),
     origin: Response,
     exchange: Exchange,
     fwd: Fwd,
 ) -> Answer {
     let fields = header_list(&origin.headers());
     let fit = parts::fit(asked, &fields, job.max_body_bytes);
-    let verdict = part_storability(&job.facts, &fields, &job.plan.overrides, exchange);
+    let verdict = part_storability(&as_sent.facts, &fields, &job.plan.overrides, exchange);
     // As in `fill`: a response that varies on a field the client sent and the origin was not
-    // sent was chosen without it.
+    // sent (or a credential it withheld) was chosen without it.
     let varies_on_unsent = match &verdict {
         Storability::Store { vary, .. } => vary.iter().any(|name| {
-            !job.plan.forwards(name)
-                && !forward.vary_fields.contains(name)
+            (forward.withheld.contains(name)
+                || (!job.plan.forwards(name) && !forward.vary_fields.contains(name)))
                 && job.headers.field(name).is_some()
         }),
         Storability::DontStore(_) => false,
@@ -141,7 +142,8 @@ pub async fn answered(
         fwd,
         status: origin.status(),
         fit: fit.clone(),
-        for_client_only: fwd == Fwd::Request && job.facts.has_credentials(),
+        beyond_key: as_sent.sent.beyond_key,
+        replacing: request.held.is_some(),
         no_tiers: job.tiers.is_empty(),
         varies_on_unsent,
         verdict,
@@ -189,15 +191,20 @@ pub async fn answered(
             Err(_) => Answer::Failed(OriginError::Unreachable(BROKEN_PART.into())),
         };
     };
-    // Held parts join only when this part was asked for as their missing bytes (same tag,
-    // same length, confirmed by `fit`); otherwise it replaces them.
-    let held = match asked {
-        PartAsked::Missing { .. } => request.held.as_ref().and_then(|found| {
-            let pieces = pieces(found)?;
-            Some((pieces.held.clone(), found.entry.body.clone()))
-        }),
-        PartAsked::Client(_) => None,
-    };
+    // Held parts join when this part was asked for as their missing bytes (same tag, same
+    // length, confirmed by `fit`), or, asked for as the client's range (a forced refresh, or
+    // parts gone stale), when it is of their representation: held bytes are replaced only by
+    // a changed representation, never by fewer bytes of the same one.
+    let held = request.held.as_ref().and_then(|found| {
+        let pieces = pieces(found)?;
+        let joins = match asked {
+            PartAsked::Missing { .. } => true,
+            PartAsked::Client(_) => {
+                parts::same_representation(&*found.entry.meta, pieces.total, &fields, total)
+            }
+        };
+        joins.then(|| (pieces.held.clone(), found.entry.body.clone()))
+    });
     let (held, body) = match &held {
         Some((pieces, body)) => match parts::merge(pieces, body, first, &bytes) {
             Some(merged) => merged,
@@ -248,6 +255,17 @@ async fn write(job: &Job, entry: &Entry) {
     let marker = marker_for(&job.plan.primary, &entry.meta);
     let keep = keep_secs(&entry.meta, job.keep_stale);
     write_all(tiers_to_write(job, None), entry, marker.as_ref(), keep).await;
+}
+
+/// A whole response that is not kept outdates `held` parts when it shows another
+/// representation than theirs (`http::parts::changed`), on the word of a request that carried
+/// nothing its key does not hold (`beyond_key`).
+pub fn outdated(held: &Found, whole: &impl Fields, beyond_key: bool) -> bool {
+    let Some(pieces) = pieces(held) else {
+        return false;
+    };
+    let total = parts::whole_length(whole);
+    !beyond_key && parts::changed(&*held.entry.meta, pieces.total, whole, total)
 }
 
 /// Removes held parts that another version has outdated.

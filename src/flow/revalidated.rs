@@ -6,7 +6,7 @@ use std::rc::Rc;
 use worker::Context;
 
 use crate::flow::coalesce::{Leader, Settled};
-use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job, Replacing};
+use crate::flow::job::{keep_secs, tiers_to_write, Answer, AsSent, Job, Replacing};
 use crate::flow::lookup::{delete_all, write_all, Found};
 use crate::store::Entry;
 use edgecache_core::control::registry::response_tags;
@@ -17,8 +17,9 @@ use edgecache_core::status::Fwd;
 use edgecache_core::storage::record::Meta;
 
 /// A 304 answered our conditional request: fold it into the stored response (RFC 9111
-/// §4.3.4), judge the result afresh, and keep the body we already have. `for_client_only`:
-/// the refresh was a credentialed client's own, so nothing is written or removed.
+/// §4.3.4), judge the result afresh, and keep the body we already have. `as_sent`: what the
+/// revalidation sent of the client's credentials (`decide::refresh`): one that carried a
+/// credential the key does not hold writes and removes nothing.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn not_modified(
     job: &Rc<Job>,
@@ -28,18 +29,18 @@ pub(super) fn not_modified(
     exchange: Exchange,
     fwd: Fwd,
     leader: Option<Leader>,
-    for_client_only: bool,
+    as_sent: &AsSent,
 ) -> Answer {
     let stored = &found.entry.meta;
     let merged = merge_not_modified(stored.headers.clone(), update);
     let verdict = storability(
-        &job.facts,
+        &as_sent.facts,
         stored.status,
         &merged,
         &job.plan.overrides,
         exchange,
     );
-    let outcome = match after_not_modified(fwd, &verdict, for_client_only) {
+    let outcome = match after_not_modified(fwd, &verdict, as_sent.sent.beyond_key) {
         AfterNotModified::Refresh(outcome) => outcome,
         AfterNotModified::AnswerAlone {
             outcome,

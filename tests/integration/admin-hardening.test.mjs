@@ -125,3 +125,71 @@ describe("failed admin logins without the binding", () => {
     assert.deepEqual(statuses, [...Array(LIMIT).fill(401), 429], "X-Forwarded-For and X-Real-IP do not make a client new");
   });
 });
+
+/** Whether any request the origin received carried one of `tokens`, in any field or its URL. */
+function sawToken(origin, tokens) {
+  return origin.requests.filter((r) => tokens.some((t) => r.url.includes(t) || Object.values(r.headers).some((v) => String(v).includes(t))));
+}
+
+describe("one path for the admin API", () => {
+  const { origin, worker } = withWorker({ bindings: { ADMIN_TOKEN: TOKEN, ADMIN_TOKENS: `ci:${CI_TOKEN}` }, config: { backends: ["memory"], routes: [{ path: "/api/**", bypass: true }] } });
+  const bearer = (token) => ({ authorization: `Bearer ${token}` });
+
+  it("answers an escaped spelling of the admin path as the admin API", async () => {
+    for (const path of ["/%5Fedgecache/stats", "/_edgecache/%73tats", "/x/%2e%2e/_edgecache/stats"]) {
+      const got = await worker.fetch(path, { headers: bearer(TOKEN) });
+      assert.equal(got.status, 200, `${path}: ${got.body}`);
+      assert.ok(JSON.parse(got.body), path);
+      assert.equal((await worker.fetch(path)).status, 401, `${path} without a token`);
+    }
+    assert.deepEqual(sawToken(origin, [TOKEN]), []);
+    assert.equal(origin.requests.filter((r) => /edgecache/i.test(r.url)).length, 0, "the origin was asked nothing");
+  });
+
+  it("refuses every other reading of the admin path, and forwards none of them with the token", async () => {
+    const spellings = ["//_edgecache/stats", "/_EDGECACHE/stats", "/_EdgeCache/stats", "/_edgecache;x/stats", "/_edgecache%2Fstats", "/%2F_edgecache/stats", "/_edgecache%2fstats", "/_edgecache./stats", "/_edgecache%3Bx/stats"];
+    for (const path of spellings) {
+      for (const token of [TOKEN, CI_TOKEN]) {
+        const got = await worker.fetch(path, { headers: bearer(token) });
+        assert.ok([200, 400].includes(got.status), `${path}: ${got.status} ${got.body}`);
+        assert.doesNotMatch(got.cacheStatus, /fwd=(miss|uri-miss|bypass; fwd-status)/, `${path} went to the origin: ${got.cacheStatus}`);
+      }
+    }
+    assert.deepEqual(sawToken(origin, [TOKEN, CI_TOKEN]), [], "the origin never saw an admin token");
+    assert.equal(origin.requests.filter((r) => /edgecache/i.test(decodeURIComponent(r.url))).length, 0, "no reading of the admin path reached the origin");
+  });
+
+  it("never forwards an admin token to the origin on any other path, cacheable, bypassed or another method", async () => {
+    origin.on("/page", (record) => ({ headers: { "cache-control": "private" }, body: `auth=${record.headers.authorization ?? "none"}` }));
+    origin.on("/api/me", (record) => ({ headers: { "cache-control": "no-store" }, body: `auth=${record.headers.authorization ?? "none"}` }));
+    const cases = [
+      ["/page", "GET", `Bearer ${TOKEN}`],
+      ["/page", "GET", `bearer ${CI_TOKEN}`],
+      ["/page", "GET", `BEARER   ${TOKEN}  `],
+      ["/api/me", "GET", `Bearer ${TOKEN}`],
+      ["/api/me", "POST", `Bearer ${CI_TOKEN}`],
+      ["/page", "DELETE", `Bearer ${TOKEN}`],
+    ];
+    for (const [path, method, authorization] of cases) {
+      const got = await worker.fetch(path, { method, headers: { authorization } });
+      assert.equal(got.status, 200, `${method} ${path}`);
+      assert.equal(origin.last(path).headers.authorization, undefined, `${method} ${path} with ${authorization.split(" ")[0]}`);
+    }
+    assert.deepEqual(sawToken(origin, [TOKEN, CI_TOKEN]), [], "the origin never saw an admin token");
+    const user = await worker.fetch("/page", { headers: { authorization: "Bearer user-session-1" } });
+    assert.equal(user.body, "auth=Bearer user-session-1", "other credentials still reach the origin");
+  });
+});
+
+describe("one path for the admin API with case_insensitive_paths", () => {
+  const { origin, worker } = withWorker({ bindings: { ADMIN_TOKEN: TOKEN }, config: { backends: ["memory"], case_insensitive_paths: true } });
+
+  it("answers the admin path in another case as the admin API", async () => {
+    for (const path of ["/_EDGECACHE/stats", "/%5FEdgeCache/stats"]) {
+      const got = await worker.fetch(path, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(got.status, 200, `${path}: ${got.body}`);
+    }
+    assert.equal((await worker.fetch("//_edgecache/stats", { headers: { authorization: `Bearer ${TOKEN}` } })).status, 400);
+    assert.deepEqual(sawToken(origin, [TOKEN]), []);
+  });
+});

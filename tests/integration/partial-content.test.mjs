@@ -260,3 +260,54 @@ describe("parts and max_body_bytes", () => {
     assert.equal(origin.last("/several").headers.range, "bytes=0-1, 4-5");
   });
 });
+
+const MIB = 1024 * 1024;
+
+/** `length` bytes that differ along their length, marked with `version`. */
+function bigFile(version, length) {
+  const unit = `${version}:`;
+  let text = "";
+  for (let i = 0; text.length < length; i++) text += `${unit}${String(i).padStart(7, "0")};`;
+  return text.slice(0, length);
+}
+
+for (const backends of [["memory"], ["cache"], ["kv"]]) {
+  describe(`a forced one-byte refresh of held parts on ${backends.join(" → ")}`, () => {
+    const { origin, worker } = withWorker({ config: { backends, client_refresh_interval: 0 } });
+
+    it("merges a one-byte answer of the same representation: the held megabyte still answers every later range", async () => {
+      const body = bigFile("m", 2 * MIB);
+      origin.on("/video", ranged({ body, etag: '"m1"' }));
+      const held = await worker.fetchStored("/video", { headers: { range: `bytes=0-${MIB - 1}` } });
+      assert.equal(held.status, 206);
+      assert.equal(held.body.length, MIB);
+      const hostile = await worker.fetchStored("/video", { headers: { range: "bytes=0-0", "cache-control": "no-cache" } });
+      assert.equal(hostile.status, 206);
+      assert.equal(hostile.body, body[0]);
+      assert.match(hostile.cacheStatus, /fwd=request; fwd-status=206; stored/);
+      const asked = origin.count("/video", "GET");
+      assert.equal(asked, 2);
+      for (const [first, last] of [[500_000, 500_099], [MIB - 100, MIB - 1], [0, MIB - 1], [1, 1]]) {
+        const got = await worker.fetch("/video", { headers: { range: `bytes=${first}-${last}` } });
+        assert.equal(got.status, 206, `${first}-${last}`);
+        assert.ok(got.body === body.slice(first, last + 1), `bytes ${first}-${last} are the file's`);
+        assert.match(got.cacheStatus, /; hit;/, `${first}-${last} from the held parts`);
+      }
+      assert.equal(origin.count("/video", "GET"), asked, "no later range went to the origin");
+    });
+
+    it("replaces held parts with a changed representation's, and never mixes their bytes", async () => {
+      const state = { body: bigFile("p", MIB + 1000), etag: '"p1"' };
+      origin.on("/changed", ranged(state));
+      await worker.fetchStored("/changed", { headers: { range: "bytes=0-99999" } });
+      state.body = bigFile("q", MIB + 1000);
+      state.etag = '"p2"';
+      const forced = await worker.fetchStored("/changed", { headers: { range: "bytes=0-0", "cache-control": "no-cache" } });
+      assert.equal(forced.body, "q");
+      const later = await worker.fetch("/changed", { headers: { range: "bytes=500-599" } });
+      assert.ok(later.body === state.body.slice(500, 600), "the new version's bytes");
+      assert.equal(later.headers.get("etag"), '"p2"');
+      assert.equal(origin.count("/changed", "GET"), 3, "the old version's bytes were not used");
+    });
+  });
+}

@@ -24,6 +24,14 @@ function maxAge(response) {
   return Number(match[1]);
 }
 
+/** The answer to a GET once `target` is stored (`worker.stored` probes with HEAD, which Workers Cache is never told to keep). */
+async function hitOf(worker, target, init = {}) {
+  await worker.stored(target, init);
+  const hit = await worker.fetch(target, init);
+  assert.match(hit.cacheStatus, /; hit; /, `${target}: ${hit.cacheStatus}`);
+  return hit;
+}
+
 function assertNoStore(response, what) {
   assert.equal(response.headers.get(CDN), "no-store", what);
   assert.equal(response.headers.get("cache-tag"), null, `${what}: no tags for a response it may not keep`);
@@ -94,49 +102,80 @@ const CONFIG = {
 describe("Workers Cache fields", () => {
   const { origin, worker } = withWorker({ config: CONFIG });
 
-  it("tells Workers Cache to keep a stored answer for the freshness left, tagged with its URL, the route's and the origin's tags", async () => {
+  it("tells Workers Cache to keep an answer from a stored entry for the freshness left, tagged with its URL, the route's and the origin's tags", async () => {
     origin.on("/blog/post", { headers: { "cache-control": "max-age=60", "cache-tag": "post-1,Blog", "surrogate-key": "author-7" } });
     const miss = await worker.fetch("/blog/post?page=2");
     assert.match(miss.cacheStatus, /fwd=miss; fwd-status=200; stored/);
-    assert.ok([59, 60].includes(maxAge(miss)), miss.headers.get(CDN));
-    assert.equal(miss.headers.get("cache-tag"), `${urlTag("/blog/post?page=2")},site,post-1,Blog,author-7`);
+    assertNoStore(miss, "an answer still arriving from the origin, which edgecache may yet refuse or lose");
     assert.equal(miss.headers.get("cache-control"), "max-age=60", "what browsers are told is unchanged");
     await worker.stored("/blog/post?page=2");
     const hit = await worker.fetch("/blog/post?page=2");
     assert.match(hit.cacheStatus, /; hit; /);
     assert.ok(maxAge(hit) <= 60 && maxAge(hit) >= 58, hit.headers.get(CDN));
-    assert.equal(hit.headers.get("cache-tag"), miss.headers.get("cache-tag"));
+    assert.equal(hit.headers.get("cache-tag"), `${urlTag("/blog/post?page=2")},site,post-1,Blog,author-7`);
   });
 
   it("gives the route's ttl as the edge lifetime, over the origin's own targeted fields", async () => {
     origin.on("/static/app.css", { headers: { "content-type": "text/css", "cache-control": "max-age=60", "cdn-cache-control": "max-age=5", [CDN]: "max-age=999" } });
     const miss = await worker.fetch("/static/app.css");
-    assert.ok([86399, 86400].includes(maxAge(miss)), miss.headers.get(CDN));
     assert.equal(miss.headers.get("cdn-cache-control"), "max-age=5", "CDN-Cache-Control is passed on for CDNs further down");
-    assert.equal(miss.headers.get("cache-tag"), `${urlTag("/static/app.css")},static`);
+    const hit = await hitOf(worker, "/static/app.css");
+    assert.ok([86398, 86399, 86400].includes(maxAge(hit)), hit.headers.get(CDN));
+    assert.equal(hit.headers.get("cache-tag"), `${urlTag("/static/app.css")},static`);
   });
 
   it("gives a ttl_by_status lifetime to the status it names", async () => {
     origin.on("/codes/gone", { status: 404, headers: { "content-type": "text/plain" } });
     const miss = await worker.fetch("/codes/gone");
     assert.equal(miss.status, 404);
-    assert.ok([119, 120].includes(maxAge(miss)), miss.headers.get(CDN));
+    const hit = await hitOf(worker, "/codes/gone");
+    assert.ok([118, 119, 120].includes(maxAge(hit)), hit.headers.get(CDN));
   });
 
   it("passes on the stale windows edgecache would use, and a stale-if-error of 0 when it has none", async () => {
     origin.on("/windows", { headers: { "cache-control": "max-age=60, stale-while-revalidate=30, stale-if-error=600" } });
-    assert.match((await worker.fetch("/windows")).headers.get(CDN), /^max-age=(59|60), stale-while-revalidate=30, stale-if-error=600$/);
+    await worker.fetch("/windows");
+    assert.match((await hitOf(worker, "/windows")).headers.get(CDN), /^max-age=(58|59|60), stale-while-revalidate=30, stale-if-error=600$/);
     origin.on("/strict", { headers: { "cache-control": "max-age=60, must-revalidate" } });
-    assert.match((await worker.fetch("/strict")).headers.get(CDN), /^max-age=(59|60), stale-if-error=0, must-revalidate$/);
+    await worker.fetch("/strict");
+    assert.match((await hitOf(worker, "/strict")).headers.get(CDN), /^max-age=(58|59|60), stale-if-error=0, must-revalidate$/);
   });
 
   it("shares a response that varies on Accept-Encoding alone, not one that varies on another field", async () => {
     origin.on("/encoded", { headers: { "cache-control": "max-age=60", vary: "Accept-Encoding" } });
-    maxAge(await worker.fetch("/encoded", { headers: { "accept-encoding": "gzip" } }));
+    await worker.fetch("/encoded", { headers: { "accept-encoding": "gzip" } });
+    maxAge(await hitOf(worker, "/encoded", { headers: { "accept-encoding": "gzip" } }));
     origin.on("/language", { headers: { "cache-control": "max-age=60", vary: "Accept-Language" } });
     const fr = await worker.fetch("/language", { headers: { "accept-language": "fr" } });
     assert.match(fr.cacheStatus, /stored/, "edgecache keeps the variant itself");
     assertNoStore(fr, "Vary: Accept-Language");
+  });
+
+  it("says no-store for every request to a URL whose answers vary on a field it does not key on, those without the field included", async () => {
+    // An origin that says Vary only to requests carrying the field, as many do.
+    origin.on("/negotiated", (record) =>
+      record.headers["accept-charset"]
+        ? { headers: { "cache-control": "max-age=60", vary: "Accept-Charset" }, body: `charset=${record.headers["accept-charset"]}` }
+        : { headers: { "cache-control": "max-age=60" }, body: "default" },
+    );
+    const latin = { headers: { "accept-charset": "iso-8859-1" } };
+    assertNoStore(await worker.fetch("/negotiated", latin), "Vary: Accept-Charset");
+    await worker.stored("/negotiated", latin);
+    const plain = await worker.fetch("/negotiated");
+    assert.equal(plain.body, "default");
+    assert.equal(plain.headers.get("vary"), null, "the answer itself does not vary");
+    assert.match(plain.cacheStatus, /stored/);
+    assertNoStore(plain, "a request without the field, to a URL whose marker names it");
+    await worker.stored("/negotiated");
+    const hit = await worker.fetch("/negotiated");
+    assert.match(hit.cacheStatus, /; hit; /);
+    assert.equal(hit.body, "default");
+    assertNoStore(hit, "a hit for it too");
+    const latinAgain = await worker.fetch("/negotiated", latin);
+    assert.equal(latinAgain.body, "charset=iso-8859-1", "the variant the marker picks is still there");
+    assert.match(latinAgain.cacheStatus, /; hit; /);
+    assertNoStore(latinAgain, "the variant");
+    assert.equal(origin.count("/negotiated"), 2);
   });
 
   it("says no-store for a route keyed on cookies or request fields", async () => {
@@ -164,7 +203,7 @@ describe("Workers Cache fields", () => {
     maxAge(await worker.fetch("/search?q=shoes"));
     origin.on("/sorted", { headers: { "cache-control": "max-age=60" } });
     assertNoStore(await worker.fetch("/sorted?b=1&a=2"), "parameters the key reorders");
-    maxAge(await worker.fetch("/sorted?a=2&b=1"));
+    maxAge(await hitOf(worker, "/sorted?a=2&b=1"));
     assertNoStore(await worker.fetch("/sorted?a=2&b=1&"), "an empty piece the key drops");
   });
 
@@ -173,13 +212,13 @@ describe("Workers Cache fields", () => {
     const escaped = await worker.fetch("/%61bout");
     assert.match(escaped.cacheStatus, /stored/);
     assertNoStore(escaped, "/%61bout is /about in the key");
-    maxAge(await worker.fetch("/about"));
+    maxAge(await hitOf(worker, "/about"));
   });
 
   it("says no-store for answers to requests with credentials or Origin, even from a shared entry", async () => {
     origin.on("/shared", { headers: { "cache-control": "public, max-age=60" } });
-    maxAge(await worker.fetch("/shared"));
-    await worker.stored("/shared");
+    await worker.fetch("/shared");
+    maxAge(await hitOf(worker, "/shared"));
     for (const [name, value] of [["cookie", "session=1"], ["authorization", "Bearer x"], ["x-api-key", "k"]]) {
       const got = await worker.fetch("/shared", { headers: { [name]: value } });
       assert.match(got.cacheStatus, /; hit; /, name);
@@ -268,6 +307,81 @@ describe("Workers Cache fields", () => {
   });
 });
 
+describe("Workers Cache and bodies edgecache may not keep", () => {
+  const MAX = 4096;
+  const { origin, worker } = withWorker({ config: { backends: ["memory"], workers_cache: SITE, max_body_bytes: MAX } });
+  const chunked = (size) => (req, res) => {
+    res.writeHead(200, { "content-type": "text/plain", "cache-control": "max-age=60" });
+    res.write("a".repeat(size / 2));
+    res.end("b".repeat(size / 2));
+  };
+  /** The worker's answer with whatever of its body arrived before it was cut: `{headers, bytes, cut}`. */
+  async function fetchCut(path) {
+    const response = await worker.mf.dispatchFetch(`${SITE}${path}`);
+    let bytes = 0;
+    let cut = false;
+    try {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        bytes += value.length;
+      }
+    } catch {
+      cut = true;
+    }
+    return { headers: response.headers, bytes, cut };
+  }
+
+  it("says no-store for an answer of unknown length while it arrives, and shares it once a hit serves it from the entry", async () => {
+    origin.onRaw("/chunked", chunked(1000));
+    const miss = await worker.fetch("/chunked");
+    assert.equal(miss.headers.get("content-length"), null, "chunked");
+    assert.match(miss.cacheStatus, /stored/);
+    assertNoStore(miss, "a body of unknown length");
+    const hit = await hitOf(worker, "/chunked");
+    assert.equal(hit.body.length, 1000);
+    assert.ok(maxAge(hit) > 0);
+  });
+
+  it("says no-store for an answer longer than max_body_bytes, chunked or declared", async () => {
+    origin.onRaw("/big-chunked", chunked(2 * MAX));
+    const big = await worker.fetch("/big-chunked");
+    assert.equal(big.body.length, 2 * MAX);
+    assertNoStore(big, "a chunked body over max_body_bytes");
+    origin.on("/big-declared", { headers: { "cache-control": "max-age=60" }, body: "x".repeat(2 * MAX) });
+    assertNoStore(await worker.fetch("/big-declared"), "a declared body over max_body_bytes");
+    await new Promise((r) => setTimeout(r, 200));
+    await worker.fetch("/big-chunked");
+    await worker.fetch("/big-declared");
+    assert.equal(origin.count("/big-chunked"), 2, "edgecache did not keep it either");
+    assert.equal(origin.count("/big-declared"), 2);
+  });
+
+  it("never tells Workers Cache to keep a body the origin breaks off", async () => {
+    const breakingOff = (declared) => (req, res) => {
+      const headers = { "content-type": "text/plain", "cache-control": "max-age=60" };
+      if (declared) headers["content-length"] = 3000;
+      res.writeHead(200, headers);
+      res.write("c".repeat(1000));
+      setTimeout(() => res.destroy(), 50);
+    };
+    origin.onRaw("/cut-chunked", breakingOff(false));
+    const chunkedCut = await fetchCut("/cut-chunked");
+    assert.equal(chunkedCut.headers.get(CDN), "no-store");
+    assert.equal(chunkedCut.headers.get("cache-tag"), null);
+    origin.onRaw("/cut-declared", breakingOff(true));
+    const declaredCut = await fetchCut("/cut-declared");
+    assert.equal(declaredCut.headers.get(CDN), "no-store", `a declared length, cut (${declaredCut.bytes} bytes, cut: ${declaredCut.cut})`);
+    assert.equal(declaredCut.headers.get("cache-tag"), null);
+    await new Promise((r) => setTimeout(r, 200));
+    await fetchCut("/cut-chunked");
+    await fetchCut("/cut-declared");
+    assert.equal(origin.count("/cut-chunked"), 2, "edgecache kept nothing of the cut body");
+    assert.equal(origin.count("/cut-declared"), 2, "edgecache kept nothing of the cut body");
+  });
+});
+
 describe("Workers Cache off", () => {
   it("sets no Workers Cache fields and hides the origin's Cloudflare-CDN-Cache-Control", async () => {
     const { origin, worker, dispose } = await setup({ config: { backends: ["memory"] } });
@@ -294,7 +408,8 @@ describe("Workers Cache purges", () => {
 
   it("purges a URL by the tag its responses carried", async () => {
     origin.on("/blog/post", { headers: { "cache-control": "max-age=60" } });
-    const served = await worker.fetch("/blog/post?page=2");
+    await worker.fetch("/blog/post?page=2");
+    const served = await hitOf(worker, "/blog/post?page=2");
     const tag = served.headers.get("cache-tag").split(",")[0];
     await purge({ urls: [`${SITE}/blog/post?page=2`] });
     assert.deepEqual(await recorded(), [{ tags: [tag] }]);

@@ -64,6 +64,20 @@ pub fn authorize(authorization: Option<&str>, tokens: &[Token]) -> Option<String
     matched
 }
 
+/// Whether `authorization` presents a configured admin token, its scheme in any case (RFC
+/// 9110 §11.1: "case-insensitive"), as an origin would read it. Such a field is an admin
+/// credential: it is never forwarded to the origin, whatever the path.
+pub fn presents_admin_token(authorization: Option<&str>, tokens: &[Token]) -> bool {
+    let Some(value) = authorization.map(str::trim) else {
+        return false;
+    };
+    let Some((scheme, credential)) = value.split_once(' ') else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("bearer")
+        && authorize(Some(&format!("Bearer {}", credential.trim())), tokens).is_some()
+}
+
 /// Who failed attempts are counted against: the client's address from `CF-Connecting-IP`,
 /// which Cloudflare sets on every request and a client cannot (IPv6 by its /64, the block one
 /// subscriber usually holds, so that its 2^64 addresses count as one). Without a valid one
@@ -118,6 +132,24 @@ mod tests {
         ] {
             assert_eq!(authorize(header, &tokens), None, "{header:?}");
         }
+    }
+
+    #[test]
+    fn an_admin_token_is_recognised_in_any_spelling_an_origin_reads() {
+        let tokens = tokens(Some("s3cret"), Some("ci:abc"));
+        for header in [
+            "Bearer s3cret",
+            "bearer s3cret",
+            "BEARER  abc ",
+            "Bearer abc",
+        ] {
+            assert!(presents_admin_token(Some(header), &tokens), "{header:?}");
+        }
+        for header in ["Bearer other", "Basic s3cret", "s3cret", "Bearer"] {
+            assert!(!presents_admin_token(Some(header), &tokens), "{header:?}");
+        }
+        assert!(!presents_admin_token(None, &tokens));
+        assert!(!presents_admin_token(Some("Bearer s3cret"), &[]));
     }
 
     #[test]

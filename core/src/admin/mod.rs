@@ -2,4 +2,5 @@
 
 pub mod auth;
 pub mod log;
+pub mod path;
 pub mod throttle;

@@ -158,6 +158,26 @@ pub(super) fn check_names(names: Vec<String>) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// `bypass_cookies`: cookie names (no `=`, `;`, `,`, spaces or control characters), kept in
+/// the form requests' cookie names are compared in.
+pub(super) fn bypass_cookie_names(names: Vec<String>) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let bad = name.is_empty()
+            || name
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '=' | ';' | ','));
+        if bad {
+            return Err(format!("{name:?} is not a cookie name"));
+        }
+        let form = crate::request::bypass_cookie::cookie_name_form(&name);
+        if !out.contains(&form) {
+            out.push(form);
+        }
+    }
+    Ok(out)
+}
+
 /// A header field name is an RFC 9110 token.
 pub(super) fn check_token(name: &str) -> Result<(), String> {
     let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);

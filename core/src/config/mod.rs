@@ -71,6 +71,11 @@ pub struct Config {
     pub request_log: RequestLog,
     /// Ordered rules; the first whose host and path match applies.
     pub routes: Vec<Route>,
+    /// Cookie names (in `request::bypass_cookie::cookie_name_form`) that pass a request to
+    /// the origin, unstored, on routes without a list of their own.
+    pub bypass_cookies: Vec<String>,
+    /// The top level or some route names a bypass cookie: requests with a `Cookie` are checked.
+    pub any_bypass_cookies: bool,
     /// Paths are matched, keyed and sent to the origin lower-cased, for origins that do not
     /// tell `/API` from `/api`.
     pub case_insensitive_paths: bool,
@@ -212,6 +217,8 @@ pub struct Route {
     pub backends: Vec<Backend>,
     /// Never look up or store: the request goes straight to the origin.
     pub bypass: bool,
+    /// Replaces the top-level `bypass_cookies` on this route (`Some([])`: none here).
+    pub bypass_cookies: Option<Vec<String>>,
     pub query: QueryRule,
     /// Request headers (lowercase) whose values join the key.
     pub vary_headers: Vec<String>,
@@ -306,6 +313,8 @@ impl Default for Config {
             },
             request_log: RequestLog::default(),
             routes: Vec::new(),
+            bypass_cookies: Vec::new(),
+            any_bypass_cookies: false,
             case_insensitive_paths: false,
             credential_headers: DEFAULT_CREDENTIAL_HEADERS
                 .iter()

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::fields::{
-    check_body, check_default_ttl, check_key_prefix, check_names, check_tag, check_token,
-    check_ttl, glob_reason, header_names, non_negative, parse_backends, seconds,
+    bypass_cookie_names, check_body, check_default_ttl, check_key_prefix, check_names, check_tag,
+    check_token, check_ttl, glob_reason, header_names, non_negative, parse_backends, seconds,
     workers_cache_site, OneOrMany,
 };
 use super::status_ttl::status_ttls;
@@ -43,6 +43,7 @@ struct RawConfig {
     request_log: Option<String>,
     #[serde(default)]
     routes: Vec<Value>,
+    bypass_cookies: Option<Vec<String>>,
     case_insensitive_paths: Option<bool>,
     credential_headers: Option<Vec<String>>,
     forward_headers: Option<Vec<String>>,
@@ -69,6 +70,7 @@ struct RawRoute {
     backends: Option<OneOrMany>,
     #[serde(default)]
     bypass: bool,
+    bypass_cookies: Option<Vec<String>>,
     query_ignore: Option<Vec<String>>,
     query_allow: Option<Vec<String>>,
     #[serde(default)]
@@ -209,6 +211,11 @@ impl Config {
             ));
         }
 
+        let bypass_cookies = match raw.bypass_cookies {
+            Some(names) => bypass_cookie_names(names).map_err(|r| field("bypass_cookies", r))?,
+            None => Vec::new(),
+        };
+
         let shield_shards = non_negative(raw.shield_shards, u64::from(defaults.shield_shards))
             .map_err(|r| field("shield_shards", r))?;
         if !(1..=1024).contains(&shield_shards) {
@@ -245,6 +252,10 @@ impl Config {
             );
         }
 
+        let any_bypass_cookies = !bypass_cookies.is_empty()
+            || routes
+                .iter()
+                .any(|r: &Route| r.bypass_cookies.as_ref().is_some_and(|l| !l.is_empty()));
         Ok(Config {
             default_ttl,
             key_prefix,
@@ -262,6 +273,8 @@ impl Config {
             esi,
             request_log,
             routes,
+            bypass_cookies,
+            any_bypass_cookies,
             case_insensitive_paths: raw
                 .case_insensitive_paths
                 .unwrap_or(defaults.case_insensitive_paths),
@@ -339,6 +352,11 @@ fn validate_route(
         .map(|h| check_token(&h).map(|()| h.to_ascii_lowercase()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|r| ("vary_headers", r))?;
+    let bypass_cookies = raw
+        .bypass_cookies
+        .map(bypass_cookie_names)
+        .transpose()
+        .map_err(|r| ("bypass_cookies", r))?;
     let vary_cookies = check_names(raw.vary_cookies).map_err(|r| ("vary_cookies", r))?;
     for tag in &raw.tags {
         check_tag(tag).map_err(|r| ("tags", r))?;
@@ -383,6 +401,7 @@ fn validate_route(
         stale_if_error,
         backends,
         bypass: raw.bypass,
+        bypass_cookies,
         query,
         vary_headers,
         vary_cookies,

@@ -15,8 +15,13 @@ pub struct Answered {
     pub stale_usable_on_error: bool,
     /// A HEAD with nothing stored: its answer has no body to keep.
     pub head_without_entry: bool,
-    /// A client with credentials forced this refresh: the answer is its own.
-    pub for_client_only: bool,
+    /// The fetch carried a credential the key does not hold (`decide::refresh::sent`): its
+    /// answer may be this client's own.
+    pub beyond_key: bool,
+    /// It carried a credential the URL's key does not hold (one a `Vary` keys, say).
+    pub beyond_url: bool,
+    /// A stored entry is revalidated or would be replaced by what is stored.
+    pub replacing: bool,
     /// No tier could be opened.
     pub no_tiers: bool,
     /// `Content-Length` says the body is over `max_body_bytes`.
@@ -25,6 +30,9 @@ pub struct Answered {
     pub varies_on_unsent: bool,
     /// It was already asked once more with the fields it varies on.
     pub asked_again: bool,
+    /// Of the fields it varies on that the origin was not sent, one is a credential the fetch
+    /// withholds (`decide::refresh`): asking again would not send it either.
+    pub unsent_withheld: bool,
     /// What HTTP caching says of the response (`http::storability`).
     pub verdict: Storability,
 }
@@ -43,11 +51,15 @@ pub enum Judgement {
     /// Store it, streaming it to the client meanwhile.
     Store(Outcome),
     /// Stream it through unstored. `response_says`: the response itself forbids storing,
-    /// whoever asks: the URL is remembered as hit-for-pass and an entry it replaces is dropped;
-    /// when the request alone is to blame, nothing others get changes.
+    /// whoever with the key asks (`speaks_for_key`): an entry it replaces is dropped; when the
+    /// request alone is to blame (its directives, or a credential the key does not hold),
+    /// nothing others get changes.
     Pass {
         outcome: Outcome,
         response_says: bool,
+        /// Remember the URL as hit-for-pass: the response says so and the request carried
+        /// nothing the URL's key does not hold.
+        hit_for_pass: bool,
     },
 }
 
@@ -66,6 +78,14 @@ pub fn is_response_reason(reason: Reason) -> bool {
             | Reason::TooLarge
             | Reason::PartialContent
     )
+}
+
+/// Whether an answer that is not stored for `reason` speaks for everyone with the key: the
+/// response itself forbids storing, and the request carried nothing the key does not hold.
+/// Only then is the URL remembered as hit-for-pass and an entry it answered for dropped; a
+/// `private` answer to a request with a session cookie says nothing of what others get.
+pub fn speaks_for_key(reason: Reason, beyond_key: bool) -> bool {
+    is_response_reason(reason) && !beyond_key
 }
 
 pub fn judge(answer: &Answered) -> Judgement {
@@ -94,7 +114,8 @@ pub fn judge(answer: &Answered) -> Judgement {
     }
     let reason = if answer.head_without_entry {
         Some(Reason::HeadNotStored)
-    } else if answer.for_client_only {
+    } else if answer.beyond_key && answer.replacing {
+        // A credentialed answer never replaces what others with the key get.
         Some(Reason::Credentials)
     } else if answer.no_tiers {
         Some(Reason::StorageError)
@@ -103,7 +124,9 @@ pub fn judge(answer: &Answered) -> Judgement {
     } else {
         match &answer.verdict {
             Storability::DontStore(reason) => Some(*reason),
-            Storability::Store { .. } if answer.varies_on_unsent && !answer.asked_again => {
+            Storability::Store { .. }
+                if answer.varies_on_unsent && !answer.asked_again && !answer.unsent_withheld =>
+            {
                 return Judgement::AskAgain
             }
             Storability::Store { .. } if answer.varies_on_unsent => Some(Reason::VaryUnsent),
@@ -114,7 +137,8 @@ pub fn judge(answer: &Answered) -> Judgement {
         None => Judgement::Store(Outcome::forward(fwd, Some(status), true, None)),
         Some(reason) => Judgement::Pass {
             outcome: Outcome::forward(fwd, Some(status), false, Some(reason)),
-            response_says: is_response_reason(reason),
+            response_says: speaks_for_key(reason, answer.beyond_key),
+            hit_for_pass: speaks_for_key(reason, answer.beyond_url),
         },
     }
 }
@@ -126,8 +150,9 @@ pub struct PartAnswered {
     pub status: u16,
     /// How a 206 fits what was asked and what is held (`http::parts::fit`).
     pub fit: Fit,
-    /// As in `Answered`.
-    pub for_client_only: bool,
+    /// As in `Answered` (`replacing`: parts are held for the key).
+    pub beyond_key: bool,
+    pub replacing: bool,
     pub no_tiers: bool,
     /// The part varies on a field the client sent and the origin was not sent: it may be
     /// another variant's, so it is not kept (a part is not asked for again).
@@ -145,7 +170,8 @@ pub enum PartJudgement {
     /// Keep it as a part, merged into the held parts; answer the client from them.
     Keep(Outcome),
     /// Send it on unstored. `drop_held`: it is of another version than the held parts, which
-    /// go. Nothing here is remembered as hit-for-pass: a part says nothing of the whole.
+    /// go (never on the word of a request with a credential the key does not hold). Nothing
+    /// here is remembered as hit-for-pass: a part says nothing of the whole.
     Pass { outcome: Outcome, drop_held: bool },
 }
 
@@ -161,11 +187,11 @@ pub fn judge_part(answer: &PartAnswered) -> PartJudgement {
         _ => return pass(Reason::Range, false),
     }
     let reason = match &answer.fit {
-        Fit::Changed => return pass(Reason::PartChanged, true),
+        Fit::Changed => return pass(Reason::PartChanged, !answer.beyond_key),
         Fit::NotAsked => Reason::PartMismatch,
         Fit::Unkeepable => Reason::PartialContent,
         Fit::TooLarge => Reason::TooLarge,
-        Fit::Fits { .. } if answer.for_client_only => Reason::Credentials,
+        Fit::Fits { .. } if answer.beyond_key && answer.replacing => Reason::Credentials,
         Fit::Fits { .. } if answer.no_tiers => Reason::StorageError,
         Fit::Fits { .. } => match &answer.verdict {
             Storability::DontStore(reason) => *reason,
@@ -189,15 +215,11 @@ pub enum AfterNotModified {
     AnswerAlone { outcome: Outcome, drop_stored: bool },
 }
 
-/// `verdict` is what HTTP caching says of the merged response; `for_client_only` as in
-/// `Answered`.
-pub fn after_not_modified(
-    fwd: Fwd,
-    verdict: &Storability,
-    for_client_only: bool,
-) -> AfterNotModified {
+/// `verdict` is what HTTP caching says of the merged response; `beyond_key` as in `Answered`
+/// (a 304 always revalidates a stored entry).
+pub fn after_not_modified(fwd: Fwd, verdict: &Storability, beyond_key: bool) -> AfterNotModified {
     let reason = match verdict {
-        _ if for_client_only => Reason::Credentials,
+        _ if beyond_key => Reason::Credentials,
         Storability::DontStore(reason) => *reason,
         Storability::Store { .. } => {
             return AfterNotModified::Refresh(Outcome::forward(fwd, Some(304), true, None))
@@ -205,7 +227,7 @@ pub fn after_not_modified(
     };
     AfterNotModified::AnswerAlone {
         outcome: Outcome::forward(fwd, Some(304), false, Some(reason)),
-        drop_stored: is_response_reason(reason),
+        drop_stored: speaks_for_key(reason, beyond_key),
     }
 }
 

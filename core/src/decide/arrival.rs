@@ -1,6 +1,7 @@
 //! Before any lookup: whether a request is refused, goes to the admin API, is passed on as the
 //! client sent it, or is looked up in the cache.
 
+use crate::admin::path::AdminReach;
 use crate::status::{Fwd, Outcome, Reason};
 
 /// Marks requests edgecache sends, so a worker that forwards to itself stops at once: a
@@ -14,8 +15,8 @@ pub struct Entry {
     pub url_valid: bool,
     /// The policy in `wrangler.toml` is valid.
     pub config_valid: bool,
-    /// It is under the admin path.
-    pub admin: bool,
+    /// Where its canonical path stands with respect to the admin path (`admin::path`).
+    pub admin: AdminReach,
 }
 
 /// Who answers it.
@@ -43,12 +44,18 @@ pub fn at_entry(entry: &Entry) -> AtEntry {
             outcome: Outcome::bypass(Reason::ConfigError),
         };
     }
-    if entry.admin {
-        return AtEntry::Admin {
+    match entry.admin {
+        AdminReach::Admin => AtEntry::Admin {
             outcome: Outcome::bypass(Reason::Admin),
-        };
+        },
+        // Another spelling of the admin path goes neither to the admin API nor, with what the
+        // client meant for it (a token), to the origin.
+        AdminReach::OtherSpelling => AtEntry::Refuse {
+            status: 400,
+            outcome: Outcome::bypass(Reason::Admin),
+        },
+        AdminReach::Outside => AtEntry::Flow,
     }
-    AtEntry::Flow
 }
 
 /// What the flow knows of a request before looking it up.
@@ -59,6 +66,8 @@ pub struct Arrival<'a> {
     pub method: &'a str,
     /// A bypass rule matches its path or a reading of it.
     pub bypass: bool,
+    /// It carries a cookie named in its route's `bypass_cookies` (`Config::bypass_cookie`).
+    pub bypass_cookie: bool,
 }
 
 /// What the flow does with it.
@@ -100,6 +109,14 @@ pub fn before_lookup(arrival: &Arrival) -> Before {
         return Before::Pass {
             fwd: Fwd::Bypass,
             reason: Some(Reason::RouteBypass),
+            invalidates: false,
+        };
+    }
+    if arrival.bypass_cookie {
+        // A logged-in user's request: the origin answers it, and no one else gets the answer.
+        return Before::Pass {
+            fwd: Fwd::Bypass,
+            reason: Some(Reason::BypassCookie),
             invalidates: false,
         };
     }

@@ -8,11 +8,15 @@
 //! - `stored`: after the lookup: serve what was found (and refresh or copy it up after), go
 //!   to the origin for it, or refuse;
 //! - `answer`: after the origin answered: store it, pass it on, merge a 304, serve stale, or
-//!   ask again; and what a failed origin, a pass-through or a collapsed wait report;
+//!   ask again; whether an answer speaks for everyone with the key; and what a failed
+//!   origin, a pass-through or a collapsed wait report;
+//! - `refresh`: what a fetch for a key sends of the client's credentials (a stored entry is
+//!   refreshed as a shared request), and the request as the origin saw it;
 //! - `shield`: whether a miss goes to the shield, which shard, and which tiers each side keeps.
 
 pub mod answer;
 pub mod arrival;
+pub mod refresh;
 pub mod shield;
 pub mod stored;
 

@@ -49,7 +49,7 @@ pub fn admit(
     }
     // Routing, listing and granting all read the canonical path, as keys do.
     let fragment = Target::of(&url, config.case_insensitive_paths);
-    if config.is_admin_path(&fragment.path) {
+    if crate::admin::path::reach(config, &fragment) != crate::admin::path::AdminReach::Outside {
         return Err(format!("src {src:?} is edgecache's admin path"));
     }
     if fragment.ambiguous {

@@ -34,7 +34,7 @@ pub use storability::{
     is_heuristically_cacheable, part_storability, storability, Reuse, Storability,
 };
 pub use stored_fields::{fields_to_store, UNSTORED_FIELDS};
-pub use vary::vary_fields;
+pub use vary::{vary_fields, with_url_vary};
 
 /// A header list from string pairs, for tests.
 #[cfg(test)]

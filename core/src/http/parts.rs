@@ -166,6 +166,52 @@ pub fn complete(pieces: &[Piece], total: u64) -> bool {
     total > 0 && pieces == [(0, total - 1)]
 }
 
+/// The complete length of the representation a whole response (a `200`) carries: its
+/// `Content-Length`, when the body is not coded.
+pub fn whole_length(response: &(impl Fields + ?Sized)) -> Option<u64> {
+    let coded = response
+        .field("content-encoding")
+        .is_some_and(|coding| !coding.trim().eq_ignore_ascii_case("identity"));
+    (!coded)
+        .then(|| response.field("content-length"))
+        .flatten()
+        .and_then(|value| number(&value))
+}
+
+/// An answer (a part, or a whole response) is shown to be of another representation than
+/// parts `held` (with their stored fields) of `held_total` bytes: another entity tag, another
+/// `Last-Modified` (both present), or another complete length (`answer_total`, when known).
+/// Held bytes are replaced only by a changed representation, never by fewer bytes of the
+/// same one (RFC 9111 §3.4: parts under one strong validator are one representation's and
+/// may be combined); an answer that shows nothing either way leaves them.
+pub fn changed(
+    held: &(impl Fields + ?Sized),
+    held_total: u64,
+    answer: &(impl Fields + ?Sized),
+    answer_total: Option<u64>,
+) -> bool {
+    let differs = |name: &str| match (held.field(name), answer.field(name)) {
+        (Some(ours), Some(theirs)) => ours.trim() != theirs.trim(),
+        // Held parts always have a strong entity tag; an answer without one shows nothing.
+        _ => false,
+    };
+    differs("etag") || differs("last-modified") || answer_total.is_some_and(|n| n != held_total)
+}
+
+/// A part asked for as the client's range (not as the held parts' missing bytes, which
+/// `If-Range` already ties to them) is of the held parts' representation: the same strong
+/// entity tag, the same complete length, no other `Last-Modified`. It is then merged into
+/// them, so a one-byte forced refresh never leaves one byte where a megabyte was held.
+pub fn same_representation(
+    held: &(impl Fields + ?Sized),
+    held_total: u64,
+    answer: &(impl Fields + ?Sized),
+    answer_total: u64,
+) -> bool {
+    let tagged = strong_etag(held).is_some_and(|tag| strong_etag(answer) == Some(tag));
+    tagged && !changed(held, held_total, answer, Some(answer_total))
+}
+
 /// What a request for a part asked the origin for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartAsked {

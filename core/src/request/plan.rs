@@ -5,7 +5,8 @@ use std::rc::Rc;
 
 use crate::config::{Backend, Config, Route};
 use crate::http::{Fields, Overrides};
-use crate::request::key::{cookie_value, normalize_header_value, CacheKey, Variant};
+use crate::request::field_value::keyed_value;
+use crate::request::key::{cookie_value, CacheKey, Variant};
 use crate::request::route::Routing;
 use crate::request::target::Target;
 
@@ -52,6 +53,9 @@ pub struct Plan {
     pub primary: String,
     /// The route keys on named cookies, which then stand for `Vary: Cookie`.
     pub cookies_keyed: bool,
+    /// The route passes requests carrying named cookies (`bypass_cookies`): its shared
+    /// answers depend on the request's cookies as much as keyed ones do.
+    pub cookies_bypass: bool,
     pub backends: Vec<Backend>,
     pub browser_ttl: Option<u64>,
     pub tags: Vec<String>,
@@ -95,7 +99,7 @@ impl Plan {
             if let Some(origin) = headers.field("origin") {
                 variance.push(Variant {
                     name: "origin".into(),
-                    value: Some(normalize_header_value("origin", &origin)),
+                    value: keyed_value("origin", &origin),
                 });
             }
         }
@@ -116,6 +120,7 @@ impl Plan {
             primary: key.render(),
             key,
             cookies_keyed: !keyed_on.cookies.is_empty(),
+            cookies_bypass: !routing.bypass_cookies.is_empty(),
             backends: route.map_or_else(|| config.backends.clone(), |r| r.backends.clone()),
             browser_ttl: route.and_then(|r| r.browser_ttl),
             tags: route.map(|r| r.tags.clone()).unwrap_or_default(),
@@ -188,8 +193,6 @@ fn extension(path: &str) -> Option<String> {
 fn header_variant(headers: &impl Fields, name: &str) -> Variant {
     Variant {
         name: name.to_string(),
-        value: headers
-            .field(name)
-            .map(|v| normalize_header_value(name, &v)),
+        value: headers.field(name).and_then(|v| keyed_value(name, &v)),
     }
 }

@@ -4,9 +4,10 @@
 //!
 //! Workers Cache reads `Cloudflare-CDN-Cache-Control` before `CDN-Cache-Control` and
 //! `Cache-Control`, and does not pass it on to clients, so edgecache sets it on every
-//! response: the freshness its own entry has left (which is the route's `ttl` or
-//! `ttl_by_status` where they apply, else the origin's), or `no-store` for anything Workers
-//! Cache could not key or share as edgecache does. Workers Cache keys on the path and query as
+//! response: for an answer from an entry edgecache holds whole, the freshness that entry has
+//! left (which is the route's `ttl` or `ttl_by_status` where they apply, else the origin's);
+//! `no-store` for an answer still arriving from the origin, which edgecache may yet refuse or
+//! lose, and for anything Workers Cache could not key or share as edgecache does. Workers Cache keys on the path and query as
 //! the client spelled them, not on the host, cookies or other request fields, compares `Vary`
 //! values verbatim, and has no soft purge; so it is given only what is the same for every
 //! client that sends that path and query to that site.
@@ -44,6 +45,24 @@ pub struct Kept {
     /// The response sent carries fields the entry leaves out (`private="f"`, `no-cache="f"`):
     /// the origin's answer as it came, on the request that stored it.
     pub withheld: bool,
+    /// How much of the body edgecache holds as the fields are set.
+    pub body: Held,
+    /// The fields the URL's responses are known to vary on (its `Vary` marker's, or the
+    /// entry's own), whether or not this response says so.
+    pub url_vary: Vec<String>,
+}
+
+/// How much of a response's body edgecache holds when the fields for Workers Cache are set,
+/// before the body is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// All of it: the answer comes from an entry.
+    Whole,
+    /// It is still arriving from the origin while edgecache stores it: the store gives up on a
+    /// body longer than `max_body_bytes` (which a chunked one may turn out to be) or one the
+    /// origin breaks off, and the runtime sends it on without a `Content-Length` that would let
+    /// a cache see the cut.
+    Arriving,
 }
 
 impl Kept {
@@ -54,6 +73,8 @@ impl Kept {
             reuse: meta.reuse,
             tags: meta.tags.clone(),
             withheld: false,
+            body: Held::Whole,
+            url_vary: meta.vary.clone(),
         }
     }
 }
@@ -73,7 +94,9 @@ pub struct Asked {
     pub credentials: bool,
     /// An `Origin`, which edgecache keys on and Workers Cache does not.
     pub origin: bool,
-    /// The route keys on request fields (`vary_headers`) or cookies (`vary_cookies`).
+    /// The route keys on request fields (`vary_headers`) or cookies (`vary_cookies`), or
+    /// passes requests carrying named cookies (`bypass_cookies`): Workers Cache, which keys on
+    /// neither, would give its copy to a request with the cookie.
     pub keyed_fields: bool,
     /// The key's path and query (`/blog/post?page=2`), for the URL's tag.
     pub path_and_query: String,
@@ -114,8 +137,12 @@ pub enum Refusal {
     KeyedFields,
     /// The request's path or query is not spelled as the key holds it.
     Spelling,
-    /// `Vary` names a field other than `Accept-Encoding`.
+    /// `Vary` names a field other than `Accept-Encoding`, on this response or on another
+    /// answer for the URL (its `Vary` marker).
     Vary,
+    /// Its body is still arriving from the origin: edgecache may yet refuse it (longer than
+    /// `max_body_bytes`) or lose it (the origin breaks off).
+    Arriving,
     /// A part (`206`) or a range it cannot satisfy (`416`).
     Partial,
     /// The response carries fields the stored entry leaves out.
@@ -139,6 +166,7 @@ impl Refusal {
             Refusal::KeyedFields => "keyed-fields",
             Refusal::Spelling => "spelling",
             Refusal::Vary => "vary",
+            Refusal::Arriving => "arriving",
             Refusal::Partial => "partial",
             Refusal::Withheld => "withheld",
             Refusal::Revalidate => "revalidate",
@@ -200,8 +228,21 @@ pub fn verdict(case: &Case) -> Verdict {
     if !asked.as_keyed {
         return refuse(Refusal::Spelling);
     }
-    if !varies_on_encoding_at_most(case.vary) {
+    // Workers Cache does not key on the fields edgecache keeps variants of itself: a URL whose
+    // answers vary on one is refused for every request, those without the field included (a
+    // copy of their answer would be served to requests that carry it).
+    let url_varies = kept
+        .url_vary
+        .iter()
+        .any(|name| !name.eq_ignore_ascii_case("accept-encoding"));
+    if url_varies || !varies_on_encoding_at_most(case.vary) {
         return refuse(Refusal::Vary);
+    }
+    // Workers Cache keeps no more than edgecache: the fields go out before the body, so an
+    // answer still arriving, which edgecache may yet refuse or lose, is not shared; the next
+    // request, answered from the entry edgecache kept whole, is.
+    if kept.body == Held::Arriving {
+        return refuse(Refusal::Arriving);
     }
     if matches!(case.status, 206 | 416) {
         return refuse(Refusal::Partial);

@@ -50,11 +50,14 @@ pub(super) fn answered(status: u16, verdict: Storability) -> Answered {
         conditional: false,
         stale_usable_on_error: false,
         head_without_entry: false,
-        for_client_only: false,
+        beyond_key: false,
+        beyond_url: false,
+        replacing: false,
         no_tiers: false,
         too_large: false,
         varies_on_unsent: false,
         asked_again: false,
+        unsent_withheld: false,
         verdict,
     }
 }
@@ -83,7 +86,11 @@ fn pass_reason(judgement: Judgement) -> (Reason, bool) {
                     ..
                 },
             response_says,
-        } => (reason, response_says),
+            hit_for_pass,
+        } => {
+            assert_eq!(hit_for_pass, response_says, "{reason:?}");
+            (reason, response_says)
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -205,13 +212,84 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
         .0,
         Reason::HeadNotStored
     );
+    // A credentialed answer never replaces a stored entry; a miss with a credential is
+    // stored as storability allows one (the verdict already read the request's credentials).
     assert_eq!(
         ahead(Answered {
-            for_client_only: true,
+            beyond_key: true,
+            beyond_url: true,
+            replacing: true,
             ..answered(200, store.clone())
-        })
-        .0,
-        Reason::Credentials
+        }),
+        (Reason::Credentials, false)
+    );
+    assert!(matches!(
+        judged(Answered {
+            beyond_key: true,
+            beyond_url: true,
+            ..answered(200, store.clone())
+        }),
+        Judgement::Store(_)
+    ));
+    // A private answer to a request with a session cookie says nothing of what others get:
+    // no hit-for-pass, no entry dropped.
+    for fields in [
+        &[("cache-control", "private")][..],
+        &[("cache-control", "no-store")],
+        &[("cache-control", "max-age=60"), ("set-cookie", "s=2")],
+    ] {
+        let private = verdict(&[("cookie", "session=alice")], 200, fields);
+        let reason = match &private {
+            Storability::DontStore(reason) => *reason,
+            other => panic!("{other:?}"),
+        };
+        for replacing in [false, true] {
+            assert_eq!(
+                ahead(Answered {
+                    beyond_key: true,
+                    beyond_url: true,
+                    replacing,
+                    ..answered(200, private.clone())
+                }),
+                (
+                    if replacing {
+                        Reason::Credentials
+                    } else {
+                        reason
+                    },
+                    false
+                ),
+                "{fields:?}"
+            );
+        }
+        assert_eq!(ahead(answered(200, private)), (reason, true), "{fields:?}");
+    }
+    // A variant keyed on the cookie (Django's `Vary: Cookie`): its private answer drops that
+    // variant's own entry, but says nothing of the URL's other variants: no hit-for-pass.
+    let private = verdict(
+        &[("cookie", "session=alice")],
+        200,
+        &[("cache-control", "private")],
+    );
+    match judged(Answered {
+        beyond_url: true,
+        ..answered(200, private)
+    }) {
+        Judgement::Pass {
+            response_says,
+            hit_for_pass,
+            ..
+        } => assert_eq!((response_says, hit_for_pass), (true, false)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        ahead(Answered {
+            beyond_key: true,
+            beyond_url: true,
+            too_large: true,
+            ..answered(200, store.clone())
+        }),
+        (Reason::TooLarge, false)
     );
     assert_eq!(
         ahead(Answered {
@@ -238,10 +316,18 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
     assert_eq!(
         ahead(Answered {
             asked_again: true,
-            ..unsent
+            ..unsent.clone()
         })
         .0,
         Reason::VaryUnsent
+    );
+    // A refresh varies on a credential it withholds: asking again would not send it.
+    assert_eq!(
+        ahead(Answered {
+            unsent_withheld: true,
+            ..unsent
+        }),
+        (Reason::VaryUnsent, false)
     );
 }
 
@@ -307,10 +393,10 @@ pub(super) fn a_merged_304_refreshes_the_entry_unless_something_forbids_it() {
         ),
         other => panic!("{other:?}"),
     }
-    let alone = |verdict: &Storability, for_client_only| match after_not_modified(
+    let alone = |verdict: &Storability, beyond_key| match after_not_modified(
         Fwd::Stale,
         verdict,
-        for_client_only,
+        beyond_key,
     ) {
         AfterNotModified::AnswerAlone {
             outcome,
@@ -331,7 +417,12 @@ pub(super) fn a_merged_304_refreshes_the_entry_unless_something_forbids_it() {
     assert_eq!(
         alone(&store, true),
         (Reason::Credentials, false),
-        "a client's own refresh"
+        "a revalidation with a credential the key does not hold"
+    );
+    assert_eq!(
+        alone(&Storability::DontStore(Reason::Private), true),
+        (Reason::Credentials, false),
+        "its private 304 never removes what others get"
     );
     assert_eq!(
         alone(&Storability::DontStore(Reason::SetCookie), false),
@@ -361,7 +452,8 @@ pub(super) fn part_answered(status: u16, fit: Fit) -> PartAnswered {
         fwd: Fwd::Miss,
         status,
         fit,
-        for_client_only: false,
+        beyond_key: false,
+        replacing: false,
         no_tiers: false,
         varies_on_unsent: false,
         verdict: part_verdict(&[("cache-control", "max-age=60")]),
@@ -431,10 +523,19 @@ pub(super) fn a_part_is_kept_only_when_it_is_what_was_asked() {
         (no_store, Reason::NoStore, false),
         (
             PartAnswered {
-                for_client_only: true,
+                beyond_key: true,
+                replacing: true,
                 ..part_answered(206, fits())
             },
             Reason::Credentials,
+            false,
+        ),
+        (
+            PartAnswered {
+                beyond_key: true,
+                ..part_answered(206, Fit::Changed)
+            },
+            Reason::PartChanged,
             false,
         ),
         (

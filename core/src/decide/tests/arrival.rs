@@ -1,12 +1,13 @@
 //! Rows before a lookup: at the entry point and as the flow receives a request.
 
+use crate::admin::path::AdminReach;
 use crate::decide::answer::passed;
 use crate::decide::arrival::{at_entry, before_lookup, Arrival, AtEntry, Before, Entry};
 use crate::status::{Fwd, Outcome, Reason};
 
 use super::seen;
 
-fn entry(url_valid: bool, config_valid: bool, admin: bool) -> AtEntry {
+fn entry(url_valid: bool, config_valid: bool, admin: AdminReach) -> AtEntry {
     let at = at_entry(&Entry {
         url_valid,
         config_valid,
@@ -23,6 +24,7 @@ fn arrival(method: &str) -> Arrival<'_> {
         looped: false,
         method,
         bypass: false,
+        bypass_cookie: false,
     }
 }
 
@@ -49,16 +51,24 @@ pub(super) fn before_a_lookup() {
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        at_entry_refusal(entry(false, true, false)),
+        at_entry_refusal(entry(false, true, AdminReach::Outside)),
         (400, "edgecache; fwd=bypass; detail=route-bypass".into())
     );
     assert_eq!(
-        at_entry_refusal(entry(true, false, true)),
+        at_entry_refusal(entry(true, false, AdminReach::Admin)),
         (500, "edgecache; fwd=bypass; detail=config-error".into()),
         "a broken policy answers even its admin path with the error"
     );
-    assert!(matches!(entry(true, true, true), AtEntry::Admin { .. }));
-    assert_eq!(entry(true, true, false), AtEntry::Flow);
+    assert!(matches!(
+        entry(true, true, AdminReach::Admin),
+        AtEntry::Admin { .. }
+    ));
+    assert_eq!(
+        at_entry_refusal(entry(true, true, AdminReach::OtherSpelling)),
+        (400, "edgecache; fwd=bypass; detail=admin".into()),
+        "another spelling of the admin path is refused, never forwarded"
+    );
+    assert_eq!(entry(true, true, AdminReach::Outside), AtEntry::Flow);
     match before(Arrival {
         looped: true,
         ..arrival("GET")
@@ -105,6 +115,29 @@ pub(super) fn before_a_lookup() {
             reason: Some(Reason::RouteBypass),
             invalidates: false
         }
+    );
+    assert_eq!(
+        before(Arrival {
+            bypass_cookie: true,
+            ..arrival("GET")
+        }),
+        Before::Pass {
+            fwd: Fwd::Bypass,
+            reason: Some(Reason::BypassCookie),
+            invalidates: false
+        }
+    );
+    assert_eq!(
+        before(Arrival {
+            bypass_cookie: true,
+            ..arrival("POST")
+        }),
+        Before::Pass {
+            fwd: Fwd::Method,
+            reason: None,
+            invalidates: true
+        },
+        "a logged-in user's POST still invalidates what it changes"
     );
     assert_eq!(pass("GET"), Before::Lookup);
     assert_eq!(pass("HEAD"), Before::Lookup);

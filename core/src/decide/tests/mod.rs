@@ -3,6 +3,7 @@
 
 mod answer;
 mod arrival;
+mod refresh;
 mod stored;
 
 use std::cell::RefCell;

@@ -10,6 +10,8 @@ type HeldRow = (u64, u64, bool, Option<Piece>);
 type MergeRow<'a> = (&'a [Piece], Piece, &'a [Piece]);
 /// (asked, response fields, fit, why)
 type FitRow<'a> = (PartAsked, Vec<(&'a str, &'a str)>, Fit, &'a str);
+/// (an answer's fields, its complete length, the outcome, why)
+type RepresentationRow<'a, T> = (&'a [(&'a str, &'a str)], T, bool, &'a str);
 
 #[test]
 fn content_ranges_are_read_strictly() {
@@ -279,4 +281,135 @@ fn how_a_206_fits_what_was_asked() {
             "{why}"
         );
     }
+}
+
+#[test]
+fn held_parts_are_replaced_only_by_a_changed_representation() {
+    let held = field_list(&[
+        ("etag", "\"v1\""),
+        ("last-modified", "Mon, 07 Dec 2026 00:00:00 GMT"),
+    ]);
+    // (answer's fields, its complete length, changed, why)
+    let rows: &[RepresentationRow<Option<u64>>] = &[
+        (
+            &[("etag", "\"v1\"")],
+            Some(1000),
+            false,
+            "the same tag and length: merged",
+        ),
+        (
+            &[("etag", " \"v1\" ")],
+            Some(1000),
+            false,
+            "spaces are not a change",
+        ),
+        (
+            &[("etag", "\"v1\"")],
+            None,
+            false,
+            "an unknown length shows nothing",
+        ),
+        (&[], None, false, "no validator shows nothing"),
+        (&[("etag", "\"v2\"")], Some(1000), true, "another tag"),
+        (
+            &[("etag", "W/\"v1\"")],
+            Some(1000),
+            true,
+            "a weak tag is another",
+        ),
+        (&[("etag", "\"v1\"")], Some(999), true, "another length"),
+        (&[], Some(2000), true, "another length without a tag"),
+        (
+            &[
+                ("etag", "\"v1\""),
+                ("last-modified", "Tue, 08 Dec 2026 00:00:00 GMT"),
+            ],
+            Some(1000),
+            true,
+            "another Last-Modified",
+        ),
+        (
+            &[("last-modified", "Mon, 07 Dec 2026 00:00:00 GMT")],
+            Some(1000),
+            false,
+            "the same Last-Modified",
+        ),
+    ];
+    for (fields, total, changed_, why) in rows {
+        assert_eq!(
+            changed(&held, 1000, &field_list(fields), *total),
+            *changed_,
+            "{why}"
+        );
+    }
+}
+
+#[test]
+fn a_whole_responses_length_is_its_content_length_unless_coded() {
+    assert_eq!(
+        whole_length(&field_list(&[("content-length", "1000")])),
+        Some(1000)
+    );
+    assert_eq!(
+        whole_length(&field_list(&[
+            ("content-length", "10"),
+            ("content-encoding", "gzip")
+        ])),
+        None
+    );
+    assert_eq!(
+        whole_length(&field_list(&[
+            ("content-length", "10"),
+            ("content-encoding", "identity")
+        ])),
+        Some(10)
+    );
+    assert_eq!(whole_length(&field_list(&[("content-length", "-1")])), None);
+    assert_eq!(whole_length(&field_list(&[])), None);
+}
+
+#[test]
+fn a_part_of_the_held_representation_is_merged_and_any_other_replaces_them() {
+    let held = field_list(&[("etag", "\"v1\"")]);
+    // (answer's fields, its complete length, merged, why)
+    let rows: &[RepresentationRow<u64>] = &[
+        (
+            &[("etag", "\"v1\"")],
+            1000,
+            true,
+            "the same strong tag and length",
+        ),
+        (&[("etag", "\"v2\"")], 1000, false, "another tag"),
+        (&[("etag", "\"v1\"")], 1001, false, "another length"),
+        (
+            &[("etag", "W/\"v1\"")],
+            1000,
+            false,
+            "a weak tag never joins",
+        ),
+        (&[], 1000, false, "no tag never joins"),
+        (
+            &[
+                ("etag", "\"v1\""),
+                ("last-modified", "Tue, 08 Dec 2026 00:00:00 GMT"),
+            ],
+            1000,
+            true,
+            "a Last-Modified the held parts lack shows no change",
+        ),
+    ];
+    for (fields, total, merged, why) in rows {
+        assert_eq!(
+            same_representation(&held, 1000, &field_list(fields), *total),
+            *merged,
+            "{why}"
+        );
+    }
+    let untagged = field_list(&[]);
+    assert!(!same_representation(
+        &untagged,
+        1000,
+        &field_list(&[("etag", "\"v1\"")]),
+        1000
+    ));
 }

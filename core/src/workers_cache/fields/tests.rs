@@ -18,6 +18,8 @@ fn kept() -> Kept {
         reuse: Reuse::default(),
         tags: vec!["blog".into()],
         withheld: false,
+        body: Held::Whole,
+        url_vary: Vec::new(),
     }
 }
 
@@ -92,6 +94,16 @@ fn anything_workers_cache_could_not_key_or_share_is_no_store_for_it() {
             Refusal::Vary,
         ),
         ("Vary: *", |_, _, v, _, _| *v = Some("*"), Refusal::Vary),
+        (
+            "a URL whose marker names Origin, for a request and answer without it",
+            |_, k, _, _, _| k.url_vary = vec!["accept-encoding".into(), "origin".into()],
+            Refusal::Vary,
+        ),
+        (
+            "a body still arriving from the origin",
+            |_, k, _, _, _| k.body = Held::Arriving,
+            Refusal::Arriving,
+        ),
         ("a 206", |_, _, _, s, _| *s = 206, Refusal::Partial),
         ("a 416", |_, _, _, s, _| *s = 416, Refusal::Partial),
         (
@@ -137,6 +149,14 @@ fn anything_workers_cache_could_not_key_or_share_is_no_store_for_it() {
         assert_eq!(emitted.cdn_cache_control, "no-store", "{name}");
         assert_eq!(emitted.cache_tag, None, "{name}");
     }
+}
+
+#[test]
+fn a_url_varying_on_accept_encoding_alone_is_shared() {
+    let asked = asked();
+    let mut kept = kept();
+    kept.url_vary = vec!["accept-encoding".into()];
+    assert_eq!(refusal(&case(Some(&asked), Some(&kept))), None);
 }
 
 #[test]
