@@ -64,7 +64,9 @@ elif [ -z "$ORIGIN" ]; then
   ORIGIN="http://127.0.0.1:$DEMO_PORT"
 fi
 
-node_modules/.bin/wrangler dev "${env_args[@]}" --ip 127.0.0.1 --port "$PORT" --var "ORIGIN:$ORIGIN" "${var_args[@]}" \
+# EDGECACHE_DEV=1 (set here only, never in wrangler.toml: make check refuses it there) lets a
+# broken configuration's errors show on the error page for requests to 127.0.0.1.
+node_modules/.bin/wrangler dev "${env_args[@]}" --ip 127.0.0.1 --port "$PORT" --var "ORIGIN:$ORIGIN" --var "EDGECACHE_DEV:1" "${var_args[@]}" \
   --show-interactive-dev-session=false &
 wrangler=$!
 pids+=($wrangler)

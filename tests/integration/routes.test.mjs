@@ -13,6 +13,7 @@ describe("route rules", () => {
       bypass_cookies: ["sessionid"],
       routes: [
         { path: "/api/**", bypass: true },
+        { path: "/admin/**", bypass: true },
         { path: "/static/**", bypass_cookies: [] },
         { path: "/shop/**", bypass_cookies: ["cart"] },
         { path: "/override", ttl: 120, browser_ttl: 30 },
@@ -31,6 +32,17 @@ describe("route rules", () => {
       assert.equal(got.body, `/api/items #${n}`);
       assert.equal(got.cacheStatus, "edgecache; fwd=bypass; fwd-status=200; detail=route-bypass");
     }
+  });
+
+  it("lets /admin/** match the folder itself, with or without its slash, and nothing beside it", async () => {
+    for (const target of ["/admin", "/admin/", "/admin/users/1"]) {
+      for (const n of [1, 2]) {
+        const got = await worker.fetch(target);
+        assert.equal(got.cacheStatus, "edgecache; fwd=bypass; fwd-status=200; detail=route-bypass", `${target} #${n}`);
+      }
+      assert.equal(origin.count(target, "GET"), 2, `${target} reached the origin each time`);
+    }
+    assert.match((await worker.fetch("/adminx")).cacheStatus, /fwd=miss; fwd-status=200; stored/, "a sibling that merely starts like it is not the folder");
   });
 
   it("caches for the route's TTL whatever the origin says, and tells browsers browser_ttl", async () => {
