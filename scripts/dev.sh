@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Serves the built worker with wrangler dev (workerd, real local KV and Cache API) in front
-# of ORIGIN, or of the demo origin when ORIGIN is empty. Ctrl-C stops everything it started.
+# Serves the worker with wrangler dev (workerd, real local KV and Cache API) in front of
+# ORIGIN, or of the demo origin when ORIGIN is empty. Ctrl-C stops everything it started.
+#
+# The worker is built once, by wrangler's `[build] command` (make build, which skips every
+# step whose inputs did not change); wrangler runs it again when a file under its
+# `watch_dir` changes. An edit of wrangler.toml reloads the policy in `[vars]`: wrangler
+# re-reads the file and runs the build command, which finds nothing to do.
+#
+# While the worker answers, .wrangler/edgecache-dev.json says where (port, URL, admin path)
+# and this script's PID, for make purge; it is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,12 +17,21 @@ DEMO_PORT=${DEMO_PORT:-8790}
 ORIGIN=${ORIGIN:-}
 DJANGO=${DJANGO:-}
 DJANGO_PORT=${DJANGO_PORT:-8000}
+STATE=.wrangler/edgecache-dev.json
+# make dev has just checked the toolchain and npm packages: the builds wrangler runs skip it.
+export EDGECACHE_DEPS_CHECKED=1
+# Node keeps what it compiled of wrangler's 10 MB of JavaScript, for a quicker start next time.
+export NODE_COMPILE_CACHE=${NODE_COMPILE_CACHE:-$PWD/.wrangler/node-compile-cache}
 pids=()
 cleanup() {
+  # The state file is removed only if it is still this run's (another make dev may own it).
+  if grep -qs "\"pid\": $$," "$STATE"; then rm -f "$STATE"; fi
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # The admin token for the purge API and dashboard: made once, kept in the git-ignored .dev.vars.
 if ! grep -qs '^ADMIN_TOKEN=' .dev.vars; then
@@ -51,18 +68,27 @@ fi
 # broken configuration's errors show on the error page for requests to 127.0.0.1.
 node_modules/.bin/wrangler dev "${env_args[@]}" --ip 127.0.0.1 --port "$PORT" --var "ORIGIN:$ORIGIN" --var "EDGECACHE_DEV:1" "${var_args[@]}" \
   --show-interactive-dev-session=false &
-pids+=($!)
+wrangler=$!
+pids+=($wrangler)
 
 # Ready once the worker answers its own dashboard: a path under the admin prefix never goes
 # through the cache to the origin (`/` would be fetched from it, and stored, before anyone
-# asked). The prefix is `admin_path` in wrangler.toml, if set there.
+# asked). The prefix is `admin_path` in wrangler.toml, if set there. The first build of a
+# fresh clone takes minutes: the wait lasts as long as wrangler runs.
 admin_path=$(sed -n 's/^[[:space:]]*admin_path[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' wrangler.toml | head -n1)
 admin_path=${admin_path:-/_edgecache}
 base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 120); do
-  curl -s -o /dev/null "$base$admin_path/" && break
-  sleep 0.5
+until curl -s -o /dev/null "$base$admin_path/"; do
+  if ! kill -0 "$wrangler" 2>/dev/null; then
+    echo "make dev: wrangler dev stopped before the worker answered on $base (see above)" >&2
+    exit 1
+  fi
+  sleep 0.2
 done
+mkdir -p .wrangler
+printf '{"pid": %s, "port": %s, "url": "%s", "admin_path": "%s", "origin": "%s"}\n' \
+  "$$" "$PORT" "$base" "$admin_path" "$ORIGIN" > "$STATE.tmp"
+mv "$STATE.tmp" "$STATE"
 echo
 echo "edgecache is serving $base in front of $ORIGIN"
 echo "Dashboard: $base$admin_path/   admin token (from .dev.vars): $token"
@@ -72,7 +98,7 @@ if [ -n "$DJANGO" ]; then
 fi
 if ! $demo; then
   echo "Try: curl -si $base/   (twice: Cache-Status goes from fwd=miss to hit). Ctrl-C stops it."
-  wait
+  wait "$wrangler"
   exit
 fi
 cat <<MSG
@@ -91,4 +117,4 @@ Try (run each twice and watch Cache-Status go from fwd=miss to hit):
   curl -s -X POST -H "Authorization: Bearer $token" -d '{"urls":["$base/time"]}' $base$admin_path/purge
 Ctrl-C stops the worker and the demo origin.
 MSG
-wait
+wait "$wrangler"

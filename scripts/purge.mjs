@@ -4,11 +4,14 @@
 //   node scripts/purge.mjs [--url URL]... [--prefix PREFIX]... [--tag TAG]... [--all] [--soft]
 //   make purge URL="https://example.com/a https://example.com/b" TAG=catalog [SOFT=1]
 //
-// The worker: $EDGECACHE_URL (e.g. https://example.com), else http://127.0.0.1:$PORT (8787,
-// where make dev serves it). The admin path: $EDGECACHE_ADMIN_PATH, else `admin_path` in
-// ./wrangler.toml, else /_edgecache. The token: $ADMIN_TOKEN, else the ADMIN_TOKEN line of
-// ./.dev.vars (which make dev writes). Exits 0 when the purge was made, 1 when the API refused
-// it or could not be reached, 2 on bad arguments.
+// The worker: $EDGECACHE_URL (e.g. https://example.com), else http://127.0.0.1:$PORT, else the
+// running make dev's (its port in ./.wrangler/edgecache-dev.json, which scripts/dev.sh writes
+// once the worker answers and removes on exit; used only while that PID is alive), else
+// http://127.0.0.1:8787. The admin path: $EDGECACHE_ADMIN_PATH, else the state file's, else
+// `admin_path` in ./wrangler.toml, else /_edgecache. The token: $ADMIN_TOKEN, else the
+// ADMIN_TOKEN line of ./.dev.vars (which make dev writes). An answer without edgecache's
+// Cache-Status is another server's, and said so. Exits 0 when the purge was made, 1 when the
+// API refused it or could not be reached, 2 on bad arguments.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,6 +52,52 @@ export function devVar(text, name) {
   return value;
 }
 
+/** Where make dev's state file is, relative to the project folder. */
+export const DEV_STATE = ".wrangler/edgecache-dev.json";
+
+/** Whether a process with this PID is running (EPERM: it is, as another user's). */
+export function alive(pid) {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
+
+/**
+ * The worker to ask: `{ base, adminPath?, from }`, `from` saying where the address came from.
+ * `env` is the environment, `cwd` the project folder.
+ */
+export function findWorker(env, cwd) {
+  if (env.EDGECACHE_URL) return { base: env.EDGECACHE_URL.replace(/\/+$/, ""), from: "EDGECACHE_URL" };
+  if (env.PORT) return { base: `http://127.0.0.1:${env.PORT}`, from: "PORT" };
+  const text = readIfThere(path.join(cwd, DEV_STATE));
+  if (text) {
+    let state;
+    try {
+      state = JSON.parse(text);
+    } catch {
+      state = undefined;
+    }
+    if (state && Number.isInteger(state.port) && alive(state.pid)) {
+      return {
+        base: `http://127.0.0.1:${state.port}`,
+        adminPath: typeof state.admin_path === "string" ? state.admin_path : undefined,
+        from: `make dev (PID ${state.pid}, ${DEV_STATE})`,
+      };
+    }
+    return { base: "http://127.0.0.1:8787", from: `the default: ${DEV_STATE} names no running make dev` };
+  }
+  return { base: "http://127.0.0.1:8787", from: "the default: no make dev running here" };
+}
+
+/** Whether an answer's Cache-Status names edgecache (every answer of its admin API does). */
+export function fromEdgecache(cacheStatus) {
+  return (cacheStatus ?? "").split(",").some((member) => member.split(";")[0].trim() === "edgecache");
+}
+
 function readIfThere(file) {
   try {
     return fs.readFileSync(file, "utf8");
@@ -63,9 +112,11 @@ async function main() {
     console.error(`purge: ${parsed.error}\n${USAGE}`);
     return 2;
   }
-  const base = (process.env.EDGECACHE_URL || `http://127.0.0.1:${process.env.PORT || 8787}`).replace(/\/+$/, "");
+  const worker = findWorker(process.env, process.cwd());
+  const base = worker.base;
   const adminPath =
     process.env.EDGECACHE_ADMIN_PATH ||
+    worker.adminPath ||
     /^\s*admin_path\s*=\s*"([^"]*)"/m.exec(readIfThere("wrangler.toml"))?.[1] ||
     "/_edgecache";
   const token = process.env.ADMIN_TOKEN || devVar(readIfThere(".dev.vars"), "ADMIN_TOKEN");
@@ -83,7 +134,20 @@ async function main() {
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
-    console.error(`purge: could not reach ${endpoint}: ${error.cause?.message ?? error.message}`);
+    const cause = error.cause?.code ?? error.cause?.message ?? error.message;
+    if (cause === "ECONNREFUSED") {
+      console.error(`purge: no worker on this address: nothing listens on ${base} (from ${worker.from}).\n` +
+        "       Start make dev, or say where the worker is: EDGECACHE_URL=https://… or make purge PORT=…");
+    } else {
+      console.error(`purge: could not reach ${endpoint} (from ${worker.from}): ${error.cause?.message ?? error.message}`);
+    }
+    return 1;
+  }
+  if (!fromEdgecache(response.headers.get("cache-status"))) {
+    await response.body?.cancel();
+    console.error(`purge: this is not edgecache: ${endpoint} (from ${worker.from}) answered ` +
+      `${response.status} ${response.statusText} without edgecache's Cache-Status.\n` +
+      "       Another server has this address; say where the worker is: EDGECACHE_URL=https://… or make purge PORT=…");
     return 1;
   }
   const text = await response.text();
@@ -93,7 +157,7 @@ async function main() {
   } catch {
     answer = undefined;
   }
-  console.error(`purge: ${endpoint}: ${response.status} ${response.statusText}`);
+  console.error(`purge: ${endpoint} (from ${worker.from}): ${response.status} ${response.statusText}`);
   console.log(answer === undefined ? text.trimEnd() : JSON.stringify(answer, null, 2));
   return response.ok && answer?.ok === true ? 0 : 1;
 }

@@ -3,12 +3,13 @@
 // answer printed, and a non-zero exit when the purge is refused or the worker unreachable.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { devVar, parseArgs } from "../../scripts/purge.mjs";
+import { DEV_STATE, alive, devVar, findWorker, fromEdgecache, parseArgs } from "../../scripts/purge.mjs";
 import { withWorker } from "../support/fixture.mjs";
 import { HOST } from "../support/worker.mjs";
 
@@ -55,7 +56,7 @@ describe("make purge / scripts/purge.mjs", () => {
       run.answer.results.map((r) => `${r.type} ${r.target} ${r.effect}`),
       [`url ${HOST}/a purged`, `url ${HOST}/b purged`, "prefix /docs/ purged", "tag shop purged"],
     );
-    assert.match(run.stderr, /\/_edgecache\/purge: 200/);
+    assert.match(run.stderr, /\/_edgecache\/purge \(from EDGECACHE_URL\): 200/);
     for (const target of ["/a", "/b", "/docs/one", "/shop/cart"]) assert.ok(await isMiss(target), target);
     assert.match((await worker.fetch("/kept")).cacheStatus, /; hit; /, "nothing else is purged");
   });
@@ -88,16 +89,125 @@ describe("make purge / scripts/purge.mjs", () => {
     assert.match(relative.answer.error, /urls: .*not an absolute http\(s\) URL/);
   });
 
-  it("fails when the worker cannot be reached, has no token, or is given nothing to do", () => {
-    const unreachable = purge(["--all"], { env: { EDGECACHE_URL: "http://127.0.0.1:9" } });
+  it("fails when the worker cannot be reached, has no token, or is given nothing to do", async () => {
+    const port = await closedPort();
+    const unreachable = purge(["--all"], { env: { EDGECACHE_URL: `http://127.0.0.1:${port}` } });
     assert.equal(unreachable.status, 1);
-    assert.match(unreachable.stderr, /could not reach http:\/\/127\.0\.0\.1:9\/_edgecache\/purge/);
+    assert.match(unreachable.stderr, new RegExp(`no worker on this address: nothing listens on http://127\\.0\\.0\\.1:${port} \\(from EDGECACHE_URL\\)`));
+    assert.doesNotMatch(unreachable.stderr, /401|unauthori[sz]ed/i);
+    const refused = purge(["--all"], { env: { EDGECACHE_URL: "http://127.0.0.1:9" } });
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /could not reach http:\/\/127\.0\.0\.1:9\/_edgecache\/purge \(from EDGECACHE_URL\): bad port/);
     const tokenless = purge(["--all"], { env: { ADMIN_TOKEN: "" } });
     assert.equal(tokenless.status, 2);
     assert.match(tokenless.stderr, /no admin token/);
     const idle = purge([]);
     assert.equal(idle.status, 2);
     assert.match(idle.stderr, /nothing to purge/);
+  });
+
+  /** A folder like the project's while make dev runs: its state file, naming `pid` and `port`. */
+  function devFolder({ pid, port, adminPath = "/_edgecache" }) {
+    const folder = fs.mkdtempSync(path.join(dir, "make-dev-"));
+    fs.mkdirSync(path.join(folder, ".wrangler"));
+    // The line scripts/dev.sh writes once the worker answers.
+    fs.writeFileSync(
+      path.join(folder, DEV_STATE),
+      `{"pid": ${pid}, "port": ${port}, "url": "http://127.0.0.1:${port}", "admin_path": "${adminPath}", "origin": "http://127.0.0.1:1"}\n`,
+    );
+    return folder;
+  }
+  /** A PID that no process has any more. */
+  function deadPid() {
+    const child = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+    return Number(child.stdout.trim());
+  }
+  /** A loopback port nothing listens on (one the kernel just gave and took back). */
+  async function closedPort() {
+    const server = http.createServer();
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address();
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+  /**
+   * Another server, answering every request 401 with a JSON error as an admin API would, in
+   * a process of its own (the CLI runs synchronously here); `askedAfter(n)` lists what it was asked.
+   */
+  async function otherServer(t) {
+    const child = spawn(process.execPath, ["-e", `
+      const server = require("node:http").createServer((request, response) => {
+        process.stderr.write(request.method + " " + request.url + "\\n");
+        request.resume();
+        response.writeHead(401, { "content-type": "application/json", "www-authenticate": "Bearer" });
+        response.end('{"error":"unauthorized"}\\n');
+      });
+      server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+    `], { stdio: ["ignore", "pipe", "pipe"] });
+    t.after(() => child.kill());
+    let asked = "";
+    child.stderr.on("data", (d) => (asked += d));
+    const port = await new Promise((resolve, reject) => {
+      child.stdout.once("data", (d) => resolve(Number(String(d).trim())));
+      child.once("exit", () => reject(new Error(`the other server stopped: ${asked}`)));
+    });
+    // What it logged, once `count` lines are in (its output is read between the CLI's runs).
+    const lines = () => asked.split("\n").filter(Boolean);
+    const askedAfter = async (count) => {
+      for (let i = 0; i < 100 && lines().length < count; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      return lines();
+    };
+    return { port, askedAfter };
+  }
+  const unset = { EDGECACHE_URL: "", PORT: "" };
+
+  it("finds the running make dev's port in the state file it leaves", async () => {
+    // make dev's PID: alive as long as the worker is, like this test's process here.
+    const folder = devFolder({ pid: process.pid, port: Number(worker.url.port) });
+    await cache("/found");
+    const run = purge(["--url", `${HOST}/found`], { env: unset, cwd: folder });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.answer.results, [{ type: "url", target: `${HOST}/found`, effect: "purged" }]);
+    assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${worker.url.port}/_edgecache/purge \\(from make dev \\(PID ${process.pid}`));
+    assert.ok(await isMiss("/found"));
+  });
+
+  it("ignores a state file whose make dev is gone, and takes PORT= over it", async () => {
+    const stale = devFolder({ pid: deadPid(), port: await closedPort() });
+    const found = findWorker({}, stale);
+    assert.equal(found.base, "http://127.0.0.1:8787");
+    assert.match(found.from, /names no running make dev/);
+    await cache("/by-port");
+    const byPort = purge(["--url", `${HOST}/by-port`], { env: { EDGECACHE_URL: "", PORT: worker.url.port }, cwd: stale });
+    assert.equal(byPort.status, 0, byPort.stderr);
+    assert.match(byPort.stderr, /\(from PORT\)/);
+    assert.ok(await isMiss("/by-port"));
+  });
+
+  it("says no worker is on the address when nothing listens on make dev's port", async () => {
+    // A make dev whose worker is gone but whose state is still there (a killed wrangler).
+    const folder = devFolder({ pid: process.pid, port: await closedPort() });
+    const run = purge(["--all"], { env: unset, cwd: folder });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^purge: no worker on this address: nothing listens on http:\/\/127\.0\.0\.1:\d+ \(from make dev/);
+    assert.doesNotMatch(run.stderr, /401|unauthori[sz]ed/i);
+    assert.equal(run.stdout, "");
+  });
+
+  it("says it is not edgecache when another server answers 401, rather than blaming the token", async (t) => {
+    const other = await otherServer(t);
+    const viaState = purge(["--tag", "x"], { env: unset, cwd: devFolder({ pid: process.pid, port: other.port }) });
+    const viaPort = purge(["--tag", "x"], { env: { EDGECACHE_URL: "", PORT: String(other.port) } });
+    for (const run of [viaState, viaPort]) {
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /^purge: this is not edgecache: http:\/\/127\.0\.0\.1:\d+\/_edgecache\/purge \(from (make dev|PORT).*\) answered 401 Unauthorized without edgecache's Cache-Status/);
+      assert.equal(run.stdout, "", "the other server's answer is not printed as the API's");
+    }
+    assert.deepEqual(await other.askedAfter(2), ["POST /_edgecache/purge", "POST /_edgecache/purge"]);
+    // edgecache's own 401 is still reported as the API's refusal.
+    const wrongToken = purge(["--tag", "x"], { env: { ADMIN_TOKEN: "wrong" } });
+    assert.equal(wrongToken.status, 1);
+    assert.deepEqual(wrongToken.answer, { error: "unauthorized" });
   });
 
   it("runs as make purge, with several targets in one variable", async () => {
@@ -115,6 +225,21 @@ describe("make purge / scripts/purge.mjs", () => {
       [`url ${HOST}/m1 stale`, `url ${HOST}/m2 stale`],
       "a PREFIX exported by the shell is not a target",
     );
+    await cache("/m3");
+    const byPort = spawnSync("make", ["--no-print-directory", "-s", "purge", `URL=${HOST}/m3`, `PORT=${worker.url.port}`], {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, EDGECACHE_URL: "", ADMIN_TOKEN: TOKEN },
+    });
+    assert.equal(byPort.status, 0, byPort.stderr);
+    assert.match(byPort.stderr, /\(from PORT\)/);
+    assert.ok(await isMiss("/m3"));
+    const shellPort = spawnSync("make", ["--no-print-directory", "-s", "purge", `URL=${HOST}/m3`], {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, EDGECACHE_URL: "", ADMIN_TOKEN: TOKEN, PORT: worker.url.port },
+    });
+    assert.doesNotMatch(shellPort.stderr, /\(from PORT\)/, "a PORT exported by the shell is not taken");
   });
 });
 
@@ -125,6 +250,33 @@ describe("purge.mjs arguments", () => {
     assert.match(parseArgs(["--url"]).error, /needs a value/);
     assert.match(parseArgs(["--bogus"]).error, /unknown argument/);
     assert.match(parseArgs(["--soft"]).error, /nothing to purge/);
+  });
+
+  it("knows edgecache's answers by their Cache-Status", () => {
+    assert.ok(fromEdgecache("edgecache; fwd=bypass; detail=admin"));
+    assert.ok(fromEdgecache("OriginCache; hit, edgecache; fwd=bypass"));
+    assert.ok(!fromEdgecache(null));
+    assert.ok(!fromEdgecache("OtherCache; hit"));
+    assert.ok(!fromEdgecache("edgecache-like; hit"));
+  });
+
+  it("takes the worker from EDGECACHE_URL, then PORT, then a live make dev, then 8787", () => {
+    const none = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-purge-find-"));
+    try {
+      assert.deepEqual(findWorker({ EDGECACHE_URL: "https://example.com/", PORT: "1" }, none), { base: "https://example.com", from: "EDGECACHE_URL" });
+      assert.deepEqual(findWorker({ PORT: "9000" }, none), { base: "http://127.0.0.1:9000", from: "PORT" });
+      assert.equal(findWorker({}, none).base, "http://127.0.0.1:8787");
+      fs.mkdirSync(path.join(none, ".wrangler"));
+      fs.writeFileSync(path.join(none, DEV_STATE), `{"pid": ${process.pid}, "port": 8799, "url": "http://127.0.0.1:8799", "admin_path": "/_admin", "origin": ""}\n`);
+      assert.deepEqual(findWorker({}, none), { base: "http://127.0.0.1:8799", adminPath: "/_admin", from: `make dev (PID ${process.pid}, ${DEV_STATE})` });
+      fs.writeFileSync(path.join(none, DEV_STATE), "{not json");
+      assert.match(findWorker({}, none).from, /names no running make dev/);
+    } finally {
+      fs.rmSync(none, { recursive: true, force: true });
+    }
+    assert.ok(alive(process.pid));
+    assert.ok(!alive(0));
+    assert.ok(!alive(undefined));
   });
 
   it("reads a variable from .dev.vars text", () => {
