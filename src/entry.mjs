@@ -57,6 +57,10 @@ export default {
  * flow in the shield's role (src/flow/shield.rs). A Durable Object has no execution context:
  * its state's waitUntil stands in for one.
  */
+// Looked up by name: a library build of the crate (without the `proxy` feature, as the
+// low-level API's example worker is) has no shield entry point, and binds no Shield.
+const SHIELD_ENTRY = "shieldFetch";
+
 export class Shield {
   constructor(state, env) {
     this.env = env;
@@ -67,6 +71,6 @@ export class Shield {
   }
 
   fetch(request) {
-    return run(wasm.shieldFetch, request, this.env, this.ctx);
+    return run(wasm[SHIELD_ENTRY], request, this.env, this.ctx);
   }
 }
