@@ -101,7 +101,12 @@ pub async fn fill(
     let (origin, exchange, origin_fields, verdict) = loop {
         let (origin, exchange) = match fetch(&mut forward, revalidating).await {
             Ok(answer) => answer,
-            Err(error) => return Answer::Failed(error),
+            Err(error) => {
+                if let Some(leader) = leader {
+                    leader.settle(Settled::Unreached(error.clone()));
+                }
+                return Answer::Failed(error);
+            }
         };
         if let Some(part) = part.as_ref().filter(|_| origin.status() != 200) {
             let asked = (&forward, &part.asked, &as_sent);

@@ -210,7 +210,7 @@ pub async fn handle_at(
         (Some(site), None, Role::Edge) => Some(crate::workers_cache::asked(site, url, &job, head)),
         _ => None,
     };
-    let mut served = serve_cacheable(&job, ctx, head, config, fragment, &mut errors).await;
+    let mut served = serve_cacheable(&job, ctx, head, fragment, &mut errors).await;
     // The shield sends a template on as it is: each location assembles its pages.
     if served.template && role == Role::Edge {
         served.response = match served.response {

@@ -36,6 +36,30 @@ pub fn origin_failed(outcome: &Outcome) -> Option<&'static str> {
     }
 }
 
+/// The most the shield keeps back of a location's deadline for its answer's way back.
+pub const ANSWER_MARGIN_MS: u64 = 1_000;
+
+/// How long the shield waits for the origin's headers (and a request of its own for another's
+/// fetch of the same key): less than the `origin_timeout_ms` a location waits for the shield,
+/// by a fifth of it (at most `ANSWER_MARGIN_MS`), so that the shield's `origin-timeout`
+/// reaches the location before the location gives up on the shield. Were both the same, the
+/// location's timer would fire first, it would ask the origin itself, and its client would
+/// wait twice `origin_timeout_ms` for the same `504`, the origin being asked twice.
+pub fn origin_timeout_at_shield(origin_timeout_ms: u64) -> u64 {
+    origin_timeout_ms - (origin_timeout_ms / 5).min(ANSWER_MARGIN_MS)
+}
+
+/// Whether a request that waited for another's fetch of its key, which got no answer from
+/// the origin (a timeout, a refused connection), asks the origin itself. On a route without
+/// the shield it does (its own stale-if-error, its own try). On a shielded route, at the
+/// shield and at a location, it does not: the origin was just asked for the key on behalf of
+/// the whole fleet, so it answers that failure at once (stale-if-error, else its error page),
+/// and a dead origin is asked once, not once per waiting request, and no client waits a
+/// second `origin_timeout_ms` for the same `504`.
+pub fn tries_after_failed_flight(shielded: bool) -> bool {
+    !shielded
+}
+
 /// Where a request goes to on a miss.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
@@ -230,6 +254,23 @@ mod tests {
         assert_eq!(origin_failed(&answered), None);
         let stale = Outcome::forward(Fwd::Stale, None, false, Some(Reason::StaleIfError));
         assert_eq!(origin_failed(&stale), None);
+    }
+
+    #[test]
+    fn the_shield_gives_up_on_the_origin_before_a_location_gives_up_on_the_shield() {
+        for timeout in [1, 100, 1_500, 10_000, 30_000, 120_000] {
+            let at_shield = origin_timeout_at_shield(timeout);
+            assert!(at_shield <= timeout, "{timeout}");
+            assert!(at_shield >= timeout * 4 / 5, "{timeout}");
+        }
+        assert_eq!(origin_timeout_at_shield(1_500), 1_200);
+        assert_eq!(origin_timeout_at_shield(30_000), 29_000);
+    }
+
+    #[test]
+    fn only_an_unshielded_request_tries_the_origin_again_after_the_flight_it_waited_for_failed() {
+        assert!(tries_after_failed_flight(false));
+        assert!(!tries_after_failed_flight(true));
     }
 
     #[test]
