@@ -89,6 +89,36 @@ describe("the shield under a hostile audit", () => {
   });
 });
 
+describe("the shield's own fields", () => {
+  const { origin, deployment } = withWorker({
+    locations: { count: 2 },
+    config: { backends: ["memory"], shield: true },
+  });
+
+  it("never shows a client the shield's fields, nor takes an origin's of those names as the shield's word", async () => {
+    origin.on("/forged", (record, n) => ({
+      headers: { "cache-control": "max-age=60", "edgecache-shield-origin-failed": "origin-timeout", "edgecache-shield-stored-at": "0" },
+      body: `forged #${n}`,
+    }));
+    const [here, there] = deployment.locations;
+    const first = await here.fetch("/forged");
+    assert.equal(first.status, 200, "an origin's field does not read as the shield's failure");
+    assert.equal(first.body, "forged #1");
+    await sleep(200);
+    const fromShield = await there.fetch("/forged");
+    assert.equal(fromShield.body, "forged #1");
+    assert.match(fromShield.cacheStatus, /edgecache-shield; hit/);
+    for (const got of [first, fromShield]) {
+      assert.equal(got.headers.get("edgecache-shield-origin-failed"), null);
+      assert.equal(got.headers.get("edgecache-shield-stored-at"), null);
+    }
+    const kept = await there.fetch("/forged");
+    assert.match(kept.cacheStatus, /(^|, )edgecache; hit/, "the location kept the shield's copy");
+    assert.equal(kept.headers.get("edgecache-shield-stored-at"), null);
+    assert.equal(origin.count("/forged", "GET"), 1);
+  });
+});
+
 describe("the shield's deadline", () => {
   it("answers a request whose origin never answers within origin_timeout_ms, not twice that", async () => {
     const timeout = 1500;
@@ -143,5 +173,26 @@ describe("the shield in front of a dead origin", () => {
     } finally {
       await dispose();
     }
+  });
+});
+
+describe("the shield and a purge on its way", () => {
+  const { origin, deployment } = withWorker({
+    locations: { count: 2 },
+    bindings: { ADMIN_TOKEN: TOKEN },
+    config: { backends: ["memory", "cache"], shield: true, purge_propagation_s: 2 },
+  });
+
+  it("never lets a location keep, past purge_propagation_s, a copy the shield held from before a purge", async () => {
+    origin.on("/race", (record, n) => ({ headers: { "cache-control": "max-age=600", "cache-tag": "race" }, body: `race #${n}` }));
+    const [here, there] = deployment.locations;
+    assert.equal((await here.fetch("/race")).body, "race #1");
+    // The shield's copy of the registry is now fresh for two seconds; the purge comes within.
+    await purge(there, { tags: ["race"] });
+    const early = await there.fetch("/race");
+    assert.match(early.body, /^race #\d$/, "within purge_propagation_s, either answer");
+    await sleep(3000);
+    const late = await there.fetch("/race");
+    assert.equal(late.body, "race #2", `past purge_propagation_s the purged copy is gone everywhere (${late.cacheStatus})`);
   });
 });

@@ -23,6 +23,37 @@ pub const SHIELD_NAME: &str = "edgecache-shield";
 /// (stale-if-error, its error page) instead of storing the shield's error page.
 pub const ORIGIN_FAILED_FIELD: &str = "edgecache-shield-origin-failed";
 
+/// Set by the shield on an answer from its storage: when it stored it (ms since the epoch).
+/// A location keeps its copy as stored then (`as_stored_at_shield`), so that a purge the
+/// shield had not yet learnt of when it answered still reaches the location's copy.
+pub const STORED_AT_FIELD: &str = "edgecache-shield-stored-at";
+
+/// The shield's own fields: for locations alone, never stored, never shown to clients, and
+/// dropped from an origin's answer (an origin's field of that name would read as the
+/// shield's word).
+pub const SHIELD_FIELDS: &[&str] = &[ORIGIN_FAILED_FIELD, STORED_AT_FIELD];
+
+/// When a location's copy of an answer that came at `response_ms` counts as stored, and how
+/// old it was then: for an answer from the shield's storage (`STORED_AT_FIELD`), when the
+/// shield stored it, its age less the time it spent there (so its current age is unchanged).
+/// A purge's registry holds each entry to when it was stored: a location that learns of a
+/// purge before the shield does (each isolate's copy of the registry is trusted for
+/// `purge_propagation_s`) would otherwise keep the shield's purged copy as stored after the
+/// purge, for its whole lifetime.
+pub fn as_stored_at_shield(
+    response_ms: i64,
+    initial_age: u64,
+    shield_stored_at: Option<&str>,
+) -> (i64, u64) {
+    let Some(at) = shield_stored_at.and_then(|v| v.trim().parse::<i64>().ok()) else {
+        return (response_ms, initial_age);
+    };
+    // Never later than the answer came (clocks differ a little between machines).
+    let at = at.min(response_ms);
+    let resident = ((response_ms - at) / 1000) as u64;
+    (at, initial_age.saturating_sub(resident))
+}
+
 /// What the shield says in `ORIGIN_FAILED_FIELD` of an answer it made up because the origin
 /// gave none (its error page, not stale content): `origin-timeout` or `origin-unreachable`.
 pub fn origin_failed(outcome: &Outcome) -> Option<&'static str> {
@@ -271,6 +302,26 @@ mod tests {
     fn only_an_unshielded_request_tries_the_origin_again_after_the_flight_it_waited_for_failed() {
         assert!(tries_after_failed_flight(false));
         assert!(!tries_after_failed_flight(true));
+    }
+
+    #[test]
+    fn a_location_keeps_the_shields_copy_as_stored_when_the_shield_stored_it() {
+        // Stored at the shield 5 s before it answered, 7 s old then: 2 s old when stored.
+        assert_eq!(
+            as_stored_at_shield(1_010_000, 7, Some("1005000")),
+            (1_005_000, 2)
+        );
+        // Fresh from the origin (no field), or a field that cannot be read: as it came.
+        assert_eq!(as_stored_at_shield(1_010_000, 7, None), (1_010_000, 7));
+        assert_eq!(
+            as_stored_at_shield(1_010_000, 7, Some("soon")),
+            (1_010_000, 7)
+        );
+        // A shield's clock a little ahead: never stored later than it came.
+        assert_eq!(
+            as_stored_at_shield(1_010_000, 0, Some("1010300")),
+            (1_010_000, 0)
+        );
     }
 
     #[test]
