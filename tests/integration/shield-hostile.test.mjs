@@ -44,6 +44,20 @@ describe("the shield under a hostile audit", () => {
     assert.equal(after.body, "soft #2", `the soft-purged answer is not kept as fresh (${after.cacheStatus})`);
   });
 
+  it("invalidates every location's and the shield's copy when a browser's POST (with its Origin) succeeds", async () => {
+    origin.on("/form", (record, n) => ({ headers: { "cache-control": "max-age=600" }, body: `form #${n} ${record.method}` }));
+    const [a, b, c] = deployment.locations;
+    assert.equal((await a.fetch("/form")).body, "form #1 GET");
+    await a.stored("/form");
+    // Browsers send Origin on every POST, form or fetch (Miniflare lets only local ones in).
+    const posted = await a.fetch("/form", { method: "POST", headers: { origin: "http://localhost" }, body: "edit" });
+    assert.equal(posted.status, 200, `${posted.body} ${posted.cacheStatus}`);
+    const elsewhere = await c.fetch("/form");
+    assert.equal(elsewhere.body, "form #3 GET", `the shield's copy was invalidated (${elsewhere.cacheStatus})`);
+    const here = await a.fetch("/form");
+    assert.match(here.body, /^form #[34] GET$/, `the location's own copy was invalidated (${here.cacheStatus})`);
+  });
+
   it("assembles a page whose template another location's miss stored at the shield", async () => {
     origin.on("/pages/shell", (record, n) => ({
       headers: { "content-type": "text/html", "cache-control": "max-age=60", "surrogate-control": 'content="ESI/1.0"' },
