@@ -80,13 +80,18 @@ impl Job {
         forward
     }
 
-    /// How long this request waits for the origin's headers: at the shield, less than a
-    /// location waits for the shield (`decide::shield::origin_timeout_at_shield`).
+    /// How long this request waits for the origin's headers: at the shield, less than the
+    /// location that asked has left (`decide::shield::origin_timeout_at_shield`).
     pub fn origin_timeout_ms(&self) -> u64 {
         let timeout = self.sending.settings.config.origin_timeout_ms;
         match self.role {
             Role::Edge => timeout,
-            Role::Shield => edgecache_core::decide::shield::origin_timeout_at_shield(timeout),
+            Role::Shield => {
+                use edgecache_core::decide::shield::{origin_timeout_at_shield, DEADLINE_FIELD};
+                let headers = self.sending.request.headers();
+                let deadline = headers.get(DEADLINE_FIELD).ok().flatten();
+                origin_timeout_at_shield(timeout, crate::runtime::now_ms(), deadline.as_deref())
+            }
         }
     }
 

@@ -70,14 +70,30 @@ pub fn origin_failed(outcome: &Outcome) -> Option<&'static str> {
 /// The most the shield keeps back of a location's deadline for its answer's way back.
 pub const ANSWER_MARGIN_MS: u64 = 1_000;
 
+/// Set by a location on its request to the shield: when it gives up on the shield (ms since
+/// the epoch), `origin_timeout_ms` after it asked.
+pub const DEADLINE_FIELD: &str = "edgecache-shield-deadline";
+
 /// How long the shield waits for the origin's headers (and a request of its own for another's
-/// fetch of the same key): less than the `origin_timeout_ms` a location waits for the shield,
-/// by a fifth of it (at most `ANSWER_MARGIN_MS`), so that the shield's `origin-timeout`
-/// reaches the location before the location gives up on the shield. Were both the same, the
-/// location's timer would fire first, it would ask the origin itself, and its client would
-/// wait twice `origin_timeout_ms` for the same `504`, the origin being asked twice.
-pub fn origin_timeout_at_shield(origin_timeout_ms: u64) -> u64 {
-    origin_timeout_ms - (origin_timeout_ms / 5).min(ANSWER_MARGIN_MS)
+/// fetch of the same key): less than the location that asks has left of its wait for the
+/// shield (`DEADLINE_FIELD`, read at `now_ms`; without it, `origin_timeout_ms`), by a fifth of
+/// `origin_timeout_ms` (at most `ANSWER_MARGIN_MS`) for the answer's way back, so that the
+/// shield's `origin-timeout` reaches the location before the location gives up on the shield.
+/// Were both the same, the location's timer would fire first (the more so as the time the
+/// shield took to start counts against it), it would ask the origin itself, and its client
+/// would wait twice `origin_timeout_ms` for the same `504`, the origin being asked twice.
+pub fn origin_timeout_at_shield(
+    origin_timeout_ms: u64,
+    now_ms: i64,
+    deadline: Option<&str>,
+) -> u64 {
+    let margin = (origin_timeout_ms / 5).min(ANSWER_MARGIN_MS);
+    let left = deadline
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map_or(origin_timeout_ms, |at| {
+            (at - now_ms).clamp(0, origin_timeout_ms as i64) as u64
+        });
+    left.saturating_sub(margin)
 }
 
 /// Whether a request that waited for another's fetch of its key, which got no answer from
@@ -290,12 +306,19 @@ mod tests {
     #[test]
     fn the_shield_gives_up_on_the_origin_before_a_location_gives_up_on_the_shield() {
         for timeout in [1, 100, 1_500, 10_000, 30_000, 120_000] {
-            let at_shield = origin_timeout_at_shield(timeout);
+            let at_shield = origin_timeout_at_shield(timeout, 0, None);
             assert!(at_shield <= timeout, "{timeout}");
             assert!(at_shield >= timeout * 4 / 5, "{timeout}");
         }
-        assert_eq!(origin_timeout_at_shield(1_500), 1_200);
-        assert_eq!(origin_timeout_at_shield(30_000), 29_000);
+        assert_eq!(origin_timeout_at_shield(1_500, 0, None), 1_200);
+        assert_eq!(origin_timeout_at_shield(30_000, 0, None), 29_000);
+        // The location asked 400 ms ago (the shield took that long to start): 1,100 ms left,
+        // less the margin.
+        assert_eq!(origin_timeout_at_shield(1_500, 10_400, Some("11500")), 800);
+        // Past its deadline, or a deadline further than origin_timeout_ms, or unreadable.
+        assert_eq!(origin_timeout_at_shield(1_500, 12_000, Some("11500")), 0);
+        assert_eq!(origin_timeout_at_shield(1_500, 0, Some("99999999")), 1_200);
+        assert_eq!(origin_timeout_at_shield(1_500, 0, Some("soon")), 1_200);
     }
 
     #[test]
