@@ -35,13 +35,15 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab profile perf dev test test-host test-wasm test-integration test-browser soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
+.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab hitratio profile perf dev test test-host test-wasm test-integration test-browser test-django soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
-	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin)"
+	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin;"
+	@echo "             make dev DJANGO=1 in front of the example Django blog, examples/django-blog)"
 	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration and browser tests"
-	@echo "make check   validate the cache policy in wrangler.toml"
+	@echo "make test-django  the Django companion's tests (integrations/django) against the built worker"
+	@echo "make check   validate the cache policy in wrangler.toml (CONFIG=file: another file)"
 	@echo "make deploy  make check, create the KV namespace and an admin token if missing, wrangler deploy"
 	@echo "             (make deploy DRY_RUN=1 builds the bundle wrangler would upload and checks its size, offline)"
 	@echo "make purge URL=… PREFIX=… TAG=… ALL=1 [SOFT=1]  purge through the running worker's API (several targets at once)"
@@ -49,6 +51,7 @@ help:
 	@echo "make build-example  build the example worker that uses edgecache as a library (examples/lowlevel)"
 	@echo "make bench   measure hits and misses against no-op and plain JavaScript workers, and issue 17's targets"
 	@echo "make bench-ab BASE=<git rev>  the worker at BASE against this tree's, in alternated rounds"
+	@echo "make hitratio  the memory tier's object and byte hit ratios against LRU, S3-FIFO, SIEVE and W-TinyLFU on seeded traces"
 	@echo "make profile where one request's CPU goes (PROFILE_PATH=/private for a miss)"
 	@echo "make perf    where the workerd process's CPU goes, against the JS floors and Cache API worker (needs Linux perf)"
 	@echo "make soak    a bounded soak: 1,000 connections, hits, misses and purges (part of make test)"
@@ -120,6 +123,14 @@ bench-ab: build
 	scripts/build-worker.sh bench/noop-rs bench/noop-rs/build
 	node bench/run.mjs --ab '$(BASE)'
 
+# The memory tier's eviction policy (edgecache-core's S3Fifo) against LRU, S3-FIFO, SIEVE and
+# W-TinyLFU (moka), replayed on seeded synthetic traces on the host (bench/hitratio: its own
+# crate and lock, never part of the worker); exits 1 if the tier is more than a point behind the
+# best of the others anywhere. HITRATIO_ARGS='--requests N --seed S' for other traces.
+HITRATIO_ARGS ?=
+hitratio:
+	cargo run --release --locked --quiet --manifest-path bench/hitratio/Cargo.toml -- $(HITRATIO_ARGS)
+
 # A CPU profile of one path under load (bench/profile.mjs), from a build that keeps the
 # Wasm names section so the profile names Rust functions.
 profile: deps
@@ -134,11 +145,12 @@ perf: build
 	@oha --version 2>/dev/null | grep -qF '$(OHA_VERSION)' || cargo install oha --version '=$(OHA_VERSION)' --locked
 	node bench/perf.mjs
 
-dev: build
-	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' scripts/dev.sh
+DJANGO ?=
+dev: build $(if $(DJANGO),.venv/.installed)
+	@ORIGIN='$(ORIGIN)' PORT='$(PORT)' DEMO_PORT='$(DEMO_PORT)' DJANGO='$(DJANGO)' scripts/dev.sh
 
 check:
-	cargo run --quiet --features check --bin edgecache-check -- wrangler.toml
+	cargo run --quiet --features check --bin edgecache-check -- $(or $(CONFIG),wrangler.toml)
 
 # Deploys the top-level policy (scripts/deploy.sh): the KV namespace created and its id written
 # into wrangler.toml if it is still the placeholder, an ADMIN_TOKEN secret generated (and shown
@@ -173,12 +185,14 @@ test-deploy: deps
 lint: toolchain architecture
 	cargo fmt --all --check
 	cargo fmt --check --manifest-path examples/lowlevel/Cargo.toml
+	cargo fmt --check --manifest-path bench/hitratio/Cargo.toml
 	cargo clippy -p edgecache-core --all-targets -- -D warnings
 	cargo clippy --all-targets --features check -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
 	cd examples/lowlevel && cargo clippy --target wasm32-unknown-unknown -- -D warnings
 	cd fuzz && cargo check --bins --locked
+	cargo clippy --locked --all-targets --manifest-path bench/hitratio/Cargo.toml -- -D warnings
 
 # The module graph, one node per file, read from the `use` lines and the paths in the code
 # (scripts/module-graph.mjs): no import cycle between files in either crate, no arrow from the
@@ -194,6 +208,7 @@ architecture: node
 test-host:
 	cargo test -p edgecache-core
 	cargo test --features check
+	cargo test --release --locked --manifest-path bench/hitratio/Cargo.toml
 
 # wasm-bindgen-test tests run inside workerd (Miniflare), with a real local KV namespace and
 # Cache API: scripts/wasm-test-runner.mjs does for workerd what wasm-bindgen-test-runner does
@@ -204,6 +219,28 @@ test-wasm: toolchain node_modules/.installed
 
 test-integration: build build-example
 	node --test --test-concurrency=1 'tests/integration/*.test.mjs'
+
+# The Django companion (integrations/django, pip name django-edgecache): pytest with
+# pytest-django against its test project served by a real threaded server, behind the built
+# worker on workerd (tests/support/serve.mjs). Installed from this clone into git-ignored
+# virtualenvs, one per supported Django LTS: .venv/ (Django $(DJANGO_VERSION)) and
+# .venv-django42/ (Django $(DJANGO_LTS_VERSION)).
+PYTHON ?= python3
+DJANGO_VERSION := 5.2.20
+DJANGO_LTS_VERSION := 4.2.30
+DJANGO_DIR := integrations/django
+.venv/.installed: $(DJANGO_DIR)/pyproject.toml
+	$(PYTHON) -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -e '$(DJANGO_DIR)[test,typecheck]' 'Django==$(DJANGO_VERSION)'
+	@touch $@
+.venv-django42/.installed: $(DJANGO_DIR)/pyproject.toml
+	$(PYTHON) -m venv .venv-django42
+	.venv-django42/bin/pip install --quiet --disable-pip-version-check -e '$(DJANGO_DIR)[test]' 'Django==$(DJANGO_LTS_VERSION)'
+	@touch $@
+test-django: build .venv/.installed .venv-django42/.installed
+	cd $(DJANGO_DIR) && ../../.venv/bin/python -m mypy
+	cd $(DJANGO_DIR) && ../../.venv/bin/python -m pytest
+	cd $(DJANGO_DIR) && ../../.venv-django42/bin/python -m pytest
 
 test-browser: build browser
 	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 'tests/browser/*.test.mjs'
@@ -244,8 +281,8 @@ fuzz: fuzz-tool
 		grep -h '^Done ' target/fuzz-$$t.log; \
 	done
 
-test: deps lint check test-host test-wasm test-integration test-deploy test-browser soak fuzz
+test: deps lint check test-host test-wasm test-integration test-deploy test-browser test-django soak fuzz
 
 clean:
 	cargo clean
-	rm -rf build node_modules .node .wrangler examples/lowlevel/build examples/lowlevel/target fuzz/target
+	rm -rf build node_modules .node .wrangler examples/lowlevel/build examples/lowlevel/target fuzz/target .venv .venv-django42

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-8787}
 DEMO_PORT=${DEMO_PORT:-8790}
 ORIGIN=${ORIGIN:-}
+DJANGO=${DJANGO:-}
+DJANGO_PORT=${DJANGO_PORT:-8000}
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -22,7 +24,22 @@ token=$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars | head -n1)
 
 demo=false
 env_args=()
-if [ -z "$ORIGIN" ]; then
+var_args=()
+if [ -n "$DJANGO" ]; then
+  # The example blog (examples/django-blog) on Django's development server, with the routes
+  # its decorated views imply (manage.py edgecache_routes) as the worker's policy, and the
+  # admin token given to django-edgecache so saves in its admin purge the edge.
+  blog=examples/django-blog
+  py=$PWD/.venv/bin/python
+  export EDGECACHE_ADMIN_TOKEN=$token EDGECACHE_URL="http://127.0.0.1:$PORT"
+  (cd "$blog" && "$py" manage.py migrate --noinput -v 0 && "$py" manage.py blog_demo)
+  # bypass_cookies (Django's session cookie) and the routes, as one JSON object.
+  policy=$(cd "$blog" && "$py" manage.py edgecache_routes --json --policy)
+  var_args=(--var "EDGECACHE:{\"key_prefix\":\"django\",\"backends\":[\"memory\",\"cache\"],${policy#\{}")
+  (cd "$blog" && exec "$py" manage.py runserver "127.0.0.1:$DJANGO_PORT" --noreload) &
+  pids+=($!)
+  ORIGIN="http://127.0.0.1:$DJANGO_PORT"
+elif [ -z "$ORIGIN" ]; then
   demo=true
   env_args=(--env demo)
   node demo/origin.mjs --port "$DEMO_PORT" &
@@ -30,7 +47,9 @@ if [ -z "$ORIGIN" ]; then
   ORIGIN="http://127.0.0.1:$DEMO_PORT"
 fi
 
-node_modules/.bin/wrangler dev "${env_args[@]}" --ip 127.0.0.1 --port "$PORT" --var "ORIGIN:$ORIGIN" \
+# EDGECACHE_DEV=1 (set here only, never in wrangler.toml: make check refuses it there) lets a
+# broken configuration's errors show on the error page for requests to 127.0.0.1.
+node_modules/.bin/wrangler dev "${env_args[@]}" --ip 127.0.0.1 --port "$PORT" --var "ORIGIN:$ORIGIN" --var "EDGECACHE_DEV:1" "${var_args[@]}" \
   --show-interactive-dev-session=false &
 pids+=($!)
 
@@ -47,6 +66,10 @@ done
 echo
 echo "edgecache is serving $base in front of $ORIGIN"
 echo "Dashboard: $base$admin_path/   admin token (from .dev.vars): $token"
+if [ -n "$DJANGO" ]; then
+  echo "The example blog (examples/django-blog) is behind it: $base/ (admin: $base/admin/, admin / admin)."
+  echo "Edit a post in the admin and reload its page: Cache-Status goes from hit to fwd=miss with the new text."
+fi
 if ! $demo; then
   echo "Try: curl -si $base/   (twice: Cache-Status goes from fwd=miss to hit). Ctrl-C stops it."
   wait

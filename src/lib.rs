@@ -35,7 +35,7 @@ use worker::{Context, Env};
 #[cfg(feature = "proxy")]
 use edgecache_core::admin::path::{reach, AdminReach};
 #[cfg(feature = "proxy")]
-use edgecache_core::config::{Config, RequestLog};
+use edgecache_core::config::{shown, Config, ConfigError, ConfigErrors, RequestLog};
 #[cfg(feature = "proxy")]
 use edgecache_core::decide::arrival::{at_entry, AtEntry, Entry};
 #[cfg(feature = "proxy")]
@@ -215,7 +215,8 @@ async fn serve(
         }
         (AtEntry::Refuse { status, outcome }, Ok(url), Err(error)) => {
             // The public learns nothing of the configuration; the operator finds it in the
-            // log (and in `make check` before a deploy).
+            // log (and in `make check` before a deploy), and the developer running `make dev`
+            // on the error page (`config::shown`).
             worker::console_error!(
                 "{}",
                 serde_json::json!({
@@ -224,7 +225,15 @@ async fn serve(
                     "fix": format!("wrangler.toml ([vars] {CONFIG_VAR} / {ORIGIN_VAR}); `make check` validates it before a deploy"),
                 })
             );
-            let response = flow::reply::plain(status, CONFIG_ERROR_PAGE, &outcome);
+            let dev_var = js_sys::Reflect::get(&env, &JsValue::from_str(shown::DEV_VAR))
+                .ok()
+                .and_then(|v| v.as_string());
+            let page = if shown::errors_shown(dev_var.as_deref(), url.host_str()) {
+                shown::error_page(&edgecache_core::redact::text(error))
+            } else {
+                CONFIG_ERROR_PAGE.to_string()
+            };
+            let response = flow::reply::plain(status, &page, &outcome);
             let report = Report::of(outcome, vec![error.clone()]);
             (url, Handled { response, report })
         }
@@ -310,7 +319,8 @@ fn without_admin_credential(
 }
 
 #[cfg(feature = "proxy")]
-/// Reads `EDGECACHE` (an object, or a string holding JSON) and `ORIGIN` from the environment.
+/// Reads `EDGECACHE` (an object, or a string holding JSON) and `ORIGIN` from the environment;
+/// what is wrong with either, every problem, one a line.
 fn load_settings(env: &Env) -> Result<Settings, String> {
     let raw =
         js_sys::Reflect::get(env, &JsValue::from_str(CONFIG_VAR)).unwrap_or(JsValue::UNDEFINED);
@@ -321,10 +331,10 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
     } else {
         // The object wrangler.toml's table becomes, read as it is (no JSON text in between).
         serde_wasm_bindgen::from_value::<serde_json::Value>(raw)
-            .map_err(|e| edgecache_core::config::ConfigError::Syntax(e.to_string()))
+            .map_err(|e| ConfigErrors::one(ConfigError::Syntax(e.to_string())))
             .and_then(Config::from_value)
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string());
     let origin = js_sys::Reflect::get(env, &JsValue::from_str(ORIGIN_VAR))
         .ok()
         .and_then(|v| v.as_string())
@@ -338,11 +348,18 @@ fn load_settings(env: &Env) -> Result<Settings, String> {
         secret(ADMIN_TOKEN_VAR).as_deref(),
         secret(ADMIN_TOKENS_VAR).as_deref(),
     );
-    Ok(Settings {
-        config,
-        origin: parse_origin(&origin)?,
-        tokens,
-    })
+    match (config, parse_origin(&origin)) {
+        (Ok(config), Ok(origin)) => Ok(Settings {
+            config,
+            origin,
+            tokens,
+        }),
+        (config, origin) => Err([config.err(), origin.err()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
 }
 
 /// `ORIGIN` must be an absolute http(s) URL without a path, query or fragment.

@@ -41,7 +41,9 @@ pub fn asked(site: &str, url: &Url, job: &Job, head: bool) -> Asked {
         as_keyed: url.path() == key.path && query_as_keyed,
         credentials: job.facts.has_credentials(),
         origin: job.headers.field("origin").is_some(),
-        keyed_fields: job.plan.cookies_keyed || !job.plan.keyed_headers.is_empty(),
+        keyed_fields: job.plan.cookies_keyed
+            || job.plan.cookies_bypass
+            || !job.plan.keyed_headers.is_empty(),
         path_and_query,
     }
 }

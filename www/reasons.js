@@ -3,10 +3,11 @@
 import { $, cell, fmt, requestsOf, share, shareCell } from "./format.js";
 
 /** Reasons that mean the request was never looked up; the others, that an answer was not stored. */
-const NOT_LOOKED_UP = new Set(["route-bypass", "method", "config-error", "loop-detected", "admin"]);
+const NOT_LOOKED_UP = new Set(["route-bypass", "bypass-cookie", "method", "config-error", "loop-detected", "admin"]);
 /** What each reason (`detail=` of Cache-Status, src/status.rs) means. */
 const REASONS = {
   "route-bypass": "Its route says bypass = true.",
+  "bypass-cookie": "The request carried a cookie named in bypass_cookies (a logged-in user).",
   method: "A method the cache does not answer (POST, PUT, DELETE, …), forwarded as it is.",
   "config-error": "The cache policy is broken: every request is forwarded.",
   "loop-detected": "The request had already passed through this worker.",

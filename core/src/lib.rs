@@ -10,8 +10,8 @@
 //! - `config`: the policy in `wrangler.toml`, parsed and validated once.
 //! - `decide`: the request flow's choices: before a lookup, after it, after the origin answered.
 //! - `status`: outcomes and reasons, as `Cache-Status`, the logs and the stats report them.
-//! - `storage`: the stored record and its format, the memory tier's LRU and its byte counts,
-//!   storage errors.
+//! - `storage`: the stored record and its format, the memory tier's map (S3-FIFO with TinyLFU
+//!   admission) and its byte counts, storage errors.
 //! - `esi`: ESI templates and what an include may fetch.
 //! - `control`: the purge registry, its propagation, the control plane's rules, the stats.
 //! - `admin`: admin tokens, the limit on failed logins, the admin log line.

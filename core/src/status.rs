@@ -99,11 +99,13 @@ pub enum Reason {
     /// A `206` of another version (or length) than the held parts: not kept, and the held
     /// parts dropped.
     PartChanged,
+    /// The request carried a cookie named in `bypass_cookies` (a session): passed as sent.
+    BypassCookie,
 }
 
 impl Reason {
     /// Every reason, in the order `position` numbers them.
-    pub const ALL: [Reason; 34] = [
+    pub const ALL: [Reason; 35] = [
         Reason::RouteBypass,
         Reason::ConfigError,
         Reason::LoopDetected,
@@ -138,6 +140,7 @@ impl Reason {
         Reason::PurgeStandingUnknown,
         Reason::PartMismatch,
         Reason::PartChanged,
+        Reason::BypassCookie,
     ];
 
     /// Its place in `ALL`. The match is exhaustive, so a new reason cannot be left out of it,
@@ -178,6 +181,7 @@ impl Reason {
             Reason::PurgeStandingUnknown => 31,
             Reason::PartMismatch => 32,
             Reason::PartChanged => 33,
+            Reason::BypassCookie => 34,
         }
     }
 
@@ -217,6 +221,7 @@ impl Reason {
             Reason::PurgeStandingUnknown => "purge-standing-unknown",
             Reason::PartMismatch => "part-mismatch",
             Reason::PartChanged => "part-changed",
+            Reason::BypassCookie => "bypass-cookie",
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use arbitrary::{Result, Unstructured};
 use edgecache_core::config::{
-    check_tag, Backend, Config, ConfigError, MAX_PURGE_GRACE_S, MAX_PURGE_PROPAGATION_S,
+    check_tag, Backend, Config, ConfigErrors, MAX_PURGE_GRACE_S, MAX_PURGE_PROPAGATION_S,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
@@ -175,10 +175,13 @@ fn check(config: &Config) {
     }
 }
 
-fn judge(result: std::result::Result<Config, ConfigError>) {
+fn judge(result: std::result::Result<Config, ConfigErrors>) {
     match result {
         Ok(config) => check(&config),
-        Err(error) => assert!(!error.to_string().is_empty()),
+        Err(errors) => {
+            assert!(!errors.0.is_empty());
+            assert!(errors.0.iter().all(|e| !e.to_string().is_empty()));
+        }
     }
 }
 

@@ -474,7 +474,12 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             None => json!({ "backend": backend, "key": key, "present": false }),
             Some(entry) => {
                 let meta = &entry.meta;
-                let standing = match registry.standing(&meta.url, &meta.tags, meta.stored_at) {
+                let standing = match registry.standing_under(
+                    &meta.url,
+                    &meta.tags,
+                    &plan.tags,
+                    meta.stored_at,
+                ) {
                     Standing::Valid => "valid",
                     Standing::Stale => "soft-purged",
                     Standing::Purged => "purged",

@@ -1,17 +1,21 @@
 //! `make check`: validates the cache policy in `wrangler.toml` on the host, with the same
 //! parser and messages as the worker, so a broken rule is caught before `wrangler deploy`.
 //!
-//! Checks `[vars]` and every `[env.NAME.vars]`. Exits 1 naming each problem. Warns (and
-//! exits 0) where `[cache] enabled` (Workers Cache in front of the worker) and
+//! Checks `[vars]` and every `[env.NAME.vars]` of the file named (`make check CONFIG=file`;
+//! `wrangler.toml` by default). Exits 1 naming every problem, one a line, each field by its
+//! path and each route by its `path`. Warns (and exits 0) where `[cache] enabled` (Workers Cache in front of the worker) and
 //! `EDGECACHE.workers_cache` disagree: the worker cannot read `wrangler.toml` at run time, so
-//! `workers_cache` is how it learns that Workers Cache is there.
+//! `workers_cache` is how it learns that Workers Cache is there; and where a route rule can
+//! never apply (`Config::unreachable_rules`: a pattern no path matches, or an earlier rule
+//! that always comes first), naming both rules.
 
 use std::process::ExitCode;
 
 use edgecache::admin::limit;
 use edgecache::control::plane::{BINDING, CLASS};
+use edgecache::flow::shield::SHIELD_BINDING;
 use edgecache::{parse_origin, CONFIG_VAR, ORIGIN_VAR};
-use edgecache_core::config::{Backend, Config};
+use edgecache_core::config::{shown, Backend, Config, ConfigError, ConfigErrors};
 
 fn main() -> ExitCode {
     let path = std::env::args()
@@ -63,11 +67,18 @@ fn main() -> ExitCode {
         if !has_admin_limiter(ratelimits) {
             eprintln!("{path} {section}: note: no [[ratelimits]] binding {}: each isolate limits failed admin logins itself", limit::BINDING);
         }
-        match check_vars(vars)
-            .and_then(|checked| check_control_plane(table, &manifest).map(|()| checked))
-        {
-            Ok((summary, site, used)) => {
+        let checked = check_vars(vars);
+        let control = check_control_plane(table, &manifest);
+        match (checked, control) {
+            (Ok(checked), Ok(())) => {
+                let (summary, site, used, unreachable, shielded) = checked;
                 println!("{path} {section}: ok ({summary})");
+                for warning in unreachable {
+                    eprintln!("{path} {section}: warning: {warning}");
+                }
+                if let Some(warning) = unbound_shield(shielded, table) {
+                    eprintln!("{path} {section}: warning: {warning}");
+                }
                 for warning in unbound_backends(&used, table) {
                     eprintln!("{path} {section}: warning: {warning}");
                 }
@@ -77,8 +88,11 @@ fn main() -> ExitCode {
                     eprintln!("{path} {section}: warning: {warning}");
                 }
             }
-            Err(problem) => {
-                eprintln!("{path} {section}: {problem}");
+            (checked, control) => {
+                let problems = checked.err().unwrap_or_default();
+                for problem in problems.iter().chain(control.err().as_ref()) {
+                    eprintln!("{path} {section}: {problem}");
+                }
                 failed = true;
             }
         }
@@ -130,25 +144,45 @@ fn workers_cache_warning(
     }
 }
 
-/// The section's summary, its `workers_cache` site, and the backends its routes store in.
-fn check_vars(
-    vars: Option<&toml::Value>,
-) -> Result<(String, Option<String>, Vec<Backend>), String> {
+/// What `check_vars` finds in a valid section.
+type Checked = (String, Option<String>, Vec<Backend>, Vec<String>, bool);
+
+/// The section's summary, its `workers_cache` site, the backends its routes store in, its
+/// route rules that can never apply, and whether any route is shielded; or every problem of
+/// the section.
+fn check_vars(vars: Option<&toml::Value>) -> Result<Checked, Vec<String>> {
     let get = |name: &str| vars.and_then(|v| v.get(name));
-    let config_json = match get(CONFIG_VAR) {
-        None => serde_json::Value::Null,
-        Some(value) => serde_json::to_value(value).map_err(|e| e.to_string())?,
+    let mut problems = Vec::new();
+    let config = match get(CONFIG_VAR).map(serde_json::to_value) {
+        None => Ok(Config::default()),
+        Some(Ok(value)) => Config::from_value(value),
+        Some(Err(e)) => Err(ConfigErrors::one(ConfigError::Syntax(e.to_string()))),
     };
-    let config = Config::from_value(config_json).map_err(|e| e.to_string())?;
+    let config = config
+        .map_err(|errors| problems.extend(errors.0.iter().map(|e| e.to_string())))
+        .ok();
     let origin = match get(ORIGIN_VAR) {
         None => None,
-        Some(toml::Value::String(text)) => parse_origin(text)?,
+        Some(toml::Value::String(text)) => parse_origin(text)
+            .map_err(|e| problems.push(e))
+            .ok()
+            .flatten(),
         Some(other) => {
-            return Err(format!(
+            problems.push(format!(
                 "{ORIGIN_VAR}: must be a string, not {}",
                 other.type_str()
-            ))
+            ));
+            None
         }
+    };
+    if get(shown::DEV_VAR).is_some() {
+        problems.push(format!(
+            "{}: is for make dev alone (scripts/dev.sh sets it), so that a broken configuration's errors are shown on the error page locally; it must not be in wrangler.toml",
+            shown::DEV_VAR
+        ));
+    }
+    let (Some(config), true) = (config, problems.is_empty()) else {
+        return Err(problems);
     };
     let summary = format!(
         "{} route rule(s), backends {:?}, origin {}{}",
@@ -170,7 +204,9 @@ fn check_vars(
     }
     used.sort_by_key(|b| b.as_str());
     used.dedup();
-    Ok((summary, config.workers_cache, used))
+    let unreachable = config.unreachable_rules();
+    let shielded = config.shield || config.routes.iter().any(|r| r.shield == Some(true));
+    Ok((summary, config.workers_cache, used, unreachable, shielded))
 }
 
 /// A warning for each backend in `used` whose binding the environment `env` does not declare
@@ -195,6 +231,26 @@ fn unbound_backends(used: &[Backend], env: Option<&toml::Table>) -> Vec<String> 
             })
         })
         .collect()
+}
+
+/// A warning when the policy shields a route but the environment does not bind the shield's
+/// Durable Object (bindings are not inherited): every location would ask the origin itself.
+fn unbound_shield(shielded: bool, env: Option<&toml::Table>) -> Option<String> {
+    let bound = env
+        .and_then(|e| e.get("durable_objects"))
+        .and_then(|d| d.get("bindings"))
+        .and_then(|b| b.as_array())
+        .is_some_and(|bindings| {
+            bindings.iter().any(|b| {
+                b.get("name").and_then(|n| n.as_str()) == Some(SHIELD_BINDING)
+                    && b.get("class_name").and_then(|c| c.as_str()) == Some("Shield")
+            })
+        });
+    (shielded && !bound).then(|| {
+        format!(
+            "shield = true, but no Durable Object binding {SHIELD_BINDING} of class Shield ([[durable_objects.bindings]] and a new_sqlite_classes migration): every location would ask the origin itself"
+        )
+    })
 }
 
 /// The control plane's Durable Object must be bound in every environment (bindings are not
@@ -269,11 +325,48 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_of_a_section_is_named() {
+        let vars = manifest(
+            "ORIGIN = \"ftp://x\"\nEDGECACHE_DEV = \"1\"\n[EDGECACHE]\nversion = -1\n[[EDGECACHE.routes]]\npath = \"/a/**\"\nttl = \"1h\"\n",
+        );
+        let problems = check_vars(Some(&toml::Value::Table(vars))).unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert_eq!(problems[0], "EDGECACHE.version: -1 is negative");
+        assert!(problems[1].starts_with("EDGECACHE.routes[\"/a/**\"].ttl: takes seconds"));
+        assert!(problems[2].starts_with("ORIGIN: "));
+        assert!(problems[3].starts_with("EDGECACHE_DEV: is for make dev alone"));
+    }
+
+    #[test]
+    fn rules_that_never_apply_come_back_as_warnings() {
+        let vars = manifest(
+            "[EDGECACHE]\n[[EDGECACHE.routes]]\npath = \"/admin/**\"\nbypass = true\n[[EDGECACHE.routes]]\npath = \"/admin/login\"\nttl = 60\n",
+        );
+        let (_, _, _, warnings, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with(
+            "EDGECACHE.routes[\"/admin/login\"] never applies: routes[\"/admin/**\"] comes first"
+        ));
+    }
+
+    #[test]
     fn the_site_comes_back_with_the_summary() {
         let vars = manifest("[EDGECACHE]\nworkers_cache = \"https://Example.com\"\n");
-        let (summary, site, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (summary, site, _, _, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(site.as_deref(), Some("https://example.com"));
         assert!(summary.ends_with("Workers Cache for https://example.com"));
+    }
+
+    #[test]
+    fn a_shielded_policy_without_the_shields_binding_is_a_warning() {
+        let none = manifest("");
+        let warning = unbound_shield(true, Some(&none)).expect("a warning");
+        assert!(warning.contains("EDGECACHE_SHIELD"), "{warning}");
+        let bound = manifest(
+            "[[durable_objects.bindings]]\nname = \"EDGECACHE_SHIELD\"\nclass_name = \"Shield\"\n",
+        );
+        assert_eq!(unbound_shield(true, Some(&bound)), None);
+        assert_eq!(unbound_shield(false, Some(&none)), None);
     }
 
     #[test]
@@ -281,7 +374,7 @@ mod tests {
         let vars = manifest(
             "[EDGECACHE]\nbackends = [\"memory\"]\n[[EDGECACHE.routes]]\npath = \"/big/**\"\nbackends = [\"r2\"]\n[[EDGECACHE.routes]]\npath = \"/api/**\"\nbackends = \"kv\"\nbypass = true\n",
         );
-        let (_, _, used) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
+        let (_, _, used, _, _) = check_vars(Some(&toml::Value::Table(vars))).unwrap();
         assert_eq!(
             used,
             vec![Backend::Memory, Backend::R2],

@@ -90,20 +90,24 @@ pub async fn handle_at(
     let headers = PickedFields::read(request.headers(), FieldSet::Request);
     let esi_route = routing.route.is_some_and(|r| r.esi);
     let method = request.method();
+    // A passed request's answer goes to the client as the origin sent it, never assembled, so
+    // its `Surrogate-Capability` does not offer ESI (`Forward::as_sent`).
     let as_sent = || {
-        let mut forward = Forward::as_sent(
+        Forward::as_sent(
             request,
             url,
             settings.origin.as_ref(),
             config.origin_timeout_ms,
-        );
-        forward.esi = esi_route;
-        forward
+        )
     };
     let arrival = Arrival {
         looped: headers.field(HOP_HEADER).is_some(),
         method: &method,
         bypass: routing.bypass,
+        bypass_cookie: config.any_bypass_cookies
+            && config
+                .bypass_cookie(&target, &routing, headers.field("cookie").as_deref())
+                .is_some(),
     };
     let passed = match before_lookup(&arrival) {
         Before::Refuse { status, outcome } => {

@@ -215,7 +215,9 @@ impl Forward {
         for (name, value) in &self.validators {
             let _ = headers.set(name, value);
         }
-        let _ = headers.append("surrogate-capability", &self.surrogate_capability());
+        // Set by the edge, never the client's (Edge Architecture Specification §3: what this
+        // surrogate will do), on passed requests too, so an origin can trust what it offers.
+        let _ = headers.set("surrogate-capability", &self.surrogate_capability());
         let _ = headers.set(HOP_HEADER, "1");
 
         let method = self.method();

@@ -1,4 +1,5 @@
-//! The in-isolate memory tier: a byte-bounded LRU that lives as long as the isolate.
+//! The in-isolate memory tier: a byte-bounded S3-FIFO map (`edgecache_core::storage::s3fifo`)
+//! that lives as long as the isolate.
 //!
 //! Isolates are many and short-lived, so this tier is a per-isolate accelerator in front
 //! of the shared backends, never the only copy anyone relies on.
@@ -12,11 +13,11 @@ use crate::runtime::now_ms;
 use edgecache_core::control::registry::{Registry, Standing};
 use edgecache_core::http::Fields;
 use edgecache_core::storage::heap;
-use edgecache_core::storage::lru::Lru;
 use edgecache_core::storage::record::{Kind, Meta};
+use edgecache_core::storage::s3fifo::S3Fifo;
 
 thread_local! {
-    static MEMORY: RefCell<Option<Lru<Entry>>> = const { RefCell::new(None) };
+    static MEMORY: RefCell<Option<S3Fifo<Entry>>> = const { RefCell::new(None) };
 }
 
 pub struct MemoryStore;
@@ -25,31 +26,31 @@ impl MemoryStore {
     /// The isolate's tier, created with `budget` bytes on first use.
     pub fn new(budget: u64) -> MemoryStore {
         MEMORY.with(|m| {
-            m.borrow_mut().get_or_insert_with(|| Lru::new(budget));
+            m.borrow_mut().get_or_insert_with(|| S3Fifo::new(budget));
         });
         MemoryStore
     }
 
-    fn with<T>(f: impl FnOnce(&mut Lru<Entry>) -> T) -> Option<T> {
+    fn with<T>(f: impl FnOnce(&mut S3Fifo<Entry>) -> T) -> Option<T> {
         MEMORY.with(|m| m.borrow_mut().as_mut().map(f))
     }
 
     /// The budget of this isolate's tier (0 before it is created); one entry may use at most
     /// a quarter of it.
     pub fn budget() -> u64 {
-        Self::with(|lru| lru.budget()).unwrap_or(0)
+        Self::with(|map| map.budget()).unwrap_or(0)
     }
 
     /// Bytes held by this isolate's tier.
     pub fn used() -> u64 {
-        Self::with(|lru| lru.used()).unwrap_or(0)
+        Self::with(|map| map.used()).unwrap_or(0)
     }
 
     /// Drops the entries a purge has made unusable in this isolate, freeing their memory at
     /// once (the registry would refuse them on read anyway); returns how many went.
     pub fn purge(registry: &Registry) -> usize {
-        Self::with(|lru| {
-            lru.retain(|_, entry| {
+        Self::with(|map| {
+            map.retain(|_, entry| {
                 let meta = &entry.meta;
                 meta.kind != Kind::Response
                     || registry.standing(&meta.url, &meta.tags, meta.stored_at) != Standing::Purged
@@ -68,7 +69,7 @@ const JS_FIELD_BYTES: usize = 320;
 
 /// What an entry costs the isolate while this tier holds it, counted against the budget:
 /// every allocation it owns (the body; each string of its metadata at its capacity: key, URL,
-/// header fields, tags, `Vary` names), the boxes its parts are shared through, the LRU's two
+/// header fields, tags, `Vary` names), the boxes its parts are shared through, the map's two
 /// copies of the key with their slots, and, for a response, the client fields a hit builds
 /// (`client_fields::ClientFields`): the `Cache-Status` it keeps in Wasm and the `Headers` object the
 /// runtime keeps, counted from the start, built or not.
@@ -94,7 +95,7 @@ pub fn footprint_of(key: &str, meta: &Meta, body_len: usize) -> u64 {
     } else {
         0
     };
-    (boxes + meta.heap_bytes() + client_fields) as u64 + Lru::<Entry>::key_cost(key)
+    (boxes + meta.heap_bytes() + client_fields) as u64 + S3Fifo::<Entry>::key_cost(key)
 }
 
 impl Store for MemoryStore {
@@ -103,7 +104,7 @@ impl Store for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
-        Ok(Self::with(|lru| lru.get(key, now_ms())).flatten())
+        Ok(Self::with(|map| map.get(key, now_ms())).flatten())
     }
 
     async fn put(&self, key: &str, entry: &Entry, keep_secs: u64) -> Result<(), StoreError> {
@@ -111,12 +112,12 @@ impl Store for MemoryStore {
         let keep = i64::try_from(keep_secs).unwrap_or(i64::MAX);
         let expires = now_ms().saturating_add(keep.saturating_mul(1000));
         let bytes = footprint(key, entry);
-        Self::with(|lru| lru.insert(key.to_string(), entry.clone(), bytes, expires));
+        Self::with(|map| map.insert(key.to_string(), entry.clone(), bytes, expires));
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        Self::with(|lru| lru.remove(key));
+        Self::with(|map| map.remove(key));
         Ok(())
     }
 }

@@ -1,8 +1,17 @@
 // A broken configuration: every request answered with a bare 500 that shows the public
-// nothing, the broken rule named in the log (a password never), and the origin never asked.
+// nothing, every broken rule named in the log (a password never), and the origin never asked;
+// under make dev (EDGECACHE_DEV=1, a loopback host) the errors on the error page; and
+// `make check CONFIG=file` naming every problem of another file.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { setup } from "../support/fixture.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 describe("configuration errors", () => {
   const configErrors = (worker) => worker.logs.filter((l) => l.includes('"edgecache":"config-error"'));
@@ -22,7 +31,7 @@ describe("configuration errors", () => {
       assert.equal(origin.requests.length, 0);
       const logged = configErrors(worker);
       assert.equal(logged.length, 3, "one line per request");
-      assert.match(logged[0], /EDGECACHE\.routes\[1\]\.ttl: 10 s is below Workers KV's 60 s minimum TTL/);
+      assert.match(logged[0], /EDGECACHE\.routes\[\\"\/kv\/\*\*\\"\]\.ttl: 10 s is below Workers KV's 60 s minimum TTL/, "the route is named by its path");
       assert.match(logged[0], /make check/);
     } finally {
       await dispose();
@@ -70,6 +79,122 @@ describe("configuration errors", () => {
       assert.match((await worker.fetch("/x")).cacheStatus, /detail=route-bypass/);
     } finally {
       await dispose();
+    }
+  });
+
+  const BROKEN = {
+    defualt_ttl: 60,
+    routes: [
+      { path: "/api/**", ttl: "1h" },
+      { path: "/static/**", ttl: 86400, vary_cookie: ["lang"] },
+    ],
+  };
+  const EXPECTED = [
+    "EDGECACHE.defualt_ttl: unknown field; did you mean `default_ttl`?",
+    'EDGECACHE.routes["/api/**"].ttl: takes seconds, a whole number; got the string "1h" (write 3600, no quotes)',
+    'EDGECACHE.routes["/static/**"].vary_cookie: unknown field; did you mean `vary_cookies`?',
+  ];
+
+  it("logs every error at once, each with its field and its route's path, in the user's terms", async () => {
+    const { origin, worker, dispose } = await setup({ config: BROKEN });
+    try {
+      const got = await worker.fetch("/static/x");
+      assert.equal(got.status, 500);
+      assert.equal(got.body, "edgecache: internal configuration error\n");
+      const logged = JSON.parse(configErrors(worker)[0]);
+      assert.deepEqual(logged.error.split("\n"), EXPECTED);
+      assert.equal(origin.requests.length, 0);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it("shows the errors on the error page under make dev on 127.0.0.1, and to no one else", async () => {
+    const { worker, dispose } = await setup({ config: BROKEN, bindings: { EDGECACHE_DEV: "1" } });
+    try {
+      for (const url of ["http://127.0.0.1:8787/static/x", "http://localhost/"]) {
+        const local = await worker.fetch(url);
+        assert.equal(local.status, 500);
+        assert.match(local.cacheStatus, /detail=config-error/);
+        for (const line of EXPECTED) assert.ok(local.body.includes(line), `${line} on ${url}'s page:\n${local.body}`);
+        assert.match(local.body, /make check/);
+      }
+      for (const url of ["http://edge.test/static/x", "http://127.0.0.1.nip.io/x", "http://10.0.0.1/x"]) {
+        const got = await worker.fetch(url);
+        assert.equal(got.body, "edgecache: internal configuration error\n", `${url} is not the developer's machine`);
+      }
+    } finally {
+      await dispose();
+    }
+    const { worker: deployed, dispose: stop } = await setup({ config: BROKEN });
+    try {
+      const got = await deployed.fetch("http://127.0.0.1/static/x");
+      assert.equal(got.body, "edgecache: internal configuration error\n", "without EDGECACHE_DEV, a loopback host alone shows nothing");
+    } finally {
+      await stop();
+    }
+  });
+
+  it("names every problem of another file with make check CONFIG=file", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "edgecache-check-"));
+    try {
+      const file = path.join(dir, "broken.toml");
+      await writeFile(
+        file,
+        [
+          'name = "x"',
+          "[vars]",
+          'ORIGIN = "ftp://files.test"',
+          "[vars.EDGECACHE]",
+          "defualt_ttl = 60",
+          "[[vars.EDGECACHE.routes]]",
+          'path = "/api/**"',
+          'ttl = "1h"',
+          "[[vars.EDGECACHE.routes]]",
+          'path = "/static/**"',
+          "ttl = 86400",
+          'vary_cookie = ["lang"]',
+          "",
+        ].join("\n"),
+      );
+      const { code, stdout, stderr } = await new Promise((resolve) => {
+        execFile("make", ["--no-print-directory", "check", `CONFIG=${file}`], { cwd: root }, (error, stdout, stderr) => resolve({ code: error?.code ?? 0, stdout, stderr }));
+      });
+      assert.notEqual(code, 0, "a broken file fails make check");
+      const problems = stderr.split("\n").filter((l) => l.startsWith(`${file} [vars]: `) && !l.includes("note:")).map((l) => l.slice(`${file} [vars]: `.length));
+      assert.deepEqual(problems.slice(0, 4), [...EXPECTED, 'ORIGIN: "ftp://files.test" must be an http:// or https:// URL with a host'], stderr);
+      assert.ok(!stdout.includes("wrangler.toml"), "the file named, not wrangler.toml");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("warns with make check about rules that can never apply, naming both, and still passes", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "edgecache-check-"));
+    try {
+      const file = path.join(dir, "shadowed.toml");
+      const wrangler = await readFile(path.join(root, "wrangler.toml"), "utf8");
+      // The repository's own file (its bindings and migrations), with three route rules at the
+      // top level, just before [env.demo].
+      const routes = ['path = "/admin/**"\nbypass = true', 'path = "/admin/login"\nttl = 60', 'path = "/a%2fb"'];
+      const tables = routes.map((r) => `[[vars.EDGECACHE.routes]]\n${r}\n`).join("");
+      assert.match(wrangler, /^\[env\.demo\]$/m);
+      await writeFile(file, wrangler.replace(/^\[env\.demo\]$/m, `${tables}\n[env.demo]`));
+      const { code, stderr } = await new Promise((resolve) => {
+        execFile("make", ["--no-print-directory", "check", `CONFIG=${file}`], { cwd: root }, (error, stdout, stderr) => resolve({ code: error?.code ?? 0, stdout, stderr }));
+      });
+      assert.equal(code, 0, stderr);
+      const warnings = stderr.split("\n").filter((l) => l.startsWith(`${file} [vars]: warning: EDGECACHE.routes`));
+      assert.deepEqual(
+        warnings.map((l) => l.slice(`${file} [vars]: warning: `.length)),
+        [
+          'EDGECACHE.routes["/admin/login"] never applies: routes["/admin/**"] comes first and matches every request it does (the first matching rule wins); move it above, or remove it',
+          'EDGECACHE.routes["/a%2fb"] never applies: paths are compared with escapes in upper case: write %2F',
+        ],
+        stderr,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -31,6 +31,7 @@ describe("ESI fragments", () => {
       backends: ["memory"],
       esi_max_includes: 4,
       esi_max_fragment_bytes: 64,
+      bypass_cookies: ["sessionid"],
       routes: [
         // Only fragments listed here get the client's cookies, those their own route keys on.
         { path: "/pages/**", esi: true, esi_includes: ["/frag/**"] },
@@ -71,6 +72,24 @@ describe("ESI fragments", () => {
     assert.equal(got.headers.get("surrogate-control"), null);
     origin.on("/plain", html('a<esi:include src="/frag/sc"/>b'));
     assert.equal((await worker.fetch("/plain")).body, 'a<esi:include src="/frag/sc"/>b', "no ESI without a route or Surrogate-Control");
+  });
+
+  it("tells the origin it assembles ESI on ESI routes only, whatever a client claims", async () => {
+    origin.on("/pages/capability", html("shell"));
+    origin.on("/frag/capability", fragment("fragment"));
+    const claim = { headers: { "surrogate-capability": 'edgecache="Surrogate/1.0 ESI/1.0", evil="ESI/1.0"' } };
+    await worker.fetch("/pages/capability", claim);
+    await worker.fetch("/frag/capability", claim);
+    const asked = (path) => origin.requests.filter((r) => r.path === path).map((r) => r.headers["surrogate-capability"]);
+    assert.deepEqual(asked("/pages/capability"), ['edgecache="Surrogate/1.0 ESI/1.0"'], "an ESI route: ESI/1.0, the client's field dropped");
+    assert.deepEqual(asked("/frag/capability"), ['edgecache="Surrogate/1.0"'], "another route: no ESI, though the client claimed it");
+    // Passed requests are answered as the origin sends them, never assembled: no ESI offered,
+    // and the client's claim replaced, not passed on.
+    origin.on("/pages/capability-passed", html('a<esi:include src="/frag/capability"/>b'));
+    await worker.fetch("/pages/capability-passed", { method: "POST", body: "x", ...claim });
+    const passed = await worker.fetch("/pages/capability-passed", { headers: { ...claim.headers, cookie: "sessionid=s1" } });
+    assert.match(passed.cacheStatus, /detail=bypass-cookie/);
+    assert.deepEqual(asked("/pages/capability-passed"), ['edgecache="Surrogate/1.0"', 'edgecache="Surrogate/1.0"'], "a POST and a bypass cookie: no ESI");
   });
 
   it("keys per-user fragments on the named cookie and sends the origin nothing else", async () => {

@@ -1,10 +1,14 @@
 // Purging through the admin API on every backend: by URL (every variant), prefix, path on any
 // host, tag (Cache-Tag, Surrogate-Key, route tags) and everything, hard and soft; the purge
-// log. Purges across locations, and the control plane that records them, are
+// log; a route's tags added after an entry was stored (the worker restarted on the same
+// storage with the new configuration) still reach that entry. Purges across locations, and the control plane that records them, are
 // control-plane.test.mjs's.
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { withWorker } from "../support/fixture.mjs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { setup, withOrigin, withWorker } from "../support/fixture.mjs";
 
 const TOKEN = "test-token-0123456789";
 
@@ -113,3 +117,41 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) {
     });
   });
 }
+
+describe("route tags added after an entry was stored", () => {
+  const { origin } = withOrigin();
+  let dir;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "edgecache-route-tags-"));
+    origin.on("/docs/page", (record, n) => ({ headers: { "cache-control": "max-age=600" }, body: `page #${n}` }));
+    origin.on("/other/page", (record, n) => ({ headers: { "cache-control": "max-age=600" }, body: `other #${n}` }));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const backends of [["cache"], ["kv"]]) {
+    it(`lets a tag purge reach entries stored before the route had the tag (${backends[0]})`, async () => {
+      const version = backends[0] === "cache" ? 1 : 2;
+      const start = (routes) => setup({ origin, persist: dir, bindings: { ADMIN_TOKEN: TOKEN }, config: { backends, version, routes } });
+      const before = origin.count("/docs/page", "GET");
+      const { worker: untagged } = await start([{ path: "/docs/**", ttl: 600 }]);
+      await untagged.fetchStored("/docs/page");
+      await untagged.fetchStored("/other/page");
+      await untagged.dispose();
+
+      const { worker: tagged } = await start([{ path: "/docs/**", ttl: 600, tags: ["docs"] }]);
+      try {
+        assert.match((await tagged.fetch("/docs/page")).cacheStatus, /; hit;/, "the entry outlived the restart");
+        const result = await purge(tagged, { tags: ["docs"] });
+        assert.deepEqual(result.results, [{ type: "tag", target: "docs", effect: "purged" }]);
+        const after = await tagged.fetch("/docs/page");
+        assert.match(after.cacheStatus, /fwd=miss/, "the purge reached the entry stored before the route had the tag");
+        assert.equal(origin.count("/docs/page", "GET"), before + 2);
+        assert.match((await tagged.fetch("/other/page")).cacheStatus, /; hit;/, "an entry of another route is left alone");
+      } finally {
+        await tagged.dispose();
+      }
+    });
+  }
+});

@@ -1,18 +1,8 @@
 //! Checks of single fields: durations and sizes, names, header tokens, tags, the key prefix,
 //! the Workers Cache site, and the backends with their limits.
 
-use serde::Deserialize;
-
 use super::Backend;
 use crate::request::glob::GlobError;
-
-/// `backends = "kv"` and `backends = ["memory", "kv"]` are both accepted.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(super) enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
 
 /// `workers_cache`: the site Workers Cache serves, an http(s) URL without a path, in the form
 /// keys hold its scheme and host (`https://example.com`, a port only when it is not the
@@ -109,11 +99,8 @@ pub(super) fn check_body(backends: &[Backend], max_body_bytes: u64) -> Result<()
     Ok(())
 }
 
-pub(super) fn parse_backends(raw: OneOrMany) -> Result<Vec<Backend>, String> {
-    let names = match raw {
-        OneOrMany::One(name) => vec![name],
-        OneOrMany::Many(names) => names,
-    };
+/// `backends = "kv"` and `backends = ["memory", "kv"]` are both accepted.
+pub(super) fn parse_backends(names: Vec<String>) -> Result<Vec<Backend>, String> {
     if names.is_empty() {
         return Err(format!("must name at least one of {}", Backend::names()));
     }
@@ -156,6 +143,26 @@ pub(super) fn check_names(names: Vec<String>) -> Result<Vec<String>, String> {
         }
     }
     Ok(names)
+}
+
+/// `bypass_cookies`: cookie names (no `=`, `;`, `,`, spaces or control characters), kept in
+/// the form requests' cookie names are compared in.
+pub(super) fn bypass_cookie_names(names: Vec<String>) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let bad = name.is_empty()
+            || name
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '=' | ';' | ','));
+        if bad {
+            return Err(format!("{name:?} is not a cookie name"));
+        }
+        let form = crate::request::bypass_cookie::cookie_name_form(&name);
+        if !out.contains(&form) {
+            out.push(form);
+        }
+    }
+    Ok(out)
 }
 
 /// A header field name is an RFC 9110 token.

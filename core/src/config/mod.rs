@@ -1,18 +1,24 @@
 //! The cache policy, read from the `EDGECACHE` object in `wrangler.toml`'s `[vars]`.
 //!
-//! Parsed once, then validated once (`Config::from_json`): every problem is reported with
-//! the field, or the route rule's index, and the reason, so that `make check` on the host and
+//! Parsed once, then validated once (`Config::from_json`): every problem is reported at once,
+//! each with the field, the route rule by its `path`, and the reason in the user's terms, so
+//! that `make check` on the host and
 //! the worker at start-up say exactly the same thing. The names follow Django's cache
 //! settings where one exists (`KEY_PREFIX`, `VERSION`, `TIMEOUT`).
 //!
 //! This module holds the validated policy and its defaults; `parse` reads the raw value,
-//! `fields` checks single fields, `status_ttl` reads `ttl_by_status`.
+//! `reader` reads a table's fields by kind, `fields` checks single fields, `status_ttl` reads
+//! `ttl_by_status`, `suggest` finds the field a misspelt name meant.
 
 mod fields;
 mod parse;
+mod reader;
+pub mod shown;
 mod status_ttl;
+mod suggest;
 #[cfg(test)]
 mod tests;
+mod unreachable;
 
 use std::fmt;
 use std::rc::Rc;
@@ -71,6 +77,11 @@ pub struct Config {
     pub request_log: RequestLog,
     /// Ordered rules; the first whose host and path match applies.
     pub routes: Vec<Route>,
+    /// Cookie names (in `request::bypass_cookie::cookie_name_form`) that pass a request to
+    /// the origin, unstored, on routes without a list of their own.
+    pub bypass_cookies: Vec<String>,
+    /// The top level or some route names a bypass cookie: requests with a `Cookie` are checked.
+    pub any_bypass_cookies: bool,
     /// Paths are matched, keyed and sent to the origin lower-cased, for origins that do not
     /// tell `/API` from `/api`.
     pub case_insensitive_paths: bool,
@@ -212,6 +223,8 @@ pub struct Route {
     pub backends: Vec<Backend>,
     /// Never look up or store: the request goes straight to the origin.
     pub bypass: bool,
+    /// Replaces the top-level `bypass_cookies` on this route (`Some([])`: none here).
+    pub bypass_cookies: Option<Vec<String>>,
     pub query: QueryRule,
     /// Request headers (lowercase) whose values join the key.
     pub vary_headers: Vec<String>,
@@ -246,40 +259,82 @@ pub enum QueryRule {
 /// What is wrong with the configuration, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
-    /// The text is not JSON, or not an object.
+    /// The text is not JSON, or not a table.
     Syntax(String),
     /// A top-level field is unknown or has a bad value.
     Field { field: String, reason: String },
-    /// A route rule is unknown or has a bad value.
+    /// A field of a route rule is unknown or has a bad value (`field` empty: the rule itself).
     Rule {
-        index: usize,
+        route: RouteName,
         field: String,
         reason: String,
     },
 }
 
+/// A route rule as messages name it: by its `path` (and `host`), as the user wrote them;
+/// by its place in the list only when it has no readable `path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteName {
+    pub index: usize,
+    pub path: Option<String>,
+    pub host: Option<String>,
+}
+
+impl fmt::Display for RouteName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.path, &self.host) {
+            (Some(path), Some(host)) => write!(f, "routes[{path:?} on {host:?}]"),
+            (Some(path), None) => write!(f, "routes[{path:?}]"),
+            (None, _) => write!(f, "routes[{}]", self.index),
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::Syntax(reason) => write!(f, "EDGECACHE is not a valid object: {reason}"),
+            ConfigError::Syntax(reason) => write!(f, "EDGECACHE is not a valid table: {reason}"),
             ConfigError::Field { field, reason } => write!(f, "EDGECACHE.{field}: {reason}"),
             ConfigError::Rule {
-                index,
+                route,
                 field,
                 reason,
-            } if field.is_empty() => {
-                write!(f, "EDGECACHE.routes[{index}]: {reason}")
-            }
+            } if field.is_empty() => write!(f, "EDGECACHE.{route}: {reason}"),
             ConfigError::Rule {
-                index,
+                route,
                 field,
                 reason,
-            } => write!(f, "EDGECACHE.routes[{index}].{field}: {reason}"),
+            } => write!(f, "EDGECACHE.{route}.{field}: {reason}"),
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Every problem of a configuration, in the order of its fields: all are reported at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    pub fn one(error: ConfigError) -> ConfigErrors {
+        ConfigErrors(vec![error])
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    /// One problem a line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
 
 impl Default for Config {
     fn default() -> Self {
@@ -306,6 +361,8 @@ impl Default for Config {
             },
             request_log: RequestLog::default(),
             routes: Vec::new(),
+            bypass_cookies: Vec::new(),
+            any_bypass_cookies: false,
             case_insensitive_paths: false,
             credential_headers: DEFAULT_CREDENTIAL_HEADERS
                 .iter()

@@ -3,36 +3,54 @@
 use serde_json::Value;
 
 use super::fields::{check_ttl, seconds};
+use super::reader::describe;
 use super::{Backend, StatusTtl};
 
 /// `ttl_by_status`: `{"200": 3600, "404": 60, "500-599": 0, "5xx": 0}`. Statuses 100 to 599,
 /// ranges that do not overlap, durations in seconds (0: never stored; otherwise at least the
-/// minimum of each of `backends`, e.g. KV's 60 s).
+/// minimum of each of `backends`, e.g. KV's 60 s). The rules read, and a problem for each
+/// one that could not be.
 pub(super) fn status_ttls(
     map: serde_json::Map<String, Value>,
     backends: &[Backend],
-) -> Result<Vec<StatusTtl>, String> {
+) -> (Vec<StatusTtl>, Vec<String>) {
     let mut rules: Vec<StatusTtl> = Vec::with_capacity(map.len());
+    let mut problems = Vec::new();
     for (range, value) in map {
-        let (first, last) = status_range(&range)?;
-        let ttl = value
-            .as_i64()
-            .ok_or_else(|| format!("{range:?}: {value} is not a number of seconds"))?;
-        let ttl = seconds(Some(ttl), 0).map_err(|r| format!("{range:?}: {r}"))?;
-        if ttl > 0 {
-            check_ttl(backends, ttl).map_err(|r| format!("{range:?}: {r}"))?;
+        match status_ttl(&range, &value, backends, &rules) {
+            Ok(rule) => rules.push(rule),
+            Err(problem) => problems.push(problem),
         }
-        let rule = StatusTtl { first, last, ttl };
-        if let Some(other) = rules
-            .iter()
-            .find(|o| o.first <= rule.last && rule.first <= o.last)
-        {
-            return Err(format!("{range:?} overlaps {}-{}", other.first, other.last));
-        }
-        rules.push(rule);
     }
     rules.sort_by_key(|r| r.first);
-    Ok(rules)
+    (rules, problems)
+}
+
+fn status_ttl(
+    range: &str,
+    value: &Value,
+    backends: &[Backend],
+    rules: &[StatusTtl],
+) -> Result<StatusTtl, String> {
+    let (first, last) = status_range(range)?;
+    let ttl = value.as_i64().ok_or_else(|| {
+        format!(
+            "{range:?}: takes seconds, a whole number; got {}",
+            describe(value)
+        )
+    })?;
+    let ttl = seconds(Some(ttl), 0).map_err(|r| format!("{range:?}: {r}"))?;
+    if ttl > 0 {
+        check_ttl(backends, ttl).map_err(|r| format!("{range:?}: {r}"))?;
+    }
+    let rule = StatusTtl { first, last, ttl };
+    if let Some(other) = rules
+        .iter()
+        .find(|o| o.first <= rule.last && rule.first <= o.last)
+    {
+        return Err(format!("{range:?} overlaps {}-{}", other.first, other.last));
+    }
+    Ok(rule)
 }
 
 /// `"404"`, `"500-599"` or `"5xx"`.

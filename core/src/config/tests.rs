@@ -56,11 +56,14 @@ fn an_unknown_top_level_field_is_named() {
 }
 
 #[test]
-fn an_unknown_rule_field_is_named_with_the_rule_index() {
-    let error = error_of(r#"{"routes": [{"path": "/"}, {"path": "/a", "ttls": 5}]}"#);
-    assert!(
-        error.starts_with("EDGECACHE.routes[1].ttls: unknown field"),
-        "{error}"
+fn an_unknown_rule_field_is_named_with_the_rules_path_and_what_was_meant() {
+    assert_eq!(
+        error_of(r#"{"routes": [{"path": "/"}, {"path": "/a", "ttls": 5}]}"#),
+        "EDGECACHE.routes[\"/a\"].ttls: unknown field; did you mean `ttl`?"
+    );
+    assert_eq!(
+        error_of(r#"{"routes": [{"path": "/a", "host": "b.test", "default_ttl": 5}]}"#),
+        "EDGECACHE.routes[\"/a\" on \"b.test\"].default_ttl: is a field of the top level, not of a route"
     );
 }
 
@@ -68,7 +71,7 @@ fn an_unknown_rule_field_is_named_with_the_rule_index() {
 fn a_rule_without_a_path_is_an_error() {
     assert_eq!(
         error_of(r#"{"routes": [{"ttl": 5}]}"#),
-        "EDGECACHE.routes[0].path: is required"
+        "EDGECACHE.routes[0].path: is required, e.g. path = \"/blog/**\""
     );
 }
 
@@ -76,11 +79,11 @@ fn a_rule_without_a_path_is_an_error() {
 fn a_bad_pattern_is_reported_with_its_reason() {
     assert_eq!(
         error_of(r#"{"routes": [{"path": "static/*"}]}"#),
-        "EDGECACHE.routes[0].path: \"static/*\": must start with '/'"
+        "EDGECACHE.routes[\"static/*\"].path: \"static/*\": must start with '/'"
     );
     assert_eq!(
         error_of(r#"{"routes": [{"path": "/a/***"}]}"#),
-        "EDGECACHE.routes[0].path: \"/a/***\": has more than two '*' in a row"
+        "EDGECACHE.routes[\"/a/***\"].path: \"/a/***\": has more than two '*' in a row"
     );
 }
 
@@ -88,7 +91,7 @@ fn a_bad_pattern_is_reported_with_its_reason() {
 fn a_ttl_below_the_kv_minimum_on_a_kv_route_is_an_error() {
     assert_eq!(
         error_of(r#"{"routes": [{"path": "/", "backends": ["memory", "kv"], "ttl": 30}]}"#),
-        "EDGECACHE.routes[0].ttl: 30 s is below Workers KV's 60 s minimum TTL on a route that uses kv"
+        "EDGECACHE.routes[\"/\"].ttl: 30 s is below Workers KV's 60 s minimum TTL on a route that uses kv"
     );
 }
 
@@ -117,7 +120,7 @@ fn negative_sizes_are_errors() {
     );
     assert_eq!(
         error_of(r#"{"routes": [{"path": "/", "browser_ttl": -5}]}"#),
-        "EDGECACHE.routes[0].browser_ttl: -5 is negative"
+        "EDGECACHE.routes[\"/\"].browser_ttl: -5 is negative"
     );
 }
 
@@ -137,26 +140,35 @@ fn unknown_and_repeated_backends_are_errors() {
 fn ignore_and_allow_lists_exclude_each_other() {
     assert_eq!(
         error_of(r#"{"routes": [{"path": "/", "query_ignore": ["a"], "query_allow": ["b"]}]}"#),
-        "EDGECACHE.routes[0].query_allow: query_ignore and query_allow cannot both be set"
+        "EDGECACHE.routes[\"/\"].query_allow: query_ignore and query_allow cannot both be set"
     );
 }
 
 #[test]
 fn tags_and_vary_headers_are_checked() {
     assert!(error_of(r#"{"routes": [{"path": "/", "tags": ["a b"]}]}"#)
-        .starts_with("EDGECACHE.routes[0].tags:"));
+        .starts_with("EDGECACHE.routes[\"/\"].tags:"));
     assert!(
         error_of(r#"{"routes": [{"path": "/", "vary_headers": ["X Bad"]}]}"#)
-            .starts_with("EDGECACHE.routes[0].vary_headers:")
+            .starts_with("EDGECACHE.routes[\"/\"].vary_headers:")
     );
 }
 
 #[test]
 fn wrong_types_and_bad_json_are_errors() {
-    assert!(error_of(r#"{"version": "one"}"#)
-        .starts_with("EDGECACHE is not a valid object: invalid type"));
-    assert!(error_of("{").starts_with("EDGECACHE is not a valid object: EOF"));
-    assert!(error_of(r#"{"routes": [5]}"#).starts_with("EDGECACHE.routes[0]: invalid type"));
+    assert_eq!(
+        error_of(r#"{"version": "one"}"#),
+        "EDGECACHE.version: takes a whole number; got the string \"one\""
+    );
+    assert!(error_of("{").starts_with("EDGECACHE is not a valid table: EOF"));
+    assert_eq!(
+        error_of("[1]"),
+        "EDGECACHE is not a valid table: takes a table of settings; got a list"
+    );
+    assert_eq!(
+        error_of(r#"{"routes": [5]}"#),
+        "EDGECACHE.routes[0]: takes a table, e.g. { path = \"/static/**\", ttl = 86400 }; got the number 5"
+    );
 }
 
 #[test]
@@ -199,7 +211,7 @@ fn the_request_log_level_is_read_and_applied() {
 fn durations_stop_at_two_to_the_31_seconds() {
     assert_eq!(
         error_of(r#"{"routes": [{"path": "/", "ttl": 9223372036854775807}]}"#),
-        "EDGECACHE.routes[0].ttl: 9223372036854775807 s is more than 2^31 s (68 years)"
+        "EDGECACHE.routes[\"/\"].ttl: 9223372036854775807 s is more than 2^31 s (68 years)"
     );
     assert!(error_of(r#"{"default_ttl": 3000000000}"#).starts_with("EDGECACHE.default_ttl:"));
     assert!(Config::from_json(r#"{"routes": [{"path": "/", "ttl": 2147483648}]}"#).is_ok());
@@ -236,7 +248,10 @@ fn esi_routes_and_limits_are_read() {
         "EDGECACHE.esi_max_fragment_bytes: -1 is negative"
     );
     let wrong_type = error_of(r#"{"routes": [{"path": "/", "esi": "yes"}]}"#);
-    assert!(wrong_type.starts_with("EDGECACHE.routes[0]") && wrong_type.contains("a boolean"));
+    assert_eq!(
+        wrong_type,
+        "EDGECACHE.routes[\"/\"].esi: takes true or false; got the string \"yes\""
+    );
 }
 
 #[test]
@@ -279,16 +294,17 @@ fn bad_lifetimes_by_status_are_named() {
     );
     assert!(error_of(r#"{"ttl_by_status": {"600": 5}}"#)
         .starts_with("EDGECACHE.ttl_by_status: \"600\" is not a status"));
-    assert!(error_of(r#"{"ttl_by_status": {"404": "1m"}}"#)
-        .starts_with("EDGECACHE.ttl_by_status: \"404\": \"1m\" is not a number"));
+    assert!(error_of(r#"{"ttl_by_status": {"404": "1m"}}"#).starts_with(
+        "EDGECACHE.ttl_by_status: \"404\": takes seconds, a whole number; got the string \"1m\""
+    ));
     assert_eq!(
         error_of(r#"{"routes": [{"path": "/", "backends": "kv", "ttl_by_status": {"404": 5}}]}"#),
-        "EDGECACHE.routes[0].ttl_by_status: \"404\": 5 s is below Workers KV's 60 s minimum TTL on a route that uses kv"
+        "EDGECACHE.routes[\"/\"].ttl_by_status: \"404\": 5 s is below Workers KV's 60 s minimum TTL on a route that uses kv"
     );
     assert!(error_of(
         r#"{"ttl_by_status": {"404": 5}, "routes": [{"path": "/", "backends": "kv"}]}"#
     )
-    .starts_with("EDGECACHE.routes[0].backends: the top-level ttl_by_status 404-404:"));
+    .starts_with("EDGECACHE.routes[\"/\"].backends: the top-level ttl_by_status 404-404:"));
 }
 
 #[test]
@@ -331,7 +347,7 @@ fn esi_includes_are_read_and_checked() {
     assert_eq!(config.routes[1].esi_includes, Some(vec![]));
     assert_eq!(
         error_of(r#"{"routes": [{"path": "/", "esi_includes": ["fragments/*"]}]}"#),
-        "EDGECACHE.routes[0].esi_includes: \"fragments/*\": must start with '/'"
+        "EDGECACHE.routes[\"/\"].esi_includes: \"fragments/*\": must start with '/'"
     );
 }
 
@@ -407,7 +423,7 @@ fn a_body_limit_over_25_mib_is_allowed_on_an_r2_route_and_refused_on_a_kv_route(
     );
     assert_eq!(
         error_of(&kv),
-        "EDGECACHE.routes[1].backends: max_body_bytes 41943040 exceeds Workers KV's 26214400-byte value limit"
+        "EDGECACHE.routes[\"/**\"].backends: max_body_bytes 41943040 exceeds Workers KV's 26214400-byte value limit"
     );
     assert_eq!(
         error_of(&format!(r#"{{"backends": "kv", "max_body_bytes": {big}}}"#)),
@@ -445,4 +461,69 @@ fn every_backend_name_parses_in_a_config() {
         .expect("every listed backend can be configured");
         assert_eq!(config.backends, vec![backend]);
     }
+}
+
+#[test]
+fn every_error_is_reported_at_once_in_the_users_terms() {
+    let errors = Config::from_json(
+        r#"{"defualt_ttl": 60, "version": -1, "backends": ["memroy"],
+            "routes": [
+              {"path": "/api/**", "ttl": "1h", "bypass": "yes"},
+              {"path": "/static/**", "ttl": 86400, "vary_cookie": ["lang"]},
+              {"path": "/ok/**", "ttl": 60},
+              {"ttl": 5}
+            ]}"#,
+    )
+    .unwrap_err();
+    let lines: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "EDGECACHE.version: -1 is negative",
+            "EDGECACHE.backends: unknown backend \"memroy\" (expected memory, cache, kv or r2)",
+            "EDGECACHE.defualt_ttl: unknown field; did you mean `default_ttl`?",
+            "EDGECACHE.routes[\"/api/**\"].ttl: takes seconds, a whole number; got the string \"1h\" (write 3600, no quotes)",
+            "EDGECACHE.routes[\"/api/**\"].bypass: takes true or false; got the string \"yes\"",
+            "EDGECACHE.routes[\"/static/**\"].vary_cookie: unknown field; did you mean `vary_cookies`?",
+            "EDGECACHE.routes[3].path: is required, e.g. path = \"/blog/**\"",
+        ]
+    );
+    assert_eq!(errors.to_string(), lines.join("\n"), "one problem a line");
+}
+
+#[test]
+fn every_field_of_both_tables_is_read() {
+    // A field the parser knows but never reads would be reported as unknown: setting each
+    // one (with a valid value) must be accepted.
+    let top = r#"{"default_ttl": 60, "key_prefix": "p", "version": 2, "backends": "cache",
+        "memory_max_bytes": 100, "max_body_bytes": 100, "stale_while_revalidate": 1,
+        "stale_if_error": 1, "keep_stale": 1, "origin_timeout_ms": 1, "hit_for_pass_ttl": 1,
+        "admin_path": "/_x", "expose_tags": true, "esi_max_depth": 1, "esi_max_includes": 1,
+        "esi_max_fragment_bytes": 1, "request_log": "all", "bypass_cookies": ["s"],
+        "case_insensitive_paths": true, "credential_headers": ["cookie"],
+        "forward_headers": ["user-agent"], "ttl_by_status": {"404": 60},
+        "ignore_client_no_cache": true, "client_refresh_interval": 1,
+        "workers_cache": "https://a.test", "purge_propagation_s": 1, "purge_grace_s": 1,
+        "shield": true, "shield_shards": 2, "shield_location_hint": "enam",
+        "routes": [{"path": "/**", "host": "a.test", "ttl": 60, "browser_ttl": 1,
+          "stale_while_revalidate": 1, "stale_if_error": 1, "backends": ["memory"],
+          "bypass": false, "bypass_cookies": [], "query_ignore": ["u"], "vary_headers": ["x"],
+          "vary_cookies": ["l"], "tags": ["t"], "esi": true, "ttl_by_status": {"500": 0}, "shield": false,
+          "esi_includes": ["/f/**"]}]}"#;
+    let value: Value = serde_json::from_str(top).unwrap();
+    let fields: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(fields.len(), parse::TOP_FIELDS.len());
+    let route = &value["routes"][0];
+    assert_eq!(
+        route.as_object().unwrap().len() + 1,
+        parse::ROUTE_FIELDS.len(),
+        "all but query_allow, which excludes query_ignore"
+    );
+    Config::from_json(top).unwrap();
+    Config::from_json(r#"{"routes": [{"path": "/", "query_allow": ["q"]}]}"#).unwrap();
 }

@@ -34,14 +34,14 @@ pub enum Target {
 }
 
 impl Target {
-    fn matches(&self, url: &str, tags: &[String]) -> bool {
+    fn matches(&self, url: &str, tags: &[String], route_tags: &[String]) -> bool {
         match self {
             Target::Url(target) => url == target,
             Target::Prefix(prefix) if prefix.starts_with('/') => {
                 path_of(url).starts_with(prefix.as_str())
             }
             Target::Prefix(prefix) => url.starts_with(prefix.as_str()),
-            Target::Tag(tag) => tags.iter().any(|t| t == tag),
+            Target::Tag(tag) => tags.iter().chain(route_tags).any(|t| t == tag),
         }
     }
 }
@@ -118,6 +118,20 @@ impl Registry {
 
     /// An entry for `url` with `tags`, stored at `stored_at` (ms).
     pub fn standing(&self, url: &str, tags: &[String], stored_at: i64) -> Standing {
+        self.standing_under(url, tags, &[], stored_at)
+    }
+
+    /// An entry for `url` with `tags`, stored at `stored_at` (ms), under a route whose `tags`
+    /// are now `route_tags`: a tag purge reaches it by the tags it was stored with and by the
+    /// ones its route gives it today, so a `tags` list added to a route after an entry was
+    /// stored still reaches that entry.
+    pub fn standing_under(
+        &self,
+        url: &str,
+        tags: &[String],
+        route_tags: &[String],
+        stored_at: i64,
+    ) -> Standing {
         if self.unknown {
             return Standing::Unknown;
         }
@@ -130,7 +144,7 @@ impl Registry {
             Standing::Valid
         };
         for record in &self.records {
-            if record.at >= stored_at && record.target.matches(url, tags) {
+            if record.at >= stored_at && record.target.matches(url, tags, route_tags) {
                 if !record.soft {
                     return Standing::Purged;
                 }
@@ -316,6 +330,28 @@ mod tests {
             registry.standing("https://other.test/shopping", &[], 1),
             Standing::Valid
         );
+    }
+
+    #[test]
+    fn a_tag_purge_reaches_entries_their_route_tags_now() {
+        let mut registry = Registry::default();
+        registry.add(&purge(r#"{"tags": ["blog"]}"#), 1000);
+        let route_tags = ["blog".to_string()];
+        assert_eq!(
+            registry.standing_under(URL, &[], &route_tags, 999),
+            Standing::Purged,
+            "stored before the route had the tag, purged after"
+        );
+        assert_eq!(
+            registry.standing_under(URL, &[], &route_tags, 1001),
+            Standing::Valid,
+            "stored after the purge"
+        );
+        assert_eq!(
+            registry.standing_under(URL, &[], &["shop".to_string()], 999),
+            Standing::Valid
+        );
+        assert_eq!(registry.standing(URL, &[], 999), Standing::Valid);
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct Arrival<'a> {
     pub method: &'a str,
     /// A bypass rule matches its path or a reading of it.
     pub bypass: bool,
+    /// It carries a cookie named in its route's `bypass_cookies` (`Config::bypass_cookie`).
+    pub bypass_cookie: bool,
 }
 
 /// What the flow does with it.
@@ -114,6 +116,14 @@ pub fn before_lookup(arrival: &Arrival) -> Before {
         return Before::Pass {
             fwd: Fwd::Bypass,
             reason: Some(Reason::RouteBypass),
+            invalidates: false,
+        };
+    }
+    if arrival.bypass_cookie {
+        // A logged-in user's request: the origin answers it, and no one else gets the answer.
+        return Before::Pass {
+            fwd: Fwd::Bypass,
+            reason: Some(Reason::BypassCookie),
             invalidates: false,
         };
     }

@@ -1,6 +1,8 @@
 //! Glob patterns, checked once at start-up: in a path, `*` matches within one segment (no
-//! `/`) and `**` matches across segments; in a host, `*.` matches any subdomains; in a query
-//! parameter name, `*` matches anything.
+//! `/`) and `**` matches across segments; a `/**` that is a whole segment also matches no
+//! segment at all, so `/admin/**` matches `/admin` itself and `/a/**/b` matches `/a/b`, as in
+//! `.gitignore`; in a host, `*.` matches any subdomains; in a query parameter name, `*`
+//! matches anything.
 
 use std::fmt;
 
@@ -8,6 +10,7 @@ use std::fmt;
 pub enum GlobError {
     MissingSlash,
     TripleStar,
+    TooManyFolders,
     Forbidden(char),
     BadHost,
 }
@@ -17,6 +20,9 @@ impl fmt::Display for GlobError {
         match self {
             GlobError::MissingSlash => write!(f, "must start with '/'"),
             GlobError::TripleStar => write!(f, "has more than two '*' in a row"),
+            GlobError::TooManyFolders => {
+                write!(f, "has more than {MAX_FOLDER_STARS} '/**' segments")
+            }
             GlobError::Forbidden(c) => write!(f, "cannot contain {c:?}"),
             GlobError::BadHost => {
                 write!(f, "must be a host name, optionally starting with '*.'")
@@ -27,7 +33,26 @@ impl fmt::Display for GlobError {
 
 /// A path glob such as `/static/**` or `/blog/*/comments`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathPattern(String);
+pub struct PathPattern {
+    pattern: String,
+    /// The pattern with some of its whole-segment `/**` left out, each way: `/admin/**` also
+    /// matches `/admin` (`/admin/` it matches as it is).
+    folded: Vec<String>,
+}
+
+/// Whole-segment `/**` a path pattern may hold; each doubles the patterns a path is tried
+/// against.
+pub const MAX_FOLDER_STARS: usize = 4;
+
+/// Where `pattern` holds a `/**` that is a whole segment (followed by `/` or the end).
+fn folder_stars(pattern: &str) -> Vec<usize> {
+    let bytes = pattern.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| {
+            bytes[i..].starts_with(b"/**") && matches!(bytes.get(i + 3), None | Some(b'/'))
+        })
+        .collect()
+}
 
 impl PathPattern {
     pub fn parse(pattern: &str) -> Result<PathPattern, GlobError> {
@@ -43,15 +68,43 @@ impl PathPattern {
         {
             return Err(GlobError::Forbidden(c));
         }
-        Ok(PathPattern(pattern.to_string()))
+        let stars = folder_stars(pattern);
+        if stars.len() > MAX_FOLDER_STARS {
+            return Err(GlobError::TooManyFolders);
+        }
+        // Every non-empty subset of the `/**` left out, as a mask over `stars`.
+        let folded = (1..1usize << stars.len())
+            .map(|mask| {
+                let mut text = String::with_capacity(pattern.len());
+                let mut from = 0;
+                for (bit, &at) in stars.iter().enumerate() {
+                    if mask & (1 << bit) != 0 {
+                        text.push_str(&pattern[from..at]);
+                        from = at + 3;
+                    }
+                }
+                text.push_str(&pattern[from..]);
+                // `/**` alone folds to nothing, which no path is.
+                if text.is_empty() {
+                    text.push('/');
+                }
+                text
+            })
+            .collect();
+        Ok(PathPattern {
+            pattern: pattern.to_string(),
+            folded,
+        })
     }
 
     pub fn matches(&self, path: &str) -> bool {
-        glob_match(self.0.as_bytes(), path.as_bytes(), Some(b'/'))
+        std::iter::once(&self.pattern)
+            .chain(&self.folded)
+            .any(|p| glob_match(p.as_bytes(), path.as_bytes(), Some(b'/')))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.pattern
     }
 }
 
@@ -71,6 +124,11 @@ impl HostPattern {
             return Err(GlobError::BadHost);
         }
         Ok(HostPattern(lower))
+    }
+
+    /// As written, lower-cased (`*.example.com`).
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     /// `host` is the URL's host as the runtime gives it: already lowercase and punycoded.
@@ -181,6 +239,46 @@ mod tests {
         assert!(!path("/static/**").matches("/statics/x"));
         assert!(path("/**").matches("/anything/at/all"));
         assert!(path("/**.css").matches("/account/settings/x.css"));
+    }
+
+    #[test]
+    fn a_whole_segment_double_star_also_matches_no_segment() {
+        for (pattern, path_, expected) in [
+            ("/admin/**", "/admin", true),
+            ("/admin/**", "/admin/", true),
+            ("/admin/**", "/admin/users/1", true),
+            ("/admin/**", "/adminx", false),
+            ("/admin/**", "/admi", false),
+            ("/admin/**", "/", false),
+            ("/a/**/b", "/a/b", true),
+            ("/a/**/b", "/a/x/y/b", true),
+            ("/a/**/b", "/ab", false),
+            ("/**/*.css", "/x.css", true),
+            ("/**/*.css", "/a/b/x.css", true),
+            ("/a/**/b/**", "/a/b", true),
+            ("/a/**/b/**", "/a/x/b/y", true),
+            ("/**", "/", true),
+            ("/**", "/x", true),
+            ("/admin**", "/admin", true),
+            ("/admin**", "/adminx/y", true),
+            ("/admin/*", "/admin", false),
+            ("/x/**.css", "/x", false),
+        ] {
+            assert_eq!(
+                path(pattern).matches(path_),
+                expected,
+                "{pattern} on {path_}"
+            );
+        }
+    }
+
+    #[test]
+    fn too_many_folder_stars_are_refused() {
+        assert!(PathPattern::parse("/a/**/b/**/c/**/d/**").is_ok());
+        assert_eq!(
+            PathPattern::parse("/a/**/b/**/c/**/d/**/e/**"),
+            Err(GlobError::TooManyFolders)
+        );
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct Plan {
     pub primary: String,
     /// The route keys on named cookies, which then stand for `Vary: Cookie`.
     pub cookies_keyed: bool,
+    /// The route passes requests carrying named cookies (`bypass_cookies`): its shared
+    /// answers depend on the request's cookies as much as keyed ones do.
+    pub cookies_bypass: bool,
     pub backends: Vec<Backend>,
     pub browser_ttl: Option<u64>,
     pub tags: Vec<String>,
@@ -117,6 +120,7 @@ impl Plan {
             primary: key.render(),
             key,
             cookies_keyed: !keyed_on.cookies.is_empty(),
+            cookies_bypass: !routing.bypass_cookies.is_empty(),
             backends: route.map_or_else(|| config.backends.clone(), |r| r.backends.clone()),
             browser_ttl: route.and_then(|r| r.browser_ttl),
             tags: route.map(|r| r.tags.clone()).unwrap_or_default(),

@@ -30,6 +30,7 @@ impl Config {
         Routing {
             route,
             bypass,
+            bypass_cookies: self.bypass_cookies_of(route),
             overrides: !target.ambiguous,
         }
     }
@@ -41,6 +42,8 @@ pub struct Routing<'a> {
     pub route: Option<&'a Route>,
     /// A bypass rule matches the path, or a reading of it.
     pub bypass: bool,
+    /// The route's `bypass_cookies`, or the top level's (see `Config::bypass_cookie`).
+    pub bypass_cookies: &'a [String],
     /// The route's `ttl` and the `ttl_by_status` rules may apply.
     pub overrides: bool,
 }

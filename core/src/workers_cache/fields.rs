@@ -94,7 +94,9 @@ pub struct Asked {
     pub credentials: bool,
     /// An `Origin`, which edgecache keys on and Workers Cache does not.
     pub origin: bool,
-    /// The route keys on request fields (`vary_headers`) or cookies (`vary_cookies`).
+    /// The route keys on request fields (`vary_headers`) or cookies (`vary_cookies`), or
+    /// passes requests carrying named cookies (`bypass_cookies`): Workers Cache, which keys on
+    /// neither, would give its copy to a request with the cookie.
     pub keyed_fields: bool,
     /// The key's path and query (`/blog/post?page=2`), for the URL's tag.
     pub path_and_query: String,

@@ -24,6 +24,7 @@ fn arrival(method: &str) -> Arrival<'_> {
         looped: false,
         method,
         bypass: false,
+        bypass_cookie: false,
     }
 }
 
@@ -114,6 +115,29 @@ pub(super) fn before_a_lookup() {
             reason: Some(Reason::RouteBypass),
             invalidates: false
         }
+    );
+    assert_eq!(
+        before(Arrival {
+            bypass_cookie: true,
+            ..arrival("GET")
+        }),
+        Before::Pass {
+            fwd: Fwd::Bypass,
+            reason: Some(Reason::BypassCookie),
+            invalidates: false
+        }
+    );
+    assert_eq!(
+        before(Arrival {
+            bypass_cookie: true,
+            ..arrival("POST")
+        }),
+        Before::Pass {
+            fwd: Fwd::Method,
+            reason: None,
+            invalidates: true
+        },
+        "a logged-in user's POST still invalidates what it changes"
     );
     assert_eq!(pass("GET"), Before::Lookup);
     assert_eq!(pass("HEAD"), Before::Lookup);
