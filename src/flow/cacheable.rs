@@ -17,10 +17,11 @@ use crate::flow::parts::{self, PartRequest};
 use crate::flow::pass::{error_page, failure_of, pass_through, refusal};
 use crate::flow::reply::{self, Decoration, PartBytes, Unread};
 use crate::flow::report::Served;
+use crate::flow::shield::Role;
 use crate::runtime::{now_ms, JsFields};
 use crate::store::Entry;
-use edgecache_core::config::Config;
 use edgecache_core::decide::answer::{on_failure, OnFailure};
+use edgecache_core::decide::shield::tries_after_failed_flight;
 use edgecache_core::decide::stored::{
     after_lookup, collapsed, with_unknown_standing, AfterLookup, Asked, HeldParts, PartAsked,
     Stored, Then,
@@ -41,7 +42,6 @@ pub async fn serve_cacheable(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
     head: bool,
-    config: &Config,
     fragment: Option<&Fragment>,
     errors: &mut Vec<String>,
 ) -> Served {
@@ -181,7 +181,14 @@ pub async fn serve_cacheable(
             let leader = match flight {
                 Some(Flight::Leader(leader)) => Some(leader),
                 Some(Flight::Follower(ticket)) => {
-                    let settled = coalesce::wait_for(&ticket, config.origin_timeout_ms).await;
+                    let settled = coalesce::wait_for(&ticket, job.origin_timeout_ms()).await;
+                    let shielded = job.role == Role::Shield || job.sending.shield.is_some();
+                    if let Some(Settled::Unreached(error)) = &settled {
+                        if !tries_after_failed_flight(shielded) {
+                            errors.push(format!("the fetch this request waited for: {error}"));
+                            return origin_failed(job, stale, fwd, error.clone(), head);
+                        }
+                    }
                     if let Some(Settled::Stored(entry)) = settled {
                         if entry.meta.key == job.plan.variant_key(&entry.meta.vary, &job.headers) {
                             let mut outcome = collapsed(fwd, entry.meta.status);

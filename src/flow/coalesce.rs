@@ -7,6 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
+use crate::flow::origin::OriginError;
 use crate::runtime::{now_ms, Sleep};
 use crate::store::Entry;
 
@@ -17,8 +18,13 @@ pub enum Settled {
     Stored(Entry),
     /// Not storable: followers go to the origin themselves.
     Pass,
-    /// The origin failed: followers decide for themselves (stale-if-error, or their own try).
+    /// The fetch failed (the origin broke off, or the leader went away): followers decide for
+    /// themselves (stale-if-error, or their own try).
     Failed,
+    /// The origin gave no answer (`origin-timeout`, `origin-unreachable`): followers decide
+    /// as for `Failed`, but on a shielded route do not ask again
+    /// (`decide::shield::tries_after_failed_flight`).
+    Unreached(OriginError),
 }
 
 pub enum Flight {

@@ -21,6 +21,7 @@ use crate::store::{Entry, Tier};
 use edgecache_core::control::registry::response_tags;
 use edgecache_core::decide::answer::{body_not_stored, judge, speaks_for_key, Answered, Judgement};
 use edgecache_core::decide::refresh::Fetching;
+use edgecache_core::decide::shield::{as_stored_at_shield, SHIELD_FIELDS, STORED_AT_FIELD};
 use edgecache_core::http::parts::PartAsked;
 use edgecache_core::http::reuse::usable_on_error;
 use edgecache_core::http::revalidate::{conditional_fields, names_other_response};
@@ -101,7 +102,12 @@ pub async fn fill(
     let (origin, exchange, origin_fields, verdict) = loop {
         let (origin, exchange) = match fetch(&mut forward, revalidating).await {
             Ok(answer) => answer,
-            Err(error) => return Answer::Failed(error),
+            Err(error) => {
+                if let Some(leader) = leader {
+                    leader.settle(Settled::Unreached(error.clone()));
+                }
+                return Answer::Failed(error);
+            }
         };
         if let Some(part) = part.as_ref().filter(|_| origin.status() != 200) {
             let asked = (&forward, &part.asked, &as_sent);
@@ -226,7 +232,19 @@ pub async fn fill(
     let vary = edgecache_core::http::with_url_vary(vary, &forward.vary_fields);
 
     coalesce::clear_pass(&job.flight_key());
-    let all_fields = header_list(origin_fields.headers());
+    let mut all_fields = header_list(origin_fields.headers());
+    // From the shield's storage: kept as stored when the shield stored it, for purges.
+    let shield_stored_at = forward
+        .answered_by_shield
+        .get()
+        .then(|| origin.headers().get(STORED_AT_FIELD).ok().flatten())
+        .flatten();
+    let (stored_at, initial_age) = as_stored_at_shield(
+        exchange.response_ms,
+        initial_age,
+        shield_stored_at.as_deref(),
+    );
+    all_fields.retain(|(name, _)| !SHIELD_FIELDS.contains(&name.as_str()));
     let tags = response_tags(&all_fields, &job.plan.tags);
     let kept = job.workers_cache.then(|| Kept {
         fresh_secs: lifetime as i64 - initial_age as i64,
@@ -243,7 +261,7 @@ pub async fn fill(
         url: job.plan.key.url(),
         status,
         headers: fields_to_store(all_fields, &strip_fields, exchange.response_secs()),
-        stored_at: exchange.response_ms,
+        stored_at,
         initial_age,
         lifetime,
         tags,

@@ -73,11 +73,26 @@ impl Job {
             &sending.target,
             settings.origin.as_ref(),
             sending.keep_cookies.clone(),
-            settings.config.origin_timeout_ms,
+            self.origin_timeout_ms(),
             sending.esi,
         );
         forward.shield = sending.shield.clone();
         forward
+    }
+
+    /// How long this request waits for the origin's headers: at the shield, less than the
+    /// location that asked has left (`decide::shield::origin_timeout_at_shield`).
+    pub fn origin_timeout_ms(&self) -> u64 {
+        let timeout = self.sending.settings.config.origin_timeout_ms;
+        match self.role {
+            Role::Edge => timeout,
+            Role::Shield => {
+                use edgecache_core::decide::shield::{origin_timeout_at_shield, DEADLINE_FIELD};
+                let headers = self.sending.request.headers();
+                let deadline = headers.get(DEADLINE_FIELD).ok().flatten();
+                origin_timeout_at_shield(timeout, crate::runtime::now_ms(), deadline.as_deref())
+            }
+        }
     }
 
     /// Who this request's answers are for: clients, or (at the shield) the locations' caches.
@@ -110,7 +125,7 @@ impl Job {
             &sending.request,
             &sending.url,
             settings.origin.as_ref(),
-            settings.config.origin_timeout_ms,
+            self.origin_timeout_ms(),
         );
         forward.esi = sending.esi;
         forward

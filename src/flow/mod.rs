@@ -35,7 +35,9 @@ use crate::store::open_tiers;
 use assemble::{Fragment, FragmentFlow};
 use cacheable::serve_cacheable;
 use edgecache_core::config::Config;
-use edgecache_core::decide::arrival::{before_lookup, Arrival, Before, HOP_HEADER};
+use edgecache_core::decide::arrival::{
+    before_lookup, Arrival, Before, HOP_HEADER, INVALIDATES_ALSO_WITHOUT,
+};
 use edgecache_core::decide::shield::{location_tiers, shard_name, shield_tiers};
 use edgecache_core::http::reuse::RefreshPolicy;
 use edgecache_core::http::Fields;
@@ -214,7 +216,7 @@ pub async fn handle_at(
         (Some(site), None, Role::Edge) => Some(crate::workers_cache::asked(site, url, &job, head)),
         _ => None,
     };
-    let mut served = serve_cacheable(&job, ctx, head, config, fragment, &mut errors).await;
+    let mut served = serve_cacheable(&job, ctx, head, fragment, &mut errors).await;
     // The shield sends a template on as it is: each location assembles its pages.
     if served.template && role == Role::Edge {
         served.response = match served.response {
@@ -319,7 +321,50 @@ pub async fn invalidate(
         if routing.bypass {
             continue;
         }
-        let plan = Plan::new(config, &routing, &target, &JsFields(request), None);
+        // The key the request names, and the one it names without `Origin`.
+        let without = crate::runtime::copy_without(
+            request,
+            &crate::runtime::name_list(INVALIDATES_ALSO_WITHOUT),
+        );
+        let mut keys: Vec<String> = Vec::new();
+        for request in std::iter::once(request).chain(without.as_ref().ok()) {
+            invalidate_key(
+                role,
+                env,
+                config,
+                &routing,
+                &target,
+                request,
+                namespace.as_ref(),
+                &mut keys,
+                errors,
+            )
+            .await;
+        }
+    }
+}
+
+/// Invalidates the key `request` names for `target` in this role's tiers, and at a location
+/// the shield's copy too (at its key's shard); `done` keeps the keys already invalidated.
+#[allow(clippy::too_many_arguments)]
+async fn invalidate_key(
+    role: Role,
+    env: &Env,
+    config: &Config,
+    routing: &edgecache_core::request::route::Routing<'_>,
+    target: &Target,
+    request: &Headers,
+    namespace: Option<&ShieldNamespace>,
+    done: &mut Vec<String>,
+    errors: &mut Vec<String>,
+) {
+    {
+        // A key invalidated once for this request is not invalidated again.
+        let plan = Plan::new(config, routing, target, &JsFields(request), None);
+        if done.contains(&plan.primary) {
+            return;
+        }
+        done.push(plan.primary.clone());
         let backends = match role {
             Role::Edge => plan.backends.clone(),
             Role::Shield => shield_tiers(&plan.backends),
@@ -333,9 +378,9 @@ pub async fn invalidate(
         );
         delete_all(&tiers, &plan.primary).await;
         coalesce::clear_pass(&plan.primary);
-        if let Some(namespace) = namespace.as_ref().filter(|_| plan.shield) {
+        if let Some(namespace) = namespace.filter(|_| plan.shield) {
             let shard = shard_name(&plan.primary, namespace.shards);
-            let url = Forward::key_url(&plan, &target);
+            let url = Forward::key_url(&plan, target);
             let timeout_ms = config.origin_timeout_ms;
             if let Err(why) = shield::invalidate(namespace, &shard, &url, request, timeout_ms).await
             {

@@ -27,7 +27,7 @@ use web_sys::{Headers, Request, Response};
 use crate::flow::shield::{self, Asked, ShieldNamespace, ShieldRequest};
 use crate::runtime::{copy_only, describe, name_list};
 use edgecache_core::decide::arrival::HOP_HEADER;
-use edgecache_core::decide::shield::{via, Sending, Via};
+use edgecache_core::decide::shield::{via, Sending, Via, DEADLINE_FIELD};
 use edgecache_core::http::SURROGATE_NAME;
 use edgecache_core::request::field_value::{is_canonical, keyed_value};
 use edgecache_core::request::key::cookie_value;
@@ -266,6 +266,8 @@ impl Forward {
         if self.refresh {
             let _ = headers.set("cache-control", "no-cache");
         }
+        let deadline = crate::runtime::now_ms() + self.timeout_ms as i64;
+        let _ = headers.set(DEADLINE_FIELD, &deadline.to_string());
         let method = self.method();
         let request = ShieldRequest {
             namespace: &route.namespace,

@@ -13,7 +13,7 @@ use crate::runtime::{
 };
 use crate::store::{ClientFields, Entry};
 use edgecache_core::control::registry::TAG_FIELDS;
-use edgecache_core::decide::shield::{ORIGIN_FAILED_FIELD, SHIELD_NAME};
+use edgecache_core::decide::shield::{SHIELD_FIELDS, SHIELD_NAME, STORED_AT_FIELD};
 use edgecache_core::http::conditional::NOT_MODIFIED_FIELDS;
 use edgecache_core::http::range::RangeAnswer;
 use edgecache_core::http::CONSUMED_FIELDS;
@@ -42,10 +42,10 @@ thread_local! {
     /// `is_for_caches`'s fields as JS arrays, with the tag fields and without; and for the
     /// locations' caches, all but the shield's own signal.
     static FOR_CACHES: [js_sys::Array; 3] = [
-        name_list(&[CONSUMED_FIELDS, TAG_FIELDS].concat()),
-        name_list(CONSUMED_FIELDS),
-        // An origin's own field of that name would read as the shield's word.
-        name_list(&[ORIGIN_FAILED_FIELD]),
+        name_list(&[CONSUMED_FIELDS, TAG_FIELDS, SHIELD_FIELDS].concat()),
+        name_list(&[CONSUMED_FIELDS, SHIELD_FIELDS].concat()),
+        // An origin's own field of those names would read as the shield's word.
+        name_list(SHIELD_FIELDS),
     ];
 }
 
@@ -294,7 +294,13 @@ fn stored<'e>(
                 .client_fields
                 .get_or_init(|| ClientFields::of(meta, expose_tags)),
         ),
-        Audience::Caches => Cow::Owned(ClientFields::for_caches(meta)),
+        Audience::Caches => {
+            let fields = ClientFields::for_caches(meta);
+            let _ = fields
+                .headers
+                .set(STORED_AT_FIELD, &meta.stored_at.to_string());
+            Cow::Owned(fields)
+        }
     };
     let stamps = decoration.stamps(fields.upstream_status.as_deref(), Some(meta.age(now_ms)));
     (fields, stamps)

@@ -5,14 +5,16 @@ use web_sys::Headers;
 
 use crate::runtime::headers_from;
 use edgecache_core::control::registry::TAG_FIELDS;
-use edgecache_core::decide::shield::ORIGIN_FAILED_FIELD;
+use edgecache_core::decide::shield::SHIELD_FIELDS;
 use edgecache_core::http::CONSUMED_FIELDS;
 use edgecache_core::storage::record::Meta;
 
 /// Fields that are for edgecache, not clients: the targeted fields it consumes (RFC 9213), and
 /// the tag fields unless `expose_tags`.
 pub fn is_for_caches(name: &str, expose_tags: bool) -> bool {
-    CONSUMED_FIELDS.contains(&name) || (!expose_tags && TAG_FIELDS.contains(&name))
+    CONSUMED_FIELDS.contains(&name)
+        || SHIELD_FIELDS.contains(&name)
+        || (!expose_tags && TAG_FIELDS.contains(&name))
 }
 
 /// A stored response's fields as every client sees them, before what each hit adds (`Age`,
@@ -43,7 +45,7 @@ impl ClientFields {
         let kept: Vec<(String, String)> = meta
             .headers
             .iter()
-            .filter(|(n, _)| n != "cache-status" && n != ORIGIN_FAILED_FIELD)
+            .filter(|(n, _)| n != "cache-status" && !SHIELD_FIELDS.contains(&n.as_str()))
             .cloned()
             .collect();
         ClientFields {

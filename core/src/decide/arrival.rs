@@ -91,6 +91,13 @@ pub fn is_safe(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
 }
 
+/// The request fields an unsafe method's invalidation (RFC 9111 §4.4: "A cache MUST
+/// invalidate the target URI") also looks past: besides the key its own request names, the
+/// key the same request without them names. A browser sends `Origin` on every `POST`, and a
+/// request carrying one is keyed on it (`request::plan`), so invalidating that key alone
+/// would leave the copy everyone else gets, the one without `Origin`.
+pub const INVALIDATES_ALSO_WITHOUT: &[&str] = &["origin"];
+
 pub fn before_lookup(arrival: &Arrival) -> Before {
     if arrival.looped {
         return Before::Refuse {

@@ -23,6 +23,37 @@ pub const SHIELD_NAME: &str = "edgecache-shield";
 /// (stale-if-error, its error page) instead of storing the shield's error page.
 pub const ORIGIN_FAILED_FIELD: &str = "edgecache-shield-origin-failed";
 
+/// Set by the shield on an answer from its storage: when it stored it (ms since the epoch).
+/// A location keeps its copy as stored then (`as_stored_at_shield`), so that a purge the
+/// shield had not yet learnt of when it answered still reaches the location's copy.
+pub const STORED_AT_FIELD: &str = "edgecache-shield-stored-at";
+
+/// The shield's own fields: for locations alone, never stored, never shown to clients, and
+/// dropped from an origin's answer (an origin's field of that name would read as the
+/// shield's word).
+pub const SHIELD_FIELDS: &[&str] = &[ORIGIN_FAILED_FIELD, STORED_AT_FIELD];
+
+/// When a location's copy of an answer that came at `response_ms` counts as stored, and how
+/// old it was then: for an answer from the shield's storage (`STORED_AT_FIELD`), when the
+/// shield stored it, its age less the time it spent there (so its current age is unchanged).
+/// A purge's registry holds each entry to when it was stored: a location that learns of a
+/// purge before the shield does (each isolate's copy of the registry is trusted for
+/// `purge_propagation_s`) would otherwise keep the shield's purged copy as stored after the
+/// purge, for its whole lifetime.
+pub fn as_stored_at_shield(
+    response_ms: i64,
+    initial_age: u64,
+    shield_stored_at: Option<&str>,
+) -> (i64, u64) {
+    let Some(at) = shield_stored_at.and_then(|v| v.trim().parse::<i64>().ok()) else {
+        return (response_ms, initial_age);
+    };
+    // Never later than the answer came (clocks differ a little between machines).
+    let at = at.min(response_ms);
+    let resident = ((response_ms - at) / 1000) as u64;
+    (at, initial_age.saturating_sub(resident))
+}
+
 /// What the shield says in `ORIGIN_FAILED_FIELD` of an answer it made up because the origin
 /// gave none (its error page, not stale content): `origin-timeout` or `origin-unreachable`.
 pub fn origin_failed(outcome: &Outcome) -> Option<&'static str> {
@@ -34,6 +65,46 @@ pub fn origin_failed(outcome: &Outcome) -> Option<&'static str> {
         } => Some(reason.as_str()),
         _ => None,
     }
+}
+
+/// The most the shield keeps back of a location's deadline for its answer's way back.
+pub const ANSWER_MARGIN_MS: u64 = 1_000;
+
+/// Set by a location on its request to the shield: when it gives up on the shield (ms since
+/// the epoch), `origin_timeout_ms` after it asked.
+pub const DEADLINE_FIELD: &str = "edgecache-shield-deadline";
+
+/// How long the shield waits for the origin's headers (and a request of its own for another's
+/// fetch of the same key): less than the location that asks has left of its wait for the
+/// shield (`DEADLINE_FIELD`, read at `now_ms`; without it, `origin_timeout_ms`), by a fifth of
+/// `origin_timeout_ms` (at most `ANSWER_MARGIN_MS`) for the answer's way back, so that the
+/// shield's `origin-timeout` reaches the location before the location gives up on the shield.
+/// Were both the same, the location's timer would fire first (the more so as the time the
+/// shield took to start counts against it), it would ask the origin itself, and its client
+/// would wait twice `origin_timeout_ms` for the same `504`, the origin being asked twice.
+pub fn origin_timeout_at_shield(
+    origin_timeout_ms: u64,
+    now_ms: i64,
+    deadline: Option<&str>,
+) -> u64 {
+    let margin = (origin_timeout_ms / 5).min(ANSWER_MARGIN_MS);
+    let left = deadline
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map_or(origin_timeout_ms, |at| {
+            (at - now_ms).clamp(0, origin_timeout_ms as i64) as u64
+        });
+    left.saturating_sub(margin)
+}
+
+/// Whether a request that waited for another's fetch of its key, which got no answer from
+/// the origin (a timeout, a refused connection), asks the origin itself. On a route without
+/// the shield it does (its own stale-if-error, its own try). On a shielded route, at the
+/// shield and at a location, it does not: the origin was just asked for the key on behalf of
+/// the whole fleet, so it answers that failure at once (stale-if-error, else its error page),
+/// and a dead origin is asked once, not once per waiting request, and no client waits a
+/// second `origin_timeout_ms` for the same `504`.
+pub fn tries_after_failed_flight(shielded: bool) -> bool {
+    !shielded
 }
 
 /// Where a request goes to on a miss.
@@ -230,6 +301,50 @@ mod tests {
         assert_eq!(origin_failed(&answered), None);
         let stale = Outcome::forward(Fwd::Stale, None, false, Some(Reason::StaleIfError));
         assert_eq!(origin_failed(&stale), None);
+    }
+
+    #[test]
+    fn the_shield_gives_up_on_the_origin_before_a_location_gives_up_on_the_shield() {
+        for timeout in [1, 100, 1_500, 10_000, 30_000, 120_000] {
+            let at_shield = origin_timeout_at_shield(timeout, 0, None);
+            assert!(at_shield <= timeout, "{timeout}");
+            assert!(at_shield >= timeout * 4 / 5, "{timeout}");
+        }
+        assert_eq!(origin_timeout_at_shield(1_500, 0, None), 1_200);
+        assert_eq!(origin_timeout_at_shield(30_000, 0, None), 29_000);
+        // The location asked 400 ms ago (the shield took that long to start): 1,100 ms left,
+        // less the margin.
+        assert_eq!(origin_timeout_at_shield(1_500, 10_400, Some("11500")), 800);
+        // Past its deadline, or a deadline further than origin_timeout_ms, or unreadable.
+        assert_eq!(origin_timeout_at_shield(1_500, 12_000, Some("11500")), 0);
+        assert_eq!(origin_timeout_at_shield(1_500, 0, Some("99999999")), 1_200);
+        assert_eq!(origin_timeout_at_shield(1_500, 0, Some("soon")), 1_200);
+    }
+
+    #[test]
+    fn only_an_unshielded_request_tries_the_origin_again_after_the_flight_it_waited_for_failed() {
+        assert!(tries_after_failed_flight(false));
+        assert!(!tries_after_failed_flight(true));
+    }
+
+    #[test]
+    fn a_location_keeps_the_shields_copy_as_stored_when_the_shield_stored_it() {
+        // Stored at the shield 5 s before it answered, 7 s old then: 2 s old when stored.
+        assert_eq!(
+            as_stored_at_shield(1_010_000, 7, Some("1005000")),
+            (1_005_000, 2)
+        );
+        // Fresh from the origin (no field), or a field that cannot be read: as it came.
+        assert_eq!(as_stored_at_shield(1_010_000, 7, None), (1_010_000, 7));
+        assert_eq!(
+            as_stored_at_shield(1_010_000, 7, Some("soon")),
+            (1_010_000, 7)
+        );
+        // A shield's clock a little ahead: never stored later than it came.
+        assert_eq!(
+            as_stored_at_shield(1_010_000, 0, Some("1010300")),
+            (1_010_000, 0)
+        );
     }
 
     #[test]
