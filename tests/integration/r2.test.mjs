@@ -221,7 +221,8 @@ describe("R2 and KV limits in the configuration", () => {
       assert.equal(got.status, 500);
       assert.equal(got.cacheStatus, "edgecache; fwd=bypass; detail=config-error");
       const logged = worker.logs.filter((l) => l.includes('"edgecache":"config-error"'));
-      assert.match(logged[0], /EDGECACHE\.routes\[1\]\.backends: max_body_bytes 41943040 exceeds Workers KV's 26214400-byte value limit/);
+      // The rule is named by its path (config errors name routes by path, not index).
+      assert.match(logged[0], /EDGECACHE\.routes\[\\"\/\*\*\\"\]\.backends: max_body_bytes 41943040 exceeds Workers KV's 26214400-byte value limit/);
       assert.equal(origin.requests.length, 0);
     } finally {
       await dispose();
