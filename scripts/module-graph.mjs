@@ -64,10 +64,10 @@ function paths(text, children) {
   return [...uses, ...inline];
 }
 
-/** `a::{b::c,d}` → ["a::b::c", "a::d"] (aliases are gone: `paths` drops ` as c`). */
-export function expand(tree) {
+/** The paths of a `use` tree, as written: `a::{b::c,d as e}` → ["a::b::c", "a::d as e"]. */
+function leaves(tree) {
   const open = tree.indexOf("{");
-  if (open < 0) return [tree.replace(/::\*$/, "").replace(/::self$/, "")];
+  if (open < 0) return [tree];
   const prefix = tree.slice(0, open);
   const inner = tree.slice(open + 1, tree.lastIndexOf("}"));
   const parts = [];
@@ -82,7 +82,13 @@ export function expand(tree) {
     }
   }
   parts.push(inner.slice(start));
-  return parts.filter(Boolean).flatMap((part) => expand(prefix + part));
+  return parts.filter(Boolean).flatMap((part) => leaves(prefix + part));
+}
+
+/** `a::{b::c,d}` → ["a::b::c", "a::d"], without a trailing `::*` or `::self` (aliases are
+ * gone: `paths` drops ` as c`). */
+export function expand(tree) {
+  return leaves(tree).map((path) => path.replace(/::\*$/, "").replace(/::self$/, ""));
 }
 
 /** The module path (segments, from the crate root) that `target`, written in module `name`,
@@ -113,34 +119,13 @@ function reexports(text) {
   const found = new Map();
   for (const m of text.matchAll(/(?:^|[\s;{}])pub(?:\([^)]*\))?\s+use\s+([^;]+);/g)) {
     const tree = m[1].replace(/\s+as\s+/g, " as ").replace(/\s*(::|,|\{|\})\s*/g, "$1").trim();
-    for (const item of expandKeepingAlias(tree)) {
+    for (const item of leaves(tree)) {
       const [target, alias] = item.split(" as ");
       const name = alias ?? target.split("::").at(-1);
       if (name !== "*" && name !== "self") found.set(name, target);
     }
   }
   return found;
-}
-
-/** `expand`, keeping ` as alias` on each path. */
-function expandKeepingAlias(tree) {
-  const open = tree.indexOf("{");
-  if (open < 0) return [tree];
-  const prefix = tree.slice(0, open);
-  const inner = tree.slice(open + 1, tree.lastIndexOf("}"));
-  const parts = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < inner.length; i++) {
-    if (inner[i] === "{") depth++;
-    else if (inner[i] === "}") depth--;
-    else if (inner[i] === "," && depth === 0) {
-      parts.push(inner.slice(start, i));
-      start = i + 1;
-    }
-  }
-  parts.push(inner.slice(start));
-  return parts.filter(Boolean).flatMap((part) => expandKeepingAlias(prefix + part));
 }
 
 /** `{ arrows, external }`: for each module (`""` is the crate root), the modules of the crate
