@@ -113,9 +113,8 @@ async fn serve_shield(
     use edgecache_core::decide::shield::{origin_failed, ORIGIN_FAILED_FIELD};
     let started = now_ms();
     let ctx = Rc::new(ctx);
-    let settings = SETTINGS
-        .with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone())
-        .map_err(|e| JsValue::from_str(&format!("edgecache shield: {e}")))?;
+    let settings =
+        settings(&env).map_err(|e| JsValue::from_str(&format!("edgecache shield: {e}")))?;
     let url = Url::parse(&request.url())
         .map_err(|e| JsValue::from_str(&format!("edgecache shield: bad URL: {e}")))?;
     let role = flow::shield::Role::Shield;
@@ -167,7 +166,7 @@ async fn serve(
 ) -> Result<web_sys::Response, JsValue> {
     let started = now_ms();
     let ctx = Rc::new(ctx);
-    let settings = SETTINGS.with(|s| s.get_or_init(|| load_settings(&env).map(Rc::new)).clone());
+    let settings = settings(&env);
     // Parsed once, here: the admin check, the proxy and the log line all read it.
     let url = Url::parse(&request.url()).map_err(|e| e.to_string());
     // The admin path is matched on the canonical path routing reads: `/%5Fedgecache/stats` is
@@ -320,6 +319,13 @@ fn without_admin_credential(
             None
         }
     }
+}
+
+/// This isolate's settings, read and validated on its first request (the proxy's or the
+/// shield's, which share the isolate).
+#[cfg(feature = "proxy")]
+fn settings(env: &Env) -> Result<Rc<Settings>, String> {
+    SETTINGS.with(|s| s.get_or_init(|| load_settings(env).map(Rc::new)).clone())
 }
 
 #[cfg(feature = "proxy")]
