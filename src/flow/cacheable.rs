@@ -137,7 +137,7 @@ pub async fn serve_cacheable(
             match then {
                 Then::Refresh => ctx.wait_until(refresh(job.clone(), ctx.clone(), found)),
                 Then::CopyUp => {
-                    let keep = keep_secs(&found.entry.meta, job.keep_stale);
+                    let keep = keep_secs(job, &found.entry.meta);
                     let job = job.clone();
                     ctx.wait_until(async move { backfill(&job.tiers, found, keep).await });
                 }
@@ -154,7 +154,7 @@ pub async fn serve_cacheable(
                 {
                     served.bytes_from_cache = entry.meta.body_len;
                     if then == Then::CopyUp {
-                        let keep = keep_secs(&entry.meta, job.keep_stale);
+                        let keep = keep_secs(job, &entry.meta);
                         let job = job.clone();
                         ctx.wait_until(
                             async move { backfill(&job.tiers, parts_found, keep).await },

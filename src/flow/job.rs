@@ -1,5 +1,6 @@
 //! One request's fill job, shared with the background work it starts, and what it answers
-//! the client with; how long an entry is kept, and which tiers a write goes to.
+//! the client with; how long an entry is kept, and which tiers a write goes to, as the core
+//! decides them (`decide::store`) at the request's one `now`.
 
 use std::rc::Rc;
 
@@ -9,12 +10,13 @@ use web_sys::{ReadableStream, Request, Response};
 use crate::flow::origin::{Forward, OriginError, ShieldRoute};
 use crate::flow::reply::Audience;
 use crate::flow::shield::Role;
-use crate::runtime::{now_ms, PickedFields};
+use crate::runtime::PickedFields;
 use crate::settings::Settings;
 use crate::store::{Entry, Tier};
 use edgecache_core::config::Backend;
 use edgecache_core::control::registry::Registry;
 use edgecache_core::decide::refresh::{self, Fetching, KeyHolds, Sent};
+use edgecache_core::decide::store::{self, writes_to, Replacing};
 use edgecache_core::http::reuse::RefreshPolicy;
 use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::Plan;
@@ -46,6 +48,10 @@ pub struct Job {
     pub workers_cache: bool,
     /// Answered at a location, or at the shield for every location.
     pub role: Role,
+    /// The request's one reading of the clock (ms since the epoch), which its choices are
+    /// made at. Only what measures the origin (`Exchange`: when it was asked and answered)
+    /// and deadlines read the clock again.
+    pub now: i64,
 }
 
 /// What a request's forwards are built from: only when it goes to the origin, never on a hit.
@@ -90,6 +96,7 @@ impl Job {
                 use edgecache_core::decide::shield::{origin_timeout_at_shield, DEADLINE_FIELD};
                 let headers = self.sending.request.headers();
                 let deadline = headers.get(DEADLINE_FIELD).ok().flatten();
+                // A deadline: the clock as it is now, not the request's `now`.
                 origin_timeout_at_shield(timeout, crate::runtime::now_ms(), deadline.as_deref())
             }
         }
@@ -231,35 +238,16 @@ impl Answer {
     }
 }
 
-/// An unchanged or still fresh entry is rewritten to KV at most this often (ms): KV takes
-/// one write per second per key, and the free plan 1,000 a day, so a loop of forced
-/// refreshes or revalidations must not spend them.
-pub const KV_REWRITE_INTERVAL_MS: i64 = 60_000;
-
-/// The entry a write replaces, for `tiers_to_write`.
-#[derive(Clone, Copy)]
-pub struct Replacing {
-    /// When it was stored (ms).
-    pub stored_at: i64,
-    /// Its copy in KV is still fresh: the refresh was a client's forcing.
-    pub fresh: bool,
-}
-
-/// The tiers a write goes to: all of them, but KV when it would rewrite an entry stored less
-/// than `KV_REWRITE_INTERVAL_MS` ago that is still fresh there (a client-forced refresh), or
-/// unchanged (a 304) while a faster tier keeps the refreshed copy.
+/// The tiers a write goes to (`decide::store::writes_to`: the KV write throttle), as of the
+/// request's `now`.
 pub fn tiers_to_write(job: &Job, replacing: Option<Replacing>) -> impl Iterator<Item = &Tier> {
-    let faster_tier = job.tiers.iter().any(|tier| tier.backend() != Backend::Kv);
-    let skip_kv = replacing.is_some_and(|r| {
-        now_ms() - r.stored_at < KV_REWRITE_INTERVAL_MS && (r.fresh || faster_tier)
-    });
+    let backends: Vec<Backend> = job.tiers.iter().map(Tier::backend).collect();
     job.tiers
         .iter()
-        .filter(move |tier| !(skip_kv && tier.backend() == Backend::Kv))
+        .filter(move |tier| writes_to(tier.backend(), &backends, replacing, job.now))
 }
 
-/// How long an entry is kept: its freshness left plus what it may still be used for stale.
-pub fn keep_secs(meta: &Meta, keep_stale: u64) -> u64 {
-    let fresh_left = meta.ttl(now_ms()).max(0) as u64;
-    fresh_left.saturating_add(meta.reuse.stale_keep(keep_stale))
+/// How long an entry is kept (`decide::store::keep_secs`), as of the request's `now`.
+pub fn keep_secs(job: &Job, meta: &Meta) -> u64 {
+    store::keep_secs(meta, job.keep_stale, job.now)
 }

@@ -210,6 +210,7 @@ pub async fn handle_at(
         },
         workers_cache: config.workers_cache.is_some() && role == Role::Edge,
         role,
+        now: crate::runtime::now_ms(),
     });
     let head = method == "HEAD";
     let asked = match (&config.workers_cache, fragment, role) {

@@ -10,7 +10,7 @@
 
 use edgecache_core::config::Backend;
 use edgecache_core::storage::error::KEEP_FOREVER;
-use edgecache_core::storage::record::{encode, Kind, Meta, FORMAT};
+use edgecache_core::storage::record::{encode, Kind, Meta};
 
 use super::error::{Error, Result};
 
@@ -74,24 +74,9 @@ impl Expiry {
 }
 
 /// The record for `value` (JSON) stored under a key whose check is `check`, at `stored_at`
-/// for `lifetime` seconds (`FOREVER`: no expiry).
+/// for `lifetime` seconds (`FOREVER`: no expiry): `Meta::value`, the record's one constructor.
 pub fn value_meta(check: &str, stored_at: i64, lifetime: u64, value_len: usize) -> Meta {
-    Meta {
-        v: FORMAT,
-        kind: Kind::Value,
-        key: check.to_string(),
-        url: String::new(),
-        status: 0,
-        headers: Vec::new(),
-        stored_at,
-        initial_age: 0,
-        lifetime,
-        tags: Vec::new(),
-        vary: Vec::new(),
-        body_len: value_len as u64,
-        reuse: Default::default(),
-        parts: None,
-    }
+    Meta::value(check, stored_at, lifetime, value_len as u64)
 }
 
 /// A record read back is ours, for this key, and live at `now_ms`; anything else (a

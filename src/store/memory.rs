@@ -125,31 +125,23 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edgecache_core::storage::record::FORMAT;
+    use edgecache_core::storage::record::{Keeping, Said};
 
     fn entry(url: &str, tags: usize, body: usize) -> Entry {
-        Entry::new(
-            Meta {
-                v: FORMAT,
-                kind: Kind::Response,
-                key: format!("p:1:{url}"),
-                url: url.into(),
-                status: 200,
-                headers: vec![
-                    ("content-type".into(), "text/html".into()),
-                    ("cache-control".into(), "max-age=60".into()),
-                ],
-                stored_at: 0,
-                initial_age: 0,
-                lifetime: 60,
-                tags: (0..tags).map(|i| format!("tag-{i}")).collect(),
-                vary: vec![],
-                body_len: body as u64,
-                reuse: Default::default(),
-                parts: None,
-            },
-            vec![b'x'; body],
-        )
+        let said = Said {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "text/html".into()),
+                ("cache-control".into(), "max-age=60".into()),
+            ],
+            tags: (0..tags).map(|i| format!("tag-{i}")).collect(),
+        };
+        let keeping = Keeping {
+            lifetime: 60,
+            ..Keeping::default()
+        };
+        let meta = Meta::response(format!("p:1:{url}"), url.into(), vec![], said, keeping);
+        Entry::new(meta.with_body_len(body as u64), vec![b'x'; body])
     }
 
     /// The bytes an entry's strings and body hold, without any overhead: a floor for its

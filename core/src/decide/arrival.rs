@@ -129,3 +129,11 @@ pub fn before_lookup(arrival: &Arrival) -> Before {
     }
     Before::Lookup
 }
+
+/// Whether a passed request whose origin answered `status` invalidates what its URL names
+/// (`Before::Pass { invalidates }`): RFC 9111 §4.4, "A cache MUST invalidate the target URI
+/// ... when it receives a non-error status code in response to an unsafe request method";
+/// a 2xx or 3xx, then, never an error.
+pub fn invalidates_after(invalidates: bool, status: u16) -> bool {
+    invalidates && (200..400).contains(&status)
+}

@@ -3,8 +3,10 @@
 use crate::config::Backend;
 use crate::http::directives::CacheControl;
 use crate::http::reuse::{client_verdict, Forcing, RefreshPolicy, Verdict};
-use crate::http::Reuse;
+use crate::http::{Fields, Reuse};
+use crate::request::plan::Plan;
 use crate::status::{Fwd, Outcome, Reason};
+use crate::storage::record::Meta;
 
 /// A stored entry the lookup found, as the choice needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,6 +232,28 @@ pub fn collapsed(fwd: Fwd, status: u16) -> Outcome {
         collapsed: true,
         reason: None,
     }
+}
+
+/// What a request that waited for another's fetch (a collapsed follower) reports when it
+/// takes the entry the leader stored, or `None` when it may not: the entry is another
+/// variant's (its `Vary` fields pick another key for this request's values), and the
+/// follower fetches for itself. `standing_unknown`: as `with_unknown_standing`.
+pub fn follower_takes(
+    entry: &Meta,
+    plan: &Plan,
+    request: &impl Fields,
+    fwd: Fwd,
+    standing_unknown: bool,
+) -> Option<Outcome> {
+    if entry.key != plan.variant_key(&entry.vary, request) {
+        return None;
+    }
+    let outcome = collapsed(fwd, entry.status);
+    Some(if standing_unknown {
+        with_unknown_standing(outcome)
+    } else {
+        outcome
+    })
 }
 
 /// Says that a request went to the origin because no stored entry's purge standing is known

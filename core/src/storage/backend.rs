@@ -102,7 +102,16 @@ pub struct Descriptor {
     pub streams_reads: bool,
     /// How a part of a stored body is read (`storage::read`).
     pub ranges: Ranges,
+    /// Its writes are rationed (KV: one write per second per key, 1,000 a day on the free
+    /// plan): an unchanged or still fresh entry is rewritten to it at most this often (ms),
+    /// `decide::store::writes_to`. `None`: written whenever the entry is.
+    pub rewrite_interval_ms: Option<i64>,
 }
+
+/// An unchanged or still fresh entry is rewritten to KV at most this often (ms): KV takes
+/// one write per second per key, and the free plan 1,000 a day, so a loop of forced refreshes
+/// or revalidations must not spend them (`decide::store::writes_to`).
+pub const KV_REWRITE_INTERVAL_MS: i64 = 60_000;
 
 const MEMORY: Descriptor = Descriptor {
     name: "memory",
@@ -119,6 +128,7 @@ const MEMORY: Descriptor = Descriptor {
     record_in_value: false,
     streams_reads: false,
     ranges: Ranges::InIsolate,
+    rewrite_interval_ms: None,
 };
 
 const CACHE: Descriptor = Descriptor {
@@ -137,6 +147,7 @@ const CACHE: Descriptor = Descriptor {
     record_in_value: false,
     streams_reads: true,
     ranges: Ranges::ByBackend,
+    rewrite_interval_ms: None,
 };
 
 const KV: Descriptor = Descriptor {
@@ -154,6 +165,7 @@ const KV: Descriptor = Descriptor {
     record_in_value: true,
     streams_reads: true,
     ranges: Ranges::FromStream,
+    rewrite_interval_ms: Some(KV_REWRITE_INTERVAL_MS),
 };
 
 const R2: Descriptor = Descriptor {
@@ -172,6 +184,7 @@ const R2: Descriptor = Descriptor {
     record_in_value: false,
     streams_reads: true,
     ranges: Ranges::ByBackend,
+    rewrite_interval_ms: None,
 };
 
 impl Backend {
