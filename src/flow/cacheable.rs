@@ -45,6 +45,22 @@ pub async fn serve_cacheable(
     fragment: Option<&Fragment>,
     errors: &mut Vec<String>,
 ) -> Served {
+    // A lookup can take a while (a slow tier, a busy isolate): when the key's flight closed
+    // meanwhile, what it stored was not there yet when this request looked. It looks once
+    // more instead of asking the origin (or the shield) a second time.
+    serve_looked_up(job, ctx, head, fragment, errors, Some(coalesce::mark())).await
+}
+
+/// `serve_cacheable` after one lookup, whose `coalesce::mark` is `looked` if the request may
+/// still look again (`coalesce::Flight::LookAgain`).
+async fn serve_looked_up(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    head: bool,
+    fragment: Option<&Fragment>,
+    errors: &mut Vec<String>,
+    looked: Option<u64>,
+) -> Served {
     let found = lookup(&job.tiers, &job.plan, &job.headers, &job.registry, errors).await;
     let vary_miss = found.vary_miss;
     let vary = found.vary;
@@ -177,8 +193,11 @@ pub async fn serve_cacheable(
         }
         (AfterLookup::Fetch { fwd, coalesce }, stale) => {
             assemble::tell(fragment, &Outcome::forward(fwd, None, false, None));
-            let flight = coalesce.then(|| coalesce::join(&job.flight_key(), now_ms()));
+            let flight = coalesce.then(|| coalesce::join(&job.flight_key(), now_ms(), looked));
             let leader = match flight {
+                Some(Flight::LookAgain) => {
+                    return Box::pin(serve_looked_up(job, ctx, head, fragment, errors, None)).await
+                }
                 Some(Flight::Leader(leader)) => Some(leader),
                 Some(Flight::Follower(ticket)) => {
                     let settled = coalesce::wait_for(&ticket, job.origin_timeout_ms()).await;
@@ -423,7 +442,7 @@ fn origin_failed(
 /// RFC 5861 §3: the one background refresh behind a stale-while-revalidate answer. Skipped
 /// when another request of this isolate is already refreshing the key.
 async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
-    let Flight::Leader(leader) = coalesce::join(&job.flight_key(), now_ms()) else {
+    let Flight::Leader(leader) = coalesce::join(&job.flight_key(), now_ms(), None) else {
         return;
     };
     let start = Start {
