@@ -46,6 +46,21 @@ pub async fn serve_cacheable(
     head: bool,
     fragment: Option<&Fragment>,
 ) -> Served {
+    // A lookup can take a while (a slow tier, a busy isolate): when the key's flight closed
+    // meanwhile, what it stored was not there yet when this request looked. It looks once
+    // more instead of asking the origin (or the shield) a second time.
+    serve_looked_up(job, ctx, head, fragment, Some(coalesce::mark())).await
+}
+
+/// `serve_cacheable` after one lookup, whose `coalesce::mark` is `looked` if the request may
+/// still look again (`coalesce::Flight::LookAgain`).
+async fn serve_looked_up(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    head: bool,
+    fragment: Option<&Fragment>,
+    looked: Option<u64>,
+) -> Served {
     let found = lookup(&job.tiers, &job.plan, &job.headers, &job.registry).await;
     let mut errors: Vec<RequestError> = found.failed.into_iter().map(Into::into).collect();
     let vary_miss = found.vary_miss;
@@ -186,8 +201,12 @@ pub async fn serve_cacheable(
         }
         (AfterLookup::Fetch { fwd, coalesce }, stale) => {
             assemble::tell(fragment, &Outcome::forward(fwd, None, false, None));
-            let flight = coalesce.then(|| coalesce::join(&job.flight_key(), now_ms()));
+            let flight = coalesce.then(|| coalesce::join(&job.flight_key(), now_ms(), looked));
             let leader = match flight {
+                Some(Flight::LookAgain) => {
+                    let again = Box::pin(serve_looked_up(job, ctx, head, fragment, None));
+                    return again.await.after(errors);
+                }
                 Some(Flight::Leader(leader)) => Some(leader),
                 Some(Flight::Follower(ticket)) => {
                     let settled = coalesce::wait_for(&ticket, job.origin_timeout_ms()).await;
@@ -433,7 +452,7 @@ fn origin_failed(
 /// RFC 5861 §3: the one background refresh behind a stale-while-revalidate answer. Skipped
 /// when another request of this isolate is already refreshing the key.
 async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
-    let Flight::Leader(leader) = coalesce::join(&job.flight_key(), now_ms()) else {
+    let Flight::Leader(leader) = coalesce::join(&job.flight_key(), now_ms(), None) else {
         return;
     };
     let start = Start {
