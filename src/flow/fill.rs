@@ -502,7 +502,7 @@ async fn store_read<'a>(
         leader.publish(Settled::Stored(entry.clone()));
     }
     let keep = keep_secs(job, &entry.meta);
-    write_all(tiers, &entry, marker.as_ref(), keep).await;
+    write_all(tiers, (&entry, marker.as_ref()), keep, job.now).await;
     drop(leader);
 }
 

@@ -17,7 +17,7 @@ use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
 use crate::flow::reply::{self, Decoration, PartBytes};
 use crate::flow::report::Served;
-use crate::runtime::{header_list, headers_from, now_ms, read_limited, Body};
+use crate::runtime::{header_list, headers_from, read_limited, Body};
 use crate::store::Entry;
 use edgecache_core::decide::answer::{
     judge_part, passed, Credentials, PartAnswered, PartJudgement, Room, Variance,
@@ -234,7 +234,13 @@ fn joined(
 async fn write(job: &Job, entry: &Entry) {
     let marker = marker_for(&job.plan.primary, &entry.meta);
     let keep = keep_secs(job, &entry.meta);
-    write_all(tiers_to_write(job, None), entry, marker.as_ref(), keep).await;
+    write_all(
+        tiers_to_write(job, None),
+        (entry, marker.as_ref()),
+        keep,
+        job.now,
+    )
+    .await;
 }
 
 /// A whole response that is not kept outdates `held` parts when it shows another
@@ -311,7 +317,7 @@ pub fn respond_with_part(
         let response = reply::from_entry(
             entry,
             None,
-            now_ms(),
+            job.now,
             false,
             true,
             RangeAnswer::Full,
@@ -321,7 +327,7 @@ pub fn respond_with_part(
     }
     let response = reply::from_part(
         entry,
-        now_ms(),
+        job.now,
         (first, last, pieces.total),
         &bytes,
         &decoration,

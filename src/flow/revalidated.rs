@@ -83,7 +83,7 @@ pub(super) fn not_modified(
     let replacing = replacing_by_304(fwd, stored, found.soft_purged);
     ctx.wait_until(async move {
         let tiers = tiers_to_write(&job_for_write, replacing);
-        write_all(tiers, &written, marker.as_ref(), keep).await;
+        write_all(tiers, (&written, marker.as_ref()), keep, job_for_write.now).await;
         drop(leader);
     });
     Answer::Entry {

@@ -275,3 +275,48 @@ fn every_kind_of_record_comes_from_the_one_constructor() {
         (1, variant.key.clone())
     );
 }
+
+#[test]
+fn a_collapsed_follower_takes_the_leaders_entry_only_when_it_is_its_own_variant() {
+    use crate::config::Config;
+    use crate::decide::stored::follower_takes;
+    use crate::request::plan::Plan;
+    use crate::request::target::Target;
+    let config = Config::default();
+    let url = url::Url::parse("https://a.test/page").unwrap();
+    let target = Target::of(&url, false);
+    let routing = config.routing(&target);
+    let french: Vec<(String, String)> = vec![("accept-language".into(), "fr".into())];
+    let german: Vec<(String, String)> = vec![("accept-language".into(), "de".into())];
+    let plan = Plan::new(&config, &routing, &target, &french, None);
+    let vary = vec!["accept-language".to_string()];
+    let key = plan.variant_key(&vary, &french);
+    let keeping = Keeping {
+        lifetime: 60,
+        ..Keeping::default()
+    };
+    let said = Said {
+        status: 200,
+        ..Said::default()
+    };
+    let stored = Meta::response(key, plan.key.url(), vary, said, keeping);
+    let takes = |request: &Vec<(String, String)>, unknown| {
+        follower_takes(&stored, &plan, request, Fwd::Miss, unknown).map(|o| o.cache_status())
+    };
+    // (the follower's fields, purge standing unknown: what it reports, or None: it fetches)
+    let collapsed = "edgecache; fwd=miss; fwd-status=200; collapsed";
+    let unknown = "edgecache; fwd=miss; fwd-status=200; collapsed; detail=purge-standing-unknown";
+    let rows = [
+        (&french, false, Some(collapsed)),
+        (&french, true, Some(unknown)),
+        (&german, false, None),
+    ];
+    for (request, standing_unknown, expected) in rows {
+        let row = format!("{request:?} {standing_unknown}");
+        assert_eq!(
+            takes(request, standing_unknown).as_deref(),
+            expected,
+            "{row}"
+        );
+    }
+}
