@@ -9,8 +9,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{ReadableStream, Response};
 use worker::Context;
 
+use crate::flow::answer::Answer;
 use crate::flow::coalesce::{self, Leader, Settled};
-use crate::flow::job::{keep_secs, tiers_to_write, Answer, AsSent, Job};
+use crate::flow::context::{AsSent, RequestContext};
 use crate::flow::lookup::{delete_all, log_failure, write_all, Found};
 use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
@@ -70,7 +71,7 @@ struct Fetch {
 /// Goes to the origin for `job`'s key and carries out what `decide::answer::judge` says of
 /// its answer: store it, pass it on, merge a 304, serve stale, or ask again.
 pub async fn fill(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     start: Start<'_>,
     leader: Option<Leader>,
@@ -149,7 +150,7 @@ pub async fn fill(
 
 /// The request a fill sends: as `before_fetch` chooses it, built on the key's request (or a
 /// part's), with what it withholds of the client's credentials.
-fn prepare(job: &Job, start: &Start) -> Fetch {
+fn prepare(job: &RequestContext, start: &Start) -> Fetch {
     let held = start.part.as_ref().and_then(|p| p.request.held.as_ref());
     let prior = Prior {
         fwd: start.fwd,
@@ -187,7 +188,7 @@ fn prepare(job: &Job, start: &Start) -> Fetch {
 
 /// What is known once the origin answered `fetch`, each part worked out by the core.
 fn answered(
-    job: &Job,
+    job: &RequestContext,
     fetch: &Fetch,
     start: &Start,
     (fields, status, exchange): (&PickedFields, u16, Exchange),
@@ -225,7 +226,7 @@ fn cancel(origin: &Response) {
 /// A whole response to a request for parts that is not kept: the held parts go when it
 /// shows they are of an outdated representation, never for fewer bytes of the same one.
 fn outdate_parts(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     start: &Start,
     origin: &Response,
@@ -243,7 +244,7 @@ fn outdate_parts(
 /// Stores the origin's answer (`decide::store::to_store`) in the background while the
 /// client's branch of its body streams.
 fn keep(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     start: &Start,
     fetch: &Fetch,
@@ -326,7 +327,7 @@ fn keep(
 /// that the origin no longer allows to be shared, and when it speaks for the whole URL
 /// (`hit_for_pass`) remember the key as hit-for-pass.
 fn pass(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     stale: Option<&Found>,
     origin: Response,
@@ -386,7 +387,7 @@ pub const STREAM_FROM_BYTES: u64 = 1024 * 1024;
 /// credential the URL's key does not hold (a body too large to keep then marks nothing,
 /// `decide::store::body_dropped`).
 async fn store(
-    job: Rc<Job>,
+    job: Rc<RequestContext>,
     meta: Meta,
     body: Option<ReadableStream>,
     (leader, beyond_url): (Option<Leader>, bool),
@@ -394,7 +395,8 @@ async fn store(
     streamable: Option<u64>,
 ) {
     let length = streamable.filter(|&n| n >= STREAM_FROM_BYTES && n <= job.max_body_bytes);
-    let (streamed, mut held): (Vec<&Tier>, Vec<&Tier>) = tiers_to_write(&job, replacing)
+    let (streamed, mut held): (Vec<&Tier>, Vec<&Tier>) = job
+        .tiers_to_write(replacing)
         .partition(|tier| length.is_some() && tier.backend().describe().streams_writes);
     if let (Some(length), false) = (length, streamed.is_empty()) {
         // A body streamed to R2 is not read into Wasm for a tier that could not hold it.
@@ -417,7 +419,7 @@ async fn store(
     let read_branch = (!held.is_empty()).then(|| branches.pop()).flatten();
     let meta = meta.with_body_len(length);
     let marker = marker_for(&job.plan.primary, &meta);
-    let keep = keep_secs(&job, &meta);
+    let keep = job.keep_secs(&meta);
     let streams = streamed
         .iter()
         .zip(branches)
@@ -478,7 +480,7 @@ async fn put_streamed(
 /// Reads `body` (up to the size limit) and writes the entry, and its `Vary` marker, to
 /// `tiers`; then settles the flight.
 async fn store_read<'a>(
-    job: &Job,
+    job: &RequestContext,
     meta: Meta,
     body: Option<ReadableStream>,
     (leader, beyond_url): (Option<Leader>, bool),
@@ -501,7 +503,7 @@ async fn store_read<'a>(
     if let Some(leader) = &leader {
         leader.publish(Settled::Stored(entry.clone()));
     }
-    let keep = keep_secs(job, &entry.meta);
+    let keep = job.keep_secs(&entry.meta);
     write_all(tiers, (&entry, marker.as_ref()), keep, job.now).await;
     drop(leader);
 }
@@ -520,12 +522,12 @@ fn streamable_length(fields: &PickedFields) -> Option<u64> {
 
 /// For `hit_for_pass_ttl` seconds, requests for the key no longer wait for each other's fetch:
 /// its answers are not stored whoever asks.
-fn mark_hit_for_pass(job: &Job) {
+fn mark_hit_for_pass(job: &RequestContext) {
     let until = hit_for_pass_until(job.now, job.hit_for_pass_ttl);
     coalesce::mark_pass(&job.flight_key(), until, job.now);
 }
 
-fn not_stored(job: &Job, key: &str, dropped: NotStored, leader: Option<Leader>) {
+fn not_stored(job: &RequestContext, key: &str, dropped: NotStored, leader: Option<Leader>) {
     let NotStored {
         reason,
         hit_for_pass,

@@ -83,7 +83,7 @@ impl Found {
         let Some(response) = self.unread.take() else {
             return Ok(());
         };
-        match read_body(self.entry.clone(), &response).await {
+        match read_body(self.entry.clone(), &response, self.backend).await {
             Ok(Some(entry)) => {
                 self.entry = entry;
                 Ok(())

@@ -84,8 +84,8 @@ mod tests {
 
     #[test]
     fn a_marker_is_trusted_for_a_while_per_backend() {
-        remember(Backend::Cache, &marker("p:1"), 1_000);
-        let recalled = recall(Backend::Cache, "p:1", 1_000 + MARKER_TTL_MS - 1).unwrap();
+        remember(Backend::CacheApi, &marker("p:1"), 1_000);
+        let recalled = recall(Backend::CacheApi, "p:1", 1_000 + MARKER_TTL_MS - 1).unwrap();
         assert_eq!(recalled.meta.vary, ["accept-encoding"]);
         assert!(recall(Backend::Kv, "p:1", 1_000).is_none(), "per backend");
         remember(Backend::Memory, &marker("p:1"), 1_000);
@@ -94,17 +94,17 @@ mod tests {
             "shared tiers only"
         );
         assert!(
-            recall(Backend::Cache, "p:1", 1_000 + MARKER_TTL_MS).is_none(),
+            recall(Backend::CacheApi, "p:1", 1_000 + MARKER_TTL_MS).is_none(),
             "expired"
         );
     }
 
     #[test]
     fn forgetting_a_key_drops_it_everywhere() {
-        remember(Backend::Cache, &marker("p:2"), 0);
+        remember(Backend::CacheApi, &marker("p:2"), 0);
         remember(Backend::Kv, &marker("p:2"), 0);
         forget("p:2");
-        assert!(recall(Backend::Cache, "p:2", 1).is_none());
+        assert!(recall(Backend::CacheApi, "p:2", 1).is_none());
         assert!(recall(Backend::Kv, "p:2", 1).is_none());
     }
 }

@@ -5,12 +5,12 @@
 //! What to do is decided in the core (`edgecache_core::decide`); the flow carries it out and
 //! returns the response with what it reports (`report`).
 
+pub mod answer;
 pub mod assemble;
-pub mod cacheable;
 pub mod coalesce;
+pub mod context;
 pub mod error;
 pub mod fill;
-pub mod job;
 pub mod lookup;
 pub mod markers;
 pub mod origin;
@@ -19,6 +19,7 @@ pub mod pass;
 pub mod reply;
 pub mod report;
 pub mod revalidated;
+pub mod serve;
 pub mod shield;
 
 use std::rc::Rc;
@@ -34,7 +35,7 @@ use crate::runtime::{now_ms, FieldSet, JsFields, PickedFields};
 use crate::settings::Settings;
 use crate::store::{open_tiers, Tier};
 use assemble::{Fragment, FragmentFlow};
-use cacheable::serve_cacheable;
+use context::{ForwardSource, RequestContext};
 use edgecache_core::config::Config;
 use edgecache_core::decide::arrival::{
     before_lookup, invalidates_after, Arrival, Before, HOP_HEADER, INVALIDATES_ALSO_WITHOUT,
@@ -47,12 +48,12 @@ use edgecache_core::request::plan::{KeyedOn, Plan};
 use edgecache_core::request::route::Routing;
 use edgecache_core::request::target::Target;
 use error::RequestError;
-use job::{Job, Sending};
 use lookup::delete_all;
 use origin::{Forward, ShieldRoute};
 use pass::{pass_through, refusal};
 use reply::Audience;
 use report::{Handled, Report, Served};
+use serve::serve_cacheable;
 use shield::{Role, ShieldNamespace};
 
 /// Answers one request. `fragment` is set when the request is an ESI include of a page being
@@ -196,7 +197,7 @@ async fn job_for(
     routing: &Routing<'_>,
     headers: PickedFields,
     now: i64,
-) -> (Rc<Job>, Vec<RequestError>) {
+) -> (Rc<RequestContext>, Vec<RequestError>) {
     let config = &a.settings.config;
     let keyed_on = a.fragment.map(|f| &f.keyed_on);
     let plan = Plan::new(config, routing, &target, &headers, keyed_on);
@@ -213,7 +214,7 @@ async fn job_for(
     });
     let registry = registry_copy::current(a.env, config, &target.host).await;
     let esi_route = routing.route.is_some_and(|r| r.esi);
-    let sending = Sending {
+    let sending = ForwardSource {
         request: Clone::clone(a.request),
         url: a.url.clone(),
         target,
@@ -222,7 +223,7 @@ async fn job_for(
         esi: esi_route,
         shield,
     };
-    let job = Job {
+    let job = RequestContext {
         plan,
         tiers,
         sending,
@@ -281,7 +282,7 @@ fn handled(
     served: Served,
     route: Option<String>,
     errors: Vec<RequestError>,
-    asked: Option<edgecache_core::workers_cache::fields::Asked>,
+    asked: Option<edgecache_core::workers_cache::emit::CacheAsked>,
 ) -> Handled {
     let served = served.after(errors);
     Handled {

@@ -11,7 +11,8 @@ use std::rc::Rc;
 use web_sys::{Response, ResponseInit};
 use worker::Context;
 
-use crate::flow::job::{keep_secs, tiers_to_write, Answer, AsSent, Job};
+use crate::flow::answer::Answer;
+use crate::flow::context::{AsSent, RequestContext};
 use crate::flow::lookup::{delete_all, write_all, Found};
 use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
@@ -41,7 +42,7 @@ pub struct PartRequest {
 /// The request's range when its answer may be kept as a part: one byte range, not a HEAD,
 /// and no `If-Range` unless it names the held parts' own strong entity tag (a client's
 /// `If-Range` for another version wants the whole response, which parts cannot give).
-pub fn part_spec(job: &Job, head: bool, held: Option<&Found>) -> Option<Spec> {
+pub fn part_spec(job: &RequestContext, head: bool, held: Option<&Found>) -> Option<Spec> {
     if head {
         return None;
     }
@@ -92,7 +93,7 @@ fn to_ask(request: &PartRequest, use_held: bool) -> PartAsked {
 /// The fetch for a part, sent as the key says with `Range` (and `If-Range` naming the held
 /// parts), and what it asked for. `vary`: the fields the URL's responses are known to vary on.
 pub fn forward_for(
-    job: &Job,
+    job: &RequestContext,
     request: &PartRequest,
     use_held: bool,
     vary: &[String],
@@ -120,7 +121,7 @@ pub fn forward_for(
 /// parts, or passed on unstored, as `decide::answer::judge_part` says. `as_sent`: what the
 /// request sent of the client's credentials (none its key does not hold when parts are held).
 pub async fn answered(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     request: &PartRequest,
     (forward, asked, as_sent): (&Forward, &PartAsked, &AsSent),
@@ -231,11 +232,11 @@ fn joined(
 
 /// Writes parts (or the complete response they became), and the `Vary` marker when the
 /// response varies, to every tier.
-async fn write(job: &Job, entry: &Entry) {
+async fn write(job: &RequestContext, entry: &Entry) {
     let marker = marker_for(&job.plan.primary, &entry.meta);
-    let keep = keep_secs(job, &entry.meta);
+    let keep = job.keep_secs(&entry.meta);
     write_all(
-        tiers_to_write(job, None),
+        job.tiers_to_write(None),
         (entry, marker.as_ref()),
         keep,
         job.now,
@@ -255,7 +256,7 @@ pub fn outdated(held: &Found, whole: &impl Fields, beyond_key: bool) -> bool {
 }
 
 /// Removes held parts that another version has outdated.
-pub fn drop_parts(job: &Rc<Job>, ctx: &Rc<Context>, found: &Found) {
+pub fn drop_parts(job: &Rc<RequestContext>, ctx: &Rc<Context>, found: &Found) {
     let job = job.clone();
     let key = found.entry.meta.key.clone();
     ctx.wait_until(async move {
@@ -280,7 +281,7 @@ fn broken_part() -> Result<Response, wasm_bindgen::JsValue> {
 /// `None` when the parts do not hold them. `read`: those bytes, read from the parts' tier
 /// alone (`entry.body` is then empty); otherwise they are cut from `entry.body`.
 pub fn respond_with_part(
-    job: &Job,
+    job: &RequestContext,
     entry: &Entry,
     outcome: Outcome,
     spec: Spec,

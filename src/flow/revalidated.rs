@@ -5,8 +5,9 @@ use std::rc::Rc;
 
 use worker::Context;
 
+use crate::flow::answer::Answer;
 use crate::flow::coalesce::{Leader, Settled};
-use crate::flow::job::{keep_secs, tiers_to_write, Answer, AsSent, Job};
+use crate::flow::context::{AsSent, RequestContext};
 use crate::flow::lookup::{delete_all, write_all, Found};
 use crate::store::Entry;
 use edgecache_core::decide::answer::{after_not_modified, AfterNotModified};
@@ -21,7 +22,7 @@ use edgecache_core::status::Fwd;
 /// credential the key does not hold writes and removes nothing.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn not_modified(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     found: &Found,
     update: &[(String, String)],
@@ -70,7 +71,7 @@ pub(super) fn not_modified(
     };
     let entry = Entry::new(meta, found.entry.body.clone());
     let marker = found.marker.clone();
-    let keep = keep_secs(job, &entry.meta);
+    let keep = job.keep_secs(&entry.meta);
     let job_for_write = job.clone();
     let written = entry.clone();
     // As in `store`: the flight stays open until the refreshed entry is written, so a request
@@ -82,7 +83,7 @@ pub(super) fn not_modified(
     // tier keeps the copy; a soft-purged entry is always rewritten.
     let replacing = replacing_by_304(fwd, stored, found.soft_purged);
     ctx.wait_until(async move {
-        let tiers = tiers_to_write(&job_for_write, replacing);
+        let tiers = job_for_write.tiers_to_write(replacing);
         write_all(tiers, (&written, marker.as_ref()), keep, job_for_write.now).await;
         drop(leader);
     });

@@ -10,7 +10,7 @@ pub const HOP_HEADER: &str = "x-edgecache-hop";
 
 /// What the entry point knows of a request when it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
+pub struct Entering {
     /// The runtime's URL could be parsed.
     pub url_valid: bool,
     /// The policy in `wrangler.toml` is valid.
@@ -30,7 +30,7 @@ pub enum AtEntry {
     Flow,
 }
 
-pub fn at_entry(entry: &Entry) -> AtEntry {
+pub fn at_entry(entry: &Entering) -> AtEntry {
     if !entry.url_valid {
         return AtEntry::Refuse {
             status: 400,

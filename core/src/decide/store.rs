@@ -13,7 +13,7 @@ use crate::status::{Fwd, Reason};
 use crate::storage::backend::Backend;
 pub use crate::storage::backend::KV_REWRITE_INTERVAL_MS;
 use crate::storage::record::{Keeping, Kind, Meta, Pieces, Place, Said};
-use crate::workers_cache::fields::{Held, Kept};
+use crate::workers_cache::emit::{BodyHeld, Kept};
 
 /// The origin's answer to a fetch for a key, as it arrived.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub fn to_store(
         reuse,
         tags: tags.clone(),
         withheld: !strip_fields.is_empty(),
-        body: Held::Arriving,
+        body: BodyHeld::Arriving,
         url_vary: vary.clone(),
     };
     let said = Said {

@@ -39,7 +39,7 @@ impl Stored {
 
 /// What the request asks of the cache.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Asked {
+pub struct ClientAsked {
     pub cache_control: CacheControl,
     /// It carries `Range`.
     pub range: bool,
@@ -48,12 +48,12 @@ pub struct Asked {
     pub refresh: RefreshPolicy,
     /// Its `Range` is one byte range whose answer may be kept as a part (a GET, one range,
     /// no `If-Range` the held parts cannot answer): what stored parts hold of it.
-    pub part: Option<PartAsked>,
+    pub part: Option<RangeAsked>,
 }
 
 /// What stored parts hold of a Range request's range.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PartAsked {
+pub struct RangeAsked {
     /// Parts are stored (`None`: nothing is).
     pub held: Option<HeldParts>,
 }
@@ -103,7 +103,7 @@ pub enum Then {
 
 /// The choice after a lookup that found `stored` (or nothing; `vary_miss`: a tier knew the
 /// URL's variants but not this request's).
-pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> AfterLookup {
+pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &ClientAsked) -> AfterLookup {
     if let Some(stored) = stored {
         if let Some(serve) = serve(stored, asked) {
             return serve;
@@ -164,7 +164,7 @@ pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> 
 
 /// Held parts answer the request (when they hold all of it), if they may: fresh, or stale
 /// as the client allows, but never served stale while a refresh runs, which no part has.
-fn usable_parts(held: &HeldParts, asked: &Asked) -> Option<AfterLookup> {
+fn usable_parts(held: &HeldParts, asked: &ClientAsked) -> Option<AfterLookup> {
     match serve(&held.stored, asked)? {
         AfterLookup::Serve {
             then: Then::Refresh,
@@ -180,7 +180,7 @@ fn usable_parts(held: &HeldParts, asked: &Asked) -> Option<AfterLookup> {
 }
 
 /// The entry answers the request, if it may.
-fn serve(stored: &Stored, asked: &Asked) -> Option<AfterLookup> {
+fn serve(stored: &Stored, asked: &ClientAsked) -> Option<AfterLookup> {
     let (mut verdict, forcing) = client_verdict(
         &stored.reuse,
         stored.age,

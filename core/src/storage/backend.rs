@@ -15,8 +15,9 @@ use serde::Deserialize;
 pub enum Backend {
     /// A bounded LRU inside the isolate: fastest, per isolate, lost on eviction.
     Memory,
-    /// The Workers Cache API: per data center.
-    Cache,
+    /// The Cache API (`caches.default`), named `cache` in `backends`: per data center.
+    #[serde(rename = "cache")]
+    CacheApi,
     /// Workers KV: global, eventually consistent, 60 s minimum TTL.
     Kv,
     /// An R2 bucket: global, no value size limit short of 5 GiB, no expiry of its own.
@@ -133,7 +134,7 @@ const MEMORY: Descriptor = Descriptor {
 
 const CACHE: Descriptor = Descriptor {
     name: "cache",
-    title: "the Workers Cache API",
+    title: "the Cache API",
     binding: None,
     wrangler_table: None,
     min_ttl_secs: 0,
@@ -189,12 +190,12 @@ const R2: Descriptor = Descriptor {
 
 impl Backend {
     /// Every backend: the one list.
-    pub const ALL: [Backend; 4] = [Backend::Memory, Backend::Cache, Backend::Kv, Backend::R2];
+    pub const ALL: [Backend; 4] = [Backend::Memory, Backend::CacheApi, Backend::Kv, Backend::R2];
 
     pub const fn describe(self) -> &'static Descriptor {
         match self {
             Backend::Memory => &MEMORY,
-            Backend::Cache => &CACHE,
+            Backend::CacheApi => &CACHE,
             Backend::Kv => &KV,
             Backend::R2 => &R2,
         }
@@ -261,7 +262,7 @@ mod tests {
     fn the_list_holds_every_variant_once() {
         // A variant missing from `ALL` fails to compile here: the match must name it.
         let index = |b: Backend| match b {
-            Backend::Memory | Backend::Cache | Backend::Kv | Backend::R2 => {
+            Backend::Memory | Backend::CacheApi | Backend::Kv | Backend::R2 => {
                 Backend::ALL.iter().position(|&x| x == b)
             }
         };
@@ -296,7 +297,9 @@ mod tests {
         assert!(Backend::R2.describe().max_value_bytes > Backend::Kv.describe().max_value_bytes);
         assert_eq!(Backend::R2.describe().expiry, Expiry::OnRead);
         assert!(!Backend::Memory.is_shared());
-        assert!(Backend::Cache.is_shared() && Backend::Kv.is_shared() && Backend::R2.is_shared());
+        assert!(
+            Backend::CacheApi.is_shared() && Backend::Kv.is_shared() && Backend::R2.is_shared()
+        );
     }
 
     #[test]
@@ -347,7 +350,7 @@ mod tests {
         let variants = body
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .filter(|l| !l.is_empty() && !l.starts_with("//") && !l.starts_with("#["))
             .count();
         assert_eq!(
             variants,

@@ -16,7 +16,7 @@ const NOW: i64 = 1_700_000_000_000;
 
 #[test]
 fn a_rationed_tier_is_not_rewritten_with_an_unchanged_or_fresh_entry_within_its_interval() {
-    use Backend::{Cache, Kv, Memory};
+    use Backend::{CacheApi as Cache, Kv, Memory};
     let recent = |fresh| {
         Some(Replacing {
             stored_at: NOW - 1_000,

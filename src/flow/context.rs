@@ -1,18 +1,19 @@
-//! One request's fill job, shared with the background work it starts, and what it answers
-//! the client with; how long an entry is kept, and which tiers a write goes to, as the core
-//! decides them (`decide::store`) at the request's one `now`.
+//! The request context: what one request's lookup, fills and writes read, shared with the
+//! background work it starts (its key's plan, its tiers, what its fetches are sent from, its
+//! one `now`); and, as the core decides them (`decide::store`) at that `now`, which tiers a
+//! write goes to and how long an entry is kept.
 
 use std::rc::Rc;
 
 use url::Url;
-use web_sys::{ReadableStream, Request, Response};
+use web_sys::Request;
 
-use crate::flow::origin::{Forward, OriginError, ShieldRoute};
+use crate::flow::origin::{Forward, ShieldRoute};
 use crate::flow::reply::Audience;
 use crate::flow::shield::Role;
 use crate::runtime::PickedFields;
 use crate::settings::Settings;
-use crate::store::{Entry, Tier};
+use crate::store::Tier;
 use edgecache_core::config::Backend;
 use edgecache_core::control::registry::Registry;
 use edgecache_core::decide::refresh::{self, Fetching, KeyHolds, Sent};
@@ -21,16 +22,15 @@ use edgecache_core::http::reuse::RefreshPolicy;
 use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::Plan;
 use edgecache_core::request::target::Target;
-use edgecache_core::status::Outcome;
 use edgecache_core::storage::record::Meta;
-use edgecache_core::workers_cache::fields::Kept;
 
-/// What one request needs to fill the cache, shared with the background work it starts.
-pub struct Job {
+/// What one request's lookup, fills and writes read, shared with the background work it
+/// starts.
+pub struct RequestContext {
     pub plan: Plan,
     pub tiers: Vec<Tier>,
     /// What the request is sent to the origin from (`forward`, `pass`).
-    pub sending: Sending,
+    pub sending: ForwardSource,
     pub facts: RequestFacts,
     /// The request's fields, for its `Vary` values and conditionals.
     pub headers: PickedFields,
@@ -55,7 +55,7 @@ pub struct Job {
 }
 
 /// What a request's forwards are built from: only when it goes to the origin, never on a hit.
-pub struct Sending {
+pub struct ForwardSource {
     pub request: Request,
     pub url: Url,
     pub target: Target,
@@ -68,7 +68,7 @@ pub struct Sending {
     pub shield: Option<Rc<ShieldRoute>>,
 }
 
-impl Job {
+impl RequestContext {
     /// The request as the key says it (what a fill sends).
     pub fn forward(&self) -> Forward {
         let sending = &self.sending;
@@ -146,7 +146,7 @@ pub struct AsSent {
     pub facts: RequestFacts,
 }
 
-impl Job {
+impl RequestContext {
     /// What a fetch for `fetching` sends of this request's credentials
     /// (`decide::refresh::sent`): refreshing a stored entry, only those its key holds, the
     /// route's `vary_cookies` and `vary_headers` and `vary_fields`, the fields the stored
@@ -170,84 +170,18 @@ impl Job {
     }
 }
 
-/// What the client is to be sent.
-pub enum Answer {
-    /// A stored (or just revalidated) entry; `shareable` when the cache may keep it, so a
-    /// route's `browser_ttl` applies.
-    Entry {
-        entry: Entry,
-        outcome: Outcome,
-        shareable: bool,
-    },
-    /// The origin's response, streaming `body` (the client's branch when it is being stored);
-    /// `kept`, with `workers_cache`, the entry being stored from it.
-    Origin {
-        origin: Response,
-        body: Option<ReadableStream>,
-        outcome: Outcome,
-        kept: Option<Kept>,
-    },
-    /// No response from the origin.
-    Failed(OriginError),
-}
-
-impl Answer {
-    pub fn outcome(&self) -> Option<&Outcome> {
-        match self {
-            Answer::Entry { outcome, .. } | Answer::Origin { outcome, .. } => Some(outcome),
-            Answer::Failed(_) => None,
-        }
+impl RequestContext {
+    /// The tiers a write goes to (`decide::store::writes_to`: the KV write throttle), as of
+    /// the request's `now`.
+    pub fn tiers_to_write(&self, replacing: Option<Replacing>) -> impl Iterator<Item = &Tier> {
+        let backends: Vec<Backend> = self.tiers.iter().map(Tier::backend).collect();
+        self.tiers
+            .iter()
+            .filter(move |tier| writes_to(tier.backend(), &backends, replacing, self.now))
     }
 
-    /// The origin's response, streamed to the client and not stored.
-    pub fn unstored(origin: Response, outcome: Outcome) -> Answer {
-        let body = origin.body();
-        Answer::Origin {
-            origin,
-            body,
-            outcome,
-            kept: None,
-        }
+    /// How long an entry is kept (`decide::store::keep_secs`), as of the request's `now`.
+    pub fn keep_secs(&self, meta: &Meta) -> u64 {
+        store::keep_secs(meta, self.keep_stale, self.now)
     }
-
-    /// The same answer, reporting `change(outcome)`.
-    pub fn map_outcome(self, change: impl FnOnce(Outcome) -> Outcome) -> Answer {
-        match self {
-            Answer::Entry {
-                entry,
-                outcome,
-                shareable,
-            } => Answer::Entry {
-                entry,
-                outcome: change(outcome),
-                shareable,
-            },
-            Answer::Origin {
-                origin,
-                body,
-                outcome,
-                kept,
-            } => Answer::Origin {
-                origin,
-                body,
-                outcome: change(outcome),
-                kept,
-            },
-            failed @ Answer::Failed(_) => failed,
-        }
-    }
-}
-
-/// The tiers a write goes to (`decide::store::writes_to`: the KV write throttle), as of the
-/// request's `now`.
-pub fn tiers_to_write(job: &Job, replacing: Option<Replacing>) -> impl Iterator<Item = &Tier> {
-    let backends: Vec<Backend> = job.tiers.iter().map(Tier::backend).collect();
-    job.tiers
-        .iter()
-        .filter(move |tier| writes_to(tier.backend(), &backends, replacing, job.now))
-}
-
-/// How long an entry is kept (`decide::store::keep_secs`), as of the request's `now`.
-pub fn keep_secs(job: &Job, meta: &Meta) -> u64 {
-    store::keep_secs(meta, job.keep_stale, job.now)
 }

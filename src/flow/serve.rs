@@ -8,11 +8,12 @@ use wasm_bindgen::JsValue;
 use web_sys::{ReadableStream, Response};
 use worker::Context;
 
+use crate::flow::answer::Answer;
 use crate::flow::assemble::{self, Fragment};
 use crate::flow::coalesce::{self, Flight, Leader, Settled};
+use crate::flow::context::RequestContext;
 use crate::flow::error::RequestError;
 use crate::flow::fill::{fill, PartFetch, Start};
-use crate::flow::job::{keep_secs, Answer, Job};
 use crate::flow::lookup::{backfill, lookup, Found, Unusable};
 use crate::flow::origin::OriginError;
 use crate::flow::parts::{self, PartRequest};
@@ -27,21 +28,21 @@ use edgecache_core::decide::answer::{
 };
 use edgecache_core::decide::shield::tries_after_failed_flight;
 use edgecache_core::decide::stored::{
-    after_lookup, follower_takes, with_unknown_standing, AfterLookup, Asked, HeldParts, PartAsked,
-    Stored, Then,
+    after_lookup, follower_takes, with_unknown_standing, AfterLookup, ClientAsked, HeldParts,
+    RangeAsked, Stored, Then,
 };
 use edgecache_core::http::range::{self, RangeAnswer, Spec};
 use edgecache_core::http::Fields;
 use edgecache_core::status::{Fwd, Outcome};
 use edgecache_core::storage::read;
 use edgecache_core::storage::record::{Kind, Meta};
-use edgecache_core::workers_cache::fields::Kept;
+use edgecache_core::workers_cache::emit::Kept;
 
 /// Looks the request up and carries out what `decide::stored::after_lookup` chooses.
 /// What went wrong on the way (storage, the origin) comes back with the answer, for the log
 /// line.
 pub async fn serve_cacheable(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     head: bool,
     fragment: Option<&Fragment>,
@@ -61,7 +62,7 @@ pub async fn serve_cacheable(
 /// One request being served: what every step of serving it reads.
 #[derive(Clone, Copy)]
 struct Serving<'a> {
-    job: &'a Rc<Job>,
+    job: &'a Rc<RequestContext>,
     ctx: &'a Rc<Context>,
     head: bool,
     fragment: Option<&'a Fragment>,
@@ -175,12 +176,12 @@ async fn choose(
         .filter(|_| ranged);
     loop {
         let spec = parts::part_spec(job, s.head, held.as_ref());
-        let asked = Asked {
+        let asked = ClientAsked {
             cache_control: job.facts.cache_control.clone(),
             range: job.headers.field("range").is_some(),
             head: s.head,
             refresh: job.refresh,
-            part: spec.map(|spec| PartAsked {
+            part: spec.map(|spec| RangeAsked {
                 held: held.as_ref().and_then(|f| held_parts(f, spec, job)),
             }),
         };
@@ -211,7 +212,7 @@ async fn choose(
 /// anything else reads the body first.
 async fn read_found(
     s: Serving<'_>,
-    asked: &Asked,
+    asked: &ClientAsked,
     vary_miss: bool,
     found: &mut Option<Found>,
     errors: &mut Vec<RequestError>,
@@ -250,7 +251,7 @@ async fn read_found(
 /// else reads them; whole when a part is fetched (it may be merged into them, whether asked
 /// as their missing bytes or as the client's range) or they are copied up.
 async fn read_held(
-    job: &Job,
+    job: &RequestContext,
     decision: &AfterLookup,
     found_none: bool,
     (held, spec): (Option<&mut Found>, Option<Spec>),
@@ -323,7 +324,7 @@ fn serve_held(
 
 /// Copies what was found into the faster tiers, in the background.
 fn copy_up(s: Serving<'_>, found: Found) {
-    let keep = keep_secs(s.job, &found.entry.meta);
+    let keep = s.job.keep_secs(&found.entry.meta);
     let job = s.job.clone();
     s.ctx
         .wait_until(async move { backfill(&job.tiers, found, keep, job.now).await });
@@ -411,7 +412,7 @@ fn answer_with(
 /// answering the client's validators with a 304 as `decide::answer::answers_not_modified`
 /// says.
 fn respond_with_origin(
-    job: &Job,
+    job: &RequestContext,
     origin: &Response,
     body: Option<ReadableStream>,
     outcome: Outcome,
@@ -436,7 +437,7 @@ fn respond_with_origin(
 }
 
 /// The lookup's entry as the choice after it sees it.
-fn stored_of(found: &Found, job: &Job, now: i64) -> Stored {
+fn stored_of(found: &Found, job: &RequestContext, now: i64) -> Stored {
     let meta = &found.entry.meta;
     Stored {
         reuse: meta.reuse,
@@ -454,7 +455,7 @@ fn stored_of(found: &Found, job: &Job, now: i64) -> Stored {
 }
 
 /// Held parts as the choice after a lookup sees them: whether they hold all of `spec`.
-fn held_parts(found: &Found, spec: Spec, job: &Job) -> Option<HeldParts> {
+fn held_parts(found: &Found, spec: Spec, job: &RequestContext) -> Option<HeldParts> {
     let pieces = parts::pieces(found)?;
     let (first, last) = parts::wanted(spec, pieces.total)?;
     Some(HeldParts {
@@ -467,7 +468,7 @@ fn held_parts(found: &Found, spec: Spec, job: &Job) -> Option<HeldParts> {
 /// tier alone where it can (`storage::read::for_parts`); `Ok(None)`: their body is in Wasm
 /// already (the memory tier), or must be read whole.
 async fn read_held_part(
-    job: &Job,
+    job: &RequestContext,
     held: &mut Found,
     spec: Spec,
 ) -> Result<Option<PartBytes>, Unusable> {
@@ -496,7 +497,7 @@ async fn read_held_part(
 /// `shareable`: the entry is one the cache keeps, so a route's `browser_ttl` applies.
 /// `unread`: the entry's body still in the runtime, sent instead of `entry.body`.
 fn respond_with_entry(
-    job: &Job,
+    job: &RequestContext,
     entry: &Entry,
     unread: Option<Unread>,
     head: bool,
@@ -530,7 +531,7 @@ fn respond_with_entry(
 /// RFC 9110 §13.2.2: a Range is evaluated after the conditionals (`from_entry` answers them
 /// first), on a 200 as stored; an ESI template's bytes are not the page's (`template`, as
 /// `is_template` found, which the caller has already asked).
-fn range_for(job: &Job, meta: &Meta, template: bool) -> RangeAnswer {
+fn range_for(job: &RequestContext, meta: &Meta, template: bool) -> RangeAnswer {
     if template || meta.status != 200 {
         return RangeAnswer::Full;
     }
@@ -539,7 +540,7 @@ fn range_for(job: &Job, meta: &Meta, template: bool) -> RangeAnswer {
 
 /// The origin gave no response: a stale entry if stale-if-error allows, else 502 or 504.
 fn origin_failed(
-    job: &Job,
+    job: &RequestContext,
     stale: Option<&Found>,
     fwd: Fwd,
     error: OriginError,
@@ -560,7 +561,7 @@ fn origin_failed(
 
 /// RFC 5861 §3: the one background refresh behind a stale-while-revalidate answer. Skipped
 /// when another request of this isolate is already refreshing the key.
-async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
+async fn refresh(job: Rc<RequestContext>, ctx: Rc<Context>, found: Found) {
     let Flight::Leader(leader) = coalesce::join(&job.flight_key(), job.now, None) else {
         return;
     };
