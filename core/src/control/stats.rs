@@ -33,16 +33,20 @@ pub struct Counters {
     /// Requests answered without an origin request (`kept_from_origin`): from storage, by
     /// another request's fetch, or by the shield from its storage or its own fetch for
     /// another location.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub kept: u64,
     /// Body bytes of those answers.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub kept_bytes: u64,
     /// Of `kept`, what the shield answered without asking the origin (counted by the shield).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub shield_kept: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub shield_kept_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Counters {
@@ -597,8 +601,12 @@ fn with_ratio(c: &Counters) -> Value {
     value["hit_ratio"] = json!(c.hit_ratio());
     value["storable_hit_ratio"] = json!(c.storable_hit_ratio());
     value["uncacheable_share"] = json!(c.uncacheable_share());
-    value["offload"] = json!(c.offload());
-    value["shield_share"] = json!(c.shield_share());
+    // Left out when nothing was kept, as the counts they are read from are: `/stats` stays
+    // within its bound however many names it holds.
+    if c.kept > 0 {
+        value["offload"] = json!(c.offload());
+        value["shield_share"] = json!(c.shield_share());
+    }
     value
 }
 
