@@ -371,8 +371,8 @@ pub struct Seen<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delta {
     cells: BTreeMap<(i64, Dimension), Names>,
-    /// The origin requests this isolate sent, per minute.
-    origin: BTreeMap<i64, OriginTimes>,
+    /// The origin requests this isolate sent, per minute (a day of minutes at most).
+    origin: Vec<OriginMinute>,
     /// The last reason each key was not stored (`why`).
     why: Notes,
 }
@@ -381,7 +381,6 @@ pub struct Delta {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OriginMinute {
     pub minute: i64,
-    #[serde(flatten)]
     pub times: OriginTimes,
 }
 
@@ -466,10 +465,7 @@ impl Delta {
 
     /// Counts one origin request this isolate sent.
     pub fn record_origin(&mut self, answered: Answered, now_ms: i64) {
-        self.origin
-            .entry(minute_of(now_ms))
-            .or_default()
-            .count(answered);
+        self.origin_at(minute_of(now_ms)).count(answered);
     }
 
     /// Notes why the key `id` was not stored (`why::Notes`).
@@ -501,8 +497,8 @@ impl Delta {
         for (cell, names) in other.cells {
             self.cells.entry(cell).or_default().merge(&names, LIMITS);
         }
-        for (minute, times) in other.origin {
-            self.origin.entry(minute).or_default().add(&times);
+        for origin in other.origin {
+            self.origin_at(origin.minute).add(&origin.times);
         }
         self.why.merge(other.why);
     }
@@ -512,19 +508,28 @@ impl Delta {
     pub fn forget_before(&mut self, now_ms: i64) {
         let oldest = minute_of(now_ms) - (DAY_MINUTES - 1) * MINUTE_MS;
         self.cells.retain(|(minute, _), _| *minute >= oldest);
-        self.origin.retain(|minute, _| *minute >= oldest);
+        self.origin.retain(|origin| origin.minute >= oldest);
         self.why.forget_before(oldest);
     }
 
     /// What to report of the origin requests: each minute's.
     pub fn origin_minutes(&self) -> Vec<OriginMinute> {
-        self.origin
-            .iter()
-            .map(|(minute, times)| OriginMinute {
-                minute: *minute,
-                times: times.clone(),
-            })
-            .collect()
+        self.origin.clone()
+    }
+
+    /// The origin requests of `minute`, a new row when there is none.
+    fn origin_at(&mut self, minute: i64) -> &mut OriginTimes {
+        let at = match self.origin.iter().position(|o| o.minute == minute) {
+            Some(at) => at,
+            None => {
+                self.origin.push(OriginMinute {
+                    minute,
+                    times: OriginTimes::default(),
+                });
+                self.origin.len() - 1
+            }
+        };
+        &mut self.origin[at].times
     }
 
     /// What to report of the keys not stored.

@@ -14,8 +14,6 @@
 //! the oldest notes out, which the per-URL counts (`stats::Dimension::Unstored`, kept by
 //! traffic) do not suffer from.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -47,31 +45,34 @@ pub struct NotStored {
     pub at: i64,
 }
 
-/// The newest note per key, for at most `limit` keys (the newest).
+/// The newest note per key, for at most `PER_REPORT` keys (the newest). A list, searched
+/// whole: it is short, and a map would add its code to the Wasm for nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notes {
-    notes: BTreeMap<i64, NotStored>,
+    notes: Vec<(i64, NotStored)>,
 }
 
 impl Notes {
     /// Notes `note` for key `id`, over an older note of it; past `PER_REPORT` keys, the
     /// oldest note goes.
     pub fn note(&mut self, id: i64, note: NotStored) {
-        match self.notes.get(&id) {
-            Some(held) if held.at > note.at => return,
-            _ => {}
-        }
-        self.notes.insert(id, note);
-        while self.notes.len() > PER_REPORT {
-            let Some(oldest) = self
-                .notes
-                .iter()
-                .min_by_key(|(id, n)| (n.at, **id))
-                .map(|(id, _)| *id)
-            else {
-                break;
-            };
-            self.notes.remove(&oldest);
+        match self.notes.iter_mut().find(|(held, _)| *held == id) {
+            Some((_, held)) if held.at > note.at => {}
+            Some((_, held)) => *held = note,
+            None => {
+                self.notes.push((id, note));
+                if self.notes.len() > PER_REPORT {
+                    let oldest = self
+                        .notes
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, (id, n))| (n.at, *id))
+                        .map(|(at, _)| at);
+                    if let Some(oldest) = oldest {
+                        self.notes.swap_remove(oldest);
+                    }
+                }
+            }
         }
     }
 
@@ -84,7 +85,7 @@ impl Notes {
 
     /// Forgets notes from before `from` (ms).
     pub fn forget_before(&mut self, from: i64) {
-        self.notes.retain(|_, n| n.at >= from);
+        self.notes.retain(|(_, n)| n.at >= from);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -95,9 +96,11 @@ impl Notes {
         self.notes.len()
     }
 
-    /// What to report.
+    /// What to report, by key id.
     pub fn list(&self) -> Vec<(i64, NotStored)> {
-        self.notes.iter().map(|(id, n)| (*id, n.clone())).collect()
+        let mut list = self.notes.clone();
+        list.sort_by_key(|(id, _)| *id);
+        list
     }
 }
 
