@@ -143,7 +143,7 @@ async fn serve_shield(
     let route = report.route.as_deref().unwrap_or("default");
     let tags = route_tags(&settings.config, report.route.as_deref());
     let due = if edgecache_core::control::stats::kept_from_origin(&report.outcome) {
-        let bytes = report.bytes_from_cache;
+        let bytes = sent_bytes(&request.method(), &response, report.bytes_from_cache);
         control::stats_report::record_shield_kept(route, &host, tags, bytes)
     } else {
         control::stats_report::due()
@@ -303,7 +303,9 @@ async fn serve(
             url: &target,
             status,
             outcome: &report.outcome,
-            bytes: report.bytes_from_cache,
+            bytes: response.as_ref().map_or(0, |r| {
+                sent_bytes(&request.method(), r, report.bytes_from_cache)
+            }),
             tags: route_tags(&settings.config, report.route.as_deref()),
         });
         if let Some(delta) = due {
@@ -312,6 +314,19 @@ async fn serve(
         }
     }
     response
+}
+
+/// The body bytes `response` sent of the `stored` bytes it was answered from
+/// (`stats::body_bytes_sent`).
+#[cfg(feature = "proxy")]
+fn sent_bytes(method: &str, response: &web_sys::Response, stored: u64) -> u64 {
+    let range = response.headers().get("content-range").ok().flatten();
+    edgecache_core::control::stats::body_bytes_sent(
+        method,
+        Some(response.status()),
+        range.as_deref(),
+        stored,
+    )
 }
 
 /// The tags of the route whose pattern is `route` (none for the default policy).

@@ -138,11 +138,7 @@ pub async fn flush(env: Env, key_prefix: String, delta: Delta) {
 
 /// Reports this isolate's counts and reads the sums of every isolate's, in one request; with
 /// `why_of`, the sums carry that key id's last note (`why`).
-pub async fn read(
-    env: &Env,
-    key_prefix: &str,
-    why_of: Option<i64>,
-) -> Result<Sums, ControlError> {
+pub async fn read(env: &Env, key_prefix: &str, why_of: Option<i64>) -> Result<Sums, ControlError> {
     let delta = take();
     let answer = plane::ask(
         env,

@@ -76,13 +76,17 @@ describe("origin offload in the stats", () => {
       for (let i = 0; i < 4; i++) await fetch(0, "/off/big");
       for (let i = 0; i < 2; i++) await fetch(0, "/off/small");
       for (let i = 0; i < 3; i++) await fetch(0, "/off/private");
+      // A HEAD answered from storage is kept from the origin, and sends no body.
+      const head = await worker.fetch("/off/big", { method: "HEAD" });
+      assert.match(head.cacheStatus, /; hit;/);
+      sent.requests++;
       const origins = served(origin);
       assert.equal(origins.requests, 5, "two first requests and three private ones");
       const got = await stats(worker);
       const expected = { kept: sent.requests - origins.requests, keptBytes: sent.bytes - origins.bytes, shieldKept: 0, shieldKeptBytes: 0 };
-      assert.deepEqual([expected.kept, expected.keptBytes], [6, 4 * 1000 + 2 * 300]);
+      assert.deepEqual([expected.kept, expected.keptBytes], [7, 4 * 1000 + 2 * 300]);
       assertKept(got.hour, "edge.test", expected, "no shield");
-      assert.equal(got.hour.total.offload, 6 / 11);
+      assert.equal(got.hour.total.offload, 7 / 12);
       assert.equal(got.hour.total.shield_share, 0);
     } finally {
       await dispose();

@@ -218,6 +218,36 @@ pub fn kept_from_origin(outcome: &Outcome) -> bool {
     )
 }
 
+/// The body bytes an answer from storage sent, of `stored` bytes held: none for a `HEAD` or a
+/// `304` (RFC 9110 §9.3.2, §15.4.5), the range of a `206` (its `Content-Range`, RFC 9110
+/// §14.4), else all of them.
+pub fn body_bytes_sent(
+    method: &str,
+    status: Option<u16>,
+    content_range: Option<&str>,
+    stored: u64,
+) -> u64 {
+    if method.eq_ignore_ascii_case("HEAD") || status == Some(304) {
+        return 0;
+    }
+    if status != Some(206) {
+        return stored;
+    }
+    // `bytes first-last/complete`
+    content_range
+        .and_then(|range| range.trim().strip_prefix("bytes "))
+        .and_then(|range| range.split('/').next())
+        .and_then(|span| span.split_once('-'))
+        .and_then(|(first, last)| {
+            Some((
+                first.trim().parse::<u64>().ok()?,
+                last.trim().parse::<u64>().ok()?,
+            ))
+        })
+        .filter(|(first, last)| first <= last)
+        .map_or(0, |(first, last)| (last - first + 1).min(stored))
+}
+
 /// Why a request answered with `outcome` was not stored (bypassed or its answer not kept),
 /// and how (`bypass` or `miss`); `None` when it was looked up and stored, or served.
 pub fn not_stored(outcome: &Outcome) -> Option<(&'static str, &'static str)> {
@@ -992,5 +1022,21 @@ mod tests {
         let stored = Outcome::forward(Fwd::Miss, Some(200), true, None);
         assert_eq!(not_stored(&stored), None);
         assert_eq!(not_stored(&hit(Backend::Kv)), None);
+    }
+
+    #[test]
+    fn the_bytes_sent_from_storage_leave_out_heads_not_modified_and_what_a_range_did_not_ask() {
+        assert_eq!(body_bytes_sent("GET", Some(200), None, 1000), 1000);
+        assert_eq!(body_bytes_sent("HEAD", Some(200), None, 1000), 0);
+        assert_eq!(body_bytes_sent("GET", Some(304), None, 1000), 0);
+        assert_eq!(
+            body_bytes_sent("GET", Some(206), Some("bytes 100-199/1000"), 1000),
+            100
+        );
+        assert_eq!(
+            body_bytes_sent("GET", Some(206), Some("bytes */1000"), 1000),
+            0
+        );
+        assert_eq!(body_bytes_sent("GET", Some(206), None, 1000), 0);
     }
 }
