@@ -25,7 +25,7 @@ use edgecache_core::decide::answer::{
 use edgecache_core::decide::fetch::{before_fetch, origin_saw, Prior, ToSend};
 use edgecache_core::decide::shield::STORED_AT_FIELD;
 use edgecache_core::decide::store::{
-    body_dropped, hit_for_pass_until, replacing_by_fill, to_store, Arrived, NotStored, Replacing,
+    body_dropped, hit_for_pass_until, replacing_by_fill, to_store, Arrived, BodyDropped, Replacing,
     ToStore,
 };
 use edgecache_core::http::parts::PartAsked;
@@ -527,8 +527,8 @@ fn mark_hit_for_pass(job: &RequestContext) {
     coalesce::mark_pass(&job.flight_key(), until, job.now);
 }
 
-fn not_stored(job: &RequestContext, key: &str, dropped: NotStored, leader: Option<Leader>) {
-    let NotStored {
+fn not_stored(job: &RequestContext, key: &str, dropped: BodyDropped, leader: Option<Leader>) {
+    let BodyDropped {
         reason,
         hit_for_pass,
     } = dropped;

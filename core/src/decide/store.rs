@@ -234,16 +234,16 @@ pub fn hit_for_pass_until(now_ms: i64, hit_for_pass_ttl: u64) -> i64 {
 /// hit-for-pass (a body too large to keep, on a fetch that speaks for the URL's key:
 /// `answer::speaks_for_key`; a body the origin broke off says nothing of the next).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotStored {
+pub struct BodyDropped {
     pub reason: Reason,
     pub hit_for_pass: bool,
 }
 
 /// `broke_off`: the body failed, rather than growing past `max_body_bytes`; `beyond_url`: the
 /// fetch carried a credential the URL's key does not hold.
-pub fn body_dropped(broke_off: bool, beyond_url: bool) -> NotStored {
+pub fn body_dropped(broke_off: bool, beyond_url: bool) -> BodyDropped {
     let reason = body_not_stored(broke_off);
-    NotStored {
+    BodyDropped {
         reason,
         hit_for_pass: reason == Reason::TooLarge && speaks_for_key(Reason::TooLarge, beyond_url),
     }

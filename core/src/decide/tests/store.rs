@@ -5,7 +5,7 @@ use crate::decide::answer::{answers_not_modified, is_template};
 use crate::decide::arrival::invalidates_after;
 use crate::decide::store::{
     body_dropped, hit_for_pass_until, keep_secs, replacing_by_304, replacing_by_fill, writes_to,
-    NotStored, Replacing, KV_REWRITE_INTERVAL_MS,
+    BodyDropped, Replacing, KV_REWRITE_INTERVAL_MS,
 };
 use crate::http::Reuse;
 use crate::status::{Fwd, Reason};
@@ -136,11 +136,11 @@ fn an_entry_is_kept_for_its_freshness_left_and_its_stale_use() {
 
 #[test]
 fn a_body_too_large_marks_hit_for_pass_only_for_a_fetch_that_speaks_for_the_url() {
-    let marks = |reason| NotStored {
+    let marks = |reason| BodyDropped {
         reason,
         hit_for_pass: true,
     };
-    let reports = |reason| NotStored {
+    let reports = |reason| BodyDropped {
         reason,
         hit_for_pass: false,
     };
