@@ -20,6 +20,8 @@ pub mod flow;
 pub mod lowlevel;
 pub mod runtime;
 pub mod settings;
+#[cfg(feature = "proxy")]
+pub mod shield_object;
 pub mod store;
 pub mod workers_cache;
 
@@ -85,77 +87,6 @@ pub fn fetch_export(
             .await
             .map(JsValue::from)
     })
-}
-
-/// The shield's entry point (`Shield.fetch` in `entry.mjs`): a location's miss, answered for
-/// every location (`flow::shield`). Its errors are the location's to fail open on: a broken
-/// configuration or URL throws, and the location then asks the origin itself.
-#[cfg(feature = "proxy")]
-#[wasm_bindgen::prelude::wasm_bindgen(js_name = shieldFetch)]
-pub fn shield_fetch_export(
-    request: web_sys::Request,
-    env: Env,
-    ctx: worker::worker_sys::Context,
-) -> JsValue {
-    runtime::now_or_later(async move {
-        serve_shield(request, env, Context::new(ctx))
-            .await
-            .map(JsValue::from)
-    })
-}
-
-#[cfg(feature = "proxy")]
-async fn serve_shield(
-    request: web_sys::Request,
-    env: Env,
-    ctx: Context,
-) -> Result<web_sys::Response, JsValue> {
-    use edgecache_core::decide::shield::{origin_failed, ORIGIN_FAILED_FIELD};
-    let started = now_ms();
-    let ctx = Rc::new(ctx);
-    let settings =
-        settings(&env).map_err(|e| JsValue::from_str(&format!("edgecache shield: {e}")))?;
-    let url = Url::parse(&request.url())
-        .map_err(|e| JsValue::from_str(&format!("edgecache shield: bad URL: {e}")))?;
-    let role = flow::shield::Role::Shield;
-    if request.method() == flow::shield::INVALIDATE_METHOD {
-        let mut errors = Vec::new();
-        let headers = request.headers();
-        flow::invalidate(
-            role,
-            &env,
-            &settings.config,
-            &url,
-            &headers,
-            None,
-            &mut errors,
-        )
-        .await;
-        let status = if errors.is_empty() { 204 } else { 500 };
-        let outcome = Outcome::bypass(Reason::Admin);
-        return flow::reply::plain(status, &errors.join("\n"), &outcome);
-    }
-    let Handled { response, report } =
-        flow::handle_at(role, &request, &url, &env, &ctx, &settings, None).await;
-    let response = response?;
-    // An error page of the shield's own (no answer from the origin) is not an answer: the
-    // location acts on the failure itself (stale-if-error, or its own error page).
-    if let Some(how) = origin_failed(&report.outcome) {
-        let _ = response.headers().set(ORIGIN_FAILED_FIELD, how);
-    }
-    if settings.config.request_log.wants(
-        matches!(report.outcome, Outcome::Hit { .. }),
-        !report.errors.is_empty(),
-    ) {
-        log_request(
-            "SHIELD",
-            &url,
-            &Ok(Clone::clone(&response)),
-            &report,
-            started,
-        );
-    }
-    Ok(response)
 }
 
 #[cfg(feature = "proxy")]
@@ -324,7 +255,7 @@ fn without_admin_credential(
 /// This isolate's settings, read and validated on its first request (the proxy's or the
 /// shield's, which share the isolate).
 #[cfg(feature = "proxy")]
-fn settings(env: &Env) -> Result<Rc<Settings>, String> {
+pub(crate) fn settings(env: &Env) -> Result<Rc<Settings>, String> {
     SETTINGS.with(|s| s.get_or_init(|| load_settings(env).map(Rc::new)).clone())
 }
 
@@ -396,7 +327,7 @@ pub fn parse_origin(text: &str) -> Result<Option<Url>, String> {
 /// One JSON line per request, for `wrangler tail`. The query string is left out: it may
 /// carry tokens. Written directly rather than through a `serde_json::Value` tree: this runs
 /// on every hit.
-fn log_request(
+pub(crate) fn log_request(
     method: &str,
     url: &Url,
     response: &Result<web_sys::Response, JsValue>,

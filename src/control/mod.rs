@@ -1,9 +1,12 @@
-//! The control plane on the worker's side: asking its Durable Object (`plane`), the rules the
-//! object runs in Wasm (`object`, with the proxy only), each isolate's copy of the purge
-//! registry (`registry_copy`), and the stats each isolate reports (`stats_report`).
+//! The control plane: its Durable Object class (`object`) and the tables it keeps (`tables`),
+//! both with the proxy only; on the worker's side, asking the object (`plane`), each
+//! isolate's copy of the purge registry (`registry_copy`), and the stats each isolate reports
+//! (`stats_report`).
 
 #[cfg(feature = "proxy")]
 pub mod object;
+#[cfg(feature = "proxy")]
+pub mod tables;
 pub mod plane;
 pub mod registry_copy;
 pub mod stats_report;
