@@ -72,12 +72,40 @@ function rustDurableObject(name) {
           this.#inner = new Class(this.ctx, this.env);
           this.#instanceId = init.instanceId;
         }
-        return this.#inner.fetch(request).catch(noteCrash);
+        return settledOnCrash(this.#inner.fetch(request)).catch(noteCrash);
       } catch (error) {
         return noteCrash(error);
       }
     }
   };
+}
+
+// A Rust panic mid-call (after the call's first await) traps in a job of the runtime's, not in
+// the call: the call's promise would then never settle, and its caller (a location asking the
+// shield, a worker asking the control plane) wait for its own deadline. workers-rs's panic hook
+// sets `criticalError` as the panic begins: from there, every call into the Durable Objects
+// still under way is rejected, and the caller fails open at once.
+const underWay = new Set();
+let critical = init.criticalError;
+Object.defineProperty(init, "criticalError", {
+  get: () => critical,
+  set(value) {
+    critical = value;
+    if (!value) return;
+    const error = new Error("edgecache: the Wasm instance crashed during this call");
+    for (const reject of underWay) reject(error);
+    underWay.clear();
+  },
+});
+
+/** `promise`, or its rejection when the Wasm instance crashes before it settles. */
+function settledOnCrash(promise) {
+  let reject;
+  const crashed = new Promise((_, no) => {
+    reject = no;
+  });
+  underWay.add(reject);
+  return Promise.race([promise, crashed]).finally(() => underWay.delete(reject));
 }
 
 /**

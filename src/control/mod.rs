@@ -5,8 +5,8 @@
 
 #[cfg(feature = "proxy")]
 pub mod object;
-#[cfg(feature = "proxy")]
-pub mod tables;
 pub mod plane;
 pub mod registry_copy;
 pub mod stats_report;
+#[cfg(feature = "proxy")]
+pub mod tables;

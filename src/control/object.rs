@@ -120,7 +120,10 @@ impl ControlPlane {
             ("GET", "/purges") => {
                 let page = Page::parse(query("before").as_deref(), query("limit").as_deref())
                     .map_err(ControlError::BadRequest)?;
-                Ok(format!(r#"{{"purges":[{}]}}"#, tables.page(page)?.join(",")))
+                Ok(format!(
+                    r#"{{"purges":[{}]}}"#,
+                    tables.page(page)?.join(",")
+                ))
             }
             ("POST", "/stats") => stats(&tables, &body(request).await?),
             (method, path) => Err(ControlError::NoRoute(format!("no route {method} {path}"))),

@@ -5,9 +5,10 @@
 //! - `purges (seq, at, entry)`: the purge log, one JSON `LogEntry` per purge;
 //! - `stats (kind, span, start, body)`: the stats sketches (`stats_store`).
 //!
-//! The schema is the one the object had when it was a JavaScript class (`control_object.mjs`
-//! up to this change), statement for statement: an object created by an older deployment is
-//! read as it is, with its purges, log and stats, and needs no migration.
+//! The schema is the one the object had when it was a JavaScript class
+//! (`src/control_object.mjs`), statement for statement: an object created by an older
+//! deployment is read as it is, with its purges, log and stats, and needs no migration
+//! (tests/integration/control-upgrade.test.mjs).
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -183,7 +184,10 @@ impl Tables {
                 SqlStorageValue::Float(page.limit as f64),
             ],
         )?;
-        Ok(rows.into_iter().filter_map(|row| text(row.first())).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| text(row.first()))
+            .collect())
     }
 
     /// The stats table as `stats_store` reads and writes it.
