@@ -35,13 +35,14 @@ ORIGIN ?=
 PORT ?= 8787
 DEMO_PORT ?= 8790
 
-.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab hitratio profile perf dev test test-host test-wasm test-integration test-devloop test-browser test-django soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
+.PHONY: help architecture deps node toolchain browser build build-example bench bench-ab hitratio profile perf dev test test-host test-wasm test-integration test-devloop test-docs test-browser test-django soak fuzz fuzz-tool lint check clean deploy test-deploy purge screenshot
 
 help:
 	@echo "make dev     build and serve the worker on http://127.0.0.1:$(PORT) in front of a demo origin"
 	@echo "             (make dev ORIGIN=http://127.0.0.1:8000 puts it in front of another origin;"
 	@echo "             make dev DJANGO=1 in front of the example Django blog, examples/django-blog)"
 	@echo "make test    run every test: format, lints, host unit tests, Wasm tests, integration and browser tests"
+	@echo "make test-docs    links, options and figures of README.md and docs/, and the README's session (part of make test)"
 	@echo "make test-django  the Django companion's tests (integrations/django) against the built worker"
 	@echo "make check   validate the cache policy in wrangler.toml (CONFIG=file: another file)"
 	@echo "make deploy  make check, create the KV namespace and an admin token if missing, wrangler deploy"
@@ -230,6 +231,13 @@ test-integration: build build-example
 test-devloop: build
 	node --test --test-concurrency=1 'tests/devloop/*.test.mjs'
 
+# The documentation (tests/docs/): every relative link and anchor of README.md and docs/*.md
+# resolves, every option the code accepts is documented, the README keeps its shape, the
+# figures marked in the docs are what the build gives, and the README's session, run against
+# make dev on free ports, prints what the README shows.
+test-docs: build
+	node --test --test-concurrency=1 'tests/docs/*.test.mjs'
+
 # The Django companion (integrations/django, pip name django-edgecache): pytest with
 # pytest-django against its test project served by a real threaded server, behind the built
 # worker on workerd (tests/support/serve.mjs). Installed from this clone into git-ignored
@@ -255,7 +263,7 @@ test-django: build .venv/.installed .venv-django42/.installed
 test-browser: build browser
 	CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 'tests/browser/*.test.mjs'
 
-# docs/dashboard.png, the README's picture of the dashboard (scripts/screenshot.mjs): the worker
+# docs/dashboard.png, docs/dashboard.md's picture of the dashboard (scripts/screenshot.mjs): the worker
 # with the [env.demo] policy in Miniflare in front of the demo origin, on free loopback ports,
 # given $(SCREENSHOT_MINUTES) minutes of a mixed demo traffic, then photographed in Chromium.
 # Not part of make test.
@@ -291,7 +299,7 @@ fuzz: fuzz-tool
 		grep -h '^Done ' target/fuzz-$$t.log; \
 	done
 
-test: deps lint check test-host test-wasm test-integration test-devloop test-deploy test-browser test-django soak fuzz
+test: deps lint check test-host test-wasm test-integration test-devloop test-deploy test-docs test-browser test-django soak fuzz
 
 clean:
 	cargo clean

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Checks that the README's "Layout" section matches the tree: every folder and file it names
-// exists, and every folder of both crates' sources is named. Run by `make architecture`.
+// Checks that the "Layout" section of docs/development.md matches the tree: every folder and
+// file it names exists, and every folder of both crates' sources is named. Run by
+// `make architecture`.
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-const readme = readFileSync("README.md", "utf8");
-const section = readme.split("### Layout\n")[1]?.split("\n## ")[0];
+const DOC = "docs/development.md";
+const doc = readFileSync(DOC, "utf8");
+const section = doc.split("\n## Layout\n")[1]?.split(/\n#{1,2} /)[0];
 const block = section?.match(/```text\n([\s\S]*?)```/)?.[1];
 if (!block) {
-  console.error("README.md: no ```text block under ### Layout");
+  console.error(`${DOC}: no \`\`\`text block under ## Layout`);
   process.exit(1);
 }
 
@@ -58,7 +60,7 @@ for (const root of ["core/src", "src"]) {
   }
 }
 if (problems.length) {
-  for (const p of problems) console.error(`README.md's Layout ${p}`);
+  for (const p of problems) console.error(`${DOC}'s Layout ${p}`);
   process.exit(1);
 }
-console.log(`README.md's Layout: ${named.size} paths, all present; every source folder named`);
+console.log(`${DOC}'s Layout: ${named.size} paths, all present; every source folder named`);

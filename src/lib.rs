@@ -45,6 +45,8 @@ use edgecache_core::request::target::Target;
 #[cfg(feature = "proxy")]
 use edgecache_core::status::{Outcome, Reason};
 #[cfg(feature = "proxy")]
+use flow::error::RequestError;
+#[cfg(feature = "proxy")]
 use flow::report::{Handled, Report};
 #[cfg(feature = "proxy")]
 use runtime::now_ms;
@@ -164,7 +166,7 @@ async fn serve(
                 CONFIG_ERROR_PAGE.to_string()
             };
             let response = flow::reply::plain(status, &page, &outcome);
-            let report = Report::of(outcome, vec![error.clone()]);
+            let report = Report::of(outcome, vec![RequestError::Config(error.clone())]);
             (url, Handled { response, report })
         }
         (at, _, _) => {
@@ -178,7 +180,9 @@ async fn serve(
         mut report,
     } = handled;
     let response = response.or_else(|e| {
-        report.errors.push(runtime::describe(&e));
+        report
+            .errors
+            .push(RequestError::Response(runtime::describe(&e)));
         flow::reply::plain(
             502,
             "edgecache: could not build a response\n",
@@ -344,7 +348,7 @@ pub(crate) fn log_request(
     let errors: Vec<String> = report
         .errors
         .iter()
-        .map(|e| edgecache_core::redact::text(e))
+        .map(|e| edgecache_core::redact::text(&e.to_string()))
         .collect();
     let errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
     let line = format!(

@@ -56,21 +56,12 @@ async fn serve(
         .map_err(|e| JsValue::from_str(&format!("edgecache shield: bad URL: {e}")))?;
     let role = flow::shield::Role::Shield;
     if request.method() == flow::shield::INVALIDATE_METHOD {
-        let mut errors = Vec::new();
         let headers = request.headers();
-        flow::invalidate(
-            role,
-            &env,
-            &settings.config,
-            &url,
-            &headers,
-            None,
-            &mut errors,
-        )
-        .await;
+        let errors = flow::invalidate(role, &env, &settings.config, &url, &headers, None).await;
         let status = if errors.is_empty() { 204 } else { 500 };
         let outcome = Outcome::bypass(Reason::Admin);
-        return flow::reply::plain(status, &errors.join("\n"), &outcome);
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        return flow::reply::plain(status, &text.join("\n"), &outcome);
     }
     let Handled { response, report } =
         flow::handle_at(role, &request, &url, &env, &ctx, &settings, None).await;

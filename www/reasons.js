@@ -45,7 +45,7 @@ const REASONS = {
 
 function reasonMeaning(reason) {
   const kind = NOT_LOOKED_UP.has(reason) ? "Not looked up" : "Not stored";
-  return `${kind}: ${REASONS[reason] ?? "see Cache-Status in the README."}`;
+  return `${kind}: ${REASONS[reason] ?? "see docs/cache-status.md."}`;
 }
 
 /** The reasons in a set of counters, most frequent first. */

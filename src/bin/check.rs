@@ -131,8 +131,7 @@ fn workers_cache_warning(
              {CONFIG_VAR}.workers_cache is not set, so edgecache does not tell it what it may keep: \
              it would keep responses by the origin's own Cache-Control under their path and query \
              alone (not the host, cookies, vary_cookies or vary_headers), and URL purges would \
-             reach it only as path prefixes. Set workers_cache to the site's URL (README: With \
-             Workers Cache), or turn the cache off."
+             reach it only as path prefixes. Set workers_cache to the site's URL (docs/workers-cache.md), or turn the cache off."
         )),
         (false, Some(site)) => Some(format!(
             "{CONFIG_VAR}.workers_cache = {site:?}, but {cache_section} does not enable Workers \

@@ -29,7 +29,7 @@ const LEGACY_KV: &str = "EDGECACHE_KV";
 
 /// Why a request to the object failed.
 #[derive(Debug)]
-enum ControlError {
+enum ObjectError {
     /// What the worker sent could not be read (400).
     BadRequest(String),
     /// No such route (404).
@@ -38,31 +38,31 @@ enum ControlError {
     Storage(StorageError),
 }
 
-impl From<StorageError> for ControlError {
+impl From<StorageError> for ObjectError {
     fn from(e: StorageError) -> Self {
-        ControlError::Storage(e)
+        ObjectError::Storage(e)
     }
 }
 
-impl From<StoreError> for ControlError {
+impl From<StoreError> for ObjectError {
     fn from(e: StoreError) -> Self {
-        ControlError::Storage(StorageError(e.0))
+        ObjectError::Storage(StorageError(e.0))
     }
 }
 
-impl ControlError {
+impl ObjectError {
     fn status(&self) -> u16 {
         match self {
-            ControlError::BadRequest(_) => 400,
-            ControlError::NoRoute(_) => 404,
-            ControlError::Storage(_) => 500,
+            ObjectError::BadRequest(_) => 400,
+            ObjectError::NoRoute(_) => 404,
+            ObjectError::Storage(_) => 500,
         }
     }
 
     fn message(&self) -> String {
         match self {
-            ControlError::BadRequest(m) | ControlError::NoRoute(m) => m.clone(),
-            ControlError::Storage(e) => e.to_string(),
+            ObjectError::BadRequest(m) | ObjectError::NoRoute(m) => m.clone(),
+            ObjectError::Storage(e) => e.to_string(),
         }
     }
 }
@@ -95,7 +95,7 @@ impl DurableObject for ControlPlane {
 }
 
 impl ControlPlane {
-    async fn answer(&self, request: &mut Request) -> Result<String, ControlError> {
+    async fn answer(&self, request: &mut Request) -> Result<String, ObjectError> {
         let tables = self.tables.clone()?;
         if tables.state("imported")?.is_none() {
             let prefix = request.headers().get(PREFIX_FIELD).ok().flatten();
@@ -107,7 +107,7 @@ impl ControlPlane {
         }
         let url: Url = request
             .url()
-            .map_err(|e| ControlError::BadRequest(e.to_string()))?;
+            .map_err(|e| ObjectError::BadRequest(e.to_string()))?;
         let query = |name: &str| {
             url.query_pairs()
                 .find(|(k, _)| k == name)
@@ -119,23 +119,23 @@ impl ControlPlane {
             ("GET", "/registry") => registry(&tables, query("known").as_deref()),
             ("GET", "/purges") => {
                 let page = Page::parse(query("before").as_deref(), query("limit").as_deref())
-                    .map_err(ControlError::BadRequest)?;
+                    .map_err(ObjectError::BadRequest)?;
                 Ok(format!(
                     r#"{{"purges":[{}]}}"#,
                     tables.page(page)?.join(",")
                 ))
             }
             ("POST", "/stats") => stats(&tables, &body(request).await?),
-            (method, path) => Err(ControlError::NoRoute(format!("no route {method} {path}"))),
+            (method, path) => Err(ObjectError::NoRoute(format!("no route {method} {path}"))),
         }
     }
 }
 
-async fn body(request: &mut Request) -> Result<String, ControlError> {
+async fn body(request: &mut Request) -> Result<String, ObjectError> {
     request
         .text()
         .await
-        .map_err(|e| ControlError::BadRequest(e.to_string()))
+        .map_err(|e| ObjectError::BadRequest(e.to_string()))
 }
 
 fn into_worker(e: StorageError) -> worker::Error {
@@ -189,9 +189,9 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, StorageError> {
 
 /// Records one purge: the next sequence number, the registry and the log entry, in one
 /// transaction.
-fn purge(tables: &Tables, command: &str) -> Result<String, ControlError> {
+fn purge(tables: &Tables, command: &str) -> Result<String, ObjectError> {
     let command: PurgeCommand =
-        serde_json::from_str(command).map_err(|e| ControlError::BadRequest(e.to_string()))?;
+        serde_json::from_str(command).map_err(|e| ObjectError::BadRequest(e.to_string()))?;
     tables.transaction(|| {
         let stored = tables.state("registry")?;
         let applied = apply_purge(stored.as_deref(), &command, now_ms());
@@ -208,7 +208,7 @@ fn purge(tables: &Tables, command: &str) -> Result<String, ControlError> {
 }
 
 /// The sequence number alone when the asker knows it (`known`), else the registry too.
-fn registry(tables: &Tables, known: Option<&str>) -> Result<String, ControlError> {
+fn registry(tables: &Tables, known: Option<&str>) -> Result<String, ObjectError> {
     let seq: u64 = tables
         .state("seq")?
         .and_then(|seq| seq.parse().ok())
@@ -224,8 +224,8 @@ fn registry(tables: &Tables, known: Option<&str>) -> Result<String, ControlError
 
 /// Adds an isolate's counts; with `read`, answers the sums of the last hour and day
 /// (`stats_store`): all of one report in one transaction.
-fn stats(tables: &Tables, report: &str) -> Result<String, ControlError> {
+fn stats(tables: &Tables, report: &str) -> Result<String, ObjectError> {
     let report: Report =
-        serde_json::from_str(report).map_err(|e| ControlError::BadRequest(e.to_string()))?;
+        serde_json::from_str(report).map_err(|e| ObjectError::BadRequest(e.to_string()))?;
     tables.transaction(|| Ok(handle(&mut tables.stats(), &report, now_ms())?))
 }

@@ -56,7 +56,8 @@ const SCHEMA: [&str; 5] = [
 extern "C" {
     /// The runtime's `DurableObjectStorage`, for the one method workers-rs 0.8.7 does not
     /// bind: `transactionSync` (its `Storage` has the asynchronous, key-value `transaction`
-    /// only, durable.rs line 635, and its `SqlStorage` has `exec` and `database_size`).
+    /// only, durable.rs line 635; its `SqlStorage` has `exec`, `exec_raw` and `database_size`,
+    /// sql.rs lines 187 to 234).
     #[wasm_bindgen(extends = js_sys::Object)]
     type SyncTransactions;
 
@@ -105,10 +106,13 @@ impl Tables {
     ///
     /// Through the runtime's `transactionSync` (SQLite-backed Durable Object Storage,
     /// https://developers.cloudflare.com/durable-objects/api/storage-api/), which workers-rs
-    /// does not bind, and not with SQL: the object's SQL refuses `BEGIN`, `COMMIT` and
-    /// `SAVEPOINT`. Synchronous storage calls with no `await` between them are not
-    /// interleaved with any other event of the object (its input gate), but only
-    /// `transactionSync` also rolls back what `body` wrote before its error.
+    /// does not bind, and not in SQL: the object's SQL refuses `BEGIN`, `SAVEPOINT` and
+    /// `COMMIT`, answering (workerd, as `make test` runs it) "To execute a transaction, please
+    /// use the state.storage.transaction() or state.storage.transactionSync() APIs instead
+    /// [...]. The JavaScript API is safer because it will automatically roll back on
+    /// exceptions, and because it interacts correctly with Durable Objects' automatic atomic
+    /// write coalescing." Writes with no `await` between them are coalesced into one atomic
+    /// write, but only `transactionSync` also rolls back what `body` wrote before its error.
     pub fn transaction<T, E: From<StorageError>>(
         &self,
         body: impl FnOnce() -> Result<T, E>,

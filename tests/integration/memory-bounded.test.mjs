@@ -136,7 +136,7 @@ function tierCase({ name, backends, size, config = {}, r2 = false, detail }) {
     after(() => inspector?.close());
 
     it(`answers ${CONCURRENT} concurrent requests, whole and ranged, on a ${size / MiB} MiB stored body with the isolate growing by at most 32 MiB`, async () => {
-      // The fill, measured for the README (a fill's cost is the tier's, not the target's).
+      // The fill, measured for docs/storage.md (a fill's cost is the tier's, not the target's).
       const beforeFill = await inspector.measure();
       resetPeak(pid);
       const rssBeforeFill = residentMemory(pid).rss;

@@ -62,7 +62,7 @@ origin.keepAliveTimeout = 30000;
 await new Promise((r) => origin.listen(0, "127.0.0.1", r));
 
 // One location (tests/support/worker.mjs): its entry module counts the requests made to the
-// control plane, which are compared with the rate the README states.
+// control plane, which are compared with the rate docs/control-plane.md states.
 const PROPAGATION_S = 2;
 const deployment = await startLocations({
   count: 1,
@@ -164,7 +164,7 @@ try {
   if (JSON.stringify(counted) !== JSON.stringify(seen)) fail(`stats totals ${JSON.stringify(counted)} are not what the clients saw, ${JSON.stringify(seen)}`);
 
   // Requests to the control plane: one per purge and per /stats read, and otherwise at most one
-  // registry check per purge_propagation_s and one stats report per 10 s (README).
+  // registry check per purge_propagation_s and one stats report per 10 s (docs/control-plane.md).
   const control = (await worker.control()).requests;
   const background = control - stats.purges - stats.statsReads;
   const allowed = Math.ceil(seconds / PROPAGATION_S) + Math.ceil(seconds / 10) + 2;

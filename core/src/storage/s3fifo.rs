@@ -24,7 +24,7 @@
 //! an expiry so stale ones are dropped when met instead of occupying the budget.
 //!
 //! `make hitratio` (bench/hitratio) replays seeded traces through this map and through LRU,
-//! SIEVE, S3-FIFO and W-TinyLFU; the README's Storage section has the table.
+//! SIEVE, S3-FIFO and W-TinyLFU; docs/storage.md has the table.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -40,8 +40,8 @@ const SMALL_SHARE: u64 = 10;
 /// without being asked for.
 const MAX_FREQ: u8 = 3;
 /// The sketch has a column for every this many bytes of budget: at least three per entry, as
-/// the smallest response the worker stores costs 3 to 5 KB (README, "What the memory tier
-/// costs"), so that keys seldom share all their counters. It costs 4 bytes a KiB: 0.4 %.
+/// the smallest response the worker stores costs 3 to 5 KB (docs/storage.md, "What the
+/// memory tier costs"), so that keys seldom share all their counters. It costs 4 bytes a KiB: 0.4 %.
 const BYTES_PER_COLUMN: u64 = 1024;
 /// No slot: the end of a queue.
 const NIL: u32 = u32::MAX;

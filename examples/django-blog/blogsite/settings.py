@@ -1,4 +1,4 @@
-"""A small blog served behind the edgecache worker (README: "Django → edgecache")."""
+"""A small blog served behind the edgecache worker (the README's "Django → edgecache")."""
 
 import os
 from pathlib import Path

@@ -1,7 +1,7 @@
 """View decorators and a mixin that say, in Django code, what the worker enforces.
 
 ``edge_cache(ttl)`` sends the edge's lifetime in a targeted field (RFC 9213; edgecache's own
-``Edgecache-Cache-Control`` by default, see README "Directives honoured"), which the worker
+``Edgecache-Cache-Control`` by default, see docs/caching.md, "Targeted fields"), which the worker
 reads instead of ``Cache-Control`` for its own storage and removes before the client: what
 browsers are told stays Django's (``cache_page``, ``patch_cache_control``). A response that
 says ``private``, ``no-store`` or ``no-cache`` (``never_cache``, ``cache_control(private=True)``)
