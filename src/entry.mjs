@@ -9,8 +9,27 @@ import * as wasm from "./index.js";
 
 const init = wasm.__worker_init_state();
 
+// A Rust panic mid-call (after the call's first await) traps in a job of the runtime's, not in
+// the call: the call's promise would then never settle, and its caller (a location asking the
+// shield, a worker asking the control plane) waits for its own deadline. workers-rs's panic hook
+// sets `criticalError` as the panic begins: from there, every call into the Durable Objects
+// still under way is rejected, and the caller fails open at once.
+const underWay = new Set();
+// Read as a plain variable on each request; `init.criticalError` is its accessor.
+let critical = init.criticalError;
+Object.defineProperty(init, "criticalError", {
+  get: () => critical,
+  set(value) {
+    critical = value;
+    if (!value) return;
+    const error = new Error("edgecache: the Wasm instance crashed during this call");
+    for (const reject of underWay) reject(error);
+    underWay.clear();
+  },
+});
+
 function reinitialiseAfterCrash() {
-  if (init.criticalError) {
+  if (critical) {
     console.error("edgecache: reinitialising Wasm after a crash");
     wasm.__wbg_reset_state();
     init.criticalError = false;
@@ -79,24 +98,6 @@ function rustDurableObject(name) {
     }
   };
 }
-
-// A Rust panic mid-call (after the call's first await) traps in a job of the runtime's, not in
-// the call: the call's promise would then never settle, and its caller (a location asking the
-// shield, a worker asking the control plane) wait for its own deadline. workers-rs's panic hook
-// sets `criticalError` as the panic begins: from there, every call into the Durable Objects
-// still under way is rejected, and the caller fails open at once.
-const underWay = new Set();
-let critical = init.criticalError;
-Object.defineProperty(init, "criticalError", {
-  get: () => critical,
-  set(value) {
-    critical = value;
-    if (!value) return;
-    const error = new Error("edgecache: the Wasm instance crashed during this call");
-    for (const reject of underWay) reject(error);
-    underWay.clear();
-  },
-});
 
 /** `promise`, or its rejection when the Wasm instance crashes before it settles. */
 function settledOnCrash(promise) {
