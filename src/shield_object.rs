@@ -13,10 +13,11 @@ use worker::{durable_object, Context, DurableObject, Env, Request, Response, Sta
 
 use edgecache_core::status::{Outcome, Reason};
 
+use crate::control::stats_report;
 use crate::flow;
 use crate::flow::report::Handled;
 use crate::runtime::now_ms;
-use crate::{log_request, settings};
+use crate::{log_request, route_tags, sent_bytes, settings};
 
 #[durable_object(fetch)]
 pub struct Shield {
@@ -70,6 +71,22 @@ async fn serve(
     // location acts on the failure itself (stale-if-error, or its own error page).
     if let Some(how) = origin_failed(&report.outcome) {
         let _ = response.headers().set(ORIGIN_FAILED_FIELD, how);
+    }
+    // What the shield answered without asking the origin, it counts as kept from the origin
+    // (the location counts the request); and it reports what it counted, its origin requests
+    // included.
+    let host = edgecache_core::request::target::canonical_host(&url);
+    let route = report.route.as_deref().unwrap_or("default");
+    let tags = route_tags(&settings.config, report.route.as_deref());
+    let due = if edgecache_core::control::stats::kept_from_origin(&report.outcome) {
+        let bytes = sent_bytes(&request.method(), &response, report.bytes_from_cache);
+        stats_report::record_shield_kept(route, &host, tags, bytes)
+    } else {
+        stats_report::due()
+    };
+    if let Some(delta) = due {
+        let key_prefix = settings.config.key_prefix.clone();
+        ctx.wait_until(stats_report::flush(env.clone(), key_prefix, delta));
     }
     if settings.config.request_log.wants(
         matches!(report.outcome, Outcome::Hit { .. }),

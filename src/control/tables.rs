@@ -3,7 +3,9 @@
 //! - `state (k, v)`: `registry` (the purge registry as JSON), `seq` (its sequence number) and
 //!   `imported` (when an older deployment's KV registry and log were taken over);
 //! - `purges (seq, at, entry)`: the purge log, one JSON `LogEntry` per purge;
-//! - `stats (kind, span, start, body)`: the stats sketches (`stats_store`).
+//! - `stats (kind, span, start, body)`: the stats sketches (`stats_store`);
+//! - `why (id, at, body)`: the last reason each key was not stored (`why.rs`), by key id
+//!   (never a URL), newest per key, `why::KEPT` keys and a day at most.
 //!
 //! The schema is the one the object had when it was a JavaScript class
 //! (`src/control_object.mjs`), statement for statement: an object created by an older
@@ -42,12 +44,14 @@ impl From<StorageError> for StoreError {
     }
 }
 
-const SCHEMA: [&str; 5] = [
+const SCHEMA: [&str; 7] = [
     "CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS purges (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, entry TEXT NOT NULL)",
     // Stats as bounded sketches (stats_store.rs); the per-name rows kept before are dropped.
     "CREATE TABLE IF NOT EXISTS stats (kind TEXT NOT NULL, span INTEGER NOT NULL, start INTEGER NOT NULL,
          body TEXT NOT NULL, PRIMARY KEY (kind, span, start))",
+    "CREATE TABLE IF NOT EXISTS why (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS why_at ON why (at)",
     "DROP TABLE IF EXISTS counts",
     "DROP TABLE IF EXISTS reasons",
 ];
@@ -269,5 +273,50 @@ impl Store for StatsTable<'_> {
             )
             .map(drop)
             .map_err(StoreError::from)
+    }
+
+    fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StoreError> {
+        self.0
+            .exec(
+                "INSERT INTO why (id, at, body) VALUES (?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET at = excluded.at, body = excluded.body \
+                 WHERE excluded.at >= why.at",
+                vec![
+                    SqlStorageValue::Float(id as f64),
+                    SqlStorageValue::Float(at as f64),
+                    body.into(),
+                ],
+            )
+            .map(drop)
+            .map_err(StoreError::from)
+    }
+
+    fn recall(&mut self, id: i64) -> Result<Option<String>, StoreError> {
+        let rows = self.0.exec(
+            "SELECT body FROM why WHERE id = ?",
+            vec![SqlStorageValue::Float(id as f64)],
+        )?;
+        Ok(rows.into_iter().next().and_then(|row| text(row.first())))
+    }
+
+    fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StoreError> {
+        self.0.exec(
+            "DELETE FROM why WHERE at < ?",
+            vec![SqlStorageValue::Float(before as f64)],
+        )?;
+        let count = self.0.exec("SELECT COUNT(*) AS n FROM why", vec![])?;
+        let count = count
+            .into_iter()
+            .next()
+            .and_then(|row| number(row.first()))
+            .unwrap_or(0);
+        let over = count - keep as i64;
+        if over > 0 {
+            self.0.exec(
+                "DELETE FROM why WHERE id IN (SELECT id FROM why ORDER BY at, id LIMIT ?)",
+                vec![SqlStorageValue::Float(over as f64)],
+            )?;
+        }
+        Ok(())
     }
 }
