@@ -43,6 +43,8 @@ use edgecache_core::request::target::Target;
 #[cfg(feature = "proxy")]
 use edgecache_core::status::{Outcome, Reason};
 #[cfg(feature = "proxy")]
+use flow::error::RequestError;
+#[cfg(feature = "proxy")]
 use flow::report::{Handled, Report};
 #[cfg(feature = "proxy")]
 use runtime::now_ms;
@@ -119,21 +121,12 @@ async fn serve_shield(
         .map_err(|e| JsValue::from_str(&format!("edgecache shield: bad URL: {e}")))?;
     let role = flow::shield::Role::Shield;
     if request.method() == flow::shield::INVALIDATE_METHOD {
-        let mut errors = Vec::new();
         let headers = request.headers();
-        flow::invalidate(
-            role,
-            &env,
-            &settings.config,
-            &url,
-            &headers,
-            None,
-            &mut errors,
-        )
-        .await;
+        let errors = flow::invalidate(role, &env, &settings.config, &url, &headers, None).await;
         let status = if errors.is_empty() { 204 } else { 500 };
         let outcome = Outcome::bypass(Reason::Admin);
-        return flow::reply::plain(status, &errors.join("\n"), &outcome);
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        return flow::reply::plain(status, &text.join("\n"), &outcome);
     }
     let Handled { response, report } =
         flow::handle_at(role, &request, &url, &env, &ctx, &settings, None).await;
@@ -233,7 +226,7 @@ async fn serve(
                 CONFIG_ERROR_PAGE.to_string()
             };
             let response = flow::reply::plain(status, &page, &outcome);
-            let report = Report::of(outcome, vec![error.clone()]);
+            let report = Report::of(outcome, vec![RequestError::Config(error.clone())]);
             (url, Handled { response, report })
         }
         (at, _, _) => {
@@ -247,7 +240,9 @@ async fn serve(
         mut report,
     } = handled;
     let response = response.or_else(|e| {
-        report.errors.push(runtime::describe(&e));
+        report
+            .errors
+            .push(RequestError::Response(runtime::describe(&e)));
         flow::reply::plain(
             502,
             "edgecache: could not build a response\n",
@@ -413,7 +408,7 @@ fn log_request(
     let errors: Vec<String> = report
         .errors
         .iter()
-        .map(|e| edgecache_core::redact::text(e))
+        .map(|e| edgecache_core::redact::text(&e.to_string()))
         .collect();
     let errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
     let line = format!(

@@ -138,7 +138,8 @@ export async function submitPurge(event, afterPurge) {
     purgeOutput(
       `Purge #${answer.seq} done: ${results.length} ${results.length === 1 ? "target" : "targets"}${soft ? ", soft" : ""}. In effect here now, everywhere within ${answer.effective_everywhere_within_s} s${answer.removed_from_memory ? `; ${fmt.format(answer.removed_from_memory)} entries dropped from this isolate's memory` : ""}.`,
       "ok",
-      [],
+      // The registry refuses these entries everywhere all the same; they are only not removed here.
+      (answer.not_deleted || []).map((e) => `Not removed here from ${e.backend} (${e.operation}): ${e.error}`),
       results,
     );
     for (const kind of KINDS) $(`purge-${kind.field}`).value = "";

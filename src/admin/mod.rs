@@ -3,6 +3,7 @@
 //! `Cache-Control: no-store`, and never touch the origin or the cache's own entries.
 
 pub mod dashboard;
+pub mod error;
 pub mod limit;
 
 use std::rc::Rc;
@@ -18,7 +19,7 @@ use crate::control::plane::{self, Unreachable, PURGE_TIMEOUT_MS, REGISTRY_TIMEOU
 use crate::control::registry_copy;
 use crate::runtime::{describe, headers_from, now_ms, JsFields};
 use crate::settings::Settings;
-use crate::store::{open_tiers, MemoryStore};
+use crate::store::{open_tiers, MemoryStore, Operation, TierError};
 use edgecache_core::admin::auth::{authorize, client_address};
 use edgecache_core::config::{Backend, Config};
 use edgecache_core::control::registry::{PurgeRequest, Registry, Standing};
@@ -27,6 +28,7 @@ use edgecache_core::request::plan::Plan;
 use edgecache_core::request::target::{canonical_host, canonical_prefix, Target};
 use edgecache_core::status::{Outcome, Reason};
 use edgecache_core::storage::record::Kind;
+use error::AdminError;
 
 /// Purge bodies larger than this are refused.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -245,21 +247,28 @@ async fn purge(
     } else {
         MemoryStore::purge(&registry)
     };
+    // The tiers the purged URLs' entries could not be removed from here (the registry
+    // refuses those entries all the same): each failure once, however many URLs met it.
+    let mut not_deleted: Vec<TierError> = Vec::new();
     if !purge.soft {
         // The entries of purged URLs are removed outright where that is possible: this
         // isolate's memory, this data center's Cache API, KV and R2 (every backend).
-        let mut errors = Vec::new();
         for plan in &url_plans {
             // Every backend, whatever the route uses now: entries stored under an earlier
-            // configuration must go too. One that is not bound is left out.
-            let tiers = open_tiers(
-                &Backend::ALL,
-                env,
-                &plan.url_base,
-                config.memory_max_bytes,
-                &mut errors,
-            );
-            crate::flow::lookup::delete_all(&tiers, &plan.primary).await;
+            // configuration must go too. One that is not bound is left out (and reported).
+            let opened = open_tiers(&Backend::ALL, env, &plan.url_base, config.memory_max_bytes);
+            let failed = crate::flow::lookup::delete_all(&opened.tiers, &plan.primary).await;
+            // A backend the configuration does not name may well be unbound: not a failure.
+            let named = |backend: Backend| {
+                config.backends.contains(&backend)
+                    || config.routes.iter().any(|r| r.backends.contains(&backend))
+            };
+            let unopened = opened.failed.into_iter().filter(|e| named(e.backend));
+            for error in unopened.chain(failed) {
+                if !not_deleted.contains(&error) {
+                    not_deleted.push(error);
+                }
+            }
             crate::flow::coalesce::clear_pass(&plan.primary);
         }
     }
@@ -302,6 +311,11 @@ async fn purge(
             "soft": purge.soft,
             "results": results,
             "removed_from_memory": removed_from_memory,
+            "not_deleted": not_deleted.iter().map(|e| json!({
+                "backend": e.backend.as_str(),
+                "operation": e.operation.as_str(),
+                "error": e.to_string(),
+            })).collect::<Vec<_>>(),
             "effective_here": "now",
             "effective_everywhere_within_s": config.purge_propagation_s,
         }),
@@ -382,7 +396,7 @@ async fn purge_log(url: &Url, env: &Env, config: &Config) -> Result<Response, Js
 async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
     let sums = match crate::control::stats_report::read(env, &config.key_prefix).await {
         Ok(sums) => sums,
-        Err(error) => return respond(503, &json!({ "error": error })),
+        Err(error) => return respond(503, &json!({ "error": error.to_string() })),
     };
     let mut report = edgecache_core::control::stats::report(&sums);
     report["memory_bytes"] = json!(MemoryStore::used());
@@ -444,24 +458,20 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
     let route = routing.route;
     let bypass = routing.bypass;
     let plan = Plan::new(config, &routing, &target, &JsFields(&headers), None);
-    let mut errors = Vec::new();
-    let tiers = open_tiers(
-        &plan.backends,
-        env,
-        &plan.url_base,
-        config.memory_max_bytes,
-        &mut errors,
-    );
+    let opened = open_tiers(&plan.backends, env, &plan.url_base, config.memory_max_bytes);
+    let mut errors: Vec<AdminError> = opened.failed.into_iter().map(AdminError::Tier).collect();
+    let tiers = opened.tiers;
     let registry = registry_copy::current(env, config, &target.host).await;
     let now = now_ms();
     let mut found = Vec::new();
     for tier in &tiers {
         let backend = tier.backend().as_str();
         let mut key = plan.primary.clone();
+        let failed = |e| AdminError::Tier(TierError::new(tier.backend(), Operation::Read, e));
         let mut entry = tier
             .get(&key)
             .await
-            .map_err(|e| errors.push(e.to_string()))
+            .map_err(|e| errors.push(failed(e)))
             .ok()
             .flatten();
         if let Some(marker) = entry.as_ref().filter(|e| e.meta.kind == Kind::Variants) {
@@ -469,7 +479,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             entry = tier
                 .get(&key)
                 .await
-                .map_err(|e| errors.push(e.to_string()))
+                .map_err(|e| errors.push(failed(e)))
                 .ok()
                 .flatten();
         }
@@ -519,7 +529,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             .and_then(|names| names.names.get(&name))
             .map(|held| json!({ "requests": held.tally.misses + held.tally.bypasses, "reasons": held.tally.reasons, "error": held.error })),
         Err(error) => {
-            errors.push(error);
+            errors.push(AdminError::Control(error));
             None
         }
     };
@@ -535,7 +545,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             "stats_name": name,
             "not_stored": not_stored,
             "why": words,
-            "errors": errors,
+            "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
     )
 }

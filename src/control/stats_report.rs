@@ -9,6 +9,7 @@ use std::cell::{Cell, RefCell};
 use serde_json::json;
 use worker::Env;
 
+use crate::control::error::ControlError;
 use crate::control::plane::{self, STATS_TIMEOUT_MS};
 use crate::runtime::now_ms;
 use edgecache_core::control::stats::{Delta, Seen, Sums, Windows};
@@ -101,7 +102,7 @@ pub async fn flush(env: Env, key_prefix: String, delta: Delta) {
 }
 
 /// Reports this isolate's counts and reads the sums of every isolate's, in one request.
-pub async fn read(env: &Env, key_prefix: &str) -> Result<Sums, String> {
+pub async fn read(env: &Env, key_prefix: &str) -> Result<Sums, ControlError> {
     let delta = take();
     let answer = plane::ask(
         env,
@@ -113,11 +114,13 @@ pub async fn read(env: &Env, key_prefix: &str) -> Result<Sums, String> {
     )
     .await;
     match answer {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| format!("the control plane's stats are unreadable: {e}")),
+        Ok(text) => serde_json::from_str(&text).map_err(|e| ControlError::Unreadable {
+            what: "stats",
+            reason: e.to_string(),
+        }),
         Err(error) => {
             restore(delta);
-            Err(error.to_string())
+            Err(error.into())
         }
     }
 }

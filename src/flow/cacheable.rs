@@ -9,6 +9,7 @@ use worker::Context;
 
 use crate::flow::assemble::{self, Fragment};
 use crate::flow::coalesce::{self, Flight, Settled};
+use crate::flow::error::RequestError;
 use crate::flow::fill::{fill, PartFetch, Start};
 use crate::flow::job::{keep_secs, Answer, Job};
 use crate::flow::lookup::{backfill, lookup, Found, Unusable};
@@ -37,15 +38,31 @@ use edgecache_core::storage::record::{Kind, Meta};
 use edgecache_core::workers_cache::fields::Kept;
 
 /// Looks the request up and carries out what `decide::stored::after_lookup` chooses.
-/// `errors` collects what went wrong on the way (storage, the origin) for the log line.
+/// What went wrong on the way (storage, the origin) comes back with the answer, for the log
+/// line.
 pub async fn serve_cacheable(
     job: &Rc<Job>,
     ctx: &Rc<Context>,
     head: bool,
     fragment: Option<&Fragment>,
-    errors: &mut Vec<String>,
 ) -> Served {
-    let found = lookup(&job.tiers, &job.plan, &job.headers, &job.registry, errors).await;
+    // A lookup can take a while (a slow tier, a busy isolate): when the key's flight closed
+    // meanwhile, what it stored was not there yet when this request looked. It looks once
+    // more instead of asking the origin (or the shield) a second time.
+    serve_looked_up(job, ctx, head, fragment, Some(coalesce::mark())).await
+}
+
+/// `serve_cacheable` after one lookup, whose `coalesce::mark` is `looked` if the request may
+/// still look again (`coalesce::Flight::LookAgain`).
+async fn serve_looked_up(
+    job: &Rc<Job>,
+    ctx: &Rc<Context>,
+    head: bool,
+    fragment: Option<&Fragment>,
+    looked: Option<u64>,
+) -> Served {
+    let found = lookup(&job.tiers, &job.plan, &job.headers, &job.registry).await;
+    let mut errors: Vec<RequestError> = found.failed.into_iter().map(Into::into).collect();
     let vary_miss = found.vary_miss;
     let vary = found.vary;
     let standing_unknown = found.standing_unknown;
@@ -81,9 +98,10 @@ pub async fn serve_cacheable(
                 let range = range_for(job, meta, is_template(job, meta.status, &**meta));
                 let tier = &job.tiers[entry.tier];
                 let read = read::for_response(tier.backend(), range, head);
-                match entry.take_unread(tier, read, errors).await {
+                match entry.take_unread(tier, read).await {
                     Ok(unread) => unread,
-                    Err(Unusable) => {
+                    Err(Unusable(failed)) => {
+                        errors.extend(failed.map(Into::into));
                         found = None;
                         continue;
                     }
@@ -91,9 +109,12 @@ pub async fn serve_cacheable(
             } else {
                 None
             };
-            if unread.is_none() && !entry.complete(errors).await {
-                found = None;
-                continue;
+            if unread.is_none() {
+                if let Err(Unusable(failed)) = entry.complete().await {
+                    errors.extend(failed.map(Into::into));
+                    found = None;
+                    continue;
+                }
             }
             break (decision, unread);
         };
@@ -110,9 +131,10 @@ pub async fn serve_cacheable(
                 },
                 Some(parts_found),
                 Some(spec),
-            ) if serving_parts => match read_held_part(job, parts_found, spec, errors).await {
+            ) if serving_parts => match read_held_part(job, parts_found, spec).await {
                 Ok(part) => part,
-                Err(Unusable) => {
+                Err(Unusable(failed)) => {
+                    errors.extend(failed.map(Into::into));
                     held = None;
                     continue;
                 }
@@ -121,7 +143,8 @@ pub async fn serve_cacheable(
         };
         let needs_whole = serving_parts || matches!(decision, AfterLookup::FetchPart { .. });
         if let Some(parts_found) = held.as_mut().filter(|_| needs_whole && held_part.is_none()) {
-            if !parts_found.complete(errors).await {
+            if let Err(Unusable(failed)) = parts_found.complete().await {
+                errors.extend(failed.map(Into::into));
                 held = None;
                 continue;
             }
@@ -143,7 +166,7 @@ pub async fn serve_cacheable(
                 }
                 Then::Nothing => {}
             }
-            return served;
+            return served.after(errors);
         }
         (AfterLookup::Serve { outcome, then, .. }, None) => {
             if let (Some(parts_found), Some(spec)) = (held, spec) {
@@ -160,33 +183,39 @@ pub async fn serve_cacheable(
                             async move { backfill(&job.tiers, parts_found, keep).await },
                         );
                     }
-                    return served;
+                    return served.after(errors);
                 }
             }
             let error = JsValue::from_str("edgecache: a hit without its entry");
-            return Served::new(Err(error), outcome);
+            return Served::new(Err(error), outcome).after(errors);
         }
         (AfterLookup::Refuse { status, outcome }, _) => {
             let response = reply::plain(status, &refusal(&outcome), &outcome);
-            return Served::new(response, outcome);
+            return Served::new(response, outcome).after(errors);
         }
         (AfterLookup::Pass { fwd, reason }, _) => {
             let forward = job.pass();
-            return pass_through(forward, fwd, Some(reason), job.audience(), fragment, errors)
-                .await;
+            return pass_through(forward, fwd, Some(reason), job.audience(), fragment)
+                .await
+                .after(errors);
         }
         (AfterLookup::Fetch { fwd, coalesce }, stale) => {
             assemble::tell(fragment, &Outcome::forward(fwd, None, false, None));
-            let flight = coalesce.then(|| coalesce::join(&job.flight_key(), now_ms()));
+            let flight = coalesce.then(|| coalesce::join(&job.flight_key(), now_ms(), looked));
             let leader = match flight {
+                Some(Flight::LookAgain) => {
+                    let again = Box::pin(serve_looked_up(job, ctx, head, fragment, None));
+                    return again.await.after(errors);
+                }
                 Some(Flight::Leader(leader)) => Some(leader),
                 Some(Flight::Follower(ticket)) => {
                     let settled = coalesce::wait_for(&ticket, job.origin_timeout_ms()).await;
                     let shielded = job.role == Role::Shield || job.sending.shield.is_some();
                     if let Some(Settled::Unreached(error)) = &settled {
                         if !tries_after_failed_flight(shielded) {
-                            errors.push(format!("the fetch this request waited for: {error}"));
-                            return origin_failed(job, stale, fwd, error.clone(), head);
+                            errors.push(RequestError::Awaited(error.clone()));
+                            return origin_failed(job, stale, fwd, error.clone(), head)
+                                .after(errors);
                         }
                     }
                     if let Some(Settled::Stored(entry)) = settled {
@@ -198,7 +227,7 @@ pub async fn serve_cacheable(
                             let mut served =
                                 respond_with_entry(job, &entry, None, head, outcome, true);
                             served.bytes_from_cache = entry.body.len() as u64;
-                            return served;
+                            return served.after(errors);
                         }
                     }
                     None
@@ -238,7 +267,7 @@ pub async fn serve_cacheable(
     if standing_unknown {
         answer = answer.map_outcome(with_unknown_standing);
     }
-    match answer {
+    let served = match answer {
         // A part just kept, merged with the held ones: the client's range is cut from them.
         Answer::Entry { entry, outcome, .. } if entry.meta.kind == Kind::Parts => {
             let spec = part_request.as_ref().map(|(request, _)| request.spec);
@@ -280,10 +309,11 @@ pub async fn serve_cacheable(
             }
         }
         Answer::Failed(error) => {
-            errors.push(error.to_string());
+            errors.push(RequestError::Origin(error.clone()));
             origin_failed(job, stale, fwd, error, head)
         }
-    }
+    };
+    served.after(errors)
 }
 
 /// The lookup's entry as the choice after it sees it.
@@ -321,7 +351,6 @@ async fn read_held_part(
     job: &Job,
     held: &mut Found,
     spec: Spec,
-    errors: &mut Vec<String>,
 ) -> Result<Option<PartBytes>, Unusable> {
     let Some(pieces) = parts::pieces(held) else {
         return Ok(None);
@@ -333,7 +362,7 @@ async fn read_held_part(
     let Some(read) = read::for_parts(tier.backend(), pieces, first, last) else {
         return Ok(None);
     };
-    Ok(match held.take_unread(tier, read, errors).await? {
+    Ok(match held.take_unread(tier, read).await? {
         Some(Unread::Part(stream)) => Some(PartBytes::Read(stream)),
         Some(Unread::Whole(stream)) => {
             let _ = stream.cancel();
@@ -423,7 +452,7 @@ fn origin_failed(
 /// RFC 5861 §3: the one background refresh behind a stale-while-revalidate answer. Skipped
 /// when another request of this isolate is already refreshing the key.
 async fn refresh(job: Rc<Job>, ctx: Rc<Context>, found: Found) {
-    let Flight::Leader(leader) = coalesce::join(&job.flight_key(), now_ms()) else {
+    let Flight::Leader(leader) = coalesce::join(&job.flight_key(), now_ms(), None) else {
         return;
     };
     let start = Start {

@@ -34,6 +34,10 @@ pub enum Flight {
     Follower(Ticket),
     /// The key recently gave an unstorable answer: fetch without coalescing.
     Pass,
+    /// No flight is under way, but one for the key closed after the request's lookup began
+    /// (`join`'s `looked`): what it stored may be in storage now, where the lookup did not
+    /// see it. Look again rather than ask the origin a second time.
+    LookAgain,
 }
 
 /// The flight key the shield's requests for `key` coalesce on (`Job::flight_key`).
@@ -58,14 +62,53 @@ thread_local! {
     static FLIGHTS: RefCell<HashMap<u64, FlightState>> = RefCell::new(HashMap::new());
     static NEXT_ID: Cell<u64> = const { Cell::new(0) };
     static PASSES: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+    /// How many flights this isolate has closed (`mark`), and at which count each key's last
+    /// one closed (bounded: `CLOSED_CLEARED_AT` stands for the keys forgotten).
+    static CLOSES: Cell<u64> = const { Cell::new(0) };
+    static CLOSED: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    static CLOSED_CLEARED_AT: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Joins the flight for `key`, leading it if none is under way.
+/// Bound on the keys whose last flight's close is remembered.
+const MAX_CLOSED: usize = 4_096;
+
+/// Where this isolate's flights stand: a request takes the mark before it looks up, and
+/// `join` compares it with the key's last close.
+pub fn mark() -> u64 {
+    CLOSES.with(Cell::get)
+}
+
+/// Whether the flight of `key` closed after `mark` was taken (conservatively yes for a key
+/// forgotten since).
+fn closed_since(key: &str, mark: u64) -> bool {
+    match CLOSED.with(|c| c.borrow().get(key).copied()) {
+        Some(closed) => closed > mark,
+        None => CLOSED_CLEARED_AT.with(Cell::get) > mark,
+    }
+}
+
+fn note_closed(key: &str) {
+    let count = CLOSES.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    CLOSED.with(|c| {
+        let mut closed = c.borrow_mut();
+        if closed.len() >= MAX_CLOSED && !closed.contains_key(key) {
+            closed.clear();
+            CLOSED_CLEARED_AT.with(|at| at.set(count));
+        }
+        closed.insert(key.to_string(), count);
+    });
+}
+
+/// Joins the flight for `key`, leading it if none is under way. `looked`: the `mark` taken
+/// before the request looked `key` up, if it may look again (`Flight::LookAgain`).
 ///
 /// Followers poll (`Ticket::settled`) on their own timers rather than being woken by the
 /// leader: on Workers, a request resumed from another request's context is cancelled as hung
 /// once its own context has nothing left pending.
-pub fn join(key: &str, now_ms: i64) -> Flight {
+pub fn join(key: &str, now_ms: i64, looked: Option<u64>) -> Flight {
     let passing = PASSES.with(|p| {
         let mut passes = p.borrow_mut();
         match passes.get(key) {
@@ -87,6 +130,9 @@ pub fn join(key: &str, now_ms: i64) -> Flight {
             }
         });
         return Flight::Follower(Ticket { id });
+    }
+    if looked.is_some_and(|mark| closed_since(key, mark)) {
+        return Flight::LookAgain;
     }
     let id = NEXT_ID.with(|n| {
         n.set(n.get() + 1);
@@ -168,6 +214,7 @@ impl Leader {
                 open.remove(&self.key);
             }
         });
+        note_closed(&self.key);
         FLIGHTS.with(|f| {
             let mut flights = f.borrow_mut();
             match flights.get_mut(&id) {
@@ -251,11 +298,11 @@ mod tests {
 
     #[test]
     fn a_published_flight_answers_late_joiners_until_the_leader_is_done() {
-        let Flight::Leader(leader) = join("k-pub", 0) else {
+        let Flight::Leader(leader) = join("k-pub", 0, None) else {
             panic!("first joins as leader")
         };
         leader.publish(Settled::Pass);
-        let Flight::Follower(late) = join("k-pub", 0) else {
+        let Flight::Follower(late) = join("k-pub", 0, None) else {
             panic!("a request during the write follows the open flight")
         };
         assert!(
@@ -267,27 +314,27 @@ mod tests {
         drop(leader);
         assert_eq!(flights_held(), 0);
         assert!(
-            matches!(join("k-pub", 0), Flight::Leader(_)),
+            matches!(join("k-pub", 0, None), Flight::Leader(_)),
             "closed: the next request leads"
         );
     }
 
     #[test]
     fn the_first_request_leads_and_the_others_follow() {
-        let Flight::Leader(leader) = join("k1", 0) else {
+        let Flight::Leader(leader) = join("k1", 0, None) else {
             panic!("first joins as leader")
         };
-        let Flight::Follower(first) = join("k1", 0) else {
+        let Flight::Follower(first) = join("k1", 0, None) else {
             panic!("second follows")
         };
-        let Flight::Follower(second) = join("k1", 0) else {
+        let Flight::Follower(second) = join("k1", 0, None) else {
             panic!("third follows")
         };
         assert!(first.settled().is_none(), "nothing yet");
         leader.settle(Settled::Pass);
         assert!(matches!(first.settled(), Some(Settled::Pass)));
         assert!(matches!(second.settled(), Some(Settled::Pass)));
-        let Flight::Leader(next) = join("k1", 0) else {
+        let Flight::Leader(next) = join("k1", 0, None) else {
             panic!("a settled flight is over")
         };
         drop((first, second, next));
@@ -295,10 +342,10 @@ mod tests {
 
     #[test]
     fn a_dropped_leader_settles_as_failed() {
-        let Flight::Leader(leader) = join("k2", 0) else {
+        let Flight::Leader(leader) = join("k2", 0, None) else {
             panic!()
         };
-        let Flight::Follower(follower) = join("k2", 0) else {
+        let Flight::Follower(follower) = join("k2", 0, None) else {
             panic!()
         };
         drop(leader);
@@ -308,13 +355,13 @@ mod tests {
     #[test]
     fn settled_flights_are_freed_once_every_follower_has_gone() {
         let held = flights_held();
-        let Flight::Leader(leader) = join("k5", 0) else {
+        let Flight::Leader(leader) = join("k5", 0, None) else {
             panic!()
         };
-        let Flight::Follower(a) = join("k5", 0) else {
+        let Flight::Follower(a) = join("k5", 0, None) else {
             panic!()
         };
-        let Flight::Follower(b) = join("k5", 0) else {
+        let Flight::Follower(b) = join("k5", 0, None) else {
             panic!()
         };
         leader.settle(Settled::Pass);
@@ -322,7 +369,7 @@ mod tests {
         assert_eq!(flights_held(), held + 1);
         drop(b);
         assert_eq!(flights_held(), held);
-        let Flight::Leader(alone) = join("k6", 0) else {
+        let Flight::Leader(alone) = join("k6", 0, None) else {
             panic!()
         };
         alone.settle(Settled::Pass);
@@ -334,12 +381,35 @@ mod tests {
     }
 
     #[test]
+    fn a_request_that_looked_up_before_a_flight_closed_looks_again_instead_of_leading() {
+        let before = mark();
+        let Flight::Leader(leader) = join("k7", 0, Some(before)) else {
+            panic!("first joins as leader")
+        };
+        let during = mark();
+        leader.settle(Settled::Pass);
+        assert!(
+            matches!(join("k7", 0, Some(during)), Flight::LookAgain),
+            "its lookup may have missed what the flight stored"
+        );
+        let after = mark();
+        let Flight::Leader(next) = join("k7", 0, Some(after)) else {
+            panic!("a lookup after the close saw what it stored: lead")
+        };
+        drop(next);
+        assert!(
+            matches!(join("k7", 0, None), Flight::Leader(_)),
+            "a request that already looked again leads"
+        );
+    }
+
+    #[test]
     fn hit_for_pass_lasts_until_its_deadline() {
         mark_pass("k3", 1_000, 0);
-        assert!(matches!(join("k3", 999), Flight::Pass));
-        assert!(matches!(join("k3", 1_000), Flight::Leader(_)));
+        assert!(matches!(join("k3", 999, None), Flight::Pass));
+        assert!(matches!(join("k3", 1_000, None), Flight::Leader(_)));
         mark_pass("k4", 1_000, 0);
         clear_pass("k4");
-        assert!(matches!(join("k4", 0), Flight::Leader(_)));
+        assert!(matches!(join("k4", 0, None), Flight::Leader(_)));
     }
 }

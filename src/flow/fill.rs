@@ -324,7 +324,9 @@ fn pass(
     if let (true, Some(found)) = (response_says, stale) {
         let tiers = job.clone();
         let key = found.entry.meta.key.clone();
-        ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
+        ctx.wait_until(async move {
+            delete_all(&tiers.tiers, &key).await;
+        });
     }
     if let Some(leader) = leader {
         leader.settle(Settled::Pass);

@@ -3,11 +3,11 @@
 use crate::flow::markers;
 use crate::flow::reply::Unread;
 use crate::runtime::{cut, now_ms};
-use crate::store::{read_body, unread_body, Entry, Read, StoreError, Tier};
+use crate::store::{read_body, unread_body, Entry, Operation, Read, StoreError, Tier, TierError};
 use edgecache_core::control::registry::{Registry, Standing};
 use edgecache_core::http::Fields;
 use edgecache_core::request::plan::Plan;
-use edgecache_core::storage::backend::{Purge, Ranges};
+use edgecache_core::storage::backend::{Backend, Purge, Ranges};
 use edgecache_core::storage::read::BodyRead;
 use edgecache_core::storage::record::Kind;
 
@@ -15,6 +15,8 @@ use edgecache_core::storage::record::Kind;
 pub struct Found {
     /// Index of the tier that held it.
     pub tier: usize,
+    /// That tier's backend.
+    pub backend: Backend,
     /// Its body is empty while `unread` holds it (Cache API, KV, R2): `complete` reads it,
     /// `take_unread` leaves it in the runtime.
     pub entry: Entry,
@@ -25,9 +27,9 @@ pub struct Found {
     pub soft_purged: bool,
 }
 
-/// The stored body is not as long as when it was stored, or could not be read: the entry
-/// must not be used.
-pub struct Unusable;
+/// The stored body is not as long as when it was stored, or could not be read (the tier's
+/// error, if it failed): the entry must not be used.
+pub struct Unusable(pub Option<TierError>);
 
 impl Found {
     /// The unread body as this request sends it, left in the runtime rather than copied into
@@ -38,7 +40,6 @@ impl Found {
         &mut self,
         tier: &Tier,
         read: BodyRead,
-        errors: &mut Vec<String>,
     ) -> Result<Option<Unread>, Unusable> {
         let length = self.entry.meta.body_len;
         let BodyRead::Part { first, last, how } = read else {
@@ -52,7 +53,7 @@ impl Found {
             return Ok(None);
         };
         if last >= length {
-            return Err(Unusable);
+            return Err(Unusable(None));
         }
         let part = match how {
             Ranges::ByBackend => {
@@ -61,37 +62,38 @@ impl Found {
                 }
                 match tier.read_part(&self.entry.meta, first, last).await {
                     Ok(Some(part)) => part,
-                    Ok(None) => return Err(Unusable),
+                    Ok(None) => return Err(Unusable(None)),
                     Err(e) => {
-                        errors.push(e.to_string());
-                        return Err(Unusable);
+                        let failed = TierError::new(tier.backend(), Operation::ReadPart, e);
+                        return Err(Unusable(Some(failed)));
                     }
                 }
             }
             Ranges::FromStream | Ranges::InIsolate => match response.body() {
                 Some(body) => cut(&body, first as f64, last as f64),
-                None => return Err(Unusable),
+                None => return Err(Unusable(None)),
             },
         };
         Ok(Some(Unread::Part(part)))
     }
 
-    /// Reads the body if it was left unread. `false` (with the reason in `errors`) if it
-    /// could not be read or is not as long as when it was stored: the entry is then unusable.
-    pub async fn complete(&mut self, errors: &mut Vec<String>) -> bool {
+    /// Reads the body if it was left unread. `Unusable` if it could not be read or is not
+    /// as long as when it was stored.
+    pub async fn complete(&mut self) -> Result<(), Unusable> {
         let Some(response) = self.unread.take() else {
-            return true;
+            return Ok(());
         };
         match read_body(self.entry.clone(), &response).await {
             Ok(Some(entry)) => {
                 self.entry = entry;
-                true
+                Ok(())
             }
-            Ok(None) => false,
-            Err(e) => {
-                errors.push(e.to_string());
-                false
-            }
+            Ok(None) => Err(Unusable(None)),
+            Err(e) => Err(Unusable(Some(TierError::new(
+                self.backend,
+                Operation::ReadBody,
+                e,
+            )))),
         }
     }
 }
@@ -106,17 +108,18 @@ pub struct Lookup {
     /// The registry is unknown (the control plane could not be asked for too long): no
     /// tier was read, as no entry is known not to be purged.
     pub standing_unknown: bool,
+    /// The tiers that failed on the way (each one is then a miss).
+    pub failed: Vec<TierError>,
 }
 
 /// Reads the tiers in order; the first entry for the request that no purge has removed
 /// wins, whatever its age (the caller decides whether it may be used). A failing tier is
-/// reported and skipped.
+/// skipped, and reported in `failed`.
 pub async fn lookup(
     tiers: &[Tier],
     plan: &Plan,
     headers: &impl Fields,
     registry: &Registry,
-    errors: &mut Vec<String>,
 ) -> Lookup {
     if registry.unknown {
         return Lookup {
@@ -124,12 +127,16 @@ pub async fn lookup(
             vary_miss: false,
             vary: Vec::new(),
             standing_unknown: true,
+            failed: Vec::new(),
         };
     }
     let mut vary_miss = false;
     let mut vary = Vec::new();
+    let mut failed = Vec::new();
     for (index, tier) in tiers.iter().enumerate() {
-        let (Read { entry, unread }, marker) = match find(tier, plan, headers, errors).await {
+        let (in_tier, failures) = find(tier, plan, headers).await;
+        failed.extend(failures);
+        let (Read { entry, unread }, marker) = match in_tier {
             InTier::Found(read, marker) => (read, marker),
             InTier::VaryMiss(names) => {
                 vary_miss = true;
@@ -157,6 +164,7 @@ pub async fn lookup(
         return Lookup {
             found: Some(Found {
                 tier: index,
+                backend: tier.backend(),
                 entry,
                 unread,
                 marker,
@@ -165,6 +173,7 @@ pub async fn lookup(
             vary_miss,
             vary,
             standing_unknown: false,
+            failed,
         };
     }
     Lookup {
@@ -172,6 +181,7 @@ pub async fn lookup(
         vary_miss,
         vary,
         standing_unknown: false,
+        failed,
     }
 }
 
@@ -187,21 +197,28 @@ enum InTier {
 /// A tier's response for the request: under the primary key, or under the variant key its
 /// `Vary` marker names. A shared tier's marker may come from this isolate's recent copy
 /// (`markers`), saving a read; when the remembered variant is missing the marker is read
-/// afresh, in case it changed.
-async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<String>) -> InTier {
+/// afresh, in case it changed. A read that fails counts as nothing there; its error comes
+/// back beside what was found.
+async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields) -> (InTier, Vec<TierError>) {
     let backend = tier.backend();
+    let mut failed = Vec::new();
     if let Some(marker) = markers::recall(backend, &plan.primary, now_ms()) {
-        if let Some(variant) =
-            read_response(tier, &plan.variant_key(&marker.meta.vary, headers), errors).await
-        {
-            return InTier::Found(variant, Some(marker));
+        match read_response(tier, &plan.variant_key(&marker.meta.vary, headers)).await {
+            Ok(Some(variant)) => return (InTier::Found(variant, Some(marker)), failed),
+            Ok(None) => {}
+            Err(e) => failed.push(e),
         }
     }
-    let Some(primary) = read(tier, &plan.primary, errors).await else {
-        return InTier::Nothing;
+    let primary = match read(tier, &plan.primary).await {
+        Ok(Some(primary)) => primary,
+        Ok(None) => return (InTier::Nothing, failed),
+        Err(e) => {
+            failed.push(e);
+            return (InTier::Nothing, failed);
+        }
     };
     let entry = &primary.entry;
-    match entry.meta.kind {
+    let in_tier = match entry.meta.kind {
         // Parts answer only the Range requests they hold; the caller tells them apart.
         Kind::Response | Kind::Parts => InTier::Found(primary, None),
         // A low-level API value (`edgecache::lowlevel`) whose key happens to look like this
@@ -210,31 +227,33 @@ async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields, errors: &mut Vec<
         Kind::Variants => {
             markers::remember(backend, entry, now_ms());
             let variant_key = plan.variant_key(&entry.meta.vary, headers);
-            match read_response(tier, &variant_key, errors).await {
-                Some(variant) => InTier::Found(variant, Some(primary.entry)),
-                None => InTier::VaryMiss(entry.meta.vary.clone()),
+            match read_response(tier, &variant_key).await {
+                Ok(Some(variant)) => InTier::Found(variant, Some(primary.entry)),
+                Ok(None) => InTier::VaryMiss(entry.meta.vary.clone()),
+                Err(e) => {
+                    failed.push(e);
+                    InTier::VaryMiss(entry.meta.vary.clone())
+                }
             }
         }
-    }
+    };
+    (in_tier, failed)
 }
 
 /// A tier's stored response (or parts of one) under `key`, if that is what the key holds.
-async fn read_response(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Read> {
-    read(tier, key, errors)
-        .await
-        .filter(|read| matches!(read.entry.meta.kind, Kind::Response | Kind::Parts))
+async fn read_response(tier: &Tier, key: &str) -> Result<Option<Read>, TierError> {
+    Ok(read(tier, key)
+        .await?
+        .filter(|read| matches!(read.entry.meta.kind, Kind::Response | Kind::Parts)))
 }
 
 /// One tier's entry under `key`. The stored key is checked, so a hashed key can never
 /// answer for another.
-async fn read(tier: &Tier, key: &str, errors: &mut Vec<String>) -> Option<Read> {
+async fn read(tier: &Tier, key: &str) -> Result<Option<Read>, TierError> {
     match tier.read(key).await {
-        Ok(Some(read)) if read.entry.meta.key == key => Some(read),
-        Ok(_) => None,
-        Err(e) => {
-            errors.push(e.to_string());
-            None
-        }
+        Ok(Some(read)) if read.entry.meta.key == key => Ok(Some(read)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(TierError::new(tier.backend(), Operation::Read, e)),
     }
 }
 
@@ -272,12 +291,19 @@ pub async fn write_all(
     );
 }
 
-/// Removes `key` (an entry, or a `Vary` marker, which makes every variant unreachable).
-pub async fn delete_all(tiers: &[Tier], key: &str) {
+/// Removes `key` (an entry, or a `Vary` marker, which makes every variant unreachable) from
+/// every tier; each tier that failed to is logged, and returned.
+pub async fn delete_all(tiers: &[Tier], key: &str) -> Vec<TierError> {
     markers::forget(key);
+    let mut failed = Vec::new();
     for tier in tiers {
-        log_failure(tier.delete(key).await);
+        if let Err(e) = tier.delete(key).await {
+            let error = TierError::new(tier.backend(), Operation::Delete, e);
+            log_error(&error);
+            failed.push(error);
+        }
     }
+    failed
 }
 
 /// Copies an entry found in a lower tier into the faster tiers above it.
@@ -308,11 +334,16 @@ pub fn log_failure(result: Result<(), StoreError>) -> bool {
     match result {
         Ok(()) => true,
         Err(e) => {
-            worker::console_error!(
-                "{}",
-                serde_json::json!({ "edgecache": "store-failed", "error": edgecache_core::redact::text(&e.to_string()) })
-            );
+            log_error(&e);
             false
         }
     }
+}
+
+/// The log line of a failed storage operation.
+fn log_error(error: &impl std::fmt::Display) {
+    worker::console_error!(
+        "{}",
+        serde_json::json!({ "edgecache": "store-failed", "error": edgecache_core::redact::text(&error.to_string()) })
+    );
 }

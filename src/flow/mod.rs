@@ -8,6 +8,7 @@
 pub mod assemble;
 pub mod cacheable;
 pub mod coalesce;
+pub mod error;
 pub mod fill;
 pub mod job;
 pub mod lookup;
@@ -44,13 +45,14 @@ use edgecache_core::http::Fields;
 use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::{KeyedOn, Plan};
 use edgecache_core::request::target::Target;
+use error::RequestError;
 use job::{Job, Sending};
 use lookup::delete_all;
 use origin::{Forward, ShieldRoute};
 use pass::{pass_through, refusal};
 use reply::Audience;
 use report::{Handled, Report, Served};
-use shield::{Role, ShieldNamespace, SHIELD_BINDING};
+use shield::{Role, ShieldNamespace};
 
 /// Answers one request. `fragment` is set when the request is an ESI include of a page being
 /// assembled, and says what else its key carries.
@@ -119,8 +121,7 @@ pub async fn handle_at(
             reason,
             invalidates,
         } => {
-            let served =
-                pass_through(as_sent(), fwd, reason, audience, fragment, &mut errors).await;
+            let mut served = pass_through(as_sent(), fwd, reason, audience, fragment).await;
             let success = served
                 .response
                 .as_ref()
@@ -130,7 +131,8 @@ pub async fn handle_at(
                 let changed = response.headers();
                 let request = headers.headers();
                 let role = Role::Edge;
-                invalidate(role, env, config, url, request, Some(&changed), &mut errors).await;
+                let failed = invalidate(role, env, config, url, request, Some(&changed)).await;
+                served.errors.extend(failed);
             }
             Some(served)
         }
@@ -153,9 +155,7 @@ pub async fn handle_at(
                 config.shield_shards,
             );
             if namespace.is_none() {
-                errors.push(format!(
-                    "shield = true, but the worker has no {SHIELD_BINDING} binding: this location asks the origin itself"
-                ));
+                errors.push(RequestError::NoShieldBinding);
             }
             namespace
         }
@@ -166,13 +166,9 @@ pub async fn handle_at(
         (Role::Edge, Some(_)) => location_tiers(&plan.backends),
         (Role::Edge, None) => plan.backends.clone(),
     };
-    let tiers = open_tiers(
-        &backends,
-        env,
-        &plan.url_base,
-        config.memory_max_bytes,
-        &mut errors,
-    );
+    let opened = open_tiers(&backends, env, &plan.url_base, config.memory_max_bytes);
+    errors.extend(opened.failed.into_iter().map(RequestError::Tier));
+    let tiers = opened.tiers;
     let shield = namespace.map(|namespace| {
         Rc::new(ShieldRoute {
             namespace,
@@ -216,7 +212,7 @@ pub async fn handle_at(
         (Some(site), None, Role::Edge) => Some(crate::workers_cache::asked(site, url, &job, head)),
         _ => None,
     };
-    let mut served = serve_cacheable(&job, ctx, head, fragment, &mut errors).await;
+    let mut served = serve_cacheable(&job, ctx, head, fragment).await;
     // The shield sends a template on as it is: each location assembles its pages.
     if served.template && role == Role::Edge {
         served.response = match served.response {
@@ -236,18 +232,20 @@ pub async fn handle_at(
     handled(served, route, errors, asked)
 }
 
-/// The request's answer, with the report that goes with it.
+/// The request's answer, with the report that goes with it; `errors`: those met before the
+/// answer was chosen.
 fn handled(
     served: Served,
     route: Option<String>,
-    errors: Vec<String>,
+    errors: Vec<RequestError>,
     asked: Option<edgecache_core::workers_cache::fields::Asked>,
 ) -> Handled {
+    let served = served.after(errors);
     Handled {
         response: served.response,
         report: Report {
             outcome: served.outcome,
-            errors,
+            errors: served.errors,
             route,
             bytes_from_cache: served.bytes_from_cache,
             template: served.template,
@@ -287,6 +285,7 @@ impl FragmentFlow for Flow {
 /// `Location` and `Content-Location`, only when their origin is the same (to stop one site
 /// from purging another's entries). At a location, a shielded URL is invalidated at its
 /// shield too (which keeps its own copy); at the shield (`Role::Shield`), in its tiers.
+/// Returns what went wrong (a tier that could not be opened, a shield not reached).
 pub async fn invalidate(
     role: Role,
     env: &Env,
@@ -294,8 +293,7 @@ pub async fn invalidate(
     url: &Url,
     request: &Headers,
     response: Option<&Headers>,
-    errors: &mut Vec<String>,
-) {
+) -> Vec<RequestError> {
     let mut targets = vec![url.clone()];
     for name in ["location", "content-location"] {
         if let Some(target) = response
@@ -315,6 +313,7 @@ pub async fn invalidate(
         ),
         Role::Shield => None,
     };
+    let mut errors = Vec::new();
     for target in targets {
         let target = Target::of(&target, config.case_insensitive_paths);
         let routing = config.routing(&target);
@@ -328,7 +327,7 @@ pub async fn invalidate(
         );
         let mut keys: Vec<String> = Vec::new();
         for request in std::iter::once(request).chain(without.as_ref().ok()) {
-            invalidate_key(
+            let done = invalidate_key(
                 role,
                 env,
                 config,
@@ -336,16 +335,25 @@ pub async fn invalidate(
                 &target,
                 request,
                 namespace.as_ref(),
-                &mut keys,
-                errors,
+                &keys,
             )
             .await;
+            keys.extend(done.key);
+            errors.extend(done.errors);
         }
     }
+    errors
+}
+
+/// What `invalidate_key` did.
+struct KeyInvalidated {
+    /// The key invalidated, unless it was already (`done`).
+    key: Option<String>,
+    errors: Vec<RequestError>,
 }
 
 /// Invalidates the key `request` names for `target` in this role's tiers, and at a location
-/// the shield's copy too (at its key's shard); `done` keeps the keys already invalidated.
+/// the shield's copy too (at its key's shard); `done`: the keys already invalidated.
 #[allow(clippy::too_many_arguments)]
 async fn invalidate_key(
     role: Role,
@@ -355,28 +363,26 @@ async fn invalidate_key(
     target: &Target,
     request: &Headers,
     namespace: Option<&ShieldNamespace>,
-    done: &mut Vec<String>,
-    errors: &mut Vec<String>,
-) {
+    done: &[String],
+) -> KeyInvalidated {
     {
         // A key invalidated once for this request is not invalidated again.
         let plan = Plan::new(config, routing, target, &JsFields(request), None);
         if done.contains(&plan.primary) {
-            return;
+            return KeyInvalidated {
+                key: None,
+                errors: Vec::new(),
+            };
         }
-        done.push(plan.primary.clone());
         let backends = match role {
             Role::Edge => plan.backends.clone(),
             Role::Shield => shield_tiers(&plan.backends),
         };
-        let tiers = open_tiers(
-            &backends,
-            env,
-            &plan.url_base,
-            config.memory_max_bytes,
-            errors,
-        );
-        delete_all(&tiers, &plan.primary).await;
+        let opened = open_tiers(&backends, env, &plan.url_base, config.memory_max_bytes);
+        let mut errors: Vec<RequestError> =
+            opened.failed.into_iter().map(RequestError::Tier).collect();
+        // A tier that fails to delete is logged there (`delete_all`).
+        delete_all(&opened.tiers, &plan.primary).await;
         coalesce::clear_pass(&plan.primary);
         if let Some(namespace) = namespace.filter(|_| plan.shield) {
             let shard = shard_name(&plan.primary, namespace.shards);
@@ -384,10 +390,12 @@ async fn invalidate_key(
             let timeout_ms = config.origin_timeout_ms;
             if let Err(why) = shield::invalidate(namespace, &shard, &url, request, timeout_ms).await
             {
-                errors.push(format!(
-                    "the shield's copy of {url} was not invalidated: {why}"
-                ));
+                errors.push(RequestError::ShieldNotInvalidated { url, why });
             }
+        }
+        KeyInvalidated {
+            key: Some(plan.primary),
+            errors,
         }
     }
 }

@@ -272,7 +272,9 @@ pub fn outdated(held: &Found, whole: &impl Fields, beyond_key: bool) -> bool {
 pub fn drop_parts(job: &Rc<Job>, ctx: &Rc<Context>, found: &Found) {
     let job = job.clone();
     let key = found.entry.meta.key.clone();
-    ctx.wait_until(async move { delete_all(&job.tiers, &key).await });
+    ctx.wait_until(async move {
+        delete_all(&job.tiers, &key).await;
+    });
 }
 
 const BROKEN_PART: &str = "the origin's part was not as long as its Content-Range said";

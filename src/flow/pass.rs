@@ -2,6 +2,7 @@
 //! refusal, and the error page for an origin that gave no response.
 
 use crate::flow::assemble::{self, Fragment};
+use crate::flow::error::RequestError;
 use crate::flow::origin::{Forward, OriginError};
 use crate::flow::reply::{self, Audience, Decoration};
 use crate::flow::report::Served;
@@ -15,14 +16,13 @@ pub async fn pass_through(
     reason: Option<Reason>,
     audience: Audience,
     fragment: Option<&Fragment>,
-    errors: &mut Vec<String>,
 ) -> Served {
     assemble::tell(fragment, &Outcome::forward(fwd, None, false, reason));
     let origin = match forward.send().await {
         Ok(origin) => origin,
         Err(error) => {
-            errors.push(error.to_string());
-            return error_page(fwd, error);
+            let met = vec![RequestError::Origin(error.clone())];
+            return error_page(fwd, error).after(met);
         }
     };
     let outcome = Outcome::forward(fwd, Some(origin.status()), false, reason);

@@ -5,6 +5,7 @@
 use wasm_bindgen::JsValue;
 use web_sys::Response;
 
+use crate::flow::error::RequestError;
 use edgecache_core::status::Outcome;
 use edgecache_core::workers_cache::fields::Kept;
 
@@ -18,6 +19,8 @@ pub struct Served {
     pub template: bool,
     /// With `workers_cache`: the entry behind the answer, when edgecache keeps it for everyone.
     pub kept: Option<Kept>,
+    /// What went wrong on the way (storage, the origin), for the log line.
+    pub errors: Vec<RequestError>,
 }
 
 impl Served {
@@ -29,14 +32,22 @@ impl Served {
             bytes_from_cache: 0,
             template: false,
             kept: None,
+            errors: Vec::new(),
         }
+    }
+
+    /// This answer, with what went wrong before it was chosen (`earlier`) ahead of its own.
+    pub fn after(mut self, mut earlier: Vec<RequestError>) -> Served {
+        earlier.append(&mut self.errors);
+        self.errors = earlier;
+        self
     }
 }
 
 /// What the log line, the stats and Workers Cache are told of a request.
 pub struct Report {
     pub outcome: Outcome,
-    pub errors: Vec<String>,
+    pub errors: Vec<RequestError>,
     /// The matching route's path pattern.
     pub route: Option<String>,
     pub bytes_from_cache: u64,
@@ -48,7 +59,7 @@ pub struct Report {
 
 impl Report {
     /// A request answered with `outcome` and nothing else to say (no route, nothing stored).
-    pub fn of(outcome: Outcome, errors: Vec<String>) -> Report {
+    pub fn of(outcome: Outcome, errors: Vec<RequestError>) -> Report {
         Report {
             outcome,
             errors,

@@ -50,7 +50,9 @@ pub(super) fn not_modified(
             if drop_stored {
                 let tiers = job.clone();
                 let key = found.entry.meta.key.clone();
-                ctx.wait_until(async move { delete_all(&tiers.tiers, &key).await });
+                ctx.wait_until(async move {
+                    delete_all(&tiers.tiers, &key).await;
+                });
             }
             let entry = Entry::new(
                 Meta {

@@ -286,7 +286,7 @@ impl Cache {
         // Concurrent misses for one key in this isolate share one production: the first
         // leads, the others wait for its value (see `crate::flow::coalesce`).
         let flight_key = format!("lowlevel\u{0}{}", stored.key);
-        let leader = match coalesce::join(&flight_key, now_ms()) {
+        let leader = match coalesce::join(&flight_key, now_ms(), None) {
             Flight::Leader(leader) => Some(leader),
             Flight::Follower(ticket) => {
                 if let Some(Settled::Stored(entry)) =
@@ -297,7 +297,7 @@ impl Cache {
                 // The leader failed or took too long: produce for ourselves.
                 None
             }
-            Flight::Pass => None,
+            Flight::Pass | Flight::LookAgain => None,
         };
         // A leader dropped unsettled (an error below) settles as failed: followers then
         // produce for themselves.

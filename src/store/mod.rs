@@ -22,7 +22,7 @@ use edgecache_core::storage::record::Meta;
 
 pub use cache_api::{read_body, unread_body, CacheApiStore};
 pub use client_fields::ClientFields;
-pub use edgecache_core::storage::error::{StoreError, KEEP_FOREVER};
+pub use edgecache_core::storage::error::{Operation, StoreError, TierError, KEEP_FOREVER};
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::{footprint, footprint_of, MemoryStore};
 pub use r2::R2Store;
@@ -110,26 +110,27 @@ pub trait Store: Sized {
 }
 
 /// Opens `backends` for requests under `url_base` (`https://host`); one that cannot be opened
-/// is reported in `errors` and left out, so the others still serve.
-pub fn open_tiers(
-    backends: &[Backend],
-    env: &Env,
-    url_base: &str,
-    memory_budget: u64,
-    errors: &mut Vec<String>,
-) -> Vec<Tier> {
-    backends
-        .iter()
-        .filter_map(
-            |&backend| match Tier::open(backend, env, url_base, memory_budget) {
-                Ok(tier) => Some(tier),
-                Err(e) => {
-                    errors.push(e.to_string());
-                    None
-                }
-            },
-        )
-        .collect()
+/// is left out, so the others still serve, and reported in `failed`.
+pub fn open_tiers(backends: &[Backend], env: &Env, url_base: &str, memory_budget: u64) -> Opened {
+    let mut opened = Opened {
+        tiers: Vec::with_capacity(backends.len()),
+        failed: Vec::new(),
+    };
+    for &backend in backends {
+        match Tier::open(backend, env, url_base, memory_budget) {
+            Ok(tier) => opened.tiers.push(tier),
+            Err(e) => opened
+                .failed
+                .push(TierError::new(backend, Operation::Open, e)),
+        }
+    }
+    opened
+}
+
+/// The tiers `open_tiers` opened, and those it could not.
+pub struct Opened {
+    pub tiers: Vec<Tier>,
+    pub failed: Vec<TierError>,
 }
 
 /// An entry as a lookup reads it. From the Cache API, KV and R2 its body is left in the

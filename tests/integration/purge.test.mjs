@@ -45,6 +45,7 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) {
       await cache("/page?b=2&a=1");
       const result = await purge(worker, { urls: ["http://edge.test/page?a=1&b=2"] });
       assert.deepEqual(result.results, [{ type: "url", target: "http://edge.test/page?a=1&b=2", effect: "purged" }]);
+      assert.deepEqual(result.not_deleted, [], "no tier failed (an unbound backend no route names is not one)");
       assert.ok(await isMiss("/page?b=2&a=1"), "the query is normalised as keys are");
     });
 

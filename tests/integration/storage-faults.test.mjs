@@ -97,6 +97,29 @@ describe("storage failures fall through to the origin", () => {
 describe("storage faults", () => {
   const { origin } = withOrigin();
 
+  it("a hard purge names the tier it could not remove the entry from, the inspector the tier it could not read; the entry is gone all the same", async () => {
+    const token = "test-token-0123456789";
+    const { worker } = await setup({ origin, entry: FAULTY_ENTRY, bindings: { ADMIN_TOKEN: token, FAULTS: JSON.stringify({ kv: { put: true, get: true } }) }, config: { backends: ["memory", "kv"] } });
+    const admin = (route, init = {}) => worker.fetch(`/_edgecache${route}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
+    try {
+      await worker.fetch("/purged-here");
+      await worker.stored("/purged-here");
+      assert.match((await worker.fetch("/purged-here")).cacheStatus, /; hit; .*detail=memory/);
+      const got = await admin("/purge", { method: "POST", body: JSON.stringify({ urls: ["http://edge.test/purged-here"] }), headers: { "content-type": "application/json" } });
+      assert.equal(got.status, 200, got.body);
+      const answer = JSON.parse(got.body);
+      assert.deepEqual(answer.not_deleted.map((e) => [e.backend, e.operation]), [["kv", "delete"]]);
+      assert.match(answer.not_deleted[0].error, /^kv delete: .*limit exceeded/);
+      const after = await worker.fetch("/purged-here");
+      assert.equal(after.status, 200);
+      assert.match(after.cacheStatus, /fwd=miss/, "the purge is in effect, whatever KV did");
+      const inspected = JSON.parse((await admin(`/inspect?url=${encodeURIComponent("http://edge.test/purged-here")}`)).body);
+      assert.ok(inspected.errors.some((e) => /^kv read: .*limit exceeded/.test(e)), JSON.stringify(inspected.errors));
+    } finally {
+      await worker.dispose();
+    }
+  });
+
   it("KV refusing every write (over quota): answers from the origin, the memory tier still serves, nothing half-written", async () => {
     const kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-quota-"));
     const { worker } = await setup({ origin, kvPersist: kvDir, entry: FAULTY_ENTRY, bindings: { FAULTS: JSON.stringify({ kv: { put: true } }) }, config: { backends: ["memory", "kv"] } });

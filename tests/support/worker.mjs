@@ -238,6 +238,8 @@ export async function startLocations({ count = 2, origin, config = {}, bindings 
         ...(i === 0 ? { exports: controlPlane.exports } : {}),
         env: {
           EDGECACHE_KV: { type: "kv", id: "edgecache-kv" },
+          // One bucket, as in production: R2 is global, so every location sees the same one.
+          EDGECACHE_R2: { type: "r2", name: "edgecache-r2" },
           ...controlPlane.binding(names[0]),
           ...plainBindings({ ...(origin ? { ORIGIN: origin.url } : {}), ...(config === null ? {} : { EDGECACHE: config }), ...bindings }),
         },
@@ -274,6 +276,13 @@ function client(mf, logs, url, send, dispose) {
       const response = await send(url, { redirect: "manual", ...init });
       const body = await response.text();
       return { status: response.status, headers: response.headers, body, cacheStatus: response.headers.get("cache-status") ?? "" };
+    },
+    /** As `fetch`, with the body as bytes (a `Buffer`). */
+    async fetchBytes(target, init = {}) {
+      const url = target.startsWith("http") ? target : HOST + target;
+      const response = await send(url, { redirect: "manual", ...init });
+      const bytes = Buffer.from(await response.arrayBuffer());
+      return { status: response.status, headers: response.headers, bytes, cacheStatus: response.headers.get("cache-status") ?? "" };
     },
     /**
      * Waits until `path` is answered from storage (the store runs after the response, in

@@ -78,39 +78,36 @@ pub fn admit(
     } else {
         KeyedOn::default()
     };
-    let mut ignored = Vec::new();
-    let keyed_on = KeyedOn {
-        headers: narrow(
-            &granted.headers,
-            include.vary_headers.as_deref(),
-            "vary-headers",
-            &mut ignored,
-        ),
-        cookies: narrow(
-            &granted.cookies,
-            include.vary_cookies.as_deref(),
-            "vary-cookies",
-            &mut ignored,
-        ),
-    };
+    let (headers, mut ignored) = narrow(
+        &granted.headers,
+        include.vary_headers.as_deref(),
+        "vary-headers",
+    );
+    let (cookies, ignored_cookies) = narrow(
+        &granted.cookies,
+        include.vary_cookies.as_deref(),
+        "vary-cookies",
+    );
+    ignored.extend(ignored_cookies);
     Ok(Admitted {
         url,
-        keyed_on,
+        keyed_on: KeyedOn { headers, cookies },
         ignored,
     })
 }
 
-/// `granted`, or those of `asked` that are in it; the others go to `ignored`.
+/// `granted`, or those of `asked` that are in it; and the others, as the log names them
+/// (`vary-cookies "token"`).
 fn narrow(
     granted: &[String],
     asked: Option<&[String]>,
     attribute: &str,
-    ignored: &mut Vec<String>,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<String>) {
     let Some(asked) = asked else {
-        return granted.to_vec();
+        return (granted.to_vec(), Vec::new());
     };
     let mut kept = Vec::new();
+    let mut ignored = Vec::new();
     for name in asked {
         if granted.contains(name) {
             kept.push(name.clone());
@@ -120,7 +117,7 @@ fn narrow(
             ignored.push(format!("{attribute} {shown:?}"));
         }
     }
-    kept
+    (kept, ignored)
 }
 
 #[cfg(test)]

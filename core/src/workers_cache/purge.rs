@@ -29,6 +29,13 @@ pub struct PurgeCall {
     pub purge_everything: bool,
 }
 
+/// Adds `item` to `list` unless it is there already: each tag or prefix is purged once.
+fn push_once<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
 /// The calls that carry out `request` (its URLs as keys hold them, `scheme://host/path?query`,
 /// and its prefixes canonical) in Workers Cache, `site` being `workers_cache`. Empty when
 /// nothing of it can be there.
@@ -41,19 +48,14 @@ pub fn calls(request: &PurgeRequest, site: Option<&str>) -> Vec<PurgeCall> {
     }
     let mut tags: Vec<String> = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
-    let add = |list: &mut Vec<String>, item: String| {
-        if !list.contains(&item) {
-            list.push(item);
-        }
-    };
     for url in &request.urls {
         match site {
             Some(site) => {
                 if let Some(path) = on_site(url, site) {
-                    add(&mut tags, url_tag(path));
+                    push_once(&mut tags, url_tag(path));
                 }
             }
-            None => add(&mut prefixes, path_only(path_and_query(url)).to_string()),
+            None => push_once(&mut prefixes, path_only(path_and_query(url)).to_string()),
         }
     }
     for prefix in &request.prefixes {
@@ -66,11 +68,11 @@ pub fn calls(request: &PurgeRequest, site: Option<&str>) -> Vec<PurgeCall> {
             }
         };
         if let Some(path) = path {
-            add(&mut prefixes, path_only(path).to_string());
+            push_once(&mut prefixes, path_only(path).to_string());
         }
     }
     for tag in &request.tags {
-        add(&mut tags, tag.clone());
+        push_once(&mut tags, tag.clone());
     }
     // Up to MAX_OPERATIONS per call, tags first.
     let operations: Vec<(bool, String)> = tags
