@@ -7,6 +7,7 @@
 //                            limit in force and the two former ones (as the report rounds them)
 //   dashboard-*              the www/ files src/admin/dashboard.rs builds into the worker: how
 //                            many, their bytes, each gzipped on its own
+//   fuzz-targets             the targets make fuzz runs (FUZZ_TARGETS in the Makefile)
 // Sizes in KB are of 1,000 bytes.
 // A figure must equal the measure exactly, unless the text says it is approximate ("about 57
 // KB"): then it may be 5 % off. A mark with an unknown name fails, and so does a known figure
@@ -76,6 +77,7 @@ const MEASURES = {
   "bundle-share-limit": () => share(dryRun().raw, LIMIT_UNCOMPRESSED),
   "bundle-share-free": () => share(dryRun().gzip, FORMER_COMPRESSED.free),
   "bundle-share-paid": () => share(dryRun().gzip, FORMER_COMPRESSED.paid),
+  "fuzz-targets": () => read("Makefile").match(/^FUZZ_TARGETS := (.*)$/m)[1].trim().split(/\s+/).length,
   "dashboard-files": () => dashboardFiles().length,
   "dashboard-kb": () => dashboardFiles().reduce((sum, f) => sum + fs.statSync(f).size, 0) / 1000,
   "dashboard-gzip-kb": () => dashboardFiles().reduce((sum, f) => sum + gzip9(f), 0) / 1000,
