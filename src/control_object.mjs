@@ -31,6 +31,10 @@ export class ControlPlane extends DurableObject {
       `CREATE TABLE IF NOT EXISTS stats (kind TEXT NOT NULL, span INTEGER NOT NULL, start INTEGER NOT NULL,
          body TEXT NOT NULL, PRIMARY KEY (kind, span, start))`,
     );
+    // The last reason each key was not stored (why.rs): by key id (never a URL), newest per
+    // key, why::KEPT keys and a day at most.
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS why (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL)`);
+    this.sql.exec(`CREATE INDEX IF NOT EXISTS why_at ON why (at)`);
     this.sql.exec("DROP TABLE IF EXISTS counts");
     this.sql.exec("DROP TABLE IF EXISTS reasons");
   }
@@ -141,6 +145,17 @@ export class ControlPlane extends DurableObject {
           kind, span, start, body,
         ),
       remove: (kind, span, from, to) => this.sql.exec("DELETE FROM stats WHERE kind = ? AND span = ? AND start >= ? AND start < ?", kind, span, from, to),
+      remember: (id, at, body) =>
+        this.sql.exec(
+          "INSERT INTO why (id, at, body) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at, body = excluded.body WHERE excluded.at >= why.at",
+          id, at, body,
+        ),
+      recall: (id) => this.sql.exec("SELECT body FROM why WHERE id = ?", id).toArray()[0]?.body,
+      forgetNotes: (keep, before) => {
+        this.sql.exec("DELETE FROM why WHERE at < ?", before);
+        const over = this.sql.exec("SELECT COUNT(*) AS n FROM why").one().n - keep;
+        if (over > 0) this.sql.exec("DELETE FROM why WHERE id IN (SELECT id FROM why ORDER BY at, id LIMIT ?)", over);
+      },
     };
     let answer;
     this.ctx.storage.transactionSync(() => {

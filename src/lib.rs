@@ -136,6 +136,22 @@ async fn serve_shield(
     if let Some(how) = origin_failed(&report.outcome) {
         let _ = response.headers().set(ORIGIN_FAILED_FIELD, how);
     }
+    // What the shield answered without asking the origin, it counts as kept from the origin
+    // (the location counts the request); and it reports what it counted, its origin requests
+    // included.
+    let host = edgecache_core::request::target::canonical_host(&url);
+    let route = report.route.as_deref().unwrap_or("default");
+    let tags = route_tags(&settings.config, report.route.as_deref());
+    let due = if edgecache_core::control::stats::kept_from_origin(&report.outcome) {
+        let bytes = sent_bytes(&request.method(), &response, report.bytes_from_cache);
+        control::stats_report::record_shield_kept(route, &host, tags, bytes)
+    } else {
+        control::stats_report::due()
+    };
+    if let Some(delta) = due {
+        let key_prefix = settings.config.key_prefix.clone();
+        ctx.wait_until(control::stats_report::flush(env.clone(), key_prefix, delta));
+    }
     if settings.config.request_log.wants(
         matches!(report.outcome, Outcome::Hit { .. }),
         !report.errors.is_empty(),
@@ -269,13 +285,28 @@ async fn serve(
     if let Ok(settings) = &settings {
         let host = edgecache_core::request::target::canonical_host(&url);
         let target = edgecache_core::control::stats::url_name(&url);
+        let status = response.as_ref().ok().map(|r| r.status());
+        if let Some((reason, how)) = edgecache_core::control::stats::not_stored(&report.outcome) {
+            control::stats_report::note_not_stored(
+                key_id(&settings.config, &url, &request.headers()),
+                edgecache_core::control::why::NotStored {
+                    reason: reason.to_string(),
+                    how: how.to_string(),
+                    status,
+                    at: now_ms(),
+                },
+            );
+        }
         let due = control::stats_report::record(&edgecache_core::control::stats::Seen {
             route: report.route.as_deref().unwrap_or("default"),
             host: &host,
             url: &target,
-            status: response.as_ref().ok().map(|r| r.status()),
+            status,
             outcome: &report.outcome,
-            bytes: report.bytes_from_cache,
+            bytes: response.as_ref().map_or(0, |r| {
+                sent_bytes(&request.method(), r, report.bytes_from_cache)
+            }),
+            tags: route_tags(&settings.config, report.route.as_deref()),
         });
         if let Some(delta) = due {
             let key_prefix = settings.config.key_prefix.clone();
@@ -283,6 +314,43 @@ async fn serve(
         }
     }
     response
+}
+
+/// The body bytes `response` sent of the `stored` bytes it was answered from
+/// (`stats::body_bytes_sent`).
+#[cfg(feature = "proxy")]
+fn sent_bytes(method: &str, response: &web_sys::Response, stored: u64) -> u64 {
+    let range = response.headers().get("content-range").ok().flatten();
+    edgecache_core::control::stats::body_bytes_sent(
+        method,
+        Some(response.status()),
+        range.as_deref(),
+        stored,
+    )
+}
+
+/// The tags of the route whose pattern is `route` (none for the default policy).
+#[cfg(feature = "proxy")]
+fn route_tags<'c>(config: &'c edgecache_core::config::Config, route: Option<&str>) -> &'c [String] {
+    route
+        .and_then(|path| config.routes.iter().find(|r| r.path.as_str() == path))
+        .map_or(&[], |r| r.tags.as_slice())
+}
+
+/// The id (`why::key_id`) of the key a request for `url` with `headers` is stored under, as
+/// the inspector computes it for the same URL and headers.
+#[cfg(feature = "proxy")]
+fn key_id(config: &edgecache_core::config::Config, url: &Url, headers: &web_sys::Headers) -> i64 {
+    let target = Target::of(url, config.case_insensitive_paths);
+    let routing = config.routing(&target);
+    let plan = edgecache_core::request::plan::Plan::new(
+        config,
+        &routing,
+        &target,
+        &runtime::JsFields(headers),
+        None,
+    );
+    edgecache_core::control::why::key_id(&plan.primary)
 }
 
 /// A copy of `request` without its `Authorization` when that presents one of the admin tokens

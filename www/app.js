@@ -57,6 +57,16 @@ for (const button of document.querySelectorAll(".window button")) {
   });
 }
 
+// The chart is drawn at its box's width: drawn again when that changes (a phone turned).
+let chartWidth = 0;
+new ResizeObserver(() => {
+  const width = $("chart").clientWidth;
+  if (width && width !== chartWidth) {
+    chartWidth = width;
+    render();
+  }
+}).observe($("chart"));
+
 $("log-older").addEventListener("click", () => loadLog(true).catch((error) => show(error.message)));
 
 $("login-form").addEventListener("submit", (event) => {

@@ -17,6 +17,8 @@ export function renderCards(window, slots, shown, stats = {}) {
     ["Requests", fmt.format(total), null],
     ["Hit ratio", pct(t.hit_ratio), "of requests looked up"],
     ["Hit ratio of what could be stored", pct(t.storable_hit_ratio ?? t.hit_ratio), `${pct(t.uncacheable_share ?? 0)} of requests could not be stored`],
+    ["Kept from the origin", pct(t.offload ?? 0), `${fmt.format(t.kept ?? 0)} requests; ${pct(t.shield_share ?? 0)} of them by the shield`],
+    ["Bytes kept from the origin", bytes(t.kept_bytes ?? 0), `${bytes(t.shield_kept_bytes ?? 0)} by the shield`],
     ["Hits", fmt.format(t.hits), `${share(t.hits, total)} of requests`],
     ["Stale served", fmt.format(t.stale), `${share(t.stale, total)} of requests`],
     ["Misses", fmt.format(t.misses), `${share(t.misses, total)} of requests`],
@@ -85,10 +87,22 @@ function niceScale(max) {
   return { step, top: Math.ceil(max / step) * step };
 }
 
-/** Whether an x-axis label goes at the start of this slot. */
-function labelled(from, window) {
+/** Whether an x-axis label goes at the start of this slot (half as many on a narrow chart). */
+function labelled(from, window, narrow) {
   const at = new Date(from);
-  return window === "day" ? at.getMinutes() === 0 && at.getHours() % 3 === 0 : at.getMinutes() % 10 === 0;
+  return window === "day" ? at.getMinutes() === 0 && at.getHours() % (narrow ? 6 : 3) === 0 : at.getMinutes() % (narrow ? 20 : 10) === 0;
+}
+
+/**
+ * The chart's size in CSS pixels: as wide as its box (so that its text is drawn at the size
+ * it is set in, on a phone too), 960 when the box is not laid out yet; a narrow chart is lower
+ * and keeps smaller margins.
+ */
+function chartSize() {
+  const width = Math.round($("chart").clientWidth) || 960;
+  const W = Math.max(280, Math.min(width, 1200));
+  const narrow = W < 600;
+  return { W, H: narrow ? 240 : 320, narrow, m: narrow ? { top: 14, right: 60, bottom: 46, left: 48 } : { top: 16, right: 66, bottom: 50, left: 70 } };
 }
 
 function slotTitle(s, window) {
@@ -100,9 +114,7 @@ function slotTitle(s, window) {
 /** Requests per slot as bars (left axis) and the hit ratio as a line with dots (right axis). */
 export function renderChart(slots, window) {
   const { per, title } = WINDOWS[window];
-  const W = 960;
-  const H = 320;
-  const m = { top: 16, right: 66, bottom: 50, left: 70 };
+  const { W, H, m, narrow } = chartSize();
   const w = W - m.left - m.right;
   const h = H - m.top - m.bottom;
   const max = Math.max(0, ...slots.map((s) => s.requests));
@@ -114,7 +126,7 @@ export function renderChart(slots, window) {
   const cacheable = slots.reduce((sum, s) => sum + s.hits + s.misses, 0);
   const hits = slots.reduce((sum, s) => sum + s.hits, 0);
 
-  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "chart-title" });
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-labelledby": "chart-title" });
   chart.append(
     svg("title", { id: "chart-title" }, total
       ? `Requests ${per} (bars) and hit ratio (line) over ${title}: ${fmt.format(total)} requests, at most ${fmt.format(max)} ${per}, hit ratio ${cacheable ? pct(hits / cacheable) : "–"}.`
@@ -132,7 +144,7 @@ export function renderChart(slots, window) {
   for (const r of [0, 0.25, 0.5, 0.75, 1]) rightTicks.append(svg("text", { x: m.left + w + 8, y: yRatio(r) + 4 }, `${r * 100}%`));
   const bottomTicks = svg("g", { class: "ticks ticks-bottom", "text-anchor": "middle" });
   slots.forEach((s, i) => {
-    if (!labelled(s.from, window)) return;
+    if (!labelled(s.from, window, narrow)) return;
     bottomTicks.append(svg("line", { class: "tick", x1: x(i), x2: x(i), y1: m.top + h, y2: m.top + h + 5 }));
     bottomTicks.append(svg("text", { x: x(i), y: m.top + h + 18 }, clock.format(s.from)));
   });
@@ -174,9 +186,9 @@ export function renderChart(slots, window) {
     svg("line", { class: "axis", x1: m.left, x2: m.left, y1: m.top, y2: m.top + h }),
     svg("line", { class: "axis", x1: m.left + w, x2: m.left + w, y1: m.top, y2: m.top + h }),
     svg("line", { class: "axis", x1: m.left, x2: m.left + w, y1: m.top + h, y2: m.top + h }),
-    svg("text", { class: "axis-title axis-title-left", transform: `translate(16 ${m.top + h / 2}) rotate(-90)`, "text-anchor": "middle" }, `Requests ${per}`),
-    svg("text", { class: "axis-title axis-title-right", transform: `translate(${W - 10} ${m.top + h / 2}) rotate(90)`, "text-anchor": "middle" }, "Hit ratio (%)"),
-    svg("text", { class: "axis-title axis-title-bottom", x: m.left + w / 2, y: H - 6, "text-anchor": "middle" }, "Time (this browser's clock)"),
+    svg("text", { class: "axis-title axis-title-left", transform: `translate(${narrow ? 12 : 16} ${m.top + h / 2}) rotate(-90)`, "text-anchor": "middle" }, narrow ? "Requests" : `Requests ${per}`),
+    svg("text", { class: "axis-title axis-title-right", transform: `translate(${W - (narrow ? 6 : 10)} ${m.top + h / 2}) rotate(90)`, "text-anchor": "middle" }, "Hit ratio (%)"),
+    svg("text", { class: "axis-title axis-title-bottom", x: m.left + w / 2, y: H - 6, "text-anchor": "middle" }, narrow ? "Time (this browser)" : "Time (this browser's clock)"),
   );
   if (!total) chart.append(svg("text", { class: "empty", x: m.left + w / 2, y: m.top + h / 2, "text-anchor": "middle" }, "No requests in this window yet"));
   $("chart").replaceChildren(chart);

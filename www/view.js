@@ -1,6 +1,7 @@
 // What the stats section shows: the window chosen ("hour" or "day") and the last stats read,
 // kept so that switching windows redraws without asking again.
 import { renderCards, renderChart, slotsOf } from "./chart.js";
+import { renderOriginSide } from "./origin.js";
 import { renderReasons } from "./reasons.js";
 import { renderHosts, renderRoutes } from "./tables.js";
 import { renderUrls } from "./urls.js";
@@ -20,4 +21,5 @@ export function render() {
   renderRoutes(stats, shown);
   renderHosts(stats, shown);
   renderUrls(stats, shown);
+  renderOriginSide(stats, shown);
 }

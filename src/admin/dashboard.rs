@@ -25,6 +25,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("/reasons.js", JS, include_str!("../../www/reasons.js")),
     ("/tables.js", JS, include_str!("../../www/tables.js")),
     ("/urls.js", JS, include_str!("../../www/urls.js")),
+    ("/origin.js", JS, include_str!("../../www/origin.js")),
     ("/refresh.js", JS, include_str!("../../www/refresh.js")),
     ("/purge.js", JS, include_str!("../../www/purge.js")),
     ("/inspect.js", JS, include_str!("../../www/inspect.js")),

@@ -394,7 +394,7 @@ async fn purge_log(url: &Url, env: &Env, config: &Config) -> Result<Response, Js
 /// Every isolate's counts for the last hour and the last day, read from the control plane in
 /// one request (which also carries this isolate's unreported counts).
 async fn stats(env: &Env, config: &Config) -> Result<Response, JsValue> {
-    let sums = match crate::control::stats_report::read(env, &config.key_prefix).await {
+    let sums = match crate::control::stats_report::read(env, &config.key_prefix, None).await {
         Ok(sums) => sums,
         Err(error) => return respond(503, &json!({ "error": error.to_string() })),
     };
@@ -521,19 +521,36 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
     }
     // Why it was not stored: the reasons the last day's requests for this URL were not stored
     // or not looked up, as the stats keep them (by traffic, `unstored_urls`).
-    let not_stored = match crate::control::stats_report::read(env, &config.key_prefix).await {
-        Ok(sums) => sums
-            .day
-            .names
-            .get(&edgecache_core::control::stats::Dimension::Unstored)
-            .and_then(|names| names.names.get(&name))
-            .map(|held| json!({ "requests": held.tally.misses + held.tally.bypasses, "reasons": held.tally.reasons, "error": held.error })),
+    // And the last reason this key was not stored, as the control plane keeps it per key
+    // (`why`): this isolate's notes are sent first, so a request it answered is there.
+    let id = edgecache_core::control::why::key_id(&plan.primary);
+    let (not_stored, last) = match crate::control::stats_report::read(env, &config.key_prefix, Some(id)).await {
+        Ok(sums) => (
+            sums
+                .day
+                .names
+                .get(&edgecache_core::control::stats::Dimension::Unstored)
+                .and_then(|names| names.names.get(&name))
+                .map(|held| json!({ "requests": held.tally.misses + held.tally.bypasses, "reasons": held.tally.reasons, "error": held.error })),
+            sums.why.map(|note| {
+                json!({
+                    "reason": note.reason,
+                    "how": note.how,
+                    "status": note.status,
+                    "at": note.at,
+                    "ago_s": (now - note.at).max(0) / 1000,
+                })
+            }),
+        ),
         Err(error) => {
             errors.push(AdminError::Control(error));
-            None
+            (None, None)
         }
     };
-    let words = why_in_words(route, bypass, &found, not_stored.as_ref());
+    let mut words = why_in_words(route, bypass, &found, not_stored.as_ref());
+    if let Some(last) = &last {
+        words.push(last_in_words(last));
+    }
     respond(
         200,
         &json!({
@@ -544,9 +561,26 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             "tiers": found,
             "stats_name": name,
             "not_stored": not_stored,
+            "last_not_stored": last,
             "why": words,
             "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
+    )
+}
+
+/// The key's last request that was not stored, in words.
+fn last_in_words(last: &Value) -> String {
+    let how = match last["how"].as_str() {
+        Some("bypass") => "bypassed (never looked up)",
+        _ => "sent to the origin and its answer not stored",
+    };
+    let status = last["status"]
+        .as_u64()
+        .map_or(String::new(), |s| format!(", status {s}"));
+    format!(
+        "Last not stored {} s ago: {how}, because {}{status}.",
+        last["ago_s"],
+        last["reason"].as_str().unwrap_or("of no reason given")
     )
 }
 

@@ -32,7 +32,9 @@ pub fn control_import_legacy(registry: Option<String>, log: Option<String>) -> S
 
 /// The object's stats table as `stats_store::Store`: `table` has `scan(kind, span, from, to)`
 /// (an array of `[start, body]`), `put(kind, span, start, body)` and
-/// `remove(kind, span, from, to)`, each a synchronous SQLite statement.
+/// `remove(kind, span, from, to)`, and for the notes of keys not stored `remember(id, at,
+/// body)`, `recall(id)` (the body or `undefined`) and `forgetNotes(keep, before)`, each
+/// synchronous SQLite statements.
 struct Table<'a>(&'a JsValue);
 
 impl Table<'_> {
@@ -86,6 +88,29 @@ impl Store for Table<'_> {
 
     fn delete(&mut self, kind: &str, span: i64, from: i64, to: i64) -> Result<(), StoreError> {
         self.call("remove", &at(kind, span, from, to)).map(drop)
+    }
+
+    fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StoreError> {
+        let args = [
+            JsValue::from_f64(id as f64),
+            JsValue::from_f64(at as f64),
+            JsValue::from_str(body),
+        ];
+        self.call("remember", &args).map(drop)
+    }
+
+    fn recall(&mut self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .call("recall", &[JsValue::from_f64(id as f64)])?
+            .as_string())
+    }
+
+    fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StoreError> {
+        let args = [
+            JsValue::from_f64(keep as f64),
+            JsValue::from_f64(before as f64),
+        ];
+        self.call("forgetNotes", &args).map(drop)
     }
 }
 

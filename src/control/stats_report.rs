@@ -12,7 +12,9 @@ use worker::Env;
 use crate::control::error::ControlError;
 use crate::control::plane::{self, STATS_TIMEOUT_MS};
 use crate::runtime::now_ms;
+use edgecache_core::control::origin_times::Answered;
 use edgecache_core::control::stats::{Delta, Seen, Sums, Windows};
+use edgecache_core::control::why::NotStored;
 use edgecache_core::status::Outcome;
 
 /// How often an isolate reports its counts at most.
@@ -27,8 +29,34 @@ thread_local! {
 
 /// Counts one request. Returns the counts to report when a report is due.
 pub fn record(seen: &Seen<'_>) -> Option<Delta> {
+    PENDING.with(|p| p.borrow_mut().record(seen, now_ms()));
+    due()
+}
+
+/// Counts what the shield answered without asking the origin (`Delta::record_shield_kept`).
+/// Returns the counts to report when a report is due.
+pub fn record_shield_kept(route: &str, host: &str, tags: &[String], bytes: u64) -> Option<Delta> {
+    PENDING.with(|p| {
+        p.borrow_mut()
+            .record_shield_kept(route, host, tags, bytes, now_ms())
+    });
+    due()
+}
+
+/// Counts one origin request this isolate sent (reported with the next report).
+pub fn record_origin(answered: Answered) {
+    PENDING.with(|p| p.borrow_mut().record_origin(answered, now_ms()));
+}
+
+/// Notes why key `id` was not stored (reported with the next report).
+pub fn note_not_stored(id: i64, note: NotStored) {
+    PENDING.with(|p| p.borrow_mut().note_not_stored(id, note));
+}
+
+/// The counts to report when a report is due (`FLUSH_EVERY_MS` since the last, none under
+/// way).
+pub fn due() -> Option<Delta> {
     let now = now_ms();
-    PENDING.with(|p| p.borrow_mut().record(seen, now));
     let flushed_at = FLUSHED_AT.with(|f| *f.get().get_or_insert(now));
     FLUSHED_AT.with(|f| f.set(Some(flushed_at)));
     if now - flushed_at < FLUSH_EVERY_MS || SENDING.with(Cell::get) {
@@ -73,8 +101,15 @@ impl Drop for SendingGuard {
 
 /// The body of a stats request (`stats_store::Report`): the counts to add, each minute's
 /// names per dimension as this isolate's sketch kept them, and (to read) the windows to sum.
-fn body(delta: &Delta, read: Option<Windows>) -> String {
-    json!({ "buckets": delta.buckets(), "read": read }).to_string()
+fn body(delta: &Delta, read: Option<Windows>, why_of: Option<i64>) -> String {
+    json!({
+        "buckets": delta.buckets(),
+        "origin": delta.origin_minutes(),
+        "why": delta.notes(),
+        "read": read,
+        "why_of": why_of,
+    })
+    .to_string()
 }
 
 /// Reports `delta` (from `record`); on failure the counts wait for the next report.
@@ -88,7 +123,7 @@ pub async fn flush(env: Env, key_prefix: String, delta: Delta) {
         &key_prefix,
         "POST",
         "/stats",
-        Some(&body(&delta, None)),
+        Some(&body(&delta, None, None)),
         STATS_TIMEOUT_MS,
     )
     .await;
@@ -101,15 +136,16 @@ pub async fn flush(env: Env, key_prefix: String, delta: Delta) {
     }
 }
 
-/// Reports this isolate's counts and reads the sums of every isolate's, in one request.
-pub async fn read(env: &Env, key_prefix: &str) -> Result<Sums, ControlError> {
+/// Reports this isolate's counts and reads the sums of every isolate's, in one request; with
+/// `why_of`, the sums carry that key id's last note (`why`).
+pub async fn read(env: &Env, key_prefix: &str, why_of: Option<i64>) -> Result<Sums, ControlError> {
     let delta = take();
     let answer = plane::ask(
         env,
         key_prefix,
         "POST",
         "/stats",
-        Some(&body(&delta, Some(Windows::at(now_ms())))),
+        Some(&body(&delta, Some(Windows::at(now_ms())), why_of)),
         STATS_TIMEOUT_MS,
     )
     .await;

@@ -26,6 +26,7 @@ use web_sys::{Headers, Request, Response};
 
 use crate::flow::shield::{self, Asked, ShieldNamespace, ShieldRequest};
 use crate::runtime::{copy_only, describe, name_list};
+use edgecache_core::control::origin_times::Answered;
 use edgecache_core::decide::arrival::HOP_HEADER;
 use edgecache_core::decide::shield::{via, Sending, Via, DEADLINE_FIELD};
 use edgecache_core::http::SURROGATE_NAME;
@@ -226,6 +227,7 @@ impl Forward {
         } else {
             None
         };
+        let started = crate::runtime::now_ms();
         let answer = glue::fetch_within(
             &self.url,
             &method,
@@ -233,10 +235,14 @@ impl Forward {
             body.as_ref(),
             self.timeout_ms as f64,
         );
-        match JsFuture::from(answer).await.map_err(unreachable)? {
-            late if late.is_null() => Err(OriginError::Timeout(self.timeout_ms)),
-            response => response.dyn_into::<Response>().map_err(unreachable),
-        }
+        let answer = match JsFuture::from(answer).await.map_err(unreachable) {
+            Ok(late) if late.is_null() => Err(OriginError::Timeout(self.timeout_ms)),
+            Ok(response) => response.dyn_into::<Response>().map_err(unreachable),
+            Err(error) => Err(error),
+        };
+        let ms = (crate::runtime::now_ms() - started).max(0) as u64;
+        crate::control::stats_report::record_origin(answered(&answer, ms));
+        answer
     }
 
     fn method(&self) -> String {
@@ -330,6 +336,18 @@ impl Forward {
     fn surrogate_capability(&self) -> String {
         let esi = if self.esi { " ESI/1.0" } else { "" };
         format!("{SURROGATE_NAME}=\"Surrogate/1.0{esi}\"")
+    }
+}
+
+/// How an origin request ended, as the stats count it (`origin_times`).
+fn answered(answer: &Result<Response, OriginError>, ms: u64) -> Answered {
+    match answer {
+        Ok(response) => Answered::Status {
+            ms,
+            status: response.status(),
+        },
+        Err(OriginError::Timeout(_)) => Answered::Timeout,
+        Err(OriginError::Unreachable(_)) => Answered::Unreachable,
     }
 }
 

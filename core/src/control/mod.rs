@@ -3,8 +3,10 @@
 //! heavy-hitters sketch that bounds them, and how the control plane keeps them.
 
 pub mod heavy;
+pub mod origin_times;
 pub mod propagation;
 pub mod registry;
 pub mod rules;
 pub mod stats;
 pub mod stats_store;
+pub mod why;

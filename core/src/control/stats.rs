@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::control::heavy::{HeavyHitters, Limits, Tally};
+use crate::control::origin_times::{Answered, OriginTimes};
+use crate::control::why::{NotStored, Notes};
 use crate::status::{Fwd, Outcome, Reason};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +30,23 @@ pub struct Counters {
     /// Why requests were bypassed or answers not stored.
     #[serde(default)]
     pub reasons: BTreeMap<String, u64>,
+    /// Requests answered without an origin request (`kept_from_origin`): from storage, by
+    /// another request's fetch, or by the shield from its storage or its own fetch for
+    /// another location.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kept: u64,
+    /// Body bytes of those answers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kept_bytes: u64,
+    /// Of `kept`, what the shield answered without asking the origin (counted by the shield).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shield_kept: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shield_kept_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Counters {
@@ -40,6 +59,29 @@ impl Counters {
         self.not_stored += other.not_stored;
         for (reason, n) in &other.reasons {
             *self.reasons.entry(reason.clone()).or_default() += n;
+        }
+        self.kept += other.kept;
+        self.kept_bytes += other.kept_bytes;
+        self.shield_kept += other.shield_kept;
+        self.shield_kept_bytes += other.shield_kept_bytes;
+    }
+
+    /// Share of the requests answered without an origin request (the origin's offload).
+    pub fn offload(&self) -> f64 {
+        let requests = self.requests();
+        if requests == 0 {
+            0.0
+        } else {
+            (self.kept as f64 / requests as f64).min(1.0)
+        }
+    }
+
+    /// Of the requests kept from the origin, the share the shield kept.
+    pub fn shield_share(&self) -> f64 {
+        if self.kept == 0 {
+            0.0
+        } else {
+            self.shield_kept as f64 / self.kept as f64
         }
     }
 
@@ -152,7 +194,68 @@ fn one_request(outcome: &Outcome, bytes: u64) -> (Kind, Counters) {
     if let Some(reason) = reason {
         one.reasons.insert(reason.to_string(), 1);
     }
+    if kept_from_origin(outcome) {
+        one.kept = 1;
+        one.kept_bytes = bytes;
+    }
     (kind, one)
+}
+
+/// Whether a request answered with `outcome` was answered without an origin request of its
+/// own: from storage (fresh, or stale while a refresh runs or as `max-stale` allows), or by
+/// another request's fetch (collapsed). A stale answer for an origin that failed
+/// (`stale-if-error`) asked the origin first. A refresh started in the background by a stale
+/// answer is not counted against it. Answers a location got from the shield are counted by
+/// the shield (`Delta::record_shield_kept`), which alone knows whether it asked the origin.
+pub fn kept_from_origin(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Hit { .. }
+            | Outcome::Forward {
+                collapsed: true,
+                ..
+            }
+    )
+}
+
+/// The body bytes an answer from storage sent, of `stored` bytes held: none for a `HEAD` or a
+/// `304` (RFC 9110 §9.3.2, §15.4.5), the range of a `206` (its `Content-Range`, RFC 9110
+/// §14.4), else all of them.
+pub fn body_bytes_sent(
+    method: &str,
+    status: Option<u16>,
+    content_range: Option<&str>,
+    stored: u64,
+) -> u64 {
+    if method.eq_ignore_ascii_case("HEAD") || status == Some(304) {
+        return 0;
+    }
+    if status != Some(206) {
+        return stored;
+    }
+    // `bytes first-last/complete`
+    content_range
+        .and_then(|range| range.trim().strip_prefix("bytes "))
+        .and_then(|range| range.split('/').next())
+        .and_then(|span| span.split_once('-'))
+        .and_then(|(first, last)| {
+            Some((
+                first.trim().parse::<u64>().ok()?,
+                last.trim().parse::<u64>().ok()?,
+            ))
+        })
+        .filter(|(first, last)| first <= last)
+        .map_or(0, |(first, last)| (last - first + 1).min(stored))
+}
+
+/// Why a request answered with `outcome` was not stored (bypassed or its answer not kept),
+/// and how (`bypass` or `miss`); `None` when it was looked up and stored, or served.
+pub fn not_stored(outcome: &Outcome) -> Option<(&'static str, &'static str)> {
+    match classify(outcome) {
+        (Kind::Bypass, Some(reason)) => Some((reason, "bypass")),
+        (Kind::Unstored, Some(reason)) => Some((reason, "miss")),
+        _ => None,
+    }
 }
 
 /// Milliseconds in a minute: the unit of every count kept.
@@ -183,10 +286,12 @@ pub enum Dimension {
     /// The URL of an ESI fragment included in a page (host, path, query values hidden), with
     /// how it was answered. Fragments are counted here only: a page's totals count the page.
     Fragment,
+    /// Each of the tags of the request's route (its `tags`).
+    Tag,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 8] = [
+    pub const ALL: [Dimension; 9] = [
         Dimension::Route,
         Dimension::Host,
         Dimension::Backend,
@@ -195,6 +300,7 @@ impl Dimension {
         Dimension::Unstored,
         Dimension::Status,
         Dimension::Fragment,
+        Dimension::Tag,
     ];
 
     /// As the control plane stores it and `/stats` names it.
@@ -208,6 +314,7 @@ impl Dimension {
             Dimension::Unstored => "unstored",
             Dimension::Status => "status",
             Dimension::Fragment => "fragment",
+            Dimension::Tag => "tag",
         }
     }
 
@@ -221,6 +328,7 @@ impl Dimension {
                 "(other URLs)"
             }
             Dimension::Status => "(other statuses)",
+            Dimension::Tag => "(other tags)",
         }
     }
 }
@@ -285,12 +393,25 @@ pub struct Seen<'a> {
     pub outcome: &'a Outcome,
     /// Bytes served from storage.
     pub bytes: u64,
+    /// The tags of the request's route.
+    pub tags: &'a [String],
 }
 
 /// What an isolate has counted since it last reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delta {
     cells: BTreeMap<(i64, Dimension), Names>,
+    /// The origin requests this isolate sent, per minute (a day of minutes at most).
+    origin: Vec<OriginMinute>,
+    /// The last reason each key was not stored (`why`).
+    why: Notes,
+}
+
+/// One minute's origin requests, as an isolate reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginMinute {
+    pub minute: i64,
+    pub times: OriginTimes,
 }
 
 impl Delta {
@@ -320,6 +441,9 @@ impl Delta {
         if let Some(status) = &status {
             names.push((Dimension::Status, status.as_str()));
         }
+        for tag in seen.tags {
+            names.push((Dimension::Tag, tag.as_str()));
+        }
         for (dimension, name) in names {
             self.cells
                 .entry((minute, dimension))
@@ -338,6 +462,47 @@ impl Delta {
             .add(&crate::redact::url(url), &one, LIMITS);
     }
 
+    /// Counts what the shield answered a location without asking the origin (from its
+    /// storage, or by its fetch for another request), `bytes` of body, under the route, host
+    /// and tags the location counted the request under. The request itself is the location's
+    /// to count: only `kept` and `shield_kept` are added here.
+    pub fn record_shield_kept(
+        &mut self,
+        route: &str,
+        host: &str,
+        tags: &[String],
+        bytes: u64,
+        now_ms: i64,
+    ) {
+        let one = Counters {
+            kept: 1,
+            kept_bytes: bytes,
+            shield_kept: 1,
+            shield_kept_bytes: bytes,
+            ..Counters::default()
+        };
+        let minute = minute_of(now_ms);
+        let names = [(Dimension::Route, route), (Dimension::Host, host)]
+            .into_iter()
+            .chain(tags.iter().map(|tag| (Dimension::Tag, tag.as_str())));
+        for (dimension, name) in names {
+            self.cells
+                .entry((minute, dimension))
+                .or_default()
+                .add(name, &one, LIMITS);
+        }
+    }
+
+    /// Counts one origin request this isolate sent.
+    pub fn record_origin(&mut self, answered: Answered, now_ms: i64) {
+        self.origin_at(minute_of(now_ms)).count(answered);
+    }
+
+    /// Notes why the key `id` was not stored (`why::Notes`).
+    pub fn note_not_stored(&mut self, id: i64, note: NotStored) {
+        self.why.note(id, note);
+    }
+
     /// `record` for a request whose URL is its host, with no status (tests).
     #[cfg(test)]
     pub fn count(&mut self, route: &str, host: &str, outcome: &Outcome, bytes: u64, now: i64) {
@@ -348,12 +513,13 @@ impl Delta {
             status: None,
             outcome,
             bytes,
+            tags: &[],
         };
         self.record(&seen, now);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+        self.cells.is_empty() && self.origin.is_empty() && self.why.is_empty()
     }
 
     /// Adds counts that could not be reported (a failed send) back in.
@@ -361,6 +527,10 @@ impl Delta {
         for (cell, names) in other.cells {
             self.cells.entry(cell).or_default().merge(&names, LIMITS);
         }
+        for origin in other.origin {
+            self.origin_at(origin.minute).add(&origin.times);
+        }
+        self.why.merge(other.why);
     }
 
     /// Forgets minutes the control plane no longer keeps, so that counts held back while it
@@ -368,6 +538,33 @@ impl Delta {
     pub fn forget_before(&mut self, now_ms: i64) {
         let oldest = minute_of(now_ms) - (DAY_MINUTES - 1) * MINUTE_MS;
         self.cells.retain(|(minute, _), _| *minute >= oldest);
+        self.origin.retain(|origin| origin.minute >= oldest);
+        self.why.forget_before(oldest);
+    }
+
+    /// What to report of the origin requests: each minute's.
+    pub fn origin_minutes(&self) -> Vec<OriginMinute> {
+        self.origin.clone()
+    }
+
+    /// The origin requests of `minute`, a new row when there is none.
+    fn origin_at(&mut self, minute: i64) -> &mut OriginTimes {
+        let at = match self.origin.iter().position(|o| o.minute == minute) {
+            Some(at) => at,
+            None => {
+                self.origin.push(OriginMinute {
+                    minute,
+                    times: OriginTimes::default(),
+                });
+                self.origin.len() - 1
+            }
+        };
+        &mut self.origin[at].times
+    }
+
+    /// What to report of the keys not stored.
+    pub fn notes(&self) -> Vec<(i64, NotStored)> {
+        self.why.list()
     }
 
     /// What to report: each minute's names per dimension.
@@ -424,6 +621,14 @@ pub struct Sums {
     pub hour: Window,
     pub day: Window,
     pub minutes: Vec<MinuteTotals>,
+    /// The origin requests of the last hour and the last day.
+    #[serde(default)]
+    pub origin_hour: OriginTimes,
+    #[serde(default)]
+    pub origin_day: OriginTimes,
+    /// The note asked for (`stats_store::Report::why_of`): why that key was last not stored.
+    #[serde(default)]
+    pub why: Option<NotStored>,
 }
 
 fn with_ratio(c: &Counters) -> Value {
@@ -431,6 +636,12 @@ fn with_ratio(c: &Counters) -> Value {
     value["hit_ratio"] = json!(c.hit_ratio());
     value["storable_hit_ratio"] = json!(c.storable_hit_ratio());
     value["uncacheable_share"] = json!(c.uncacheable_share());
+    // Left out when nothing was kept, as the counts they are read from are: `/stats` stays
+    // within its bound however many names it holds.
+    if c.kept > 0 {
+        value["offload"] = json!(c.offload());
+        value["shield_share"] = json!(c.shield_share());
+    }
     value
 }
 
@@ -464,8 +675,9 @@ fn named(dimension: Dimension, names: Option<&Names>) -> Map<String, Value> {
 }
 
 /// One window: its total and its counts per route, host and backend.
-fn window(w: &Window) -> Value {
+fn window(w: &Window, origin: &OriginTimes) -> Value {
     json!({
+        "origin": origin.report(),
         "total": with_ratio(&w.total),
         "routes": named(Dimension::Route, w.names.get(&Dimension::Route)),
         "hosts": named(Dimension::Host, w.names.get(&Dimension::Host)),
@@ -475,14 +687,15 @@ fn window(w: &Window) -> Value {
         "unstored_urls": named(Dimension::Unstored, w.names.get(&Dimension::Unstored)),
         "statuses": named(Dimension::Status, w.names.get(&Dimension::Status)),
         "fragments": named(Dimension::Fragment, w.names.get(&Dimension::Fragment)),
+        "tags": named(Dimension::Tag, w.names.get(&Dimension::Tag)),
     })
 }
 
 /// `/stats`'s answer: the last hour and the last day, per route, host and backend; at the top
 /// level the day's figures (as `/stats` has always answered) and the day's minutes.
 pub fn report(sums: &Sums) -> Value {
-    let hour = window(&sums.hour);
-    let day = window(&sums.day);
+    let hour = window(&sums.hour, &sums.origin_hour);
+    let day = window(&sums.day, &sums.origin_day);
     let minutes: Vec<Value> = sums
         .minutes
         .iter()
@@ -609,6 +822,7 @@ mod tests {
                 misses: 1,
                 bypasses: 0,
             }],
+            ..Sums::default()
         };
         let report = report(&sums);
         assert_eq!(report["hour"]["total"]["hits"], 2);
@@ -666,6 +880,7 @@ mod tests {
             status: Some(status),
             outcome,
             bytes: 0,
+            tags: &[],
         };
         let stored = Outcome::forward(Fwd::Miss, Some(200), true, None);
         let private = Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::Private));
@@ -715,5 +930,113 @@ mod tests {
             find(&buckets, Dimension::Route, "default").is_empty(),
             "no request counted"
         );
+    }
+
+    #[test]
+    fn requests_kept_from_the_origin_are_counted_with_their_bytes_per_route_host_and_tag() {
+        let mut delta = Delta::default();
+        let tags = vec!["news".to_string()];
+        let seen = |outcome, bytes| Seen {
+            route: "/news/**",
+            host: "a.test",
+            url: "a.test/news/1",
+            status: Some(200),
+            outcome,
+            bytes,
+            tags: &tags,
+        };
+        let collapsed = Outcome::Forward {
+            fwd: Fwd::Miss,
+            status: Some(200),
+            stored: true,
+            collapsed: true,
+            reason: None,
+        };
+        let if_error = Outcome::forward(Fwd::Stale, Some(200), false, Some(Reason::StaleIfError));
+        let miss = Outcome::forward(Fwd::Miss, Some(200), true, None);
+        let hit = hit(Backend::Memory);
+        delta.record(&seen(&hit, 100), NOW);
+        delta.record(&seen(&collapsed, 100), NOW);
+        delta.record(&seen(&if_error, 100), NOW);
+        delta.record(&seen(&miss, 0), NOW);
+        delta.record_shield_kept("/news/**", "a.test", &tags, 100, NOW);
+        let buckets = delta.buckets();
+        for (kind, name) in [
+            (Dimension::Route, "/news/**"),
+            (Dimension::Host, "a.test"),
+            (Dimension::Tag, "news"),
+        ] {
+            let c = &find(&buckets, kind, name)[0].1;
+            assert_eq!(c.requests(), 4, "{name}: the shield's count is no request");
+            assert_eq!((c.kept, c.kept_bytes), (3, 300), "{name}");
+            assert_eq!((c.shield_kept, c.shield_kept_bytes), (1, 100), "{name}");
+            assert!((c.offload() - 0.75).abs() < 1e-9);
+            assert!((c.shield_share() - 1.0 / 3.0).abs() < 1e-9);
+        }
+        assert!(
+            find(&buckets, Dimension::Url, "a.test/news/1")[0]
+                .1
+                .shield_kept
+                == 0,
+            "the shield counts by route, host and tag"
+        );
+    }
+
+    #[test]
+    fn origin_times_and_notes_are_reported_and_forgotten_after_a_day() {
+        let mut delta = Delta::default();
+        delta.record_origin(
+            Answered::Status {
+                ms: 30,
+                status: 200,
+            },
+            NOW,
+        );
+        delta.record_origin(Answered::Timeout, NOW);
+        let note = NotStored {
+            reason: "private".into(),
+            how: "miss".into(),
+            status: Some(200),
+            at: NOW,
+        };
+        delta.note_not_stored(7, note.clone());
+        assert!(
+            !delta.is_empty(),
+            "origin times and notes alone are worth a report"
+        );
+        assert_eq!(delta.origin_minutes()[0].times.requests, 2);
+        assert_eq!(delta.notes(), vec![(7, note)]);
+        let mut pending = Delta::default();
+        pending.merge(delta);
+        assert_eq!(pending.origin_minutes()[0].times.timeouts, 1);
+        pending.forget_before(NOW + DAY_MINUTES * MINUTE_MS);
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn only_requests_not_stored_have_a_reason_to_note() {
+        let private = Outcome::forward(Fwd::Miss, Some(200), false, Some(Reason::Private));
+        assert_eq!(not_stored(&private), Some(("private", "miss")));
+        let bypass = Outcome::bypass(Reason::RouteBypass);
+        assert_eq!(not_stored(&bypass), Some(("route-bypass", "bypass")));
+        let stored = Outcome::forward(Fwd::Miss, Some(200), true, None);
+        assert_eq!(not_stored(&stored), None);
+        assert_eq!(not_stored(&hit(Backend::Kv)), None);
+    }
+
+    #[test]
+    fn the_bytes_sent_from_storage_leave_out_heads_not_modified_and_what_a_range_did_not_ask() {
+        assert_eq!(body_bytes_sent("GET", Some(200), None, 1000), 1000);
+        assert_eq!(body_bytes_sent("HEAD", Some(200), None, 1000), 0);
+        assert_eq!(body_bytes_sent("GET", Some(304), None, 1000), 0);
+        assert_eq!(
+            body_bytes_sent("GET", Some(206), Some("bytes 100-199/1000"), 1000),
+            100
+        );
+        assert_eq!(
+            body_bytes_sent("GET", Some(206), Some("bytes */1000"), 1000),
+            0
+        );
+        assert_eq!(body_bytes_sent("GET", Some(206), None, 1000), 0);
     }
 }

@@ -8,10 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::control::origin_times::OriginTimes;
 use crate::control::stats::{
-    minute_of, Bucket, Counters, Dimension, MinuteTotals, Names, Sums, Window, Windows, LIMITS,
-    MINUTE_MS,
+    minute_of, Bucket, Counters, Dimension, MinuteTotals, Names, OriginMinute, Sums, Window,
+    Windows, LIMITS, MINUTE_MS,
 };
+use crate::control::why::{NotStored, KEPT};
 
 /// Milliseconds in an hour: the span of a sketch older than an hour.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -19,6 +21,8 @@ pub const HOUR_MS: i64 = 3_600_000;
 const FOREVER: i64 = 1 << 53;
 /// The kind under which the exact per-minute totals are kept.
 const TOTAL: &str = "total";
+/// The kind under which each minute's origin requests are kept.
+const ORIGIN: &str = "origin";
 
 /// A storage error, as the object's SQLite reported it: the report is not taken (its
 /// transaction is rolled back) and the isolate sends its counts again later.
@@ -44,6 +48,12 @@ pub trait Store {
     fn put(&mut self, kind: &str, span: i64, start: i64, body: &str) -> Result<(), StoreError>;
     /// Deletes the bodies of `kind` and `span` starting in `from..to`.
     fn delete(&mut self, kind: &str, span: i64, from: i64, to: i64) -> Result<(), StoreError>;
+    /// Keeps `body` as key `id`'s note (`why`), written at `at`, over an older one.
+    fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StoreError>;
+    /// Key `id`'s note.
+    fn recall(&mut self, id: i64) -> Result<Option<String>, StoreError>;
+    /// Deletes the notes written before `before`, then the oldest until `keep` are left.
+    fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StoreError>;
 }
 
 /// What an isolate sends: its counts and, to read the sums, the windows.
@@ -51,8 +61,17 @@ pub trait Store {
 pub struct Report {
     #[serde(default)]
     pub buckets: Vec<Bucket>,
+    /// The origin requests the isolate sent, per minute.
+    #[serde(default)]
+    pub origin: Vec<OriginMinute>,
+    /// Why keys were last not stored (`why`), by key id.
+    #[serde(default)]
+    pub why: Vec<(i64, NotStored)>,
     #[serde(default)]
     pub read: Option<Windows>,
+    /// With `read`: the key id whose note to answer (`Sums::why`).
+    #[serde(default)]
+    pub why_of: Option<i64>,
 }
 
 /// The start of the hour holding `ms`.
@@ -90,7 +109,41 @@ fn save<T: Serialize>(
 /// its hour's when the minute is over an hour old; minutes an hour old are folded into their
 /// hour, and what is over a day old is deleted.
 pub fn add(store: &mut dyn Store, buckets: &[Bucket], now: i64) -> Result<(), StoreError> {
+    add_report(
+        store,
+        &Report {
+            buckets: buckets.to_vec(),
+            ..Report::default()
+        },
+        now,
+    )
+}
+
+/// `add`, with the report's origin requests (into their minute's row, a day kept) and its
+/// notes (the newest per key, `why::KEPT` keys and a day at most).
+fn add_report(store: &mut dyn Store, report: &Report, now: i64) -> Result<(), StoreError> {
     let windows = Windows::at(now);
+    for origin in &report.origin {
+        let minute = minute_of(origin.minute);
+        if minute < windows.day_from {
+            continue;
+        }
+        let mut times: OriginTimes = load(store, ORIGIN, MINUTE_MS, minute)?;
+        times.add(&origin.times);
+        save(store, ORIGIN, MINUTE_MS, minute, &times)?;
+    }
+    store.delete(ORIGIN, MINUTE_MS, 0, windows.day_from)?;
+    for (id, note) in &report.why {
+        if note.at < windows.day_from {
+            continue;
+        }
+        let body = serde_json::to_string(note).map_err(|e| StoreError(e.to_string()))?;
+        store.remember(*id, note.at, &body)?;
+    }
+    if !report.why.is_empty() {
+        store.forget_notes(KEPT, windows.day_from)?;
+    }
+    let buckets = &report.buckets;
     for bucket in buckets {
         let minute = minute_of(bucket.minute);
         if minute < windows.day_from {
@@ -149,6 +202,15 @@ pub fn read(store: &mut dyn Store, windows: Windows) -> Result<Sums, StoreError>
             bypasses: total.bypasses,
         });
     }
+    for (minute, body) in store.scan(ORIGIN, MINUTE_MS, windows.day_from, FOREVER)? {
+        let Ok(times) = serde_json::from_str::<OriginTimes>(&body) else {
+            continue;
+        };
+        if minute >= windows.hour_from {
+            sums.origin_hour.add(&times);
+        }
+        sums.origin_day.add(&times);
+    }
     for dimension in Dimension::ALL {
         let kind = dimension.as_str();
         let mut hour = Names::default();
@@ -182,13 +244,18 @@ fn put_window(window: &mut Window, dimension: Dimension, names: Names) {
 /// One report: adds its buckets and, when it asks, reads the sums. The answer is JSON: `{}`,
 /// or the sums.
 pub fn handle(store: &mut dyn Store, report: &Report, now: i64) -> Result<String, StoreError> {
-    add(store, &report.buckets, now)?;
-    match report.read {
-        None => Ok("{}".into()),
-        Some(windows) => {
-            serde_json::to_string(&read(store, windows)?).map_err(|e| StoreError(e.to_string()))
-        }
+    add_report(store, report, now)?;
+    let Some(windows) = report.read else {
+        return Ok("{}".into());
+    };
+    let mut sums = read(store, windows)?;
+    if let Some(id) = report.why_of {
+        sums.why = store
+            .recall(id)?
+            .and_then(|body| serde_json::from_str::<NotStored>(&body).ok())
+            .filter(|note| note.at >= windows.day_from);
     }
+    serde_json::to_string(&sums).map_err(|e| StoreError(e.to_string()))
 }
 
 #[cfg(test)]
@@ -202,9 +269,12 @@ mod tests {
 
     const NOW: i64 = 1_700_000_000_000;
 
-    /// The object's table, in memory.
+    /// The object's tables, in memory.
     #[derive(Default)]
-    struct Memory(BTreeMap<(String, i64, i64), String>);
+    struct Memory(
+        BTreeMap<(String, i64, i64), String>,
+        BTreeMap<i64, (i64, String)>,
+    );
 
     impl Store for Memory {
         fn scan(
@@ -230,6 +300,26 @@ mod tests {
             let gone: Vec<_> = self.0.range(range).map(|(key, _)| key.clone()).collect();
             for key in gone {
                 self.0.remove(&key);
+            }
+            Ok(())
+        }
+        fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StoreError> {
+            if self.1.get(&id).is_none_or(|(held, _)| *held <= at) {
+                self.1.insert(id, (at, body.into()));
+            }
+            Ok(())
+        }
+        fn recall(&mut self, id: i64) -> Result<Option<String>, StoreError> {
+            Ok(self.1.get(&id).map(|(_, body)| body.clone()))
+        }
+        fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StoreError> {
+            self.1.retain(|_, (at, _)| *at >= before);
+            while self.1.len() > keep {
+                let oldest = self.1.iter().min_by_key(|(id, (at, _))| (*at, **id));
+                let Some(oldest) = oldest.map(|(id, _)| *id) else {
+                    break;
+                };
+                self.1.remove(&oldest);
             }
             Ok(())
         }
@@ -387,5 +477,87 @@ mod tests {
         assert_eq!(store.scan("host", HOUR_MS, 0, FOREVER).unwrap().len(), 1);
         let sums = read(&mut store, Windows::at(NOW)).unwrap();
         assert_eq!(sums.day.total.hits, 1);
+    }
+
+    #[test]
+    fn origin_requests_add_up_per_window_and_leave_after_a_day() {
+        use crate::control::origin_times::Answered;
+        let mut store = Memory::default();
+        let mut delta = Delta::default();
+        delta.record_origin(
+            Answered::Status {
+                ms: 40,
+                status: 200,
+            },
+            NOW,
+        );
+        delta.record_origin(
+            Answered::Status {
+                ms: 40,
+                status: 502,
+            },
+            NOW - 2 * HOUR_MS,
+        );
+        let report = Report {
+            origin: delta.origin_minutes(),
+            read: Some(Windows::at(NOW)),
+            ..Report::default()
+        };
+        let sums: Sums = serde_json::from_str(&handle(&mut store, &report, NOW).unwrap()).unwrap();
+        assert_eq!(
+            (sums.origin_hour.requests, sums.origin_day.requests),
+            (1, 2)
+        );
+        assert_eq!(sums.origin_day.server_errors, 1);
+        let json = crate::control::stats::report(&sums);
+        assert_eq!(json["hour"]["origin"]["p50_ms_at_most"], 50);
+        assert_eq!(json["day"]["origin"]["errors"], 1);
+        add(&mut store, &[], NOW + 25 * HOUR_MS).unwrap();
+        assert!(store.0.is_empty(), "nothing is kept past a day");
+    }
+
+    #[test]
+    fn the_newest_note_per_key_is_kept_for_a_bounded_number_of_keys() {
+        use crate::control::why::{key_id, NotStored, KEPT};
+        let mut store = Memory::default();
+        let note = |reason: &str, at| NotStored {
+            reason: reason.into(),
+            how: "miss".into(),
+            status: Some(200),
+            at,
+        };
+        let id = key_id("v1://a.test/me");
+        let first = Report {
+            why: vec![(id, note("private", NOW - 1_000))],
+            ..Report::default()
+        };
+        handle(&mut store, &first, NOW).unwrap();
+        let later = Report {
+            why: vec![(id, note("set-cookie", NOW))],
+            ..Report::default()
+        };
+        handle(&mut store, &later, NOW).unwrap();
+        let ask = Report {
+            read: Some(Windows::at(NOW)),
+            why_of: Some(id),
+            ..Report::default()
+        };
+        let sums: Sums = serde_json::from_str(&handle(&mut store, &ask, NOW).unwrap()).unwrap();
+        assert_eq!(sums.why, Some(note("set-cookie", NOW)));
+        // A flood of other keys: at most KEPT are kept, the newest.
+        let flood: Vec<_> = (0..(KEPT as i64 + 500))
+            .map(|n| (n, note("route-bypass", NOW + 1 + n)))
+            .collect();
+        let report = Report {
+            why: flood,
+            ..Report::default()
+        };
+        handle(&mut store, &report, NOW + 10).unwrap();
+        assert_eq!(store.1.len(), KEPT);
+        let sums: Sums = serde_json::from_str(&handle(&mut store, &ask, NOW).unwrap()).unwrap();
+        assert_eq!(sums.why, None, "the oldest note went");
+        // Nothing older than a day is kept.
+        handle(&mut store, &later, NOW + 25 * HOUR_MS).unwrap();
+        assert!(store.1.is_empty());
     }
 }
