@@ -47,8 +47,11 @@ const loadAtStart = os.loadavg();
 /**
  * The worker built at `rev`, in bench/.ab/build-<commit>/: checked out in a temporary git
  * worktree (removed afterwards) and built there with that commit's own scripts/build-worker.sh,
- * into this tree's cargo target directory so that dependencies are compiled once. A build
- * already there for the same commit is reused.
+ * into a cargo target directory of its own (target/bench-ab, kept, so that dependencies are
+ * compiled once): cargo names a workspace's path packages by their path inside the workspace,
+ * so in this tree's target directory the base's `edgecache-core` took the place of ours and the
+ * next `make build` linked it, fresh by cargo's account. A build already there for the same
+ * commit is reused.
  */
 async function buildBase(rev) {
   const { stdout } = await run("git", ["-C", root, "rev-parse", "--verify", `${rev}^{commit}`]);
@@ -71,7 +74,7 @@ async function buildBase(rev) {
     const text = await readFile(manifest, "utf8");
     if (!/^\[workspace\]/m.test(text)) await writeFile(manifest, `${text}\n[workspace]\n`);
     console.error(`base ${rev} (${commit.slice(0, 12)}): building in ${path.relative(root, tree)}`);
-    const env = { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? path.join(root, "target") };
+    const env = { ...process.env, CARGO_TARGET_DIR: path.join(root, "target", "bench-ab") };
     await new Promise((resolve, reject) => {
       const build = spawn("scripts/build-worker.sh", [".", out], { cwd: tree, env, stdio: ["ignore", "inherit", "inherit"] });
       build.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`building ${rev} failed (exit ${code})`))));

@@ -78,12 +78,12 @@ else
   record wasm-opt "$key" "$out/index_bg.wasm" "$steps/wasm-size"
 fi
 
-# esbuild: the entry point bundled with the glue and the Durable Object class. Its inputs are
+# esbuild: the entry point bundled with the glue (which holds the Durable Object classes). Its inputs are
 # every file esbuild can reach: the entry point's folder holds nothing else.
 bundle="$steps/bundle"
 rm -rf "$bundle"
 mkdir -p "$bundle"
-cp "$root/src/entry.mjs" "$root/src/control_object.mjs" "$bindgen/index.js" "$bundle/"
+cp "$root/src/entry.mjs" "$bindgen/index.js" "$bundle/"
 if [ -d "$bindgen/snippets" ]; then cp -R "$bindgen/snippets" "$bundle/"; fi
 inputs=()
 while IFS= read -r file; do inputs+=("$file"); done < <(cd "$bundle" && find . -type f | LC_ALL=C sort)

@@ -20,6 +20,8 @@ pub mod flow;
 pub mod lowlevel;
 pub mod runtime;
 pub mod settings;
+#[cfg(feature = "proxy")]
+pub mod shield_object;
 pub mod store;
 pub mod workers_cache;
 
@@ -87,84 +89,6 @@ pub fn fetch_export(
             .await
             .map(JsValue::from)
     })
-}
-
-/// The shield's entry point (`Shield.fetch` in `entry.mjs`): a location's miss, answered for
-/// every location (`flow::shield`). Its errors are the location's to fail open on: a broken
-/// configuration or URL throws, and the location then asks the origin itself.
-#[cfg(feature = "proxy")]
-#[wasm_bindgen::prelude::wasm_bindgen(js_name = shieldFetch)]
-pub fn shield_fetch_export(
-    request: web_sys::Request,
-    env: Env,
-    ctx: worker::worker_sys::Context,
-) -> JsValue {
-    runtime::now_or_later(async move {
-        serve_shield(request, env, Context::new(ctx))
-            .await
-            .map(JsValue::from)
-    })
-}
-
-#[cfg(feature = "proxy")]
-async fn serve_shield(
-    request: web_sys::Request,
-    env: Env,
-    ctx: Context,
-) -> Result<web_sys::Response, JsValue> {
-    use edgecache_core::decide::shield::{origin_failed, ORIGIN_FAILED_FIELD};
-    let started = now_ms();
-    let ctx = Rc::new(ctx);
-    let settings =
-        settings(&env).map_err(|e| JsValue::from_str(&format!("edgecache shield: {e}")))?;
-    let url = Url::parse(&request.url())
-        .map_err(|e| JsValue::from_str(&format!("edgecache shield: bad URL: {e}")))?;
-    let role = flow::shield::Role::Shield;
-    if request.method() == flow::shield::INVALIDATE_METHOD {
-        let headers = request.headers();
-        let errors = flow::invalidate(role, &env, &settings.config, &url, &headers, None).await;
-        let status = if errors.is_empty() { 204 } else { 500 };
-        let outcome = Outcome::bypass(Reason::Admin);
-        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        return flow::reply::plain(status, &text.join("\n"), &outcome);
-    }
-    let Handled { response, report } =
-        flow::handle_at(role, &request, &url, &env, &ctx, &settings, None).await;
-    let response = response?;
-    // An error page of the shield's own (no answer from the origin) is not an answer: the
-    // location acts on the failure itself (stale-if-error, or its own error page).
-    if let Some(how) = origin_failed(&report.outcome) {
-        let _ = response.headers().set(ORIGIN_FAILED_FIELD, how);
-    }
-    // What the shield answered without asking the origin, it counts as kept from the origin
-    // (the location counts the request); and it reports what it counted, its origin requests
-    // included.
-    let host = edgecache_core::request::target::canonical_host(&url);
-    let route = report.route.as_deref().unwrap_or("default");
-    let tags = route_tags(&settings.config, report.route.as_deref());
-    let due = if edgecache_core::control::stats::kept_from_origin(&report.outcome) {
-        let bytes = sent_bytes(&request.method(), &response, report.bytes_from_cache);
-        control::stats_report::record_shield_kept(route, &host, tags, bytes)
-    } else {
-        control::stats_report::due()
-    };
-    if let Some(delta) = due {
-        let key_prefix = settings.config.key_prefix.clone();
-        ctx.wait_until(control::stats_report::flush(env.clone(), key_prefix, delta));
-    }
-    if settings.config.request_log.wants(
-        matches!(report.outcome, Outcome::Hit { .. }),
-        !report.errors.is_empty(),
-    ) {
-        log_request(
-            "SHIELD",
-            &url,
-            &Ok(Clone::clone(&response)),
-            &report,
-            started,
-        );
-    }
-    Ok(response)
 }
 
 #[cfg(feature = "proxy")]
@@ -319,7 +243,7 @@ async fn serve(
 /// The body bytes `response` sent of the `stored` bytes it was answered from
 /// (`stats::body_bytes_sent`).
 #[cfg(feature = "proxy")]
-fn sent_bytes(method: &str, response: &web_sys::Response, stored: u64) -> u64 {
+pub(crate) fn sent_bytes(method: &str, response: &web_sys::Response, stored: u64) -> u64 {
     let range = response.headers().get("content-range").ok().flatten();
     edgecache_core::control::stats::body_bytes_sent(
         method,
@@ -331,7 +255,10 @@ fn sent_bytes(method: &str, response: &web_sys::Response, stored: u64) -> u64 {
 
 /// The tags of the route whose pattern is `route` (none for the default policy).
 #[cfg(feature = "proxy")]
-fn route_tags<'c>(config: &'c edgecache_core::config::Config, route: Option<&str>) -> &'c [String] {
+pub(crate) fn route_tags<'c>(
+    config: &'c edgecache_core::config::Config,
+    route: Option<&str>,
+) -> &'c [String] {
     route
         .and_then(|path| config.routes.iter().find(|r| r.path.as_str() == path))
         .map_or(&[], |r| r.tags.as_slice())
@@ -387,7 +314,7 @@ fn without_admin_credential(
 /// This isolate's settings, read and validated on its first request (the proxy's or the
 /// shield's, which share the isolate).
 #[cfg(feature = "proxy")]
-fn settings(env: &Env) -> Result<Rc<Settings>, String> {
+pub(crate) fn settings(env: &Env) -> Result<Rc<Settings>, String> {
     SETTINGS.with(|s| s.get_or_init(|| load_settings(env).map(Rc::new)).clone())
 }
 
@@ -459,7 +386,7 @@ pub fn parse_origin(text: &str) -> Result<Option<Url>, String> {
 /// One JSON line per request, for `wrangler tail`. The query string is left out: it may
 /// carry tokens. Written directly rather than through a `serde_json::Value` tree: this runs
 /// on every hit.
-fn log_request(
+pub(crate) fn log_request(
     method: &str,
     url: &Url,
     response: &Result<web_sys::Response, JsValue>,

@@ -1,7 +1,7 @@
-//! The control plane on the worker's side: asking its Durable Object (`plane`), the rules the
-//! object runs in Wasm (`object`, with the proxy only), each isolate's copy of the purge
-//! registry (`registry_copy`), the stats each isolate reports (`stats_report`), and what
-//! asking it can fail with (`error`).
+//! The control plane: its Durable Object class (`object`) and the tables it keeps (`tables`),
+//! both with the proxy only; on the worker's side, asking the object (`plane`), each
+//! isolate's copy of the purge registry (`registry_copy`), the stats each isolate reports
+//! (`stats_report`), and what asking the object can fail with (`error`).
 
 pub mod error;
 #[cfg(feature = "proxy")]
@@ -9,3 +9,5 @@ pub mod object;
 pub mod plane;
 pub mod registry_copy;
 pub mod stats_report;
+#[cfg(feature = "proxy")]
+pub mod tables;

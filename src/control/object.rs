@@ -1,128 +1,231 @@
-//! The control plane's rules (`control.rs`) as functions the Durable Object class
-//! (`control_object.mjs`) calls: JSON text in, JSON text out, nothing kept between calls.
-//! The object stores what they return.
+//! The control plane's Durable Object class, `ControlPlane` (bound as `EDGECACHE_CONTROL`,
+//! SQLite storage: wrangler.toml's migration `control-plane-v1`), one instance per deployment
+//! (the worker names it by `key_prefix`). It is the single writer of purges, keeps the purge
+//! log and the stats, and takes over an older deployment's KV registry and purge log once.
+//!
+//! The rules are the core's (`edgecache_core::control::rules`, `stats_store`); this class
+//! stores what they return in its tables (`tables.rs`) and reads it back. Each purge is one
+//! SQLite transaction: registry, sequence number and log entry are written together or not
+//! at all. `entry.mjs` exports the class under its wrangler name and builds it again after a
+//! Wasm crash.
 
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use std::rc::Rc;
 
-use edgecache_core::control::rules::{apply_purge, import_legacy, PurgeCommand};
-use edgecache_core::control::stats_store::{handle, Report, Store, StoreError};
+use serde_json::json;
+use url::Url;
+use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
-/// Records a purge: `registry` as stored (absent before the first), the worker's command,
-/// and the object's clock. Returns `control::Applied` as JSON, or `{"error": …}`.
-#[wasm_bindgen(js_name = controlApplyPurge)]
-pub fn control_apply_purge(registry: Option<String>, command: &str, now: f64) -> String {
-    let command: PurgeCommand = match serde_json::from_str(command) {
-        Ok(command) => command,
-        Err(e) => return serde_json::json!({ "error": e.to_string() }).to_string(),
-    };
-    let applied = apply_purge(registry.as_deref(), &command, now as i64);
-    serde_json::to_string(&applied)
-        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
+use edgecache_core::control::rules::{apply_purge, import_legacy, Page, PurgeCommand};
+use edgecache_core::control::stats_store::{handle, Report, StoreError};
+
+use super::tables::{StorageError, Tables};
+use crate::runtime::now_ms;
+
+/// The header naming the deployment's `key_prefix`, under which an older deployment kept its
+/// registry and purge log in KV.
+pub const PREFIX_FIELD: &str = "x-edgecache-prefix";
+/// The KV binding an older deployment kept them in.
+const LEGACY_KV: &str = "EDGECACHE_KV";
+
+/// Why a request to the object failed.
+#[derive(Debug)]
+enum ObjectError {
+    /// What the worker sent could not be read (400).
+    BadRequest(String),
+    /// No such route (404).
+    NoRoute(String),
+    /// Storage, KV or the runtime failed (500): nothing of the request was kept.
+    Storage(StorageError),
 }
 
-/// An older deployment's KV registry and purge log, as the object's first state
-/// (`control::Imported` as JSON).
-#[wasm_bindgen(js_name = controlImportLegacy)]
-pub fn control_import_legacy(registry: Option<String>, log: Option<String>) -> String {
+impl From<StorageError> for ObjectError {
+    fn from(e: StorageError) -> Self {
+        ObjectError::Storage(e)
+    }
+}
+
+impl From<StoreError> for ObjectError {
+    fn from(e: StoreError) -> Self {
+        ObjectError::Storage(StorageError(e.0))
+    }
+}
+
+impl ObjectError {
+    fn status(&self) -> u16 {
+        match self {
+            ObjectError::BadRequest(_) => 400,
+            ObjectError::NoRoute(_) => 404,
+            ObjectError::Storage(_) => 500,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ObjectError::BadRequest(m) | ObjectError::NoRoute(m) => m.clone(),
+            ObjectError::Storage(e) => e.to_string(),
+        }
+    }
+}
+
+#[durable_object(fetch)]
+pub struct ControlPlane {
+    state: State,
+    env: Env,
+    /// The tables, or why they could not be opened (every request is then answered 500).
+    tables: Result<Rc<Tables>, StorageError>,
+}
+
+impl DurableObject for ControlPlane {
+    fn new(state: State, env: Env) -> Self {
+        let tables = Tables::open(state.storage()).map(Rc::new);
+        ControlPlane { state, env, tables }
+    }
+
+    async fn fetch(&self, mut request: Request) -> worker::Result<Response> {
+        let (status, body) = match self.answer(&mut request).await {
+            Ok(body) => (200, body),
+            Err(e) => (e.status(), json!({ "error": e.message() }).to_string()),
+        };
+        let mut response = Response::ok(body)?.with_status(status);
+        response
+            .headers_mut()
+            .set("content-type", "application/json")?;
+        Ok(response)
+    }
+}
+
+impl ControlPlane {
+    async fn answer(&self, request: &mut Request) -> Result<String, ObjectError> {
+        let tables = self.tables.clone()?;
+        if tables.state("imported")?.is_none() {
+            let prefix = request.headers().get(PREFIX_FIELD).ok().flatten();
+            let importing = import_once(tables.clone(), self.env.clone(), prefix);
+            self.state
+                .block_concurrency_while(async move { importing.await.map_err(into_worker) })
+                .await
+                .map_err(|e| StorageError(e.to_string()))?;
+        }
+        let url: Url = request
+            .url()
+            .map_err(|e| ObjectError::BadRequest(e.to_string()))?;
+        let query = |name: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let method = request.method().to_string();
+        match (method.as_str(), url.path()) {
+            ("POST", "/purge") => purge(&tables, &body(request).await?),
+            ("GET", "/registry") => registry(&tables, query("known").as_deref()),
+            ("GET", "/purges") => {
+                let page = Page::parse(query("before").as_deref(), query("limit").as_deref())
+                    .map_err(ObjectError::BadRequest)?;
+                Ok(format!(
+                    r#"{{"purges":[{}]}}"#,
+                    tables.page(page)?.join(",")
+                ))
+            }
+            ("POST", "/stats") => stats(&tables, &body(request).await?),
+            (method, path) => Err(ObjectError::NoRoute(format!("no route {method} {path}"))),
+        }
+    }
+}
+
+async fn body(request: &mut Request) -> Result<String, ObjectError> {
+    request
+        .text()
+        .await
+        .map_err(|e| ObjectError::BadRequest(e.to_string()))
+}
+
+fn into_worker(e: StorageError) -> worker::Error {
+    worker::Error::RustError(e.to_string())
+}
+
+/// An older deployment kept its registry and purge log in KV: they become this object's
+/// first state, once. A KV read that fails leaves the import for the next request.
+async fn import_once(
+    tables: Rc<Tables>,
+    env: Env,
+    prefix: Option<String>,
+) -> Result<(), StorageError> {
+    if tables.state("imported")?.is_some() {
+        return Ok(());
+    }
+    let prefix = prefix.unwrap_or_default();
+    let (registry, log) = match env.kv(LEGACY_KV) {
+        Ok(kv) => {
+            let read = |key: String| {
+                let kv = &kv;
+                async move { kv.get(&key).text().await }
+            };
+            let (registry, log) = futures_util::future::join(
+                read(format!("{prefix}:__edgecache:registry")),
+                read(format!("{prefix}:__edgecache:purges")),
+            )
+            .await;
+            let kv_error = |e: worker::kv::KvError| StorageError(format!("KV: {e}"));
+            (registry.map_err(kv_error)?, log.map_err(kv_error)?)
+        }
+        Err(_) => (None, None),
+    };
     let imported = import_legacy(registry.as_deref(), log.as_deref());
-    serde_json::to_string(&imported)
-        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
+    let summary = json!({ "at": now_ms(), "purges": imported.entries.len() }).to_string();
+    tables.transaction(|| {
+        if tables.state("registry")?.is_none() {
+            tables.set_state("registry", &to_json(&imported.registry)?)?;
+            tables.set_state("seq", &imported.registry.seq.to_string())?;
+            for entry in &imported.entries {
+                tables.append(entry, &to_json(entry)?)?;
+            }
+        }
+        tables.set_state("imported", &summary)
+    })
 }
 
-/// The object's stats table as `stats_store::Store`: `table` has `scan(kind, span, from, to)`
-/// (an array of `[start, body]`), `put(kind, span, start, body)` and
-/// `remove(kind, span, from, to)`, and for the notes of keys not stored `remember(id, at,
-/// body)`, `recall(id)` (the body or `undefined`) and `forgetNotes(keep, before)`, each
-/// synchronous SQLite statements.
-struct Table<'a>(&'a JsValue);
-
-impl Table<'_> {
-    fn call(&self, method: &str, args: &[JsValue]) -> Result<JsValue, StoreError> {
-        let function = js_sys::Reflect::get(self.0, &JsValue::from_str(method))
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .ok_or_else(|| StoreError(format!("no {method} on the stats table")))?;
-        let args: js_sys::Array = args.iter().collect();
-        function
-            .apply(self.0, &args)
-            .map_err(|e| StoreError(crate::runtime::describe(&e)))
-    }
+fn to_json(value: &impl serde::Serialize) -> Result<String, StorageError> {
+    serde_json::to_string(value).map_err(|e| StorageError(e.to_string()))
 }
 
-fn at(kind: &str, span: i64, from: i64, to: i64) -> [JsValue; 4] {
-    [
-        JsValue::from_str(kind),
-        JsValue::from_f64(span as f64),
-        JsValue::from_f64(from as f64),
-        JsValue::from_f64(to as f64),
-    ]
+/// Records one purge: the next sequence number, the registry and the log entry, in one
+/// transaction.
+fn purge(tables: &Tables, command: &str) -> Result<String, ObjectError> {
+    let command: PurgeCommand =
+        serde_json::from_str(command).map_err(|e| ObjectError::BadRequest(e.to_string()))?;
+    tables.transaction(|| {
+        let stored = tables.state("registry")?;
+        let applied = apply_purge(stored.as_deref(), &command, now_ms());
+        let registry = to_json(&applied.registry)?;
+        let entry = to_json(&applied.entry)?;
+        tables.set_state("registry", &registry)?;
+        tables.set_state("seq", &applied.registry.seq.to_string())?;
+        tables.append(&applied.entry, &entry)?;
+        if applied.prune_through > 0 {
+            tables.prune(applied.prune_through)?;
+        }
+        Ok(format!(r#"{{"registry":{registry},"entry":{entry}}}"#))
+    })
 }
 
-impl Store for Table<'_> {
-    fn scan(
-        &mut self,
-        kind: &str,
-        span: i64,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        let rows = self.call("scan", &at(kind, span, from, to))?;
-        let rows: js_sys::Array = rows
-            .dyn_into()
-            .map_err(|_| StoreError("scan gave no array".into()))?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let row: js_sys::Array = row.dyn_into().ok()?;
-                Some((row.get(0).as_f64()? as i64, row.get(1).as_string()?))
-            })
-            .collect())
+/// The sequence number alone when the asker knows it (`known`), else the registry too.
+fn registry(tables: &Tables, known: Option<&str>) -> Result<String, ObjectError> {
+    let seq: u64 = tables
+        .state("seq")?
+        .and_then(|seq| seq.parse().ok())
+        .unwrap_or(0);
+    if known.and_then(|known| known.parse::<u64>().ok()) == Some(seq) {
+        return Ok(json!({ "seq": seq }).to_string());
     }
-
-    fn put(&mut self, kind: &str, span: i64, start: i64, body: &str) -> Result<(), StoreError> {
-        let [kind, span, start, _] = at(kind, span, start, 0);
-        self.call("put", &[kind, span, start, JsValue::from_str(body)])
-            .map(drop)
-    }
-
-    fn delete(&mut self, kind: &str, span: i64, from: i64, to: i64) -> Result<(), StoreError> {
-        self.call("remove", &at(kind, span, from, to)).map(drop)
-    }
-
-    fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StoreError> {
-        let args = [
-            JsValue::from_f64(id as f64),
-            JsValue::from_f64(at as f64),
-            JsValue::from_str(body),
-        ];
-        self.call("remember", &args).map(drop)
-    }
-
-    fn recall(&mut self, id: i64) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .call("recall", &[JsValue::from_f64(id as f64)])?
-            .as_string())
-    }
-
-    fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StoreError> {
-        let args = [
-            JsValue::from_f64(keep as f64),
-            JsValue::from_f64(before as f64),
-        ];
-        self.call("forgetNotes", &args).map(drop)
-    }
+    let registry = tables
+        .state("registry")?
+        .unwrap_or_else(|| r#"{"v":1}"#.into());
+    Ok(format!(r#"{{"seq":{seq},"registry":{registry}}}"#))
 }
 
-/// Takes an isolate's stats report (`stats_store::Report` as JSON) on the object's clock,
-/// reading and writing through `table`; answers `{}`, the sums when the report asks to read,
-/// or `{"error": …}` (the object then rolls its transaction back).
-#[wasm_bindgen(js_name = controlStats)]
-pub fn control_stats(report: &str, now: f64, table: &JsValue) -> String {
-    let report: Report = match serde_json::from_str(report) {
-        Ok(report) => report,
-        Err(e) => return serde_json::json!({ "error": e.to_string() }).to_string(),
-    };
-    handle(&mut Table(table), &report, now as i64)
-        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
+/// Adds an isolate's counts; with `read`, answers the sums of the last hour and day
+/// (`stats_store`): all of one report in one transaction.
+fn stats(tables: &Tables, report: &str) -> Result<String, ObjectError> {
+    let report: Report =
+        serde_json::from_str(report).map_err(|e| ObjectError::BadRequest(e.to_string()))?;
+    tables.transaction(|| Ok(handle(&mut tables.stats(), &report, now_ms())?))
 }

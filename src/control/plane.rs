@@ -1,6 +1,6 @@
 //! Asking the control plane: the Durable Object bound as `EDGECACHE_CONTROL`, one instance per
 //! deployment (named by `key_prefix`). It is the single writer of purges and the home of the
-//! purge log and the stats; `control_object.mjs` is the object itself.
+//! purge log and the stats; `object.rs` is the object itself.
 
 use std::fmt;
 

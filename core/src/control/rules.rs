@@ -1,7 +1,8 @@
 //! The control plane's rules: what its Durable Object does with a purge, how the purge log is
 //! numbered, kept and paged, and how an older deployment's KV registry and purge log are
-//! imported. The object (`control_object.mjs`) only stores what these functions return, in
-//! one SQLite transaction per purge; the worker (`control_plane.rs`) asks it.
+//! imported. The object (the glue crate's `control/object.rs`) only stores what these
+//! functions return, in one SQLite transaction per purge; the worker (`control/plane.rs`)
+//! asks it.
 
 use serde::{Deserialize, Serialize};
 

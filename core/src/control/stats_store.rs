@@ -3,8 +3,9 @@
 //! most requests (`stats::Names`, `stats::LIMITS`): one sketch per minute for the last hour,
 //! folded into one per hour once older, for a day. Whatever the traffic, the object holds at
 //! most 85 sketches per dimension (60 minutes, 25 hours): 5,440 names and 340 KiB of names a
-//! day per dimension. The object (`control_object.mjs`) stores what these functions write,
-//! through `Store`, in one SQLite transaction per report.
+//! day per dimension. The object (the glue crate's `control/object.rs`) stores what these
+//! functions write, through `Store` (`control/tables.rs`), in one SQLite transaction per
+//! report.
 
 use serde::{Deserialize, Serialize};
 
