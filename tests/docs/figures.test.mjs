@@ -1,12 +1,14 @@
 // The figures the documentation states about the build are the build's. Each is marked where
-// it stands, `1,089,913 bytes <!-- figure: wasm-raw -->` (the number just before the comment),
+// it stands, `about 1,101 KB <!-- figure: wasm-raw-kb -->` (the number just before the comment),
 // and measured here from the built tree, as the command the documentation names measures it:
-//   wasm-raw, wasm-gzip      build/index_bg.wasm, and its `gzip -9` (as make build prints them)
+//   wasm-raw-kb, wasm-gzip-kb  build/index_bg.wasm, and its `gzip -9` (as make build prints them)
 //   bundle-*                 the bundle of `make deploy DRY_RUN=1` (scripts/bundle-size.mjs):
 //                            uploaded bytes, gzipped, the JavaScript module, the shares of the
 //                            limit in force and the two former ones (as the report rounds them)
 //   dashboard-*              the www/ files src/admin/dashboard.rs builds into the worker: how
-//                            many, their bytes in KB (1,000 bytes), each gzipped on its own
+//                            many, their bytes, each gzipped on its own
+//   fuzz-targets             the targets make fuzz runs (FUZZ_TARGETS in the Makefile)
+// Sizes in KB are of 1,000 bytes.
 // A figure must equal the measure exactly, unless the text says it is approximate ("about 57
 // KB"): then it may be 5 % off. A mark with an unknown name fails, and so does a known figure
 // marked nowhere. The bundle is read from build/deploy-dry-run when that holds this build's
@@ -67,14 +69,15 @@ const share = (n, of) => Number(((100 * n) / of).toFixed(1));
 
 /** Each figure's measure. */
 const MEASURES = {
-  "wasm-raw": () => fs.statSync(build("index_bg.wasm")).size,
-  "wasm-gzip": () => gzip9(build("index_bg.wasm")),
-  "bundle-raw": () => dryRun().raw,
-  "bundle-gzip": () => dryRun().gzip,
-  "bundle-js": () => dryRun().files.find((f) => f.name === "index.js").bytes,
+  "wasm-raw-kb": () => fs.statSync(build("index_bg.wasm")).size / 1000,
+  "wasm-gzip-kb": () => gzip9(build("index_bg.wasm")) / 1000,
+  "bundle-raw-kb": () => dryRun().raw / 1000,
+  "bundle-gzip-kb": () => dryRun().gzip / 1000,
+  "bundle-js-kb": () => dryRun().files.find((f) => f.name === "index.js").bytes / 1000,
   "bundle-share-limit": () => share(dryRun().raw, LIMIT_UNCOMPRESSED),
   "bundle-share-free": () => share(dryRun().gzip, FORMER_COMPRESSED.free),
   "bundle-share-paid": () => share(dryRun().gzip, FORMER_COMPRESSED.paid),
+  "fuzz-targets": () => read("Makefile").match(/^FUZZ_TARGETS := (.*)$/m)[1].trim().split(/\s+/).length,
   "dashboard-files": () => dashboardFiles().length,
   "dashboard-kb": () => dashboardFiles().reduce((sum, f) => sum + fs.statSync(f).size, 0) / 1000,
   "dashboard-gzip-kb": () => dashboardFiles().reduce((sum, f) => sum + gzip9(f), 0) / 1000,

@@ -125,7 +125,7 @@ export function figures(file, text) {
   lines.forEach((line, i) => {
     for (const m of line.matchAll(/<!--\s*figure:\s*([a-z0-9-]+)\s*-->/g)) {
       const before = (i > 0 ? lines[i - 1] + "\n" : "") + line.slice(0, m.index);
-      const numbers = [...before.matchAll(/(about |~)?(\d[\d,]*(?:\.\d+)?)/g)];
+      const numbers = [...before.matchAll(/(about\s+|~)?(\d[\d,]*(?:\.\d+)?)/g)];
       const last = numbers.at(-1);
       if (!last) throw new Error(`${file}:${i + 1}: figure ${m[1]} marks no number`);
       out.push({

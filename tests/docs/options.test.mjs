@@ -2,7 +2,8 @@
 // fields and route fields (TOP_FIELDS and ROUTE_FIELDS in core/src/config/parse.rs, the lists
 // the parser reads and "did you mean" suggests from), each in the first column of its table;
 // the `[vars]` the worker reads (the `*_VAR` names of src/lib.rs) in the `[vars]` table; and
-// every binding the code opens, somewhere in the file. A failure names what is missing.
+// every binding the code opens, somewhere in the file. And every Cache-Status reason
+// (core/src/status.rs) in docs/cache-status.md. A failure names what is missing.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { read, tableRows } from "./markdown.mjs";
@@ -68,6 +69,14 @@ describe(`every option the code accepts is in ${DOC}`, () => {
     assert.ok(bindings.size >= 5, `bindings read: ${[...bindings]}`);
     const missing = [...bindings].filter((b) => !doc.includes(`\`${b}\``));
     assert.deepEqual(missing, [], `undocumented bindings: ${missing.join(", ")}`);
+  });
+
+  it("each Cache-Status reason the core names is listed in docs/cache-status.md", () => {
+    const reasons = [...read("core/src/status.rs").matchAll(/Reason::\w+ => "([a-z-]+)"/g)].map((m) => m[1]);
+    assert.ok(reasons.length > 30, `reasons read: ${reasons}`);
+    const listed = read("docs/cache-status.md");
+    const missing = reasons.filter((r) => !listed.includes(`\`${r}\``));
+    assert.deepEqual(missing, [], `reasons documented nowhere: ${missing.join(", ")}`);
   });
 
   it("the check itself finds an option missing from a table", () => {

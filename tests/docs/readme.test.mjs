@@ -4,6 +4,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { documents, read, root, tableRows } from "./markdown.mjs";
 
 const MAX_README_LINES = 400;
@@ -26,6 +29,28 @@ describe("the README", () => {
       .split("\n")
       .filter((line) => line.trim() && !line.trim().startsWith("#") && !/^(set|cd|export) /.test(line.trim()));
     assert.deepEqual(ci, ["make test"]);
+  });
+
+  it("shows the ten options in a policy make check accepts", () => {
+    const section = readme.split("\n## The ten options people change most\n")[1]?.split("\n## ")[0];
+    const toml = section?.match(/```toml\n([\s\S]*?)```/)?.[1];
+    assert.ok(toml, "no ```toml block under the ten options");
+    const numbered = [...toml.matchAll(/# (\d+)\. /g)].map((m) => Number(m[1]));
+    assert.deepEqual(numbered, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "edgecache-readme-"));
+    try {
+      const file = path.join(dir, "wrangler.toml");
+      fs.writeFileSync(file, toml);
+      const check = spawnSync("make", ["--no-print-directory", "-s", "check", `CONFIG=${file}`], { cwd: root, encoding: "utf8" });
+      // The snippet has no bindings (those are wrangler.toml's), so make check complains about
+      // them; what it says of the policy itself (EDGECACHE.…, ORIGIN, rules) must be nothing.
+      const said = `${check.stdout}${check.stderr}`;
+      assert.match(said, /\[vars\]/, `make check ran:\n${said}`);
+      const aboutPolicy = said.split("\n").filter((line) => /EDGECACHE\.|ORIGIN|never applies|can never match/.test(line));
+      assert.deepEqual(aboutPolicy, [], said);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it(`is at most ${MAX_README_LINES} lines`, () => {

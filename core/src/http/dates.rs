@@ -5,12 +5,46 @@
 /// seconds since the epoch. Day and month names and `GMT` are read in any case
 /// (`THU, 18 AUG 2050 02:01:18 gmt`), as the HTTP cache test suite expects; anything else
 /// that is not one of the three formats (`UTC`, a two-digit year outside RFC 850, missing
-/// commas, extra spaces) is invalid.
+/// commas, extra spaces) is invalid. A day name that does not match the date
+/// (`Thu Aug  8 02:01:18 2050`, a Monday) is read by its date, as Squid, Varnish, Apache and
+/// browsers read it: the name is redundant with the date it precedes.
 pub fn http_date(value: &str) -> Option<i64> {
     let canonical = canonical_date_names(value.trim());
-    let time = httpdate::parse_http_date(&canonical).ok()?;
+    exact(&canonical).or_else(|| with_its_own_day_name(&canonical))
+}
+
+fn exact(value: &str) -> Option<i64> {
+    let time = httpdate::parse_http_date(value).ok()?;
     let since = time.duration_since(std::time::UNIX_EPOCH).ok()?;
     i64::try_from(since.as_secs()).ok()
+}
+
+/// `value` read with each day name of its own length in place of its own (httpdate refuses a
+/// date whose day name is not the date's); one of them at most is the date's.
+fn with_its_own_day_name(value: &str) -> Option<i64> {
+    const SHORT: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const LONG: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let length = value.find(|c: char| !c.is_ascii_alphabetic())?;
+    let (name, rest) = value.split_at(length);
+    let names = if SHORT.contains(&name) {
+        &SHORT
+    } else if LONG.contains(&name) {
+        &LONG
+    } else {
+        return None;
+    };
+    names
+        .iter()
+        .filter(|other| **other != name)
+        .find_map(|other| exact(&format!("{other}{rest}")))
 }
 
 /// Day names, month names and `GMT` of an HTTP-date in the case the formats spell them.
@@ -96,6 +130,21 @@ mod tests {
         assert_eq!(http_date("SUN, 06 NOV 1994 08:49:37 gmt"), expected);
         assert_eq!(http_date("sunday, 06-nov-94 08:49:37 Gmt"), expected);
         assert_eq!(http_date("sun nov  6 08:49:37 1994"), expected);
+    }
+
+    #[test]
+    fn a_day_name_that_is_not_the_dates_is_read_by_the_date() {
+        // The HTTP cache test suite's `freshness-expires-ansi-c`: 8 August 2050 is a Monday.
+        let monday = Some(2_543_536_878);
+        assert_eq!(http_date("Mon Aug  8 02:01:18 2050"), monday);
+        assert_eq!(http_date("Thu Aug  8 02:01:18 2050"), monday);
+        assert_eq!(http_date("Thu, 08 Aug 2050 02:01:18 GMT"), monday);
+        assert_eq!(http_date("Thursday, 08-Aug-50 02:01:18 GMT"), monday);
+        assert_eq!(
+            http_date("Xyz Aug  8 02:01:18 2050"),
+            None,
+            "not a day name"
+        );
     }
 
     #[test]
