@@ -39,7 +39,7 @@ use edgecache_core::admin::path::{reach, AdminReach};
 #[cfg(feature = "proxy")]
 use edgecache_core::config::{shown, Config, ConfigError, ConfigErrors, RequestLog};
 #[cfg(feature = "proxy")]
-use edgecache_core::decide::arrival::{at_entry, AtEntry, Entry};
+use edgecache_core::decide::arrival::{at_entry, AtEntry, Entering};
 #[cfg(feature = "proxy")]
 use edgecache_core::request::target::Target;
 #[cfg(feature = "proxy")]
@@ -108,7 +108,7 @@ async fn serve(
         (Ok(url), Ok(s)) => Some(Target::of(url, s.config.case_insensitive_paths)),
         _ => None,
     };
-    let entry = Entry {
+    let entry = Entering {
         url_valid: url.is_ok(),
         config_valid: settings.is_ok(),
         admin: match (&canonical, &settings) {

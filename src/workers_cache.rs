@@ -12,17 +12,17 @@ use worker::Context;
 
 use url::Url;
 
-use crate::flow::job::Job;
+use crate::flow::context::RequestContext;
 use crate::runtime::describe;
 use edgecache_core::control::registry::PurgeRequest;
 use edgecache_core::http::Fields;
-use edgecache_core::workers_cache::fields::{emit, Asked, Case, Kept, CDN_FIELD, TAG_FIELD};
+use edgecache_core::workers_cache::emit::{emit, CacheAsked, Case, Kept, CDN_FIELD, TAG_FIELD};
 use edgecache_core::workers_cache::purge::{calls, PurgeCall};
 use edgecache_core::workers_cache::site_of;
 
 /// What Workers Cache must know of a cacheable request for `url` (canonically `target`),
 /// `site` being `workers_cache`.
-pub fn asked(site: &str, url: &Url, job: &Job, head: bool) -> Asked {
+pub fn asked(site: &str, url: &Url, job: &RequestContext, head: bool) -> CacheAsked {
     let target = &job.sending.target;
     let key = &job.plan.key;
     // `/a?` and `/a` are two spellings: only the one the key holds is as keyed.
@@ -35,7 +35,7 @@ pub fn asked(site: &str, url: &Url, job: &Job, head: bool) -> Asked {
         path_and_query.push('?');
         path_and_query.push_str(&key.query);
     }
-    Asked {
+    CacheAsked {
         same_site: site == site_of(&target.scheme, &target.authority()),
         head,
         as_keyed: url.path() == key.path && query_as_keyed,
@@ -51,7 +51,7 @@ pub fn asked(site: &str, url: &Url, job: &Job, head: bool) -> Asked {
 /// Sets the fields that tell Workers Cache what it may keep of `response`. A response whose
 /// fields cannot be changed (a `101` passed through) is left alone: Workers Cache never keeps
 /// one.
-pub fn tell(response: &Response, asked: Option<&Asked>, kept: Option<&Kept>, assembled: bool) {
+pub fn tell(response: &Response, asked: Option<&CacheAsked>, kept: Option<&Kept>, assembled: bool) {
     let headers = response.headers();
     let vary = headers.get("vary").ok().flatten();
     let emitted = emit(&Case {

@@ -40,7 +40,7 @@ fn env() -> worker::Env {
 fn open(backend: Backend, prefix: &str) -> Cache {
     let cache = match backend {
         Backend::Memory => Cache::memory(),
-        Backend::Cache => Cache::cache_api(),
+        Backend::CacheApi => Cache::cache_api(),
         Backend::Kv => Cache::kv(&env(), "TEST_KV").expect("TEST_KV is bound"),
         Backend::R2 => Cache::r2(&env(), "TEST_R2").expect("TEST_R2 is bound"),
     };
@@ -66,7 +66,7 @@ fn profile() -> Profile {
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::Memory).await } )* }
-        mod cache_api { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::Cache).await } )* }
+        mod cache_api { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::CacheApi).await } )* }
         mod kv { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::Kv).await } )* }
         mod r2 { $( #[wasm_bindgen_test::wasm_bindgen_test] async fn $name() { super::$name(edgecache_core::config::Backend::R2).await } )* }
     };
@@ -501,7 +501,7 @@ async fn bad_keys_prefixes_and_values_are_typed_errors(backend: Backend) {
     let size = match backend {
         Backend::Kv => 25 * 1024 * 1024,
         Backend::Memory => 4 * 1024 * 1024,
-        Backend::Cache | Backend::R2 => return,
+        Backend::CacheApi | Backend::R2 => return,
     };
     let big = "x".repeat(size);
     match cache.set("big", &big, None).await {
@@ -572,7 +572,7 @@ async fn a_backend_failure_is_a_typed_store_error() {
     let cache = Cache::cache_api_at("not a url").with_prefix("bad-base");
     match cache.set("k", "v", None).await {
         Err(Error::Store(StoreError::Backend { backend, reason })) => {
-            assert_eq!(backend, Backend::Cache);
+            assert_eq!(backend, Backend::CacheApi);
             assert!(!reason.is_empty());
         }
         other => panic!("expected a Cache API failure, got {other:?}"),

@@ -112,109 +112,176 @@ pub async fn page(
     fragment: Option<&Fragment>,
 ) -> Result<Response, JsValue> {
     let config = &settings.config;
-    let depth = fragment.map_or(0, |f| f.depth);
-    let budget = fragment.map_or_else(
-        || Rc::new(IncludeBudget::new(config.esi.max_includes)),
-        |f| f.budget.clone(),
-    );
-    let bytes = match shell.body() {
-        None => Vec::new(),
-        Some(body) => match read_limited(body, config.max_body_bytes).await {
-            Ok(Body::Complete(bytes)) => bytes,
-            Ok(Body::TooLarge) => {
-                return failed_page(
-                    url,
-                    &format!(
-                        "the ESI template is larger than max_body_bytes ({} bytes)",
-                        config.max_body_bytes
-                    ),
-                )
-            }
-            Err(e) => {
-                return failed_page(
-                    url,
-                    &format!("the ESI template broke off: {}", describe(&e)),
-                )
-            }
-        },
+    let bytes = match read_template(&shell, url, config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(failed) => return failed,
     };
     let template = esi::parse(&bytes);
-
     let headers = Headers::new_with_headers(&shell.headers())?;
     for name in SHELL_ONLY_FIELDS {
         let _ = headers.delete(name);
     }
-    let mut pieces = Vec::with_capacity(template.parts.len());
-    let mut pending = Vec::new();
-    let mut members = Vec::new();
-    let mut personal = false;
-    for part in template.parts {
+    let page = Page {
+        url: url.clone(),
+        client: client.clone(),
+        flow,
+        settings: settings.clone(),
+        depth: fragment.map_or(0, |f| f.depth),
+        budget: fragment.map_or_else(
+            || Rc::new(IncludeBudget::new(config.esi.max_includes)),
+            |f| f.budget.clone(),
+        ),
+    };
+    let started = start_includes(&page, template.parts);
+    set_page_fields(&headers, started.pending, started.members, started.personal).await;
+    let stream = TransformStream::new()?;
+    let writer = stream.writable().get_writer()?;
+    let page_url = url.clone();
+    let pieces = started.pieces;
+    ctx.wait_until(async move {
+        write_page(&writer, &bytes, pieces, &page_url).await;
+    });
+    respond(shell.status(), &headers, Some(&stream.readable()))
+}
+
+/// The template's bytes, up to `max_body_bytes`; `Err`: the page to answer instead.
+async fn read_template(
+    shell: &Response,
+    url: &Url,
+    max_body_bytes: u64,
+) -> Result<Vec<u8>, Result<Response, JsValue>> {
+    let Some(body) = shell.body() else {
+        return Ok(Vec::new());
+    };
+    match read_limited(body, max_body_bytes).await {
+        Ok(Body::Complete(bytes)) => Ok(bytes),
+        Ok(Body::TooLarge) => Err(failed_page(
+            url,
+            &format!("the ESI template is larger than max_body_bytes ({max_body_bytes} bytes)"),
+        )),
+        Err(e) => Err(failed_page(
+            url,
+            &format!("the ESI template broke off: {}", describe(&e)),
+        )),
+    }
+}
+
+/// The includes of a page, started: its pieces in order, the `Cache-Status` member of each
+/// include (filled in as each is decided, from `pending`), and whether any makes the page
+/// the client's own.
+struct Started {
+    pieces: Vec<Piece>,
+    pending: Vec<(String, usize, oneshot::Receiver<Outcome>)>,
+    members: Vec<String>,
+    personal: bool,
+}
+
+/// The page being assembled, as its includes are fetched for it.
+struct Page {
+    url: Url,
+    client: Headers,
+    flow: Rc<dyn FragmentFlow>,
+    settings: Rc<Settings>,
+    /// How deep the page is among pages assembled (0: the client's own page).
+    depth: u64,
+    budget: Rc<IncludeBudget>,
+}
+
+/// Starts each include of `parts` that the depth and budget allow, for `page`.
+fn start_includes(page: &Page, parts: Vec<Part>) -> Started {
+    let config = &page.settings.config;
+    let mut started = Started {
+        pieces: Vec::with_capacity(parts.len()),
+        pending: Vec::new(),
+        members: Vec::new(),
+        personal: false,
+    };
+    for part in parts {
         let include = match part {
             Part::Text(range) => {
-                pieces.push(Piece::Text(range));
+                started.pieces.push(Piece::Text(range));
                 continue;
             }
             Part::Invalid(reason) => {
-                log_failure(url, "", &reason);
+                log_failure(&page.url, "", &reason);
                 continue;
             }
             Part::Malformed { at, reason } => {
-                log_malformed(url, at, &reason);
+                log_malformed(&page.url, at, &reason);
                 continue;
             }
             Part::Include(include) => include,
         };
-        let refused = if depth >= config.esi.max_depth {
+        let refused = if page.depth >= config.esi.max_depth {
             Some(format!(
                 "deeper than esi_max_depth ({})",
                 config.esi.max_depth
             ))
-        } else if !budget.take() {
-            Some(over_budget(&budget))
+        } else if !page.budget.take() {
+            Some(over_budget(&page.budget))
         } else {
             None
         };
         if let Some(reason) = refused {
-            members.push(esi::fragment_member(&include.src, "detail=esi-limit"));
-            pieces.push(Piece::Include {
+            started
+                .members
+                .push(esi::fragment_member(&include.src, "detail=esi-limit"));
+            started.pieces.push(Piece::Include {
                 src: include.src.clone(),
                 continue_on_error: include.continue_on_error,
                 content: Content::Ready(Err(reason)),
             });
             continue;
         }
-        // Fragments that carry the client's cookies or headers make the page this client's.
-        personal |= std::iter::once(&include.src)
-            .chain(include.alt.as_ref())
-            .any(|src| {
-                grant::admit(config, url, src, &include)
-                    .is_ok_and(|admitted| !admitted.keyed_on.is_empty())
-            });
-
-        let (decided_tx, decided_rx) = oneshot::channel();
-        let (done_tx, done_rx) = oneshot::channel();
-        let task = Task {
-            include: include.clone(),
-            page: url.clone(),
-            client: client.clone(),
-            flow: flow.clone(),
-            settings: settings.clone(),
-            depth: depth + 1,
-            budget: budget.clone(),
-        };
-        crate::runtime::spawn(async move {
-            let _ = done_tx.send(task.run(decided_tx).await);
-        });
-        pending.push((include.src.clone(), members.len(), decided_rx));
-        members.push(String::new());
-        pieces.push(Piece::Include {
-            src: include.src,
-            continue_on_error: include.continue_on_error,
-            content: Content::Coming(done_rx),
-        });
+        start_include(page, include, &mut started);
     }
+    started
+}
 
-    // The page's fields wait for each fragment's lookup, not for its body.
+/// Starts fetching `include`, as a fragment of `page`.
+fn start_include(page: &Page, include: Include, started: &mut Started) {
+    let config = &page.settings.config;
+    // Fragments that carry the client's cookies or headers make the page this client's.
+    started.personal |= std::iter::once(&include.src)
+        .chain(include.alt.as_ref())
+        .any(|src| {
+            grant::admit(config, &page.url, src, &include)
+                .is_ok_and(|admitted| !admitted.keyed_on.is_empty())
+        });
+    let (decided_tx, decided_rx) = oneshot::channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    let task = Task {
+        include: include.clone(),
+        page: page.url.clone(),
+        client: page.client.clone(),
+        flow: page.flow.clone(),
+        settings: page.settings.clone(),
+        depth: page.depth + 1,
+        budget: page.budget.clone(),
+    };
+    crate::runtime::spawn(async move {
+        let _ = done_tx.send(task.run(decided_tx).await);
+    });
+    let slot = started.members.len();
+    started
+        .pending
+        .push((include.src.clone(), slot, decided_rx));
+    started.members.push(String::new());
+    started.pieces.push(Piece::Include {
+        src: include.src,
+        continue_on_error: include.continue_on_error,
+        content: Content::Coming(done_rx),
+    });
+}
+
+/// The page's fields wait for each fragment's lookup, not for its body: `Cache-Status`
+/// members for the fragments, and `private` when one makes the page the client's own.
+async fn set_page_fields(
+    headers: &Headers,
+    pending: Vec<(String, usize, oneshot::Receiver<Outcome>)>,
+    mut members: Vec<String>,
+    personal: bool,
+) {
     let decided = join_all(pending.into_iter().map(|(src, slot, rx)| async move {
         let params = match rx.await {
             Ok(outcome) => outcome_params(&outcome),
@@ -232,14 +299,6 @@ pub async fn page(
     if personal {
         let _ = headers.set("cache-control", "private, no-cache");
     }
-
-    let stream = TransformStream::new()?;
-    let writer = stream.writable().get_writer()?;
-    let page_url = url.clone();
-    ctx.wait_until(async move {
-        write_page(&writer, &bytes, pieces, &page_url).await;
-    });
-    respond(shell.status(), &headers, Some(&stream.readable()))
 }
 
 /// One piece of the page, in order.

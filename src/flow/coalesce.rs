@@ -40,7 +40,7 @@ pub enum Flight {
     LookAgain,
 }
 
-/// The flight key the shield's requests for `key` coalesce on (`Job::flight_key`).
+/// The flight key the shield's requests for `key` coalesce on (`RequestContext::flight_key`).
 pub fn shield_flight(key: &str) -> String {
     format!("shield|{key}")
 }

@@ -9,8 +9,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{ReadableStream, Response};
 use worker::Context;
 
+use crate::flow::answer::Answer;
 use crate::flow::coalesce::{self, Leader, Settled};
-use crate::flow::job::{keep_secs, tiers_to_write, Answer, Job, Replacing};
+use crate::flow::context::{AsSent, RequestContext};
 use crate::flow::lookup::{delete_all, log_failure, write_all, Found};
 use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
@@ -18,17 +19,20 @@ use crate::flow::parts::{self, PartRequest};
 use crate::flow::revalidated::not_modified;
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
 use crate::store::{Entry, Tier};
-use edgecache_core::control::registry::response_tags;
-use edgecache_core::decide::answer::{body_not_stored, judge, speaks_for_key, Answered, Judgement};
-use edgecache_core::decide::refresh::Fetching;
-use edgecache_core::decide::shield::{as_stored_at_shield, SHIELD_FIELDS, STORED_AT_FIELD};
+use edgecache_core::decide::answer::{
+    judge, Answered, Credentials, IfError, Judgement, Room, Variance,
+};
+use edgecache_core::decide::fetch::{before_fetch, origin_saw, Prior, ToSend};
+use edgecache_core::decide::shield::STORED_AT_FIELD;
+use edgecache_core::decide::store::{
+    body_dropped, hit_for_pass_until, replacing_by_fill, to_store, Arrived, BodyDropped, Replacing,
+    ToStore,
+};
 use edgecache_core::http::parts::PartAsked;
-use edgecache_core::http::reuse::usable_on_error;
-use edgecache_core::http::revalidate::{conditional_fields, names_other_response};
-use edgecache_core::http::{fields_to_store, storability, Exchange, Fields, Storability};
-use edgecache_core::status::{Fwd, Outcome, Reason};
-use edgecache_core::storage::record::{Kind, Meta, FORMAT};
-use edgecache_core::workers_cache::fields::{Held, Kept};
+use edgecache_core::http::revalidate::names_other_response;
+use edgecache_core::http::{storability, Exchange, Fields, Storability};
+use edgecache_core::status::{Fwd, Outcome};
+use edgecache_core::storage::record::Meta;
 
 /// Where a fill starts from.
 pub struct Start<'a> {
@@ -54,53 +58,28 @@ pub struct PartFetch<'a> {
     pub asked: PartAsked,
 }
 
-/// Goes to the origin for `job`'s key and decides what to store and what to send.
+/// A fetch under way: the request sent, as `decide::fetch::before_fetch` chose it, and what
+/// it sends of the client's credentials.
+struct Fetch {
+    forward: Forward,
+    to_send: ToSend,
+    as_sent: AsSent,
+    /// It was asked again with the fields its answer varies on.
+    asked_again: bool,
+}
+
+/// Goes to the origin for `job`'s key and carries out what `decide::answer::judge` says of
+/// its answer: store it, pass it on, merge a 304, serve stale, or ask again.
 pub async fn fill(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     start: Start<'_>,
     leader: Option<Leader>,
 ) -> Answer {
-    let Start {
-        stale,
-        fwd,
-        head,
-        client_body,
-        vary,
-        part,
-    } = start;
-    let mut forward = part
-        .as_ref()
-        .map_or_else(|| job.forward(), |p| p.forward.clone());
-    // A client's forced refresh asks the shield to refresh too (RFC 9111 §5.2.1.4).
-    forward.refresh = fwd == Fwd::Request;
-    let revalidating = stale.filter(|s| s.entry.meta.reuse.validators);
-    if let Some(found) = revalidating {
-        forward.validators = conditional_fields(&*found.entry.meta);
-    }
-    if head && stale.is_some() {
-        forward.method = Some("GET");
-    }
-    // The origin is sent every field the URL's responses are known to vary on, so that
-    // its answer can be stored under this request's variant.
-    if part.is_none() {
-        forward.vary_fields = stale.map_or_else(|| vary.to_vec(), |s| s.entry.meta.vary.clone());
-    }
-    // A stored entry (or held parts) is refreshed as anyone with its key would ask for it:
-    // a credential the key does not hold stays behind, so no one user's answer can replace
-    // or remove what everyone gets.
-    let held = part.as_ref().and_then(|p| p.request.held.as_ref());
-    let fetching = if stale.is_some() || held.is_some() {
-        Fetching::Stored
-    } else {
-        Fetching::Miss
-    };
-    let as_sent = job.as_sent(fetching, &forward.vary_fields);
-    forward.withheld = as_sent.sent.withheld.clone();
-    let withheld = |name: &String| as_sent.sent.withheld.contains(name);
-    let mut asked_again = false;
-    let (origin, exchange, origin_fields, verdict) = loop {
-        let (origin, exchange) = match fetch(&mut forward, revalidating).await {
+    let mut fetch = prepare(job, &start);
+    let revalidating = start.stale.filter(|_| !fetch.to_send.validators.is_empty());
+    loop {
+        let (origin, exchange) = match send(&mut fetch, revalidating).await {
             Ok(answer) => answer,
             Err(error) => {
                 if let Some(leader) = leader {
@@ -109,169 +88,209 @@ pub async fn fill(
                 return Answer::Failed(error);
             }
         };
-        if let Some(part) = part.as_ref().filter(|_| origin.status() != 200) {
-            let asked = (&forward, &part.asked, &as_sent);
+        if let Some(part) = start.part.as_ref().filter(|_| origin.status() != 200) {
+            let asked = (&fetch.forward, &part.asked, &fetch.as_sent);
+            let fwd = start.fwd;
             return parts::answered(job, ctx, part.request, asked, origin, exchange, fwd).await;
         }
         // Judged on the fields storability reads, fetched in one call; all of them are
         // listed only for a response that is kept.
-        let origin_fields = PickedFields::read(origin.headers(), FieldSet::Response);
-        let status = origin.status();
-        let verdict = storability(
-            &as_sent.facts,
-            status,
-            &origin_fields,
-            &job.plan.overrides,
-            exchange,
-        );
-        // The answer varies on a field the client sent and the origin was not sent (or a
-        // credential it withheld): it was chosen without it, so it is not this client's
-        // variant.
-        let unsent: Vec<String> = match &verdict {
-            Storability::Store { vary, .. } => vary
-                .iter()
-                .filter(|name| {
-                    (withheld(name)
-                        || (!job.plan.forwards(name) && !forward.vary_fields.contains(name)))
-                        && job.headers.field(name).is_some()
-                })
-                .cloned()
-                .collect(),
-            Storability::DontStore(_) => Vec::new(),
-        };
-        let answered = Answered {
-            fwd,
-            status,
-            conditional: revalidating.is_some() && !forward.validators.is_empty(),
-            stale_usable_on_error: stale.is_some_and(|found| {
-                let meta = &found.entry.meta;
-                usable_on_error(&meta.reuse, meta.age(now_ms()), meta.lifetime)
-            }),
-            head_without_entry: head && stale.is_none(),
-            beyond_key: as_sent.sent.beyond_key,
-            beyond_url: as_sent.sent.beyond_url,
-            replacing: fetching == Fetching::Stored,
-            no_tiers: job.tiers.is_empty(),
-            too_large: content_length(&origin_fields).is_some_and(|len| len > job.max_body_bytes),
-            varies_on_unsent: !unsent.is_empty(),
-            asked_again,
-            unsent_withheld: unsent.iter().any(withheld),
-            verdict,
-        };
-        match judge(&answered) {
-            Judgement::NotModified => {
-                let Some(found) = revalidating else {
-                    return Answer::Failed(OriginError::Unreachable(
-                        "a 304 to a request without validators".into(),
-                    ));
-                };
-                let update = header_list(&origin.headers());
-                return not_modified(job, ctx, found, &update, exchange, fwd, leader, &as_sent);
+        let fields = PickedFields::read(origin.headers(), FieldSet::Response);
+        let answered = answered(job, &fetch, &start, (&fields, origin.status(), exchange));
+        let stale = start.stale;
+        let answer = match judge(&answered) {
+            Judgement::AskAgain(unsent) => {
+                cancel(&origin);
+                fetch.forward.vary_fields.extend(unsent);
+                fetch.asked_again = true;
+                continue;
             }
-            Judgement::ServeStale(outcome) => {
-                if let Some(body) = origin.body() {
-                    let _ = body.cancel();
+            Judgement::NotModified => match revalidating {
+                Some(found) => {
+                    let update = header_list(&origin.headers());
+                    let fwd = start.fwd;
+                    let as_sent = &fetch.as_sent;
+                    not_modified(job, ctx, found, &update, exchange, fwd, leader, as_sent)
                 }
-                if let Some(found) = stale {
-                    return Answer::Entry {
+                None => Answer::Failed(OriginError::Unreachable(
+                    "a 304 to a request without validators".into(),
+                )),
+            },
+            Judgement::ServeStale(outcome) => {
+                cancel(&origin);
+                match stale {
+                    Some(found) => Answer::Entry {
                         entry: found.entry.clone(),
                         outcome,
                         shareable: true,
-                    };
+                    },
+                    None => pass(job, ctx, stale, origin, outcome, (false, false), leader),
                 }
-                return pass(job, ctx, stale, origin, outcome, (false, false), leader);
-            }
-            Judgement::AskAgain => {
-                if let Some(body) = origin.body() {
-                    let _ = body.cancel();
-                }
-                forward.vary_fields.extend(unsent);
-                asked_again = true;
             }
             Judgement::UnexpectedNotModified(outcome) => {
-                return pass(job, ctx, stale, origin, outcome, (true, true), leader)
+                pass(job, ctx, stale, origin, outcome, (true, true), leader)
             }
             Judgement::Pass {
                 outcome,
                 response_says,
                 hit_for_pass,
             } => {
-                // A whole response to a request for parts that is not kept: the held parts go
-                // when it shows they are of an outdated representation, never for fewer
-                // bytes of the same one.
-                if let Some(held) = held {
-                    let whole = JsFields(&origin.headers());
-                    if parts::outdated(held, &whole, as_sent.sent.beyond_key) {
-                        parts::drop_parts(job, ctx, held);
-                    }
-                }
+                outdate_parts(job, ctx, &start, &origin, &fetch.as_sent);
                 let says = (response_says, hit_for_pass);
-                return pass(job, ctx, stale, origin, outcome, says, leader);
+                pass(job, ctx, stale, origin, outcome, says, leader)
             }
             Judgement::Store(outcome) => {
-                break (origin, exchange, origin_fields, (answered.verdict, outcome))
+                let answer = (origin, fields, exchange, answered.verdict, outcome);
+                keep(job, ctx, &start, &fetch, answer, leader)
             }
-        }
-    };
-    let status = origin.status();
-    let (verdict, outcome) = verdict;
-    let Storability::Store {
-        lifetime,
-        initial_age,
-        strip_fields,
-        vary,
-        reuse,
-    } = verdict
-    else {
-        return pass(job, ctx, stale, origin, outcome, (false, false), leader);
-    };
-    // The URL's other answers vary on fields this one does not name (an origin that says
-    // `Vary: Accept-Language` only to requests carrying it): it is stored as a variant of
-    // them too, a narrower key than its own `Vary` asks (RFC 9111 §4.1), so the marker that
-    // picks the others stays, and no tier takes this answer for every request to the URL.
-    let vary = edgecache_core::http::with_url_vary(vary, &forward.vary_fields);
+        };
+        return answer;
+    }
+}
 
-    coalesce::clear_pass(&job.flight_key());
-    let mut all_fields = header_list(origin_fields.headers());
+/// The request a fill sends: as `before_fetch` chooses it, built on the key's request (or a
+/// part's), with what it withholds of the client's credentials.
+fn prepare(job: &RequestContext, start: &Start) -> Fetch {
+    let held = start.part.as_ref().and_then(|p| p.request.held.as_ref());
+    let prior = Prior {
+        fwd: start.fwd,
+        head: start.head,
+        stale: start.stale.map(|found| &*found.entry.meta),
+        held_parts: held.is_some(),
+        part: start.part.is_some(),
+        url_vary: start.vary,
+    };
+    let to_send = before_fetch(&prior);
+    let mut forward = start
+        .part
+        .as_ref()
+        .map_or_else(|| job.forward(), |p| p.forward.clone());
+    forward.refresh = to_send.refresh;
+    // A revalidation's validators; a part's request keeps its own `Range` and `If-Range`.
+    if !to_send.validators.is_empty() {
+        forward.validators.clone_from(&to_send.validators);
+    }
+    if to_send.as_get {
+        forward.method = Some("GET");
+    }
+    if let Some(vary_fields) = &to_send.vary_fields {
+        forward.vary_fields.clone_from(vary_fields);
+    }
+    let as_sent = job.as_sent(to_send.fetching, &forward.vary_fields);
+    forward.withheld.clone_from(&as_sent.sent.withheld);
+    Fetch {
+        forward,
+        to_send,
+        as_sent,
+        asked_again: false,
+    }
+}
+
+/// What is known once the origin answered `fetch`, each part worked out by the core.
+fn answered(
+    job: &RequestContext,
+    fetch: &Fetch,
+    start: &Start,
+    (fields, status, exchange): (&PickedFields, u16, Exchange),
+) -> Answered {
+    let as_sent = &fetch.as_sent;
+    let verdict = storability(
+        &as_sent.facts,
+        status,
+        fields,
+        &job.plan.overrides,
+        exchange,
+    );
+    let withheld = &as_sent.sent.withheld;
+    let saw = origin_saw(&job.plan, withheld, &fetch.forward.vary_fields);
+    let variance = Variance::of(&verdict, saw, withheld, &job.headers, fetch.asked_again);
+    let stale = start.stale.map(|found| &*found.entry.meta);
+    Answered {
+        fwd: start.fwd,
+        status,
+        fetched: fetch.to_send.fetched,
+        credentials: Credentials::of(&as_sent.sent),
+        if_error: IfError::of(stale, job.now),
+        room: Room::of(job.tiers.len(), content_length(fields), job.max_body_bytes),
+        variance,
+        verdict,
+    }
+}
+
+fn cancel(origin: &Response) {
+    if let Some(body) = origin.body() {
+        let _ = body.cancel();
+    }
+}
+
+/// A whole response to a request for parts that is not kept: the held parts go when it
+/// shows they are of an outdated representation, never for fewer bytes of the same one.
+fn outdate_parts(
+    job: &Rc<RequestContext>,
+    ctx: &Rc<Context>,
+    start: &Start,
+    origin: &Response,
+    as_sent: &AsSent,
+) {
+    let held = start.part.as_ref().and_then(|p| p.request.held.as_ref());
+    if let Some(held) = held {
+        let whole = JsFields(&origin.headers());
+        if parts::outdated(held, &whole, as_sent.sent.beyond_key) {
+            parts::drop_parts(job, ctx, held);
+        }
+    }
+}
+
+/// Stores the origin's answer (`decide::store::to_store`) in the background while the
+/// client's branch of its body streams.
+fn keep(
+    job: &Rc<RequestContext>,
+    ctx: &Rc<Context>,
+    start: &Start,
+    fetch: &Fetch,
+    (origin, fields, exchange, verdict, outcome): (
+        Response,
+        PickedFields,
+        Exchange,
+        Storability,
+        Outcome,
+    ),
+    leader: Option<Leader>,
+) -> Answer {
+    let forward = &fetch.forward;
     // From the shield's storage: kept as stored when the shield stored it, for purges.
     let shield_stored_at = forward
         .answered_by_shield
         .get()
         .then(|| origin.headers().get(STORED_AT_FIELD).ok().flatten())
         .flatten();
-    let (stored_at, initial_age) = as_stored_at_shield(
-        exchange.response_ms,
-        initial_age,
-        shield_stored_at.as_deref(),
-    );
-    all_fields.retain(|(name, _)| !SHIELD_FIELDS.contains(&name.as_str()));
-    let tags = response_tags(&all_fields, &job.plan.tags);
-    let kept = job.workers_cache.then(|| Kept {
-        fresh_secs: lifetime as i64 - initial_age as i64,
-        reuse,
-        tags: tags.clone(),
-        withheld: !strip_fields.is_empty(),
-        body: Held::Arriving,
-        url_vary: vary.clone(),
-    });
-    let meta = Meta {
-        v: FORMAT,
-        kind: Kind::Response,
-        key: job.plan.variant_key(&vary, &job.headers),
-        url: job.plan.key.url(),
-        status,
-        headers: fields_to_store(all_fields, &strip_fields, exchange.response_secs()),
-        stored_at,
-        initial_age,
-        lifetime,
-        tags,
-        vary,
-        body_len: 0,
-        reuse,
-        parts: None,
+    let arrived = Arrived {
+        status: origin.status(),
+        fields: header_list(fields.headers()),
+        exchange,
+        shield_stored_at: shield_stored_at.as_deref(),
     };
+    let to_store = to_store(
+        verdict,
+        arrived,
+        &job.plan,
+        &job.headers,
+        &forward.vary_fields,
+    );
+    let Some(ToStore { meta, kept }) = to_store else {
+        return pass(
+            job,
+            ctx,
+            start.stale,
+            origin,
+            outcome,
+            (false, false),
+            leader,
+        );
+    };
+    coalesce::clear_pass(&job.flight_key());
     let (client, store_branch) = match origin.body() {
-        Some(body) if client_body => {
+        Some(body) if start.client_body => {
             let branches = body.tee();
             (
                 Some(branches.get(0).unchecked_into::<ReadableStream>()),
@@ -280,20 +299,18 @@ pub async fn fill(
         }
         body => (None, body),
     };
-    // A client-forced refresh replaces an entry still fresh in KV.
-    let replacing = stale
-        .filter(|found| fwd == Fwd::Request && !found.soft_purged)
-        .map(|found| Replacing {
-            stored_at: found.entry.meta.stored_at,
-            fresh: true,
-        });
-    let streamable = streamable_length(&origin_fields);
-    let speaks = speaks_for_key(Reason::TooLarge, as_sent.sent.beyond_url);
+    let stale = start
+        .stale
+        .map(|found| (&*found.entry.meta, found.soft_purged));
+    let replacing = replacing_by_fill(start.fwd, stale);
+    let streamable = streamable_length(&fields);
+    let beyond_url = fetch.as_sent.sent.beyond_url;
+    let writing = (leader, beyond_url);
     ctx.wait_until(store(
         job.clone(),
         meta,
         store_branch,
-        (leader, speaks),
+        writing,
         replacing,
         streamable,
     ));
@@ -301,7 +318,7 @@ pub async fn fill(
         origin,
         body: client,
         outcome,
-        kept,
+        kept: job.workers_cache.then_some(kept),
     }
 }
 
@@ -310,7 +327,7 @@ pub async fn fill(
 /// that the origin no longer allows to be shared, and when it speaks for the whole URL
 /// (`hit_for_pass`) remember the key as hit-for-pass.
 fn pass(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     stale: Option<&Found>,
     origin: Response,
@@ -334,24 +351,27 @@ fn pass(
     Answer::unstored(origin, outcome)
 }
 
-/// Sends `forward`; when a revalidation's 304 names another stored response (RFC 9111
+/// Sends the fetch; when a revalidation's 304 names another stored response (RFC 9111
 /// §4.3.4: none matches), asks again without validators. Returns the answer and when it was
-/// asked for and came.
-async fn fetch(
-    forward: &mut Forward,
+/// asked for and came: the clock is read here to measure the origin (RFC 9111 §4.2.3), not
+/// to decide.
+async fn send(
+    fetch: &mut Fetch,
     revalidating: Option<&Found>,
 ) -> Result<(Response, Exchange), OriginError> {
     let request_ms = now_ms();
-    let mut origin = forward.send().await?;
+    let mut origin = fetch.forward.send().await?;
     if let Some(found) = revalidating {
         if origin.status() == 304
             && names_other_response(&*found.entry.meta, &JsFields(&origin.headers()))
         {
-            forward.validators.clear();
-            origin = forward.send().await?;
+            fetch.to_send.without_validators();
+            fetch.forward.validators.clear();
+            origin = fetch.forward.send().await?;
         }
     }
-    let exchange = Exchange::of(request_ms, now_ms(), forward.answered_by_shield.get());
+    let shield = fetch.forward.answered_by_shield.get();
+    let exchange = Exchange::of(request_ms, now_ms(), shield);
     Ok((origin, exchange))
 }
 
@@ -363,18 +383,20 @@ pub const STREAM_FROM_BYTES: u64 = 1024 * 1024;
 /// Reads the stored branch of the body (up to the size limit) and writes the entry, and its
 /// `Vary` marker, to every tier; then settles the flight. A body that fails or overflows is
 /// not stored at all. `streamable`: the body's length, when the origin states it for the
-/// bytes the body stream gives (no `Content-Encoding`). `speaks`: a body too large to keep
-/// marks the URL hit-for-pass (`answer::speaks_for_key`).
+/// bytes the body stream gives (no `Content-Encoding`). `beyond_url`: the fetch carried a
+/// credential the URL's key does not hold (a body too large to keep then marks nothing,
+/// `decide::store::body_dropped`).
 async fn store(
-    job: Rc<Job>,
+    job: Rc<RequestContext>,
     meta: Meta,
     body: Option<ReadableStream>,
-    (leader, speaks): (Option<Leader>, bool),
+    (leader, beyond_url): (Option<Leader>, bool),
     replacing: Option<Replacing>,
     streamable: Option<u64>,
 ) {
     let length = streamable.filter(|&n| n >= STREAM_FROM_BYTES && n <= job.max_body_bytes);
-    let (streamed, mut held): (Vec<&Tier>, Vec<&Tier>) = tiers_to_write(&job, replacing)
+    let (streamed, mut held): (Vec<&Tier>, Vec<&Tier>) = job
+        .tiers_to_write(replacing)
         .partition(|tier| length.is_some() && tier.backend().describe().streams_writes);
     if let (Some(length), false) = (length, streamed.is_empty()) {
         // A body streamed to R2 is not read into Wasm for a tier that could not hold it.
@@ -383,7 +405,7 @@ async fn store(
     let (Some(length), Some(body)) = (length.filter(|_| !streamed.is_empty()), body.as_ref())
     else {
         let tiers = held.into_iter().chain(streamed);
-        return store_read(&job, meta, body, (leader, speaks), tiers).await;
+        return store_read(&job, meta, body, (leader, beyond_url), tiers).await;
     };
     // One branch of the body for each tier that takes a stream, and one read for the others.
     let mut branches = Vec::with_capacity(streamed.len() + 1);
@@ -395,16 +417,13 @@ async fn store(
     }
     branches.push(rest);
     let read_branch = (!held.is_empty()).then(|| branches.pop()).flatten();
-    let meta = Meta {
-        body_len: length,
-        ..meta
-    };
+    let meta = meta.with_body_len(length);
     let marker = marker_for(&job.plan.primary, &meta);
-    let keep = keep_secs(&meta, job.keep_stale);
+    let keep = job.keep_secs(&meta);
     let streams = streamed
         .iter()
         .zip(branches)
-        .map(|(tier, branch)| put_streamed(tier, &meta, marker.as_ref(), branch, keep));
+        .map(|(tier, branch)| put_streamed(tier, (&meta, marker.as_ref()), branch, keep, job.now));
     let streams = futures_util::future::join_all(streams);
     match read_branch {
         // The other tiers, and the followers, get the body read as before.
@@ -415,7 +434,7 @@ async fn store(
                     &job,
                     meta.clone(),
                     Some(branch),
-                    (leader, speaks),
+                    (leader, beyond_url),
                     held.into_iter(),
                 ),
             )
@@ -433,14 +452,14 @@ async fn store(
 /// where it went as `write_all` does.
 async fn put_streamed(
     tier: &Tier,
-    meta: &Meta,
-    marker: Option<&Entry>,
+    (meta, marker): (&Meta, Option<&Entry>),
     body: ReadableStream,
     keep: u64,
+    now: i64,
 ) {
     if let Some(marker) = marker {
         if log_failure(tier.put(&marker.meta.key, marker, keep).await) {
-            crate::flow::markers::remember(tier.backend(), marker, now_ms());
+            crate::flow::markers::remember(tier.backend(), marker, now);
         }
     }
     let written = log_failure(tier.put_stream(&meta.key, meta, body, keep).await);
@@ -461,10 +480,10 @@ async fn put_streamed(
 /// Reads `body` (up to the size limit) and writes the entry, and its `Vary` marker, to
 /// `tiers`; then settles the flight.
 async fn store_read<'a>(
-    job: &Job,
+    job: &RequestContext,
     meta: Meta,
     body: Option<ReadableStream>,
-    (leader, speaks): (Option<Leader>, bool),
+    (leader, beyond_url): (Option<Leader>, bool),
     tiers: impl Iterator<Item = &'a Tier>,
 ) {
     let body = match body {
@@ -472,26 +491,20 @@ async fn store_read<'a>(
         Some(stream) => match read_limited(stream, job.max_body_bytes).await {
             Ok(Body::Complete(bytes)) => bytes,
             Ok(Body::TooLarge) => {
-                return not_stored(job, &meta.key, body_not_stored(false), leader, speaks)
+                return not_stored(job, &meta.key, body_dropped(false, beyond_url), leader)
             }
-            Err(_) => return not_stored(job, &meta.key, body_not_stored(true), leader, speaks),
+            Err(_) => return not_stored(job, &meta.key, body_dropped(true, beyond_url), leader),
         },
     };
-    let entry = Entry::new(
-        Meta {
-            body_len: body.len() as u64,
-            ..meta
-        },
-        body,
-    );
+    let entry = Entry::new(meta.with_body_len(body.len() as u64), body);
     let marker = marker_for(&job.plan.primary, &entry.meta);
     // Followers get the entry now; the flight stays open until it is written, so requests
     // arriving meanwhile get it too rather than the storage they would read it from.
     if let Some(leader) = &leader {
         leader.publish(Settled::Stored(entry.clone()));
     }
-    let keep = keep_secs(&entry.meta, job.keep_stale);
-    write_all(tiers, &entry, marker.as_ref(), keep).await;
+    let keep = job.keep_secs(&entry.meta);
+    write_all(tiers, (&entry, marker.as_ref()), keep, job.now).await;
     drop(leader);
 }
 
@@ -509,17 +522,17 @@ fn streamable_length(fields: &PickedFields) -> Option<u64> {
 
 /// For `hit_for_pass_ttl` seconds, requests for the key no longer wait for each other's fetch:
 /// its answers are not stored whoever asks.
-fn mark_hit_for_pass(job: &Job) {
-    let now = now_ms();
-    coalesce::mark_pass(
-        &job.flight_key(),
-        now + job.hit_for_pass_ttl as i64 * 1000,
-        now,
-    );
+fn mark_hit_for_pass(job: &RequestContext) {
+    let until = hit_for_pass_until(job.now, job.hit_for_pass_ttl);
+    coalesce::mark_pass(&job.flight_key(), until, job.now);
 }
 
-fn not_stored(job: &Job, key: &str, reason: Reason, leader: Option<Leader>, speaks: bool) {
-    if reason == Reason::TooLarge && speaks {
+fn not_stored(job: &RequestContext, key: &str, dropped: BodyDropped, leader: Option<Leader>) {
+    let BodyDropped {
+        reason,
+        hit_for_pass,
+    } = dropped;
+    if hit_for_pass {
         mark_hit_for_pass(job);
     }
     if let Some(leader) = leader {

@@ -2,7 +2,7 @@
 
 use crate::flow::markers;
 use crate::flow::reply::Unread;
-use crate::runtime::{cut, now_ms};
+use crate::runtime::cut;
 use crate::store::{read_body, unread_body, Entry, Operation, Read, StoreError, Tier, TierError};
 use edgecache_core::control::registry::{Registry, Standing};
 use edgecache_core::http::Fields;
@@ -83,7 +83,7 @@ impl Found {
         let Some(response) = self.unread.take() else {
             return Ok(());
         };
-        match read_body(self.entry.clone(), &response).await {
+        match read_body(self.entry.clone(), &response, self.backend).await {
             Ok(Some(entry)) => {
                 self.entry = entry;
                 Ok(())
@@ -114,12 +114,13 @@ pub struct Lookup {
 
 /// Reads the tiers in order; the first entry for the request that no purge has removed
 /// wins, whatever its age (the caller decides whether it may be used). A failing tier is
-/// skipped, and reported in `failed`.
+/// skipped, and reported in `failed`. `now_ms`: the request's `now`.
 pub async fn lookup(
     tiers: &[Tier],
     plan: &Plan,
     headers: &impl Fields,
     registry: &Registry,
+    now_ms: i64,
 ) -> Lookup {
     if registry.unknown {
         return Lookup {
@@ -134,7 +135,7 @@ pub async fn lookup(
     let mut vary = Vec::new();
     let mut failed = Vec::new();
     for (index, tier) in tiers.iter().enumerate() {
-        let (in_tier, failures) = find(tier, plan, headers).await;
+        let (in_tier, failures) = find(tier, plan, headers, now_ms).await;
         failed.extend(failures);
         let (Read { entry, unread }, marker) = match in_tier {
             InTier::Found(read, marker) => (read, marker),
@@ -199,10 +200,15 @@ enum InTier {
 /// (`markers`), saving a read; when the remembered variant is missing the marker is read
 /// afresh, in case it changed. A read that fails counts as nothing there; its error comes
 /// back beside what was found.
-async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields) -> (InTier, Vec<TierError>) {
+async fn find(
+    tier: &Tier,
+    plan: &Plan,
+    headers: &impl Fields,
+    now_ms: i64,
+) -> (InTier, Vec<TierError>) {
     let backend = tier.backend();
     let mut failed = Vec::new();
-    if let Some(marker) = markers::recall(backend, &plan.primary, now_ms()) {
+    if let Some(marker) = markers::recall(backend, &plan.primary, now_ms) {
         match read_response(tier, &plan.variant_key(&marker.meta.vary, headers)).await {
             Ok(Some(variant)) => return (InTier::Found(variant, Some(marker)), failed),
             Ok(None) => {}
@@ -225,7 +231,7 @@ async fn find(tier: &Tier, plan: &Plan, headers: &impl Fields) -> (InTier, Vec<T
         // URL's is not a response, nor a marker: a miss in this tier.
         Kind::Value => InTier::Nothing,
         Kind::Variants => {
-            markers::remember(backend, entry, now_ms());
+            markers::remember(backend, entry, now_ms);
             let variant_key = plan.variant_key(&entry.meta.vary, headers);
             match read_response(tier, &variant_key).await {
                 Ok(Some(variant)) => InTier::Found(variant, Some(primary.entry)),
@@ -258,18 +264,19 @@ async fn read(tier: &Tier, key: &str) -> Result<Option<Read>, TierError> {
 }
 
 /// Writes an entry (and its `Vary` marker) to `tiers`, to be kept `keep_secs`, and logs
-/// one line saying where it went.
+/// one line saying where it went; `now_ms`: the request's `now`, at which a marker written
+/// is remembered.
 pub async fn write_all(
     tiers: impl IntoIterator<Item = &Tier>,
-    entry: &Entry,
-    marker: Option<&Entry>,
+    (entry, marker): (&Entry, Option<&Entry>),
     keep_secs: u64,
+    now_ms: i64,
 ) {
     let mut written = Vec::new();
     for tier in tiers {
         if let Some(marker) = marker {
             if log_failure(tier.put(&marker.meta.key, marker, keep_secs).await) {
-                markers::remember(tier.backend(), marker, now_ms());
+                markers::remember(tier.backend(), marker, now_ms);
             }
         }
         if log_failure(tier.put(&entry.meta.key, entry, keep_secs).await) {
@@ -307,14 +314,9 @@ pub async fn delete_all(tiers: &[Tier], key: &str) -> Vec<TierError> {
 }
 
 /// Copies an entry found in a lower tier into the faster tiers above it.
-pub async fn backfill(tiers: &[Tier], found: Found, keep_secs: u64) {
-    write_all(
-        &tiers[..found.tier],
-        &found.entry,
-        found.marker.as_ref(),
-        keep_secs,
-    )
-    .await;
+pub async fn backfill(tiers: &[Tier], found: Found, keep_secs: u64, now_ms: i64) {
+    let written = (&found.entry, found.marker.as_ref());
+    write_all(&tiers[..found.tier], written, keep_secs, now_ms).await;
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary: log lines stay short.

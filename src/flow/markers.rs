@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use crate::store::Entry;
 use edgecache_core::config::Backend;
 use edgecache_core::storage::lru::Lru;
-use edgecache_core::storage::record::{Kind, Meta};
+use edgecache_core::storage::record::Meta;
 
 /// How long an isolate trusts a marker it has not read again.
 pub const MARKER_TTL_MS: i64 = 5_000;
@@ -63,52 +63,29 @@ pub fn forget(primary: &str) {
 /// The `Vary` marker stored at the URL's `primary` key beside a response (or parts) that
 /// varies: it names the fields that pick the variant, and holds no body.
 pub fn marker_for(primary: &str, meta: &Meta) -> Option<Entry> {
-    (!meta.vary.is_empty()).then(|| {
-        let marker = Meta {
-            kind: Kind::Variants,
-            key: primary.to_string(),
-            status: 0,
-            headers: Vec::new(),
-            tags: Vec::new(),
-            body_len: 0,
-            parts: None,
-            ..meta.clone()
-        };
-        Entry::new(marker, Vec::new())
-    })
+    (!meta.vary.is_empty()).then(|| Entry::new(Meta::marker(primary, meta), Vec::new()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edgecache_core::storage::record::{Kind, Meta, FORMAT};
+    use edgecache_core::storage::record::{Keeping, Meta, Said};
 
     fn marker(key: &str) -> Entry {
-        Entry::new(
-            Meta {
-                v: FORMAT,
-                kind: Kind::Variants,
-                key: key.into(),
-                url: "https://example.com/".into(),
-                status: 0,
-                headers: vec![],
-                stored_at: 0,
-                initial_age: 0,
-                lifetime: 60,
-                tags: vec![],
-                vary: vec!["accept-encoding".into()],
-                body_len: 0,
-                reuse: Default::default(),
-                parts: None,
-            },
-            Vec::new(),
-        )
+        let keeping = Keeping {
+            lifetime: 60,
+            ..Keeping::default()
+        };
+        let url = "https://example.com/".to_string();
+        let vary = vec!["accept-encoding".to_string()];
+        let variant = Meta::response(key.into(), url, vary, Said::default(), keeping);
+        Entry::new(Meta::marker(key, &variant), Vec::new())
     }
 
     #[test]
     fn a_marker_is_trusted_for_a_while_per_backend() {
-        remember(Backend::Cache, &marker("p:1"), 1_000);
-        let recalled = recall(Backend::Cache, "p:1", 1_000 + MARKER_TTL_MS - 1).unwrap();
+        remember(Backend::CacheApi, &marker("p:1"), 1_000);
+        let recalled = recall(Backend::CacheApi, "p:1", 1_000 + MARKER_TTL_MS - 1).unwrap();
         assert_eq!(recalled.meta.vary, ["accept-encoding"]);
         assert!(recall(Backend::Kv, "p:1", 1_000).is_none(), "per backend");
         remember(Backend::Memory, &marker("p:1"), 1_000);
@@ -117,17 +94,17 @@ mod tests {
             "shared tiers only"
         );
         assert!(
-            recall(Backend::Cache, "p:1", 1_000 + MARKER_TTL_MS).is_none(),
+            recall(Backend::CacheApi, "p:1", 1_000 + MARKER_TTL_MS).is_none(),
             "expired"
         );
     }
 
     #[test]
     fn forgetting_a_key_drops_it_everywhere() {
-        remember(Backend::Cache, &marker("p:2"), 0);
+        remember(Backend::CacheApi, &marker("p:2"), 0);
         remember(Backend::Kv, &marker("p:2"), 0);
         forget("p:2");
-        assert!(recall(Backend::Cache, "p:2", 1).is_none());
+        assert!(recall(Backend::CacheApi, "p:2", 1).is_none());
         assert!(recall(Backend::Kv, "p:2", 1).is_none());
     }
 }

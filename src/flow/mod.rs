@@ -5,12 +5,12 @@
 //! What to do is decided in the core (`edgecache_core::decide`); the flow carries it out and
 //! returns the response with what it reports (`report`).
 
+pub mod answer;
 pub mod assemble;
-pub mod cacheable;
 pub mod coalesce;
+pub mod context;
 pub mod error;
 pub mod fill;
-pub mod job;
 pub mod lookup;
 pub mod markers;
 pub mod origin;
@@ -19,6 +19,7 @@ pub mod pass;
 pub mod reply;
 pub mod report;
 pub mod revalidated;
+pub mod serve;
 pub mod shield;
 
 use std::rc::Rc;
@@ -30,28 +31,29 @@ use worker::{Context, Env};
 use futures_util::future::LocalBoxFuture;
 
 use crate::control::registry_copy;
-use crate::runtime::{FieldSet, JsFields, PickedFields};
+use crate::runtime::{now_ms, FieldSet, JsFields, PickedFields};
 use crate::settings::Settings;
-use crate::store::open_tiers;
+use crate::store::{open_tiers, Tier};
 use assemble::{Fragment, FragmentFlow};
-use cacheable::serve_cacheable;
+use context::{ForwardSource, RequestContext};
 use edgecache_core::config::Config;
 use edgecache_core::decide::arrival::{
-    before_lookup, Arrival, Before, HOP_HEADER, INVALIDATES_ALSO_WITHOUT,
+    before_lookup, invalidates_after, Arrival, Before, HOP_HEADER, INVALIDATES_ALSO_WITHOUT,
 };
 use edgecache_core::decide::shield::{location_tiers, shard_name, shield_tiers};
 use edgecache_core::http::reuse::RefreshPolicy;
 use edgecache_core::http::Fields;
 use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::{KeyedOn, Plan};
+use edgecache_core::request::route::Routing;
 use edgecache_core::request::target::Target;
 use error::RequestError;
-use job::{Job, Sending};
 use lookup::delete_all;
 use origin::{Forward, ShieldRoute};
 use pass::{pass_through, refusal};
 use reply::Audience;
 use report::{Handled, Report, Served};
+use serve::serve_cacheable;
 use shield::{Role, ShieldNamespace};
 
 /// Answers one request. `fragment` is set when the request is an ESI include of a page being
@@ -78,136 +80,26 @@ pub async fn handle_at(
     settings: &Rc<Settings>,
     fragment: Option<&Fragment>,
 ) -> Handled {
+    // The request's one reading of the clock: its choices are made at this time.
+    let now = now_ms();
     let config = &settings.config;
-    let audience = match role {
-        Role::Edge => Audience::Clients {
-            expose_tags: config.expose_tags,
-        },
-        Role::Shield => Audience::Caches,
-    };
     let target = Target::of(url, config.case_insensitive_paths);
     let routing = config.routing(&target);
     let route = routing.route.map(|r| r.path.as_str().to_string());
-    let mut errors = Vec::new();
     let headers = PickedFields::read(request.headers(), FieldSet::Request);
-    let esi_route = routing.route.is_some_and(|r| r.esi);
-    let method = request.method();
-    // A passed request's answer goes to the client as the origin sent it, never assembled, so
-    // its `Surrogate-Capability` does not offer ESI (`Forward::as_sent`).
-    let as_sent = || {
-        Forward::as_sent(
-            request,
-            url,
-            settings.origin.as_ref(),
-            config.origin_timeout_ms,
-        )
-    };
-    let arrival = Arrival {
-        looped: headers.field(HOP_HEADER).is_some(),
-        method: &method,
-        bypass: routing.bypass,
-        bypass_cookie: config.any_bypass_cookies
-            && config
-                .bypass_cookie(&target, &routing, headers.field("cookie").as_deref())
-                .is_some(),
-    };
-    let passed = match before_lookup(&arrival) {
-        Before::Refuse { status, outcome } => {
-            let response = reply::plain(status, &refusal(&outcome), &outcome);
-            Some(Served::new(response, outcome))
-        }
-        Before::Pass {
-            fwd,
-            reason,
-            invalidates,
-        } => {
-            let mut served = pass_through(as_sent(), fwd, reason, audience, fragment).await;
-            let success = served
-                .response
-                .as_ref()
-                .ok()
-                .filter(|r| (200..400).contains(&r.status()));
-            if let (true, Some(response)) = (invalidates, success) {
-                let changed = response.headers();
-                let request = headers.headers();
-                let role = Role::Edge;
-                let failed = invalidate(role, env, config, url, request, Some(&changed)).await;
-                served.errors.extend(failed);
-            }
-            Some(served)
-        }
-        Before::Lookup => None,
-    };
-    if let Some(served) = passed {
-        return handled(served, route, errors, None);
-    }
-
-    let keyed_on = fragment.map(|f| &f.keyed_on);
-    let plan = Plan::new(config, &routing, &target, &headers, keyed_on);
-    let facts = RequestFacts::of(&headers, &config.credential_headers);
-    // A shielded route's location keeps its own tiers and leaves the shared ones to the
-    // shield; without the binding, it keeps them all and asks the origin itself.
-    let namespace = match role {
-        Role::Edge if plan.shield => {
-            let namespace = ShieldNamespace::of(
-                env,
-                config.shield_location_hint.clone(),
-                config.shield_shards,
-            );
-            if namespace.is_none() {
-                errors.push(RequestError::NoShieldBinding);
-            }
-            namespace
-        }
-        _ => None,
-    };
-    let backends = match (role, &namespace) {
-        (Role::Shield, _) => shield_tiers(&plan.backends),
-        (Role::Edge, Some(_)) => location_tiers(&plan.backends),
-        (Role::Edge, None) => plan.backends.clone(),
-    };
-    let opened = open_tiers(&backends, env, &plan.url_base, config.memory_max_bytes);
-    errors.extend(opened.failed.into_iter().map(RequestError::Tier));
-    let tiers = opened.tiers;
-    let shield = namespace.map(|namespace| {
-        Rc::new(ShieldRoute {
-            namespace,
-            key: plan.primary.clone(),
-            url: Forward::key_url(&plan, &target),
-            credentials: facts.has_credentials(),
-            keyed_beyond_route: keyed_on.is_some_and(|k| !k.is_empty()),
-        })
-    });
-    let registry = registry_copy::current(env, config, &target.host).await;
-    let sending = Sending {
-        request: Clone::clone(request),
-        url: url.clone(),
-        target,
-        settings: settings.clone(),
-        keep_cookies: KeyedOn::of(routing.route, keyed_on).cookies,
-        esi: esi_route,
-        shield,
-    };
-    let job = Rc::new(Job {
-        plan,
-        tiers,
-        sending,
-        facts,
-        headers,
-        max_body_bytes: config.max_body_bytes,
-        keep_stale: config.keep_stale,
-        hit_for_pass_ttl: config.hit_for_pass_ttl,
-        expose_tags: config.expose_tags,
-        esi_route,
-        registry,
-        refresh: RefreshPolicy {
-            ignore: config.ignore_client_no_cache,
-            interval_secs: config.client_refresh_interval,
-        },
-        workers_cache: config.workers_cache.is_some() && role == Role::Edge,
+    let arriving = Arriving {
         role,
-    });
-    let head = method == "HEAD";
+        request,
+        url,
+        env,
+        settings,
+        fragment,
+    };
+    if let Some(served) = arrive(&arriving, &target, &routing, &headers).await {
+        return handled(served, route, Vec::new(), None);
+    }
+    let (job, errors) = job_for(&arriving, target, &routing, headers, now).await;
+    let head = request.method() == "HEAD";
     let asked = match (&config.workers_cache, fragment, role) {
         (Some(site), None, Role::Edge) => Some(crate::workers_cache::asked(site, url, &job, head)),
         _ => None,
@@ -232,13 +124,165 @@ pub async fn handle_at(
     handled(served, route, errors, asked)
 }
 
+/// A request as it arrives, in the role it is answered in.
+struct Arriving<'a> {
+    role: Role,
+    request: &'a Request,
+    url: &'a Url,
+    env: &'a Env,
+    settings: &'a Rc<Settings>,
+    fragment: Option<&'a Fragment>,
+}
+
+/// Before any lookup, as `decide::arrival::before_lookup` chooses: refuse, or pass the
+/// request on as the client sent it (an unsafe method's success invalidating what it
+/// changed, `decide::arrival::invalidates_after`); `None`: look it up.
+async fn arrive(
+    a: &Arriving<'_>,
+    target: &Target,
+    routing: &Routing<'_>,
+    headers: &PickedFields,
+) -> Option<Served> {
+    let config = &a.settings.config;
+    let method = a.request.method();
+    let arrival = Arrival {
+        looped: headers.field(HOP_HEADER).is_some(),
+        method: &method,
+        bypass: routing.bypass,
+        bypass_cookie: config.any_bypass_cookies
+            && config
+                .bypass_cookie(target, routing, headers.field("cookie").as_deref())
+                .is_some(),
+    };
+    let (fwd, reason, invalidates) = match before_lookup(&arrival) {
+        Before::Refuse { status, outcome } => {
+            let response = reply::plain(status, &refusal(&outcome), &outcome);
+            return Some(Served::new(response, outcome));
+        }
+        Before::Pass {
+            fwd,
+            reason,
+            invalidates,
+        } => (fwd, reason, invalidates),
+        Before::Lookup => return None,
+    };
+    let audience = match a.role {
+        Role::Edge => Audience::Clients {
+            expose_tags: config.expose_tags,
+        },
+        Role::Shield => Audience::Caches,
+    };
+    // A passed request's answer goes to the client as the origin sent it, never assembled,
+    // so its `Surrogate-Capability` does not offer ESI (`Forward::as_sent`).
+    let timeout_ms = config.origin_timeout_ms;
+    let as_sent = Forward::as_sent(a.request, a.url, a.settings.origin.as_ref(), timeout_ms);
+    let mut served = pass_through(as_sent, fwd, reason, audience, a.fragment).await;
+    let changed = served.response.as_ref().ok().and_then(|response| {
+        invalidates_after(invalidates, response.status()).then(|| response.headers())
+    });
+    if let Some(changed) = changed {
+        let (env, url, request) = (a.env, a.url, headers.headers());
+        let failed = invalidate(Role::Edge, env, config, url, request, Some(&changed)).await;
+        served.errors.extend(failed);
+    }
+    Some(served)
+}
+
+/// The job of a request that is looked up: its key's plan, the tiers it keeps, what its
+/// fetches are sent from, the purges known and its one `now`; with what went wrong on the way
+/// (a tier that could not be opened, no shield binding).
+async fn job_for(
+    a: &Arriving<'_>,
+    target: Target,
+    routing: &Routing<'_>,
+    headers: PickedFields,
+    now: i64,
+) -> (Rc<RequestContext>, Vec<RequestError>) {
+    let config = &a.settings.config;
+    let keyed_on = a.fragment.map(|f| &f.keyed_on);
+    let plan = Plan::new(config, routing, &target, &headers, keyed_on);
+    let facts = RequestFacts::of(&headers, &config.credential_headers);
+    let (namespace, tiers, errors) = tiers_for(a, &plan);
+    let shield = namespace.map(|namespace| {
+        Rc::new(ShieldRoute {
+            namespace,
+            key: plan.primary.clone(),
+            url: Forward::key_url(&plan, &target),
+            credentials: facts.has_credentials(),
+            keyed_beyond_route: keyed_on.is_some_and(|k| !k.is_empty()),
+        })
+    });
+    let registry = registry_copy::current(a.env, config, &target.host).await;
+    let esi_route = routing.route.is_some_and(|r| r.esi);
+    let sending = ForwardSource {
+        request: Clone::clone(a.request),
+        url: a.url.clone(),
+        target,
+        settings: a.settings.clone(),
+        keep_cookies: KeyedOn::of(routing.route, keyed_on).cookies,
+        esi: esi_route,
+        shield,
+    };
+    let job = RequestContext {
+        plan,
+        tiers,
+        sending,
+        facts,
+        headers,
+        max_body_bytes: config.max_body_bytes,
+        keep_stale: config.keep_stale,
+        hit_for_pass_ttl: config.hit_for_pass_ttl,
+        expose_tags: config.expose_tags,
+        esi_route,
+        registry,
+        refresh: RefreshPolicy {
+            ignore: config.ignore_client_no_cache,
+            interval_secs: config.client_refresh_interval,
+        },
+        workers_cache: config.workers_cache.is_some() && a.role == Role::Edge,
+        role: a.role,
+        now,
+    };
+    (Rc::new(job), errors)
+}
+
+/// The tiers a request keeps: a shielded route's location keeps its own and leaves the shared
+/// ones to the shield (the shield's namespace, when the worker has the binding); without the
+/// binding, it keeps them all and asks the origin itself.
+fn tiers_for(
+    a: &Arriving<'_>,
+    plan: &Plan,
+) -> (Option<ShieldNamespace>, Vec<Tier>, Vec<RequestError>) {
+    let config = &a.settings.config;
+    let mut errors = Vec::new();
+    let namespace = match a.role {
+        Role::Edge if plan.shield => {
+            let hint = config.shield_location_hint.clone();
+            let namespace = ShieldNamespace::of(a.env, hint, config.shield_shards);
+            if namespace.is_none() {
+                errors.push(RequestError::NoShieldBinding);
+            }
+            namespace
+        }
+        _ => None,
+    };
+    let backends = match (a.role, &namespace) {
+        (Role::Shield, _) => shield_tiers(&plan.backends),
+        (Role::Edge, Some(_)) => location_tiers(&plan.backends),
+        (Role::Edge, None) => plan.backends.clone(),
+    };
+    let opened = open_tiers(&backends, a.env, &plan.url_base, config.memory_max_bytes);
+    errors.extend(opened.failed.into_iter().map(RequestError::Tier));
+    (namespace, opened.tiers, errors)
+}
+
 /// The request's answer, with the report that goes with it; `errors`: those met before the
 /// answer was chosen.
 fn handled(
     served: Served,
     route: Option<String>,
     errors: Vec<RequestError>,
-    asked: Option<edgecache_core::workers_cache::fields::Asked>,
+    asked: Option<edgecache_core::workers_cache::emit::CacheAsked>,
 ) -> Handled {
     let served = served.after(errors);
     Handled {
@@ -359,7 +403,7 @@ async fn invalidate_key(
     role: Role,
     env: &Env,
     config: &Config,
-    routing: &edgecache_core::request::route::Routing<'_>,
+    routing: &Routing<'_>,
     target: &Target,
     request: &Headers,
     namespace: Option<&ShieldNamespace>,

@@ -208,7 +208,7 @@ impl Forward {
             return answer;
         }
         let unreachable = |e: JsValue| OriginError::Unreachable(describe(&e));
-        let headers = self.client_fields().map_err(unreachable)?;
+        let headers = self.client_headers().map_err(unreachable)?;
         if let Some(cacheable) = &self.cacheable {
             let _ = headers.set("x-forwarded-host", &cacheable.host);
             let _ = headers.set("x-forwarded-proto", &cacheable.scheme);
@@ -265,7 +265,7 @@ impl Forward {
         let Via::Shield { shard } = via(&sending) else {
             return None;
         };
-        let headers = self.client_fields().ok()?;
+        let headers = self.client_headers().ok()?;
         for (name, value) in &self.validators {
             let _ = headers.set(name, value);
         }
@@ -308,7 +308,7 @@ impl Forward {
 
     /// The client's fields this request sends on: on a cacheable request only those the key
     /// lets through (only the keyed cookies, none it withholds); otherwise all of them.
-    fn client_fields(&self) -> Result<Headers, JsValue> {
+    fn client_headers(&self) -> Result<Headers, JsValue> {
         match &self.cacheable {
             Some(cacheable) => {
                 let names: Vec<&str> = cacheable

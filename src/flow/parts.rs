@@ -11,22 +11,26 @@ use std::rc::Rc;
 use web_sys::{Response, ResponseInit};
 use worker::Context;
 
-use crate::flow::job::{keep_secs, tiers_to_write, Answer, AsSent, Job};
+use crate::flow::answer::Answer;
+use crate::flow::context::{AsSent, RequestContext};
 use crate::flow::lookup::{delete_all, write_all, Found};
 use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
 use crate::flow::reply::{self, Decoration, PartBytes};
 use crate::flow::report::Served;
-use crate::runtime::{header_list, headers_from, now_ms, read_limited, Body};
+use crate::runtime::{header_list, headers_from, read_limited, Body};
 use crate::store::Entry;
-use edgecache_core::control::registry::response_tags;
-use edgecache_core::decide::answer::{judge_part, passed, PartAnswered, PartJudgement};
+use edgecache_core::decide::answer::{
+    judge_part, passed, Credentials, PartAnswered, PartJudgement, Room, Variance,
+};
+use edgecache_core::decide::fetch::origin_saw;
+use edgecache_core::decide::store::parts_to_store;
 use edgecache_core::http::conditional::is_not_modified;
 use edgecache_core::http::parts::{self, Fit, PartAsked};
 use edgecache_core::http::range::{self, RangeAnswer, Spec};
-use edgecache_core::http::{fields_to_store, part_storability, Exchange, Fields, Storability};
+use edgecache_core::http::{part_storability, Exchange, Fields};
 use edgecache_core::status::{Fwd, Outcome, Reason};
-use edgecache_core::storage::record::{Kind, Meta, Pieces, FORMAT};
+use edgecache_core::storage::record::{Kind, Pieces};
 
 /// A Range request whose answer may be kept as a part: its one byte range, and the parts
 /// held for its key (read whole), if any.
@@ -38,7 +42,7 @@ pub struct PartRequest {
 /// The request's range when its answer may be kept as a part: one byte range, not a HEAD,
 /// and no `If-Range` unless it names the held parts' own strong entity tag (a client's
 /// `If-Range` for another version wants the whole response, which parts cannot give).
-pub fn part_spec(job: &Job, head: bool, held: Option<&Found>) -> Option<Spec> {
+pub fn part_spec(job: &RequestContext, head: bool, held: Option<&Found>) -> Option<Spec> {
     if head {
         return None;
     }
@@ -89,7 +93,7 @@ fn to_ask(request: &PartRequest, use_held: bool) -> PartAsked {
 /// The fetch for a part, sent as the key says with `Range` (and `If-Range` naming the held
 /// parts), and what it asked for. `vary`: the fields the URL's responses are known to vary on.
 pub fn forward_for(
-    job: &Job,
+    job: &RequestContext,
     request: &PartRequest,
     use_held: bool,
     vary: &[String],
@@ -114,10 +118,10 @@ pub fn forward_for(
 }
 
 /// The origin's answer (not a 200) to a request for a part: kept and answered from the
-/// parts, or passed on unstored. `as_sent`: what the request sent of the client's credentials
-/// (none its key does not hold when parts are held).
+/// parts, or passed on unstored, as `decide::answer::judge_part` says. `as_sent`: what the
+/// request sent of the client's credentials (none its key does not hold when parts are held).
 pub async fn answered(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     request: &PartRequest,
     (forward, asked, as_sent): (&Forward, &PartAsked, &AsSent),
@@ -130,22 +134,16 @@ pub async fn answered(
     let verdict = part_storability(&as_sent.facts, &fields, &job.plan.overrides, exchange);
     // As in `fill`: a response that varies on a field the client sent and the origin was not
     // sent (or a credential it withheld) was chosen without it.
-    let varies_on_unsent = match &verdict {
-        Storability::Store { vary, .. } => vary.iter().any(|name| {
-            (forward.withheld.contains(name)
-                || (!job.plan.forwards(name) && !forward.vary_fields.contains(name)))
-                && job.headers.field(name).is_some()
-        }),
-        Storability::DontStore(_) => false,
-    };
+    let saw = origin_saw(&job.plan, &forward.withheld, &forward.vary_fields);
+    let variance = Variance::of(&verdict, saw, &forward.withheld, &job.headers, false);
     let answer = PartAnswered {
         fwd,
         status: origin.status(),
         fit: fit.clone(),
-        beyond_key: as_sent.sent.beyond_key,
+        credentials: Credentials::of(&as_sent.sent),
         replacing: request.held.is_some(),
-        no_tiers: job.tiers.is_empty(),
-        varies_on_unsent,
+        room: Room::of(job.tiers.len(), None, job.max_body_bytes),
+        variance,
         verdict,
     };
     let outcome = match judge_part(&answer) {
@@ -159,82 +157,28 @@ pub async fn answered(
         // A 200 is the fill's to judge: it never comes here.
         PartJudgement::Full => return Answer::unstored(origin, passed(fwd, 200, None)),
     };
-    let (
-        Fit::Fits {
-            first, last, total, ..
-        },
-        Storability::Store {
-            lifetime,
-            initial_age,
-            strip_fields,
-            vary,
-            reuse,
-        },
-    ) = (fit, answer.verdict)
+    let Fit::Fits {
+        first, last, total, ..
+    } = fit
     else {
         return Answer::unstored(origin, outcome);
     };
-    let length = last - first + 1;
-    let bytes = match origin.body() {
-        Some(stream) => match read_limited(stream, length).await {
-            Ok(Body::Complete(bytes)) if bytes.len() as u64 == length => Some(bytes),
-            _ => None,
-        },
-        None => None,
-    };
-    // A body that is not as long as its Content-Range said is not the part asked for; it is
-    // read (to check it) and cannot be sent on: the client gets a 502 saying so.
-    let Some(bytes) = bytes else {
+    let Some(bytes) = read_part(&origin, first, last).await else {
+        // A body that is not as long as its Content-Range said is not the part asked for; it
+        // is read (to check it) and cannot be sent on: the client gets a 502 saying so.
         let outcome = passed(fwd, 206, Some(Reason::PartMismatch));
         return match broken_part() {
             Ok(origin) => Answer::unstored(origin, outcome),
             Err(_) => Answer::Failed(OriginError::Unreachable(BROKEN_PART.into())),
         };
     };
-    // Held parts join when this part was asked for as their missing bytes (same tag, same
-    // length, confirmed by `fit`), or, asked for as the client's range (a forced refresh, or
-    // parts gone stale), when it is of their representation: held bytes are replaced only by
-    // a changed representation, never by fewer bytes of the same one.
-    let held = request.held.as_ref().and_then(|found| {
-        let pieces = pieces(found)?;
-        let joins = match asked {
-            PartAsked::Missing { .. } => true,
-            PartAsked::Client(_) => {
-                parts::same_representation(&*found.entry.meta, pieces.total, &fields, total)
-            }
-        };
-        joins.then(|| (pieces.held.clone(), found.entry.body.clone()))
-    });
-    let (held, body) = match &held {
-        Some((pieces, body)) => match parts::merge(pieces, body, first, &bytes) {
-            Some(merged) => merged,
-            None => (vec![(first, last)], bytes),
-        },
-        None => (vec![(first, last)], bytes),
-    };
-    let mut kept = fields;
-    kept.retain(|(name, _)| !name.eq_ignore_ascii_case("content-range"));
-    let complete = parts::complete(&held, total);
+    let (held, body) = joined(request, asked, &fields, (first, last, total), bytes);
     let pieces_count = held.len();
-    let meta = Meta {
-        v: FORMAT,
-        kind: if complete {
-            Kind::Response
-        } else {
-            Kind::Parts
-        },
-        key: job.plan.variant_key(&vary, &job.headers),
-        url: job.plan.key.url(),
-        status: 200,
-        tags: response_tags(&kept, &job.plan.tags),
-        headers: fields_to_store(kept, &strip_fields, exchange.response_secs()),
-        stored_at: exchange.response_ms,
-        initial_age,
-        lifetime,
-        vary,
-        body_len: body.len() as u64,
-        reuse,
-        parts: (!complete).then_some(Pieces { total, held }),
+    let arrived = (fields, exchange);
+    let pieces = (Pieces { total, held }, body.len() as u64);
+    let to_store = parts_to_store(answer.verdict, arrived, &job.plan, &job.headers, pieces);
+    let Some(meta) = to_store else {
+        return Answer::unstored(origin, outcome);
     };
     let entry = Entry::new(meta, body);
     if pieces_count <= parts::MAX_PIECES {
@@ -249,12 +193,55 @@ pub async fn answered(
     }
 }
 
+/// The part's bytes, `first` to `last`, when the body holds exactly those.
+async fn read_part(origin: &Response, first: u64, last: u64) -> Option<Vec<u8>> {
+    let length = last - first + 1;
+    match read_limited(origin.body()?, length).await {
+        Ok(Body::Complete(bytes)) if bytes.len() as u64 == length => Some(bytes),
+        _ => None,
+    }
+}
+
+/// The pieces held and their bytes once this part (`first` to `last` of `total`) is kept.
+/// Held parts join when this part was asked for as their missing bytes (same tag, same
+/// length, confirmed by `fit`), or, asked for as the client's range (a forced refresh, or
+/// parts gone stale), when it is of their representation: held bytes are replaced only by a
+/// changed representation, never by fewer bytes of the same one.
+fn joined(
+    request: &PartRequest,
+    asked: &PartAsked,
+    fields: &[(String, String)],
+    (first, last, total): (u64, u64, u64),
+    bytes: Vec<u8>,
+) -> (Vec<(u64, u64)>, Vec<u8>) {
+    let held = request.held.as_ref().and_then(|found| {
+        let pieces = pieces(found)?;
+        let joins = match asked {
+            PartAsked::Missing { .. } => true,
+            PartAsked::Client(_) => {
+                parts::same_representation(&*found.entry.meta, pieces.total, fields, total)
+            }
+        };
+        joins.then(|| (pieces.held.clone(), found.entry.body.clone()))
+    });
+    let merged = held
+        .as_ref()
+        .and_then(|(pieces, body)| parts::merge(pieces, body, first, &bytes));
+    merged.unwrap_or_else(|| (vec![(first, last)], bytes))
+}
+
 /// Writes parts (or the complete response they became), and the `Vary` marker when the
 /// response varies, to every tier.
-async fn write(job: &Job, entry: &Entry) {
+async fn write(job: &RequestContext, entry: &Entry) {
     let marker = marker_for(&job.plan.primary, &entry.meta);
-    let keep = keep_secs(&entry.meta, job.keep_stale);
-    write_all(tiers_to_write(job, None), entry, marker.as_ref(), keep).await;
+    let keep = job.keep_secs(&entry.meta);
+    write_all(
+        job.tiers_to_write(None),
+        (entry, marker.as_ref()),
+        keep,
+        job.now,
+    )
+    .await;
 }
 
 /// A whole response that is not kept outdates `held` parts when it shows another
@@ -269,7 +256,7 @@ pub fn outdated(held: &Found, whole: &impl Fields, beyond_key: bool) -> bool {
 }
 
 /// Removes held parts that another version has outdated.
-pub fn drop_parts(job: &Rc<Job>, ctx: &Rc<Context>, found: &Found) {
+pub fn drop_parts(job: &Rc<RequestContext>, ctx: &Rc<Context>, found: &Found) {
     let job = job.clone();
     let key = found.entry.meta.key.clone();
     ctx.wait_until(async move {
@@ -294,7 +281,7 @@ fn broken_part() -> Result<Response, wasm_bindgen::JsValue> {
 /// `None` when the parts do not hold them. `read`: those bytes, read from the parts' tier
 /// alone (`entry.body` is then empty); otherwise they are cut from `entry.body`.
 pub fn respond_with_part(
-    job: &Job,
+    job: &RequestContext,
     entry: &Entry,
     outcome: Outcome,
     spec: Spec,
@@ -331,7 +318,7 @@ pub fn respond_with_part(
         let response = reply::from_entry(
             entry,
             None,
-            now_ms(),
+            job.now,
             false,
             true,
             RangeAnswer::Full,
@@ -341,7 +328,7 @@ pub fn respond_with_part(
     }
     let response = reply::from_part(
         entry,
-        now_ms(),
+        job.now,
         (first, last, pieces.total),
         &bytes,
         &decoration,

@@ -11,7 +11,7 @@ use web_sys::{Headers, ReadableStream, Response};
 use crate::runtime::{
     chunked, copy_without, header_list, headers_from, name_list, reissue, respond, CHUNK_BYTES,
 };
-use crate::store::{ClientFields, Entry};
+use crate::store::{ClientHeaders, Entry};
 use edgecache_core::control::registry::TAG_FIELDS;
 use edgecache_core::decide::shield::{SHIELD_FIELDS, SHIELD_NAME, STORED_AT_FIELD};
 use edgecache_core::http::conditional::NOT_MODIFIED_FIELDS;
@@ -286,16 +286,16 @@ fn stored<'e>(
     entry: &'e Entry,
     now_ms: i64,
     decoration: &Decoration,
-) -> (Cow<'e, ClientFields>, Stamps) {
+) -> (Cow<'e, ClientHeaders>, Stamps) {
     let meta = &entry.meta;
     let fields = match decoration.audience {
         Audience::Clients { expose_tags } => Cow::Borrowed(
             entry
-                .client_fields
-                .get_or_init(|| ClientFields::of(meta, expose_tags)),
+                .client_headers
+                .get_or_init(|| ClientHeaders::of(meta, expose_tags)),
         ),
         Audience::Caches => {
-            let fields = ClientFields::for_caches(meta);
+            let fields = ClientHeaders::for_caches(meta);
             let _ = fields
                 .headers
                 .set(STORED_AT_FIELD, &meta.stored_at.to_string());
@@ -308,7 +308,7 @@ fn stored<'e>(
 
 /// A `206` of bytes `first..=last` of a representation of `total` bytes.
 fn part_of(
-    fields: &ClientFields,
+    fields: &ClientHeaders,
     mut stamps: Stamps,
     (first, last, total): (u64, u64, u64),
     part: Payload,

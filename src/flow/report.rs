@@ -7,7 +7,7 @@ use web_sys::Response;
 
 use crate::flow::error::RequestError;
 use edgecache_core::status::Outcome;
-use edgecache_core::workers_cache::fields::Kept;
+use edgecache_core::workers_cache::emit::Kept;
 
 /// A response and what it says about how it was answered.
 pub struct Served {
@@ -53,7 +53,7 @@ pub struct Report {
     pub bytes_from_cache: u64,
     pub template: bool,
     /// With `workers_cache`: what Workers Cache must know of the request (a cacheable one).
-    pub asked: Option<edgecache_core::workers_cache::fields::Asked>,
+    pub asked: Option<edgecache_core::workers_cache::emit::CacheAsked>,
     pub kept: Option<Kept>,
 }
 

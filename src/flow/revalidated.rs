@@ -5,16 +5,16 @@ use std::rc::Rc;
 
 use worker::Context;
 
+use crate::flow::answer::Answer;
 use crate::flow::coalesce::{Leader, Settled};
-use crate::flow::job::{keep_secs, tiers_to_write, Answer, AsSent, Job, Replacing};
+use crate::flow::context::{AsSent, RequestContext};
 use crate::flow::lookup::{delete_all, write_all, Found};
 use crate::store::Entry;
-use edgecache_core::control::registry::response_tags;
 use edgecache_core::decide::answer::{after_not_modified, AfterNotModified};
+use edgecache_core::decide::store::{refreshed, replacing_by_304};
 use edgecache_core::http::revalidate::merge_not_modified;
-use edgecache_core::http::{fields_to_store, storability, Exchange, Storability};
+use edgecache_core::http::{storability, Exchange};
 use edgecache_core::status::Fwd;
-use edgecache_core::storage::record::Meta;
 
 /// A 304 answered our conditional request: fold it into the stored response (RFC 9111
 /// §4.3.4), judge the result afresh, and keep the body we already have. `as_sent`: what the
@@ -22,7 +22,7 @@ use edgecache_core::storage::record::Meta;
 /// credential the key does not hold writes and removes nothing.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn not_modified(
-    job: &Rc<Job>,
+    job: &Rc<RequestContext>,
     ctx: &Rc<Context>,
     found: &Found,
     update: &[(String, String)],
@@ -54,13 +54,7 @@ pub(super) fn not_modified(
                     delete_all(&tiers.tiers, &key).await;
                 });
             }
-            let entry = Entry::new(
-                Meta {
-                    headers: merged,
-                    ..Meta::clone(stored)
-                },
-                found.entry.body.clone(),
-            );
+            let entry = Entry::new(stored.with_headers(merged), found.entry.body.clone());
             return Answer::Entry {
                 entry,
                 outcome,
@@ -68,34 +62,16 @@ pub(super) fn not_modified(
             };
         }
     };
-    let Storability::Store {
-        lifetime,
-        initial_age,
-        strip_fields,
-        reuse,
-        ..
-    } = verdict
-    else {
+    let Some(meta) = refreshed(stored, merged, verdict, exchange, &job.plan.tags) else {
         return Answer::Entry {
             entry: found.entry.clone(),
             outcome,
             shareable: false,
         };
     };
-    let entry = Entry::new(
-        Meta {
-            tags: response_tags(&merged, &job.plan.tags),
-            headers: fields_to_store(merged, &strip_fields, exchange.response_secs()),
-            stored_at: exchange.response_ms,
-            initial_age,
-            lifetime,
-            reuse,
-            ..Meta::clone(stored)
-        },
-        found.entry.body.clone(),
-    );
+    let entry = Entry::new(meta, found.entry.body.clone());
     let marker = found.marker.clone();
-    let keep = keep_secs(&entry.meta, job.keep_stale);
+    let keep = job.keep_secs(&entry.meta);
     let job_for_write = job.clone();
     let written = entry.clone();
     // As in `store`: the flight stays open until the refreshed entry is written, so a request
@@ -103,15 +79,12 @@ pub(super) fn not_modified(
     if let Some(leader) = &leader {
         leader.publish(Settled::Stored(entry.clone()));
     }
-    // Unchanged; still fresh in KV when the refresh was a client's forcing. A soft-purged
-    // entry is always rewritten: the purge must take effect in KV too.
-    let replacing = (!found.soft_purged).then_some(Replacing {
-        stored_at: stored.stored_at,
-        fresh: fwd == Fwd::Request,
-    });
+    // Unchanged (`decide::store::replacing_by_304`): KV is spared the rewrite while a faster
+    // tier keeps the copy; a soft-purged entry is always rewritten.
+    let replacing = replacing_by_304(fwd, stored, found.soft_purged);
     ctx.wait_until(async move {
-        let tiers = tiers_to_write(&job_for_write, replacing);
-        write_all(tiers, &written, marker.as_ref(), keep).await;
+        let tiers = job_for_write.tiers_to_write(replacing);
+        write_all(tiers, (&written, marker.as_ref()), keep, job_for_write.now).await;
         drop(leader);
     });
     Answer::Entry {

@@ -1,6 +1,6 @@
 //! Django's low-level cache API (`cache.get`, `set`, `add`, `get_or_set`, `incr`, …) for
 //! workers-rs projects, over any edgecache backend (`Backend::ALL`): the in-isolate memory
-//! tier, the Workers Cache API, Workers KV or R2. Add edgecache with `default-features = false` (which leaves out
+//! tier, the Cache API, Workers KV or R2. Add edgecache with `default-features = false` (which leaves out
 //! the proxy's `#[event(fetch)]`) and:
 //!
 //! ```no_run
@@ -26,7 +26,7 @@
 //!   isolates, gone when the isolate is, and values may be evicted early. Within an isolate
 //!   `add`, `incr`, `decr`, `touch` and `incr_version` are atomic: they never wait on I/O
 //!   between reading and writing, and an isolate runs one task at a time.
-//! - **cache** (the Workers Cache API, `caches.default`): one data center; entries may be
+//! - **cache** (the Cache API, `caches.default`): one data center; entries may be
 //!   evicted before they expire. Read-modify-write operations (`add`, `incr`, `decr`, `touch`,
 //!   `incr_version`) are **not atomic**: two concurrent calls, even in one isolate, can both
 //!   `add`, and concurrent `incr`s can lose updates.
@@ -68,7 +68,7 @@ use crate::store::{Entry, MemoryStore, Tier};
 pub use error::{Error, Result};
 pub use keys::{default_key_function, KeyFunction};
 use keys::{effective_prefix, generation_key, make_key, validate_prefix, StoredKey};
-use record::{check_size, is_usable, next_generation, value_meta, Expiry, FOREVER};
+use record::{check_size, is_usable, next_generation, value_meta, ValueExpiry, FOREVER};
 
 /// The Cache API needs URLs as keys; values are stored under
 /// `<base>/__edgecache/<sha256 of key>`. Cloudflare keeps Cache API entries per zone, so a
@@ -179,7 +179,7 @@ impl Cache {
     ) -> Result<()> {
         let meta = value_meta(&stored.check, stored_at, lifetime, json.len());
         check_size(key, &meta, &json, self.backend(), MemoryStore::budget())?;
-        let Some(keep) = Expiry::of(&meta).keep_secs(now_ms(), self.backend()) else {
+        let Some(keep) = ValueExpiry::of(&meta).keep_secs(now_ms(), self.backend()) else {
             return Ok(());
         };
         self.backend

@@ -38,15 +38,17 @@ impl Cache {
         Cache::over(Tier::Memory(MemoryStore::new(budget)))
     }
 
-    /// The Workers Cache API (`caches.default`), keys under [`CACHE_API_BASE`].
+    /// The Cache API (`caches.default`), keys under [`CACHE_API_BASE`].
     pub fn cache_api() -> Cache {
         Cache::cache_api_at(CACHE_API_BASE)
     }
 
-    /// The Workers Cache API with keys under another base URL (`https://host`), e.g. your
+    /// The Cache API with keys under another base URL (`https://host`), e.g. your
     /// zone's own host.
     pub fn cache_api_at(base: &str) -> Cache {
-        Cache::over(Tier::Cache(CacheApiStore::new(base.trim_end_matches('/'))))
+        Cache::over(Tier::CacheApi(CacheApiStore::new(
+            base.trim_end_matches('/'),
+        )))
     }
 
     /// Workers KV, through the namespace bound as `binding`; a missing binding is

@@ -10,7 +10,7 @@
 
 use edgecache_core::config::Backend;
 use edgecache_core::storage::error::KEEP_FOREVER;
-use edgecache_core::storage::record::{encode, Kind, Meta, FORMAT};
+use edgecache_core::storage::record::{encode, Kind, Meta};
 
 use super::error::{Error, Result};
 
@@ -23,36 +23,36 @@ pub const MAX_KEEP_SECS: u64 = 1 << 31;
 
 /// When a value stops being served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
+pub enum ValueExpiry {
     /// Stored with `timeout = None`.
     Never,
     /// Milliseconds since the epoch.
     At(i64),
 }
 
-impl Expiry {
+impl ValueExpiry {
     /// The expiry of a value stored at `now_ms` with `timeout` seconds (`None`: never).
-    pub fn after(now_ms: i64, timeout: Option<u64>) -> Expiry {
+    pub fn after(now_ms: i64, timeout: Option<u64>) -> ValueExpiry {
         match timeout {
-            None | Some(FOREVER) => Expiry::Never,
+            None | Some(FOREVER) => ValueExpiry::Never,
             Some(secs) => {
                 let ms = i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000);
-                Expiry::At(now_ms.saturating_add(ms))
+                ValueExpiry::At(now_ms.saturating_add(ms))
             }
         }
     }
 
     /// The expiry a record states.
-    pub fn of(meta: &Meta) -> Expiry {
-        Expiry::after(meta.stored_at, Some(meta.lifetime))
+    pub fn of(meta: &Meta) -> ValueExpiry {
+        ValueExpiry::after(meta.stored_at, Some(meta.lifetime))
     }
 
     /// Still served at `now_ms`: an expiry is exclusive, so a value stored for 1 s is gone
     /// 1,000 ms later.
     pub fn is_live(self, now_ms: i64) -> bool {
         match self {
-            Expiry::Never => true,
-            Expiry::At(at) => now_ms < at,
+            ValueExpiry::Never => true,
+            ValueExpiry::At(at) => now_ms < at,
         }
     }
 
@@ -60,7 +60,7 @@ impl Expiry {
     /// 60 on KV (its minimum `expirationTtl`), `KEEP_FOREVER` for `Never` and for keeps
     /// beyond `MAX_KEEP_SECS`. `None` once expired: nothing to store.
     pub fn keep_secs(self, now_ms: i64, backend: Backend) -> Option<u64> {
-        let Expiry::At(at) = self else {
+        let ValueExpiry::At(at) = self else {
             return Some(KEEP_FOREVER);
         };
         let left_ms = at.checked_sub(now_ms).filter(|&ms| ms > 0)?;
@@ -74,31 +74,16 @@ impl Expiry {
 }
 
 /// The record for `value` (JSON) stored under a key whose check is `check`, at `stored_at`
-/// for `lifetime` seconds (`FOREVER`: no expiry).
+/// for `lifetime` seconds (`FOREVER`: no expiry): `Meta::value`, the record's one constructor.
 pub fn value_meta(check: &str, stored_at: i64, lifetime: u64, value_len: usize) -> Meta {
-    Meta {
-        v: FORMAT,
-        kind: Kind::Value,
-        key: check.to_string(),
-        url: String::new(),
-        status: 0,
-        headers: Vec::new(),
-        stored_at,
-        initial_age: 0,
-        lifetime,
-        tags: Vec::new(),
-        vary: Vec::new(),
-        body_len: value_len as u64,
-        reuse: Default::default(),
-        parts: None,
-    }
+    Meta::value(check, stored_at, lifetime, value_len as u64)
 }
 
 /// A record read back is ours, for this key, and live at `now_ms`; anything else (a
 /// response the proxy stored, another key's record under a hashed key, an expired value
 /// KV still keeps) reads as absent.
 pub fn is_usable(meta: &Meta, check: &str, now_ms: i64) -> bool {
-    meta.kind == Kind::Value && meta.key == check && Expiry::of(meta).is_live(now_ms)
+    meta.kind == Kind::Value && meta.key == check && ValueExpiry::of(meta).is_live(now_ms)
 }
 
 /// Refuses a record the backend would: its stored size against the backend's limit.
@@ -160,47 +145,50 @@ mod tests {
 
     #[test]
     fn a_one_second_value_lives_exactly_one_second() {
-        let expiry = Expiry::after(10_000, Some(1));
-        assert_eq!(expiry, Expiry::At(11_000));
+        let expiry = ValueExpiry::after(10_000, Some(1));
+        assert_eq!(expiry, ValueExpiry::At(11_000));
         assert!(expiry.is_live(10_999));
         assert!(!expiry.is_live(11_000));
     }
 
     #[test]
     fn no_timeout_never_expires() {
-        assert_eq!(Expiry::after(10_000, None), Expiry::Never);
-        assert!(Expiry::Never.is_live(i64::MAX));
+        assert_eq!(ValueExpiry::after(10_000, None), ValueExpiry::Never);
+        assert!(ValueExpiry::Never.is_live(i64::MAX));
         let meta = value_meta("k", 10_000, FOREVER, 2);
-        assert_eq!(Expiry::of(&meta), Expiry::Never);
+        assert_eq!(ValueExpiry::of(&meta), ValueExpiry::Never);
     }
 
     #[test]
     fn huge_timeouts_saturate_instead_of_wrapping() {
-        let expiry = Expiry::after(10_000, Some(u64::MAX - 1));
-        assert_eq!(expiry, Expiry::At(i64::MAX));
+        let expiry = ValueExpiry::after(10_000, Some(u64::MAX - 1));
+        assert_eq!(expiry, ValueExpiry::At(i64::MAX));
         assert!(expiry.is_live(i64::MAX - 1));
         assert_eq!(expiry.keep_secs(10_000, Backend::Kv), Some(KEEP_FOREVER));
     }
 
     #[test]
     fn kv_is_asked_to_keep_at_least_sixty_seconds() {
-        let expiry = Expiry::after(0, Some(1));
+        let expiry = ValueExpiry::after(0, Some(1));
         assert_eq!(expiry.keep_secs(0, Backend::Kv), Some(60));
-        assert_eq!(expiry.keep_secs(0, Backend::Cache), Some(1));
+        assert_eq!(expiry.keep_secs(0, Backend::CacheApi), Some(1));
         assert_eq!(expiry.keep_secs(0, Backend::Memory), Some(1));
         assert_eq!(
-            Expiry::after(0, Some(600)).keep_secs(0, Backend::Kv),
+            ValueExpiry::after(0, Some(600)).keep_secs(0, Backend::Kv),
             Some(600)
         );
     }
 
     #[test]
     fn keeps_round_up_and_expired_values_are_not_stored() {
-        let expiry = Expiry::At(10_500);
-        assert_eq!(expiry.keep_secs(9_000, Backend::Cache), Some(2));
-        assert_eq!(expiry.keep_secs(10_500, Backend::Cache), None);
+        let expiry = ValueExpiry::At(10_500);
+        assert_eq!(expiry.keep_secs(9_000, Backend::CacheApi), Some(2));
+        assert_eq!(expiry.keep_secs(10_500, Backend::CacheApi), None);
         assert_eq!(expiry.keep_secs(20_000, Backend::Memory), None);
-        assert_eq!(Expiry::Never.keep_secs(0, Backend::Kv), Some(KEEP_FOREVER));
+        assert_eq!(
+            ValueExpiry::Never.keep_secs(0, Backend::Kv),
+            Some(KEEP_FOREVER)
+        );
     }
 
     #[test]
@@ -243,7 +231,7 @@ mod tests {
             }
             other => panic!("expected ValueTooLarge, got {other:?}"),
         }
-        assert!(check_size("k", &meta, &big, Backend::Cache, 0).is_ok());
+        assert!(check_size("k", &meta, &big, Backend::CacheApi, 0).is_ok());
         assert!(
             check_size("k", &meta, &big, Backend::R2, 0).is_ok(),
             "R2 takes what KV refuses"

@@ -1,7 +1,7 @@
 //! Small adapters between the pure core and the Workers runtime's JavaScript objects.
 
 mod executor;
-mod fields;
+mod headers;
 mod streams;
 mod tasks;
 
@@ -10,7 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, ReadableStreamDefaultReader};
 
 pub use executor::{now_or_later, spawn};
-pub use fields::{
+pub use headers::{
     copy_only, copy_without, header_list, headers_from, name_list, reissue, respond, FieldSet,
     JsFields, PickedFields,
 };

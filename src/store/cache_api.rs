@@ -1,4 +1,4 @@
-//! The Workers Cache API (`caches.default`): per data center, honours the stored response's
+//! The Cache API (`caches.default`): per data center, honours the stored response's
 //! own `Cache-Control` for expiry, refuses `206`, `Vary: *` and non-GET keys.
 //!
 //! So that none of the origin's caching headers can make it refuse or vary an entry, the
@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, Response as JsResponse, ResponseInit};
 
-use super::{Entry, Read, Store, StoreError};
+use super::{read_body, Entry, Read, Store, StoreError};
 use crate::runtime::{cut, describe, exactly, headers_from};
 use edgecache_core::config::Backend;
 use edgecache_core::request::key::digest;
@@ -30,7 +30,7 @@ pub struct CacheApiStore {
 
 fn failed(reason: String) -> StoreError {
     StoreError::Backend {
-        backend: Backend::Cache,
+        backend: Backend::CacheApi,
         reason,
     }
 }
@@ -92,31 +92,6 @@ fn parsed(text: String) -> Option<Entry> {
     Some(entry)
 }
 
-/// Reads an unread entry's body into it; `None` if it is not as long as when it was stored.
-pub async fn read_body(entry: Entry, response: &JsResponse) -> Result<Option<Entry>, StoreError> {
-    let buffer = response.array_buffer().map_err(|e| failed(describe(&e)))?;
-    let buffer = JsFuture::from(buffer)
-        .await
-        .map_err(|e| failed(describe(&e)))?;
-    let body = js_sys::Uint8Array::new(&buffer).to_vec();
-    if body.len() as u64 != entry.meta.body_len {
-        return Ok(None);
-    }
-    Ok(Some(Entry {
-        body: body.into(),
-        ..entry
-    }))
-}
-
-/// An unread entry's body as a stream, when the runtime says it is as long as when it was
-/// stored (`Content-Length`); otherwise `None`, and it must be read and checked instead.
-pub fn unread_body(response: &JsResponse, body_len: u64) -> Option<ReadableStream> {
-    let length = response.headers().get("content-length").ok().flatten()?;
-    (length.trim().parse::<u64>().ok()? == body_len)
-        .then(|| response.body())
-        .flatten()
-}
-
 impl Store for CacheApiStore {
     fn open(_env: &worker::Env, url_base: &str, _budget: u64) -> Result<CacheApiStore, StoreError> {
         Ok(CacheApiStore::new(url_base))
@@ -131,7 +106,7 @@ impl Store for CacheApiStore {
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         match self.get_unread(key).await? {
-            Some((entry, response)) => read_body(entry, &response).await,
+            Some((entry, response)) => read_body(entry, &response, Backend::CacheApi).await,
             None => Ok(None),
         }
     }

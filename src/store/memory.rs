@@ -7,7 +7,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::mem::size_of;
 
-use super::ClientFields;
+use super::ClientHeaders;
 use super::{Entry, Store, StoreError};
 use crate::runtime::now_ms;
 use edgecache_core::control::registry::{Registry, Standing};
@@ -61,7 +61,7 @@ impl MemoryStore {
 }
 
 /// Bytes the runtime holds for one entry's client fields once a hit has built them
-/// (`client_fields::ClientFields`, a JavaScript `Headers`): measured in workerd as about 1.7 KB per
+/// (`client_headers::ClientHeaders`, a JavaScript `Headers`): measured in workerd as about 1.7 KB per
 /// `Headers` object and 250 to 280 bytes per field beyond its name and value (the process's
 /// memory growth over 20,000 objects of 1 to 64 fields), rounded up.
 const JS_HEADERS_BYTES: usize = 2048;
@@ -71,7 +71,7 @@ const JS_FIELD_BYTES: usize = 320;
 /// every allocation it owns (the body; each string of its metadata at its capacity: key, URL,
 /// header fields, tags, `Vary` names), the boxes its parts are shared through, the map's two
 /// copies of the key with their slots, and, for a response, the client fields a hit builds
-/// (`client_fields::ClientFields`): the `Cache-Status` it keeps in Wasm and the `Headers` object the
+/// (`client_headers::ClientHeaders`): the `Cache-Status` it keeps in Wasm and the `Headers` object the
 /// runtime keeps, counted from the start, built or not.
 pub fn footprint(key: &str, entry: &Entry) -> u64 {
     footprint_of(key, &entry.meta, entry.body.len())
@@ -83,8 +83,8 @@ pub fn footprint_of(key: &str, meta: &Meta, body_len: usize) -> u64 {
     let counts = 2 * size_of::<usize>();
     let boxes = heap::allocation(counts + size_of::<Meta>())
         + heap::allocation(counts + body_len)
-        + heap::allocation(counts + size_of::<OnceCell<ClientFields>>());
-    let client_fields = if meta.kind == Kind::Response {
+        + heap::allocation(counts + size_of::<OnceCell<ClientHeaders>>());
+    let client_headers = if meta.kind == Kind::Response {
         let upstream_status = meta.field("cache-status").map_or(0, |v| v.len());
         let fields: usize = meta
             .headers
@@ -95,7 +95,7 @@ pub fn footprint_of(key: &str, meta: &Meta, body_len: usize) -> u64 {
     } else {
         0
     };
-    (boxes + meta.heap_bytes() + client_fields) as u64 + S3Fifo::<Entry>::key_cost(key)
+    (boxes + meta.heap_bytes() + client_headers) as u64 + S3Fifo::<Entry>::key_cost(key)
 }
 
 impl Store for MemoryStore {
@@ -125,31 +125,23 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edgecache_core::storage::record::FORMAT;
+    use edgecache_core::storage::record::{Keeping, Said};
 
     fn entry(url: &str, tags: usize, body: usize) -> Entry {
-        Entry::new(
-            Meta {
-                v: FORMAT,
-                kind: Kind::Response,
-                key: format!("p:1:{url}"),
-                url: url.into(),
-                status: 200,
-                headers: vec![
-                    ("content-type".into(), "text/html".into()),
-                    ("cache-control".into(), "max-age=60".into()),
-                ],
-                stored_at: 0,
-                initial_age: 0,
-                lifetime: 60,
-                tags: (0..tags).map(|i| format!("tag-{i}")).collect(),
-                vary: vec![],
-                body_len: body as u64,
-                reuse: Default::default(),
-                parts: None,
-            },
-            vec![b'x'; body],
-        )
+        let said = Said {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "text/html".into()),
+                ("cache-control".into(), "max-age=60".into()),
+            ],
+            tags: (0..tags).map(|i| format!("tag-{i}")).collect(),
+        };
+        let keeping = Keeping {
+            lifetime: 60,
+            ..Keeping::default()
+        };
+        let meta = Meta::response(format!("p:1:{url}"), url.into(), vec![], said, keeping);
+        Entry::new(meta.with_body_len(body as u64), vec![b'x'; body])
     }
 
     /// The bytes an entry's strings and body hold, without any overhead: a floor for its

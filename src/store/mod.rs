@@ -4,8 +4,9 @@
 //! route can move between backends, or stack them, without a format change. Errors are
 //! values, never panics: the proxy logs them and falls through to the origin.
 
+mod body;
 mod cache_api;
-mod client_fields;
+mod client_headers;
 mod kv;
 mod memory;
 mod r2;
@@ -20,8 +21,9 @@ use worker::Env;
 use edgecache_core::config::Backend;
 use edgecache_core::storage::record::Meta;
 
-pub use cache_api::{read_body, unread_body, CacheApiStore};
-pub use client_fields::ClientFields;
+pub use body::{read_body, unread_body};
+pub use cache_api::CacheApiStore;
+pub use client_headers::ClientHeaders;
 pub use edgecache_core::storage::error::{Operation, StoreError, TierError, KEEP_FOREVER};
 pub use kv::{KvBackend, KV_BINDING};
 pub use memory::{footprint, footprint_of, MemoryStore};
@@ -35,7 +37,7 @@ pub struct Entry {
     pub body: Rc<[u8]>,
     /// The client-facing fields, built in JavaScript on first use: a memory-tier entry then
     /// answers each hit with one copy of them instead of one call per field.
-    pub client_fields: Rc<OnceCell<ClientFields>>,
+    pub client_headers: Rc<OnceCell<ClientHeaders>>,
 }
 
 impl Entry {
@@ -43,7 +45,7 @@ impl Entry {
         Entry {
             meta: Rc::new(meta),
             body: body.into(),
-            client_fields: Rc::default(),
+            client_headers: Rc::default(),
         }
     }
 }
@@ -241,7 +243,7 @@ impl Tier {
 // The stores behind the backends `Backend::ALL` lists, one line each.
 tiers! {
     Memory(MemoryStore),
-    Cache(CacheApiStore),
+    CacheApi(CacheApiStore),
     Kv(KvBackend),
     R2(R2Store),
 }

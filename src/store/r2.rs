@@ -138,7 +138,7 @@ impl Store for R2Store {
             return Ok(None);
         };
         match unread {
-            Some(response) => read_body(entry, &response).await,
+            Some(response) => read_body(entry, &response, Backend::R2).await,
             None => Ok(Some(entry)),
         }
     }

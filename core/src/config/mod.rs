@@ -10,7 +10,7 @@
 //! `reader` reads a table's fields by kind, `fields` checks single fields, `status_ttl` reads
 //! `ttl_by_status`, `suggest` finds the field a misspelt name meant.
 
-mod fields;
+mod checks;
 mod parse;
 mod reader;
 pub mod shown;
@@ -25,7 +25,7 @@ use std::rc::Rc;
 
 use crate::request::glob::{HostPattern, PathPattern};
 
-pub use fields::check_tag;
+pub use checks::check_tag;
 
 /// A purge must reach every location within minutes at worst.
 pub const MAX_PURGE_PROPAGATION_S: u64 = 300;
@@ -342,7 +342,7 @@ impl Default for Config {
             default_ttl: 600,
             key_prefix: String::new(),
             version: 1,
-            backends: vec![Backend::Cache],
+            backends: vec![Backend::CacheApi],
             memory_max_bytes: 16 * 1024 * 1024,
             max_body_bytes: 10 * 1024 * 1024,
             stale_while_revalidate: 0,

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use super::fields::{
+use super::checks::{
     bypass_cookie_names, check_body, check_default_ttl, check_key_prefix, check_names, check_tag,
     check_token, check_ttl, glob_reason, header_names, non_negative, parse_backends, seconds,
     workers_cache_site,

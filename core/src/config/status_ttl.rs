@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::fields::{check_ttl, seconds};
+use super::checks::{check_ttl, seconds};
 use super::reader::describe;
 use super::{Backend, StatusTtl};
 

@@ -30,7 +30,7 @@ fn a_full_config_is_read() {
     assert_eq!(config.default_ttl, 120);
     assert_eq!(config.key_prefix, "site");
     assert_eq!(config.version, 3);
-    assert_eq!(config.backends, vec![Backend::Memory, Backend::Cache]);
+    assert_eq!(config.backends, vec![Backend::Memory, Backend::CacheApi]);
     assert_eq!(config.routes.len(), 2);
     let statics = &config.routes[0];
     assert_eq!(statics.ttl, Some(86400));
@@ -40,7 +40,7 @@ fn a_full_config_is_read() {
     assert_eq!(statics.vary_headers, vec!["accept-language".to_string()]);
     let api = &config.routes[1];
     assert!(api.bypass);
-    assert_eq!(api.backends, vec![Backend::Memory, Backend::Cache]);
+    assert_eq!(api.backends, vec![Backend::Memory, Backend::CacheApi]);
     assert_eq!(api.query, QueryRule::Allow(vec!["page".into()]));
 }
 

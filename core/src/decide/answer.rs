@@ -1,40 +1,146 @@
 //! After the origin answered (or failed to): what to store, what to send, what to report.
 
+use crate::decide::fetch::Fetched;
+use crate::decide::refresh::Sent;
 use crate::http::parts::Fit;
-use crate::http::Storability;
+use crate::http::reuse::usable_on_error;
+use crate::http::{Fields, Storability};
 use crate::status::{Fwd, Outcome, Reason};
+use crate::storage::record::Meta;
 
-/// What is known once the origin has answered a fetch for a key.
+/// What is known once the origin has answered a fetch for a key, each part worked out here
+/// from the facts (`Credentials::of`, `IfError::of`, `Room::of`, `Variance::of`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answered {
     pub fwd: Fwd,
     pub status: u16,
-    /// The fetch carried a stored entry's validators (it revalidates).
-    pub conditional: bool,
-    /// A stored entry is being replaced or revalidated, and it may be served stale on error.
-    pub stale_usable_on_error: bool,
-    /// A HEAD with nothing stored: its answer has no body to keep.
-    pub head_without_entry: bool,
-    /// The fetch carried a credential the key does not hold (`decide::refresh::sent`): its
-    /// answer may be this client's own.
-    pub beyond_key: bool,
-    /// It carried a credential the URL's key does not hold (one a `Vary` keys, say).
-    pub beyond_url: bool,
-    /// A stored entry is revalidated or would be replaced by what is stored.
-    pub replacing: bool,
-    /// No tier could be opened.
-    pub no_tiers: bool,
-    /// `Content-Length` says the body is over `max_body_bytes`.
-    pub too_large: bool,
-    /// The response varies on a field the client sent and the origin was not sent.
-    pub varies_on_unsent: bool,
-    /// It was already asked once more with the fields it varies on.
-    pub asked_again: bool,
-    /// Of the fields it varies on that the origin was not sent, one is a credential the fetch
-    /// withholds (`decide::refresh`): asking again would not send it either.
-    pub unsent_withheld: bool,
+    /// What the fetch was (`fetch::before_fetch`).
+    pub fetched: Fetched,
+    pub credentials: Credentials,
+    pub if_error: IfError,
+    pub room: Room,
+    pub variance: Variance,
     /// What HTTP caching says of the response (`http::storability`).
     pub verdict: Storability,
+}
+
+/// What a fetch carried of credentials the key does not hold (`decide::refresh::sent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// Nothing the URL's key does not hold.
+    Keyed,
+    /// A credential the URL's key does not hold but the variant's does (one a `Vary` keys,
+    /// as Django's `Vary: Cookie`): the answer says nothing of the URL's other variants.
+    VariantKeyed,
+    /// A credential the key does not hold: the answer may be this client's own.
+    Own,
+}
+
+impl Credentials {
+    pub fn of(sent: &Sent) -> Credentials {
+        match (sent.beyond_key, sent.beyond_url) {
+            (true, _) => Credentials::Own,
+            (false, true) => Credentials::VariantKeyed,
+            (false, false) => Credentials::Keyed,
+        }
+    }
+
+    /// Beyond the key: the answer never replaces or removes what others with it get.
+    pub fn beyond_key(self) -> bool {
+        self == Credentials::Own
+    }
+
+    /// Beyond the URL's key: the answer never marks the URL hit-for-pass.
+    pub fn beyond_url(self) -> bool {
+        self != Credentials::Keyed
+    }
+}
+
+/// What the stored entry a fetch replaces or revalidates is good for should the origin fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfError {
+    /// It may be served stale (RFC 5861 §4, `stale-if-error`).
+    ServeStale,
+    /// Nothing stored, or nothing that may be served on error.
+    Nothing,
+}
+
+impl IfError {
+    /// For the entry `stale`, at `now_ms`.
+    pub fn of(stale: Option<&Meta>, now_ms: i64) -> IfError {
+        let usable =
+            stale.is_some_and(|meta| usable_on_error(&meta.reuse, meta.age(now_ms), meta.lifetime));
+        if usable {
+            IfError::ServeStale
+        } else {
+            IfError::Nothing
+        }
+    }
+}
+
+/// Whether storage can take the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    Fits,
+    /// No tier could be opened.
+    NoTiers,
+    /// `Content-Length` says the body is over `max_body_bytes`.
+    TooLarge,
+}
+
+impl Room {
+    pub fn of(tiers: usize, content_length: Option<u64>, max_body_bytes: u64) -> Room {
+        if tiers == 0 {
+            Room::NoTiers
+        } else if content_length.is_some_and(|len| len > max_body_bytes) {
+            Room::TooLarge
+        } else {
+            Room::Fits
+        }
+    }
+}
+
+/// Whether the answer was chosen on every field it varies on that the client sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Variance {
+    /// The origin was sent every such field (or the response does not vary).
+    Sent,
+    /// It varies on these fields, which the client sent and the origin was not sent: ask
+    /// again with them.
+    Unsent(Vec<String>),
+    /// It varies on fields the origin was not sent, and asking again would not help: one is a
+    /// credential the fetch withholds, or it was asked again already.
+    Unsendable,
+}
+
+impl Variance {
+    /// For `verdict`, judged on the request as sent: `origin_saw(name)`, whether the client's
+    /// field `name` reached the origin (`fetch::origin_saw`); `withheld`, the credentials the
+    /// fetch kept back (`refresh::Sent`); `request`, the client's fields. `asked_again`: the
+    /// fetch was already asked once more with the fields it varies on.
+    pub fn of(
+        verdict: &Storability,
+        origin_saw: impl Fn(&str) -> bool,
+        withheld: &[String],
+        request: &(impl Fields + ?Sized),
+        asked_again: bool,
+    ) -> Variance {
+        let Storability::Store { vary, .. } = verdict else {
+            return Variance::Sent;
+        };
+        let unsent: Vec<String> = vary
+            .iter()
+            .filter(|name| !origin_saw(name) && request.field(name).is_some())
+            .cloned()
+            .collect();
+        if unsent.is_empty() {
+            Variance::Sent
+        } else if asked_again || unsent.iter().any(|name| withheld.contains(name)) {
+            Variance::Unsendable
+        } else {
+            Variance::Unsent(unsent)
+        }
+    }
 }
 
 /// What to do with the origin's answer.
@@ -46,8 +152,8 @@ pub enum Judgement {
     UnexpectedNotModified(Outcome),
     /// The origin failed (500, 502, 503, 504) and the stored entry may be served stale.
     ServeStale(Outcome),
-    /// Ask once more, sending the fields the response varies on.
-    AskAgain,
+    /// Ask once more, sending these fields too: the response varies on them.
+    AskAgain(Vec<String>),
     /// Store it, streaming it to the client meanwhile.
     Store(Outcome),
     /// Stream it through unstored. `response_says`: the response itself forbids storing,
@@ -91,8 +197,9 @@ pub fn speaks_for_key(reason: Reason, beyond_key: bool) -> bool {
 pub fn judge(answer: &Answered) -> Judgement {
     let fwd = answer.fwd;
     let status = answer.status;
+    let credentials = answer.credentials;
     if status == 304 {
-        if answer.conditional {
+        if answer.fetched == Fetched::Revalidating {
             return Judgement::NotModified;
         }
         return Judgement::UnexpectedNotModified(Outcome::forward(
@@ -104,7 +211,7 @@ pub fn judge(answer: &Answered) -> Judgement {
     }
     // RFC 5861 §4: "an error is any situation that would result in a 500, 502, 503, or 504
     // HTTP response status code being returned".
-    if matches!(status, 500 | 502 | 503 | 504) && answer.stale_usable_on_error {
+    if matches!(status, 500 | 502 | 503 | 504) && answer.if_error == IfError::ServeStale {
         return Judgement::ServeStale(Outcome::forward(
             Fwd::Stale,
             Some(status),
@@ -112,33 +219,30 @@ pub fn judge(answer: &Answered) -> Judgement {
             Some(Reason::StaleIfError),
         ));
     }
-    let reason = if answer.head_without_entry {
-        Some(Reason::HeadNotStored)
-    } else if answer.beyond_key && answer.replacing {
+    let reason = match (
+        answer.fetched,
+        answer.room,
+        &answer.variance,
+        &answer.verdict,
+    ) {
+        (Fetched::Head, ..) => Some(Reason::HeadNotStored),
         // A credentialed answer never replaces what others with the key get.
-        Some(Reason::Credentials)
-    } else if answer.no_tiers {
-        Some(Reason::StorageError)
-    } else if answer.too_large {
-        Some(Reason::TooLarge)
-    } else {
-        match &answer.verdict {
-            Storability::DontStore(reason) => Some(*reason),
-            Storability::Store { .. }
-                if answer.varies_on_unsent && !answer.asked_again && !answer.unsent_withheld =>
-            {
-                return Judgement::AskAgain
-            }
-            Storability::Store { .. } if answer.varies_on_unsent => Some(Reason::VaryUnsent),
-            Storability::Store { .. } => None,
+        (fetched, ..) if credentials.beyond_key() && fetched.replaces() => {
+            Some(Reason::Credentials)
         }
+        (_, Room::NoTiers, ..) => Some(Reason::StorageError),
+        (_, Room::TooLarge, ..) => Some(Reason::TooLarge),
+        (.., Storability::DontStore(reason)) => Some(*reason),
+        (_, _, Variance::Unsent(fields), _) => return Judgement::AskAgain(fields.clone()),
+        (_, _, Variance::Unsendable, _) => Some(Reason::VaryUnsent),
+        (_, _, Variance::Sent, Storability::Store { .. }) => None,
     };
     match reason {
         None => Judgement::Store(Outcome::forward(fwd, Some(status), true, None)),
         Some(reason) => Judgement::Pass {
             outcome: Outcome::forward(fwd, Some(status), false, Some(reason)),
-            response_says: speaks_for_key(reason, answer.beyond_key),
-            hit_for_pass: speaks_for_key(reason, answer.beyond_url),
+            response_says: speaks_for_key(reason, credentials.beyond_key()),
+            hit_for_pass: speaks_for_key(reason, credentials.beyond_url()),
         },
     }
 }
@@ -150,13 +254,14 @@ pub struct PartAnswered {
     pub status: u16,
     /// How a 206 fits what was asked and what is held (`http::parts::fit`).
     pub fit: Fit,
-    /// As in `Answered` (`replacing`: parts are held for the key).
-    pub beyond_key: bool,
+    pub credentials: Credentials,
+    /// Parts are held for the key: a part merged into them replaces what others get.
     pub replacing: bool,
-    pub no_tiers: bool,
-    /// The part varies on a field the client sent and the origin was not sent: it may be
-    /// another variant's, so it is not kept (a part is not asked for again).
-    pub varies_on_unsent: bool,
+    /// As in `Answered` (a part's length is judged by `fit`).
+    pub room: Room,
+    /// Unless `Sent`, the part may be another variant's, so it is not kept (a part is not
+    /// asked for again).
+    pub variance: Variance,
     /// What HTTP caching says of a 206 (`http::part_storability`).
     pub verdict: Storability,
 }
@@ -187,15 +292,17 @@ pub fn judge_part(answer: &PartAnswered) -> PartJudgement {
         _ => return pass(Reason::Range, false),
     }
     let reason = match &answer.fit {
-        Fit::Changed => return pass(Reason::PartChanged, !answer.beyond_key),
+        Fit::Changed => return pass(Reason::PartChanged, !answer.credentials.beyond_key()),
         Fit::NotAsked => Reason::PartMismatch,
         Fit::Unkeepable => Reason::PartialContent,
         Fit::TooLarge => Reason::TooLarge,
-        Fit::Fits { .. } if answer.beyond_key && answer.replacing => Reason::Credentials,
-        Fit::Fits { .. } if answer.no_tiers => Reason::StorageError,
+        Fit::Fits { .. } if answer.credentials.beyond_key() && answer.replacing => {
+            Reason::Credentials
+        }
+        Fit::Fits { .. } if answer.room == Room::NoTiers => Reason::StorageError,
         Fit::Fits { .. } => match &answer.verdict {
             Storability::DontStore(reason) => *reason,
-            Storability::Store { .. } if answer.varies_on_unsent => Reason::VaryUnsent,
+            Storability::Store { .. } if answer.variance != Variance::Sent => Reason::VaryUnsent,
             Storability::Store { .. } => {
                 return PartJudgement::Keep(Outcome::forward(answer.fwd, Some(206), true, None))
             }
@@ -279,4 +386,28 @@ pub fn body_not_stored(broke_off: bool) -> Reason {
     } else {
         Reason::TooLarge
     }
+}
+
+/// Whether a response is an ESI template to assemble: its origin asked (`Surrogate-Control`),
+/// or its route did (`esi_route`) and it is text. Only a 200 is assembled.
+pub fn is_template(status: u16, fields: &(impl Fields + ?Sized), esi_route: bool) -> bool {
+    use crate::esi::template::{is_textual, requested_by};
+    status == 200
+        && (requested_by(fields)
+            || (esi_route && is_textual(fields.field("content-type").as_deref())))
+}
+
+/// Whether the client's validators are answered with a 304 instead of `response` (RFC 9110
+/// §13.2.2, `http::conditional::is_not_modified`): never for an ESI template (`template`: its
+/// validators are the shell's, not the assembled page's); of an origin's answer passed on,
+/// only a 200 (`from_origin`: its status); a stored entry whatever its status.
+pub fn answers_not_modified(
+    from_origin: Option<u16>,
+    template: bool,
+    request: &(impl Fields + ?Sized),
+    response: &(impl Fields + ?Sized),
+) -> bool {
+    from_origin.is_none_or(|status| status == 200)
+        && !template
+        && crate::http::conditional::is_not_modified(request, response)
 }

@@ -10,7 +10,7 @@ pub const HOP_HEADER: &str = "x-edgecache-hop";
 
 /// What the entry point knows of a request when it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
+pub struct Entering {
     /// The runtime's URL could be parsed.
     pub url_valid: bool,
     /// The policy in `wrangler.toml` is valid.
@@ -30,7 +30,7 @@ pub enum AtEntry {
     Flow,
 }
 
-pub fn at_entry(entry: &Entry) -> AtEntry {
+pub fn at_entry(entry: &Entering) -> AtEntry {
     if !entry.url_valid {
         return AtEntry::Refuse {
             status: 400,
@@ -128,4 +128,12 @@ pub fn before_lookup(arrival: &Arrival) -> Before {
         };
     }
     Before::Lookup
+}
+
+/// Whether a passed request whose origin answered `status` invalidates what its URL names
+/// (`Before::Pass { invalidates }`): RFC 9111 §4.4, "A cache MUST invalidate the target URI
+/// ... when it receives a non-error status code in response to an unsafe request method";
+/// a 2xx or 3xx, then, never an error.
+pub fn invalidates_after(invalidates: bool, status: u16) -> bool {
+    invalidates && (200..400).contains(&status)
 }

@@ -10,14 +10,20 @@
 //! - `answer`: after the origin answered: store it, pass it on, merge a 304, serve stale, or
 //!   ask again; whether an answer speaks for everyone with the key; and what a failed
 //!   origin, a pass-through or a collapsed wait report;
+//! - `fetch`: before a fetch for a key: the request to send (method, validators, `Vary`
+//!   fields, for the client alone or for everyone with the key);
+//! - `store`: once an answer is to be stored: the record, which tiers take it (the KV write
+//!   throttle), how long it is kept, and what a body that could not be stored marks;
 //! - `refresh`: what a fetch for a key sends of the client's credentials (a stored entry is
 //!   refreshed as a shared request), and the request as the origin saw it;
 //! - `shield`: whether a miss goes to the shield, which shard, and which tiers each side keeps.
 
 pub mod answer;
 pub mod arrival;
+pub mod fetch;
 pub mod refresh;
 pub mod shield;
+pub mod store;
 pub mod stored;
 
 #[cfg(test)]

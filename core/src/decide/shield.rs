@@ -349,12 +349,12 @@ mod tests {
 
     #[test]
     fn a_location_keeps_local_tiers_and_the_shield_the_shared_ones() {
-        let all = [Backend::Memory, Backend::Cache, Backend::Kv, Backend::R2];
-        assert_eq!(location_tiers(&all), [Backend::Memory, Backend::Cache]);
+        let all = [Backend::Memory, Backend::CacheApi, Backend::Kv, Backend::R2];
+        assert_eq!(location_tiers(&all), [Backend::Memory, Backend::CacheApi]);
         assert_eq!(
             shield_tiers(&all),
             [Backend::Memory, Backend::Kv, Backend::R2]
         );
-        assert_eq!(shield_tiers(&[Backend::Cache]), [Backend::Memory]);
+        assert_eq!(shield_tiers(&[Backend::CacheApi]), [Backend::Memory]);
     }
 }

@@ -3,8 +3,10 @@
 use crate::config::Backend;
 use crate::http::directives::CacheControl;
 use crate::http::reuse::{client_verdict, Forcing, RefreshPolicy, Verdict};
-use crate::http::Reuse;
+use crate::http::{Fields, Reuse};
+use crate::request::plan::Plan;
 use crate::status::{Fwd, Outcome, Reason};
+use crate::storage::record::Meta;
 
 /// A stored entry the lookup found, as the choice needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +39,7 @@ impl Stored {
 
 /// What the request asks of the cache.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Asked {
+pub struct ClientAsked {
     pub cache_control: CacheControl,
     /// It carries `Range`.
     pub range: bool,
@@ -46,12 +48,12 @@ pub struct Asked {
     pub refresh: RefreshPolicy,
     /// Its `Range` is one byte range whose answer may be kept as a part (a GET, one range,
     /// no `If-Range` the held parts cannot answer): what stored parts hold of it.
-    pub part: Option<PartAsked>,
+    pub part: Option<RangeAsked>,
 }
 
 /// What stored parts hold of a Range request's range.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PartAsked {
+pub struct RangeAsked {
     /// Parts are stored (`None`: nothing is).
     pub held: Option<HeldParts>,
 }
@@ -101,7 +103,7 @@ pub enum Then {
 
 /// The choice after a lookup that found `stored` (or nothing; `vary_miss`: a tier knew the
 /// URL's variants but not this request's).
-pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> AfterLookup {
+pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &ClientAsked) -> AfterLookup {
     if let Some(stored) = stored {
         if let Some(serve) = serve(stored, asked) {
             return serve;
@@ -162,7 +164,7 @@ pub fn after_lookup(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> 
 
 /// Held parts answer the request (when they hold all of it), if they may: fresh, or stale
 /// as the client allows, but never served stale while a refresh runs, which no part has.
-fn usable_parts(held: &HeldParts, asked: &Asked) -> Option<AfterLookup> {
+fn usable_parts(held: &HeldParts, asked: &ClientAsked) -> Option<AfterLookup> {
     match serve(&held.stored, asked)? {
         AfterLookup::Serve {
             then: Then::Refresh,
@@ -178,7 +180,7 @@ fn usable_parts(held: &HeldParts, asked: &Asked) -> Option<AfterLookup> {
 }
 
 /// The entry answers the request, if it may.
-fn serve(stored: &Stored, asked: &Asked) -> Option<AfterLookup> {
+fn serve(stored: &Stored, asked: &ClientAsked) -> Option<AfterLookup> {
     let (mut verdict, forcing) = client_verdict(
         &stored.reuse,
         stored.age,
@@ -230,6 +232,28 @@ pub fn collapsed(fwd: Fwd, status: u16) -> Outcome {
         collapsed: true,
         reason: None,
     }
+}
+
+/// What a request that waited for another's fetch (a collapsed follower) reports when it
+/// takes the entry the leader stored, or `None` when it may not: the entry is another
+/// variant's (its `Vary` fields pick another key for this request's values), and the
+/// follower fetches for itself. `standing_unknown`: as `with_unknown_standing`.
+pub fn follower_takes(
+    entry: &Meta,
+    plan: &Plan,
+    request: &impl Fields,
+    fwd: Fwd,
+    standing_unknown: bool,
+) -> Option<Outcome> {
+    if entry.key != plan.variant_key(&entry.vary, request) {
+        return None;
+    }
+    let outcome = collapsed(fwd, entry.status);
+    Some(if standing_unknown {
+        with_unknown_standing(outcome)
+    } else {
+        outcome
+    })
 }
 
 /// Says that a request went to the origin because no stored entry's purge standing is known

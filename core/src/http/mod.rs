@@ -2,6 +2,7 @@
 //! long is it fresh, and how old is it now. Pure functions of headers and the time, which is
 //! always passed in (`SystemTime::now()` panics on wasm32).
 
+mod as_stored;
 pub mod conditional;
 mod dates;
 pub mod deception;
@@ -16,10 +17,10 @@ mod request_facts;
 pub mod reuse;
 pub mod revalidate;
 mod storability;
-mod stored_fields;
 mod targeted;
 mod vary;
 
+pub use as_stored::{fields_to_store, UNSTORED_FIELDS};
 pub use dates::{format_http_date, http_date};
 pub use directives::CacheControl;
 pub use fields::{media_type, Fields};
@@ -33,7 +34,6 @@ pub use reuse::{verdict, Verdict};
 pub use storability::{
     is_heuristically_cacheable, part_storability, storability, Reuse, Storability,
 };
-pub use stored_fields::{fields_to_store, UNSTORED_FIELDS};
 pub use vary::{vary_fields, with_url_vary};
 
 /// A header list from string pairs, for tests.

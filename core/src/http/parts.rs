@@ -22,7 +22,7 @@ pub const MAX_PIECES: usize = 32;
 pub type Piece = (u64, u64);
 
 /// Pieces and the bytes they hold, one after another.
-pub type Held = (Vec<Piece>, Vec<u8>);
+pub type HeldBytes = (Vec<Piece>, Vec<u8>);
 
 /// `Content-Range: bytes first-last/total` (RFC 9110 §14.4); `total` is `None` for `*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +131,7 @@ pub fn missing(pieces: &[Piece], first: u64, last: u64) -> Option<(u64, u64)> {
 /// The pieces (over `body`) with `part`'s bytes added from `first`; where they overlap held
 /// bytes, the new ones are kept (under one strong validator they are the same). `None` when
 /// `body` is not as long as the pieces say.
-pub fn merge(pieces: &[Piece], body: &[u8], first: u64, part: &[u8]) -> Option<Held> {
+pub fn merge(pieces: &[Piece], body: &[u8], first: u64, part: &[u8]) -> Option<HeldBytes> {
     if held_bytes(pieces) != body.len() as u64 {
         return None;
     }

@@ -32,7 +32,7 @@ pub struct Target {
     /// Canonical: see the module's documentation.
     pub path: String,
     /// The query's `&`-separated pieces, each normalised, in the client's order.
-    pub query: Vec<Piece>,
+    pub query: Vec<QueryPiece>,
     /// An origin could read the path as another one: it holds an encoded `/`, `\` or `%`,
     /// a `;`, or an empty segment.
     pub ambiguous: bool,
@@ -40,7 +40,7 @@ pub struct Target {
 
 /// One `&`-separated piece of a query, `name=value` (or `name`, or `a=1;b=2`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Piece {
+pub struct QueryPiece {
     /// As the client sent it, percent-encodings normalised.
     pub text: String,
     /// The decoded parameter names an origin could read in it: the name before the first
@@ -48,8 +48,8 @@ pub struct Piece {
     pub names: Vec<String>,
 }
 
-impl Piece {
-    fn parse(text: &str) -> Piece {
+impl QueryPiece {
+    fn parse(text: &str) -> QueryPiece {
         let text = normalize_percent(text);
         let mut names = vec![decoded_name(&text)];
         if text.contains(';') {
@@ -60,7 +60,7 @@ impl Piece {
                 }
             }
         }
-        Piece { text, names }
+        QueryPiece { text, names }
     }
 
     /// The name the key sorts by: the one an origin splitting on `&` alone reads.
@@ -104,7 +104,7 @@ impl Target {
             .unwrap_or_default()
             .split('&')
             .filter(|piece| !piece.is_empty())
-            .map(Piece::parse)
+            .map(QueryPiece::parse)
             .collect();
         Target {
             scheme: url.scheme().to_string(),
@@ -127,7 +127,7 @@ impl Target {
     /// The query as the key and the origin request carry it: the pieces `rule` keeps, sorted
     /// by name (stably, so repeated names keep their order), joined by `&`.
     pub fn query_for(&self, rule: &QueryRule) -> String {
-        let mut kept: Vec<&Piece> = self.query.iter().filter(|p| p.kept_by(rule)).collect();
+        let mut kept: Vec<&QueryPiece> = self.query.iter().filter(|p| p.kept_by(rule)).collect();
         kept.sort_by(|a, b| a.name().cmp(b.name()));
         let mut query = String::new();
         for piece in kept {

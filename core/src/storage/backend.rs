@@ -15,8 +15,9 @@ use serde::Deserialize;
 pub enum Backend {
     /// A bounded LRU inside the isolate: fastest, per isolate, lost on eviction.
     Memory,
-    /// The Workers Cache API: per data center.
-    Cache,
+    /// The Cache API (`caches.default`), named `cache` in `backends`: per data center.
+    #[serde(rename = "cache")]
+    CacheApi,
     /// Workers KV: global, eventually consistent, 60 s minimum TTL.
     Kv,
     /// An R2 bucket: global, no value size limit short of 5 GiB, no expiry of its own.
@@ -102,7 +103,16 @@ pub struct Descriptor {
     pub streams_reads: bool,
     /// How a part of a stored body is read (`storage::read`).
     pub ranges: Ranges,
+    /// Its writes are rationed (KV: one write per second per key, 1,000 a day on the free
+    /// plan): an unchanged or still fresh entry is rewritten to it at most this often (ms),
+    /// `decide::store::writes_to`. `None`: written whenever the entry is.
+    pub rewrite_interval_ms: Option<i64>,
 }
+
+/// An unchanged or still fresh entry is rewritten to KV at most this often (ms): KV takes
+/// one write per second per key, and the free plan 1,000 a day, so a loop of forced refreshes
+/// or revalidations must not spend them (`decide::store::writes_to`).
+pub const KV_REWRITE_INTERVAL_MS: i64 = 60_000;
 
 const MEMORY: Descriptor = Descriptor {
     name: "memory",
@@ -119,11 +129,12 @@ const MEMORY: Descriptor = Descriptor {
     record_in_value: false,
     streams_reads: false,
     ranges: Ranges::InIsolate,
+    rewrite_interval_ms: None,
 };
 
 const CACHE: Descriptor = Descriptor {
     name: "cache",
-    title: "the Workers Cache API",
+    title: "the Cache API",
     binding: None,
     wrangler_table: None,
     min_ttl_secs: 0,
@@ -137,6 +148,7 @@ const CACHE: Descriptor = Descriptor {
     record_in_value: false,
     streams_reads: true,
     ranges: Ranges::ByBackend,
+    rewrite_interval_ms: None,
 };
 
 const KV: Descriptor = Descriptor {
@@ -154,6 +166,7 @@ const KV: Descriptor = Descriptor {
     record_in_value: true,
     streams_reads: true,
     ranges: Ranges::FromStream,
+    rewrite_interval_ms: Some(KV_REWRITE_INTERVAL_MS),
 };
 
 const R2: Descriptor = Descriptor {
@@ -172,16 +185,17 @@ const R2: Descriptor = Descriptor {
     record_in_value: false,
     streams_reads: true,
     ranges: Ranges::ByBackend,
+    rewrite_interval_ms: None,
 };
 
 impl Backend {
     /// Every backend: the one list.
-    pub const ALL: [Backend; 4] = [Backend::Memory, Backend::Cache, Backend::Kv, Backend::R2];
+    pub const ALL: [Backend; 4] = [Backend::Memory, Backend::CacheApi, Backend::Kv, Backend::R2];
 
     pub const fn describe(self) -> &'static Descriptor {
         match self {
             Backend::Memory => &MEMORY,
-            Backend::Cache => &CACHE,
+            Backend::CacheApi => &CACHE,
             Backend::Kv => &KV,
             Backend::R2 => &R2,
         }
@@ -248,7 +262,7 @@ mod tests {
     fn the_list_holds_every_variant_once() {
         // A variant missing from `ALL` fails to compile here: the match must name it.
         let index = |b: Backend| match b {
-            Backend::Memory | Backend::Cache | Backend::Kv | Backend::R2 => {
+            Backend::Memory | Backend::CacheApi | Backend::Kv | Backend::R2 => {
                 Backend::ALL.iter().position(|&x| x == b)
             }
         };
@@ -283,7 +297,9 @@ mod tests {
         assert!(Backend::R2.describe().max_value_bytes > Backend::Kv.describe().max_value_bytes);
         assert_eq!(Backend::R2.describe().expiry, Expiry::OnRead);
         assert!(!Backend::Memory.is_shared());
-        assert!(Backend::Cache.is_shared() && Backend::Kv.is_shared() && Backend::R2.is_shared());
+        assert!(
+            Backend::CacheApi.is_shared() && Backend::Kv.is_shared() && Backend::R2.is_shared()
+        );
     }
 
     #[test]
@@ -334,7 +350,7 @@ mod tests {
         let variants = body
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .filter(|l| !l.is_empty() && !l.starts_with("//") && !l.starts_with("#["))
             .count();
         assert_eq!(
             variants,

@@ -58,7 +58,7 @@ mod tests {
             how,
         };
         for (backend, expected) in [
-            (Backend::Cache, part(Ranges::ByBackend)),
+            (Backend::CacheApi, part(Ranges::ByBackend)),
             (Backend::R2, part(Ranges::ByBackend)),
             (Backend::Kv, part(Ranges::FromStream)),
             (Backend::Memory, part(Ranges::InIsolate)),
@@ -122,7 +122,7 @@ mod tests {
             })
         );
         assert_eq!(
-            for_parts(Backend::Cache, &pieces, 5, 52),
+            for_parts(Backend::CacheApi, &pieces, 5, 52),
             None,
             "across a gap"
         );

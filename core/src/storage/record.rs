@@ -81,7 +81,215 @@ pub struct Meta {
     pub parts: Option<Pieces>,
 }
 
+/// When a record's response arrived and how it may be reused, as `http::storability` said
+/// (or, for a value, its exact expiry): the part of a record that says how long it is fresh.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keeping {
+    /// When the response arrived, milliseconds since the epoch.
+    pub stored_at: i64,
+    /// Seconds old it already was then (RFC 9111 §4.2.3).
+    pub initial_age: u64,
+    /// Freshness lifetime in seconds.
+    pub lifetime: u64,
+    pub reuse: Reuse,
+}
+
+/// What a stored response says: its status, the fields kept of it and its tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Said {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub tags: Vec<String>,
+}
+
+/// Where a record is stored: its kind, its full key, the URL part of the key and the `Vary`
+/// fields that picked it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub kind: Kind,
+    pub key: String,
+    pub url: String,
+    pub vary: Vec<String>,
+}
+
 impl Meta {
+    /// The one constructor of a record: every kind is built here (the named constructors
+    /// below say what each kind takes), so a field added to `Meta` is set in one place.
+    pub fn new(
+        place: Place,
+        said: Said,
+        keeping: Keeping,
+        body_len: u64,
+        parts: Option<Pieces>,
+    ) -> Meta {
+        let Place {
+            kind,
+            key,
+            url,
+            vary,
+        } = place;
+        let Said {
+            status,
+            headers,
+            tags,
+        } = said;
+        let Keeping {
+            stored_at,
+            initial_age,
+            lifetime,
+            reuse,
+        } = keeping;
+        Meta {
+            v: FORMAT,
+            kind,
+            key,
+            url,
+            status,
+            headers,
+            stored_at,
+            initial_age,
+            lifetime,
+            tags,
+            vary,
+            body_len,
+            reuse,
+            parts,
+        }
+    }
+
+    /// A stored response, whose body is `body_len` bytes long.
+    pub fn response(
+        key: String,
+        url: String,
+        vary: Vec<String>,
+        said: Said,
+        keeping: Keeping,
+    ) -> Meta {
+        let place = Place {
+            kind: Kind::Response,
+            key,
+            url,
+            vary,
+        };
+        Meta::new(place, said, keeping, 0, None)
+    }
+
+    /// Parts of a response (`Kind::Parts`) holding `pieces`, whose bytes the body holds one
+    /// after another; a `Kind::Response` once they hold every byte.
+    pub fn of_parts(
+        place: Place,
+        said: Said,
+        keeping: Keeping,
+        pieces: Pieces,
+        body_len: u64,
+    ) -> Meta {
+        let complete = crate::http::parts::complete(&pieces.held, pieces.total);
+        let place = Place {
+            kind: if complete {
+                Kind::Response
+            } else {
+                Kind::Parts
+            },
+            ..place
+        };
+        Meta::new(
+            place,
+            said,
+            keeping,
+            body_len,
+            (!complete).then_some(pieces),
+        )
+    }
+
+    /// The `Vary` marker stored at a URL's `primary` key beside `variant` (a response or
+    /// parts that vary): it names the fields that pick the variant, and holds no body.
+    pub fn marker(primary: &str, variant: &Meta) -> Meta {
+        let place = Place {
+            kind: Kind::Variants,
+            key: primary.to_string(),
+            url: variant.url.clone(),
+            vary: variant.vary.clone(),
+        };
+        Meta::new(place, Said::default(), variant.keeping(), 0, None)
+    }
+
+    /// A value stored through the low-level API under a key whose check is `check`, at
+    /// `stored_at` for `lifetime` seconds.
+    pub fn value(check: &str, stored_at: i64, lifetime: u64, value_len: u64) -> Meta {
+        let place = Place {
+            kind: Kind::Value,
+            key: check.to_string(),
+            url: String::new(),
+            vary: Vec::new(),
+        };
+        let keeping = Keeping {
+            stored_at,
+            lifetime,
+            ..Keeping::default()
+        };
+        Meta::new(place, Said::default(), keeping, value_len, None)
+    }
+
+    /// This record as a 304 refreshed it (RFC 9111 §4.3.4): the merged fields and tags, and
+    /// the freshness the merged response has; the same place and body.
+    pub fn refreshed(&self, said: Said, keeping: Keeping) -> Meta {
+        Meta::new(
+            self.place(),
+            said,
+            keeping,
+            self.body_len,
+            self.parts.clone(),
+        )
+    }
+
+    /// This record with `headers` instead of its own (a 304's merged fields, answered to one
+    /// client and not stored).
+    pub fn with_headers(&self, headers: Vec<(String, String)>) -> Meta {
+        let said = Said {
+            headers,
+            ..self.said()
+        };
+        Meta::new(
+            self.place(),
+            said,
+            self.keeping(),
+            self.body_len,
+            self.parts.clone(),
+        )
+    }
+
+    /// This record, for a body of `body_len` bytes.
+    pub fn with_body_len(mut self, body_len: u64) -> Meta {
+        self.body_len = body_len;
+        self
+    }
+
+    pub fn place(&self) -> Place {
+        Place {
+            kind: self.kind,
+            key: self.key.clone(),
+            url: self.url.clone(),
+            vary: self.vary.clone(),
+        }
+    }
+
+    pub fn said(&self) -> Said {
+        Said {
+            status: self.status,
+            headers: self.headers.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+
+    pub fn keeping(&self) -> Keeping {
+        Keeping {
+            stored_at: self.stored_at,
+            initial_age: self.initial_age,
+            lifetime: self.lifetime,
+            reuse: self.reuse,
+        }
+    }
+
     /// The response's current age in seconds (RFC 9111 §4.2.3:
     /// `current_age = corrected_initial_age + resident_time`).
     pub fn age(&self, now_ms: i64) -> u64 {

@@ -7,7 +7,7 @@
 //! `fields` and `purge` are pure and tested on the host; the worker crate's `workers_cache`
 //! is the glue that sets the fields on a response and calls `ctx.cache.purge`.
 
-pub mod fields;
+pub mod emit;
 pub mod purge;
 
 /// The site Workers Cache serves, as `workers_cache` holds it (`https://example.com`, a

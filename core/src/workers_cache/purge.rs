@@ -15,7 +15,7 @@
 //!   stale entry once while one refresh goes to the origin.
 
 use crate::control::registry::PurgeRequest;
-use crate::workers_cache::fields::{path_and_query, url_tag};
+use crate::workers_cache::emit::{path_and_query, url_tag};
 
 /// Cloudflare's purge API takes at most 100 operations (tags, prefixes) per request, on every
 /// plan; `ctx.cache.purge` uses the same system.

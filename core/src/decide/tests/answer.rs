@@ -2,8 +2,10 @@
 
 use crate::decide::answer::{
     after_not_modified, body_not_stored, judge, judge_part, on_failure, AfterNotModified, Answered,
-    Failure, Judgement, OnFailure, PartAnswered, PartJudgement,
+    Credentials, Failure, IfError, Judgement, OnFailure, PartAnswered, PartJudgement, Room,
+    Variance,
 };
+use crate::decide::fetch::Fetched;
 use crate::http::parts::Fit;
 use crate::http::{part_storability, storability, Exchange, Overrides, RequestFacts, Storability};
 use crate::status::{Fwd, Outcome, Reason};
@@ -47,17 +49,11 @@ pub(super) fn answered(status: u16, verdict: Storability) -> Answered {
     Answered {
         fwd: Fwd::Miss,
         status,
-        conditional: false,
-        stale_usable_on_error: false,
-        head_without_entry: false,
-        beyond_key: false,
-        beyond_url: false,
-        replacing: false,
-        no_tiers: false,
-        too_large: false,
-        varies_on_unsent: false,
-        asked_again: false,
-        unsent_withheld: false,
+        fetched: Fetched::Miss,
+        credentials: Credentials::Keyed,
+        if_error: IfError::Nothing,
+        room: Room::Fits,
+        variance: Variance::Sent,
         verdict,
     }
 }
@@ -71,7 +67,7 @@ pub(super) fn judged(answer: Answered) -> Judgement {
         | Judgement::Pass { outcome, .. } => {
             seen(outcome);
         }
-        Judgement::NotModified | Judgement::AskAgain => {}
+        Judgement::NotModified | Judgement::AskAgain(_) => {}
     }
     judgement
 }
@@ -204,33 +200,39 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
     );
     // What edgecache itself knows about the fetch, ahead of the response's verdict.
     let ahead = |answer: Answered| pass_reason(judged(answer));
-    assert_eq!(
-        ahead(Answered {
-            head_without_entry: true,
-            ..answered(200, store.clone())
-        })
-        .0,
-        Reason::HeadNotStored
-    );
-    // A credentialed answer never replaces a stored entry; a miss with a credential is
-    // stored as storability allows one (the verdict already read the request's credentials).
-    assert_eq!(
-        ahead(Answered {
-            beyond_key: true,
-            beyond_url: true,
-            replacing: true,
-            ..answered(200, store.clone())
-        }),
-        (Reason::Credentials, false)
-    );
-    assert!(matches!(
-        judged(Answered {
-            beyond_key: true,
-            beyond_url: true,
-            ..answered(200, store.clone())
-        }),
-        Judgement::Store(_)
-    ));
+    let knowing = |fetched, credentials, room, variance| Answered {
+        fetched,
+        credentials,
+        room,
+        variance,
+        ..answered(200, store.clone())
+    };
+    let unsent = || Variance::Unsent(vec!["accept-language".into()]);
+    // (what the fetch was, its credentials, storage's room, its variance: what is done)
+    use Credentials::{Keyed, Own};
+    use Fetched::{Head, Miss, Replacing};
+    use Reason as R;
+    use Room::{Fits, NoTiers, TooLarge};
+    use Variance::{Sent, Unsendable};
+    let rows: Vec<(Fetched, Credentials, Room, Variance, Judgement)> = vec![
+        (Head, Keyed, Fits, Sent, pass(R::HeadNotStored, false)),
+        // A credentialed answer never replaces a stored entry; a miss with a credential is
+        // stored as storability allows one (the verdict already read its credentials).
+        (Replacing, Own, Fits, Sent, pass(R::Credentials, false)),
+        (Miss, Own, Fits, Sent, stored()),
+        (Miss, Own, TooLarge, Sent, pass(R::TooLarge, false)),
+        (Miss, Keyed, NoTiers, Sent, pass(R::StorageError, false)),
+        (Miss, Keyed, TooLarge, Sent, pass(R::TooLarge, true)),
+        // Varies on a field the origin was not sent: asked again once with it...
+        (Miss, Keyed, Fits, unsent(), ask_again()),
+        // ... then, or when it is a credential the refresh withholds, not stored.
+        (Miss, Keyed, Fits, Unsendable, pass(R::VaryUnsent, false)),
+    ];
+    for (fetched, credentials, room, variance, expected) in rows {
+        let row = format!("{fetched:?} {credentials:?} {room:?} {variance:?}");
+        let judgement = judged(knowing(fetched, credentials, room, variance));
+        assert_eq!(judgement, expected, "{row}");
+    }
     // A private answer to a request with a session cookie says nothing of what others get:
     // no hit-for-pass, no entry dropped.
     for fields in [
@@ -243,23 +245,16 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
             Storability::DontStore(reason) => *reason,
             other => panic!("{other:?}"),
         };
-        for replacing in [false, true] {
+        // (what the fetch was: the reason it is not stored)
+        for (fetched, expected) in [(Miss, reason), (Replacing, Reason::Credentials)] {
             assert_eq!(
                 ahead(Answered {
-                    beyond_key: true,
-                    beyond_url: true,
-                    replacing,
+                    fetched,
+                    credentials: Own,
                     ..answered(200, private.clone())
                 }),
-                (
-                    if replacing {
-                        Reason::Credentials
-                    } else {
-                        reason
-                    },
-                    false
-                ),
-                "{fields:?}"
+                (expected, false),
+                "{fields:?} {fetched:?}"
             );
         }
         assert_eq!(ahead(answered(200, private)), (reason, true), "{fields:?}");
@@ -272,7 +267,7 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
         &[("cache-control", "private")],
     );
     match judged(Answered {
-        beyond_url: true,
+        credentials: Credentials::VariantKeyed,
         ..answered(200, private)
     }) {
         Judgement::Pass {
@@ -282,59 +277,94 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
         } => assert_eq!((response_says, hit_for_pass), (true, false)),
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        ahead(Answered {
-            beyond_key: true,
-            beyond_url: true,
-            too_large: true,
-            ..answered(200, store.clone())
-        }),
-        (Reason::TooLarge, false)
+}
+
+/// A pass on the miss for `reason`; `says`: the response itself is to blame, and it speaks
+/// for the URL (hit-for-pass).
+fn pass(reason: Reason, says: bool) -> Judgement {
+    Judgement::Pass {
+        outcome: Outcome::forward(Fwd::Miss, Some(200), false, Some(reason)),
+        response_says: says,
+        hit_for_pass: says,
+    }
+}
+
+fn ask_again() -> Judgement {
+    Judgement::AskAgain(vec!["accept-language".into()])
+}
+
+fn stored() -> Judgement {
+    Judgement::Store(Outcome::forward(Fwd::Miss, Some(200), true, None))
+}
+
+#[test]
+fn an_answer_is_chosen_on_what_it_varies_on_only_when_the_origin_saw_it() {
+    let varies = verdict(
+        &[],
+        200,
+        &[
+            ("cache-control", "max-age=60"),
+            ("vary", "accept-language, cookie"),
+        ],
     );
+    let client: &[(&str, &str)] = &[("accept-language", "fr"), ("cookie", "s=1")];
+    let list: Vec<(String, String)> = client
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let fields = |names: &[&str]| -> Vec<String> { names.iter().map(|n| n.to_string()).collect() };
+    // (fields the origin saw, credentials withheld, asked again already: the variance)
+    const BOTH: &[&str] = &["accept-language", "cookie"];
+    const LANGUAGE: &[&str] = &["accept-language"];
+    const COOKIE: &[&str] = &["cookie"];
+    let again = || Variance::Unsent(fields(LANGUAGE));
+    use Variance::{Sent, Unsendable};
+    let rows: &[(&[&str], &[&str], bool, Variance)] = &[
+        (BOTH, &[], false, Sent),
+        (COOKIE, &[], false, again()),
+        (COOKIE, &[], true, Unsendable),
+        (LANGUAGE, COOKIE, false, Unsendable),
+    ];
+    for (saw, withheld, again, expected) in rows {
+        let variance = Variance::of(
+            &varies,
+            |name| saw.contains(&name),
+            &fields(withheld),
+            &list,
+            *again,
+        );
+        assert_eq!(&variance, expected, "{saw:?} {withheld:?} {again}");
+    }
+    let not_stored = Storability::DontStore(Reason::NoStore);
     assert_eq!(
-        ahead(Answered {
-            no_tiers: true,
-            ..answered(200, store.clone())
-        })
-        .0,
-        Reason::StorageError
+        Variance::of(&not_stored, |_| false, &[], &list, false),
+        Variance::Sent,
+        "an answer not stored is not asked for again"
     );
-    assert_eq!(
-        ahead(Answered {
-            too_large: true,
-            ..answered(200, store.clone())
-        }),
-        (Reason::TooLarge, true)
-    );
-    // A response that varies on a field the origin was not sent: asked again once, then not
-    // stored.
-    let unsent = Answered {
-        varies_on_unsent: true,
-        ..answered(200, store.clone())
-    };
-    assert_eq!(judged(unsent.clone()), Judgement::AskAgain);
-    assert_eq!(
-        ahead(Answered {
-            asked_again: true,
-            ..unsent.clone()
-        })
-        .0,
-        Reason::VaryUnsent
-    );
-    // A refresh varies on a credential it withholds: asking again would not send it.
-    assert_eq!(
-        ahead(Answered {
-            unsent_withheld: true,
-            ..unsent
-        }),
-        (Reason::VaryUnsent, false)
-    );
+}
+
+#[test]
+fn storage_has_room_unless_no_tier_opened_or_the_body_is_said_to_be_too_long() {
+    // (tiers opened, Content-Length, max_body_bytes: the room)
+    let rows = [
+        (2, Some(10), 10, Room::Fits),
+        (2, None, 10, Room::Fits),
+        (2, Some(11), 10, Room::TooLarge),
+        (0, Some(11), 10, Room::NoTiers),
+    ];
+    for (tiers, length, max, expected) in rows {
+        assert_eq!(
+            Room::of(tiers, length, max),
+            expected,
+            "{tiers} {length:?} {max}"
+        );
+    }
 }
 
 #[test]
 pub(super) fn a_304_an_origin_error_and_a_failed_origin() {
     let conditional = Answered {
-        conditional: true,
+        fetched: Fetched::Revalidating,
         ..answered(304, Storability::DontStore(Reason::UncacheableStatus))
     };
     assert_eq!(judged(conditional), Judgement::NotModified);
@@ -349,7 +379,7 @@ pub(super) fn a_304_an_origin_error_and_a_failed_origin() {
         other => panic!("{other:?}"),
     }
     let error = Answered {
-        stale_usable_on_error: true,
+        if_error: IfError::ServeStale,
         fwd: Fwd::Stale,
         ..answered(503, Storability::DontStore(Reason::UncacheableStatus))
     };
@@ -452,10 +482,10 @@ pub(super) fn part_answered(status: u16, fit: Fit) -> PartAnswered {
         fwd: Fwd::Miss,
         status,
         fit,
-        beyond_key: false,
+        credentials: Credentials::Keyed,
         replacing: false,
-        no_tiers: false,
-        varies_on_unsent: false,
+        room: Room::Fits,
+        variance: Variance::Sent,
         verdict: part_verdict(&[("cache-control", "max-age=60")]),
     }
 }
@@ -523,7 +553,7 @@ pub(super) fn a_part_is_kept_only_when_it_is_what_was_asked() {
         (no_store, Reason::NoStore, false),
         (
             PartAnswered {
-                beyond_key: true,
+                credentials: Credentials::Own,
                 replacing: true,
                 ..part_answered(206, fits())
             },
@@ -532,7 +562,7 @@ pub(super) fn a_part_is_kept_only_when_it_is_what_was_asked() {
         ),
         (
             PartAnswered {
-                beyond_key: true,
+                credentials: Credentials::Own,
                 ..part_answered(206, Fit::Changed)
             },
             Reason::PartChanged,
@@ -540,7 +570,7 @@ pub(super) fn a_part_is_kept_only_when_it_is_what_was_asked() {
         ),
         (
             PartAnswered {
-                no_tiers: true,
+                room: Room::NoTiers,
                 ..part_answered(206, fits())
             },
             Reason::StorageError,
@@ -548,7 +578,7 @@ pub(super) fn a_part_is_kept_only_when_it_is_what_was_asked() {
         ),
         (
             PartAnswered {
-                varies_on_unsent: true,
+                variance: Variance::Unsendable,
                 ..part_answered(206, fits())
             },
             Reason::VaryUnsent,

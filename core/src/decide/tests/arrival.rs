@@ -2,13 +2,13 @@
 
 use crate::admin::path::AdminReach;
 use crate::decide::answer::passed;
-use crate::decide::arrival::{at_entry, before_lookup, Arrival, AtEntry, Before, Entry};
+use crate::decide::arrival::{at_entry, before_lookup, Arrival, AtEntry, Before, Entering};
 use crate::status::{Fwd, Outcome, Reason};
 
 use super::seen;
 
 fn entry(url_valid: bool, config_valid: bool, admin: AdminReach) -> AtEntry {
-    let at = at_entry(&Entry {
+    let at = at_entry(&Entering {
         url_valid,
         config_valid,
         admin,

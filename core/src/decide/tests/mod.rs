@@ -3,7 +3,9 @@
 
 mod answer;
 mod arrival;
+mod fetch;
 mod refresh;
+mod store;
 mod stored;
 
 use std::cell::RefCell;

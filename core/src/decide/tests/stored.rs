@@ -3,8 +3,8 @@
 use crate::config::Backend;
 use crate::decide::answer::{passed, Answered, PartAnswered};
 use crate::decide::stored::{
-    after_lookup, collapsed, with_unknown_standing, AfterLookup, Asked, HeldParts, PartAsked,
-    Stored, Then,
+    after_lookup, collapsed, with_unknown_standing, AfterLookup, ClientAsked, HeldParts,
+    RangeAsked, Stored, Then,
 };
 use crate::http::directives::CacheControl;
 use crate::http::reuse::RefreshPolicy;
@@ -26,8 +26,8 @@ fn stored(age: u64, lifetime: u64) -> Stored {
     }
 }
 
-fn asked(cc: &str) -> Asked {
-    Asked {
+fn asked(cc: &str) -> ClientAsked {
+    ClientAsked {
         cache_control: CacheControl::parse(cc),
         range: false,
         head: false,
@@ -39,7 +39,7 @@ fn asked(cc: &str) -> Asked {
     }
 }
 
-fn after(stored: Option<&Stored>, vary_miss: bool, asked: &Asked) -> AfterLookup {
+fn after(stored: Option<&Stored>, vary_miss: bool, asked: &ClientAsked) -> AfterLookup {
     let after = after_lookup(stored, vary_miss, asked);
     match &after {
         AfterLookup::Serve { outcome, .. } | AfterLookup::Refuse { outcome, .. } => {
@@ -127,7 +127,7 @@ pub(super) fn after_a_lookup_that_found_an_entry() {
         fetched(after(Some(&fresh), false, &asked("max-age=5"))),
         (Fwd::Request, true)
     );
-    let ignoring = Asked {
+    let ignoring = ClientAsked {
         refresh: RefreshPolicy {
             ignore: true,
             interval_secs: 5,
@@ -206,7 +206,7 @@ pub(super) fn after_a_lookup_that_found_an_entry() {
         AfterLookup::Refuse { status: 504, .. }
     ));
     // A HEAD that found an entry to revalidate shares the fetch.
-    let head = Asked {
+    let head = ClientAsked {
         head: true,
         ..asked("")
     };
@@ -223,7 +223,7 @@ pub(super) fn after_a_lookup_that_found_nothing() {
         fetched(after(None, true, &asked(""))),
         (Fwd::VaryMiss, true)
     );
-    let head = Asked {
+    let head = ClientAsked {
         head: true,
         ..asked("")
     };
@@ -232,7 +232,7 @@ pub(super) fn after_a_lookup_that_found_nothing() {
         (Fwd::Miss, false),
         "a lone HEAD"
     );
-    let range = Asked {
+    let range = ClientAsked {
         range: true,
         ..asked("")
     };
@@ -282,9 +282,9 @@ pub(super) fn a_collapsed_wait_and_an_unknown_purge_standing_say_so() {
 
 #[test]
 pub(super) fn a_range_request_and_the_parts_held() {
-    let ranged = |held: Option<HeldParts>, cc: &str| Asked {
+    let ranged = |held: Option<HeldParts>, cc: &str| ClientAsked {
         range: true,
-        part: Some(PartAsked { held }),
+        part: Some(RangeAsked { held }),
         ..asked(cc)
     };
     let held = |age, all| {
@@ -385,7 +385,7 @@ pub(super) fn a_range_request_and_the_parts_held() {
         }
     );
     // A range whose answer cannot be kept as a part goes as it is.
-    let several = Asked {
+    let several = ClientAsked {
         range: true,
         ..asked("")
     };

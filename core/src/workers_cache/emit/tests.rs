@@ -1,7 +1,7 @@
 use super::*;
 
-fn asked() -> Asked {
-    Asked {
+fn asked() -> CacheAsked {
+    CacheAsked {
         same_site: true,
         head: false,
         as_keyed: true,
@@ -18,12 +18,12 @@ fn kept() -> Kept {
         reuse: Reuse::default(),
         tags: vec!["blog".into()],
         withheld: false,
-        body: Held::Whole,
+        body: BodyHeld::Whole,
         url_vary: Vec::new(),
     }
 }
 
-fn case<'a>(asked: Option<&'a Asked>, kept: Option<&'a Kept>) -> Case<'a> {
+fn case<'a>(asked: Option<&'a CacheAsked>, kept: Option<&'a Kept>) -> Case<'a> {
     Case {
         asked,
         kept,
@@ -35,8 +35,8 @@ fn case<'a>(asked: Option<&'a Asked>, kept: Option<&'a Kept>) -> Case<'a> {
 
 fn refusal(case: &Case) -> Option<Refusal> {
     match verdict(case) {
-        Verdict::Refuse(why) => Some(why),
-        Verdict::Share { .. } => None,
+        CacheVerdict::Refuse(why) => Some(why),
+        CacheVerdict::Share { .. } => None,
     }
 }
 
@@ -54,7 +54,7 @@ fn a_stored_answer_to_a_plain_request_is_shared_for_the_freshness_left() {
 /// Each row changes one thing from the shared case above: what is refused, and why.
 #[test]
 fn anything_workers_cache_could_not_key_or_share_is_no_store_for_it() {
-    type Change = fn(&mut Asked, &mut Kept, &mut Option<&'static str>, &mut u16, &mut bool);
+    type Change = fn(&mut CacheAsked, &mut Kept, &mut Option<&'static str>, &mut u16, &mut bool);
     let table: &[(&str, Change, Refusal)] = &[
         (
             "another host or scheme",
@@ -101,7 +101,7 @@ fn anything_workers_cache_could_not_key_or_share_is_no_store_for_it() {
         ),
         (
             "a body still arriving from the origin",
-            |_, k, _, _, _| k.body = Held::Arriving,
+            |_, k, _, _, _| k.body = BodyHeld::Arriving,
             Refusal::Arriving,
         ),
         ("a 206", |_, _, _, s, _| *s = 206, Refusal::Partial),

@@ -1,5 +1,5 @@
 //! A stored response's fields as clients see them, built in JavaScript once per entry and
-//! kept with it (`store::Entry::client_fields`), so a memory-tier hit copies them in one call.
+//! kept with it (`store::Entry::client_headers`), so a memory-tier hit copies them in one call.
 
 use web_sys::Headers;
 
@@ -18,22 +18,22 @@ pub fn is_for_caches(name: &str, expose_tags: bool) -> bool {
 }
 
 /// A stored response's fields as every client sees them, before what each hit adds (`Age`,
-/// `Cache-Status`, `browser_ttl`); built once per entry (`Entry::client_fields`).
+/// `Cache-Status`, `browser_ttl`); built once per entry (`Entry::client_headers`).
 #[derive(Clone)]
-pub struct ClientFields {
+pub struct ClientHeaders {
     pub headers: Headers,
     pub upstream_status: Option<String>,
 }
 
-impl ClientFields {
-    pub fn of(meta: &Meta, expose_tags: bool) -> ClientFields {
+impl ClientHeaders {
+    pub fn of(meta: &Meta, expose_tags: bool) -> ClientHeaders {
         let kept: Vec<(String, String)> = meta
             .headers
             .iter()
             .filter(|(n, _)| !is_for_caches(n, expose_tags) && n != "cache-status")
             .cloned()
             .collect();
-        ClientFields {
+        ClientHeaders {
             headers: headers_from(&kept),
             upstream_status: edgecache_core::http::Fields::field(meta, "cache-status"),
         }
@@ -41,14 +41,14 @@ impl ClientFields {
 
     /// Every field stored with the response, as the shield sends it on to the locations'
     /// caches (they judge and keep it as an origin's answer).
-    pub fn for_caches(meta: &Meta) -> ClientFields {
+    pub fn for_caches(meta: &Meta) -> ClientHeaders {
         let kept: Vec<(String, String)> = meta
             .headers
             .iter()
             .filter(|(n, _)| n != "cache-status" && !SHIELD_FIELDS.contains(&n.as_str()))
             .cloned()
             .collect();
-        ClientFields {
+        ClientHeaders {
             headers: headers_from(&kept),
             upstream_status: edgecache_core::http::Fields::field(meta, "cache-status"),
         }

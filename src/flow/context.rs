@@ -1,34 +1,36 @@
-//! One request's fill job, shared with the background work it starts, and what it answers
-//! the client with; how long an entry is kept, and which tiers a write goes to.
+//! The request context: what one request's lookup, fills and writes read, shared with the
+//! background work it starts (its key's plan, its tiers, what its fetches are sent from, its
+//! one `now`); and, as the core decides them (`decide::store`) at that `now`, which tiers a
+//! write goes to and how long an entry is kept.
 
 use std::rc::Rc;
 
 use url::Url;
-use web_sys::{ReadableStream, Request, Response};
+use web_sys::Request;
 
-use crate::flow::origin::{Forward, OriginError, ShieldRoute};
+use crate::flow::origin::{Forward, ShieldRoute};
 use crate::flow::reply::Audience;
 use crate::flow::shield::Role;
-use crate::runtime::{now_ms, PickedFields};
+use crate::runtime::PickedFields;
 use crate::settings::Settings;
-use crate::store::{Entry, Tier};
+use crate::store::Tier;
 use edgecache_core::config::Backend;
 use edgecache_core::control::registry::Registry;
 use edgecache_core::decide::refresh::{self, Fetching, KeyHolds, Sent};
+use edgecache_core::decide::store::{self, writes_to, Replacing};
 use edgecache_core::http::reuse::RefreshPolicy;
 use edgecache_core::http::RequestFacts;
 use edgecache_core::request::plan::Plan;
 use edgecache_core::request::target::Target;
-use edgecache_core::status::Outcome;
 use edgecache_core::storage::record::Meta;
-use edgecache_core::workers_cache::fields::Kept;
 
-/// What one request needs to fill the cache, shared with the background work it starts.
-pub struct Job {
+/// What one request's lookup, fills and writes read, shared with the background work it
+/// starts.
+pub struct RequestContext {
     pub plan: Plan,
     pub tiers: Vec<Tier>,
     /// What the request is sent to the origin from (`forward`, `pass`).
-    pub sending: Sending,
+    pub sending: ForwardSource,
     pub facts: RequestFacts,
     /// The request's fields, for its `Vary` values and conditionals.
     pub headers: PickedFields,
@@ -46,10 +48,14 @@ pub struct Job {
     pub workers_cache: bool,
     /// Answered at a location, or at the shield for every location.
     pub role: Role,
+    /// The request's one reading of the clock (ms since the epoch), which its choices are
+    /// made at. Only what measures the origin (`Exchange`: when it was asked and answered)
+    /// and deadlines read the clock again.
+    pub now: i64,
 }
 
 /// What a request's forwards are built from: only when it goes to the origin, never on a hit.
-pub struct Sending {
+pub struct ForwardSource {
     pub request: Request,
     pub url: Url,
     pub target: Target,
@@ -62,7 +68,7 @@ pub struct Sending {
     pub shield: Option<Rc<ShieldRoute>>,
 }
 
-impl Job {
+impl RequestContext {
     /// The request as the key says it (what a fill sends).
     pub fn forward(&self) -> Forward {
         let sending = &self.sending;
@@ -90,6 +96,7 @@ impl Job {
                 use edgecache_core::decide::shield::{origin_timeout_at_shield, DEADLINE_FIELD};
                 let headers = self.sending.request.headers();
                 let deadline = headers.get(DEADLINE_FIELD).ok().flatten();
+                // A deadline: the clock as it is now, not the request's `now`.
                 origin_timeout_at_shield(timeout, crate::runtime::now_ms(), deadline.as_deref())
             }
         }
@@ -139,7 +146,7 @@ pub struct AsSent {
     pub facts: RequestFacts,
 }
 
-impl Job {
+impl RequestContext {
     /// What a fetch for `fetching` sends of this request's credentials
     /// (`decide::refresh::sent`): refreshing a stored entry, only those its key holds, the
     /// route's `vary_cookies` and `vary_headers` and `vary_fields`, the fields the stored
@@ -163,103 +170,18 @@ impl Job {
     }
 }
 
-/// What the client is to be sent.
-pub enum Answer {
-    /// A stored (or just revalidated) entry; `shareable` when the cache may keep it, so a
-    /// route's `browser_ttl` applies.
-    Entry {
-        entry: Entry,
-        outcome: Outcome,
-        shareable: bool,
-    },
-    /// The origin's response, streaming `body` (the client's branch when it is being stored);
-    /// `kept`, with `workers_cache`, the entry being stored from it.
-    Origin {
-        origin: Response,
-        body: Option<ReadableStream>,
-        outcome: Outcome,
-        kept: Option<Kept>,
-    },
-    /// No response from the origin.
-    Failed(OriginError),
-}
-
-impl Answer {
-    pub fn outcome(&self) -> Option<&Outcome> {
-        match self {
-            Answer::Entry { outcome, .. } | Answer::Origin { outcome, .. } => Some(outcome),
-            Answer::Failed(_) => None,
-        }
+impl RequestContext {
+    /// The tiers a write goes to (`decide::store::writes_to`: the KV write throttle), as of
+    /// the request's `now`.
+    pub fn tiers_to_write(&self, replacing: Option<Replacing>) -> impl Iterator<Item = &Tier> {
+        let backends: Vec<Backend> = self.tiers.iter().map(Tier::backend).collect();
+        self.tiers
+            .iter()
+            .filter(move |tier| writes_to(tier.backend(), &backends, replacing, self.now))
     }
 
-    /// The origin's response, streamed to the client and not stored.
-    pub fn unstored(origin: Response, outcome: Outcome) -> Answer {
-        let body = origin.body();
-        Answer::Origin {
-            origin,
-            body,
-            outcome,
-            kept: None,
-        }
+    /// How long an entry is kept (`decide::store::keep_secs`), as of the request's `now`.
+    pub fn keep_secs(&self, meta: &Meta) -> u64 {
+        store::keep_secs(meta, self.keep_stale, self.now)
     }
-
-    /// The same answer, reporting `change(outcome)`.
-    pub fn map_outcome(self, change: impl FnOnce(Outcome) -> Outcome) -> Answer {
-        match self {
-            Answer::Entry {
-                entry,
-                outcome,
-                shareable,
-            } => Answer::Entry {
-                entry,
-                outcome: change(outcome),
-                shareable,
-            },
-            Answer::Origin {
-                origin,
-                body,
-                outcome,
-                kept,
-            } => Answer::Origin {
-                origin,
-                body,
-                outcome: change(outcome),
-                kept,
-            },
-            failed @ Answer::Failed(_) => failed,
-        }
-    }
-}
-
-/// An unchanged or still fresh entry is rewritten to KV at most this often (ms): KV takes
-/// one write per second per key, and the free plan 1,000 a day, so a loop of forced
-/// refreshes or revalidations must not spend them.
-pub const KV_REWRITE_INTERVAL_MS: i64 = 60_000;
-
-/// The entry a write replaces, for `tiers_to_write`.
-#[derive(Clone, Copy)]
-pub struct Replacing {
-    /// When it was stored (ms).
-    pub stored_at: i64,
-    /// Its copy in KV is still fresh: the refresh was a client's forcing.
-    pub fresh: bool,
-}
-
-/// The tiers a write goes to: all of them, but KV when it would rewrite an entry stored less
-/// than `KV_REWRITE_INTERVAL_MS` ago that is still fresh there (a client-forced refresh), or
-/// unchanged (a 304) while a faster tier keeps the refreshed copy.
-pub fn tiers_to_write(job: &Job, replacing: Option<Replacing>) -> impl Iterator<Item = &Tier> {
-    let faster_tier = job.tiers.iter().any(|tier| tier.backend() != Backend::Kv);
-    let skip_kv = replacing.is_some_and(|r| {
-        now_ms() - r.stored_at < KV_REWRITE_INTERVAL_MS && (r.fresh || faster_tier)
-    });
-    job.tiers
-        .iter()
-        .filter(move |tier| !(skip_kv && tier.backend() == Backend::Kv))
-}
-
-/// How long an entry is kept: its freshness left plus what it may still be used for stale.
-pub fn keep_secs(meta: &Meta, keep_stale: u64) -> u64 {
-    let fresh_left = meta.ttl(now_ms()).max(0) as u64;
-    fresh_left.saturating_add(meta.reuse.stale_keep(keep_stale))
 }

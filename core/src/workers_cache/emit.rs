@@ -46,7 +46,7 @@ pub struct Kept {
     /// the origin's answer as it came, on the request that stored it.
     pub withheld: bool,
     /// How much of the body edgecache holds as the fields are set.
-    pub body: Held,
+    pub body: BodyHeld,
     /// The fields the URL's responses are known to vary on (its `Vary` marker's, or the
     /// entry's own), whether or not this response says so.
     pub url_vary: Vec<String>,
@@ -55,7 +55,7 @@ pub struct Kept {
 /// How much of a response's body edgecache holds when the fields for Workers Cache are set,
 /// before the body is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Held {
+pub enum BodyHeld {
     /// All of it: the answer comes from an entry.
     Whole,
     /// It is still arriving from the origin while edgecache stores it: the store gives up on a
@@ -73,7 +73,7 @@ impl Kept {
             reuse: meta.reuse,
             tags: meta.tags.clone(),
             withheld: false,
-            body: Held::Whole,
+            body: BodyHeld::Whole,
             url_vary: meta.vary.clone(),
         }
     }
@@ -82,7 +82,7 @@ impl Kept {
 /// What the request was, as far as Workers Cache's key is concerned. Absent for requests the
 /// cache does not answer (other methods, bypass routes, loops).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Asked {
+pub struct CacheAsked {
     /// The request's scheme and host are `workers_cache`'s: Workers Cache does not key on the
     /// host, so it is given one site's answers alone.
     pub same_site: bool,
@@ -105,7 +105,7 @@ pub struct Asked {
 /// One response, as `emit` judges it.
 #[derive(Debug, Clone, Copy)]
 pub struct Case<'a> {
-    pub asked: Option<&'a Asked>,
+    pub asked: Option<&'a CacheAsked>,
     /// `None` when edgecache did not store the response and did not serve it from an entry
     /// kept for everyone.
     pub kept: Option<&'a Kept>,
@@ -177,7 +177,7 @@ impl Refusal {
 
 /// What Workers Cache may do with a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum CacheVerdict {
     /// Keep it for `max_age` seconds, serve it stale within the windows edgecache would.
     Share {
         max_age: u64,
@@ -191,7 +191,7 @@ pub enum Verdict {
 /// The fields edgecache sets on a response for Workers Cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Emitted {
-    pub verdict: Verdict,
+    pub verdict: CacheVerdict,
     /// `Cloudflare-CDN-Cache-Control`.
     pub cdn_cache_control: String,
     /// `Cache-Tag`, for a response Workers Cache may keep.
@@ -199,8 +199,8 @@ pub struct Emitted {
 }
 
 /// Whether Workers Cache may keep the response, and for how long.
-pub fn verdict(case: &Case) -> Verdict {
-    let refuse = Verdict::Refuse;
+pub fn verdict(case: &Case) -> CacheVerdict {
+    let refuse = CacheVerdict::Refuse;
     let Some(asked) = case.asked else {
         return refuse(Refusal::NotCacheable);
     };
@@ -241,7 +241,7 @@ pub fn verdict(case: &Case) -> Verdict {
     // Workers Cache keeps no more than edgecache: the fields go out before the body, so an
     // answer still arriving, which edgecache may yet refuse or lose, is not shared; the next
     // request, answered from the entry edgecache kept whole, is.
-    if kept.body == Held::Arriving {
+    if kept.body == BodyHeld::Arriving {
         return refuse(Refusal::Arriving);
     }
     if matches!(case.status, 206 | 416) {
@@ -257,7 +257,7 @@ pub fn verdict(case: &Case) -> Verdict {
         return refuse(Refusal::NotFresh);
     }
     let must_revalidate = kept.reuse.must_revalidate;
-    Verdict::Share {
+    CacheVerdict::Share {
         max_age: kept.fresh_secs as u64,
         // Workers Cache serves a stale entry on a worker error indefinitely unless told
         // otherwise: it is always told edgecache's own window, 0 when there is none.
@@ -272,7 +272,7 @@ pub fn emit(case: &Case) -> Emitted {
     let verdict = verdict(case);
     let cdn_cache_control = cdn_cache_control(&verdict);
     let cache_tag = match (&verdict, case.asked, case.kept) {
-        (Verdict::Share { .. }, Some(asked), Some(kept)) => {
+        (CacheVerdict::Share { .. }, Some(asked), Some(kept)) => {
             Some(cache_tag(&url_tag(&asked.path_and_query), &kept.tags))
         }
         _ => None,
@@ -285,10 +285,10 @@ pub fn emit(case: &Case) -> Emitted {
 }
 
 /// `Cloudflare-CDN-Cache-Control`'s value: a valid Structured Field dictionary (RFC 9213).
-pub fn cdn_cache_control(verdict: &Verdict) -> String {
+pub fn cdn_cache_control(verdict: &CacheVerdict) -> String {
     match verdict {
-        Verdict::Refuse(_) => "no-store".to_string(),
-        Verdict::Share {
+        CacheVerdict::Refuse(_) => "no-store".to_string(),
+        CacheVerdict::Share {
             max_age,
             stale_while_revalidate,
             stale_if_error,
