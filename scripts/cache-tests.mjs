@@ -86,6 +86,8 @@ try {
 
 if (testId) {
   console.log(output);
+  // The worker's own log lines for the test, to see what it decided.
+  console.log(worker.logs.join("\n"));
   process.exit(0);
 }
 const results = JSON.parse(output);

@@ -20,6 +20,7 @@ const REASONS = {
   authorization: "The request carried credentials and the answer did not say public, s-maxage or must-revalidate.",
   "partial-content": "A 206 Partial Content answer.",
   "uncacheable-status": "A status that is stored only with an explicit lifetime (500, 302, …).",
+  "validator-mismatch": "The origin answered a revalidation with a 304 for another response, and again without validators: the stored body was answered, nothing kept.",
   "no-cache": "Cache-Control: no-cache without a validator to revalidate it by.",
   "stale-on-arrival": "Already stale on arrival, and neither revalidatable nor servable stale.",
   "too-large": "The body is over max_body_bytes.",

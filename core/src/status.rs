@@ -101,11 +101,15 @@ pub enum Reason {
     PartChanged,
     /// The request carried a cookie named in `bypass_cookies` (a session): passed as sent.
     BypassCookie,
+    /// The origin answered a revalidation with a `304` for another response (RFC 9111 §4.3.4:
+    /// its validator matches none stored), and the same request without validators with a
+    /// `304` again: the stored body is answered with the `304`'s fields, and nothing is kept.
+    ValidatorMismatch,
 }
 
 impl Reason {
     /// Every reason, in the order `position` numbers them.
-    pub const ALL: [Reason; 35] = [
+    pub const ALL: [Reason; 36] = [
         Reason::RouteBypass,
         Reason::ConfigError,
         Reason::LoopDetected,
@@ -141,6 +145,7 @@ impl Reason {
         Reason::PartMismatch,
         Reason::PartChanged,
         Reason::BypassCookie,
+        Reason::ValidatorMismatch,
     ];
 
     /// Its place in `ALL`. The match is exhaustive, so a new reason cannot be left out of it,
@@ -182,6 +187,7 @@ impl Reason {
             Reason::PartMismatch => 32,
             Reason::PartChanged => 33,
             Reason::BypassCookie => 34,
+            Reason::ValidatorMismatch => 35,
         }
     }
 
@@ -222,6 +228,7 @@ impl Reason {
             Reason::PartMismatch => "part-mismatch",
             Reason::PartChanged => "part-changed",
             Reason::BypassCookie => "bypass-cookie",
+            Reason::ValidatorMismatch => "validator-mismatch",
         }
     }
 }

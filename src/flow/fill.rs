@@ -16,7 +16,7 @@ use crate::flow::lookup::{delete_all, log_failure, write_all, Found};
 use crate::flow::markers::marker_for;
 use crate::flow::origin::{Forward, OriginError};
 use crate::flow::parts::{self, PartRequest};
-use crate::flow::revalidated::not_modified;
+use crate::flow::revalidated::{not_modified, not_modified_alone};
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
 use crate::store::{Entry, Tier};
 use edgecache_core::decide::answer::{
@@ -111,6 +111,17 @@ pub async fn fill(
                     let fwd = start.fwd;
                     let as_sent = &fetch.as_sent;
                     not_modified(job, ctx, found, &update, exchange, fwd, leader, as_sent)
+                }
+                None => Answer::Failed(OriginError::Unreachable(
+                    "a 304 to a request without validators".into(),
+                )),
+            },
+            Judgement::NotModifiedAlone(outcome) => match revalidating {
+                Some(found) => {
+                    if let Some(leader) = leader {
+                        leader.settle(Settled::Pass);
+                    }
+                    not_modified_alone(found, &header_list(&origin.headers()), outcome)
                 }
                 None => Answer::Failed(OriginError::Unreachable(
                     "a 304 to a request without validators".into(),

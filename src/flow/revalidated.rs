@@ -14,7 +14,25 @@ use edgecache_core::decide::answer::{after_not_modified, AfterNotModified};
 use edgecache_core::decide::store::{refreshed, replacing_by_304};
 use edgecache_core::http::revalidate::merge_not_modified;
 use edgecache_core::http::{storability, Exchange};
-use edgecache_core::status::Fwd;
+use edgecache_core::status::{Fwd, Outcome};
+
+/// A 304 answered the request asked again without validators after a 304 that named another
+/// response (`Judgement::NotModifiedAlone`): this client gets the stored body with the 304's
+/// fields; nothing is kept or removed. The flight's followers (settled as a pass by the
+/// caller) ask for themselves.
+pub(super) fn not_modified_alone(
+    found: &Found,
+    update: &[(String, String)],
+    outcome: Outcome,
+) -> Answer {
+    let stored = &found.entry.meta;
+    let merged = merge_not_modified(stored.headers.clone(), update);
+    Answer::Entry {
+        entry: Entry::new(stored.with_headers(merged), found.entry.body.clone()),
+        outcome,
+        shareable: false,
+    }
+}
 
 /// A 304 answered our conditional request: fold it into the stored response (RFC 9111
 /// §4.3.4), judge the result afresh, and keep the body we already have. `as_sent`: what the

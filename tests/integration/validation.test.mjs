@@ -49,6 +49,31 @@ for (const backends of [["memory"], ["cache"], ["kv"]]) {
       assert.equal(second.cacheStatus, "edgecache; fwd=stale; fwd-status=304; stored");
     });
 
+    it("asks again without validators when a 304 names another response, and never answers a 304 to a client that asked for none", async () => {
+      // RFC 9111 §4.3.4: a 304 whose strong validator matches no stored response updates none.
+      // An origin that answers 304 whatever it is asked (the HTTP cache test suite's does, in
+      // 304-etag-update-response-ETag) is asked again without validators, and its
+      // second 304 gives this client the stored body with its fields; nothing is kept.
+      origin.on("/other-etag", (record, n) =>
+        n === 1
+          ? { headers: { etag: '"a"', "cache-control": "max-age=1", age: "2", "x-field": "first" }, body: "the stored body" }
+          : { status: 304, headers: { etag: '"b"', "x-field": "second" } },
+      );
+      await worker.fetchStored("/other-etag");
+      const got = await worker.fetch("/other-etag", { headers: plain });
+      assert.equal(got.status, 200, "a client without validators never gets a 304");
+      assert.equal(got.body, "the stored body");
+      assert.equal(got.headers.get("etag"), '"b"');
+      assert.equal(got.headers.get("x-field"), "second");
+      assert.equal(got.cacheStatus, "edgecache; fwd=stale; fwd-status=304; detail=validator-mismatch");
+      const asked = origin.requests.filter((r) => r.path === "/other-etag");
+      assert.deepEqual(asked.map((r) => r.headers["if-none-match"]), [undefined, '"a"', undefined], "revalidated, then asked again without validators");
+      const again = await worker.fetch("/other-etag", { headers: plain });
+      assert.equal(again.body, "the stored body");
+      assert.equal(again.headers.get("etag"), '"b"');
+      assert.match(again.cacheStatus, /detail=validator-mismatch/, "nothing was kept: the stored entry is revalidated again");
+    });
+
     it("refetches in full when the origin's answer has changed", async () => {
       origin.on("/changed", (record, n) => ({ headers: { etag: `"v${n}"`, "cache-control": "max-age=1", age: n === 1 ? "2" : "0" }, body: `changed #${n}` }));
       await worker.fetchStored("/changed");

@@ -148,6 +148,11 @@ impl Variance {
 pub enum Judgement {
     /// A 304 to a conditional fetch: merge it into the stored entry (`after_not_modified`).
     NotModified,
+    /// A 304 to the request asked again without validators after one named another response
+    /// (`Fetched::Reasked`): the origin holds the stored body current, though its validators
+    /// disagree; answer this client from the stored entry merged with it, keep nothing and
+    /// remove nothing.
+    NotModifiedAlone(Outcome),
     /// A 304 to an unconditional fetch: nothing to merge it into; pass it on.
     UnexpectedNotModified(Outcome),
     /// The origin failed (500, 502, 503, 504) and the stored entry may be served stale.
@@ -199,8 +204,17 @@ pub fn judge(answer: &Answered) -> Judgement {
     let status = answer.status;
     let credentials = answer.credentials;
     if status == 304 {
-        if answer.fetched == Fetched::Revalidating {
-            return Judgement::NotModified;
+        match answer.fetched {
+            Fetched::Revalidating => return Judgement::NotModified,
+            Fetched::Reasked => {
+                return Judgement::NotModifiedAlone(Outcome::forward(
+                    fwd,
+                    Some(304),
+                    false,
+                    Some(Reason::ValidatorMismatch),
+                ))
+            }
+            _ => {}
         }
         return Judgement::UnexpectedNotModified(Outcome::forward(
             fwd,

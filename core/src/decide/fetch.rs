@@ -37,12 +37,18 @@ pub enum Fetched {
     Replacing,
     /// A stored response is revalidated with its validators: a 304 is merged into it.
     Revalidating,
+    /// A revalidation's 304 named another response (RFC 9111 §4.3.4: none matches), so it is
+    /// asked again without validators: another 304 answers this client alone.
+    Reasked,
 }
 
 impl Fetched {
     /// A stored entry is revalidated or would be replaced by what is stored.
     pub fn replaces(self) -> bool {
-        matches!(self, Fetched::Replacing | Fetched::Revalidating)
+        matches!(
+            self,
+            Fetched::Replacing | Fetched::Revalidating | Fetched::Reasked
+        )
     }
 }
 
@@ -72,7 +78,7 @@ impl ToSend {
     pub fn without_validators(&mut self) {
         self.validators.clear();
         if self.fetched == Fetched::Revalidating {
-            self.fetched = Fetched::Replacing;
+            self.fetched = Fetched::Reasked;
         }
     }
 }

@@ -62,6 +62,7 @@ pub(super) fn judged(answer: Answered) -> Judgement {
     let judgement = judge(&answer);
     match &judgement {
         Judgement::UnexpectedNotModified(outcome)
+        | Judgement::NotModifiedAlone(outcome)
         | Judgement::ServeStale(outcome)
         | Judgement::Store(outcome)
         | Judgement::Pass { outcome, .. } => {
@@ -368,6 +369,20 @@ pub(super) fn a_304_an_origin_error_and_a_failed_origin() {
         ..answered(304, Storability::DontStore(Reason::UncacheableStatus))
     };
     assert_eq!(judged(conditional), Judgement::NotModified);
+    // RFC 9111 §4.3.4: asked again without validators after a 304 for another response, the
+    // origin says 304 once more: this client gets the stored body, nothing is kept.
+    let reasked = Answered {
+        fetched: Fetched::Reasked,
+        fwd: Fwd::Stale,
+        ..answered(304, Storability::DontStore(Reason::UncacheableStatus))
+    };
+    match judged(reasked) {
+        Judgement::NotModifiedAlone(outcome) => assert_eq!(
+            outcome.cache_status(),
+            "edgecache; fwd=stale; fwd-status=304; detail=validator-mismatch"
+        ),
+        other => panic!("{other:?}"),
+    }
     match judged(answered(
         304,
         Storability::DontStore(Reason::UncacheableStatus),

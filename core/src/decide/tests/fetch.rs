@@ -131,5 +131,5 @@ fn a_304_naming_no_stored_response_is_asked_again_without_validators() {
     let mut sent = before_fetch(&prior);
     sent.without_validators();
     assert!(sent.validators.is_empty());
-    assert_eq!(sent.fetched, Fetched::Replacing);
+    assert_eq!(sent.fetched, Fetched::Reasked);
 }
