@@ -16,7 +16,7 @@ use url::Url;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use edgecache_core::control::rules::{apply_purge, import_legacy, Page, PurgeCommand};
-use edgecache_core::control::stats_store::{handle, Report, StoreError};
+use edgecache_core::control::stats_store::{handle, StatsReport, StatsStorageError};
 
 use super::tables::{StorageError, Tables};
 use crate::runtime::now_ms;
@@ -44,8 +44,8 @@ impl From<StorageError> for ObjectError {
     }
 }
 
-impl From<StoreError> for ObjectError {
-    fn from(e: StoreError) -> Self {
+impl From<StatsStorageError> for ObjectError {
+    fn from(e: StatsStorageError) -> Self {
         ObjectError::Storage(StorageError(e.0))
     }
 }
@@ -225,7 +225,7 @@ fn registry(tables: &Tables, known: Option<&str>) -> Result<String, ObjectError>
 /// Adds an isolate's counts; with `read`, answers the sums of the last hour and day
 /// (`stats_store`): all of one report in one transaction.
 fn stats(tables: &Tables, report: &str) -> Result<String, ObjectError> {
-    let report: Report =
+    let report: StatsReport =
         serde_json::from_str(report).map_err(|e| ObjectError::BadRequest(e.to_string()))?;
     tables.transaction(|| Ok(handle(&mut tables.stats(), &report, now_ms())?))
 }

@@ -12,7 +12,7 @@ use worker::Env;
 use crate::control::error::ControlError;
 use crate::control::plane::{self, STATS_TIMEOUT_MS};
 use crate::runtime::now_ms;
-use edgecache_core::control::origin_times::Answered;
+use edgecache_core::control::origin_times::OriginAnswer;
 use edgecache_core::control::stats::{Delta, Seen, Sums, Windows};
 use edgecache_core::control::why::NotStored;
 use edgecache_core::status::Outcome;
@@ -44,7 +44,7 @@ pub fn record_shield_kept(route: &str, host: &str, tags: &[String], bytes: u64) 
 }
 
 /// Counts one origin request this isolate sent (reported with the next report).
-pub fn record_origin(answered: Answered) {
+pub fn record_origin(answered: OriginAnswer) {
     PENDING.with(|p| p.borrow_mut().record_origin(answered, now_ms()));
 }
 
@@ -99,7 +99,7 @@ impl Drop for SendingGuard {
     }
 }
 
-/// The body of a stats request (`stats_store::Report`): the counts to add, each minute's
+/// The body of a stats request (`stats_store::StatsReport`): the counts to add, each minute's
 /// names per dimension as this isolate's sketch kept them, and (to read) the windows to sum.
 fn body(delta: &Delta, read: Option<Windows>, why_of: Option<i64>) -> String {
     json!({

@@ -18,7 +18,7 @@ use worker::durable::Storage;
 use worker::{SqlStorage, SqlStorageValue};
 
 use edgecache_core::control::rules::{LogEntry, Page};
-use edgecache_core::control::stats_store::{Store, StoreError};
+use edgecache_core::control::stats_store::{StatsStorage, StatsStorageError};
 
 use crate::runtime::describe;
 
@@ -38,9 +38,9 @@ impl From<worker::Error> for StorageError {
     }
 }
 
-impl From<StorageError> for StoreError {
+impl From<StorageError> for StatsStorageError {
     fn from(e: StorageError) -> Self {
-        StoreError(e.0)
+        StatsStorageError(e.0)
     }
 }
 
@@ -219,7 +219,7 @@ fn number(value: Option<&SqlStorageValue>) -> Option<i64> {
     }
 }
 
-/// The `stats` table as `stats_store::Store`.
+/// The `stats` table as `stats_store::StatsStorage`.
 pub struct StatsTable<'a>(&'a Tables);
 
 fn range(kind: &str, span: i64, from: i64, to: i64) -> Vec<SqlStorageValue> {
@@ -231,14 +231,14 @@ fn range(kind: &str, span: i64, from: i64, to: i64) -> Vec<SqlStorageValue> {
     ]
 }
 
-impl Store for StatsTable<'_> {
+impl StatsStorage for StatsTable<'_> {
     fn scan(
         &mut self,
         kind: &str,
         span: i64,
         from: i64,
         to: i64,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
+    ) -> Result<Vec<(i64, String)>, StatsStorageError> {
         let rows = self.0.exec(
             "SELECT start, body FROM stats WHERE kind = ? AND span = ? AND start >= ? AND start < ? ORDER BY start",
             range(kind, span, from, to),
@@ -249,7 +249,13 @@ impl Store for StatsTable<'_> {
             .collect())
     }
 
-    fn put(&mut self, kind: &str, span: i64, start: i64, body: &str) -> Result<(), StoreError> {
+    fn put(
+        &mut self,
+        kind: &str,
+        span: i64,
+        start: i64,
+        body: &str,
+    ) -> Result<(), StatsStorageError> {
         self.0
             .exec(
                 "INSERT INTO stats (kind, span, start, body) VALUES (?, ?, ?, ?) \
@@ -262,20 +268,26 @@ impl Store for StatsTable<'_> {
                 ],
             )
             .map(drop)
-            .map_err(StoreError::from)
+            .map_err(StatsStorageError::from)
     }
 
-    fn delete(&mut self, kind: &str, span: i64, from: i64, to: i64) -> Result<(), StoreError> {
+    fn delete(
+        &mut self,
+        kind: &str,
+        span: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<(), StatsStorageError> {
         self.0
             .exec(
                 "DELETE FROM stats WHERE kind = ? AND span = ? AND start >= ? AND start < ?",
                 range(kind, span, from, to),
             )
             .map(drop)
-            .map_err(StoreError::from)
+            .map_err(StatsStorageError::from)
     }
 
-    fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StoreError> {
+    fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StatsStorageError> {
         self.0
             .exec(
                 "INSERT INTO why (id, at, body) VALUES (?, ?, ?) \
@@ -288,10 +300,10 @@ impl Store for StatsTable<'_> {
                 ],
             )
             .map(drop)
-            .map_err(StoreError::from)
+            .map_err(StatsStorageError::from)
     }
 
-    fn recall(&mut self, id: i64) -> Result<Option<String>, StoreError> {
+    fn recall(&mut self, id: i64) -> Result<Option<String>, StatsStorageError> {
         let rows = self.0.exec(
             "SELECT body FROM why WHERE id = ?",
             vec![SqlStorageValue::Float(id as f64)],
@@ -299,7 +311,7 @@ impl Store for StatsTable<'_> {
         Ok(rows.into_iter().next().and_then(|row| text(row.first())))
     }
 
-    fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StoreError> {
+    fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StatsStorageError> {
         self.0.exec(
             "DELETE FROM why WHERE at < ?",
             vec![SqlStorageValue::Float(before as f64)],

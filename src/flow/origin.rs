@@ -26,7 +26,7 @@ use web_sys::{Headers, Request, Response};
 
 use crate::flow::shield::{self, Asked, ShieldNamespace, ShieldRequest};
 use crate::runtime::{copy_only, describe, name_list};
-use edgecache_core::control::origin_times::Answered;
+use edgecache_core::control::origin_times::OriginAnswer;
 use edgecache_core::decide::arrival::HOP_HEADER;
 use edgecache_core::decide::shield::{via, Sending, Via, DEADLINE_FIELD};
 use edgecache_core::http::SURROGATE_NAME;
@@ -340,14 +340,14 @@ impl Forward {
 }
 
 /// How an origin request ended, as the stats count it (`origin_times`).
-fn answered(answer: &Result<Response, OriginError>, ms: u64) -> Answered {
+fn answered(answer: &Result<Response, OriginError>, ms: u64) -> OriginAnswer {
     match answer {
-        Ok(response) => Answered::Status {
+        Ok(response) => OriginAnswer::Status {
             ms,
             status: response.status(),
         },
-        Err(OriginError::Timeout(_)) => Answered::Timeout,
-        Err(OriginError::Unreachable(_)) => Answered::Unreachable,
+        Err(OriginError::Timeout(_)) => OriginAnswer::Timeout,
+        Err(OriginError::Unreachable(_)) => OriginAnswer::Unreachable,
     }
 }
 

@@ -15,7 +15,7 @@ pub const BOUNDS_MS: [u64; 11] = [
 
 /// How one origin request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answered {
+pub enum OriginAnswer {
     /// Its headers came after `ms`, with `status`.
     Status { ms: u64, status: u16 },
     /// No headers within the deadline.
@@ -46,10 +46,10 @@ pub struct OriginTimes {
 }
 
 impl OriginTimes {
-    pub fn count(&mut self, answered: Answered) {
+    pub fn count(&mut self, answered: OriginAnswer) {
         self.requests += 1;
         match answered {
-            Answered::Status { ms, status } => {
+            OriginAnswer::Status { ms, status } => {
                 self.buckets.resize(BOUNDS_MS.len() + 1, 0);
                 let at = BOUNDS_MS
                     .iter()
@@ -61,8 +61,8 @@ impl OriginTimes {
                     self.server_errors += 1;
                 }
             }
-            Answered::Timeout => self.timeouts += 1,
-            Answered::Unreachable => self.unreachable += 1,
+            OriginAnswer::Timeout => self.timeouts += 1,
+            OriginAnswer::Unreachable => self.unreachable += 1,
         }
     }
 
@@ -138,8 +138,8 @@ impl OriginTimes {
 mod tests {
     use super::*;
 
-    fn answered(ms: u64) -> Answered {
-        Answered::Status { ms, status: 200 }
+    fn answered(ms: u64) -> OriginAnswer {
+        OriginAnswer::Status { ms, status: 200 }
     }
 
     #[test]
@@ -163,9 +163,9 @@ mod tests {
     #[test]
     fn failures_are_counted_apart_from_the_times() {
         let mut times = OriginTimes::default();
-        times.count(Answered::Timeout);
-        times.count(Answered::Unreachable);
-        times.count(Answered::Status { ms: 5, status: 503 });
+        times.count(OriginAnswer::Timeout);
+        times.count(OriginAnswer::Unreachable);
+        times.count(OriginAnswer::Status { ms: 5, status: 503 });
         times.count(answered(45_000));
         assert_eq!(times.requests, 4);
         assert_eq!(times.answered(), 2);
@@ -184,7 +184,7 @@ mod tests {
         a.count(answered(20));
         let mut b = OriginTimes::default();
         b.count(answered(20));
-        b.count(Answered::Timeout);
+        b.count(OriginAnswer::Timeout);
         a.add(&b);
         assert_eq!(a.requests, 3);
         assert_eq!(a.buckets[1], 2);

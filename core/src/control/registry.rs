@@ -25,7 +25,7 @@ pub const MAX_TAGS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "lowercase")]
-pub enum Target {
+pub enum PurgeTarget {
     /// A normalised URL (`scheme://host/path?query`): every variant of it.
     Url(String),
     /// A URL prefix (`https://example.com/blog/`), or a path prefix on any host (`/blog/`).
@@ -33,15 +33,15 @@ pub enum Target {
     Tag(String),
 }
 
-impl Target {
+impl PurgeTarget {
     fn matches(&self, url: &str, tags: &[String], route_tags: &[String]) -> bool {
         match self {
-            Target::Url(target) => url == target,
-            Target::Prefix(prefix) if prefix.starts_with('/') => {
+            PurgeTarget::Url(target) => url == target,
+            PurgeTarget::Prefix(prefix) if prefix.starts_with('/') => {
                 path_of(url).starts_with(prefix.as_str())
             }
-            Target::Prefix(prefix) => url.starts_with(prefix.as_str()),
-            Target::Tag(tag) => tags.iter().chain(route_tags).any(|t| t == tag),
+            PurgeTarget::Prefix(prefix) => url.starts_with(prefix.as_str()),
+            PurgeTarget::Tag(tag) => tags.iter().chain(route_tags).any(|t| t == tag),
         }
     }
 }
@@ -56,7 +56,7 @@ fn path_of(url: &str) -> &str {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    pub target: Target,
+    pub target: PurgeTarget,
     /// When the purge was made, milliseconds since the epoch.
     pub at: i64,
     /// Soft: matching entries become stale (served once more while one refresh runs).
@@ -171,9 +171,9 @@ impl Registry {
             .urls
             .iter()
             .cloned()
-            .map(Target::Url)
-            .chain(request.prefixes.iter().cloned().map(Target::Prefix))
-            .chain(request.tags.iter().cloned().map(Target::Tag));
+            .map(PurgeTarget::Url)
+            .chain(request.prefixes.iter().cloned().map(PurgeTarget::Prefix))
+            .chain(request.tags.iter().cloned().map(PurgeTarget::Tag));
         self.records
             .extend(targets.map(|target| Record { target, at, soft }));
         if self.records.len() > MAX_RECORDS {

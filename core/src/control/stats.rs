@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::control::heavy::{HeavyHitters, Limits, Tally};
-use crate::control::origin_times::{Answered, OriginTimes};
+use crate::control::origin_times::{OriginAnswer, OriginTimes};
 use crate::control::why::{NotStored, Notes};
 use crate::status::{Fwd, Outcome, Reason};
 
@@ -494,7 +494,7 @@ impl Delta {
     }
 
     /// Counts one origin request this isolate sent.
-    pub fn record_origin(&mut self, answered: Answered, now_ms: i64) {
+    pub fn record_origin(&mut self, answered: OriginAnswer, now_ms: i64) {
         self.origin_at(minute_of(now_ms)).count(answered);
     }
 
@@ -626,7 +626,7 @@ pub struct Sums {
     pub origin_hour: OriginTimes,
     #[serde(default)]
     pub origin_day: OriginTimes,
-    /// The note asked for (`stats_store::Report::why_of`): why that key was last not stored.
+    /// The note asked for (`stats_store::StatsReport::why_of`): why that key was last not stored.
     #[serde(default)]
     pub why: Option<NotStored>,
 }
@@ -986,13 +986,13 @@ mod tests {
     fn origin_times_and_notes_are_reported_and_forgotten_after_a_day() {
         let mut delta = Delta::default();
         delta.record_origin(
-            Answered::Status {
+            OriginAnswer::Status {
                 ms: 30,
                 status: 200,
             },
             NOW,
         );
-        delta.record_origin(Answered::Timeout, NOW);
+        delta.record_origin(OriginAnswer::Timeout, NOW);
         let note = NotStored {
             reason: "private".into(),
             how: "miss".into(),

@@ -4,7 +4,7 @@
 //! folded into one per hour once older, for a day. Whatever the traffic, the object holds at
 //! most 85 sketches per dimension (60 minutes, 25 hours): 5,440 names and 340 KiB of names a
 //! day per dimension. The object (the glue crate's `control/object.rs`) stores what these
-//! functions write, through `Store` (`control/tables.rs`), in one SQLite transaction per
+//! functions write, through `StatsStorage` (`control/tables.rs`), in one SQLite transaction per
 //! report.
 
 use serde::{Deserialize, Serialize};
@@ -28,16 +28,16 @@ const ORIGIN: &str = "origin";
 /// A storage error, as the object's SQLite reported it: the report is not taken (its
 /// transaction is rolled back) and the isolate sends its counts again later.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
+pub struct StatsStorageError(pub String);
 
-impl std::fmt::Display for StoreError {
+impl std::fmt::Display for StatsStorageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "stats storage: {}", self.0)
     }
 }
 
 /// What the object keeps: JSON bodies by kind, span (ms) and start (ms since the epoch).
-pub trait Store {
+pub trait StatsStorage {
     /// The bodies of `kind` and `span` starting in `from..to`, oldest first, with their start.
     fn scan(
         &mut self,
@@ -45,21 +45,33 @@ pub trait Store {
         span: i64,
         from: i64,
         to: i64,
-    ) -> Result<Vec<(i64, String)>, StoreError>;
-    fn put(&mut self, kind: &str, span: i64, start: i64, body: &str) -> Result<(), StoreError>;
+    ) -> Result<Vec<(i64, String)>, StatsStorageError>;
+    fn put(
+        &mut self,
+        kind: &str,
+        span: i64,
+        start: i64,
+        body: &str,
+    ) -> Result<(), StatsStorageError>;
     /// Deletes the bodies of `kind` and `span` starting in `from..to`.
-    fn delete(&mut self, kind: &str, span: i64, from: i64, to: i64) -> Result<(), StoreError>;
+    fn delete(
+        &mut self,
+        kind: &str,
+        span: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<(), StatsStorageError>;
     /// Keeps `body` as key `id`'s note (`why`), written at `at`, over an older one.
-    fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StoreError>;
+    fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StatsStorageError>;
     /// Key `id`'s note.
-    fn recall(&mut self, id: i64) -> Result<Option<String>, StoreError>;
+    fn recall(&mut self, id: i64) -> Result<Option<String>, StatsStorageError>;
     /// Deletes the notes written before `before`, then the oldest until `keep` are left.
-    fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StoreError>;
+    fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StatsStorageError>;
 }
 
 /// What an isolate sends: its counts and, to read the sums, the windows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Report {
+pub struct StatsReport {
     #[serde(default)]
     pub buckets: Vec<Bucket>,
     /// The origin requests the isolate sent, per minute.
@@ -81,11 +93,11 @@ fn hour_of(ms: i64) -> i64 {
 }
 
 fn load<T: for<'de> Deserialize<'de> + Default>(
-    store: &mut dyn Store,
+    store: &mut dyn StatsStorage,
     kind: &str,
     span: i64,
     start: i64,
-) -> Result<T, StoreError> {
+) -> Result<T, StatsStorageError> {
     let found = store.scan(kind, span, start, start + 1)?;
     // A body that does not read (written by another version) counts as nothing.
     Ok(found
@@ -95,13 +107,13 @@ fn load<T: for<'de> Deserialize<'de> + Default>(
 }
 
 fn save<T: Serialize>(
-    store: &mut dyn Store,
+    store: &mut dyn StatsStorage,
     kind: &str,
     span: i64,
     start: i64,
     value: &T,
-) -> Result<(), StoreError> {
-    let body = serde_json::to_string(value).map_err(|e| StoreError(e.to_string()))?;
+) -> Result<(), StatsStorageError> {
+    let body = serde_json::to_string(value).map_err(|e| StatsStorageError(e.to_string()))?;
     store.put(kind, span, start, &body)
 }
 
@@ -109,12 +121,16 @@ fn save<T: Serialize>(
 /// routes, as every request has one), and each dimension's names into its minute's sketch, or
 /// its hour's when the minute is over an hour old; minutes an hour old are folded into their
 /// hour, and what is over a day old is deleted.
-pub fn add(store: &mut dyn Store, buckets: &[Bucket], now: i64) -> Result<(), StoreError> {
+pub fn add(
+    store: &mut dyn StatsStorage,
+    buckets: &[Bucket],
+    now: i64,
+) -> Result<(), StatsStorageError> {
     add_report(
         store,
-        &Report {
+        &StatsReport {
             buckets: buckets.to_vec(),
-            ..Report::default()
+            ..StatsReport::default()
         },
         now,
     )
@@ -122,7 +138,11 @@ pub fn add(store: &mut dyn Store, buckets: &[Bucket], now: i64) -> Result<(), St
 
 /// `add`, with the report's origin requests (into their minute's row, a day kept) and its
 /// notes (the newest per key, `why::KEPT` keys and a day at most).
-fn add_report(store: &mut dyn Store, report: &Report, now: i64) -> Result<(), StoreError> {
+fn add_report(
+    store: &mut dyn StatsStorage,
+    report: &StatsReport,
+    now: i64,
+) -> Result<(), StatsStorageError> {
     let windows = Windows::at(now);
     for origin in &report.origin {
         let minute = minute_of(origin.minute);
@@ -138,7 +158,7 @@ fn add_report(store: &mut dyn Store, report: &Report, now: i64) -> Result<(), St
         if note.at < windows.day_from {
             continue;
         }
-        let body = serde_json::to_string(note).map_err(|e| StoreError(e.to_string()))?;
+        let body = serde_json::to_string(note).map_err(|e| StatsStorageError(e.to_string()))?;
         store.remember(*id, note.at, &body)?;
     }
     if !report.why.is_empty() {
@@ -185,7 +205,7 @@ fn add_report(store: &mut dyn Store, report: &Report, now: i64) -> Result<(), St
 /// with the most requests (`LIMITS` of them at most, whatever was kept). The day's names are
 /// kept per hour past the last hour, so its first hour counts whole: the day's names reach
 /// back 24 hours and up to 59 minutes, its totals exactly 24 hours.
-pub fn read(store: &mut dyn Store, windows: Windows) -> Result<Sums, StoreError> {
+pub fn read(store: &mut dyn StatsStorage, windows: Windows) -> Result<Sums, StatsStorageError> {
     let mut sums = Sums::default();
     for (minute, body) in store.scan(TOTAL, MINUTE_MS, windows.day_from, FOREVER)? {
         let Ok(total) = serde_json::from_str::<Counters>(&body) else {
@@ -244,7 +264,11 @@ fn put_window(window: &mut Window, dimension: Dimension, names: Names) {
 
 /// One report: adds its buckets and, when it asks, reads the sums. The answer is JSON: `{}`,
 /// or the sums.
-pub fn handle(store: &mut dyn Store, report: &Report, now: i64) -> Result<String, StoreError> {
+pub fn handle(
+    store: &mut dyn StatsStorage,
+    report: &StatsReport,
+    now: i64,
+) -> Result<String, StatsStorageError> {
     add_report(store, report, now)?;
     let Some(windows) = report.read else {
         return Ok("{}".into());
@@ -256,7 +280,7 @@ pub fn handle(store: &mut dyn Store, report: &Report, now: i64) -> Result<String
             .and_then(|body| serde_json::from_str::<NotStored>(&body).ok())
             .filter(|note| note.at >= windows.day_from);
     }
-    serde_json::to_string(&sums).map_err(|e| StoreError(e.to_string()))
+    serde_json::to_string(&sums).map_err(|e| StatsStorageError(e.to_string()))
 }
 
 #[cfg(test)]
@@ -277,14 +301,14 @@ mod tests {
         BTreeMap<i64, (i64, String)>,
     );
 
-    impl Store for Memory {
+    impl StatsStorage for Memory {
         fn scan(
             &mut self,
             kind: &str,
             span: i64,
             from: i64,
             to: i64,
-        ) -> Result<Vec<(i64, String)>, StoreError> {
+        ) -> Result<Vec<(i64, String)>, StatsStorageError> {
             let range = (kind.to_string(), span, from)..(kind.to_string(), span, to.max(from));
             Ok(self
                 .0
@@ -292,11 +316,23 @@ mod tests {
                 .map(|((_, _, start), body)| (*start, body.clone()))
                 .collect())
         }
-        fn put(&mut self, kind: &str, span: i64, start: i64, body: &str) -> Result<(), StoreError> {
+        fn put(
+            &mut self,
+            kind: &str,
+            span: i64,
+            start: i64,
+            body: &str,
+        ) -> Result<(), StatsStorageError> {
             self.0.insert((kind.into(), span, start), body.into());
             Ok(())
         }
-        fn delete(&mut self, kind: &str, span: i64, from: i64, to: i64) -> Result<(), StoreError> {
+        fn delete(
+            &mut self,
+            kind: &str,
+            span: i64,
+            from: i64,
+            to: i64,
+        ) -> Result<(), StatsStorageError> {
             let range = (kind.to_string(), span, from)..(kind.to_string(), span, to.max(from));
             let gone: Vec<_> = self.0.range(range).map(|(key, _)| key.clone()).collect();
             for key in gone {
@@ -304,16 +340,16 @@ mod tests {
             }
             Ok(())
         }
-        fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StoreError> {
+        fn remember(&mut self, id: i64, at: i64, body: &str) -> Result<(), StatsStorageError> {
             if self.1.get(&id).is_none_or(|(held, _)| *held <= at) {
                 self.1.insert(id, (at, body.into()));
             }
             Ok(())
         }
-        fn recall(&mut self, id: i64) -> Result<Option<String>, StoreError> {
+        fn recall(&mut self, id: i64) -> Result<Option<String>, StatsStorageError> {
             Ok(self.1.get(&id).map(|(_, body)| body.clone()))
         }
-        fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StoreError> {
+        fn forget_notes(&mut self, keep: usize, before: i64) -> Result<(), StatsStorageError> {
             self.1.retain(|_, (at, _)| *at >= before);
             while self.1.len() > keep {
                 let oldest = self.1.iter().min_by_key(|(id, (at, _))| (*at, **id));
@@ -482,27 +518,27 @@ mod tests {
 
     #[test]
     fn origin_requests_add_up_per_window_and_leave_after_a_day() {
-        use crate::control::origin_times::Answered;
+        use crate::control::origin_times::OriginAnswer;
         let mut store = Memory::default();
         let mut delta = Delta::default();
         delta.record_origin(
-            Answered::Status {
+            OriginAnswer::Status {
                 ms: 40,
                 status: 200,
             },
             NOW,
         );
         delta.record_origin(
-            Answered::Status {
+            OriginAnswer::Status {
                 ms: 40,
                 status: 502,
             },
             NOW - 2 * HOUR_MS,
         );
-        let report = Report {
+        let report = StatsReport {
             origin: delta.origin_minutes(),
             read: Some(Windows::at(NOW)),
-            ..Report::default()
+            ..StatsReport::default()
         };
         let sums: Sums = serde_json::from_str(&handle(&mut store, &report, NOW).unwrap()).unwrap();
         assert_eq!(
@@ -528,20 +564,20 @@ mod tests {
             at,
         };
         let id = key_id("v1://a.test/me");
-        let first = Report {
+        let first = StatsReport {
             why: vec![(id, note("private", NOW - 1_000))],
-            ..Report::default()
+            ..StatsReport::default()
         };
         handle(&mut store, &first, NOW).unwrap();
-        let later = Report {
+        let later = StatsReport {
             why: vec![(id, note("set-cookie", NOW))],
-            ..Report::default()
+            ..StatsReport::default()
         };
         handle(&mut store, &later, NOW).unwrap();
-        let ask = Report {
+        let ask = StatsReport {
             read: Some(Windows::at(NOW)),
             why_of: Some(id),
-            ..Report::default()
+            ..StatsReport::default()
         };
         let sums: Sums = serde_json::from_str(&handle(&mut store, &ask, NOW).unwrap()).unwrap();
         assert_eq!(sums.why, Some(note("set-cookie", NOW)));
@@ -549,9 +585,9 @@ mod tests {
         let flood: Vec<_> = (0..(KEPT as i64 + 500))
             .map(|n| (n, note("route-bypass", NOW + 1 + n)))
             .collect();
-        let report = Report {
+        let report = StatsReport {
             why: flood,
-            ..Report::default()
+            ..StatsReport::default()
         };
         handle(&mut store, &report, NOW + 10).unwrap();
         assert_eq!(store.1.len(), KEPT);
