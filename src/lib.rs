@@ -230,7 +230,7 @@ async fn serve(
             bytes: response.as_ref().map_or(0, |r| {
                 sent_bytes(&request.method(), r, report.bytes_from_cache)
             }),
-            tags: route_tags(&settings.config, report.route.as_deref()),
+            tags: counted_tags(&settings.config, &report),
         });
         if let Some(delta) = due {
             let key_prefix = settings.config.key_prefix.clone();
@@ -251,6 +251,20 @@ pub(crate) fn sent_bytes(method: &str, response: &web_sys::Response, stored: u64
         range.as_deref(),
         stored,
     )
+}
+
+/// The tags a request is counted under: its entry's (the route's and the origin's
+/// `Cache-Tag`s), else its route's.
+#[cfg(feature = "proxy")]
+pub(crate) fn counted_tags<'r>(
+    config: &'r edgecache_core::config::Config,
+    report: &'r Report,
+) -> &'r [String] {
+    if report.tags.is_empty() {
+        route_tags(config, report.route.as_deref())
+    } else {
+        &report.tags
+    }
 }
 
 /// The tags of the route whose pattern is `route` (none for the default policy).

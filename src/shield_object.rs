@@ -17,7 +17,7 @@ use crate::control::stats_report;
 use crate::flow;
 use crate::flow::report::Handled;
 use crate::runtime::now_ms;
-use crate::{log_request, route_tags, sent_bytes, settings};
+use crate::{counted_tags, log_request, sent_bytes, settings};
 
 #[durable_object(fetch)]
 pub struct Shield {
@@ -77,7 +77,7 @@ async fn serve(
     // included.
     let host = edgecache_core::request::target::canonical_host(&url);
     let route = report.route.as_deref().unwrap_or("default");
-    let tags = route_tags(&settings.config, report.route.as_deref());
+    let tags = counted_tags(&settings.config, &report);
     let due = if edgecache_core::control::stats::kept_from_origin(&report.outcome) {
         let bytes = sent_bytes(&request.method(), &response, report.bytes_from_cache);
         stats_report::record_shield_kept(route, &host, tags, bytes)

@@ -329,7 +329,8 @@ fn keep(
         origin,
         body: client,
         outcome,
-        kept: job.workers_cache.then_some(kept),
+        // Its tags are counted by the stats; the rest is for Workers Cache (`respond_with_origin`).
+        kept: Some(kept),
     }
 }
 

@@ -295,6 +295,7 @@ fn handled(
             template: served.template,
             asked,
             kept: served.kept,
+            tags: served.tags,
         },
     }
 }

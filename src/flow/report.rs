@@ -19,6 +19,9 @@ pub struct Served {
     pub template: bool,
     /// With `workers_cache`: the entry behind the answer, when edgecache keeps it for everyone.
     pub kept: Option<Kept>,
+    /// The tags of the entry behind the answer (the route's and the origin's), when it is one
+    /// kept for everyone: the stats count the request under them.
+    pub tags: Vec<String>,
     /// What went wrong on the way (storage, the origin), for the log line.
     pub errors: Vec<RequestError>,
 }
@@ -32,6 +35,7 @@ impl Served {
             bytes_from_cache: 0,
             template: false,
             kept: None,
+            tags: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -55,6 +59,8 @@ pub struct Report {
     /// With `workers_cache`: what Workers Cache must know of the request (a cacheable one).
     pub asked: Option<edgecache_core::workers_cache::emit::CacheAsked>,
     pub kept: Option<Kept>,
+    /// As `Served::tags`.
+    pub tags: Vec<String>,
 }
 
 impl Report {
@@ -68,6 +74,7 @@ impl Report {
             template: false,
             asked: None,
             kept: None,
+            tags: Vec::new(),
         }
     }
 }

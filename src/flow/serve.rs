@@ -429,9 +429,14 @@ fn respond_with_origin(
         audience: job.audience(),
     };
     let response = reply::from_origin(origin, body.as_ref(), not_modified, &decoration);
+    let tags = kept
+        .as_ref()
+        .map(|kept| kept.tags.clone())
+        .unwrap_or_default();
     Served {
         template,
-        kept,
+        kept: kept.filter(|_| job.workers_cache),
+        tags,
         ..Served::new(response, outcome)
     }
 }
@@ -524,6 +529,11 @@ fn respond_with_entry(
     Served {
         template,
         kept: (shareable && job.workers_cache).then(|| Kept::of(&entry.meta, job.now)),
+        tags: if shareable {
+            entry.meta.tags.clone()
+        } else {
+            Vec::new()
+        },
         ..Served::new(response, outcome)
     }
 }

@@ -93,6 +93,26 @@ describe("origin offload in the stats", () => {
     }
   });
 
+  it("counts a request under the tags its origin gave the entry (Cache-Tag), not only its route's", async () => {
+    const { origin, worker, dispose } = await setup({ bindings: { ADMIN_TOKEN: TOKEN }, config: { ...CONFIG, backends: ["memory"] } });
+    try {
+      origin.on("/off/tagged", () => ({ headers: { "cache-control": "max-age=600", "cache-tag": "product-7,news" }, body: "t".repeat(100) }));
+      await worker.fetchStored("/off/tagged");
+      for (let i = 0; i < 3; i++) assert.match((await worker.fetch("/off/tagged")).cacheStatus, /; hit;/);
+      assert.equal(origin.count("/off/tagged", "GET"), 1);
+      const got = await stats(worker);
+      for (const tag of ["product-7", "news", "offload"]) {
+        const row = got.hour.tags[tag];
+        assert.ok(row, `a row for ${tag}: ${JSON.stringify(Object.keys(got.hour.tags))}`);
+        assert.equal(row.kept, 3, `${tag}: the three hits were kept from the origin`);
+        assert.equal(row.kept_bytes, 300, `${tag}: and their bytes`);
+        assert.equal(row.hits + row.misses, 4, `${tag}: the miss that stored the entry counts under it too`);
+      }
+    } finally {
+      await dispose();
+    }
+  });
+
   it("attributes to the shield what it answered a location without the origin, and still adds up to what the origin did not serve", async () => {
     const { origin, deployment, dispose } = await setup({
       locations: { count: 2 },
