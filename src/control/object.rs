@@ -153,8 +153,8 @@ async fn import_once(
         return Ok(());
     }
     let prefix = prefix.unwrap_or_default();
-    let (registry, log) = match env.kv(LEGACY_KV) {
-        Ok(kv) => {
+    let (registry, log) = match legacy_kv(&env) {
+        Some(kv) => {
             let read = |key: String| {
                 let kv = &kv;
                 async move { kv.get(&key).text().await }
@@ -167,7 +167,7 @@ async fn import_once(
             let kv_error = |e: worker::kv::KvError| StorageError(format!("KV: {e}"));
             (registry.map_err(kv_error)?, log.map_err(kv_error)?)
         }
-        Err(_) => (None, None),
+        None => (None, None),
     };
     let imported = import_legacy(registry.as_deref(), log.as_deref());
     let summary = json!({ "at": now_ms(), "purges": imported.entries.len() }).to_string();
@@ -181,6 +181,19 @@ async fn import_once(
         }
         tables.set_state("imported", &summary)
     })
+}
+
+/// The KV namespace an older deployment may have left its state in, if the binding is one: a
+/// binding of another type (a configuration mistake the storage tiers survive by failing
+/// over, call by call) holds no older state and must not keep the control plane from starting.
+/// A real namespace whose reads fail is not skipped: its purges must be imported first.
+fn legacy_kv(env: &Env) -> Option<worker::kv::KvStore> {
+    let binding = js_sys::Reflect::get(env, &LEGACY_KV.into()).ok()?;
+    let get = js_sys::Reflect::get(&binding, &"get".into()).ok()?;
+    if !get.is_function() {
+        return None;
+    }
+    env.kv(LEGACY_KV).ok()
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<String, StorageError> {
