@@ -491,7 +491,7 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
                     &meta.url,
                     &meta.tags,
                     &plan.tags,
-                    meta.stored_at,
+                    meta.purged_from(),
                 ) {
                     Standing::Valid => "valid",
                     Standing::Stale => "soft-purged",

@@ -147,7 +147,8 @@ pub async fn lookup(
             InTier::Nothing => continue,
         };
         let meta = &entry.meta;
-        let standing = registry.standing_under(&meta.url, &meta.tags, &plan.tags, meta.stored_at);
+        let standing =
+            registry.standing_under(&meta.url, &meta.tags, &plan.tags, meta.purged_from());
         let soft_purged = match standing {
             Standing::Purged if tier.backend().describe().purge == Purge::DeleteKeyAndOnRead => {
                 // A backend that would keep it for ever: deleted now (the registry refuses

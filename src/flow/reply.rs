@@ -296,9 +296,11 @@ fn stored<'e>(
         ),
         Audience::Caches => {
             let fields = ClientHeaders::for_caches(meta);
+            // The time purges are compared with: a purge made while the shield's own fetch
+            // was on its way reaches the location's copy too.
             let _ = fields
                 .headers
-                .set(STORED_AT_FIELD, &meta.stored_at.to_string());
+                .set(STORED_AT_FIELD, &meta.purged_from().to_string());
             Cow::Owned(fields)
         }
     };

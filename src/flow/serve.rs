@@ -357,7 +357,8 @@ async fn join_flight(
         }
         Some(Settled::Stored(entry)) => {
             let meta = &entry.meta;
-            let takes = follower_takes(meta, &job.plan, &job.headers, fwd, standing_unknown);
+            let standing = (&*job.registry, standing_unknown);
+            let takes = follower_takes(meta, &job.plan, &job.headers, fwd, standing);
             let Some(outcome) = takes else {
                 return Ok(None);
             };

@@ -53,7 +53,8 @@ impl MemoryStore {
             map.retain(|_, entry| {
                 let meta = &entry.meta;
                 meta.kind != Kind::Response
-                    || registry.standing(&meta.url, &meta.tags, meta.stored_at) != Standing::Purged
+                    || registry.standing(&meta.url, &meta.tags, meta.purged_from())
+                        != Standing::Purged
             })
         })
         .unwrap_or(0)

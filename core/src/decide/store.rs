@@ -86,6 +86,7 @@ pub fn to_store(
     };
     let keeping = Keeping {
         stored_at,
+        asked_at: Some(exchange.sent_ms),
         initial_age,
         lifetime,
         reuse,
@@ -129,6 +130,7 @@ pub fn parts_to_store(
     };
     let keeping = Keeping {
         stored_at: exchange.response_ms,
+        asked_at: Some(exchange.sent_ms),
         initial_age,
         lifetime,
         reuse,
@@ -163,6 +165,7 @@ pub fn refreshed(
     };
     let keeping = Keeping {
         stored_at: exchange.response_ms,
+        asked_at: Some(exchange.sent_ms),
         initial_age,
         lifetime,
         reuse,

@@ -1,6 +1,7 @@
 //! After the lookup: serve what was found, go to the origin for it, or refuse.
 
 use crate::config::Backend;
+use crate::control::registry::{Registry, Standing};
 use crate::http::directives::CacheControl;
 use crate::http::reuse::{client_verdict, Forcing, RefreshPolicy, Verdict};
 use crate::http::{Fields, Reuse};
@@ -236,16 +237,24 @@ pub fn collapsed(fwd: Fwd, status: u16) -> Outcome {
 
 /// What a request that waited for another's fetch (a collapsed follower) reports when it
 /// takes the entry the leader stored, or `None` when it may not: the entry is another
-/// variant's (its `Vary` fields pick another key for this request's values), and the
-/// follower fetches for itself. `standing_unknown`: as `with_unknown_standing`.
+/// variant's (its `Vary` fields pick another key for this request's values), or a purge in
+/// `registry` (the follower's copy) reaches it, and the follower fetches for itself.
+/// `standing_unknown`: as `with_unknown_standing`.
 pub fn follower_takes(
     entry: &Meta,
     plan: &Plan,
     request: &impl Fields,
     fwd: Fwd,
-    standing_unknown: bool,
+    (registry, standing_unknown): (&Registry, bool),
 ) -> Option<Outcome> {
     if entry.key != plan.variant_key(&entry.vary, request) {
+        return None;
+    }
+    // A purge acknowledged while the leader's fetch was on its way reaches what it brought
+    // (`Meta::purged_from`): a request that joined the flight after it never gets that.
+    let standing =
+        registry.standing_under(&entry.url, &entry.tags, &plan.tags, entry.purged_from());
+    if standing == Standing::Purged {
         return None;
     }
     let outcome = collapsed(fwd, entry.status);

@@ -12,6 +12,7 @@ pub(super) fn exchange() -> Exchange {
     Exchange {
         request_ms: NOW * 1000,
         response_ms: NOW * 1000,
+        sent_ms: NOW * 1000,
     }
 }
 

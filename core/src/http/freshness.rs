@@ -12,6 +12,10 @@ use super::fields::Fields;
 pub struct Exchange {
     pub request_ms: i64,
     pub response_ms: i64,
+    /// When this edge sent the fetch, from the shield too (`request_ms` then is the answer's
+    /// arrival): what the origin answered may have been made from then on, so a purge made
+    /// after it reaches what it brought (`storage::record::Meta::purged_from`).
+    pub sent_ms: i64,
 }
 
 impl Exchange {
@@ -23,6 +27,7 @@ impl Exchange {
         Exchange {
             request_ms: if from_shield { response_ms } else { request_ms },
             response_ms,
+            sent_ms: request_ms,
         }
     }
 
@@ -240,6 +245,7 @@ mod tests {
         let ex = Exchange {
             request_ms: NOW * 1000 - 2_000,
             response_ms: NOW * 1000,
+            sent_ms: NOW * 1000 - 2_000,
         };
         assert_eq!(corrected_initial_age(&headers(&[("date", &date)]), ex), 30);
         assert_eq!(
@@ -251,6 +257,7 @@ mod tests {
         let quick = Exchange {
             request_ms: NOW * 1000 - 1,
             response_ms: NOW * 1000 + 1,
+            sent_ms: NOW * 1000 - 1,
         };
         assert_eq!(corrected_initial_age(&headers(&[]), quick), 0);
     }

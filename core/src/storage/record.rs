@@ -60,6 +60,9 @@ pub struct Meta {
     pub headers: Vec<(String, String)>,
     /// When the response arrived, milliseconds since the epoch.
     pub stored_at: i64,
+    /// When the fetch that brought it was sent (ms), when that is known: see `purged_from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_at: Option<i64>,
     /// Seconds old the response already was when it arrived (RFC 9111 §4.2.3).
     #[serde(default)]
     pub initial_age: u64,
@@ -87,6 +90,8 @@ pub struct Meta {
 pub struct Keeping {
     /// When the response arrived, milliseconds since the epoch.
     pub stored_at: i64,
+    /// When the fetch that brought it was sent (`http::Exchange::sent_ms`), if it was.
+    pub asked_at: Option<i64>,
     /// Seconds old it already was then (RFC 9111 §4.2.3).
     pub initial_age: u64,
     /// Freshness lifetime in seconds.
@@ -135,6 +140,7 @@ impl Meta {
         } = said;
         let Keeping {
             stored_at,
+            asked_at,
             initial_age,
             lifetime,
             reuse,
@@ -147,6 +153,7 @@ impl Meta {
             status,
             headers,
             stored_at,
+            asked_at,
             initial_age,
             lifetime,
             tags,
@@ -284,10 +291,20 @@ impl Meta {
     pub fn keeping(&self) -> Keeping {
         Keeping {
             stored_at: self.stored_at,
+            asked_at: self.asked_at,
             initial_age: self.initial_age,
             lifetime: self.lifetime,
             reuse: self.reuse,
         }
+    }
+
+    /// The time purges are compared with: a purge made at or after it reaches this record.
+    /// That is when the fetch that brought the response was sent, not when the answer came:
+    /// an answer still on its way when a purge is acknowledged was made before it (from the
+    /// data the purge says is gone), and must not outlive it in storage.
+    pub fn purged_from(&self) -> i64 {
+        self.asked_at
+            .map_or(self.stored_at, |asked| asked.min(self.stored_at))
     }
 
     /// The response's current age in seconds (RFC 9111 §4.2.3:
@@ -318,6 +335,7 @@ impl Meta {
             status: _,
             headers,
             stored_at: _,
+            asked_at: _,
             initial_age: _,
             lifetime: _,
             tags,
@@ -424,6 +442,7 @@ mod tests {
             status: 200,
             headers: vec![("content-type".into(), "text/plain; charset=\u{e9}".into())],
             stored_at: 1_000_000,
+            asked_at: Some(999_000),
             initial_age: 5,
             lifetime: 65,
             tags: vec!["a".into()],

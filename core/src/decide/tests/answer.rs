@@ -41,6 +41,7 @@ pub(super) fn verdict(
         Exchange {
             request_ms: NOW,
             response_ms: NOW,
+            sent_ms: NOW,
         },
     )
 }
@@ -182,6 +183,7 @@ pub(super) fn what_the_response_says_decides_what_is_stored() {
             Exchange {
                 request_ms: NOW,
                 response_ms: NOW,
+                sent_ms: NOW,
             },
         )
     };
@@ -518,6 +520,7 @@ fn part_verdict(fields: &[(&str, &str)]) -> Storability {
         Exchange {
             request_ms: NOW,
             response_ms: NOW,
+            sent_ms: NOW,
         },
     )
 }

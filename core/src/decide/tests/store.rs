@@ -1,6 +1,7 @@
 //! Rows once an answer is to be stored: which tiers take it, how long it is kept, what a
 //! body that could not be stored marks, and which requests invalidate or take a leader's entry.
 
+use crate::control::registry::{PurgeRequest, Registry};
 use crate::decide::answer::{answers_not_modified, is_template};
 use crate::decide::arrival::invalidates_after;
 use crate::decide::store::{
@@ -292,6 +293,8 @@ fn a_collapsed_follower_takes_the_leaders_entry_only_when_it_is_its_own_variant(
     let vary = vec!["accept-language".to_string()];
     let key = plan.variant_key(&vary, &french);
     let keeping = Keeping {
+        stored_at: NOW,
+        asked_at: Some(NOW - 1_000),
         lifetime: 60,
         ..Keeping::default()
     };
@@ -300,8 +303,10 @@ fn a_collapsed_follower_takes_the_leaders_entry_only_when_it_is_its_own_variant(
         ..Said::default()
     };
     let stored = Meta::response(key, plan.key.url(), vary, said, keeping);
+    let registry = Registry::default();
     let takes = |request: &Vec<(String, String)>, unknown| {
-        follower_takes(&stored, &plan, request, Fwd::Miss, unknown).map(|o| o.cache_status())
+        follower_takes(&stored, &plan, request, Fwd::Miss, (&registry, unknown))
+            .map(|o| o.cache_status())
     };
     // (the follower's fields, purge standing unknown: what it reports, or None: it fetches)
     let collapsed = "edgecache; fwd=miss; fwd-status=200; collapsed";
@@ -319,4 +324,48 @@ fn a_collapsed_follower_takes_the_leaders_entry_only_when_it_is_its_own_variant(
             "{row}"
         );
     }
+    // A purge made after the leader's fetch was sent: the follower fetches for itself.
+    let mut purged = Registry::default();
+    let purge = PurgeRequest::parse(r#"{"urls": ["https://a.test/page"]}"#).unwrap();
+    purged.add(&purge, NOW - 500);
+    assert_eq!(
+        follower_takes(&stored, &plan, &french, Fwd::Miss, (&purged, false)),
+        None
+    );
+}
+
+#[test]
+fn a_purge_made_while_the_answer_was_on_its_way_reaches_it() {
+    use crate::control::registry::Standing;
+    // Asked for at NOW - 2 s, come at NOW: the purge at NOW - 1 s was acknowledged while the
+    // origin was still answering from what the purge says is gone.
+    let meta = Meta::response(
+        "p:1:k".into(),
+        "https://a.test/".into(),
+        vec![],
+        Said::default(),
+        Keeping {
+            stored_at: NOW,
+            asked_at: Some(NOW - 2_000),
+            lifetime: 60,
+            ..Keeping::default()
+        },
+    );
+    assert_eq!(meta.purged_from(), NOW - 2_000);
+    let mut registry = Registry::default();
+    let purge = PurgeRequest::parse(r#"{"urls": ["https://a.test/"]}"#).unwrap();
+    registry.add(&purge, NOW - 1_000);
+    assert_eq!(
+        registry.standing(&meta.url, &meta.tags, meta.purged_from()),
+        Standing::Purged
+    );
+    // A record stored before the field existed is compared by when it arrived, as before.
+    let older = record(NOW, 60);
+    assert_eq!(older.purged_from(), NOW);
+    assert_eq!(
+        registry.standing(&older.url, &older.tags, older.purged_from()),
+        Standing::Valid
+    );
+    // Its age is still counted from when it arrived.
+    assert_eq!(meta.age(NOW + 5_000), 5);
 }
