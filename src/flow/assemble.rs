@@ -32,6 +32,7 @@ use crate::flow::report::Handled;
 use crate::runtime::{describe, read_limited, Body, Sleep};
 use crate::settings::Settings;
 use edgecache_core::esi::grant;
+use edgecache_core::esi::reports::Reports;
 use edgecache_core::esi::template::{self as esi, Include, IncludeBudget, Part, SHELL_ONLY_FIELDS};
 use edgecache_core::request::key::cookie_value;
 use edgecache_core::request::plan::KeyedOn;
@@ -196,18 +197,29 @@ fn start_includes(page: &Page, parts: Vec<Part>) -> Started {
         members: Vec::new(),
         personal: false,
     };
+    // One page writes a few lines and members of each kind, and counts the rest.
+    let (mut invalid, mut malformed, mut limited) =
+        (Reports::default(), Reports::default(), Reports::default());
     for part in parts {
         let include = match part {
             Part::Text(range) => {
-                started.pieces.push(Piece::Text(range));
+                // Text that broken markup left in two pieces is written as one.
+                match started.pieces.last_mut() {
+                    Some(Piece::Text(last)) if last.end == range.start => last.end = range.end,
+                    _ => started.pieces.push(Piece::Text(range)),
+                }
                 continue;
             }
             Part::Invalid(reason) => {
-                log_failure(&page.url, "", &reason);
+                if invalid.take() {
+                    log_failure(&page.url, "", &reason);
+                }
                 continue;
             }
             Part::Malformed { at, reason } => {
-                log_malformed(&page.url, at, &reason);
+                if malformed.take() {
+                    log_malformed(&page.url, at, &reason);
+                }
                 continue;
             }
             Part::Include(include) => include,
@@ -223,9 +235,11 @@ fn start_includes(page: &Page, parts: Vec<Part>) -> Started {
             None
         };
         if let Some(reason) = refused {
-            started
-                .members
-                .push(esi::fragment_member(&include.src, "detail=esi-limit"));
+            if limited.take() {
+                started
+                    .members
+                    .push(esi::fragment_member(&include.src, "detail=esi-limit"));
+            }
             started.pieces.push(Piece::Include {
                 src: include.src.clone(),
                 continue_on_error: include.continue_on_error,
@@ -235,7 +249,19 @@ fn start_includes(page: &Page, parts: Vec<Part>) -> Started {
         }
         start_include(page, include, &mut started);
     }
+    log_left_out(&page.url, "esi-failed", &invalid);
+    log_left_out(&page.url, "esi-malformed", &malformed);
     started
+}
+
+/// One line for the reports of one kind a page counted instead of writing (`Reports`).
+fn log_left_out(url: &Url, kind: &str, reports: &Reports) {
+    if reports.left_out() > 0 {
+        worker::console_warn!(
+            "{}",
+            serde_json::json!({ "edgecache": kind, "page": url.path(), "more": reports.left_out() })
+        );
+    }
 }
 
 /// Starts fetching `include`, as a fragment of `page`.
@@ -328,60 +354,82 @@ async fn write_page(
     pieces: Vec<Piece>,
     url: &Url,
 ) {
+    let mut failed = Reports::default();
+    // Pieces are written together, not a chunk each: a template broken into 20,000 pieces
+    // took seconds to write one by one. What is ready goes out before a fragment is awaited.
+    let mut out: Vec<u8> = Vec::new();
     for piece in pieces {
-        let chunk = match piece {
-            Piece::Text(range) => Ok(template[range].to_vec()),
+        let (src, continue_on_error, content) = match piece {
+            Piece::Text(range) => {
+                out.extend_from_slice(&template[range]);
+                if out.len() >= WRITE_CHUNK_BYTES && !write(writer, &mut out).await {
+                    return;
+                }
+                continue;
+            }
             Piece::Include {
                 src,
                 continue_on_error,
                 content,
-            } => {
-                let body = match content {
-                    Content::Ready(body) => body,
-                    Content::Coming(rx) => rx
-                        .await
-                        .unwrap_or_else(|_| Err("the fragment's task ended early".into())),
-                };
-                match body {
-                    Ok(body) => Ok(body),
-                    Err(reason) => {
-                        log_failure(url, &src, &reason);
-                        if continue_on_error {
-                            Ok(Vec::new())
-                        } else {
-                            Err(reason)
-                        }
-                    }
+            } => (src, continue_on_error, content),
+        };
+        let body = match content {
+            Content::Ready(body) => body,
+            Content::Coming(rx) => {
+                if !write(writer, &mut out).await {
+                    return;
+                }
+                rx.await
+                    .unwrap_or_else(|_| Err("the fragment's task ended early".into()))
+            }
+        };
+        match body {
+            Ok(body) => out.extend_from_slice(&body),
+            Err(reason) => {
+                if failed.take() {
+                    log_failure(url, &src, &reason);
+                }
+                if !continue_on_error {
+                    // The status line has gone: say what failed where the fragment belonged,
+                    // then abort, which resets the connection on Cloudflare (local proxies
+                    // may end the body cleanly instead, hence the comment).
+                    let comment = format!(
+                        "<!-- edgecache: ESI include failed: {} -->",
+                        reason.replace("--", "- -")
+                    );
+                    out.extend_from_slice(comment.as_bytes());
+                    let _ = write(writer, &mut out).await;
+                    let error =
+                        js_sys::Error::new(&format!("edgecache: ESI include failed: {reason}"));
+                    let _ = JsFuture::from(writer.abort_with_reason(&error)).await;
+                    log_left_out(url, "esi-failed", &failed);
+                    return;
                 }
             }
-        };
-        let written = match chunk {
-            Ok(bytes) if bytes.is_empty() => Ok(JsValue::UNDEFINED),
-            Ok(bytes) => {
-                let array = js_sys::Uint8Array::from(bytes.as_slice());
-                JsFuture::from(writer.write_with_chunk(&array)).await
-            }
-            Err(reason) => {
-                // The status line has gone: say what failed where the fragment belonged, then
-                // abort, which resets the connection on Cloudflare (local proxies may end
-                // the body cleanly instead, hence the comment).
-                let comment = format!(
-                    "<!-- edgecache: ESI include failed: {} -->",
-                    reason.replace("--", "- -")
-                );
-                let array = js_sys::Uint8Array::from(comment.as_bytes());
-                let _ = JsFuture::from(writer.write_with_chunk(&array)).await;
-                let error = js_sys::Error::new(&format!("edgecache: ESI include failed: {reason}"));
-                let _ = JsFuture::from(writer.abort_with_reason(&error)).await;
-                return;
-            }
-        };
-        if written.is_err() {
-            // The client went away: nothing more to write.
+        }
+        if out.len() >= WRITE_CHUNK_BYTES && !write(writer, &mut out).await {
             return;
         }
     }
-    let _ = JsFuture::from(writer.close()).await;
+    log_left_out(url, "esi-failed", &failed);
+    if write(writer, &mut out).await {
+        let _ = JsFuture::from(writer.close()).await;
+    }
+}
+
+/// Bytes of a page collected before they are written (`write_page`).
+const WRITE_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Writes what `out` holds, if anything, and empties it; `false` when the client went away.
+async fn write(writer: &web_sys::WritableStreamDefaultWriter, out: &mut Vec<u8>) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let array = js_sys::Uint8Array::from(out.as_slice());
+    out.clear();
+    JsFuture::from(writer.write_with_chunk(&array))
+        .await
+        .is_ok()
 }
 
 /// The include, its alternative, and everything a detached task needs to fetch them.

@@ -251,3 +251,48 @@ describe("ESI injection", () => {
     });
   }
 });
+
+// A template full of markup nobody meant as ESI: user content the origin does not escape (a
+// comment thread rendered from Markdown keeps HTML comments), or markup reflected into it.
+// Its cost must grow with its length, never with its square, and what it writes about itself
+// (log lines, Edgecache-Fragments) must stay a few lines, on every request assembled from it.
+describe("a template full of broken markup or includes", () => {
+  const { origin, worker } = withWorker({ config: { backends: ["memory"], routes: [{ path: "/thread/**", esi: true }] } });
+  const page = (body) => html(`<main>${body}</main><esi:include src="/fragments/nav"/>`, "max-age=60");
+  before(() => origin.on("/fragments/nav", html("NAV", "max-age=60")));
+
+  /** The worker's answer, or a failure after `ms`. */
+  const within = (ms, pending) =>
+    Promise.race([pending, sleep(ms).then(() => assert.fail(`no answer within ${ms} ms`))]);
+
+  it("is assembled in time linear in its length, and logs a few lines for 40,000 broken markers", async () => {
+    // 40,000 markers that are never closed (320 KB): each once searched the rest of the page.
+    origin.on("/thread/broken", page("<!--esi <esi:remove>".repeat(20_000)));
+    const before = worker.logs.length;
+    for (const attempt of ["miss", "hit"]) {
+      const started = Date.now();
+      const got = await within(10_000, worker.fetch("/thread/broken"));
+      assert.equal(got.status, 200, attempt);
+      assert.ok(got.body.endsWith("</main>NAV"), `${attempt}: the page's own include is there`);
+      assert.ok(Date.now() - started < 3000, `${attempt}: answered in ${Date.now() - started} ms`);
+    }
+    await sleep(200);
+    const malformed = worker.logs.slice(before).filter((l) => l.includes('"esi-malformed"'));
+    assert.ok(malformed.length <= 2 * 17, `${malformed.length} esi-malformed lines for two requests`);
+    assert.ok(malformed.some((l) => JSON.parse(l).more === 40_000 - 16), "the rest are counted in one line");
+  });
+
+  it("gets a short Edgecache-Fragments field and a few log lines for 20,000 includes over the budget", async () => {
+    origin.on("/thread/includes", html(`<main>${'<esi:include src="/fragments/nav" onerror="continue"/>'.repeat(20_000)}</main>`, "max-age=60"));
+    const before = worker.logs.length;
+    const got = await within(10_000, worker.fetch("/thread/includes"));
+    assert.equal(got.status, 200);
+    assert.equal(got.body, `<main>${"NAV".repeat(15)}</main>`, "the budget's 15 includes, the rest left out");
+    const field = got.headers.get("edgecache-fragments") ?? "";
+    assert.ok(field.length < 4096, `Edgecache-Fragments is ${field.length} bytes`);
+    assert.match(field, /detail=esi-limit/);
+    await sleep(200);
+    const failed = worker.logs.slice(before).filter((l) => l.includes('"esi-failed"'));
+    assert.ok(failed.length <= 17, `${failed.length} esi-failed lines`);
+  });
+});

@@ -180,12 +180,14 @@ enum Step {
 fn scan(doc: &[u8], start: usize, end: usize, parts: &mut Vec<Part>) {
     let mut text_from = start;
     let mut at = start;
+    let mut code_close = Next::new(CODE_CLOSE);
+    let mut remove_close = Next::new(REMOVE_CLOSE);
     while let Some(found) = find(&doc[..end], b"<", at) {
         let rest = &doc[found..end];
         let step = if rest.starts_with(INCLUDE) && is_tag_boundary(rest, INCLUDE.len()) {
             include_directive(doc, found, end)
         } else if rest.starts_with(REMOVE_OPEN) {
-            remove_block(doc, found, end)
+            remove_block(doc, found, end, &mut remove_close)
         } else if rest.starts_with(REMOVE_CLOSE) {
             Step::Broken {
                 reason: "</esi:remove> closes no <esi:remove>; kept as text".into(),
@@ -202,7 +204,7 @@ fn scan(doc: &[u8], start: usize, end: usize, parts: &mut Vec<Part>) {
         } else if rest.starts_with(CODE_OPEN) && is_code_boundary(rest) {
             parts.push(Part::Text(text_from..found));
             let inner_start = found + CODE_OPEN.len();
-            match find(&doc[..end], CODE_CLOSE, inner_start) {
+            match code_close.find(doc, end, inner_start) {
                 Some(close) => {
                     scan(doc, inner_start, close, parts);
                     at = close + CODE_CLOSE.len();
@@ -246,13 +248,13 @@ fn scan(doc: &[u8], start: usize, end: usize, parts: &mut Vec<Part>) {
 /// `<esi:remove>` before its close is broken (an opening marker reflected into a page would
 /// otherwise pair with the page's own close and take what lies between), so its marker is
 /// kept as text and the inner one pairs with the close.
-fn remove_block(doc: &[u8], start: usize, end: usize) -> Step {
+fn remove_block(doc: &[u8], start: usize, end: usize, remove_close: &mut Next) -> Step {
     let inner = start + REMOVE_OPEN.len();
     let broken = |reason: &str| Step::Broken {
         reason: reason.to_string(),
         len: REMOVE_OPEN.len(),
     };
-    match find(&doc[..end], REMOVE_CLOSE, inner) {
+    match remove_close.find(doc, end, inner) {
         None => broken("<esi:remove> is not closed by </esi:remove>; kept as text"),
         Some(close) if find(&doc[..close], REMOVE_OPEN, inner).is_some() => {
             broken("<esi:remove> holds another <esi:remove>; the outer one is kept as text")
@@ -393,6 +395,35 @@ fn decode_entities(value: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&apos;", "'")
         .replace("&amp;", "&")
+}
+
+/// The next `needle` in `doc[..end]` at or after a position, remembered across the markers of
+/// one scan (one `end`): a template of many unclosed `<!--esi` or `<esi:remove>` markers would
+/// otherwise be searched to its end once per marker, in time quadratic in its length (a 1 MB
+/// one took minutes of CPU, on every request assembled from it).
+struct Next {
+    needle: &'static [u8],
+    /// The last search: where it started and what it found.
+    last: Option<(usize, Option<usize>)>,
+}
+
+impl Next {
+    fn new(needle: &'static [u8]) -> Next {
+        Next { needle, last: None }
+    }
+
+    /// `find(&doc[..end], needle, from)`, `end` the same at every call.
+    fn find(&mut self, doc: &[u8], end: usize, from: usize) -> Option<usize> {
+        if let Some((searched_from, found)) = self.last {
+            // No `needle` starts between the last search's start and what it found.
+            if from >= searched_from && found.is_none_or(|at| from <= at) {
+                return found;
+            }
+        }
+        let found = find(&doc[..end], self.needle, from);
+        self.last = Some((from, found));
+        found
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {

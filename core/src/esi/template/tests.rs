@@ -402,3 +402,20 @@ fn fragment_members_are_structured_field_strings() {
     assert_eq!(fragment_member("/a\"b", "hit"), "\"/a\\\"b\"; hit");
     assert_eq!(fragment_member("/x\r\n", ""), "\"/x\"");
 }
+
+#[test]
+fn a_template_of_unclosed_markers_is_parsed_in_linear_time() {
+    // Each marker once searched the rest of the template for its close: minutes for 1 MB.
+    for unit in ["<!--esi ", "<esi:remove>", "<esi:remove><!--esi "] {
+        let mut doc = unit.repeat(1_000_000 / unit.len());
+        let started = std::time::Instant::now();
+        let parsed = parse(doc.as_bytes());
+        assert!(parsed.includes().next().is_none());
+        // With a close at the very end, every marker but the last is still broken.
+        doc.push_str("</esi:remove>-->");
+        let closed = parse(doc.as_bytes());
+        assert!(closed.parts.len() > 1_000, "{unit}");
+        let took = started.elapsed();
+        assert!(took.as_secs() < 5, "{unit}: {took:?}");
+    }
+}
