@@ -1,7 +1,7 @@
 // Private pages: a private page reached through a static-looking path (web cache deception)
 // in every way an origin says it is private, answered to each user alone, concurrent users
 // included; a page without cache headers requested with a cookie, and an answer to a request
-// with Authorization, never given to another user.
+// with Authorization (without a lifetime under must-revalidate too), never given to another user.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { withWorker } from "../support/fixture.mjs";
@@ -35,6 +35,25 @@ describe("private pages", () => {
     await worker.fetch("/me", { headers: { authorization: "Bearer alice" } });
     const anonymous = await worker.fetch("/me");
     assert.equal(anonymous.body, "anonymous #2");
+  });
+
+  it("never guesses a lifetime for an answer to a request carrying Authorization or an API key that says only must-revalidate", async () => {
+    // An API that wants every client to check back, as browsers read it: §3.5 lets a shared
+    // cache keep it, but the edge's guess (default_ttl) would hand alice's answer to everyone.
+    origin.on(/^\/api\/profile/, (record, n) => ({
+      headers: { "cache-control": "must-revalidate", "last-modified": new Date(Date.now() - 864e5 * 30).toUTCString(), "content-type": "application/json" },
+      body: `{"user":"${record.headers.authorization ?? record.headers["x-api-key"] ?? "anonymous"}","n":${n}}`,
+    }));
+    for (const [name, credential] of [["authorization", "Bearer alice"], ["x-api-key", "alice-key"]]) {
+      const path = `/api/profile-${name}`;
+      const alice = await worker.fetch(path, { headers: { [name]: credential } });
+      assert.match(alice.body, /alice/);
+      await sleep(200);
+      for (const other of [{}, { [name]: name === "authorization" ? "Bearer bob" : "bob-key" }]) {
+        const got = await worker.fetch(path, { headers: other });
+        assert.doesNotMatch(got.body, /alice/, `${JSON.stringify(other)} never gets alice's answer (${got.cacheStatus})`);
+      }
+    }
   });
 });
 

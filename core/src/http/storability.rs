@@ -197,6 +197,14 @@ fn judged(
         (None, None) if request.has_cookie && !cc.public => {
             return DontStore(Reason::CookieWithoutFreshness)
         }
+        // Stricter than the RFC too: `must-revalidate` lets a shared cache keep an answer to a
+        // request with Authorization (§3.5), but without a lifetime the edge's own guess
+        // (`default_ttl`, or a tenth of its age) would serve one user's answer to everyone
+        // for that long, without asking; an origin that means it for everyone says `public`
+        // or gives a lifetime.
+        (None, None) if request.has_authorization && !cc.public => {
+            return DontStore(Reason::Authorization)
+        }
         (None, None) if cc.public || is_heuristically_cacheable(status) => {
             heuristic_lifetime(response, overrides.default_ttl, exchange.response_secs())
         }

@@ -65,6 +65,21 @@ fn authorization_is_allowed_by_public_s_maxage_or_must_revalidate() {
         );
         assert_eq!(lifetime(result), 60, "{cc}");
     }
+    // Allowed, but without a lifetime: no guess is made for an authorized answer, but `public`.
+    let validated = [
+        ("cache-control", "must-revalidate"),
+        ("last-modified", "Tue, 14 Nov 2022 22:13:20 GMT"),
+    ];
+    let authorized = [("authorization", "Bearer x")];
+    assert_eq!(
+        reason(judge(&authorized, 200, &validated)),
+        Reason::Authorization
+    );
+    assert!(
+        lifetime(judge(&[], 200, &validated)) > 0,
+        "anonymous: heuristics apply"
+    );
+    assert!(lifetime(judge(&authorized, 200, &[("cache-control", "public")])) > 0);
 }
 
 #[test]
