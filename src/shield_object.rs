@@ -15,6 +15,8 @@ use edgecache_core::status::{Outcome, Reason};
 
 use crate::control::stats_report;
 use crate::flow;
+use crate::flow::error::RequestError;
+use crate::flow::origin::OriginError;
 use crate::flow::report::Handled;
 use crate::runtime::now_ms;
 use crate::{counted_tags, log_request, sent_bytes, settings};
@@ -67,6 +69,16 @@ async fn serve(
     let Handled { response, report } =
         flow::handle_at(role, &request, &url, &env, &ctx, &settings, None).await;
     let response = response?;
+    // Out of time before the origin could be asked (a request that waited out its location's
+    // deadline for another's fetch whose answer was still streaming in): that says nothing of
+    // the origin, which did answer that fetch. The location fails open, as when the shield
+    // does not answer in time, instead of giving its client a 504 it never had.
+    let out_of_time = |e: &RequestError| matches!(e, RequestError::Origin(OriginError::Timeout(0)));
+    if report.errors.iter().any(out_of_time) {
+        return Err(JsValue::from_str(
+            "edgecache shield: no time left to ask the origin",
+        ));
+    }
     // An error page of the shield's own (no answer from the origin) is not an answer: the
     // location acts on the failure itself (stale-if-error, or its own error page).
     if let Some(how) = origin_failed(&report.outcome) {

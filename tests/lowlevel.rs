@@ -550,6 +550,7 @@ async fn a_proxy_response_under_the_same_key_reads_as_absent() {
         status: 200,
         headers: vec![],
         stored_at: js_sys::Date::now() as i64,
+        asked_at: None,
         initial_age: 0,
         lifetime: 60,
         tags: vec![],

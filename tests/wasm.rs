@@ -25,6 +25,7 @@ fn entry(key: &str, lifetime: u64, body: &[u8]) -> Entry {
             status: 200,
             headers: vec![("content-type".into(), "text/plain".into())],
             stored_at: js_sys::Date::now() as i64,
+            asked_at: None,
             initial_age: 0,
             lifetime,
             tags: vec![],

@@ -182,6 +182,7 @@ fuzz_target!(|input: Input| {
     let exchange = Exchange {
         request_ms: NOW * 1000,
         response_ms: NOW * 1000 + i64::from(input.delay_ms),
+        sent_ms: NOW * 1000,
     };
     let verdict_now = storability(&facts, input.status, &response, &overrides, exchange);
     let Storability::Store {

@@ -60,6 +60,7 @@ fuzz_target!(|input: Input| {
     let exchange = Exchange {
         request_ms: response_ms - i64::from(input.delay_ms),
         response_ms,
+        sent_ms: response_ms - i64::from(input.delay_ms),
     };
     assert!(corrected_initial_age(&response, exchange) <= DELTA_SECONDS_MAX);
 

@@ -207,6 +207,11 @@ impl Forward {
         if let Some(answer) = shield_answer {
             return answer;
         }
+        if self.timeout_ms == 0 {
+            // No time left to wait for an answer (at the shield: the location's deadline is
+            // spent): the origin is not asked for one nobody would wait for.
+            return Err(OriginError::Timeout(0));
+        }
         let unreachable = |e: JsValue| OriginError::Unreachable(describe(&e));
         let headers = self.client_headers().map_err(unreachable)?;
         if let Some(cacheable) = &self.cacheable {

@@ -158,6 +158,43 @@ describe("the shield's deadline", () => {
   });
 });
 
+describe("the shield while its fetch of a key streams a slow body", () => {
+  it("never answers another location's client with a 504 for an origin that answered", async () => {
+    // The origin answers at once and streams its body for 4 s (a large file, a page rendered
+    // as it goes). A client of another location that asks meanwhile waits at the shield for
+    // that fetch; when its location's deadline runs out first, it must not be told the
+    // origin did not answer.
+    const timeout = 1000;
+    const { origin, deployment, dispose } = await setup({
+      locations: { count: 2 },
+      config: { backends: ["memory"], shield: true, origin_timeout_ms: timeout },
+    });
+    try {
+      origin.onRaw("/slow-body", async (req, res) => {
+        res.writeHead(200, { "cache-control": "max-age=60", "content-type": "text/plain", "content-length": 40 });
+        for (let i = 0; i < 4; i++) {
+          res.write("x".repeat(10));
+          await sleep(1000);
+        }
+        res.end();
+      });
+      const [here, there] = deployment.locations;
+      const first = here.fetch("/slow-body");
+      first.catch(() => {}); // awaited below; a failure above must not leave it unhandled
+      await sleep(300);
+      const started = Date.now();
+      const other = await there.fetch("/slow-body");
+      const took = Date.now() - started;
+      assert.equal(other.status, 200, `${other.body} (${other.cacheStatus})`);
+      assert.equal(other.body, "x".repeat(40));
+      assert.ok(took < 2 * timeout + 4500, `answered in ${took} ms`);
+      assert.equal((await first).body, "x".repeat(40));
+    } finally {
+      await dispose();
+    }
+  });
+});
+
 describe("the shield in front of a dead origin", () => {
   it("sends a stampede's one request to the origin and answers every client within origin_timeout_ms", async () => {
     const timeout = 1500;
