@@ -20,7 +20,7 @@ use crate::flow::revalidated::{not_modified, not_modified_alone};
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
 use crate::store::{Entry, Tier};
 use edgecache_core::decide::answer::{
-    judge, Answered, Credentials, IfError, Judgement, Room, Variance,
+    judge, Answered, AnsweredBy, Credentials, IfError, Judgement, Room, Variance,
 };
 use edgecache_core::decide::fetch::{before_fetch, origin_saw, Prior, ToSend};
 use edgecache_core::decide::shield::STORED_AT_FIELD;
@@ -225,6 +225,7 @@ fn answered(
         room: Room::of(job.tiers.len(), content_length(fields), job.max_body_bytes),
         variance,
         verdict,
+        by: fetch.forward.answered_by.get(),
     }
 }
 
@@ -270,9 +271,7 @@ fn keep(
 ) -> Answer {
     let forward = &fetch.forward;
     // From the shield's storage: kept as stored when the shield stored it, for purges.
-    let shield_stored_at = forward
-        .answered_by_shield
-        .get()
+    let shield_stored_at = (forward.answered_by.get() == AnsweredBy::Shield)
         .then(|| origin.headers().get(STORED_AT_FIELD).ok().flatten())
         .flatten();
     let arrived = Arrived {
@@ -382,7 +381,7 @@ async fn send(
             origin = fetch.forward.send().await?;
         }
     }
-    let shield = fetch.forward.answered_by_shield.get();
+    let shield = fetch.forward.answered_by.get() == AnsweredBy::Shield;
     let exchange = Exchange::of(request_ms, now_ms(), shield);
     Ok((origin, exchange))
 }
