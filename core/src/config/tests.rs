@@ -480,7 +480,7 @@ fn every_error_is_reported_at_once_in_the_users_terms() {
         lines,
         vec![
             "EDGECACHE.version: -1 is negative",
-            "EDGECACHE.backends: unknown backend \"memroy\" (expected memory, cache, kv or r2)",
+            "EDGECACHE.backends: unknown backend \"memroy\"; did you mean \"memory\"? (expected memory, cache, kv or r2)",
             "EDGECACHE.defualt_ttl: unknown field; did you mean `default_ttl`?",
             "EDGECACHE.routes[\"/api/**\"].ttl: takes seconds, a whole number; got the string \"1h\" (write 3600, no quotes)",
             "EDGECACHE.routes[\"/api/**\"].bypass: takes true or false; got the string \"yes\"",
