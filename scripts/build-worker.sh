@@ -91,7 +91,10 @@ key="$(cd "$bundle" && files_digest "${inputs[@]}" "$root/node_modules/esbuild/p
 if up_to_date esbuild "$key" "$out/index.js"; then
   echo "esbuild: up to date"
 else
+  # wasm-bindgen's glue lists a snippet imported from several Rust modules once per import, under
+  # one key (the same module each time): esbuild's duplicate-key warning on it says nothing.
   "$bin/esbuild" "$bundle/entry.mjs" --bundle --format=esm --minify --log-level=warning \
+    --log-override:duplicate-object-key=silent \
     --external:./index_bg.wasm --external:'cloudflare:*' --outfile="$bundle/bundle.js"
   # workerd takes the Wasm module as a plain import (plain `sed`, no `-i`: BSD and GNU alike).
   sed 's/import source /import /' "$bundle/bundle.js" > "$out/index.js"

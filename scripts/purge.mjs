@@ -4,6 +4,7 @@
 //   node scripts/purge.mjs [--url URL]... [--prefix PREFIX]... [--tag TAG]... [--all] [--soft]
 //   make purge URL="https://example.com/a https://example.com/b" TAG=catalog [SOFT=1]
 //
+// A URL given as a path (/about) is taken on the worker's address.
 // The worker: $EDGECACHE_URL (e.g. https://example.com), else http://127.0.0.1:$PORT, else the
 // running make dev's (its port in ./.wrangler/edgecache-dev.json, which scripts/dev.sh writes
 // once the worker answers and removes on exit; used only while that PID is alive), else
@@ -93,6 +94,11 @@ export function findWorker(env, cwd) {
   return { base: "http://127.0.0.1:8787", from: "the default: no make dev running here" };
 }
 
+/** `value`, or, when it is a path (`/about`), that path on the worker's address `base`. */
+export function onWorker(value, base) {
+  return value.startsWith("/") && !value.startsWith("//") ? new URL(value, `${base}/`).href : value;
+}
+
 /** Whether an answer's Cache-Status names edgecache (every answer of its admin API does). */
 export function fromEdgecache(cacheStatus) {
   return (cacheStatus ?? "").split(",").some((member) => member.split(";")[0].trim() === "edgecache");
@@ -124,6 +130,8 @@ async function main() {
     console.error("purge: no admin token: set ADMIN_TOKEN (make deploy printed it), or run make dev once (it keeps one in .dev.vars)");
     return 2;
   }
+  // A URL given as a path (`make purge URL=/about`) is one on the worker's own address.
+  if (parsed.body.urls) parsed.body.urls = parsed.body.urls.map((value) => onWorker(value, base));
   const endpoint = `${base}${adminPath}/purge`;
   let response;
   try {

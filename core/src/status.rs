@@ -105,11 +105,14 @@ pub enum Reason {
     /// its validator matches none stored), and the same request without validators with a
     /// `304` again: the stored body is answered with the `304`'s fields, and nothing is kept.
     ValidatorMismatch,
+    /// The route is shielded but its shield could not be asked (it threw, was overloaded or
+    /// late): this location asked the origin itself (the shield fails open).
+    ShieldUnavailable,
 }
 
 impl Reason {
     /// Every reason, in the order `position` numbers them.
-    pub const ALL: [Reason; 36] = [
+    pub const ALL: [Reason; 37] = [
         Reason::RouteBypass,
         Reason::ConfigError,
         Reason::LoopDetected,
@@ -146,6 +149,7 @@ impl Reason {
         Reason::PartChanged,
         Reason::BypassCookie,
         Reason::ValidatorMismatch,
+        Reason::ShieldUnavailable,
     ];
 
     /// Its place in `ALL`. The match is exhaustive, so a new reason cannot be left out of it,
@@ -188,6 +192,7 @@ impl Reason {
             Reason::PartChanged => 33,
             Reason::BypassCookie => 34,
             Reason::ValidatorMismatch => 35,
+            Reason::ShieldUnavailable => 36,
         }
     }
 
@@ -229,6 +234,7 @@ impl Reason {
             Reason::PartChanged => "part-changed",
             Reason::BypassCookie => "bypass-cookie",
             Reason::ValidatorMismatch => "validator-mismatch",
+            Reason::ShieldUnavailable => "shield-unavailable",
         }
     }
 }

@@ -456,7 +456,17 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
     let target = Target::of(&target, config.case_insensitive_paths);
     let routing = config.routing(&target);
     let route = routing.route;
-    let bypass = routing.bypass;
+    // Passed as a request with these headers would be: by its route, or by a cookie named
+    // in `bypass_cookies` (`header=Cookie:sessionid=…`).
+    let cookie = headers.get("cookie").ok().flatten();
+    let bypass_cookie = config.bypass_cookie(&target, &routing, cookie.as_deref());
+    let bypass = if routing.bypass {
+        Bypass::Route
+    } else if let Some(name) = &bypass_cookie {
+        Bypass::Cookie(name)
+    } else {
+        Bypass::No
+    };
     let plan = Plan::new(config, &routing, &target, &JsFields(&headers), None);
     let opened = open_tiers(&plan.backends, env, &plan.url_base, config.memory_max_bytes);
     let mut errors: Vec<AdminError> = opened.failed.into_iter().map(AdminError::Tier).collect();
@@ -557,7 +567,8 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             "url": plan.key.url(),
             "key": plan.primary,
             "route": route.map(|r| r.path.as_str()),
-            "bypass": bypass,
+            "bypass": bypass != Bypass::No,
+            "bypass_cookie": bypass_cookie,
             "tiers": found,
             "stats_name": name,
             "not_stored": not_stored,
@@ -566,6 +577,16 @@ async fn inspect(url: &Url, env: &Env, config: &Config) -> Result<Response, JsVa
             "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
     )
+}
+
+/// Whether a request to the inspected URL, with the headers given, is passed unlooked-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bypass<'a> {
+    No,
+    /// Its route says `bypass = true`.
+    Route,
+    /// It carries this cookie, named in `bypass_cookies`.
+    Cookie(&'a str),
 }
 
 /// The key's last request that was not stored, in words.
@@ -588,19 +609,23 @@ fn last_in_words(last: &Value) -> String {
 /// day's requests for the URL were not stored.
 fn why_in_words(
     route: Option<&edgecache_core::config::Route>,
-    bypass: bool,
+    bypass: Bypass,
     tiers: &[Value],
     not_stored: Option<&Value>,
 ) -> Vec<String> {
     let mut words = Vec::new();
-    match route {
-        _ if bypass => words.push(format!(
+    words.push(match (bypass, route) {
+        (Bypass::Route, _) => format!(
             "{} is bypassed: its requests go to the origin as sent and are never looked up or stored.",
             route.map_or("The URL".to_string(), |r| format!("Route {}", r.path.as_str()))
-        )),
-        Some(r) => words.push(format!("Route {} applies.", r.path.as_str())),
-        None => words.push("No route matches: the default policy applies.".into()),
-    }
+        ),
+        (Bypass::Cookie(name), _) => format!(
+            "A request with the cookie {name} is bypassed (bypass_cookies): it goes to the origin as sent and is never looked up or stored; without it, {}.",
+            route.map_or("the default policy applies".to_string(), |r| format!("route {} applies", r.path.as_str()))
+        ),
+        (Bypass::No, Some(r)) => format!("Route {} applies.", r.path.as_str()),
+        (Bypass::No, None) => "No route matches: the default policy applies.".into(),
+    });
     for tier in tiers {
         let backend = tier["backend"].as_str().unwrap_or_default();
         words.push(if tier["present"] == json!(true) {
@@ -617,9 +642,12 @@ fn why_in_words(
             .as_object()
             .map(|r| r.iter().map(|(k, n)| format!("{k} ({n})")).collect())
             .unwrap_or_default();
+        let requests = match not["requests"].as_u64() {
+            Some(1) => "1 of its requests was".to_string(),
+            n => format!("{} of its requests were", n.unwrap_or(0)),
+        };
         words.push(format!(
-            "In the last day, {} of its requests were not stored: {}.",
-            not["requests"],
+            "In the last day, {requests} not stored: {}.",
             if reasons.is_empty() {
                 "no reason given".into()
             } else {

@@ -89,9 +89,18 @@ fn main() -> ExitCode {
                 }
             }
             (checked, control) => {
-                let problems = checked.err().unwrap_or_default();
-                for problem in problems.iter().chain(control.err().as_ref()) {
+                let failed_vars = checked.err();
+                let problems = failed_vars.as_ref().map_or(&[][..], |f| &f.problems[..]);
+                for problem in problems.iter().chain(control.as_ref().err()) {
                     eprintln!("{path} {section}: {problem}");
+                }
+                if let Some(failed_vars) = failed_vars {
+                    for warning in &failed_vars.unreachable {
+                        eprintln!("{path} {section}: warning: {warning}");
+                    }
+                    if let Some(warning) = unbound_shield(failed_vars.shielded, table) {
+                        eprintln!("{path} {section}: warning: {warning}");
+                    }
                 }
                 failed = true;
             }
@@ -148,13 +157,14 @@ type Checked = (String, Option<String>, Vec<Backend>, Vec<String>, bool);
 
 /// The section's summary, its `workers_cache` site, the backends its routes store in, its
 /// route rules that can never apply, and whether any route is shielded; or every problem of
-/// the section.
-fn check_vars(vars: Option<&toml::Value>) -> Result<Checked, Vec<String>> {
+/// the section, with the warnings about what is valid of it.
+fn check_vars(vars: Option<&toml::Value>) -> Result<Checked, Failed> {
     let get = |name: &str| vars.and_then(|v| v.get(name));
     let mut problems = Vec::new();
-    let config = match get(CONFIG_VAR).map(serde_json::to_value) {
+    let value = get(CONFIG_VAR).map(serde_json::to_value);
+    let config = match &value {
         None => Ok(Config::default()),
-        Some(Ok(value)) => Config::from_value(value),
+        Some(Ok(value)) => Config::from_value(value.clone()),
         Some(Err(e)) => Err(ConfigErrors::one(ConfigError::Syntax(e.to_string()))),
     };
     let config = config
@@ -181,7 +191,13 @@ fn check_vars(vars: Option<&toml::Value>) -> Result<Checked, Vec<String>> {
         ));
     }
     let (Some(config), true) = (config, problems.is_empty()) else {
-        return Err(problems);
+        // What is valid of it is still warned about: every mistake at once.
+        let valid = value.and_then(Result::ok).and_then(Config::valid_part);
+        return Err(Failed {
+            problems,
+            unreachable: valid.as_ref().map_or(Vec::new(), Config::unreachable_rules),
+            shielded: valid.as_ref().is_some_and(shielded),
+        });
     };
     let summary = format!(
         "{} route rule(s), backends {:?}, origin {}{}",
@@ -204,8 +220,22 @@ fn check_vars(vars: Option<&toml::Value>) -> Result<Checked, Vec<String>> {
     used.sort_by_key(|b| b.as_str());
     used.dedup();
     let unreachable = config.unreachable_rules();
-    let shielded = config.shield || config.routes.iter().any(|r| r.shield == Some(true));
+    let shielded = shielded(&config);
     Ok((summary, config.workers_cache, used, unreachable, shielded))
+}
+
+/// A section whose `vars` are in error: the errors, and the warnings about what is valid of
+/// them.
+#[derive(Debug)]
+struct Failed {
+    problems: Vec<String>,
+    unreachable: Vec<String>,
+    shielded: bool,
+}
+
+/// The site or one of its routes is shielded.
+fn shielded(config: &Config) -> bool {
+    config.shield || config.routes.iter().any(|r| r.shield == Some(true))
 }
 
 /// A warning for each backend in `used` whose binding the environment `env` does not declare
@@ -328,7 +358,9 @@ mod tests {
         let vars = manifest(
             "ORIGIN = \"ftp://x\"\nEDGECACHE_DEV = \"1\"\n[EDGECACHE]\nversion = -1\n[[EDGECACHE.routes]]\npath = \"/a/**\"\nttl = \"1h\"\n",
         );
-        let problems = check_vars(Some(&toml::Value::Table(vars))).unwrap_err();
+        let problems = check_vars(Some(&toml::Value::Table(vars)))
+            .unwrap_err()
+            .problems;
         assert_eq!(problems.len(), 4, "{problems:#?}");
         assert_eq!(problems[0], "EDGECACHE.version: -1 is negative");
         assert!(problems[1].starts_with("EDGECACHE.routes[\"/a/**\"].ttl: takes seconds"));

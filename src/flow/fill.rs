@@ -20,7 +20,7 @@ use crate::flow::revalidated::{not_modified, not_modified_alone};
 use crate::runtime::{header_list, now_ms, read_limited, Body, FieldSet, JsFields, PickedFields};
 use crate::store::{Entry, Tier};
 use edgecache_core::decide::answer::{
-    judge, Answered, Credentials, IfError, Judgement, Room, Variance,
+    judge, Answered, AnsweredBy, Credentials, IfError, Judgement, Room, Variance,
 };
 use edgecache_core::decide::fetch::{before_fetch, origin_saw, Prior, ToSend};
 use edgecache_core::decide::shield::STORED_AT_FIELD;
@@ -98,36 +98,28 @@ pub async fn fill(
         let fields = PickedFields::read(origin.headers(), FieldSet::Response);
         let answered = answered(job, &fetch, &start, (&fields, origin.status(), exchange));
         let stale = start.stale;
-        let answer = match judge(&answered) {
-            Judgement::AskAgain(unsent) => {
+        return match (judge(&answered), revalidating) {
+            (Judgement::AskAgain(unsent), _) => {
                 cancel(&origin);
                 fetch.forward.vary_fields.extend(unsent);
                 fetch.asked_again = true;
                 continue;
             }
-            Judgement::NotModified => match revalidating {
-                Some(found) => {
-                    let update = header_list(&origin.headers());
-                    let fwd = start.fwd;
-                    let as_sent = &fetch.as_sent;
-                    not_modified(job, ctx, found, &update, exchange, fwd, leader, as_sent)
+            (Judgement::NotModified, Some(found)) => {
+                let update = header_list(&origin.headers());
+                let (fwd, as_sent) = (start.fwd, &fetch.as_sent);
+                not_modified(job, ctx, found, &update, exchange, fwd, leader, as_sent)
+            }
+            (Judgement::NotModifiedAlone(outcome), Some(found)) => {
+                if let Some(leader) = leader {
+                    leader.settle(Settled::Pass);
                 }
-                None => Answer::Failed(OriginError::Unreachable(
-                    "a 304 to a request without validators".into(),
-                )),
-            },
-            Judgement::NotModifiedAlone(outcome) => match revalidating {
-                Some(found) => {
-                    if let Some(leader) = leader {
-                        leader.settle(Settled::Pass);
-                    }
-                    not_modified_alone(found, &header_list(&origin.headers()), outcome)
-                }
-                None => Answer::Failed(OriginError::Unreachable(
-                    "a 304 to a request without validators".into(),
-                )),
-            },
-            Judgement::ServeStale(outcome) => {
+                not_modified_alone(found, &header_list(&origin.headers()), outcome)
+            }
+            (Judgement::NotModified | Judgement::NotModifiedAlone(_), None) => Answer::Failed(
+                OriginError::Unreachable("a 304 to a request without validators".into()),
+            ),
+            (Judgement::ServeStale(outcome), _) => {
                 cancel(&origin);
                 match stale {
                     Some(found) => Answer::Entry {
@@ -138,24 +130,26 @@ pub async fn fill(
                     None => pass(job, ctx, stale, origin, outcome, (false, false), leader),
                 }
             }
-            Judgement::UnexpectedNotModified(outcome) => {
+            (Judgement::UnexpectedNotModified(outcome), _) => {
                 pass(job, ctx, stale, origin, outcome, (true, true), leader)
             }
-            Judgement::Pass {
-                outcome,
-                response_says,
-                hit_for_pass,
-            } => {
+            (
+                Judgement::Pass {
+                    outcome,
+                    response_says,
+                    hit_for_pass,
+                },
+                _,
+            ) => {
                 outdate_parts(job, ctx, &start, &origin, &fetch.as_sent);
                 let says = (response_says, hit_for_pass);
                 pass(job, ctx, stale, origin, outcome, says, leader)
             }
-            Judgement::Store(outcome) => {
+            (Judgement::Store(outcome), _) => {
                 let answer = (origin, fields, exchange, answered.verdict, outcome);
                 keep(job, ctx, &start, &fetch, answer, leader)
             }
         };
-        return answer;
     }
 }
 
@@ -225,6 +219,7 @@ fn answered(
         room: Room::of(job.tiers.len(), content_length(fields), job.max_body_bytes),
         variance,
         verdict,
+        by: fetch.forward.answered_by.get(),
     }
 }
 
@@ -270,9 +265,7 @@ fn keep(
 ) -> Answer {
     let forward = &fetch.forward;
     // From the shield's storage: kept as stored when the shield stored it, for purges.
-    let shield_stored_at = forward
-        .answered_by_shield
-        .get()
+    let shield_stored_at = (forward.answered_by.get() == AnsweredBy::Shield)
         .then(|| origin.headers().get(STORED_AT_FIELD).ok().flatten())
         .flatten();
     let arrived = Arrived {
@@ -382,7 +375,7 @@ async fn send(
             origin = fetch.forward.send().await?;
         }
     }
-    let shield = fetch.forward.answered_by_shield.get();
+    let shield = fetch.forward.answered_by.get() == AnsweredBy::Shield;
     let exchange = Exchange::of(request_ms, now_ms(), shield);
     Ok((origin, exchange))
 }

@@ -27,6 +27,7 @@ use web_sys::{Headers, Request, Response};
 use crate::flow::shield::{self, Asked, ShieldNamespace, ShieldRequest};
 use crate::runtime::{copy_only, describe, name_list};
 use edgecache_core::control::origin_times::OriginAnswer;
+use edgecache_core::decide::answer::AnsweredBy;
 use edgecache_core::decide::arrival::HOP_HEADER;
 use edgecache_core::decide::shield::{via, Sending, Via, DEADLINE_FIELD};
 use edgecache_core::http::SURROGATE_NAME;
@@ -60,8 +61,8 @@ pub struct Forward {
     pub shield: Option<Rc<ShieldRoute>>,
     /// A client's forced refresh (`fwd=request`): the shield is asked with `no-cache` too.
     pub refresh: bool,
-    /// The last `send` was answered by the shield.
-    pub answered_by_shield: Cell<bool>,
+    /// Who answered the last `send`.
+    pub answered_by: Cell<AnsweredBy>,
 }
 
 /// What a cacheable request on a shielded route needs to be sent to the shield.
@@ -129,7 +130,7 @@ impl Forward {
             esi: false,
             shield: None,
             refresh: false,
-            answered_by_shield: Cell::new(false),
+            answered_by: Cell::new(AnsweredBy::Origin),
         }
     }
 
@@ -162,7 +163,7 @@ impl Forward {
             esi,
             shield: None,
             refresh: false,
-            answered_by_shield: Cell::new(false),
+            answered_by: Cell::new(AnsweredBy::Origin),
         }
     }
 
@@ -199,12 +200,10 @@ impl std::fmt::Display for OriginError {
 impl Forward {
     /// Sends the request to the origin, or to the shield when the route is shielded and the
     /// core says this request may go there; a shield that cannot be asked fails open to the
-    /// origin.
+    /// origin. `answered_by` says which.
     pub async fn send(&self) -> Result<Response, OriginError> {
-        let shield_answer = self.send_to_shield().await;
-        self.answered_by_shield
-            .set(matches!(shield_answer, Some(Ok(_))));
-        if let Some(answer) = shield_answer {
+        self.answered_by.set(AnsweredBy::Origin);
+        if let Some(answer) = self.send_to_shield().await {
             return answer;
         }
         if self.timeout_ms == 0 {
@@ -289,7 +288,10 @@ impl Forward {
             timeout_ms: self.timeout_ms,
         };
         match shield::ask(&request).await {
-            Asked::Answer(response) => Some(Ok(response)),
+            Asked::Answer(response) => {
+                self.answered_by.set(AnsweredBy::Shield);
+                Some(Ok(response))
+            }
             Asked::OriginFailed(how) if how == "origin-timeout" => {
                 Some(Err(OriginError::Timeout(self.timeout_ms)))
             }
@@ -306,6 +308,7 @@ impl Forward {
                         "then": "the origin, from this location",
                     })
                 );
+                self.answered_by.set(AnsweredBy::OriginShieldUnavailable);
                 None
             }
         }

@@ -154,6 +154,10 @@ describe("configuration errors", () => {
           'path = "/static/**"',
           "ttl = 86400",
           'vary_cookie = ["lang"]',
+          "[[vars.EDGECACHE.routes]]",
+          'path = "/blog/**"',
+          "[[vars.EDGECACHE.routes]]",
+          'path = "/blog/feed"',
           "",
         ].join("\n"),
       );
@@ -163,6 +167,11 @@ describe("configuration errors", () => {
       assert.notEqual(code, 0, "a broken file fails make check");
       const problems = stderr.split("\n").filter((l) => l.startsWith(`${file} [vars]: `) && !l.includes("note:")).map((l) => l.slice(`${file} [vars]: `.length));
       assert.deepEqual(problems.slice(0, 4), [...EXPECTED, 'ORIGIN: "ftp://files.test" must be an http:// or https:// URL with a host'], stderr);
+      // What is valid of it is warned about at the same time: every mistake at once.
+      assert.ok(
+        problems.includes('warning: EDGECACHE.routes["/blog/feed"] never applies: routes["/blog/**"] comes first and matches every request it does (the first matching rule wins); move it above, or remove it'),
+        stderr,
+      );
       assert.ok(!stdout.includes("wrangler.toml"), "the file named, not wrangler.toml");
     } finally {
       await rm(dir, { recursive: true, force: true });

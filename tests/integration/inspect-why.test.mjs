@@ -19,7 +19,7 @@ async function inspect(worker, url, headers = []) {
 describe("the inspector's last reason a key was not stored", () => {
   const { origin, worker } = withWorker({
     bindings: { ADMIN_TOKEN: TOKEN },
-    config: { backends: ["memory"], routes: [{ path: "/api/**", bypass: true }] },
+    config: { backends: ["memory"], bypass_cookies: ["sessionid"], routes: [{ path: "/api/**", bypass: true }] },
   });
 
   it("names the reason, how and the status of the key's last request not stored, in words and JSON", async () => {
@@ -51,6 +51,21 @@ describe("the inspector's last reason a key was not stored", () => {
     assert.deepEqual([bypassed.last_not_stored.reason, bypassed.last_not_stored.how], ["route-bypass", "bypass"]);
     assert.match(bypassed.why.at(-1), /bypassed \(never looked up\), because route-bypass/);
     assert.equal((await inspect(worker, "http://edge.test/api/now?x=2")).last_not_stored, null, "another query is another key");
+  });
+
+  it("applies bypass_cookies to the headers given, as a request with them would be passed", async () => {
+    await worker.fetchStored("/page");
+    const anonymous = await inspect(worker, "http://edge.test/page", ["Cookie: theme=dark"]);
+    assert.equal(anonymous.bypass, false);
+    assert.equal(anonymous.bypass_cookie, null);
+    assert.equal(anonymous.tiers[0].present, true);
+    const session = await inspect(worker, "http://edge.test/page", ["Cookie: theme=dark; sessionid=abc"]);
+    assert.equal(session.bypass, true);
+    assert.equal(session.bypass_cookie, "sessionid");
+    assert.match(session.why[0], /^A request with the cookie sessionid is bypassed \(bypass_cookies\): it goes to the origin as sent and is never looked up or stored; without it, the default policy applies\.$/);
+    // The request itself is passed as the inspector says.
+    const got = await worker.fetch("/page", { headers: { cookie: "theme=dark; sessionid=abc" } });
+    assert.match(got.cacheStatus, /fwd=bypass; .*detail=bypass-cookie/);
   });
 });
 

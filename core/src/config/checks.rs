@@ -107,10 +107,14 @@ pub(super) fn parse_backends(names: Vec<String>) -> Result<Vec<Backend>, String>
     let mut backends = Vec::with_capacity(names.len());
     for name in names {
         let Some(backend) = Backend::from_name(&name) else {
-            return Err(format!(
-                "unknown backend {name:?} (expected {})",
-                Backend::names()
-            ));
+            let known: Vec<&str> = Backend::ALL.iter().map(|b| b.as_str()).collect();
+            return Err(match super::suggest::nearest(&name, &known) {
+                Some(meant) => format!(
+                    "unknown backend {name:?}; did you mean \"{meant}\"? (expected {})",
+                    Backend::names()
+                ),
+                None => format!("unknown backend {name:?} (expected {})", Backend::names()),
+            });
         };
         if backends.contains(&backend) {
             return Err(format!("backend {name:?} is listed twice"));

@@ -112,6 +112,28 @@ impl Config {
                 ))))
             }
         };
+        let (config, errors) = Config::read(map);
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// What of an `EDGECACHE` value is valid, for `make check` to warn about alongside its
+    /// errors: every field in error takes its default and every route rule in error is left
+    /// out. `None` when the value is not a table at all.
+    pub fn valid_part(value: Value) -> Option<Config> {
+        match value {
+            Value::String(text) => Config::valid_part(serde_json::from_str(&text).ok()?),
+            Value::Object(map) => Some(Config::read(map).0),
+            _ => None,
+        }
+    }
+
+    /// Reads a table of settings: the config, with defaults for the fields in error and
+    /// without the rules in error, and the errors.
+    fn read(map: serde_json::Map<String, Value>) -> (Config, Vec<ConfigError>) {
         let mut t = Table::new(map, TOP_FIELDS, TOP, (ROUTE, ROUTE_FIELDS));
         let d = Config::default();
 
@@ -387,15 +409,11 @@ impl Config {
                     }),
             );
         }
-        if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
-        }
-
         let any_bypass_cookies = !bypass_cookies.is_empty()
             || routes
                 .iter()
                 .any(|r: &Route| r.bypass_cookies.as_ref().is_some_and(|l| !l.is_empty()));
-        Ok(Config {
+        let config = Config {
             default_ttl,
             key_prefix,
             version,
@@ -427,7 +445,8 @@ impl Config {
             shield,
             shield_shards,
             shield_location_hint,
-        })
+        };
+        (config, errors)
     }
 }
 

@@ -480,7 +480,7 @@ fn every_error_is_reported_at_once_in_the_users_terms() {
         lines,
         vec![
             "EDGECACHE.version: -1 is negative",
-            "EDGECACHE.backends: unknown backend \"memroy\" (expected memory, cache, kv or r2)",
+            "EDGECACHE.backends: unknown backend \"memroy\"; did you mean \"memory\"? (expected memory, cache, kv or r2)",
             "EDGECACHE.defualt_ttl: unknown field; did you mean `default_ttl`?",
             "EDGECACHE.routes[\"/api/**\"].ttl: takes seconds, a whole number; got the string \"1h\" (write 3600, no quotes)",
             "EDGECACHE.routes[\"/api/**\"].bypass: takes true or false; got the string \"yes\"",
@@ -526,4 +526,20 @@ fn every_field_of_both_tables_is_read() {
     );
     Config::from_json(top).unwrap();
     Config::from_json(r#"{"routes": [{"path": "/", "query_allow": ["q"]}]}"#).unwrap();
+}
+
+#[test]
+fn the_valid_part_of_a_config_in_error_keeps_what_reads_and_defaults_the_rest() {
+    let value = serde_json::json!({
+        "default_ttl": "1h",
+        "shield": true,
+        "routes": [{"path": "/**"}, {"path": "/a", "ttl": "1h"}, {"path": "/b", "bypass": true}],
+    });
+    assert!(Config::from_value(value.clone()).is_err());
+    let valid = Config::valid_part(value).expect("a table");
+    assert_eq!(valid.default_ttl, Config::default().default_ttl);
+    assert!(valid.shield);
+    let paths: Vec<&str> = valid.routes.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/**", "/b"]);
+    assert!(Config::valid_part(serde_json::json!(3)).is_none());
 }

@@ -22,11 +22,18 @@ impl Config {
                 .enumerate()
                 .find(|(_, earlier)| covers(earlier, later))
             {
-                warnings.push(format!(
-                    "EDGECACHE.{} never applies: {} comes first and matches every request it does (the first matching rule wins); move it above, or remove it",
-                    name(j, later),
-                    name(i, earlier)
-                ));
+                let (later, earlier) = (name(j, later), name(i, earlier));
+                warnings.push(if later.to_string() == earlier.to_string() {
+                    format!(
+                        "EDGECACHE.{later} never applies: it is rule {} of the same path, and rule {} comes first (the first matching rule wins); merge them, or remove one",
+                        j + 1,
+                        i + 1
+                    )
+                } else {
+                    format!(
+                        "EDGECACHE.{later} never applies: {earlier} comes first and matches every request it does (the first matching rule wins); move it above, or remove it"
+                    )
+                });
             }
         }
         warnings
@@ -156,10 +163,6 @@ mod tests {
                 r#"[{"path": "/*.css"}, {"path": "/site.css"}]"#,
                 Some(("/site.css", "/*.css")),
             ),
-            (
-                r#"[{"path": "/a", "ttl": 5}, {"path": "/a", "bypass": true}]"#,
-                Some(("/a", "/a")),
-            ),
             (r#"[{"path": "/api/**"}, {"path": "/apiary/**"}]"#, None),
             (r#"[{"path": "/api/*"}, {"path": "/api/v1/x"}]"#, None),
             (r#"[{"path": "/api/v1/**"}, {"path": "/api/**"}]"#, None),
@@ -181,6 +184,14 @@ mod tests {
                 ),
             }
         }
+        assert_eq!(
+            warnings(
+                r#"{"routes": [{"path": "/a", "ttl": 5}, {"path": "/b"}, {"path": "/a", "bypass": true}]}"#
+            ),
+            vec![
+                r#"EDGECACHE.routes["/a"] never applies: it is rule 3 of the same path, and rule 1 comes first (the first matching rule wins); merge them, or remove one"#
+            ]
+        );
     }
 
     #[test]

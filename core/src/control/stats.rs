@@ -170,7 +170,8 @@ fn classify(outcome: &Outcome) -> (Kind, Option<&'static str>) {
             stored: false,
             ..
         } => (Kind::Unstored, reason.map(Reason::as_str)),
-        Outcome::Forward { reason, .. } => (Kind::Miss, reason.map(Reason::as_str)),
+        // A stored answer's detail (`shield-unavailable`) is not a reason it was not stored.
+        Outcome::Forward { .. } => (Kind::Miss, None),
     }
 }
 

@@ -22,6 +22,29 @@ pub struct Answered {
     pub variance: Variance,
     /// What HTTP caching says of the response (`http::storability`).
     pub verdict: Storability,
+    /// Who answered the fetch.
+    pub by: AnsweredBy,
+}
+
+/// Who answered a fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnsweredBy {
+    /// The origin, asked by this location (the route is not shielded, or the request is not
+    /// for the shield, `decide::shield::via`).
+    #[default]
+    Origin,
+    /// The shield.
+    Shield,
+    /// The origin, asked by this location because the shield could not be asked (it fails
+    /// open): `Cache-Status` says so, when no other reason is given.
+    OriginShieldUnavailable,
+}
+
+impl AnsweredBy {
+    /// The `detail` an answer that says nothing else carries.
+    pub fn detail(self) -> Option<Reason> {
+        (self == AnsweredBy::OriginShieldUnavailable).then_some(Reason::ShieldUnavailable)
+    }
 }
 
 /// What a fetch carried of credentials the key does not hold (`decide::refresh::sent`).
@@ -252,7 +275,12 @@ pub fn judge(answer: &Answered) -> Judgement {
         (_, _, Variance::Sent, Storability::Store { .. }) => None,
     };
     match reason {
-        None => Judgement::Store(Outcome::forward(fwd, Some(status), true, None)),
+        None => Judgement::Store(Outcome::forward(
+            fwd,
+            Some(status),
+            true,
+            answer.by.detail(),
+        )),
         Some(reason) => Judgement::Pass {
             outcome: Outcome::forward(fwd, Some(status), false, Some(reason)),
             response_says: speaks_for_key(reason, credentials.beyond_key()),

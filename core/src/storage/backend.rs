@@ -13,7 +13,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// A bounded LRU inside the isolate: fastest, per isolate, lost on eviction.
+    /// A byte-bounded S3-FIFO with frequency admission inside the isolate: fastest, per
+    /// isolate, lost on eviction.
     Memory,
     /// The Cache API (`caches.default`), named `cache` in `backends`: per data center.
     #[serde(rename = "cache")]

@@ -2,8 +2,8 @@
 
 use crate::decide::answer::{
     after_not_modified, body_not_stored, judge, judge_part, on_failure, AfterNotModified, Answered,
-    Credentials, Failure, IfError, Judgement, OnFailure, PartAnswered, PartJudgement, Room,
-    Variance,
+    AnsweredBy, Credentials, Failure, IfError, Judgement, OnFailure, PartAnswered, PartJudgement,
+    Room, Variance,
 };
 use crate::decide::fetch::Fetched;
 use crate::http::parts::Fit;
@@ -56,6 +56,7 @@ pub(super) fn answered(status: u16, verdict: Storability) -> Answered {
         room: Room::Fits,
         variance: Variance::Sent,
         verdict,
+        by: AnsweredBy::Origin,
     }
 }
 
@@ -298,6 +299,47 @@ fn ask_again() -> Judgement {
 
 fn stored() -> Judgement {
     Judgement::Store(Outcome::forward(Fwd::Miss, Some(200), true, None))
+}
+
+#[test]
+pub(super) fn an_answer_the_origin_gave_because_the_shield_failed_open_says_so_unless_another_reason_does(
+) {
+    let store = verdict(&[], 200, &[("cache-control", "max-age=60")]);
+    let private = verdict(&[], 200, &[("cache-control", "private")]);
+    // (who answered, the verdict: its Cache-Status)
+    let rows = [
+        (
+            AnsweredBy::Origin,
+            &store,
+            "edgecache; fwd=miss; fwd-status=200; stored",
+        ),
+        (
+            AnsweredBy::Shield,
+            &store,
+            "edgecache; fwd=miss; fwd-status=200; stored",
+        ),
+        (
+            AnsweredBy::OriginShieldUnavailable,
+            &store,
+            "edgecache; fwd=miss; fwd-status=200; stored; detail=shield-unavailable",
+        ),
+        (
+            AnsweredBy::OriginShieldUnavailable,
+            &private,
+            "edgecache; fwd=miss; fwd-status=200; detail=private",
+        ),
+    ];
+    for (by, verdict, expected) in rows {
+        let judgement = judged(Answered {
+            by,
+            ..answered(200, verdict.clone())
+        });
+        let outcome = match judgement {
+            Judgement::Store(outcome) | Judgement::Pass { outcome, .. } => outcome,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(outcome.cache_status(), expected, "{by:?}");
+    }
 }
 
 #[test]

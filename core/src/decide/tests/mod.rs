@@ -41,6 +41,7 @@ fn the_rows_cover_every_outcome_cache_status_can_report() {
     answer::a_304_an_origin_error_and_a_failed_origin();
     answer::a_merged_304_refreshes_the_entry_unless_something_forbids_it();
     answer::a_part_is_kept_only_when_it_is_what_was_asked();
+    answer::an_answer_the_origin_gave_because_the_shield_failed_open_says_so_unless_another_reason_does();
     SEEN.with(|s| {
         let (outcomes, reasons) = &*s.borrow();
         let mut reasons = reasons.clone();
