@@ -28,6 +28,7 @@ const REASONS = {
   "storage-error": "A storage tier failed.",
   "origin-unreachable": "The origin could not be reached.",
   "origin-timeout": "The origin did not answer within origin_timeout_ms.",
+  upgrade: "The request asked to switch protocols (a WebSocket): passed to the origin as sent.",
   "shield-unavailable": "The shield could not be asked (it failed, was overloaded or late): this location asked the origin itself.",
   "request-no-store": "The request said Cache-Control: no-store.",
   "request-no-cache": "The request asked for a fresh answer.",

@@ -108,11 +108,13 @@ pub enum Reason {
     /// The route is shielded but its shield could not be asked (it threw, was overloaded or
     /// late): this location asked the origin itself (the shield fails open).
     ShieldUnavailable,
+    /// The request asked to switch protocols (`Upgrade`: a WebSocket): passed as sent.
+    Upgrade,
 }
 
 impl Reason {
     /// Every reason, in the order `position` numbers them.
-    pub const ALL: [Reason; 37] = [
+    pub const ALL: [Reason; 38] = [
         Reason::RouteBypass,
         Reason::ConfigError,
         Reason::LoopDetected,
@@ -150,6 +152,7 @@ impl Reason {
         Reason::BypassCookie,
         Reason::ValidatorMismatch,
         Reason::ShieldUnavailable,
+        Reason::Upgrade,
     ];
 
     /// Its place in `ALL`. The match is exhaustive, so a new reason cannot be left out of it,
@@ -193,6 +196,7 @@ impl Reason {
             Reason::BypassCookie => 34,
             Reason::ValidatorMismatch => 35,
             Reason::ShieldUnavailable => 36,
+            Reason::Upgrade => 37,
         }
     }
 
@@ -235,6 +239,7 @@ impl Reason {
             Reason::BypassCookie => "bypass-cookie",
             Reason::ValidatorMismatch => "validator-mismatch",
             Reason::ShieldUnavailable => "shield-unavailable",
+            Reason::Upgrade => "upgrade",
         }
     }
 }

@@ -153,6 +153,7 @@ async fn arrive(
             && config
                 .bypass_cookie(target, routing, headers.field("cookie").as_deref())
                 .is_some(),
+        upgrade: headers.field("upgrade").is_some(),
     };
     let (fwd, reason, invalidates) = match before_lookup(&arrival) {
         Before::Refuse { status, outcome } => {

@@ -31,7 +31,7 @@ pub struct PickedFields {
 #[derive(Clone, Copy)]
 pub enum FieldSet {
     /// Freshness, the default credential fields, cookies, `Origin`, conditionals, the usual
-    /// `Vary`, `Range`, the loop guard.
+    /// `Vary`, `Range`, `Upgrade`, the loop guard.
     Request,
     /// What storability, the ESI check and conditional answers read.
     Response,
@@ -52,6 +52,7 @@ const REQUEST_FIELDS: &[&str] = &[
     "accept-encoding",
     "range",
     "if-range",
+    "upgrade",
     edgecache_core::decide::arrival::HOP_HEADER,
 ];
 

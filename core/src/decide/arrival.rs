@@ -68,6 +68,8 @@ pub struct Arrival<'a> {
     pub bypass: bool,
     /// It carries a cookie named in its route's `bypass_cookies` (`Config::bypass_cookie`).
     pub bypass_cookie: bool,
+    /// It asks to switch protocols (`Upgrade`, RFC 9110 §7.8): a WebSocket.
+    pub upgrade: bool,
 }
 
 /// What the flow does with it.
@@ -116,6 +118,16 @@ pub fn before_lookup(arrival: &Arrival) -> Before {
         return Before::Pass {
             fwd: Fwd::Bypass,
             reason: Some(Reason::RouteBypass),
+            invalidates: false,
+        };
+    }
+    if arrival.upgrade {
+        // A WebSocket (or another protocol): a connection with the origin, never a response
+        // to store; passed with its `Upgrade` and `Connection`, so the `101` carries the
+        // socket back.
+        return Before::Pass {
+            fwd: Fwd::Bypass,
+            reason: Some(Reason::Upgrade),
             invalidates: false,
         };
     }

@@ -25,6 +25,7 @@ fn arrival(method: &str) -> Arrival<'_> {
         method,
         bypass: false,
         bypass_cookie: false,
+        upgrade: false,
     }
 }
 
@@ -115,6 +116,18 @@ pub(super) fn before_a_lookup() {
             reason: Some(Reason::RouteBypass),
             invalidates: false
         }
+    );
+    assert_eq!(
+        before(Arrival {
+            upgrade: true,
+            ..arrival("GET")
+        }),
+        Before::Pass {
+            fwd: Fwd::Bypass,
+            reason: Some(Reason::Upgrade),
+            invalidates: false
+        },
+        "a WebSocket is a connection with the origin, never stored"
     );
     assert_eq!(
         before(Arrival {
