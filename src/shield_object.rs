@@ -73,7 +73,7 @@ async fn serve(
     // deadline for another's fetch whose answer was still streaming in): that says nothing of
     // the origin, which did answer that fetch. The location fails open, as when the shield
     // does not answer in time, instead of giving its client a 504 it never had.
-    let out_of_time = |e: &RequestError| matches!(e, RequestError::Origin(OriginError::Timeout(0)));
+    let out_of_time = |e: &RequestError| matches!(e, RequestError::Origin(OriginError::NoTimeLeft));
     if report.errors.iter().any(out_of_time) {
         return Err(JsValue::from_str(
             "edgecache shield: no time left to ask the origin",

@@ -184,6 +184,9 @@ pub enum OriginError {
     Unreachable(String),
     /// No response headers within the deadline.
     Timeout(u64),
+    /// Not sent: the deadline was spent before the request could be (at the shield, the
+    /// asking location's). Handled as a timeout, but says nothing of the origin.
+    NoTimeLeft,
 }
 
 impl std::fmt::Display for OriginError {
@@ -193,6 +196,7 @@ impl std::fmt::Display for OriginError {
                 write!(f, "the origin could not be reached: {reason}")
             }
             OriginError::Timeout(ms) => write!(f, "the origin did not answer within {ms} ms"),
+            OriginError::NoTimeLeft => write!(f, "no time was left to ask the origin"),
         }
     }
 }
@@ -209,7 +213,7 @@ impl Forward {
         if self.timeout_ms == 0 {
             // No time left to wait for an answer (at the shield: the location's deadline is
             // spent): the origin is not asked for one nobody would wait for.
-            return Err(OriginError::Timeout(0));
+            return Err(OriginError::NoTimeLeft);
         }
         let unreachable = |e: JsValue| OriginError::Unreachable(describe(&e));
         let headers = self.client_headers().map_err(unreachable)?;
@@ -354,7 +358,7 @@ fn answered(answer: &Result<Response, OriginError>, ms: u64) -> OriginAnswer {
             ms,
             status: response.status(),
         },
-        Err(OriginError::Timeout(_)) => OriginAnswer::Timeout,
+        Err(OriginError::Timeout(_) | OriginError::NoTimeLeft) => OriginAnswer::Timeout,
         Err(OriginError::Unreachable(_)) => OriginAnswer::Unreachable,
     }
 }

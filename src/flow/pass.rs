@@ -57,7 +57,7 @@ pub fn error_page(fwd: Fwd, error: OriginError) -> Served {
 /// How the origin failed, as the core decides on it.
 pub fn failure_of(error: &OriginError) -> Failure {
     match error {
-        OriginError::Timeout(_) => Failure::Timeout,
+        OriginError::Timeout(_) | OriginError::NoTimeLeft => Failure::Timeout,
         OriginError::Unreachable(_) => Failure::Unreachable,
     }
 }
