@@ -73,10 +73,7 @@ fn main() -> ExitCode {
             (Ok(checked), Ok(())) => {
                 let (summary, site, used, unreachable, shielded) = checked;
                 println!("{path} {section}: ok ({summary})");
-                for warning in unreachable {
-                    eprintln!("{path} {section}: warning: {warning}");
-                }
-                if let Some(warning) = unbound_shield(shielded, table) {
+                for warning in rule_warnings(&unreachable, shielded, table) {
                     eprintln!("{path} {section}: warning: {warning}");
                 }
                 for warning in unbound_backends(&used, table) {
@@ -94,11 +91,13 @@ fn main() -> ExitCode {
                 for problem in problems.iter().chain(control.as_ref().err()) {
                     eprintln!("{path} {section}: {problem}");
                 }
-                if let Some(failed_vars) = failed_vars {
-                    for warning in &failed_vars.unreachable {
-                        eprintln!("{path} {section}: warning: {warning}");
-                    }
-                    if let Some(warning) = unbound_shield(failed_vars.shielded, table) {
+                if let Some(Failed {
+                    unreachable,
+                    shielded,
+                    ..
+                }) = failed_vars
+                {
+                    for warning in rule_warnings(&unreachable, shielded, table) {
                         eprintln!("{path} {section}: warning: {warning}");
                     }
                 }
@@ -231,6 +230,14 @@ struct Failed {
     problems: Vec<String>,
     unreachable: Vec<String>,
     shielded: bool,
+}
+
+/// The warnings about a section's rules, whether the rest of it is valid or not: the rules
+/// that can never apply, and a shield without its binding.
+fn rule_warnings(unreachable: &[String], shielded: bool, env: Option<&toml::Table>) -> Vec<String> {
+    let mut warnings = unreachable.to_vec();
+    warnings.extend(unbound_shield(shielded, env));
+    warnings
 }
 
 /// The site or one of its routes is shielded.
