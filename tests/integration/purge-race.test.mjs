@@ -7,18 +7,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { withWorker } from "../support/fixture.mjs";
+import { purge as adminPurge } from "../support/admin.mjs";
 
 const TOKEN = "purge-race-token";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function purge(worker, body) {
-  const got = await worker.fetch("/_edgecache/purge", {
-    method: "POST",
-    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  assert.equal(got.status, 200, got.body);
-}
+const purge = (worker, body) => adminPurge(worker, TOKEN, body);
 
 /**
  * An origin page whose content is read when the request arrives and sent `delayMs` later, as

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setup, withOrigin, withWorker } from "../support/fixture.mjs";
+import { purge as adminPurge } from "../support/admin.mjs";
 
 const TOKEN = "test-token-0123456789";
 
@@ -18,11 +19,7 @@ function admin(worker, route, init = {}) {
   return worker.fetch(`/_edgecache${route}`, { ...init, headers: { ...auth, ...(init.headers ?? {}) } });
 }
 
-async function purge(worker, body) {
-  const got = await admin(worker, "/purge", { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
-  assert.equal(got.status, 200, got.body);
-  return JSON.parse(got.body);
-}
+const purge = (worker, body) => adminPurge(worker, TOKEN, body);
 
 for (const backends of [["memory"], ["cache"], ["kv"]]) {
   describe(`purging (${backends[0]})`, () => {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { setup, withWorker } from "../support/fixture.mjs";
+import { purge as adminPurge } from "../support/admin.mjs";
 import { HOST } from "../support/worker.mjs";
 import { inspect } from "../support/inspector.mjs";
 
@@ -70,14 +71,7 @@ describe("the R2 tier", () => {
     return { status: response.status, bytes, cacheStatus: response.headers.get("cache-status") ?? "", headers: response.headers };
   }
 
-  async function purge(body) {
-    const got = await worker.fetch("/_edgecache/purge", {
-      method: "POST",
-      body: JSON.stringify(body),
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    });
-    assert.equal(got.status, 200, got.body);
-  }
+  const purge = (body) => adminPurge(worker, TOKEN, body);
 
   it("stores a 30 MiB body and serves it from R2 byte for byte, without reading it into WebAssembly", async () => {
     // Warm-up: the JS glue and the Wasm instance are set up before the baseline.

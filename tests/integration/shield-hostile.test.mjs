@@ -4,18 +4,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { setup, withWorker } from "../support/fixture.mjs";
+import { purge as adminPurge } from "../support/admin.mjs";
 
 const TOKEN = "shield-hostile-token";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function purge(location, body) {
-  const purged = await location.fetch("/_edgecache/purge", {
-    method: "POST",
-    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  assert.equal(purged.status, 200, purged.body);
-}
+const purge = (location, body) => adminPurge(location, TOKEN, body);
 
 describe("the shield under a hostile audit", () => {
   const { origin, deployment } = withWorker({

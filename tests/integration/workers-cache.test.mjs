@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { setup, withWorker } from "../support/fixture.mjs";
+import { purge as adminPurge } from "../support/admin.mjs";
 import { HOST } from "../support/worker.mjs";
 
 const TOKEN = "workers-cache-token";
@@ -399,11 +400,7 @@ describe("Workers Cache off", () => {
 describe("Workers Cache purges", () => {
   const { origin, worker } = withWorker({ entry: STAND_IN_ENTRY, bindings: { ADMIN_TOKEN: TOKEN }, config: CONFIG });
 
-  async function purge(body) {
-    const got = await worker.fetch("/_edgecache/purge", { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
-    assert.equal(got.status, 200, got.body);
-    return JSON.parse(got.body);
-  }
+  const purge = (body) => adminPurge(worker, TOKEN, body);
   const recorded = async () => JSON.parse((await worker.fetch("/__stand-in/purges")).body);
 
   it("purges a URL by the tag its responses carried", async () => {
